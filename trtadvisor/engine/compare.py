@@ -1,0 +1,156 @@
+"""Prediction vs. engine: which predicted fusions TensorRT confirmed, missed, or did beyond the prediction.
+
+The prediction is the list of layer dicts of the JSON contract (``{"name", "kind", "nodes", "ops",
+"fusions"}``). An engine layer is compared through its mapped ONNX nodes; reformat, NoOp, DLA helper,
+sync and internal layers (no ONNX node of their own) are left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from trtadvisor.engine.mapping import layer_role
+from trtadvisor.engine.model import Engine, EngineLayer
+
+_IGNORED_ROLES = frozenset({"reformat", "noop", "dla_helper", "sync", "internal"})
+
+
+@dataclass(frozen=True)
+class Comparison:
+    agreement: float
+    confirmed: list[dict[str, Any]] = field(default_factory=list)
+    missed: list[dict[str, Any]] = field(default_factory=list)
+    unpredicted: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "agreement": round(self.agreement, 4),
+            "confirmed": self.confirmed,
+            "missed": self.missed,
+            "unpredicted": self.unpredicted,
+        }
+
+
+def comparable_layers(engine: Engine) -> list[EngineLayer]:
+    """Engine layers that implement ONNX nodes (reformats, NoOps and internal layers aside)."""
+    return [layer for layer in engine.layers if layer.onnx_nodes and layer_role(layer) not in _IGNORED_ROLES]
+
+
+def _reason_for_split(parts: Sequence[EngineLayer], node_ops: Mapping[str, str]) -> str:
+    types = {layer.type for layer in parts if layer.type}
+    precisions = {layer.precision for layer in parts if layer.precision}
+    if len(precisions) > 1:
+        return f"the pieces run in different precisions ({', '.join(sorted(precisions))})"
+    if "Myelin" in types or any(layer_role(layer) == "myelin" for layer in parts):
+        return "part of the group went into a Myelin region, the rest into standalone layers"
+    if any(layer_role(layer) == "qdq" for layer in parts):
+        return "a Quantize/Dequantize node stayed on its own and broke the fusion"
+    ops = sorted({node_ops.get(node, "?") for layer in parts for node in layer.onnx_nodes})
+    return f"TensorRT did not fuse these ops ({', '.join(ops)}): check the rule's conditions for this version"
+
+
+def compare(
+    predicted: Sequence[Mapping[str, Any]],
+    engine: Engine,
+    eliminated: Iterable[str] = (),
+    node_ops: Mapping[str, str] | None = None,
+    multi_node_only: bool = True,
+) -> Comparison:
+    """Confirmed, missed and unpredicted groupings, and the share of predicted layers the engine matches.
+
+    ``confirmed`` lists predicted layers whose node set equals an engine layer's (only multi-node layers
+    unless ``multi_node_only`` is False); ``agreement`` counts every predicted layer whose nodes all exist in
+    the engine.
+    """
+    node_ops = dict(node_ops or {})
+    gone = set(eliminated)
+    engine_layers = comparable_layers(engine)
+    engine_sets = {frozenset(layer.onnx_nodes): layer for layer in engine_layers}
+    layer_of_node: dict[str, list[EngineLayer]] = {}
+    for layer in engine_layers:
+        for node in layer.onnx_nodes:
+            layer_of_node.setdefault(node, []).append(layer)
+    predicted_of_node: dict[str, str] = {}
+    for item in predicted:
+        for node in item.get("nodes", ()):
+            predicted_of_node[node] = str(item.get("name", ""))
+
+    confirmed: list[dict[str, Any]] = []
+    missed: list[dict[str, Any]] = []
+    matched = 0
+    considered = 0
+    for item in predicted:
+        nodes = [node for node in item.get("nodes", ()) if node not in gone]
+        if not nodes or not any(node in layer_of_node for node in nodes):
+            continue  # the engine says nothing about these nodes (e.g. folded, or not in this artifact)
+        considered += 1
+        engine_layer = engine_sets.get(frozenset(nodes))
+        if engine_layer is not None:
+            matched += 1
+            if len(nodes) > 1 or not multi_node_only:
+                confirmed.append(
+                    {
+                        "predicted": item.get("name"),
+                        "engine_layer": engine_layer.name,
+                        "nodes": nodes,
+                        "fusions": list(item.get("fusions", ())),
+                    }
+                )
+            continue
+        if len(nodes) > 1:
+            parts: list[EngineLayer] = []
+            for node in nodes:
+                for layer in layer_of_node.get(node, ()):
+                    if layer not in parts:
+                        parts.append(layer)
+            if len(parts) > 1:
+                missed.append(
+                    {
+                        "predicted": item.get("name"),
+                        "nodes": nodes,
+                        "fusions": list(item.get("fusions", ())),
+                        "engine_layers": [layer.name for layer in parts],
+                        "reason": _reason_for_split(parts, node_ops),
+                    }
+                )
+
+    unpredicted: list[dict[str, Any]] = []
+    for layer in engine_layers:
+        groups = {predicted_of_node[node] for node in layer.onnx_nodes if node in predicted_of_node}
+        if len(groups) > 1:
+            unpredicted.append(
+                {
+                    "engine_layer": layer.name,
+                    "nodes": list(layer.onnx_nodes),
+                    "predicted_layers": sorted(groups),
+                    "ops": [node_ops.get(node, "?") for node in layer.onnx_nodes],
+                    "lead": "TensorRT fused nodes the prediction kept apart: a lead for a new or wider rule",
+                }
+            )
+    agreement = matched / considered if considered else 0.0
+    return Comparison(agreement, confirmed, missed, unpredicted)
+
+
+def comparison_to_json(comparison: Comparison) -> dict[str, Any]:
+    return comparison.to_json()
+
+
+def layer_signature(
+    layers: Sequence[EngineLayer | Mapping[str, Any]], node_ops: Mapping[str, str] | None = None
+) -> tuple[tuple[str, ...], ...]:
+    """The op types of each layer, reformats and internal layers aside: two engines (or an engine and a
+    prediction) built from one model group their ops alike when their signatures are equal."""
+    node_ops = dict(node_ops or {})
+    signature: list[tuple[str, ...]] = []
+    for layer in layers:
+        if isinstance(layer, EngineLayer):
+            if layer_role(layer) in _IGNORED_ROLES or not layer.onnx_nodes:
+                continue
+            signature.append(tuple(node_ops.get(node, node) for node in layer.onnx_nodes))
+        else:
+            ops = layer.get("ops") or [node_ops.get(node, node) for node in layer.get("nodes", ())]
+            if ops:
+                signature.append(tuple(ops))
+    return tuple(signature)

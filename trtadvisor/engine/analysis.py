@@ -93,17 +93,19 @@ def _uses_tensor_cores(tactic: str) -> bool:
 def _conv_finding(layer: EngineLayer) -> tuple[str, str] | None:
     precision = layer.precision
     # Only a tactic *name* tells the kernel; bare tactic values (0x..., or decimal before 8.2) do not.
-    if precision not in ("fp16", "int8", "bf16", "fp8") or not re.search(r"[g-zG-Z_]", layer.tactic or ""):
+    tactic = layer.tactic or ""
+    if precision not in ("fp16", "int8", "bf16", "fp8") or not re.search(
+        r"[g-zG-Z_]", tactic.removeprefix("0x")
+    ):
         return None
-    assert layer.tactic is not None
-    if _uses_tensor_cores(layer.tactic):
+    if _uses_tensor_cores(tactic):
         return None
     multiple = 8 if precision in ("fp16", "bf16") else 32
     channels = [
         t.dims[1] for t in (*layer.inputs[:1], *layer.outputs[:1]) if len(t.dims) >= 2 and t.dims[1] > 0
     ]
     misaligned = [c for c in channels if c % multiple]
-    why = f"{precision.upper()} convolution runs tactic {layer.tactic}, which is not a tensor-core kernel"
+    why = f"{precision.upper()} convolution runs tactic {tactic}, which is not a tensor-core kernel"
     if misaligned:
         why += f"; channels {misaligned} are not a multiple of {multiple}"
     advice = (

@@ -76,7 +76,8 @@ def classify_token(token: str) -> str:
         return "unnamed"
     if token.startswith(_INTERNAL_PREFIXES) or token.endswith(" copy") or "_clone_" in token:
         return "internal"
-    if token.endswith(_WEIGHT_SUFFIXES) or token.startswith("onnx::"):
+    # ":0" ends a TensorFlow tensor name (a variable read), never a node name.
+    if token.endswith(_WEIGHT_SUFFIXES) or token.startswith("onnx::") or re.search(r":\d+$", token):
         return "weight"
     return "onnx"
 

@@ -104,7 +104,7 @@ def _conv_finding(layer: EngineLayer) -> tuple[str, str] | None:
     channels = [
         t.dims[1] for t in (*layer.inputs[:1], *layer.outputs[:1]) if len(t.dims) >= 2 and t.dims[1] > 0
     ]
-    misaligned = [c for c in channels if c % multiple]
+    misaligned = sorted({c for c in channels if c % multiple})
     why = f"{precision.upper()} convolution runs tactic {tactic}, which is not a tensor-core kernel"
     if misaligned:
         why += f"; channels {misaligned} are not a multiple of {multiple}"

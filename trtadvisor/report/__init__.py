@@ -1,0 +1,1 @@
+"""Formatters: each renders an AuditResult (or an engine reading) and nothing else."""

@@ -1,0 +1,119 @@
+"""Model-level advice from the reference text: missing weights, dynamic shapes, batching, CUDA-graph
+blockers, parallel branches for auxiliary streams, precisions the GPU lacks.
+
+Each finding's code is documented in rules/advice.toml with its source section.
+"""
+
+from __future__ import annotations
+
+from trtadvisor.advice.trtexec import CUDA_GRAPH_BLOCKERS, dynamic_inputs, input_shapes
+from trtadvisor.findings import Finding
+from trtadvisor.graph import Graph, Node
+from trtadvisor.loader import LoadedModel
+from trtadvisor.plan import Prediction
+from trtadvisor.rulebook import RuleBook
+from trtadvisor.target import Target
+
+_HEAVY_OPS = frozenset({"Conv", "ConvTranspose", "MatMul", "Gemm", "Attention"})
+_MIN_SM_FOR = {"bf16": 80, "fp8": 89, "int8": 61}
+_MAX_BATCH = 1 << 16
+
+
+def _finding(book: RuleBook, code: str, message: str, nodes: tuple[str, ...] = (), hint: str | None = None) -> Finding:
+    doc = book.rule(code)
+    return Finding(rule=code, severity=doc.severity, message=message, nodes=nodes, hint=hint or doc.fix)
+
+
+def general_findings(model: LoadedModel, target: Target, book: RuleBook, prediction: Prediction) -> list[Finding]:
+    findings: list[Finding] = []
+    if model.missing_external_data:
+        files = ", ".join(model.missing_external_data)
+        findings.append(_finding(book, "TRT001", f"external weight file(s) {files} are absent; "
+                                 "the audit used shapes only"))
+    dynamic = [n for n in dynamic_inputs(model) if n not in model.shape_overrides]
+    if dynamic:
+        findings.append(_finding(book, "TRT002", f"input(s) {', '.join(dynamic)} have dynamic dimensions and "
+                                 "no --shapes was given; the command uses 1 for them",
+                                 hint=f"pass --shapes {dynamic[0]}:... to the audit and to trtexec"))
+    findings += _batch_findings(model, target, book)
+    findings += _cuda_graph_findings(model.graph, book)
+    findings += _stream_findings(model.graph, target, book)
+    minimum = _MIN_SM_FOR.get(target.precision)
+    if minimum is not None and target.sm is not None and target.sm < minimum:
+        findings.append(_finding(book, "TRT206", f"{target.precision.upper()} needs SM {minimum} or newer; "
+                                 f"the target is SM {target.sm}"))
+    return findings
+
+
+def _batch_size(model: LoadedModel) -> int | None:
+    for name, shape in input_shapes(model).items():
+        dims = model.shape_overrides.get(name, shape)
+        if dims and isinstance(dims[0], int):
+            return int(dims[0])
+    return None
+
+
+def _batch_findings(model: LoadedModel, target: Target, book: RuleBook) -> list[Finding]:
+    batch = _batch_size(model)
+    if batch is None:
+        return []
+    findings: list[Finding] = []
+    if batch > _MAX_BATCH:
+        findings.append(_finding(book, "TRT202", f"batch size {batch} is above 2^16 = {_MAX_BATCH}"))
+    graph = model.graph
+    heavy = [n for n in graph.nodes if n.op in _HEAVY_OPS]
+    matmuls = [n for n in heavy if n.op in ("MatMul", "Gemm", "Attention")]
+    matmul_heavy = heavy and len(matmuls) * 2 >= len(heavy)
+    if matmul_heavy and target.precision in ("fp16", "bf16", "int8", "fp8", "best") and batch % 32 and batch > 1:
+        findings.append(_finding(book, "TRT201", f"batch size {batch} is not a multiple of 32 in a MatMul-heavy "
+                                 f"model ({len(matmuls)} of {len(heavy)} heavy ops are MatMul/Gemm)"))
+    return findings
+
+
+def _cuda_graph_findings(graph: Graph, book: RuleBook) -> list[Finding]:
+    blockers = [n for g in graph.walk() for n in g.nodes if n.op in CUDA_GRAPH_BLOCKERS]
+    if not blockers:
+        return []
+    ops = sorted({n.op for n in blockers})
+    names = tuple(n.name for n in blockers[:20])
+    return [_finding(book, "TRT203", f"{len(blockers)} node(s) ({', '.join(ops)}) keep CUDA graphs from capturing "
+                     "the engine (loops, conditionals or data-dependent shapes)", names)]
+
+
+def _stream_findings(graph: Graph, target: Target, book: RuleBook) -> list[Finding]:
+    if not target.trt_at_least(book.trt["aux_streams"]["since"]):
+        return []
+    forks = _parallel_heavy_forks(graph)
+    if not forks:
+        return []
+    return [_finding(book, "TRT204", f"{len(forks)} point(s) where independent branches with convolutions or "
+                     f"matrix multiplies could run on auxiliary streams", tuple(forks[:20]),
+                     hint=f"try {book.trt['aux_streams']['flag']}=2 and compare latency")]
+
+
+def _parallel_heavy_forks(graph: Graph, depth: int = 6) -> list[str]:
+    """Tensors read by two or more branches that each reach a heavy op within ``depth`` hops."""
+    forks: list[str] = []
+    for name, readers in graph.readers.items():
+        if len(readers) < 2:
+            continue
+        heavy_branches = sum(1 for r in readers if _reaches_heavy(graph, r, depth))
+        if heavy_branches >= 2:
+            producer = graph.producer(name)
+            forks.append(producer.name if producer is not None else name)
+    return forks
+
+
+def _reaches_heavy(graph: Graph, start: Node, depth: int) -> bool:
+    """Whether a branch reaches a heavy op before it joins anything (a join has two data inputs)."""
+    node: Node | None = start
+    for _ in range(depth):
+        if node is None:
+            return False
+        if node.op in _HEAVY_OPS:
+            return True
+        if sum(1 for i in node.inputs if i and not graph.is_constant(i)) > 1:
+            return False
+        readers = graph.readers.get(node.outputs[0], ()) if node.outputs else ()
+        node = readers[0] if len(readers) == 1 else None
+    return False

@@ -1,0 +1,61 @@
+"""The Python API the CLI is a thin shell over: load, predict, advise, and (optionally) confirm."""
+
+from __future__ import annotations
+
+import gc
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from trtadvisor.findings import Finding, sort_findings
+from trtadvisor.graph import Shape
+from trtadvisor.loader import LoadedModel, load_model
+from trtadvisor.plan import Prediction, plan_graph
+from trtadvisor.rulebook import RuleBook, default_rulebook
+from trtadvisor.target import Target, make_target
+
+
+@dataclass
+class AuditResult:
+    """Everything one audit found; the report formatters render it and nothing else."""
+
+    model: LoadedModel
+    target: Target
+    prediction: Prediction
+    findings: list[Finding]
+    trtexec: str
+    extras: dict[str, object] = field(default_factory=dict)  # contract additions (attention, engine, ...)
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """The audit builds ~1M small objects and frees them all at once: the cyclic GC only costs time."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def audit(path: str | os.PathLike[str], *, trt: str | None = None, sm: str | None = None,
+          gpu: str | None = None, precision: str | None = None, shapes: dict[str, Shape] | None = None,
+          book: RuleBook | None = None) -> AuditResult:
+    """Predict the engine TensorRT builds for the model at ``path`` and advise on it."""
+    from trtadvisor.advice import advise
+    from trtadvisor.advice.trtexec import profiling_command, trtexec_command
+
+    book = book or default_rulebook()
+    target = make_target(book, trt, sm, gpu, precision)
+    with _no_cyclic_gc():
+        model = load_model(path, shapes)
+        prediction = plan_graph(model.graph, target, book)
+        findings = list(prediction.findings)
+        extras: dict[str, object] = {}
+        findings.extend(advise(model, target, book, prediction, extras))
+        command = trtexec_command(model, target, book)
+        extras["profile_command"] = profiling_command(model, target, book)
+    return AuditResult(model=model, target=target, prediction=prediction, findings=sort_findings(findings),
+                       trtexec=command, extras=extras)

@@ -1,0 +1,84 @@
+"""The confirm stage: read what TensorRT built and hold it against the prediction.
+
+It only reads artifacts (``trtadvisor/engine/``) and adds the contract fields ``engine``,
+``bottlenecks``, ``diagnosis`` and ``comparison`` to an audit; it never changes the prediction.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console
+
+from trtadvisor.api import AuditResult
+from trtadvisor.engine.analysis import (
+    Bottleneck,
+    Diagnosis,
+    bottlenecks_to_json,
+    diagnose,
+    diagnosis_to_json,
+    find_bottlenecks,
+)
+from trtadvisor.engine.artifacts import load_engine
+from trtadvisor.engine.compare import Comparison, compare, comparison_to_json
+from trtadvisor.engine.model import Engine, engine_to_json
+from trtadvisor.report.engine_rich import EngineView
+
+
+def confirm_into(result: AuditResult, *, layer_info: str | None = None, profile: str | None = None,
+                 timing: str | None = None, log: str | None = None) -> None:
+    """Read the artifacts, compare with ``result``'s prediction, and add the findings to its extras."""
+    graph = result.model.graph
+    topo = [n.name for g in graph.walk() for n in g.nodes]
+    node_ops = {n.name: n.op for g in graph.walk() for n in g.nodes}
+    engine = load_engine(layer_info=layer_info, profile=profile, timing=timing, log=log, onnx_nodes=topo)
+    bottlenecks = find_bottlenecks(engine, op_types=node_ops)
+    diagnosis = diagnose(engine)
+    predicted = [layer.to_json() for layer in result.prediction.layers]
+    comparison = compare(predicted, engine, eliminated=result.prediction.eliminated, node_ops=node_ops)
+    result.extras["engine"] = engine_to_json(engine)
+    result.extras["bottlenecks"] = bottlenecks_to_json(bottlenecks)
+    result.extras["diagnosis"] = diagnosis_to_json(diagnosis)
+    result.extras["comparison"] = comparison_to_json(comparison)
+    result.extras["engine_view"] = EngineView(engine, bottlenecks, diagnosis, comparison)
+
+
+@dataclass(frozen=True)
+class EngineReport:
+    """`trtadvisor engine`: an engine read without a model."""
+
+    engine: Engine
+    bottlenecks: list[Bottleneck]
+    diagnosis: list[Diagnosis]
+    comparison: Comparison | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"schema": "trtadvisor.engine/v1", "engine": engine_to_json(self.engine),
+                "bottlenecks": bottlenecks_to_json(self.bottlenecks), "diagnosis": diagnosis_to_json(self.diagnosis)}
+
+    def render_json(self) -> str:
+        return json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
+
+    def render_rich(self, color: bool = True, width: int = 120) -> str:
+        buffer = io.StringIO()
+        console = Console(file=buffer, width=width, force_terminal=color, no_color=not color, highlight=False)
+        console.print(EngineView(self.engine, self.bottlenecks, self.diagnosis, self.comparison))
+        return buffer.getvalue()
+
+
+def read_engine_report(*, layer_info: str | None = None, profile: str | None = None, timing: str | None = None,
+                       log: str | None = None, onnx: str | None = None) -> EngineReport:
+    topo: list[str] | None = None
+    node_ops: dict[str, str] | None = None
+    if onnx:
+        from trtadvisor.loader import load_model
+
+        graph = load_model(onnx).graph
+        topo = [n.name for g in graph.walk() for n in g.nodes]
+        node_ops = {n.name: n.op for g in graph.walk() for n in g.nodes}
+    engine = load_engine(layer_info=layer_info, profile=profile, timing=timing, log=log, onnx_nodes=topo)
+    return EngineReport(engine=engine, bottlenecks=find_bottlenecks(engine, op_types=node_ops),
+                        diagnosis=diagnose(engine))

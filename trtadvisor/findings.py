@@ -1,0 +1,25 @@
+"""What the audit tells the user: findings with a rule code, a severity, the nodes involved and a hint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    severity: str
+    message: str
+    nodes: tuple[str, ...]
+    hint: str
+
+    def to_json(self) -> dict[str, object]:
+        return {"rule": self.rule, "severity": self.severity, "message": self.message,
+                "nodes": list(self.nodes), "hint": self.hint}
+
+
+def sort_findings(findings: list[Finding]) -> list[Finding]:
+    """Most severe first, then by rule and node, so the same input always prints the same report."""
+    return sorted(findings, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.rule, f.nodes, f.message))

@@ -1,0 +1,91 @@
+"""What TensorRT removes before it builds layers: no-op nodes, constants and shape arithmetic.
+
+Source: rules/fusions.toml [fusion.eliminate].
+"""
+
+from __future__ import annotations
+
+from trtadvisor.graph import Graph, Node
+from trtadvisor.ops import SHAPE_INPUTS
+from trtadvisor.plan import PlanContext
+
+# Q/DQ on constant weights is not folded away: TensorRT fuses it into the consuming layer
+# ('conv1.weight + QuantizeLinear_7 + Conv_9' in the A100 QAT engine), so it stays a layer node.
+_NEVER_FOLDED = frozenset({"QuantizeLinear", "DequantizeLinear", "If", "Loop", "Scan", "RandomNormal",
+                           "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial"})
+
+_NOOPS = {"Identity": "Identity is removed", "Dropout": "Dropout is an identity at inference"}
+
+
+def eliminate(ctx: PlanContext) -> None:
+    graph = ctx.graph
+    _fold_constants(ctx, graph)
+    for node in graph.nodes:
+        if node in ctx.eliminated:
+            continue
+        reason = _noop_reason(graph, node)
+        if reason is not None:
+            ctx.eliminate(node, reason)
+    _eliminate_shape_arithmetic(ctx, graph)
+
+
+def _noop_reason(graph: Graph, node: Node) -> str | None:
+    if node.op in _NOOPS:
+        # A Dropout whose mask output is used is not a no-op; exporters never write that at inference.
+        return _NOOPS[node.op]
+    if node.op == "Cast" and node.inputs and graph.dtype(node.inputs[0]) == node.attr("to", -1):
+        return "Cast to the type the tensor already has"
+    return None
+
+
+def _fold_constants(ctx: PlanContext, graph: Graph) -> set[str]:
+    """Eliminate nodes whose every input is known at build time; return the constant tensors."""
+    constants: set[str] = set()
+    for node in graph.nodes:
+        if node.op == "Constant":
+            ctx.eliminate(node, "constant weights, folded into the layers that read them")
+            constants.update(node.outputs)
+            continue
+        if node.op in _NEVER_FOLDED or node.subgraphs:
+            continue
+        if node.op in ("Shape", "Size"):
+            shape = graph.shape(node.inputs[0]) if node.inputs else None
+            if shape is not None and all(isinstance(d, int) for d in shape):
+                ctx.eliminate(node, "shape of a static tensor, folded at build time")
+                constants.update(node.outputs)
+            continue
+        data = [i for i in node.inputs if i]
+        if data and all(i in constants or graph.is_constant(i) for i in data):
+            ctx.eliminate(node, "all inputs are constants: folded at build time")
+            constants.update(node.outputs)
+    return constants
+
+
+def _eliminate_shape_arithmetic(ctx: PlanContext, graph: Graph) -> None:
+    """Nodes whose outputs only feed shape inputs (Reshape targets, Slice bounds, axes) run on the host."""
+    shape_only: set[Node] = set()
+    for node in reversed(graph.nodes):
+        if node in ctx.eliminated or node.op in _NEVER_FOLDED or node.subgraphs:
+            continue
+        if not node.outputs or any(graph.is_graph_output(o) for o in node.outputs if o):
+            continue
+        has_reader = False
+        only_shapes = True
+        for out in node.outputs:
+            if not out:
+                continue
+            for reader in graph.consumers(out):
+                has_reader = True
+                if reader in shape_only or reader in ctx.eliminated:
+                    continue
+                positions = SHAPE_INPUTS.get(reader.op, ())
+                if not any(i < len(reader.inputs) and reader.inputs[i] == out for i in positions):
+                    only_shapes = False
+                    break
+            if not only_shapes:
+                break
+        if has_reader and only_shapes:
+            shape_only.add(node)
+    for node in graph.nodes:
+        if node in shape_only:
+            ctx.eliminate(node, "shape arithmetic, computed on the host when the engine runs")

@@ -1,0 +1,118 @@
+"""Myelin regions: the subgraphs TensorRT hands to its Myelin compiler as ``{ForeignNode[a...b]}``.
+
+From TensorRT 10, MatMul/Gemm and the ops around them go to Myelin; from 8.6, attention blocks do.
+Neither is stated in the reference text; both are read off real engines, cited in
+rules/fusions.toml [platform]. A region grows from its seeds through the ops Myelin takes and stops
+at everything else (convolutions, pooling, plugins), so a CNN's classifier head is a small region
+while a transformer becomes one or a few large ones.
+"""
+
+from __future__ import annotations
+
+from trtadvisor.graph import Node
+from trtadvisor.plan import Group, PlanContext
+
+_REGION_LIMIT = 200_000
+
+
+def _attention_seeds(ctx: PlanContext) -> list[Node]:
+    """Softmax nodes that sit between two activation-by-activation MatMuls (an attention core)."""
+    seeds: list[Node] = []
+    graph = ctx.graph
+    for node in graph.nodes:
+        if node.op != "Softmax" or ctx.group(node) is None:
+            continue
+        if _reaches(ctx, node, forward=False) and _reaches(ctx, node, forward=True):
+            seeds.append(node)
+    return seeds
+
+
+def _is_activation_matmul(ctx: PlanContext, node: Node) -> bool:
+    return node.op == "MatMul" and len(ctx.data_inputs(node)) == 2
+
+
+def _reaches(ctx: PlanContext, start: Node, forward: bool, depth: int = 8) -> bool:
+    frontier = [start]
+    seen: set[Node] = set()
+    for _ in range(depth):
+        nxt: list[Node] = []
+        for node in frontier:
+            if forward:
+                neighbours = [r for o in node.outputs if o for r in ctx.live_readers(o)]
+            else:
+                neighbours = [p for p in (ctx.live_producer(i) for i in ctx.data_inputs(node)) if p is not None]
+            for n in neighbours:
+                if n in seen:
+                    continue
+                seen.add(n)
+                if _is_activation_matmul(ctx, n):
+                    return True
+                nxt.append(n)
+        frontier = nxt
+    return False
+
+
+def form_myelin_regions(ctx: PlanContext) -> None:
+    platform = ctx.book.platform
+    if ctx.target.trt_at_least(platform["myelin_gemm_since"]):
+        seeds = [n for n in ctx.graph.nodes if n.op in ("MatMul", "Gemm", "Attention") and ctx.group(n) is not None]
+    elif ctx.target.trt_at_least(platform["myelin_attention_since"]):
+        seeds = _attention_seeds(ctx)
+    else:
+        return
+    myelin_ops = frozenset(platform["myelin_ops"])
+    claimed: set[Node] = set()
+    for seed in seeds:
+        if seed in claimed:
+            continue
+        region = _grow(ctx, seed, myelin_ops, claimed)
+        claimed.update(region)
+        _make_region(ctx, region)
+
+
+def _grow(ctx: PlanContext, seed: Node, ops: frozenset[str], claimed: set[Node]) -> list[Node]:
+    region: set[Node] = {seed}
+    stack = [seed]
+    while stack and len(region) < _REGION_LIMIT:
+        node = stack.pop()
+        neighbours = [ctx.live_producer(i) for i in ctx.data_inputs(node)]
+        neighbours += [r for o in node.outputs if o for r in ctx.live_readers(o)]
+        for n in neighbours:
+            if n is None or n in region or n in claimed or n.op not in ops or ctx.group(n) is None:
+                continue
+            if n.subgraphs:
+                continue
+            region.add(n)
+            stack.append(n)
+    return sorted(region, key=lambda n: n.index)
+
+
+def _make_region(ctx: PlanContext, nodes: list[Node]) -> Group:
+    base = ctx.owner[nodes[0]]
+    for node in nodes[1:]:
+        other = ctx.owner[node]
+        if other is not base:
+            ctx.merge(base, other, None)
+    base.kind = "myelin"
+    base.name = f"{{ForeignNode[{nodes[0].name}...{nodes[-1].name}]}}" if len(nodes) > 1 else \
+        f"{{ForeignNode[{nodes[0].name}]}}"
+    return base
+
+
+def fold_flatten_into_gemm(ctx: PlanContext) -> None:
+    """TensorRT 8.x runs Gemm as a 1x1 convolution and absorbs the Flatten/Reshape before it."""
+    if ctx.target.trt_at_least(ctx.book.platform["gemm_as_conv_before"]):
+        return
+    graph = ctx.graph
+    for node in graph.nodes:
+        if node.op != "Gemm" or ctx.group(node) is None:
+            continue
+        producer = ctx.live_producer(node.inputs[0])
+        if producer is None or producer.op not in ("Flatten", "Reshape"):
+            continue
+        if ctx.sole_reader(producer.outputs[0]) is not node:
+            continue
+        group = ctx.group(producer)
+        if group is None or len(group.nodes) != 1:
+            continue
+        ctx.eliminate(producer, "folded into the Gemm, which TensorRT 8.x runs as a 1x1 convolution")

@@ -1,0 +1,196 @@
+"""Reduction fusions: GELU (erf and tanh forms), L1Norm, sum of squares, L2Norm, LogSum, LogSumExp,
+and ReduceMean over H, W becoming average pooling.
+
+Sources: rules/fusions.toml [fusion.gelu], [fusion.l1norm], [fusion.sumsq], [fusion.l2norm],
+[fusion.logsum], [fusion.logsumexp], [fusion."reduce-to-pool"].
+"""
+
+from __future__ import annotations
+
+from trtadvisor.fusions.evaluate import EVALUABLE_OPS, SAMPLES, close, evaluate, gelu_erf, gelu_tanh
+from trtadvisor.graph import Graph, Node
+from trtadvisor.plan import PlanContext
+
+_MAX_GELU_NODES = 10
+_SEARCH_DEPTH = 6
+
+
+def _evaluable(ctx: PlanContext, node: Node) -> bool:
+    return node.op in EVALUABLE_OPS and ctx.group(node) is not None
+
+
+def _backward_tensors(ctx: PlanContext, start: Node) -> list[str]:
+    """Tensors reachable backwards from ``start`` through evaluable nodes, nearest first."""
+    seen: list[str] = []
+    frontier = [start]
+    for _ in range(_SEARCH_DEPTH):
+        nxt: list[Node] = []
+        for node in frontier:
+            for name in ctx.data_inputs(node):
+                if name in seen:
+                    continue
+                seen.append(name)
+                producer = ctx.live_producer(name)
+                if producer is not None and _evaluable(ctx, producer):
+                    nxt.append(producer)
+        frontier = nxt
+    return seen
+
+
+def _forward_region(ctx: PlanContext, source: str) -> list[Node]:
+    """Evaluable nodes computed from ``source`` alone (plus constants), in topological order."""
+    graph = ctx.graph
+    available = {source}
+    region: list[Node] = []
+    frontier = sorted(ctx.live_readers(source), key=lambda n: n.index)
+    pending: dict[Node, None] = dict.fromkeys(frontier)
+    while pending and len(region) < 2 * _MAX_GELU_NODES:
+        node = min(pending, key=lambda n: n.index)
+        del pending[node]
+        if not _evaluable(ctx, node):
+            continue
+        if any(i and i not in available and not graph.is_constant(i) for i in node.inputs):
+            continue
+        region.append(node)
+        available.update(node.outputs)
+        for reader in ctx.live_readers(node.outputs[0]):
+            pending.setdefault(reader, None)
+    return region
+
+
+def _ancestors_within(end: Node, region: list[Node], graph: Graph) -> list[Node]:
+    members = {n.outputs[0]: n for n in region}
+    keep: set[Node] = set()
+    stack = [end]
+    while stack:
+        node = stack.pop()
+        if node in keep:
+            continue
+        keep.add(node)
+        stack.extend(members[i] for i in node.inputs if i in members)
+    return [n for n in region if n in keep]
+
+
+def fuse_gelu(ctx: PlanContext) -> None:
+    graph = ctx.graph
+    tolerance = ctx.book.fusion("gelu").tolerance
+    for core in graph.nodes:
+        if core.op == "Gelu" and ctx.group(core) is not None:
+            ctx.fuse_nodes([core], "gelu")
+            continue
+        if core.op not in ("Erf", "Tanh") or ctx.group(core) is None or "gelu" in ctx.owner[core].fusions:
+            continue
+        match = _match_gelu(ctx, core, tolerance)
+        if match is None:
+            continue
+        nodes, escaped = match
+        if escaped:
+            ctx.near_miss("gelu", nodes, escaped)
+            continue
+        ctx.fuse_nodes(nodes, "gelu", kind="pointwise")
+
+
+def _match_gelu(ctx: PlanContext, core: Node, tolerance: float) -> tuple[list[Node], str | None] | None:
+    graph = ctx.graph
+    for source in _backward_tensors(ctx, core):
+        region = _forward_region(ctx, source)
+        if core not in region:
+            continue
+        values = evaluate(graph, region, source, SAMPLES)
+        for end in reversed(region):
+            result = values.get(end.outputs[0])
+            if result is None or end.index < core.index:
+                continue
+            if not (close(result, gelu_erf(SAMPLES), tolerance) or close(result, gelu_tanh(SAMPLES), tolerance)):
+                continue
+            nodes = _ancestors_within(end, region, graph)
+            if core not in nodes or len(nodes) > _MAX_GELU_NODES:
+                continue
+            return nodes, _escaping_value(ctx, nodes, end)
+    return None
+
+
+def _escaping_value(ctx: PlanContext, nodes: list[Node], end: Node) -> str | None:
+    inside = set(nodes)
+    for node in nodes:
+        if node is end:
+            continue
+        out = node.outputs[0]
+        if ctx.graph.is_graph_output(out):
+            return f"intermediate '{out}' of the GELU is a graph output"
+        outside = [r.name for r in ctx.live_readers(out) if r not in inside]
+        if outside:
+            return f"intermediate '{out}' of the GELU is also read by {outside[0]}"
+    return None
+
+
+def _single_reader(ctx: PlanContext, node: Node, ops: tuple[str, ...]) -> Node | None:
+    reader = ctx.sole_reader(node.outputs[0])
+    if reader is None or reader.op not in ops or ctx.group(reader) is None:
+        return None
+    if len(ctx.owner[reader].nodes) > 1 and ctx.owner[reader].kind != "myelin":
+        return None
+    return reader
+
+
+def _is_square(graph: Graph, node: Node) -> bool:
+    if node.op == "Mul" and len(node.inputs) == 2:
+        return node.inputs[0] == node.inputs[1]
+    if node.op == "Pow" and len(node.inputs) == 2:
+        return graph.scalar(node.inputs[1]) == 2.0
+    return False
+
+
+def fuse_reductions(ctx: PlanContext) -> None:
+    graph = ctx.graph
+    for node in graph.nodes:
+        if ctx.group(node) is None:
+            continue
+        if node.op == "Exp":
+            total = _single_reader(ctx, node, ("ReduceSum",))
+            log = _single_reader(ctx, total, ("Log",)) if total is not None else None
+            if total is not None and log is not None:
+                ctx.fuse_nodes([node, total, log], "logsumexp", kind="reduction")
+        elif node.op == "Abs":
+            total = _single_reader(ctx, node, ("ReduceSum",))
+            if total is not None:
+                ctx.fuse_nodes([node, total], "l1norm", kind="reduction")
+        elif _is_square(graph, node):
+            total = _single_reader(ctx, node, ("ReduceSum",))
+            if total is None:
+                continue
+            group = ctx.fuse_nodes([node, total], "sumsq", kind="reduction")
+            root = _single_reader(ctx, total, ("Sqrt",))
+            if group is not None and root is not None:
+                ctx.fuse_nodes([node, total, root], "l2norm", kind="reduction")
+        elif node.op == "ReduceSum":
+            group = ctx.group(node)
+            if group is not None and len(group.nodes) == 1:
+                log = _single_reader(ctx, node, ("Log",))
+                if log is not None:
+                    ctx.fuse_nodes([node, log], "logsum", kind="reduction")
+
+
+def _reduce_axes(graph: Graph, node: Node) -> list[int] | None:
+    axes = node.attr("axes")
+    if axes is None and len(node.inputs) > 1 and node.inputs[1]:
+        value = graph.const_value(node.inputs[1])
+        axes = None if value is None else [int(a) for a in value.reshape(-1)]
+    return None if axes is None else list(axes)
+
+
+def reduce_to_pooling(ctx: PlanContext) -> None:
+    graph = ctx.graph
+    for node in graph.nodes:
+        if node.op != "ReduceMean" or ctx.group(node) is None or len(ctx.owner[node].nodes) != 1:
+            continue
+        shape = graph.shape(node.inputs[0])
+        axes = _reduce_axes(graph, node)
+        if shape is None or len(shape) != 4 or axes is None:
+            continue
+        if sorted(a % 4 for a in axes) != [2, 3]:
+            continue
+        if not node.attr("keepdims", 1):
+            ctx.near_miss("reduce-to-pool", [node], "keepdims is 0")
+            continue
+        ctx.fuse_nodes([node], "reduce-to-pool", kind="pooling")

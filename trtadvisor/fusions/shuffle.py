@@ -1,0 +1,128 @@
+"""Shuffle fusions: consecutive Transpose/Reshape layers, cancelling transposes, Shuffle + Reduce.
+
+TensorRT's shuffle layer is (first transpose, reshape, second transpose). Two shuffles merge unless
+both reshape and the first one's second transpose is not the inverse of the second one's first
+transpose. Source: rules/fusions.toml [fusion."shuffle+shuffle"] and [fusion."shuffle+reduce"].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from trtadvisor.graph import Node
+from trtadvisor.ops import SHUFFLE_OPS
+from trtadvisor.plan import Group, PlanContext
+
+Perm = tuple[int, ...] | None  # None: identity of any rank
+
+
+@dataclass(frozen=True)
+class ShuffleState:
+    """What one (possibly merged) shuffle layer does."""
+
+    first: Perm
+    reshapes: bool
+    second: Perm
+
+
+def _compose(p: Perm, q: Perm) -> Perm:
+    """Transpose by p, then by q (ONNX semantics: out[i] = in[perm[i]])."""
+    if p is None:
+        return q
+    if q is None:
+        return p
+    if len(p) != len(q):
+        return q
+    composed = tuple(p[i] for i in q)
+    return None if composed == tuple(range(len(composed))) else composed
+
+
+def _is_identity(p: Perm) -> bool:
+    return p is None or p == tuple(range(len(p)))
+
+
+def _state_of(node: Node) -> ShuffleState:
+    if node.op == "Transpose":
+        perm = node.attr("perm")
+        return ShuffleState(first=None if perm is None or _is_identity(tuple(perm)) else tuple(perm),
+                            reshapes=False, second=None)
+    return ShuffleState(first=None, reshapes=True, second=None)
+
+
+def _merge_states(a: ShuffleState, b: ShuffleState) -> ShuffleState | None:
+    if not a.reshapes:
+        return ShuffleState(first=_compose(_compose(a.first, a.second), b.first), reshapes=b.reshapes,
+                            second=b.second)
+    if not b.reshapes:
+        return ShuffleState(first=a.first, reshapes=True, second=_compose(a.second, _compose(b.first, b.second)))
+    if _is_identity(_compose(a.second, b.first)):
+        return ShuffleState(first=a.first, reshapes=True, second=b.second)
+    return None
+
+
+def fuse_shuffles(ctx: PlanContext) -> None:
+    graph = ctx.graph
+    states: dict[int, ShuffleState] = {}
+    for node in graph.nodes:
+        if node.op not in SHUFFLE_OPS or ctx.group(node) is None:
+            continue
+        group = ctx.owner[node]
+        if group.head is not node:
+            continue
+        state = states.get(id(group)) or _state_of(node)
+        states[id(group)] = state
+        while True:
+            tail = group.tail
+            reader = ctx.sole_reader(tail.outputs[0])
+            if reader is None or reader.op not in SHUFFLE_OPS or ctx.group(reader) is None:
+                break
+            other = ctx.owner[reader]
+            if len(other.nodes) > 1 or reader.inputs[0] != tail.outputs[0]:
+                break
+            merged = _merge_states(state, _state_of(reader))
+            if merged is None:
+                ctx.near_miss("shuffle+shuffle", [tail, reader],
+                              "both shuffles reshape and the transpose between them is not undone "
+                              "by the next one")
+                break
+            ctx.merge(group, other, "shuffle+shuffle")
+            state = merged
+            states[id(group)] = state
+        _erase_if_identity(ctx, group, state)
+
+
+def _erase_if_identity(ctx: PlanContext, group: Group, state: ShuffleState) -> None:
+    """A shuffle chain that changes nothing is removed ('replaced by ... nothing')."""
+    graph = ctx.graph
+    src = group.head.inputs[0] if group.head.inputs else ""
+    dst = group.tail.outputs[0]
+    if not src or graph.is_graph_output(dst):
+        return
+    if state.reshapes:
+        a, b = graph.shape(src), graph.shape(dst)
+        if a is None or a != b or not all(isinstance(d, int) for d in a):
+            return
+        if not (_is_identity(state.first) and _is_identity(state.second)):
+            return
+    elif not (_is_identity(state.first) and _is_identity(state.second)):
+        return
+    for node in list(group.nodes):
+        ctx.eliminate(node, "shuffles that cancel out are erased")
+
+
+def fuse_shuffle_reduce(ctx: PlanContext) -> None:
+    for node in ctx.graph.nodes:
+        if node.op != "Transpose" or ctx.group(node) is None:
+            continue
+        group = ctx.owner[node]
+        if len(group.nodes) != 1:
+            continue  # merged with a reshape: not a pure permutation
+        reader = ctx.sole_reader(node.outputs[0])
+        if reader is None or not reader.op.startswith("Reduce") or ctx.group(reader) is None:
+            continue
+        if not reader.attr("keepdims", 1):
+            ctx.near_miss("shuffle+reduce", [node, reader], f"{reader.name} does not keep dimensions (keepdims=0)")
+            continue
+        reduce_group = ctx.owner[reader]
+        merged = ctx.merge(reduce_group, group, "shuffle+reduce", name=f"{node.name} + {reduce_group.name}")
+        merged.kind = "reduction"

@@ -1,0 +1,350 @@
+"""The lean graph IR every later stage reads: nodes, tensors, shapes, dtypes and small constant values.
+
+It is built straight from the ONNX protobuf, never through onnx-graphsurgeon, because building
+graphsurgeon's objects costs several seconds on a 100k-node graph and we only need a thin view.
+Shapes and attribute values are decoded lazily: most nodes are never asked about them.
+
+Dimensions are ``int`` when known, ``str`` for a symbolic dimension (``"batch"``) and ``None`` when
+nothing is known; a shape of ``None`` means the rank is unknown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import AttributeProto, TensorProto, numpy_helper
+
+Dim = int | str | None
+Shape = tuple[Dim, ...]
+
+# Constants above this many elements are not decoded: only shapes matter for them, and their
+# data may live in an external file that we never read.
+SMALL_CONSTANT_LIMIT = 4096
+
+FLOAT_TYPES = frozenset({TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.BFLOAT16, TensorProto.DOUBLE})
+INT_TYPES = frozenset({TensorProto.INT64, TensorProto.INT32, TensorProto.INT16, TensorProto.INT8,
+                       TensorProto.UINT8, TensorProto.UINT16, TensorProto.UINT32, TensorProto.UINT64,
+                       TensorProto.BOOL})
+
+
+class Node:
+    """An ONNX node with its attributes decoded on first use."""
+
+    __slots__ = ("_attrs", "domain", "graph", "index", "inputs", "name", "op", "outputs", "proto", "subgraphs")
+
+    def __init__(self, index: int, proto: onnx.NodeProto, name: str, op: str, inputs: list[str],
+                 outputs: list[str], graph: Graph) -> None:
+        self.index = index
+        self.proto = proto
+        self.name = name
+        self.op = op
+        self.domain: str = proto.domain
+        self.inputs = inputs
+        self.outputs = outputs
+        self.graph = graph
+        self.subgraphs: list[Graph] = []
+        self._attrs: dict[str, Any] | None = None
+
+    def attr(self, key: str, default: Any = None) -> Any:
+        if self._attrs is None:
+            self._attrs = {a.name: a for a in self.proto.attribute}
+        raw = self._attrs.get(key)
+        if raw is None:
+            return default
+        if isinstance(raw, AttributeProto):
+            value = _decode_attribute(raw)
+            self._attrs[key] = value
+            return value
+        return raw
+
+    def has_attr(self, key: str) -> bool:
+        return any(a.name == key for a in self.proto.attribute)
+
+    def input(self, i: int) -> str:
+        """The i-th input name, or "" when it is absent (optional inputs)."""
+        return self.inputs[i] if i < len(self.inputs) else ""
+
+    def __repr__(self) -> str:
+        return f"Node({self.name!r}, {self.op})"
+
+
+def _decode_attribute(attr: AttributeProto) -> Any:
+    kind = attr.type
+    if kind == AttributeProto.INT:
+        return attr.i
+    if kind == AttributeProto.INTS:
+        return list(attr.ints)
+    if kind == AttributeProto.FLOAT:
+        return attr.f
+    if kind == AttributeProto.FLOATS:
+        return list(attr.floats)
+    if kind == AttributeProto.STRING:
+        return attr.s.decode("utf-8", "replace")
+    if kind == AttributeProto.STRINGS:
+        return [s.decode("utf-8", "replace") for s in attr.strings]
+    if kind == AttributeProto.TENSOR:
+        return attr.t
+    if kind == AttributeProto.GRAPH:
+        return attr.g
+    if kind == AttributeProto.GRAPHS:
+        return list(attr.graphs)
+    return None
+
+
+def _is_external(t: TensorProto) -> bool:
+    return t.data_location == TensorProto.EXTERNAL
+
+
+def tensor_element_count(t: TensorProto) -> int:
+    count = 1
+    for d in t.dims:
+        count *= d
+    return count
+
+
+def _decode_constant(t: TensorProto) -> np.ndarray | None:
+    if _is_external(t) or tensor_element_count(t) > SMALL_CONSTANT_LIMIT:
+        return None
+    try:
+        return numpy_helper.to_array(t)
+    except Exception:  # an odd dtype or a malformed payload: treat as unknown, not fatal
+        return None
+
+
+def _shape_of_type(tp: onnx.TypeProto) -> tuple[int, Shape | None]:
+    if not tp.HasField("tensor_type"):
+        return 0, None
+    tt = tp.tensor_type
+    if not tt.HasField("shape"):
+        return tt.elem_type, None
+    dims: list[Dim] = []
+    for d in tt.shape.dim:
+        which = d.WhichOneof("value")
+        if which == "dim_value":
+            dims.append(int(d.dim_value))
+        elif which == "dim_param":
+            dims.append(d.dim_param)
+        else:
+            dims.append(None)
+    return tt.elem_type, tuple(dims)
+
+
+class Graph:
+    """One ONNX graph (the main graph or an If/Loop/Scan body) as a lean, read-only view.
+
+    Tensors are plain names; who produces and who reads each one lives in two dicts, because
+    building an object per tensor costs more than every query made of them on a 100k-node graph.
+    """
+
+    def __init__(self, proto: onnx.GraphProto, name_prefix: str = "", parent: Graph | None = None) -> None:
+        self.proto = proto
+        self.parent = parent
+        self.nodes: list[Node] = []
+        self.producers: dict[str, Node] = {}
+        self.readers: dict[str, list[Node]] = {}
+        self.inputs: list[str] = [vi.name for vi in proto.input]
+        self.outputs: list[str] = [vi.name for vi in proto.output]
+        self._output_set = frozenset(self.outputs)
+        self._initializers: dict[str, TensorProto] | None = None
+        self._value_infos: dict[str, onnx.ValueInfoProto] | None = None
+        self._const_cache: dict[str, np.ndarray | None] = {}
+        self._build(proto, name_prefix)
+        initializers = self.initializers
+        self._input_set = frozenset(n for n in self.inputs if n not in initializers)
+        self.inputs = [n for n in self.inputs if n in self._input_set]
+
+    # -- construction -------------------------------------------------------------------------
+
+    def _build(self, proto: onnx.GraphProto, prefix: str) -> None:
+        producers = self.producers
+        readers = self.readers
+        nodes = self.nodes
+        used_names: set[str] = set()
+        for index, node_proto in enumerate(proto.node):
+            op = node_proto.op_type
+            inputs = node_proto.input[:]
+            outputs = node_proto.output[:]
+            name = node_proto.name or _unnamed_node_name(op, outputs, index)
+            if name in used_names:  # exporters do write duplicates; keep names unique for reports
+                name = f"{name}__{index}"
+            used_names.add(name)
+            node = Node(index, node_proto, prefix + name, op, inputs, outputs, self)
+            nodes.append(node)
+            for inp in inputs:
+                if inp:
+                    lst = readers.get(inp)
+                    if lst is None:
+                        readers[inp] = [node]
+                    else:
+                        lst.append(node)
+            for out in outputs:
+                if out:
+                    producers[out] = node
+            if op in ("If", "Loop", "Scan"):
+                self._attach_subgraphs(node, prefix)
+
+    def _attach_subgraphs(self, node: Node, prefix: str) -> None:
+        for attr in node.proto.attribute:
+            if attr.type not in (AttributeProto.GRAPH, AttributeProto.GRAPHS):
+                continue
+            bodies = [attr.g] if attr.type == AttributeProto.GRAPH else list(attr.graphs)
+            for body in bodies:
+                sub = Graph(body, name_prefix=f"{prefix}{node.name}/{attr.name}/", parent=self)
+                node.subgraphs.append(sub)
+                # Outer-scope values a body reads count as inputs of the If/Loop node: they have
+                # one more reader, which blocks fusions that would swallow them.
+                for outer in sub.outer_scope_reads():
+                    lst = self.readers.setdefault(outer, [])
+                    if node not in lst:
+                        lst.append(node)
+
+    def outer_scope_reads(self) -> list[str]:
+        """Values this graph reads but neither produces nor declares: they come from an outer scope."""
+        initializers = self.initializers
+        return [name for name in self.readers
+                if name not in self.producers and name not in initializers and name not in self._input_set]
+
+    @property
+    def initializers(self) -> dict[str, TensorProto]:
+        if self._initializers is None:
+            self._initializers = {t.name: t for t in self.proto.initializer}
+        return self._initializers
+
+    @property
+    def value_infos(self) -> dict[str, onnx.ValueInfoProto]:
+        if self._value_infos is None:
+            infos = {vi.name: vi for vi in self.proto.value_info}
+            infos.update((vi.name, vi) for vi in self.proto.input)
+            infos.update((vi.name, vi) for vi in self.proto.output)
+            self._value_infos = infos
+        return self._value_infos
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def producer(self, name: str) -> Node | None:
+        return self.producers.get(name)
+
+    def consumers(self, name: str) -> list[Node]:
+        return self.readers.get(name, _NO_NODES)
+
+    def is_graph_output(self, name: str) -> bool:
+        return name in self._output_set
+
+    def is_graph_input(self, name: str) -> bool:
+        return name in self._input_set
+
+    def shape(self, name: str) -> Shape | None:
+        init = self.initializers.get(name)
+        if init is not None:
+            return tuple(int(d) for d in init.dims)
+        vi = self.value_infos.get(name)
+        if vi is not None:
+            return _shape_of_type(vi.type)[1]
+        node = self.producers.get(name)
+        if node is not None and node.op == "Constant":
+            value = node.attr("value")
+            if isinstance(value, TensorProto):
+                return tuple(int(d) for d in value.dims)
+            const = _constant_node_value(node)
+            if const is not None:
+                return tuple(const.shape)
+        return None
+
+    def rank(self, name: str) -> int | None:
+        shape = self.shape(name)
+        return None if shape is None else len(shape)
+
+    def dtype(self, name: str) -> int:
+        init = self.initializers.get(name)
+        if init is not None:
+            return init.data_type
+        vi = self.value_infos.get(name)
+        if vi is not None:
+            return _shape_of_type(vi.type)[0]
+        return 0
+
+    def is_constant(self, name: str) -> bool:
+        """True for initializers and outputs of Constant nodes (values fixed at build time)."""
+        node = self.producers.get(name)
+        if node is not None:
+            return node.op == "Constant"
+        return name in self.initializers
+
+    def constant_size(self, name: str) -> int | None:
+        if not self.is_constant(name):
+            return None
+        return _element_count(self.shape(name))
+
+    def const_value(self, name: str) -> np.ndarray | None:
+        """The value of a small constant (Reshape targets, axes, scalars); None if unknown or large."""
+        if name in self._const_cache:
+            return self._const_cache[name]
+        value: np.ndarray | None = None
+        node = self.producers.get(name)
+        if node is not None:
+            if node.op == "Constant":
+                value = _constant_node_value(node)
+        else:
+            init = self.initializers.get(name)
+            if init is not None:
+                value = _decode_constant(init)
+        self._const_cache[name] = value
+        return value
+
+    def scalar(self, name: str) -> float | None:
+        """The single value of a constant holding exactly one element, else None."""
+        value = self.const_value(name)
+        if value is None or value.size != 1:
+            return None
+        return float(value.reshape(-1)[0])
+
+    def walk(self) -> Iterator[Graph]:
+        """This graph and every nested body, depth first."""
+        yield self
+        for n in self.nodes:
+            for sub in n.subgraphs:
+                yield from sub.walk()
+
+
+_NO_NODES: list[Node] = []
+
+
+def _element_count(shape: Shape | None) -> int | None:
+    if shape is None:
+        return None
+    size = 1
+    for d in shape:
+        if not isinstance(d, int):
+            return None
+        size *= d
+    return size
+
+
+def _constant_node_value(node: Node) -> np.ndarray | None:
+    for a in node.proto.attribute:
+        if a.name == "value" and a.type == AttributeProto.TENSOR:
+            return _decode_constant(a.t)
+        if a.name == "value_float":
+            return np.array(a.f, dtype=np.float32)
+        if a.name == "value_floats":
+            return np.array(list(a.floats), dtype=np.float32)
+        if a.name == "value_int":
+            return np.array(a.i, dtype=np.int64)
+        if a.name == "value_ints":
+            return np.array(list(a.ints), dtype=np.int64)
+    return None
+
+
+def _unnamed_node_name(op: str, outputs: list[str], index: int) -> str:
+    # The ONNX parser of TensorRT names a layer after its node; an unnamed node gets a
+    # name derived from its first output, which is stable across runs.
+    first = outputs[0] if outputs else str(index)
+    return f"{op}_{first}"
+
+
+def iter_all_nodes(graph: Graph) -> Iterable[Node]:
+    for g in graph.walk():
+        yield from g.nodes

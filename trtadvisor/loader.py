@@ -1,0 +1,180 @@
+"""Load an ONNX file into the lean IR without ever reading external weight data.
+
+Only shapes matter for a prediction, so a model whose ``.data`` file is absent (a checkout without
+LFS, say) audits fully, and a model over 2 GB loads as fast as its structure. The input file is
+opened read-only and never written.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import onnx
+import onnx.inliner
+import onnx.shape_inference
+from google.protobuf.message import DecodeError
+from onnx.onnx_cpp2py_export import shape_inference as _cpp_shape_inference
+
+from trtadvisor.errors import ModelLoadError
+from trtadvisor.graph import Graph, Shape
+
+_REEXPORT_HINT = "re-export the model, or check it with `python -c \"import onnx; onnx.checker.check_model('MODEL')\"`"
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """The parsed model, its IR and what loading learned about it."""
+
+    path: str
+    proto: onnx.ModelProto
+    graph: Graph
+    opset: int
+    producer: str
+    external_data_files: tuple[str, ...] = ()
+    missing_external_data: tuple[str, ...] = ()
+    shape_overrides: dict[str, Shape] = field(default_factory=dict)
+
+    @property
+    def node_count(self) -> int:
+        return sum(len(g.nodes) for g in self.graph.walk())
+
+
+def parse_shape_overrides(text: str | None) -> dict[str, Shape]:
+    """Parse ``name:1x3x224x224,other:1x128`` (trtexec's ``--shapes`` syntax)."""
+    if not text:
+        return {}
+    shapes: dict[str, Shape] = {}
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        name, sep, dims = item.rpartition(":")
+        if not sep or not name or not dims:
+            raise ModelLoadError(f"cannot read shape '{item}'",
+                                 "write --shapes as name:1x3x224x224,other:1x128")
+        try:
+            shapes[name.strip("'\"")] = tuple(int(d) for d in dims.split("x"))
+        except ValueError:
+            raise ModelLoadError(f"shape '{item}' has a dimension that is not a whole number",
+                                 "write --shapes as name:1x3x224x224 with integer dimensions") from None
+    return shapes
+
+
+def load_model(path: str | os.PathLike[str], shapes: dict[str, Shape] | None = None) -> LoadedModel:
+    """Read ``path`` into a :class:`LoadedModel`; every failure is a :class:`ModelLoadError`."""
+    file = Path(path)
+    if not file.exists():
+        raise ModelLoadError(f"{file}: no such file", "check the path to the .onnx file")
+    if file.is_dir():
+        raise ModelLoadError(f"{file}: is a directory", "pass the path of an .onnx file")
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise ModelLoadError(f"{file}: cannot be read ({exc.strerror})", "check the file's permissions") from None
+    proto = _parse(file, data)
+    _check_structure(file, proto)
+    overrides = dict(shapes or {})
+    if proto.functions or overrides:
+        # TensorRT's parser expands local functions; so do we, so patterns inside them are seen.
+        if proto.functions:
+            proto = onnx.inliner.inline_local_functions(proto)
+        _apply_shape_overrides(file, proto, overrides)
+        data = proto.SerializeToString()
+    # Shape inference runs on the bytes we already hold: no second serialisation of the model.
+    proto = _parse(file, _infer_shapes(file, data))
+    del data
+    graph = Graph(proto.graph)
+    _check_dangling_inputs(file, graph)
+    externals = _external_files(proto)
+    missing = tuple(f for f in externals if not (file.parent / f).exists())
+    return LoadedModel(
+        path=str(file),
+        proto=proto,
+        graph=graph,
+        opset=_default_opset(proto),
+        producer=f"{proto.producer_name} {proto.producer_version}".strip(),
+        external_data_files=externals,
+        missing_external_data=missing,
+        shape_overrides=overrides,
+    )
+
+
+def _parse(file: Path, data: bytes) -> onnx.ModelProto:
+    if not data:
+        raise ModelLoadError(f"{file}: the file is empty", "export the model again; the file holds no bytes")
+    proto = onnx.ModelProto()
+    try:
+        proto.ParseFromString(data)
+    except DecodeError:
+        raise ModelLoadError(f"{file}: not an ONNX model, or the file is truncated",
+                             "check that the download or export finished; an ONNX file is a protobuf "
+                             "ModelProto") from None
+    except Exception as exc:  # protobuf raises a few other types on odd input
+        raise ModelLoadError(f"{file}: not an ONNX model ({type(exc).__name__})",
+                             "pass an .onnx file written by an ONNX exporter") from None
+    return proto
+
+
+def _check_structure(file: Path, proto: onnx.ModelProto) -> None:
+    if proto.ir_version <= 0 or not proto.opset_import:
+        raise ModelLoadError(f"{file}: not an ONNX model (no IR version or opset)",
+                             "pass an .onnx file written by an ONNX exporter")
+    if not proto.graph.node:
+        raise ModelLoadError(f"{file}: the model's graph has no nodes", _REEXPORT_HINT)
+
+
+def _default_opset(proto: onnx.ModelProto) -> int:
+    for op in proto.opset_import:
+        if op.domain in ("", "ai.onnx"):
+            return int(op.version)
+    return 0
+
+
+def _apply_shape_overrides(file: Path, proto: onnx.ModelProto, overrides: dict[str, Shape]) -> None:
+    by_name = {vi.name: vi for vi in proto.graph.input}
+    for name, dims in overrides.items():
+        vi = by_name.get(name)
+        if vi is None:
+            known = ", ".join(sorted(by_name)) or "none"
+            raise ModelLoadError(f"--shapes names input '{name}', which the model does not have",
+                                 f"the model's inputs are: {known}")
+        shape = vi.type.tensor_type.shape
+        if len(shape.dim) and len(shape.dim) != len(dims):
+            raise ModelLoadError(f"--shapes gives input '{name}' rank {len(dims)}, the model says {len(shape.dim)}",
+                                 f"give {len(shape.dim)} dimensions for '{name}'")
+        del shape.dim[:]
+        for d in dims:
+            shape.dim.add().dim_value = int(d)
+    # Inferred intermediate shapes from the export would contradict the new input shapes.
+    if overrides:
+        del proto.graph.value_info[:]
+
+
+def _infer_shapes(file: Path, data: bytes) -> bytes:
+    try:
+        return _cpp_shape_inference.infer_shapes(data, True, True, True)
+    except (onnx.shape_inference.InferenceError, _cpp_shape_inference.InferenceError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "shape inference failed"
+        raise ModelLoadError(f"{file}: the model is inconsistent: {first[:300]}", _REEXPORT_HINT) from None
+    except Exception as exc:
+        raise ModelLoadError(f"{file}: shape inference failed ({type(exc).__name__}: {str(exc)[:200]})",
+                             _REEXPORT_HINT) from None
+
+
+def _check_dangling_inputs(file: Path, graph: Graph) -> None:
+    for name in graph.outer_scope_reads():
+        reader = graph.readers[name][0]
+        raise ModelLoadError(f"{file}: node '{reader.name}' reads tensor '{name}', which no node, "
+                             "initializer or graph input provides", _REEXPORT_HINT)
+
+
+def _external_files(proto: onnx.ModelProto) -> tuple[str, ...]:
+    files: set[str] = set()
+    for init in proto.graph.initializer:
+        if init.data_location == onnx.TensorProto.EXTERNAL:
+            for entry in init.external_data:
+                if entry.key == "location":
+                    files.add(entry.value)
+    return tuple(sorted(files))

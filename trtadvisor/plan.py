@@ -1,0 +1,230 @@
+"""Resolve the ONNX graph into the predicted engine: every node in exactly one layer, or eliminated.
+
+The planner mirrors the order of TensorRT's builder passes as its verbose logs show them
+(``../shared/data/trt-artifacts/trt-cookbook/trt10.16.1/result-02-build-verbose.log``): constant and
+shape folding, Myelin partitioning on versions that have it, scale fusions, vertical fusions
+(convolution epilogues, activations, reductions), pointwise fusion, then the late fusions. Each pass
+lives in ``trtadvisor/fusions/`` and only merges groups through :class:`PlanContext`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from trtadvisor.findings import Finding
+from trtadvisor.graph import Graph, Node
+from trtadvisor.ops import kind_of
+from trtadvisor.rulebook import RuleBook
+from trtadvisor.target import Target
+
+
+class Group:
+    """A layer under construction: the nodes TensorRT will run as one engine layer."""
+
+    __slots__ = ("fusions", "kind", "name", "nodes", "pointwise")
+
+    def __init__(self, node: Node) -> None:
+        self.nodes: list[Node] = [node]
+        self.kind: str = kind_of(node.op)
+        self.fusions: list[str] = []
+        self.name: str = node.name
+        self.pointwise = False  # True once the group is a PWN(...) layer
+
+    @property
+    def head(self) -> Node:
+        return self.nodes[0]
+
+    @property
+    def tail(self) -> Node:
+        return self.nodes[-1]
+
+    def add_fusion(self, fusion_id: str) -> None:
+        if fusion_id not in self.fusions:
+            self.fusions.append(fusion_id)
+
+
+@dataclass(frozen=True)
+class PredictedLayer:
+    name: str
+    kind: str
+    nodes: tuple[str, ...]
+    ops: tuple[str, ...]
+    fusions: tuple[str, ...]
+
+    def to_json(self) -> dict[str, object]:
+        return {"name": self.name, "kind": self.kind, "nodes": list(self.nodes), "ops": list(self.ops),
+                "fusions": list(self.fusions)}
+
+
+@dataclass
+class Prediction:
+    layers: list[PredictedLayer]
+    eliminated: list[str]
+    eliminated_reasons: dict[str, str]
+    findings: list[Finding]
+    node_count: int
+
+    @property
+    def fused_node_count(self) -> int:
+        return sum(len(layer.nodes) for layer in self.layers if len(layer.nodes) > 1)
+
+    @property
+    def coverage(self) -> float:
+        """Share of the nodes that run on the GPU which TensorRT fuses with at least one other node."""
+        live = sum(len(layer.nodes) for layer in self.layers)
+        return self.fused_node_count / live if live else 0.0
+
+
+@dataclass
+class PlanContext:
+    """The mutable state the fusion passes share: who owns which node, what was eliminated, findings."""
+
+    graph: Graph
+    target: Target
+    book: RuleBook
+    owner: dict[Node, Group] = field(default_factory=dict)
+    eliminated: dict[Node, str] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for node in self.graph.nodes:
+            self.owner[node] = Group(node)
+
+    # -- node and tensor queries ----------------------------------------------------------------
+
+    def group(self, node: Node) -> Group | None:
+        return None if node in self.eliminated else self.owner.get(node)
+
+    def live_readers(self, tensor: str) -> list[Node]:
+        """Readers that become engine layers (shape-only readers run on the host and do not count)."""
+        return [n for n in self.graph.consumers(tensor) if n not in self.eliminated]
+
+    def sole_reader(self, tensor: str) -> Node | None:
+        """The one live reader of ``tensor`` when it has exactly one and is not a graph output."""
+        if self.graph.is_graph_output(tensor):
+            return None
+        readers = self.live_readers(tensor)
+        return readers[0] if len(readers) == 1 else None
+
+    def why_not_sole(self, tensor: str, wanted: Node) -> str | None:
+        """Why ``wanted`` is not the only reader of ``tensor``, in words; None when it is."""
+        if self.graph.is_graph_output(tensor):
+            return f"tensor '{tensor}' is a graph output"
+        others = [n.name for n in self.live_readers(tensor) if n is not wanted]
+        if others:
+            shown = ", ".join(others[:3]) + (" ..." if len(others) > 3 else "")
+            return f"tensor '{tensor}' is also read by {shown}"
+        return None
+
+    def data_inputs(self, node: Node) -> list[str]:
+        """Inputs that carry activations: not constants, not eliminated shape values, not empty."""
+        out = []
+        for name in node.inputs:
+            if not name or self.graph.is_constant(name):
+                continue
+            producer = self.graph.producer(name)
+            if producer is not None and producer in self.eliminated:
+                continue
+            out.append(name)
+        return out
+
+    def live_producer(self, tensor: str) -> Node | None:
+        node = self.graph.producer(tensor)
+        if node is None or node in self.eliminated:
+            return None
+        return node
+
+    # -- mutations ------------------------------------------------------------------------------
+
+    def eliminate(self, node: Node, reason: str) -> None:
+        self.eliminated[node] = reason
+        self.owner.pop(node, None)
+
+    def merge(self, into: Group, other: Group, fusion_id: str | None, name: str | None = None) -> Group:
+        """Move ``other``'s nodes into ``into``; the name joins with ' + ' as TensorRT's does."""
+        if into is other:
+            return into
+        for node in other.nodes:
+            self.owner[node] = into
+        into.nodes.extend(other.nodes)
+        into.nodes.sort(key=lambda n: n.index)
+        for f in other.fusions:
+            into.add_fusion(f)
+        if fusion_id:
+            into.add_fusion(fusion_id)
+        into.name = name if name is not None else f"{into.name} + {other.name}"
+        return into
+
+    def fuse_nodes(self, nodes: Iterable[Node], fusion_id: str, kind: str | None = None) -> Group | None:
+        """Make ``nodes`` one layer tagged ``fusion_id``; None when they already sit in different layers.
+
+        Nodes inside one larger layer (a Myelin region, say) are only tagged: the pattern is fused
+        there too, by Myelin's own code generator.
+        """
+        groups: list[Group] = []
+        for node in nodes:
+            group = self.group(node)
+            if group is None:
+                return None
+            if all(group is not g for g in groups):
+                groups.append(group)
+        multi = [g for g in groups if len(g.nodes) > 1]
+        if len(multi) > 1:
+            return None
+        base = multi[0] if multi else groups[0]
+        absorbed = [g for g in groups if g is not base]
+        for g in absorbed:
+            self.merge(base, g, None, name=base.name if base.kind == "myelin" else None)
+        base.add_fusion(fusion_id)
+        if kind is not None and base.kind != "myelin":
+            base.kind = kind
+        return base
+
+    def near_miss(self, fusion_id: str, nodes: Iterable[Node], condition: str) -> None:
+        spec = self.book.fusion(fusion_id)
+        doc = self.book.rule(spec.code)
+        names = tuple(n.name for n in nodes)
+        self.findings.append(Finding(
+            rule=spec.code, severity=doc.severity,
+            message=f"{spec.id} fusion of {' and '.join(names)} is blocked: {condition}",
+            nodes=names, hint=spec.fix))
+
+    def groups(self) -> list[Group]:
+        """Distinct live groups in the order of their first node."""
+        seen: set[int] = set()
+        ordered: list[Group] = []
+        for node in self.graph.nodes:
+            g = self.owner.get(node)
+            if g is not None and id(g) not in seen:
+                seen.add(id(g))
+                ordered.append(g)
+        return ordered
+
+
+Pass = Callable[[PlanContext], None]
+
+
+def plan_graph(graph: Graph, target: Target, book: RuleBook) -> Prediction:
+    """Predict the engine layers for ``graph`` and every nested If/Loop body."""
+    from trtadvisor.fusions import pipeline  # the passes import this module for its types
+
+    layers: list[PredictedLayer] = []
+    eliminated: dict[str, str] = {}
+    findings: list[Finding] = []
+    node_count = 0
+    for g in graph.walk():
+        ctx = PlanContext(g, target, book)
+        for step in pipeline(target, book):
+            step(ctx)
+        node_count += len(g.nodes)
+        for group in ctx.groups():
+            layers.append(PredictedLayer(
+                name=group.name, kind=group.kind, nodes=tuple(n.name for n in group.nodes),
+                ops=tuple(n.op for n in group.nodes), fusions=tuple(group.fusions)))
+        for node, reason in ctx.eliminated.items():
+            eliminated[node.name] = reason
+        findings.extend(ctx.findings)
+    ordered_elim = sorted(eliminated)
+    return Prediction(layers=layers, eliminated=ordered_elim, eliminated_reasons=eliminated,
+                      findings=findings, node_count=node_count)

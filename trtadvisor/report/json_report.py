@@ -1,0 +1,52 @@
+"""JSON contract v1 (``--format json``): a public interface, extended, never broken.
+
+The schema ships as ``trtadvisor/schema/report-v1.json`` and the tests validate against it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from trtadvisor.api import AuditResult
+
+SCHEMA_ID = "trtadvisor.report/v1"
+
+
+def report_dict(result: AuditResult) -> dict[str, Any]:
+    prediction = result.prediction
+    data: dict[str, Any] = {
+        "schema": SCHEMA_ID,
+        "model": {"path": result.model.path, "opset": result.model.opset, "nodes": prediction.node_count},
+        "target": {"trt": result.target.trt, "sm": result.target.sm, "precision": result.target.precision},
+        "layers": [layer.to_json() for layer in prediction.layers],
+        "eliminated": list(prediction.eliminated),
+        "findings": [f.to_json() for f in result.findings],
+        "recommendations": {"trtexec": result.trtexec},
+        "summary": summary_dict(result),
+    }
+    profile = result.extras.get("profile_command")
+    if isinstance(profile, str):
+        data["recommendations"]["profile"] = profile
+    for key, value in result.extras.items():
+        if key not in ("profile_command",):
+            data[key] = value
+    return data
+
+
+def summary_dict(result: AuditResult) -> dict[str, Any]:
+    prediction = result.prediction
+    by_severity = {"error": 0, "warning": 0, "info": 0}
+    for f in result.findings:
+        by_severity[f.severity] = by_severity.get(f.severity, 0) + 1
+    return {
+        "predicted_layers": len(prediction.layers),
+        "eliminated_nodes": len(prediction.eliminated),
+        "fused_nodes": prediction.fused_node_count,
+        "fusion_coverage": round(prediction.coverage, 4),
+        "findings_by_severity": by_severity,
+    }
+
+
+def render_json(result: AuditResult) -> str:
+    return json.dumps(report_dict(result), indent=2, ensure_ascii=False) + "\n"

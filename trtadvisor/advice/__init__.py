@@ -1,6 +1,8 @@
-"""Findings that are not fusions: model hygiene, batching, CUDA-graph blockers, streams."""
+"""Findings that are not fusions: model hygiene, batching, CUDA-graph blockers, streams, attention, Q/DQ."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from trtadvisor.findings import Finding
 from trtadvisor.loader import LoadedModel
@@ -8,10 +10,21 @@ from trtadvisor.plan import Prediction
 from trtadvisor.rulebook import RuleBook
 from trtadvisor.target import Target
 
+Advisor = Callable[[LoadedModel, Target, RuleBook, Prediction, dict[str, object]], list[Finding]]
+
+
+def advisors() -> list[Advisor]:
+    from trtadvisor.advice.attention import attention_findings
+    from trtadvisor.advice.general import general_findings
+    from trtadvisor.advice.qdq import qdq_findings
+
+    return [general_findings, attention_findings, qdq_findings]
+
 
 def advise(model: LoadedModel, target: Target, book: RuleBook, prediction: Prediction,
            extras: dict[str, object]) -> list[Finding]:
     """Run every advice family; each may also add contract fields to ``extras``."""
-    from trtadvisor.advice.general import general_findings
-
-    return general_findings(model, target, book, prediction)
+    findings: list[Finding] = []
+    for advisor in advisors():
+        findings.extend(advisor(model, target, book, prediction, extras))
+    return findings

@@ -24,7 +24,8 @@ def _finding(book: RuleBook, code: str, message: str, nodes: tuple[str, ...] = (
     return Finding(rule=code, severity=doc.severity, message=message, nodes=nodes, hint=hint or doc.fix)
 
 
-def general_findings(model: LoadedModel, target: Target, book: RuleBook, prediction: Prediction) -> list[Finding]:
+def general_findings(model: LoadedModel, target: Target, book: RuleBook, prediction: Prediction,
+                     extras: dict[str, object]) -> list[Finding]:
     findings: list[Finding] = []
     if model.missing_external_data:
         files = ", ".join(model.missing_external_data)

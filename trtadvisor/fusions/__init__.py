@@ -12,6 +12,7 @@ Pass = Callable[[PlanContext], None]
 
 
 def pipeline(target: Target, book: RuleBook) -> list[Pass]:
+    from trtadvisor.fusions.attention import fuse_normalizations, tag_attention
     from trtadvisor.fusions.conv import (
         fuse_activation_pairs,
         fuse_conv_epilogues,
@@ -22,6 +23,7 @@ def pipeline(target: Target, book: RuleBook) -> list[Pass]:
     from trtadvisor.fusions.eliminate import eliminate
     from trtadvisor.fusions.myelin import fold_flatten_into_gemm, form_myelin_regions
     from trtadvisor.fusions.pointwise import fuse_conv_generic_activation, fuse_pointwise
+    from trtadvisor.fusions.qdq import fuse_qdq
     from trtadvisor.fusions.reduction import fuse_gelu, fuse_reductions, reduce_to_pooling
     from trtadvisor.fusions.scale import erase_identity_scales, fold_scales_into_convs
     from trtadvisor.fusions.shuffle import fuse_shuffle_reduce, fuse_shuffles
@@ -30,8 +32,11 @@ def pipeline(target: Target, book: RuleBook) -> list[Pass]:
     return [
         eliminate,
         erase_identity_scales,
+        fuse_qdq,
         fold_flatten_into_gemm,
         form_myelin_regions,
+        tag_attention,
+        fuse_normalizations,
         fuse_shuffles,
         fuse_shuffle_reduce,
         fold_scales_into_convs,

@@ -1,0 +1,14 @@
+"""Q/DQ placement checks and quantized-engine coverage (issue: INT8 and FP8 models). Stub."""
+
+from __future__ import annotations
+
+from trtadvisor.findings import Finding
+from trtadvisor.loader import LoadedModel
+from trtadvisor.plan import Prediction
+from trtadvisor.rulebook import RuleBook
+from trtadvisor.target import Target
+
+
+def qdq_findings(model: LoadedModel, target: Target, book: RuleBook, prediction: Prediction,
+                       extras: dict[str, object]) -> list[Finding]:
+    return []

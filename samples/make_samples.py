@@ -37,6 +37,7 @@ import dataclasses
 import io
 import math
 import os
+import re
 import sys
 import tempfile
 import time
@@ -167,7 +168,8 @@ def gelu_form(m: nn.Module) -> str | None:
 
 
 def is_rmsnorm(m: nn.Module) -> bool:
-    return isinstance(m, getattr(nn, "RMSNorm", ())) or "RMSNorm" in type(m).__name__
+    return (isinstance(m, getattr(nn, "RMSNorm", ())) or "RMSNorm" in type(m).__name__
+            or type(m).__name__ == "T5LayerNorm")
 
 
 def is_silu(m: nn.Module) -> bool:
@@ -455,14 +457,23 @@ def build_vit() -> Built:
 
 
 @sample("bart_eager", "transformers", "transformers.BartModel")
-def build_bart() -> Built:
+def build_bart_eager() -> Built:
+    return _bart("eager")
+
+
+@sample("bart_sdpa", "transformers", "transformers.BartModel")
+def build_bart_sdpa() -> Built:
+    return _bart("sdpa")
+
+
+def _bart(impl: str) -> Built:
     from transformers import BartConfig, BartModel
 
     B, S_enc, S_dec = 1, 64, 16
     cfg = set_attn_impl(BartConfig(vocab_size=VOCAB, d_model=256, encoder_layers=2, decoder_layers=2,
                                    encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=1024,
                                    decoder_ffn_dim=1024, max_position_embeddings=1024, activation_function="gelu",
-                                   use_cache=False), "eager")
+                                   use_cache=False), impl)
     hf = BartModel(cfg).eval()
     ids = torch.randint(3, VOCAB, (B, S_enc))
     mask = torch.ones(B, S_enc, dtype=torch.int64)
@@ -474,22 +485,70 @@ def build_bart() -> Built:
         a = layer.self_attn
         sites.append(site(f"encoder.layers.{i}.self_attn", type_="self", heads=a.num_heads,
                           kv_heads=a.k_proj.out_features // a.head_dim, head_size=a.head_dim,
-                          seq_q=S_enc, seq_kv=S_enc, causal=bool(a.is_causal), mask="padding", impl="eager"))
+                          seq_q=S_enc, seq_kv=S_enc, causal=bool(a.is_causal), mask="padding", impl=impl))
     for i, layer in enumerate(hf.decoder.layers):
         a = layer.self_attn
         sites.append(site(f"decoder.layers.{i}.self_attn", type_="self", heads=a.num_heads,
                           kv_heads=a.k_proj.out_features // a.head_dim, head_size=a.head_dim,
-                          seq_q=S_dec, seq_kv=S_dec, causal=bool(a.is_causal), mask="causal", impl="eager"))
+                          seq_q=S_dec, seq_kv=S_dec, causal=bool(a.is_causal), mask="causal", impl=impl))
         c = layer.encoder_attn
         sites.append(site(f"decoder.layers.{i}.encoder_attn", type_="cross", heads=c.num_heads,
                           kv_heads=c.k_proj.out_features // c.head_dim, head_size=c.head_dim,
-                          seq_q=S_dec, seq_kv=S_enc, causal=bool(c.is_causal), mask="padding", impl="eager"))
+                          seq_q=S_dec, seq_kv=S_enc, causal=bool(c.is_causal), mask="padding", impl=impl))
     facts = transformer_facts(m, (ids, mask, dec), cfg.encoder_layers + cfg.decoder_layers, sites,
                               {"encoder_layers": cfg.encoder_layers, "decoder_layers": cfg.decoder_layers,
                                "hidden_size": cfg.d_model, "intermediate_size": cfg.encoder_ffn_dim,
-                               "ffn": "gelu_mlp", "positional": "learned_absolute", "attn_implementation": "eager"})
+                               "ffn": "gelu_mlp", "positional": "learned_absolute", "attn_implementation": impl})
     return Built(m, (ids, mask, dec), ["input_ids", "attention_mask", "decoder_input_ids"], ["last_hidden_state"], facts,
-                 description=f"BartModel 2+2 layers, d_model 256, 4 heads, encoder seq {S_enc}, decoder seq {S_dec}")
+                 description=f"BartModel 2+2 layers, d_model 256, 4 heads, encoder seq {S_enc}, decoder seq {S_dec}, attn_implementation={impl}")
+
+
+@sample("t5_eager", "transformers", "transformers.T5Model")
+def build_t5_eager() -> Built:
+    return _t5("eager")
+
+
+@sample("t5_sdpa", "transformers", "transformers.T5Model")
+def build_t5_sdpa() -> Built:
+    return _t5("sdpa")
+
+
+def _t5(impl: str) -> Built:
+    from transformers import T5Config, T5Model
+
+    B, S_enc, S_dec = 1, 64, 16
+    cfg = set_attn_impl(T5Config(vocab_size=VOCAB, d_model=256, d_kv=64, d_ff=704, num_layers=2, num_decoder_layers=2,
+                                 num_heads=4, feed_forward_proj="gated-gelu", relative_attention_num_buckets=32,
+                                 use_cache=False, tie_word_embeddings=False), impl)
+    hf = T5Model(cfg).eval()
+    ids = torch.randint(3, VOCAB, (B, S_enc))
+    mask = torch.ones(B, S_enc, dtype=torch.int64)
+    mask[:, S_enc - 8:] = 0
+    dec = torch.randint(3, VOCAB, (B, S_dec))
+    m = OutputAdapter(hf, ["input_ids", "attention_mask", "decoder_input_ids"], ["last_hidden_state"], use_cache=False).eval()
+    sites = []
+
+    def t5_site(name, a, type_, sq, skv, mask_kind):
+        return site(name, type_=type_, heads=a.n_heads, kv_heads=a.k.out_features // a.key_value_proj_dim,
+                    head_size=a.key_value_proj_dim, seq_q=sq, seq_kv=skv, causal=bool(a.is_causal), mask=mask_kind,
+                    impl=impl) | {"relative_position_bias": True, "scale": float(a.scaling)}
+
+    for i, blk in enumerate(hf.encoder.block):
+        sites.append(t5_site(f"encoder.block.{i}.layer.0.SelfAttention", blk.layer[0].SelfAttention, "self",
+                             S_enc, S_enc, "padding"))
+    for i, blk in enumerate(hf.decoder.block):
+        sites.append(t5_site(f"decoder.block.{i}.layer.0.SelfAttention", blk.layer[0].SelfAttention, "self",
+                             S_dec, S_dec, "causal"))
+        sites.append(t5_site(f"decoder.block.{i}.layer.1.EncDecAttention", blk.layer[1].EncDecAttention, "cross",
+                             S_dec, S_enc, "padding"))
+    facts = transformer_facts(m, (ids, mask, dec), cfg.num_layers + cfg.num_decoder_layers, sites,
+                              {"encoder_layers": cfg.num_layers, "decoder_layers": cfg.num_decoder_layers,
+                               "hidden_size": cfg.d_model, "intermediate_size": cfg.d_ff, "ffn": "geglu",
+                               "positional": "relative_bias", "attn_implementation": impl,
+                               "rmsnorm_note": "T5LayerNorm is an RMSNorm (no mean subtraction, no bias)"})
+    return Built(m, (ids, mask, dec), ["input_ids", "attention_mask", "decoder_input_ids"], ["last_hidden_state"], facts,
+                 description=f"T5Model (v1.1 style gated-gelu) 2+2 layers, d_model 256, 4 heads x 64, relative position "
+                             f"bias, encoder seq {S_enc}, decoder seq {S_dec}, attn_implementation={impl}")
 
 
 # --------------------------------------------------------------------------------------
@@ -598,9 +657,10 @@ def export_proto(b: Built, exporter: str, opset: int) -> onnx.ModelProto:
                                  input_names=b.input_names, output_names=b.output_names,
                                  dynamic_shapes=dyn_shapes, optimize=True, verbose=False)
     proto = prog.model_proto
-    # Drop the per-node Python stack traces: they embed absolute paths of this machine
-    # (non-reproducible) and dominate the file size.  The module scope metadata
-    # (namespace, class_hierarchy, name_scopes, fx_node) is kept.
+    # Drop the per-node Python stack traces (they embed absolute paths of this machine, so
+    # are not reproducible) and the FX node dumps (debug text, ~15% of the file).  The
+    # module-scope metadata (namespace, pkg.torch.onnx.class_hierarchy, .name_scopes,
+    # pkg.onnxscript.rewriter.rule_name) is kept as the exporter wrote it.
     for g in _graphs(proto):
         for n in g.node:
             keep = [p for p in n.metadata_props if p.key not in STRIP_METADATA]
@@ -609,7 +669,7 @@ def export_proto(b: Built, exporter: str, opset: int) -> onnx.ModelProto:
     return proto
 
 
-STRIP_METADATA = {"pkg.torch.onnx.stack_trace"}
+STRIP_METADATA = {"pkg.torch.onnx.stack_trace", "pkg.torch.onnx.fx_node"}
 
 
 def _graphs(proto: onnx.ModelProto):
@@ -623,6 +683,19 @@ def _graphs(proto: onnx.ModelProto):
                     stack.append(at.g)
                 elif at.type == onnx.AttributeProto.GRAPHS:
                     stack.extend(at.graphs)
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def error_summary(e: BaseException) -> str:
+    """Outer exception type + the root cause's first line (exporter errors nest the real reason)."""
+    root = e
+    while root.__cause__ is not None:
+        root = root.__cause__
+    first = ANSI.sub("", str(root)).strip().splitlines()[0] if str(root).strip() else ""
+    msg = f"{type(e).__name__}: {first}" if root is e else f"{type(e).__name__} <- {type(root).__name__}: {first}"
+    return " ".join(msg.split())[:400]
 
 
 def ort_check(path: Path, b: Built) -> float:
@@ -717,7 +790,17 @@ def _tv(v: Any) -> str:
             return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
         return repr(v)
     if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+        out = []
+        for ch in v:
+            if ch in ('"', "\\"):
+                out.append("\\" + ch)
+            elif ch == "\n":
+                out.append("\\n")
+            elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+                out.append(f"\\u{ord(ch):04x}")
+            else:
+                out.append(ch)
+        return '"' + "".join(out) + '"'
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_tv(x) for x in v) + "]"
     if isinstance(v, dict):
@@ -863,7 +946,7 @@ def main(argv: list[str] | None = None) -> int:
                 proto = export_proto(b, exp, opset)
                 info = save_structure_only(proto, out, b)
             except Exception as e:  # noqa: BLE001
-                msg = f"{type(e).__name__}: " + " ".join(str(e).split())[:400]
+                msg = error_summary(e)
                 print(f"SKIP {rel}: {msg}", flush=True)
                 skipped.append({"name": name, "exporter": exp, "opset": opset, "reason": msg})
                 for p in (out, out.with_name(out.name + ".data")):

@@ -96,7 +96,7 @@ def _parallel_heavy_forks(graph: Graph, depth: int = 6) -> list[str]:
     """Tensors read by two or more branches that each reach a heavy op within ``depth`` hops."""
     forks: list[str] = []
     for name, readers in graph.readers.items():
-        if len(readers) < 2:
+        if len(readers) < 2 or graph.is_constant(name) or name not in graph.producers:
             continue
         heavy_branches = sum(1 for r in readers if _reaches_heavy(graph, r, depth))
         if heavy_branches >= 2:

@@ -1,0 +1,42 @@
+"""Shared test helpers: where the real TensorRT artifacts and the exported samples live."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+ARTIFACTS = SHARED / "data" / "trt-artifacts"
+SARIF_SCHEMA = SHARED / "data" / "sarif" / "sarif-schema-2.1.0.json"
+SAMPLES = REPO / "samples"
+
+
+def artifact(relative: str) -> Path:
+    """A file under ../shared/data/trt-artifacts, or skip the test when the folder is absent."""
+    path = ARTIFACTS / relative
+    if not path.exists():
+        pytest.skip(f"shared TensorRT artifact not available: {relative}")
+    return path
+
+
+def sample_registry() -> list[dict[str, Any]]:
+    """The [[sample]] tables of samples/registry.toml (architecture facts from the torch side)."""
+    with (SAMPLES / "registry.toml").open("rb") as fh:
+        return list(tomllib.load(fh).get("sample", []))
+
+
+def samples_where(**match: Any) -> list[dict[str, Any]]:
+    return [s for s in sample_registry() if all(s.get(k) == v for k, v in match.items())]
+
+
+def sample_path(entry: dict[str, Any]) -> Path:
+    return REPO / entry["path"]

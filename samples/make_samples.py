@@ -596,7 +596,8 @@ def _sdpa(heads: int, head_size: int, seq: int, mask: str = "none", causal: bool
                                                   "attn_mask_shape": [seq, seq] if mask in ("bool", "additive") else [],
                                                   "fusion_note": why})
     return Built(m, args, names, ["y"], facts,
-                 description=f"plain nn.Module with F.scaled_dot_product_attention: {heads} heads x {head_size}, seq {seq}, mask {mask}")
+                 description=f"plain nn.Module with F.scaled_dot_product_attention: {heads} heads x {head_size}, seq {seq}, "
+                             f"attn_mask {mask}, is_causal={causal}")
 
 
 @sample("sdpa_causal_baseline", "attention", "SDPABlock")

@@ -53,6 +53,14 @@ def _add_artifact_options(p: argparse.ArgumentParser) -> None:
     a.add_argument("--log", metavar="FILE", help="a trtexec log (version, device, summary, per-layer tables)")
 
 
+def _add_build_options(p: argparse.ArgumentParser) -> None:
+    b = p.add_argument_group("build where TensorRT exists")
+    b.add_argument("--trtexec", metavar="PATH", help="build and profile with this trtexec, then confirm the prediction")
+    b.add_argument("--build", action="store_true", help="build and profile with the tensorrt Python API, then confirm")
+    b.add_argument("--artifacts-dir", metavar="DIR", default="trtadvisor-artifacts",
+                   help="where --trtexec/--build write the engine, layer info, profile and log")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="trtadvisor", description="Predict, explain and confirm the engine TensorRT builds "
                      "from an ONNX model.")
@@ -65,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_target_options(audit)
     _add_output_options(audit, ("rich", "json"))
     _add_artifact_options(audit)
+    _add_build_options(audit)
     audit.add_argument("--max-layers", type=int, default=80, help="layers shown in the rich report (default 80)")
 
     engine = sub.add_parser("engine", help="read what TensorRT built (no ONNX needed)")
@@ -111,7 +120,11 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
     result = audit(args.model, trt=args.trt, sm=args.sm, gpu=args.gpu, precision=args.precision,
                    shapes=parse_shape_overrides(args.shapes))
-    if _artifacts_given(args):
+    if args.trtexec or args.build:
+        from trtadvisor.confirm import build_and_confirm
+
+        build_and_confirm(result, Path(args.artifacts_dir), trtexec=args.trtexec, use_api=args.build)
+    elif _artifacts_given(args):
         from trtadvisor.confirm import confirm_into
 
         confirm_into(result, layer_info=args.layer_info, profile=args.profile, timing=args.timing, log=args.log)
@@ -180,3 +193,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except BrokenPipeError:
         return EXIT_CLEAN
+    except Exception as exc:  # a bug, or input we did not foresee: still one line, never a traceback
+        if args.debug:
+            raise
+        sys.stderr.write(f"error: internal error ({type(exc).__name__}: {str(exc)[:200]}). "
+                         "Hint: rerun with --debug and report the traceback with the input that caused it\n")
+        return EXIT_ERROR

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -44,6 +45,30 @@ def confirm_into(result: AuditResult, *, layer_info: str | None = None, profile:
     result.extras["diagnosis"] = diagnosis_to_json(diagnosis)
     result.extras["comparison"] = comparison_to_json(comparison)
     result.extras["engine_view"] = EngineView(engine, bottlenecks, diagnosis, comparison)
+
+
+def build_and_confirm(result: AuditResult, out_dir: Path, *, trtexec: str | None = None, use_api: bool = False) -> None:
+    """Build the model where TensorRT exists (trtexec, or the Python API), then confirm as from artifacts."""
+    from trtadvisor.advice.trtexec import build_flags
+    from trtadvisor.engine.build import api_profile_records, build_with_tensorrt, run_trtexec
+    from trtadvisor.rulebook import default_rulebook
+
+    model_path = Path(result.model.path)
+    if trtexec:
+        paths = run_trtexec(Path(trtexec), model_path, out_dir, build_flags(result.model, result.target,
+                                                                              default_rulebook()))
+        kwargs = {k: (str(v) if v is not None else None) for k, v in paths.as_kwargs().items()}
+        confirm_into(result, **kwargs)
+        return
+    if use_api:
+        precision = result.target.precision
+        build = build_with_tensorrt(model_path, fp16=precision in ("fp16", "best"), int8=precision in ("int8", "best"))
+        out_dir.mkdir(parents=True, exist_ok=True)
+        layer_info = out_dir / f"{model_path.stem}.layers.json"
+        profile = out_dir / f"{model_path.stem}.profile.json"
+        layer_info.write_text(build.layer_info_json, encoding="utf-8")
+        profile.write_text(json.dumps(api_profile_records(build)), encoding="utf-8")
+        confirm_into(result, layer_info=str(layer_info), profile=str(profile))
 
 
 @dataclass(frozen=True)

@@ -78,9 +78,14 @@ def _quote_name(name: str) -> str:
     return f"'{name}'" if any(c in name for c in ",: ") else name
 
 
+def build_flags(model: LoadedModel, target: Target, book: RuleBook) -> list[str]:
+    """The flags that decide what engine is built: input shapes and precision."""
+    return [*_shapes_flag(model), *precision_flags(model, target, book)]
+
+
 def trtexec_command(model: LoadedModel, target: Target, book: RuleBook) -> str:
     """The benchmark command: shapes, precision and the stable-measurement flags."""
-    parts = ["trtexec", f"--onnx={model.path}", *_shapes_flag(model), *precision_flags(model, target, book)]
+    parts = ["trtexec", f"--onnx={model.path}", *build_flags(model, target, book)]
     parts += list(book.trt["stable_measurement"]["flags"])
     cuda_graph = book.trt["cuda_graph"]
     if not target.trt_at_least(cuda_graph["default_on_since"]) and not has_cuda_graph_blockers(model.graph):

@@ -29,7 +29,8 @@ def report_dict(result: AuditResult) -> dict[str, Any]:
     if isinstance(profile, str):
         data["recommendations"]["profile"] = profile
     for key, value in result.extras.items():
-        if key not in ("profile_command",):
+        # "*_view" entries are rich renderables for the terminal report, not data.
+        if key != "profile_command" and not key.endswith("_view"):
             data[key] = value
     return data
 

@@ -123,6 +123,9 @@ def _try_eltwise(ctx: PlanContext, group: Group, graph: Graph, eltwise_ops: froz
     other = add.inputs[1] if add.inputs[0] == out else add.inputs[0]
     if other == out or graph.is_constant(other):
         return  # x + x, or a bias: a scale, not a residual
+    my_index = 0 if add.inputs[0] == out else 1
+    if _conv_taking_add(ctx, add, conv_ops, prefer) not in (None, my_index):
+        return  # the other operand's convolution takes the Add (preferred input, or the only one free)
     broadcast = _broadcast_blocker(graph, out, other)
     if broadcast is not None:
         ctx.near_miss("conv+eltwise", [group.tail, add], broadcast)
@@ -131,9 +134,6 @@ def _try_eltwise(ctx: PlanContext, group: Group, graph: Graph, eltwise_ops: froz
     if why is not None:
         ctx.near_miss("conv+eltwise", [group.tail, add], why)
         return
-    my_index = 0 if add.inputs[0] == out else 1
-    if _conv_taking_add(ctx, add, conv_ops, prefer) not in (None, my_index):
-        return  # both operands come from convolutions: the preferred input's conv takes the Add
     ctx.merge(group, ctx.owner[add], "conv+eltwise")
 
 

@@ -8,9 +8,12 @@ and the fused layer stays under the size cap. Names follow TensorRT's progressiv
 
 from __future__ import annotations
 
+from trtadvisor.fusions.conv import gelu_blocker
 from trtadvisor.graph import Node
 from trtadvisor.ops import is_pointwise_class
 from trtadvisor.plan import Group, PlanContext
+
+_OWN_EPILOGUE = frozenset({"Relu", "Clip", "Gelu"})
 
 
 def _wrapped(group: Group) -> str:
@@ -97,12 +100,15 @@ def fuse_conv_generic_activation(ctx: PlanContext) -> None:
         if act is None or readers[0] in ctx.eliminated or act.kind != "pointwise":
             continue
         if any(ctx.owner.get(r) is not act for r in readers):
+            # ReLU, Clip and GELU readers already had their own near miss from the epilogue pass.
             why = ctx.why_not_sole(out, readers[0])
-            if why and len(act.nodes) >= 1 and _single_input(ctx, act, out):
+            if why and _single_input(ctx, act, out) and not any(r.op in _OWN_EPILOGUE for r in readers):
                 ctx.near_miss("conv+act", [node, readers[0]], why)
             continue
         if not _single_input(ctx, act, out) or not _single_output(ctx, act):
             continue
+        if "gelu" in act.fusions and gelu_blocker(ctx) is not None:
+            continue  # Conv + GELU has its own conditions (precision, SM), reported by the epilogue pass
         ctx.merge(group, act, "conv+act", name=f"{group.name} + {_wrapped(act)}")
         if len(act.nodes) > 1:
             group.add_fusion("pointwise")

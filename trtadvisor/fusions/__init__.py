@@ -34,9 +34,6 @@ def pipeline(target: Target, book: RuleBook) -> list[Pass]:
         erase_identity_scales,
         fuse_qdq,
         fold_flatten_into_gemm,
-        form_myelin_regions,
-        tag_attention,
-        fuse_normalizations,
         fuse_shuffles,
         fuse_shuffle_reduce,
         fold_scales_into_convs,
@@ -46,6 +43,11 @@ def pipeline(target: Target, book: RuleBook) -> list[Pass]:
         fuse_activation_pairs,
         fuse_reductions,
         reduce_to_pooling,
+        # Myelin takes what the convolution and pooling fusions left: TensorRT 10 keeps conv + ReLU
+        # and pooling as Cask layers beside its Myelin regions (trt10.16.1 exportLayerInfo).
+        form_myelin_regions,
+        tag_attention,
+        fuse_normalizations,
         fuse_softmax,
         fuse_pointwise,
         fuse_conv_generic_activation,

@@ -63,27 +63,40 @@ def form_myelin_regions(ctx: PlanContext) -> None:
     myelin_ops = frozenset(platform["myelin_ops"])
     claimed: set[Node] = set()
     for seed in seeds:
-        if seed in claimed:
+        if seed in claimed or not _absorbable(ctx, seed, myelin_ops | {seed.op}):
             continue
         region = _grow(ctx, seed, myelin_ops, claimed)
         claimed.update(region)
         _make_region(ctx, region)
 
 
+_NOT_ABSORBED = frozenset({"convolution", "deconvolution", "pooling", "myelin"})
+
+
+def _absorbable(ctx: PlanContext, node: Node, ops: frozenset[str]) -> bool:
+    """A node Myelin takes: its op is one Myelin compiles, and its layer is not a convolution or
+    pooling layer that the classic fusions already claimed (those stay CaskConvolution/CaskPooling,
+    as the TensorRT 10.16 engine shows for node_conv2d + node_relu and node_max_pool2d)."""
+    group = ctx.group(node)
+    if group is None or node.op not in ops or node.subgraphs or group.kind in _NOT_ABSORBED:
+        return False
+    return all(member.op in ops for member in group.nodes)
+
+
 def _grow(ctx: PlanContext, seed: Node, ops: frozenset[str], claimed: set[Node]) -> list[Node]:
-    region: set[Node] = {seed}
-    stack = [seed]
+    region: set[Node] = set(ctx.owner[seed].nodes)
+    stack = list(region)
     while stack and len(region) < _REGION_LIMIT:
         node = stack.pop()
         neighbours = [ctx.live_producer(i) for i in ctx.data_inputs(node)]
         neighbours += [r for o in node.outputs if o for r in ctx.live_readers(o)]
         for n in neighbours:
-            if n is None or n in region or n in claimed or n.op not in ops or ctx.group(n) is None:
+            if n is None or n in region or n in claimed or not _absorbable(ctx, n, ops):
                 continue
-            if n.subgraphs:
-                continue
-            region.add(n)
-            stack.append(n)
+            for member in ctx.owner[n].nodes:
+                if member not in region:
+                    region.add(member)
+                    stack.append(member)
     return sorted(region, key=lambda n: n.index)
 
 
@@ -94,6 +107,7 @@ def _make_region(ctx: PlanContext, nodes: list[Node]) -> Group:
         if other is not base:
             ctx.merge(base, other, None)
     base.kind = "myelin"
+    base.pointwise = False
     base.name = f"{{ForeignNode[{nodes[0].name}...{nodes[-1].name}]}}" if len(nodes) > 1 else \
         f"{{ForeignNode[{nodes[0].name}]}}"
     return base

@@ -77,6 +77,10 @@ class Built:
     # input name -> {axis: symbolic dim name}; None for fully static models
     dynamic: dict[str, dict[int, str]] | None = None
     description: str = ""
+    # Exporter variants for this model (default: VARIANTS) and whether the dynamo exporter's
+    # optimizer runs; unoptimized exports keep BatchNormalization and shape arithmetic nodes.
+    variants: list[tuple[str, int]] | None = None
+    optimize: bool = True
 
 
 @dataclasses.dataclass
@@ -284,6 +288,15 @@ def build_resnet18() -> Built:
 @sample("resnet18_dynbatch", "cnn", "torchvision.models.resnet18")
 def build_resnet18_dyn() -> Built:
     return _resnet18(32, dynamic=True)
+
+
+@sample("resnet18_unoptimized", "cnn", "torchvision.models.resnet18")
+def build_resnet18_unoptimized() -> Built:
+    b = _resnet18(32, dynamic=False)
+    b.description += "; dynamo exporter without its optimizer: BatchNormalization nodes kept"
+    b.variants = [("dynamo", 18)]
+    b.optimize = False
+    return b
 
 
 @sample("mobilenet_v2", "cnn", "torchvision.models.mobilenet_v2")
@@ -656,7 +669,7 @@ def export_proto(b: Built, exporter: str, opset: int) -> onnx.ModelProto:
         warnings.simplefilter("ignore")
         prog = torch.onnx.export(b.module, b.args, dynamo=True, opset_version=opset,
                                  input_names=b.input_names, output_names=b.output_names,
-                                 dynamic_shapes=dyn_shapes, optimize=True, verbose=False)
+                                 dynamic_shapes=dyn_shapes, optimize=b.optimize, verbose=False)
     proto = prog.model_proto
     # Drop the per-node Python stack traces (they embed absolute paths of this machine, so
     # are not reproducible) and the FX node dumps (debug text, ~15% of the file).  The
@@ -938,7 +951,7 @@ def main(argv: list[str] | None = None) -> int:
                 skipped.append({"name": name, "exporter": exp, "opset": opset, "reason": f"build failed: {e}"})
             failures += 1
             continue
-        for exp, opset in VARIANTS:
+        for exp, opset in b.variants or VARIANTS:
             rel = Path(spec.family) / f"{name}.{exp}.opset{opset}.onnx"
             out = HERE / rel
             t0 = time.time()

@@ -54,7 +54,8 @@ def _fold_constants(ctx: PlanContext, graph: Graph) -> set[str]:
                 ctx.eliminate(node, "shape of a static tensor, folded at build time")
                 constants.update(node.outputs)
             continue
-        data = [i for i in node.inputs if i]
+        # CastLike reads its second input for the type only.
+        data = [node.inputs[0]] if node.op == "CastLike" and node.inputs else [i for i in node.inputs if i]
         if data and all(i in constants or graph.is_constant(i) for i in data):
             ctx.eliminate(node, "all inputs are constants: folded at build time")
             constants.update(node.outputs)

@@ -1,0 +1,39 @@
+"""The prediction for a re-export of ResNet-18 against the real A100 engines of the same architecture.
+
+The engines (../shared/data/trt-artifacts/trex/examples/pytorch/resnet/A100/, TensorRT 8.4-8.5,
+batch 32) were built from an older TorchScript export whose node names are '<OpType>_<index>', so an
+engine layer's ONNX op types are read off its node names. Signatures compare op types per layer, in
+order, with reformat and internal layers aside.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from conftest import artifact, sample_path, samples_where
+from trtadvisor.api import audit
+from trtadvisor.engine.artifacts import load_engine
+from trtadvisor.engine.compare import comparable_layers, layer_signature
+
+ENGINES = "trex/examples/pytorch/resnet/A100/{precision}/resnet.onnx.engine.graph.json"
+
+
+def _op_of_old_torchscript_name(name: str) -> str:
+    return re.sub(r"_\d+$", "", name)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+def test_resnet18_prediction_matches_the_a100_engine(precision: str) -> None:
+    engine = load_engine(layer_info=artifact(ENGINES.format(precision=precision)))
+    layers = comparable_layers(engine)
+    node_ops = {n: _op_of_old_torchscript_name(n) for layer in layers for n in layer.onnx_nodes}
+    expected = layer_signature(layers, node_ops)
+
+    entry = samples_where(name="resnet18", exporter="torchscript")[0]
+    result = audit(sample_path(entry), trt="8.5", gpu="A100", precision=precision)
+    predicted = tuple(layer.ops for layer in result.prediction.layers)
+
+    assert len(expected) == 23  # 20 convolutions, MaxPool, GlobalAveragePool, Gemm
+    assert predicted == expected

@@ -12,10 +12,11 @@ import re
 
 import pytest
 
-from conftest import artifact, sample_path, samples_where
 from trtadvisor.api import audit
 from trtadvisor.engine.artifacts import load_engine
 from trtadvisor.engine.compare import comparable_layers, layer_signature
+
+from conftest import artifact, sample_path, samples_where
 
 ENGINES = "trex/examples/pytorch/resnet/A100/{precision}/resnet.onnx.engine.graph.json"
 

@@ -12,10 +12,11 @@ import onnx.parser
 import pytest
 from onnx import TensorProto, helper
 
-from conftest import sample_path, samples_where
 from trtadvisor.api import audit
 from trtadvisor.errors import ModelLoadError
 from trtadvisor.loader import load_model, parse_shape_overrides
+
+from conftest import sample_path, samples_where
 
 RESNET = samples_where(name="resnet18", exporter="torchscript")[0]
 
@@ -27,7 +28,7 @@ def _run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 def _bad_files(tmp_path: Path) -> dict[str, Path]:
     good = sample_path(RESNET).read_bytes()
     files = {
-        "text": "this is not a model\n".encode(),
+        "text": b"this is not a model\n",
         "empty": b"",
         "truncated": good[: len(good) // 2],
         "png": b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 from collections import Counter
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.panel import Panel
@@ -16,6 +17,10 @@ from rich.table import Table
 from rich.text import Text
 
 from trtadvisor.api import AuditResult
+
+if TYPE_CHECKING:
+    from trtadvisor.diff import ModelDiff
+    from trtadvisor.report.formats import FormatOptions
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 DEFAULT_MAX_LAYERS = 80
@@ -42,7 +47,7 @@ class AuditView:
         grid.add_column(style="bold")
         grid.add_column()
         gpu = f" ({r.target.gpu})" if r.target.gpu else ""
-        grid.add_row("Model", f"{r.model.path}  opset {r.model.opset}  {p.node_count} nodes")
+        grid.add_row("Model", Text(f"{r.model.path}  opset {r.model.opset}  {p.node_count} nodes"))
         grid.add_row("Target", f"TensorRT {r.target.trt}, SM {r.target.sm}{gpu}, {r.target.precision}")
         grid.add_row("Predicted layers", f"{len(p.layers)}  ({', '.join(f'{k} {v}' for k, v in kinds.most_common())})")
         grid.add_row("Eliminated nodes", str(len(p.eliminated)))
@@ -62,7 +67,8 @@ class AuditView:
         table.add_column("Fusions", style="green")
         table.add_column("Ops", style="dim", overflow="fold")
         for i, layer in enumerate(layers[: self.max_layers]):
-            table.add_row(str(i), layer.name, layer.kind, ", ".join(layer.fusions), _ops_text(layer.ops))
+            # Text(), not markup: layer names hold brackets ('{ForeignNode[a...b]}').
+            table.add_row(str(i), Text(layer.name), layer.kind, ", ".join(layer.fusions), Text(_ops_text(layer.ops)))
         if len(layers) > self.max_layers:
             table.caption = f"{len(layers) - self.max_layers} more layers: use --format json for all of them"
         return table
@@ -111,3 +117,23 @@ def render_rich(result: AuditResult, width: int | None = None, color: bool = Tru
                       no_color=not color, highlight=False)
     console.print(AuditView(result, max_layers=max_layers))
     return buffer.getvalue()
+
+
+class RichFormatter:
+    """``--format rich``: the terminal report (and the side-by-side table for ``diff``)."""
+
+    def __init__(self, options: FormatOptions) -> None:
+        self.options = options
+
+    def format(self, result: AuditResult) -> str:
+        return render_rich(result, color=self.options.color, max_layers=self.options.max_layers)
+
+    def format_diff(self, diff: ModelDiff) -> str:
+        from trtadvisor.report.diff_view import DiffView
+
+        buffer = io.StringIO()
+        color = self.options.color
+        console = Console(file=buffer, width=120, force_terminal=color, color_system="standard" if color else None,
+                          no_color=not color, highlight=False)
+        console.print(DiffView(diff, max_rows=self.options.max_layers))
+        return buffer.getvalue()

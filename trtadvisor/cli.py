@@ -1,7 +1,9 @@
-"""Command line: ``trtadvisor audit | engine | rules | explain``.
+"""Command line: ``trtadvisor audit | diff | engine | rules | explain``.
 
-Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or input errors. Errors a user can
-cause print one line with a ``Hint:`` and no traceback unless --debug.
+Exit codes, the same in every format: 0 clean, 1 findings at or above --fail-on, 2 usage or input
+errors. Errors a user can cause print one line with a ``Hint:`` and no traceback unless --debug.
+Configuration (``[tool.trtadvisor]`` or ``trtadvisor.toml``, found upward from the model) gives the
+defaults; command-line flags win over it.
 """
 
 from __future__ import annotations
@@ -10,13 +12,20 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trtadvisor import __version__
 from trtadvisor.errors import UserError
 from trtadvisor.findings import SEVERITY_ORDER
 from trtadvisor.target import PRECISIONS
 
+if TYPE_CHECKING:
+    from trtadvisor.api import AuditResult
+    from trtadvisor.config import Config
+    from trtadvisor.report.formats import FormatOptions
+
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+REPORT_FORMATS = ("rich", "json", "sarif", "markdown", "github", "html")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -40,8 +49,8 @@ def _add_output_options(p: argparse.ArgumentParser, formats: Sequence[str]) -> N
     o = p.add_argument_group("output")
     o.add_argument("--format", choices=formats, help="report format (default: rich on a terminal, json otherwise)")
     o.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of standard output")
-    o.add_argument("--fail-on", choices=("error", "warning", "info"), default="error",
-                   help="exit 1 when a finding is at least this severe (default: error)")
+    o.add_argument("--fail-on", choices=("error", "warning", "info"), default=None,
+                   help="exit 1 when a finding is at least this severe (default: error, or fail-on in the config)")
     o.add_argument("--exit-zero", action="store_true", help="exit 0 even when findings reach --fail-on")
 
 
@@ -61,6 +70,26 @@ def _add_build_options(p: argparse.ArgumentParser) -> None:
                    help="where --trtexec/--build write the engine, layer info, profile and log")
 
 
+def _add_config_options(p: argparse.ArgumentParser) -> None:
+    c = p.add_argument_group("configuration ([tool.trtadvisor] in pyproject.toml, or trtadvisor.toml)")
+    where = c.add_mutually_exclusive_group()
+    where.add_argument("--config", metavar="FILE", help="use this configuration file instead of searching upward "
+                       "from the model")
+    where.add_argument("--no-config", action="store_true", help="ignore every configuration file")
+    c.add_argument("--select", metavar="CODES", help="only these rule codes or prefixes, comma-separated (TRT1,TRT204)")
+    c.add_argument("--extend-select", metavar="CODES", help="add these codes or prefixes to the selection")
+    c.add_argument("--ignore", metavar="CODES", help="drop these codes or prefixes")
+    c.add_argument("--source-root", metavar="DIR", help="paths in SARIF, GitHub and Markdown reports are relative to "
+                   "DIR (default: the current directory)")
+
+
+def _add_baseline_options(p: argparse.ArgumentParser) -> None:
+    b = p.add_argument_group("baseline (accept today's findings, fail on new ones)")
+    which = b.add_mutually_exclusive_group()
+    which.add_argument("--baseline", metavar="FILE", help="report only findings that FILE does not accept")
+    which.add_argument("--write-baseline", metavar="FILE", help="accept every current finding: write them to FILE")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="trtadvisor", description="Predict, explain and confirm the engine TensorRT builds "
                      "from an ONNX model.")
@@ -71,10 +100,21 @@ def build_parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="predict the engine of an ONNX model, with findings and commands")
     audit.add_argument("model", metavar="MODEL.onnx")
     _add_target_options(audit)
-    _add_output_options(audit, ("rich", "json"))
+    _add_output_options(audit, REPORT_FORMATS)
+    _add_config_options(audit)
+    _add_baseline_options(audit)
     _add_artifact_options(audit)
     _add_build_options(audit)
     audit.add_argument("--max-layers", type=int, default=80, help="layers shown in the rich report (default 80)")
+
+    diff = sub.add_parser("diff", help="compare the predicted engines of two models: fusions lost and gained, "
+                          "attention verdicts, coverage, new findings; exit 1 on a regression")
+    diff.add_argument("old", metavar="OLD.onnx")
+    diff.add_argument("new", metavar="NEW.onnx")
+    _add_target_options(diff)
+    _add_output_options(diff, REPORT_FORMATS)
+    _add_config_options(diff)
+    diff.add_argument("--max-layers", type=int, default=80, help="changed rows shown in the rich report (default 80)")
 
     engine = sub.add_parser("engine", help="read what TensorRT built (no ONNX needed)")
     _add_artifact_options(engine)
@@ -114,12 +154,95 @@ def _artifacts_given(args: argparse.Namespace) -> bool:
     return any(getattr(args, k, None) for k in ("layer_info", "profile", "timing", "log"))
 
 
-def cmd_audit(args: argparse.Namespace) -> int:
-    from trtadvisor.api import audit
+def _codes(text: str | None) -> tuple[str, ...]:
+    return tuple(c.strip().upper() for c in text.split(",") if c.strip()) if text else ()
+
+
+def _config(args: argparse.Namespace, anchor: str) -> Config:
+    """The configuration in effect: the file (given, found upward from ``anchor``, or none) plus the flags."""
+    from dataclasses import replace
+
+    from trtadvisor.config import EMPTY, ConfigError, find_config, load_config
+    from trtadvisor.rulebook import default_rulebook
+
+    book = default_rulebook()
+    if args.no_config:
+        config = EMPTY
+    elif args.config:
+        path = Path(args.config)
+        if not path.is_file():
+            raise ConfigError(f"--config {args.config}: no such file", "check the path to the configuration file")
+        config = load_config(path, book)
+    else:
+        found = find_config(Path(anchor))
+        config = load_config(found, book) if found else EMPTY
+    overrides: dict[str, object] = {}
+    for option, key in (("select", "select"), ("extend_select", "extend_select"), ("ignore", "ignore")):
+        codes = _codes(getattr(args, option))
+        for code in codes:
+            if not any(c.startswith(code) for c in book.rules):
+                flag = "--" + option.replace("_", "-")
+                raise ConfigError(f"{flag} names unknown rule code '{code}'",
+                                  "run 'trtadvisor rules' for the list of codes")
+        if codes:
+            overrides[key] = codes
+    return replace(config, **overrides) if overrides else config  # type: ignore[arg-type]
+
+
+def _target_kwargs(args: argparse.Namespace, config: Config) -> dict[str, object]:
     from trtadvisor.loader import parse_shape_overrides
 
-    result = audit(args.model, trt=args.trt, sm=args.sm, gpu=args.gpu, precision=args.precision,
-                   shapes=parse_shape_overrides(args.shapes))
+    # --sm and --gpu both name the GPU: a flag for either replaces both of the file's.
+    gpu_flags = args.sm is not None or args.gpu is not None
+    return {"trt": args.trt or config.trt, "sm": args.sm if gpu_flags else config.sm,
+            "gpu": args.gpu if gpu_flags else config.gpu, "precision": args.precision or config.precision,
+            "shapes": parse_shape_overrides(args.shapes or config.shapes)}
+
+
+def _format_options(args: argparse.Namespace, fail_on: str) -> FormatOptions:
+    from trtadvisor.report.formats import FormatOptions
+
+    root = Path(args.source_root) if args.source_root else Path.cwd()
+    if not root.is_dir():
+        raise UserError(f"--source-root {args.source_root}: not a directory", "give the repository's top folder")
+    return FormatOptions(color=args.output is None and sys.stdout.isatty(), max_layers=args.max_layers, root=root,
+                         fail_on=fail_on)
+
+
+def _filter_findings(result: AuditResult, config: Config) -> None:
+    from trtadvisor.config import apply_config
+    from trtadvisor.source_locations import Locator
+
+    locator = Locator(result.model.path, result.model.graph, Path.cwd())
+    result.findings = apply_config(result.findings, config, locator.scope_of)
+
+
+def _apply_baseline(result: AuditResult, args: argparse.Namespace) -> None:
+    from trtadvisor.baseline import read_baseline, write_baseline
+    from trtadvisor.source_locations import nodes_by_name
+
+    if not (args.baseline or args.write_baseline):
+        return
+    nodes = nodes_by_name(result.model.graph)
+    if args.write_baseline:
+        write_baseline(args.write_baseline, result.findings, nodes, result.model.path)
+        accepted, result.findings = result.findings, []
+        path = args.write_baseline
+    else:
+        baseline = read_baseline(args.baseline)
+        result.findings, accepted = baseline.split(result.findings, nodes)
+        path = args.baseline
+    result.extras["baseline"] = {"path": path, "accepted": len(accepted), "new": len(result.findings)}
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from trtadvisor.api import audit
+    from trtadvisor.report.formats import get_formatter
+
+    config = _config(args, args.model)
+    fail_on = args.fail_on or config.fail_on or "error"
+    options = _format_options(args, fail_on)
+    result = audit(args.model, **_target_kwargs(args, config))  # type: ignore[arg-type]
     if args.trtexec or args.build:
         from trtadvisor.confirm import build_and_confirm
 
@@ -128,17 +251,40 @@ def cmd_audit(args: argparse.Namespace) -> int:
         from trtadvisor.confirm import confirm_into
 
         confirm_into(result, layer_info=args.layer_info, profile=args.profile, timing=args.timing, log=args.log)
-    fmt = _choose_format(args.format, args.output)
-    if fmt == "json":
-        from trtadvisor.report.json_report import render_json
-
-        text = render_json(result)
-    else:
-        from trtadvisor.report.rich_report import render_rich
-
-        text = render_rich(result, color=args.output is None and sys.stdout.isatty(), max_layers=args.max_layers)
+    _filter_findings(result, config)
+    _apply_baseline(result, args)
+    text = get_formatter(_choose_format(args.format, args.output), options).format(result)
     _write(text, args.output)
-    return _exit_code([f.severity for f in result.findings], args.fail_on, args.exit_zero)
+    return _exit_code([f.severity for f in result.findings], fail_on, args.exit_zero)
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from trtadvisor.api import audit
+    from trtadvisor.config import apply_config
+    from trtadvisor.diff import diff_results
+    from trtadvisor.report.formats import get_formatter
+    from trtadvisor.rulebook import default_rulebook
+    from trtadvisor.source_locations import Locator
+
+    config = _config(args, args.new)
+    fail_on = args.fail_on or config.fail_on or "error"
+    options = _format_options(args, fail_on)
+    target = _target_kwargs(args, config)
+    old = audit(args.old, **target)  # type: ignore[arg-type]
+    new = audit(args.new, **target)  # type: ignore[arg-type]
+    _filter_findings(old, config)
+    _filter_findings(new, config)
+    diff = diff_results(old, new, default_rulebook())
+    # The diff's own findings (TRT5xx) obey select/ignore and severity overrides too.
+    locator = Locator(new.model.path, new.model.graph, Path.cwd())
+    findings = tuple(apply_config(diff.findings, config, locator.scope_of))
+    if findings != diff.findings:
+        diff = replace(diff, findings=findings)
+    text = get_formatter(_choose_format(args.format, args.output), options).format_diff(diff)
+    _write(text, args.output)
+    return _exit_code([f.severity for f in diff.findings], fail_on, args.exit_zero)
 
 
 def cmd_engine(args: argparse.Namespace) -> int:
@@ -150,7 +296,7 @@ def cmd_engine(args: argparse.Namespace) -> int:
     color = args.output is None and sys.stdout.isatty()
     text = report.render_json() if fmt == "json" else report.render_rich(color=color)
     _write(text, args.output)
-    return _exit_code([], args.fail_on, args.exit_zero)
+    return _exit_code([], args.fail_on or "error", args.exit_zero)
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
@@ -169,6 +315,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "audit": cmd_audit,
+    "diff": cmd_diff,
     "engine": cmd_engine,
     "rules": cmd_rules,
     "explain": cmd_explain,

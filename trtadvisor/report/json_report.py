@@ -51,3 +51,18 @@ def summary_dict(result: AuditResult) -> dict[str, Any]:
 
 def render_json(result: AuditResult) -> str:
     return json.dumps(report_dict(result), indent=2, ensure_ascii=False) + "\n"
+
+
+class JsonFormatter:
+    """``--format json``: contract v1 for ``audit``, ``trtadvisor.diff/v1`` for ``diff``."""
+
+    def __init__(self, options: object = None) -> None:
+        self.options = options
+
+    def format(self, result: AuditResult) -> str:
+        return render_json(result)
+
+    def format_diff(self, diff: Any) -> str:
+        from trtadvisor.diff import diff_dict
+
+        return json.dumps(diff_dict(diff), indent=2, ensure_ascii=False) + "\n"

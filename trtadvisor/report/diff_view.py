@@ -1,0 +1,98 @@
+"""Rich rendering of ``trtadvisor diff``: coverage before and after, lost and gained fusions, layers side by side."""
+
+from __future__ import annotations
+
+from rich.console import Console, ConsoleOptions, Group, RenderResult
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from trtadvisor.diff import ModelDiff
+
+SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+class DiffView:
+    def __init__(self, diff: ModelDiff, max_rows: int = 80) -> None:
+        self.diff = diff
+        self.max_rows = max_rows
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self._summary()
+        if self.diff.lost or self.diff.gained:
+            yield self._fusions()
+        if self.diff.attention:
+            yield self._attention()
+        yield self._layers()
+        yield self._findings()
+
+    def _summary(self) -> Panel:
+        d = self.diff
+        (old_cov, new_cov), (old_n, new_n) = d.coverage, d.layer_counts
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="bold")
+        grid.add_column()
+        grid.add_row("Old", Text(d.old.model.path))
+        grid.add_row("New", Text(d.new.model.path))
+        grid.add_row("Target", f"TensorRT {d.new.target.trt}, SM {d.new.target.sm}, {d.new.target.precision}")
+        grid.add_row("Predicted layers", f"{old_n} -> {new_n}")
+        style = "red" if new_cov < old_cov else "green"
+        grid.add_row("Fusion coverage", Text(f"{old_cov:.1%} -> {new_cov:.1%}", style=style))
+        grid.add_row("Fusions", f"{len(d.lost)} lost, {len(d.gained)} gained")
+        grid.add_row("Findings", f"{len(d.new_findings)} new, {len(d.fixed_findings)} fixed")
+        return Panel(grid, title="trtadvisor diff", border_style="red" if d.lost else "green")
+
+    def _fusions(self) -> Table:
+        table = Table(title="Fusions lost and gained", title_justify="left")
+        for column in ("", "fusion", "layer", "ops", "now"):
+            table.add_column(column, overflow="fold")
+        for change in self.diff.lost:
+            table.add_row(Text("lost", style="bold red"), change.fusion, Text(change.layer), " ".join(change.ops),
+                          Text(" | ".join(change.now)))
+        for change in self.diff.gained:
+            table.add_row(Text("gained", style="green"), change.fusion, Text(change.layer), " ".join(change.ops),
+                          Text(" | ".join(change.now)))
+        return table
+
+    def _attention(self) -> Table:
+        table = Table(title="Attention verdicts that changed", title_justify="left")
+        for column in ("nodes", "old", "new"):
+            table.add_column(column, overflow="fold")
+        for change in self.diff.attention:
+            old = change.old.get("fused") if change.old else "absent"
+            new = change.new.get("fused") if change.new else "absent"
+            table.add_row(Text(", ".join(change.nodes[:3])), f"fused={old}", Text(f"fused={new}",
+                          style="red" if change.regression else ""))
+        return table
+
+    def _layers(self) -> Table:
+        table = Table(title="Predicted layers side by side (changed rows)", title_justify="left")
+        table.add_column("old layer", overflow="fold")
+        table.add_column("old fusions", style="dim")
+        table.add_column("new layer(s)", overflow="fold")
+        table.add_column("new fusions", style="dim")
+        changed = [row for row in self.diff.rows if row.changed]
+        for row in changed[: self.max_rows]:
+            table.add_row(Text(row.old.name) if row.old else Text("(added)", style="green"),
+                          ", ".join(row.old.fusions) if row.old else "",
+                          Text(" | ".join(n.name for n in row.new)) if row.new else Text("(removed)", style="red"),
+                          ", ".join(f for n in row.new for f in n.fusions))
+        if not changed:
+            table.caption = "no layer changed"
+        elif len(changed) > self.max_rows:
+            table.caption = f"{len(changed) - self.max_rows} more changed rows: use --format json"
+        return table
+
+    def _findings(self) -> object:
+        if not self.diff.findings:
+            return Text("No regressions and no new findings.", style="green")
+        table = Table(title="Regressions and new findings", title_justify="left", show_lines=True)
+        table.add_column("Rule", no_wrap=True)
+        table.add_column("Severity", no_wrap=True)
+        table.add_column("Finding", overflow="fold")
+        for f in self.diff.findings:
+            body = Text(f.message)
+            body.append("\nHint: ", style="bold")
+            body.append(f.hint)
+            table.add_row(f.rule, Text(f.severity, style=SEVERITY_STYLE.get(f.severity, "")), body)
+        return Group(table)

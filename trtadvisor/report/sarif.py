@@ -1,0 +1,136 @@
+"""``--format sarif``: SARIF 2.1.0 for GitHub code scanning and other SARIF viewers.
+
+Every rule of the rulebook is listed in ``tool.driver.rules`` (stable ``ruleId`` = our TRTnnn code,
+with its name, summary, rationale, fix, examples and source). Every result has a location: the Python
+file and line the exporter recorded for the node when the file is in this checkout, else the model
+file with the node as a logical location. ``partialFingerprints`` carries the baseline fingerprint,
+so code scanning matches a finding across re-exports as ``--baseline`` does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from trtadvisor import __version__
+from trtadvisor.api import AuditResult
+from trtadvisor.baseline import fingerprint
+from trtadvisor.diff import ModelDiff
+from trtadvisor.findings import Finding
+from trtadvisor.report.common import SARIF_LEVEL
+from trtadvisor.report.formats import FormatOptions
+from trtadvisor.rulebook import RuleBook, RuleDoc, default_rulebook
+from trtadvisor.source_locations import FindingLocation, Locator
+
+SARIF_VERSION = "2.1.0"
+SARIF_SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
+INFORMATION_URI = "https://github.com/trtadvisor/trtadvisor"
+ROOT_ID = "SRCROOT"
+FINGERPRINT_KEY = "trtadvisor/v1"
+
+
+def rule_descriptor(doc: RuleDoc) -> dict[str, Any]:
+    text = (f"{doc.summary}\n\nWhy it matters: {doc.rationale}\n\nBad: {doc.bad}\nGood: {doc.good}\n\n"
+            f"Fix: {doc.fix}\n\nSource: {doc.source}")
+    markdown = (f"**{doc.summary}**\n\n*Why it matters:* {doc.rationale}\n\n*Bad:* `{doc.bad}`\n\n"
+                f"*Good:* `{doc.good}`\n\n*Fix:* {doc.fix}\n\n*Source:* {doc.source}")
+    descriptor: dict[str, Any] = {
+        "id": doc.code,
+        "name": doc.name,
+        "shortDescription": {"text": doc.summary},
+        "fullDescription": {"text": doc.rationale},
+        "help": {"text": text, "markdown": markdown},
+        "defaultConfiguration": {"level": SARIF_LEVEL.get(doc.severity, "note")},
+        "properties": {"tags": ["tensorrt", doc.name.split(".", 1)[0]], "source": doc.source},
+    }
+    if doc.source.startswith(("http://", "https://")):
+        descriptor["helpUri"] = doc.source.split()[0]
+    return descriptor
+
+
+def _location(where: FindingLocation) -> dict[str, Any]:
+    if where.source is not None:
+        physical = {"artifactLocation": {"uri": where.source.file, "uriBaseId": ROOT_ID},
+                    "region": {"startLine": max(1, where.source.line)}}
+    else:
+        # A model file has no lines; GitHub needs a startLine, so the finding sits at the file's top.
+        physical = {"artifactLocation": _artifact(where.model), "region": {"startLine": 1}}
+    location: dict[str, Any] = {"physicalLocation": physical}
+    logical = []
+    if where.node:
+        node: dict[str, Any] = {"name": where.node, "kind": "member"}
+        if where.scope:
+            node["fullyQualifiedName"] = f"{where.scope}::{where.node}"
+        logical.append(node)
+    if logical:
+        location["logicalLocations"] = logical
+    return location
+
+
+def _artifact(uri: str) -> dict[str, Any]:
+    if uri.startswith("/"):
+        return {"uri": Path(uri).as_uri()}
+    return {"uri": uri, "uriBaseId": ROOT_ID}
+
+
+def _result(f: Finding, locator: Locator, rule_index: dict[str, int]) -> dict[str, Any]:
+    where = locator.locate(f.nodes)
+    result: dict[str, Any] = {
+        "ruleId": f.rule,
+        "level": SARIF_LEVEL.get(f.severity, "note"),
+        "message": {"text": f"{f.message}. Hint: {f.hint}" if f.hint else f.message},
+        "locations": [_location(where)],
+        "partialFingerprints": {FINGERPRINT_KEY: fingerprint(f, locator.index)},
+        "properties": {"nodes": list(f.nodes), "severity": f.severity, "model": where.model},
+    }
+    if f.rule in rule_index:
+        result["ruleIndex"] = rule_index[f.rule]
+    if where.source is not None and where.node:
+        # The model file is where the node lives; the Python line is where it was written.
+        result["relatedLocations"] = [{"id": 1, "physicalLocation": {"artifactLocation": _artifact(where.model)},
+                                       "message": {"text": f"ONNX node {where.node}"}}]
+    return result
+
+
+def sarif_log(findings: Sequence[Finding], locator: Locator, options: FormatOptions, book: RuleBook,
+              properties: dict[str, Any]) -> dict[str, Any]:
+    rules = [rule_descriptor(doc) for doc in book.rules.values()]
+    rule_index = {rule["id"]: i for i, rule in enumerate(rules)}
+    run: dict[str, Any] = {
+        "tool": {"driver": {"name": "trtadvisor", "version": __version__, "semanticVersion": __version__,
+                            "informationUri": INFORMATION_URI, "rules": rules}},
+        "originalUriBaseIds": {ROOT_ID: {"uri": options.root.resolve().as_uri() + "/"}},
+        "results": [_result(f, locator, rule_index) for f in findings],
+        "columnKind": "unicodeCodePoints",
+        "invocations": [{"executionSuccessful": True, **({"commandLine": options.command} if options.command
+                                                          else {})}],
+        "properties": properties,
+    }
+    return {"$schema": SARIF_SCHEMA_URI, "version": SARIF_VERSION, "runs": [run]}
+
+
+def _dump(log: dict[str, Any]) -> str:
+    return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
+
+
+class SarifFormatter:
+    def __init__(self, options: FormatOptions, book: RuleBook | None = None) -> None:
+        self.options = options
+        self.book = book or default_rulebook()
+
+    def format(self, result: AuditResult) -> str:
+        locator = Locator(result.model.path, result.model.graph, self.options.root)
+        target = {"trt": result.target.trt, "sm": result.target.sm, "precision": result.target.precision}
+        return _dump(sarif_log(result.findings, locator, self.options, self.book,
+                               {"target": target, "fusion_coverage": round(result.prediction.coverage, 4),
+                                "predicted_layers": len(result.prediction.layers)}))
+
+    def format_diff(self, diff: ModelDiff) -> str:
+        locator = Locator(diff.new.model.path, diff.new.model.graph, self.options.root)
+        old_cov, new_cov = diff.coverage
+        return _dump(sarif_log(diff.findings, locator, self.options, self.book,
+                               {"old": diff.old.model.path, "new": diff.new.model.path,
+                                "fusion_coverage": {"old": round(old_cov, 4), "new": round(new_cov, 4)},
+                                "fusions_lost": len(diff.lost), "fusions_gained": len(diff.gained)}))

@@ -1,14 +1,406 @@
-"""Q/DQ placement checks and quantized-engine coverage (issue: INT8 and FP8 models). Stub."""
+"""Q/DQ placement checks, what TensorRT rejects, and the quantized coverage of the predicted engine.
+
+Rejections (errors, before any build): UINT8 or asymmetric Q/DQ, scales that are not constants,
+layouts the TensorRT version does not support. Placement checks (warnings/info): partly quantized
+weighted ops, Q/DQ between a convolution and its activation, residual inputs, quantized mask Adds,
+GEMV-shaped quantized MatMuls, unaligned channel counts, per-channel weight scales on the wrong axis,
+quantized attention outside the fused-MHA limits. Rule texts and sources: rules/qdq.toml.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
 from trtadvisor.findings import Finding
+from trtadvisor.fusions.qdq import (
+    QDQ_OPS,
+    WEIGHTED_OPS,
+    activation_dq,
+    has_qdq,
+    is_quantized_weighted,
+    layer_precision,
+    quantized_type,
+    weight_chain,
+    weight_input_index,
+)
+from trtadvisor.graph import Graph, Node
 from trtadvisor.loader import LoadedModel
 from trtadvisor.plan import Prediction
 from trtadvisor.rulebook import RuleBook
 from trtadvisor.target import Target
 
+_ACTIVATIONS = frozenset({"Relu", "Clip", "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Gelu",
+                          "Elu", "Selu", "PRelu", "Softplus", "Mish"})
+_SHOWN = 4  # node names spelled out in one finding's message
+
 
 def qdq_findings(model: LoadedModel, target: Target, book: RuleBook, prediction: Prediction,
-                       extras: dict[str, object]) -> list[Finding]:
-    return []
+                 extras: dict[str, object]) -> list[Finding]:
+    graphs = [g for g in model.graph.walk() if has_qdq(g)]
+    if not graphs:
+        return []
+    table = book.tables["qdq.toml"]["qdq"]
+    checks = _Checks(book)
+    attention: list[dict[str, Any]] = []
+    for graph in graphs:
+        _rejections(graph, target, table, checks)
+        _placement(graph, target, table, checks, prediction)
+        attention.extend(_attention(graph, table, checks))
+    coverage = quantization_coverage(model.graph, prediction)
+    coverage["attention"] = attention
+    extras["quantization"] = coverage
+    extras["qdq_view"] = QdqView(coverage)
+    return checks.findings()
+
+
+class _Checks:
+    """Collects the nodes each rule flags, so one finding per rule and reason lists them all."""
+
+    def __init__(self, book: RuleBook) -> None:
+        self.book = book
+        self._hits: dict[tuple[str, str], list[str]] = {}
+        self._order: list[tuple[str, str]] = []
+
+    def flag(self, code: str, reason: str, nodes: Iterable[Node]) -> None:
+        key = (code, reason)
+        if key not in self._hits:
+            self._hits[key] = []
+            self._order.append(key)
+        bucket = self._hits[key]
+        bucket.extend(n.name for n in nodes if n.name not in bucket)
+
+    def findings(self) -> list[Finding]:
+        out = []
+        for code, reason in self._order:
+            doc = self.book.rule(code)
+            names = self._hits[(code, reason)]
+            shown = ", ".join(names[:_SHOWN]) + (f" and {len(names) - _SHOWN} more" if len(names) > _SHOWN else "")
+            out.append(Finding(rule=code, severity=doc.severity, message=f"{reason}: {shown}",
+                               nodes=tuple(names), hint=doc.fix))
+        return out
+
+
+# -- rejections ----------------------------------------------------------------------------------
+
+
+def _rejections(graph: Graph, target: Target, table: dict[str, Any], checks: _Checks) -> None:
+    since = table["types_since"]
+    for node in graph.nodes:
+        if node.op not in QDQ_OPS:
+            continue
+        scale, zero = node.input(1), node.input(2)
+        kind = quantized_type(graph, node)
+        if kind == "uint8":
+            checks.flag("TRT401", "Q/DQ with a UINT8 zero point (TensorRT takes signed INT8)", [node])
+        for name, what in ((scale, "scale"), (zero, "zero point")):
+            if name and not graph.is_constant(name):
+                checks.flag("TRT403", f"Q/DQ {what} is not a build-time constant", [node])
+        value = graph.const_value(zero) if zero else None
+        if value is not None and kind in ("int8", "uint8") and value.size and bool((value != 0).any()):
+            checks.flag("TRT402", "Q/DQ with a non-zero zero point (TensorRT is symmetric only)", [node])
+        if kind in since and not target.trt_at_least(since[kind]):
+            checks.flag("TRT404", f"{kind.upper()} Q/DQ needs TensorRT {since[kind]} or later "
+                        f"(target {target.trt})", [node])
+        _layout(graph, node, kind, table, checks)
+
+
+def _layout(graph: Graph, node: Node, kind: str, table: dict[str, Any], checks: _Checks) -> None:
+    shape = graph.shape(node.input(1)) if node.input(1) else None
+    blocked = node.has_attr("block_size") and int(node.attr("block_size", 0)) > 0
+    if (blocked or (shape is not None and len(shape) >= 2)) and kind not in table["block_types"]:
+        checks.flag("TRT404", f"block-quantized {kind.upper()} Q/DQ (blocks are for INT4/FP4 weights only)", [node])
+        return
+    per_channel = shape is not None and len(shape) == 1 and shape[0] != 1
+    is_weight = weight_chain(graph, node.outputs[0]) is not None if node.op == "DequantizeLinear" else \
+        bool(node.inputs) and graph.is_constant(node.inputs[0])
+    if per_channel and not is_weight:
+        checks.flag("TRT404", "per-channel scales on an activation (TensorRT quantizes activations per tensor)",
+                    [node])
+
+
+# -- placement -----------------------------------------------------------------------------------
+
+
+def _placement(graph: Graph, target: Target, table: dict[str, Any], checks: _Checks,
+               prediction: Prediction) -> None:
+    multiple = int(table["channel_multiple"]["int8"])
+    axes = table["weight_axis"]
+    for node in graph.nodes:
+        if node.op in WEIGHTED_OPS:
+            _weighted(graph, node, checks)
+            if node.op in ("Conv", "ConvTranspose") and is_quantized_weighted(graph, node):
+                _channels(graph, node, multiple, checks)
+                _axis(graph, node, int(axes[node.op]), checks)
+            if node.op in ("MatMul", "Gemm") and is_quantized_weighted(graph, node):
+                _gemv(graph, node, checks)
+            _activation_after_qdq(graph, node, checks)
+        elif node.op == "Softmax":
+            _mask_add(graph, node, checks)
+    _residuals(graph, prediction, checks)
+
+
+def _quantized_inputs(graph: Graph, node: Node) -> tuple[bool, bool]:
+    """(activation input through a DQ, weights through Q/DQ) for a weighted op."""
+    index = weight_input_index(graph, node)
+    weight = index is not None and weight_chain(graph, node.inputs[index]) is not None
+    data = [name for i, name in enumerate(node.inputs[:2]) if i != index and name]
+    activation = bool(data) and all(activation_dq(graph, name) is not None for name in data)
+    return activation, weight
+
+
+def _weighted(graph: Graph, node: Node, checks: _Checks) -> None:
+    activation, weight = _quantized_inputs(graph, node)
+    if activation and not weight and weight_input_index(graph, node) is not None:
+        checks.flag("TRT405", f"{node.op} whose input is quantized but whose weights are not", [node])
+    elif weight and not activation:
+        checks.flag("TRT405", f"{node.op} whose weights are quantized but whose input is not", [node])
+    elif not activation and not weight and weight_input_index(graph, node) is not None \
+            and _quantized_neighbour(graph, node):
+        checks.flag("TRT405", f"{node.op} without Q/DQ between quantized neighbours", [node])
+
+
+def _quantized_neighbour(graph: Graph, node: Node) -> bool:
+    """A Q/DQ within two hops upstream or downstream of ``node``."""
+    frontier = [node]
+    for _ in range(2):
+        nxt: list[Node] = []
+        for n in frontier:
+            for name in n.inputs[:1]:
+                producer = graph.producer(name) if name else None
+                if producer is not None:
+                    nxt.append(producer)
+            for out in n.outputs:
+                nxt.extend(graph.consumers(out) if out else ())
+        if any(n.op in QDQ_OPS for n in nxt):
+            return True
+        frontier = nxt
+    return False
+
+
+def _channels(graph: Graph, node: Node, multiple: int, checks: _Checks) -> None:
+    w = graph.shape(node.inputs[1])
+    if w is None or len(w) < 3 or not all(isinstance(d, int) for d in w[:2]):
+        return
+    groups = int(node.attr("group", 1))
+    if node.op == "Conv":
+        out_per_group, in_per_group = int(w[0]) // max(groups, 1), int(w[1])
+    else:
+        in_per_group, out_per_group = int(w[0]) // max(groups, 1), int(w[1])
+    if groups > 1 and in_per_group == 1 and out_per_group == 1:
+        return  # depthwise: no Tensor Core GEMM to fill
+    bad = [c for c in (in_per_group, out_per_group) if c % multiple]
+    if bad:
+        checks.flag("TRT410", f"quantized {node.op} with channels per group not a multiple of {multiple} "
+                    f"(e.g. {bad[0]})", [node])
+
+
+def _axis(graph: Graph, node: Node, expected: int, checks: _Checks) -> None:
+    chain = weight_chain(graph, node.inputs[1])
+    if chain is None:
+        return
+    for qdq in chain:
+        shape = graph.shape(qdq.input(1)) if qdq.input(1) else None
+        if shape is None or len(shape) != 1 or shape[0] == 1:
+            continue
+        rank = graph.rank(node.inputs[1]) or 4
+        axis = int(qdq.attr("axis", 1))
+        if axis % rank != expected:
+            checks.flag("TRT411", f"{node.op} weights quantized per channel along axis {axis}, expected {expected}",
+                        [qdq, node])
+
+
+def _gemv(graph: Graph, node: Node, checks: _Checks) -> None:
+    index = weight_input_index(graph, node)
+    data = node.inputs[1 - index] if index in (0, 1) else None
+    shape = graph.shape(data) if data else None
+    if shape is None or len(shape) < 2:
+        return
+    rows = 1
+    for d in shape[:-1]:
+        if not isinstance(d, int):
+            return
+        rows *= d
+    if rows == 1:
+        checks.flag("TRT409", f"quantized {node.op} with a single row (GEMV)", [node])
+
+
+def _activation_after_qdq(graph: Graph, node: Node, checks: _Checks) -> None:
+    """Conv (+ BatchNormalization) -> Q -> DQ -> activation."""
+    if node.op not in ("Conv", "ConvTranspose", "Gemm"):
+        return
+    out = node.outputs[0]
+    readers = graph.consumers(out)
+    if len(readers) == 1 and readers[0].op == "BatchNormalization":
+        out = readers[0].outputs[0]
+        readers = graph.consumers(out)
+    for q in readers:
+        if q.op != "QuantizeLinear":
+            continue
+        for dq in graph.consumers(q.outputs[0]):
+            if dq.op != "DequantizeLinear":
+                continue
+            acts = [r for r in graph.consumers(dq.outputs[0]) if r.op in _ACTIVATIONS]
+            if acts:
+                checks.flag("TRT406", f"Q/DQ between {node.op} and its {acts[0].op}", [node, q, dq, acts[0]])
+
+
+def _mask_add(graph: Graph, softmax: Node, checks: _Checks) -> None:
+    producer = graph.producer(softmax.inputs[0])
+    if producer is None or producer.op not in ("Add", "Sub", "Where"):
+        return
+    if any(graph.producer(i) is not None and graph.producer(i).op == "DequantizeLinear"
+           for i in producer.inputs if i):
+        checks.flag("TRT408", "mask Add before Softmax reads a Q/DQ output", [producer, softmax])
+
+
+def _residuals(graph: Graph, prediction: Prediction, checks: _Checks) -> None:
+    by_name = {n.name: n for n in graph.nodes}
+    for layer in prediction.layers:
+        if "conv+eltwise" not in layer.fusions or not any(op in QDQ_OPS for op in layer.ops):
+            continue
+        nodes = [by_name[n] for n in layer.nodes if n in by_name]
+        members = set(nodes)
+        add = next((n for n in nodes if n.op in ("Add", "Sum")), None)
+        if add is None:
+            continue
+        residual = [i for i in add.inputs if graph.producer(i) not in members]
+        residual_dq = any(graph.producer(i) is not None and graph.producer(i).op == "DequantizeLinear"
+                          for i in residual)
+        tail = nodes[-1]
+        outside = [r for o in tail.outputs for r in graph.consumers(o) if r not in members]
+        writes_q = any(n.op == "QuantizeLinear" and not graph.is_constant(n.inputs[0]) for n in nodes)
+        quantized_readers = bool(outside) and any(r.op == "QuantizeLinear" for r in outside)
+        if not residual_dq and quantized_readers:
+            checks.flag("TRT407", "residual Add fused into a quantized Conv reads a float residual, so the "
+                        "layer writes float and the next Q stays a standalone layer", [add])
+        elif residual_dq and not writes_q:
+            checks.flag("TRT407", "quantized residual input of an Add whose fused Conv + Add must write float; "
+                        "its DQ stays a standalone layer", [add])
+
+
+# -- attention -----------------------------------------------------------------------------------
+
+
+def _attention(graph: Graph, table: dict[str, Any], checks: _Checks) -> list[dict[str, Any]]:
+    found = []
+    for softmax in graph.nodes:
+        if softmax.op != "Softmax":
+            continue
+        bmm = _upstream_matmul(graph, softmax)
+        if bmm is None:
+            continue
+        dqs = [activation_dq(graph, i) for i in bmm.inputs[:2]]
+        if not all(dqs):
+            continue
+        kind = quantized_type(graph, dqs[0])
+        query = graph.shape(dqs[0].inputs[0])
+        key = graph.shape(dqs[1].inputs[0])
+        head = query[-1] if query and isinstance(query[-1], int) else None
+        seq_q = query[-2] if query and len(query) >= 2 and isinstance(query[-2], int) else None
+        seq_kv = key[-1] if key and isinstance(key[-1], int) else None
+        reasons = _attention_reasons(kind, head, seq_q, seq_kv, table)
+        found.append({"nodes": [bmm.name, softmax.name], "type": kind, "head_size": head, "seq_q": seq_q,
+                      "seq_kv": seq_kv, "fusable": not reasons, "reasons": reasons})
+        if reasons:
+            checks.flag("TRT412", f"{kind.upper()} attention outside the fused-MHA limits ({reasons[0]})",
+                        [bmm, softmax])
+    return found
+
+
+def _upstream_matmul(graph: Graph, softmax: Node) -> Node | None:
+    node = graph.producer(softmax.inputs[0])
+    for _ in range(4):
+        if node is None:
+            return None
+        if node.op == "MatMul":
+            return node
+        node = next((graph.producer(i) for i in node.inputs if i and graph.producer(i) is not None
+                     and not graph.is_constant(i)), None)
+    return None
+
+
+def _attention_reasons(kind: str, head: int | None, seq_q: int | None, seq_kv: int | None,
+                       table: dict[str, Any]) -> list[str]:
+    reasons = []
+    seqs = [s for s in (seq_q, seq_kv) if s is not None]
+    if kind == "int8":
+        if head is not None and head not in table["int8_attention_head_sizes"]:
+            reasons.append(f"INT8 head size {head} is not one of {table['int8_attention_head_sizes']}")
+        if any(s > int(table["int8_attention_max_seq"]) for s in seqs):
+            reasons.append(f"INT8 sequence length {max(seqs)} > {table['int8_attention_max_seq']}")
+    elif kind == "fp8":
+        lo, hi, mult = (int(table[k]) for k in ("fp8_attention_head_min", "fp8_attention_head_max",
+                                                 "fp8_attention_head_multiple"))
+        if head is not None and not (lo <= head <= hi and head % mult == 0):
+            reasons.append(f"FP8 head size {head} outside {lo}..{hi} or not a multiple of {mult}")
+        minimum = int(table["fp8_attention_min_seq"])
+        if seq_q != 1 and any(s < minimum for s in seqs):
+            reasons.append(f"FP8 sequence length {min(seqs)} < {minimum} with S_q != 1")
+    return reasons
+
+
+# -- coverage ------------------------------------------------------------------------------------
+
+
+def quantization_coverage(graph: Graph, prediction: Prediction) -> dict[str, Any]:
+    """Conv/Gemm/MatMul quantized and fused, standalone Q/DQ layers, and precision per predicted layer."""
+    by_name = {n.name: n for g in graph.walk() for n in g.nodes}
+    owner_graph = {n.name: g for g in graph.walk() for n in g.nodes}
+    eliminated = frozenset(prediction.eliminated)
+    weighted: dict[str, dict[str, int]] = {op: {"total": 0, "quantized": 0, "fused": 0}
+                                           for op in ("Conv", "ConvTranspose", "Gemm", "MatMul")}
+    layers = []
+    standalone_q = standalone_dq = 0
+    for layer in prediction.layers:
+        nodes = [by_name[n] for n in layer.nodes if n in by_name]
+        if not nodes:
+            continue
+        g = owner_graph[nodes[0].name]
+        members = set(nodes)
+        precision = layer_precision(g, nodes, eliminated)
+        layers.append({"name": layer.name, "kind": layer.kind, "precision": precision})
+        if layer.kind == "qdq":
+            standalone_q += any(n.op == "QuantizeLinear" for n in nodes)
+            standalone_dq += all(n.op == "DequantizeLinear" for n in nodes)
+        for node in nodes:
+            if node.op not in weighted:
+                continue
+            stats = weighted[node.op]
+            stats["total"] += 1
+            activation, weight = _quantized_inputs(g, node)
+            if activation and (weight or weight_input_index(g, node) is None):
+                stats["quantized"] += 1
+                index = weight_input_index(g, node)
+                chain = weight_chain(g, node.inputs[index]) if index is not None else []
+                if all(n in members for n in chain or ()):
+                    stats["fused"] += 1
+    return {
+        "weighted": weighted,
+        "standalone_q_layers": standalone_q,
+        "standalone_dq_layers": standalone_dq,
+        "quantized_layers": sum(1 for item in layers if "int8" in item["precision"] or "fp8" in item["precision"]),
+        "layers": layers,
+    }
+
+
+@dataclass(frozen=True)
+class QdqView:
+    """The rich report's quantization panel: coverage per weighted op and the standalone Q/DQ layers."""
+
+    coverage: dict[str, Any] = field(default_factory=dict)
+
+    def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
+        from rich.table import Table
+
+        table = Table(title="Quantization (Q/DQ)", show_lines=False)
+        for column in ("op", "total", "quantized", "Q/DQ fused"):
+            table.add_column(column, justify="right" if column != "op" else "left")
+        for op, stats in self.coverage.get("weighted", {}).items():
+            if stats["total"]:
+                table.add_row(op, str(stats["total"]), str(stats["quantized"]), str(stats["fused"]))
+        yield table
+        yield (f"standalone Q layers: {self.coverage.get('standalone_q_layers', 0)}, standalone DQ layers: "
+               f"{self.coverage.get('standalone_dq_layers', 0)}, layers with quantized I/O: "
+               f"{self.coverage.get('quantized_layers', 0)}")

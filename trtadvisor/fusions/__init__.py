@@ -23,7 +23,7 @@ def pipeline(target: Target, book: RuleBook) -> list[Pass]:
     from trtadvisor.fusions.eliminate import eliminate
     from trtadvisor.fusions.myelin import fold_flatten_into_gemm, form_myelin_regions
     from trtadvisor.fusions.pointwise import fuse_conv_generic_activation, fuse_pointwise
-    from trtadvisor.fusions.qdq import fuse_qdq
+    from trtadvisor.fusions.qdq import fuse_qdq, fuse_qdq_epilogues
     from trtadvisor.fusions.reduction import fuse_gelu, fuse_reductions, reduce_to_pooling
     from trtadvisor.fusions.scale import erase_identity_scales, fold_scales_into_convs
     from trtadvisor.fusions.shuffle import fuse_shuffle_reduce, fuse_shuffles
@@ -53,4 +53,6 @@ def pipeline(target: Target, book: RuleBook) -> list[Pass]:
         fuse_conv_generic_activation,
         fuse_conv_pool,
         note_depthwise_separable,
+        # Output Q into producers, residual DQ into Conv + Add, quantized pooling: after the epilogues.
+        fuse_qdq_epilogues,
     ]

@@ -1,0 +1,174 @@
+"""Every output format of `audit` and `diff`: SARIF (validated against the 2.1.0 schema), GitHub
+annotations, Markdown, JSON and rich; all from the one Formatter interface."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from trtadvisor.cli import main
+from trtadvisor.report.formats import FORMATS, FormatOptions, get_formatter
+from trtadvisor.report.github import escape_data, escape_property
+from trtadvisor.rulebook import default_rulebook
+
+from conftest import REPO, SARIF_SCHEMA, sample_path, samples_where
+
+TINYNET = "tests/ci/data/tinynet.dynamo.onnx"
+TINYNET_PY = REPO / "tests" / "ci" / "data" / "tinynet.py"
+RESNET_DYNAMO = samples_where(name="resnet18", exporter="dynamo", opset=18)[0]
+RESNET_TS_DYNBATCH = samples_where(name="resnet18_dynbatch", exporter="torchscript")[0]
+BERT_DYNAMO = samples_where(name="bert_sdpa", exporter="dynamo", opset=18)[0]
+
+
+def _line_of(text: str) -> int:
+    lines = TINYNET_PY.read_text().splitlines()
+    return next(i for i, line in enumerate(lines, start=1) if line.strip() == text)
+
+
+def _run(argv: list[str], tmp_path: Path, suffix: str = "out") -> tuple[int, str]:
+    out = tmp_path / f"report.{suffix}"
+    rc = main([*argv, "-o", str(out)])
+    return rc, out.read_text(encoding="utf-8")
+
+
+def _sarif_validator() -> Any:
+    jsonschema = pytest.importorskip("jsonschema")
+    if not SARIF_SCHEMA.is_file():
+        pytest.skip(f"SARIF schema not available: {SARIF_SCHEMA}")
+    schema = json.loads(SARIF_SCHEMA.read_text(encoding="utf-8"))
+    return jsonschema.validators.validator_for(schema)(schema)
+
+
+@pytest.fixture(autouse=True)
+def _in_repo(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)  # paths in reports are relative to the current directory
+
+
+def test_every_format_is_registered_and_renders_audit_and_diff(tmp_path: Path) -> None:
+    assert set(FORMATS) == {"rich", "json", "sarif", "markdown", "github", "html"}
+    for name in FORMATS:
+        formatter = get_formatter(name, FormatOptions(root=REPO))
+        assert callable(formatter.format) and callable(formatter.format_diff)
+
+
+@pytest.mark.parametrize("entry", [RESNET_DYNAMO, RESNET_TS_DYNBATCH, BERT_DYNAMO], ids=lambda e: e["path"])
+def test_sarif_is_valid_and_lists_every_rule_with_help(entry: dict[str, Any], tmp_path: Path) -> None:
+    validator = _sarif_validator()
+    _, text = _run(["audit", entry["path"], "--format", "sarif"], tmp_path)
+    log = json.loads(text)
+    errors = sorted(validator.iter_errors(log), key=lambda e: list(e.path))
+    assert not errors, errors[0].message
+    assert log["version"] == "2.1.0"
+    run = log["runs"][0]
+    rules = run["tool"]["driver"]["rules"]
+    book = default_rulebook()
+    assert [r["id"] for r in rules] == list(book.rules)
+    for rule in rules:
+        doc = book.rule(rule["id"])
+        assert rule["name"] == doc.name
+        assert rule["shortDescription"]["text"] == doc.summary
+        assert doc.fix in rule["help"]["text"] and doc.source in rule["help"]["text"]
+        assert doc.bad in rule["help"]["text"] and doc.good in rule["help"]["text"]
+        if doc.source.startswith("https://"):
+            assert rule["helpUri"] == doc.source.split()[0]
+    results = run["results"]
+    assert results, "every sample has at least the weights-absent finding"
+    for result in results:
+        assert result["ruleId"] in book.rules
+        assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
+        assert result["locations"], "every result has a location"
+        physical = result["locations"][0]["physicalLocation"]
+        # No stack traces in the samples: each finding points at the model file, nodes as logical locations.
+        assert physical["artifactLocation"]["uri"] == entry["path"]
+        assert physical["region"]["startLine"] >= 1
+        assert result["partialFingerprints"]["trtadvisor/v1"]
+        nodes = result["properties"]["nodes"]
+        if nodes:
+            assert result["locations"][0]["logicalLocations"][0]["name"] == nodes[0]
+
+
+def test_sarif_points_at_the_python_line_when_the_exporter_recorded_it(tmp_path: Path) -> None:
+    validator = _sarif_validator()
+    _, text = _run(["audit", TINYNET, "--format", "sarif"], tmp_path)
+    log = json.loads(text)
+    assert not list(validator.iter_errors(log))
+    result = next(r for r in log["runs"][0]["results"] if r["ruleId"] == "TRT101")
+    location = result["locations"][0]
+    assert location["physicalLocation"]["artifactLocation"] == {"uri": "tests/ci/data/tinynet.py",
+                                                                 "uriBaseId": "SRCROOT"}
+    assert location["physicalLocation"]["region"]["startLine"] == _line_of("y = self.conv(x)")
+    assert location["logicalLocations"][0]["fullyQualifiedName"] == "block.conv::node_conv2d_1"
+    assert result["relatedLocations"][0]["physicalLocation"]["artifactLocation"]["uri"] == TINYNET
+    assert log["runs"][0]["originalUriBaseIds"]["SRCROOT"]["uri"] == REPO.as_uri() + "/"
+
+
+def test_github_annotations_carry_file_and_line(tmp_path: Path) -> None:
+    _, text = _run(["audit", TINYNET, "--format", "github"], tmp_path)
+    lines = text.splitlines()
+    line = _line_of("y = self.conv(x)")
+    assert any(x.startswith(f"::warning file=tests/ci/data/tinynet.py,line={line},title=TRT101 ") for x in lines)
+    # Without stack traces: the model file, no line.
+    _, text = _run(["audit", RESNET_DYNAMO["path"], "--format", "github"], tmp_path)
+    notices = [x for x in text.splitlines() if x.startswith("::")]
+    assert notices and all(x.startswith(f"::notice file={RESNET_DYNAMO['path']},title=TRT") for x in notices)
+
+
+def test_github_escaping_follows_the_toolkit() -> None:
+    assert escape_data("50% done\nnext") == "50%25 done%0Anext"
+    assert escape_property("a:b,c") == "a%3Ab%2Cc"
+
+
+def test_markdown_has_summary_coverage_findings_and_command(tmp_path: Path) -> None:
+    _, text = _run(["audit", RESNET_DYNAMO["path"], "--format", "markdown"], tmp_path, "md")
+    _, data = _run(["audit", RESNET_DYNAMO["path"], "--format", "json"], tmp_path, "json")
+    report = json.loads(data)
+    assert text.startswith(f"## trtadvisor: `{RESNET_DYNAMO['path']}`")
+    assert "### Fusion coverage by layer kind" in text
+    assert f"**{report['summary']['fusion_coverage']:.1%}**" in text
+    facts = RESNET_DYNAMO["facts"]
+    conv_row = next(x for x in text.splitlines() if x.startswith("| convolution |"))
+    # Every nn.Conv2d of the architecture is a node of a convolution layer.
+    assert int(conv_row.split("|")[3]) >= facts["conv2d"]
+    assert "| | Rule | Where | Finding | Fix |" in text
+    for finding in report["findings"]:
+        assert f"| {finding['rule']} |" in text
+    assert f"```bash\n{report['recommendations']['trtexec']}\n```" in text
+
+
+def test_markdown_escapes_pipes_in_cells() -> None:
+    from trtadvisor.report.markdown import cell
+
+    assert cell("a|b\nc") == "a\\|b<br>c"
+
+
+def test_json_rich_and_markdown_diff(tmp_path: Path) -> None:
+    path = RESNET_DYNAMO["path"]
+    rc, text = _run(["diff", path, path, "--format", "json"], tmp_path, "json")
+    data = json.loads(text)
+    assert rc == 0
+    assert data["schema"] == "trtadvisor.diff/v1"
+    assert data["fusions_lost"] == [] and data["fusions_gained"] == [] and data["new_findings"] == []
+    assert data["old"]["fusion_coverage"] == data["new"]["fusion_coverage"]
+    rc, text = _run(["diff", path, path, "--format", "rich"], tmp_path, "txt")
+    assert "trtadvisor diff" in text and "0 lost, 0 gained" in text
+    rc, text = _run(["diff", path, path, "--format", "markdown"], tmp_path, "md")
+    assert text.startswith("## trtadvisor diff: ✅ no fusion lost")
+
+
+def test_sarif_of_a_diff_is_valid(tmp_path: Path) -> None:
+    validator = _sarif_validator()
+    path = RESNET_DYNAMO["path"]
+    _, text = _run(["diff", path, path, "--format", "sarif"], tmp_path)
+    log = json.loads(text)
+    assert not list(validator.iter_errors(log))
+    assert log["runs"][0]["results"] == []
+
+
+def test_rich_audit_still_default_for_a_terminal_and_json_otherwise(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    rc = main(["audit", str(sample_path(RESNET_DYNAMO))])
+    assert rc == 0
+    assert json.loads(capsys.readouterr().out)["schema"] == "trtadvisor.report/v1"

@@ -234,8 +234,7 @@ def test_onnxruntime_symmetric_int8_is_accepted_and_flags_qdq_before_relu() -> N
     result = audit(QDQ / "resnet18_ort_int8_symmetric.onnx", trt="10.16", sm="90")
     codes = {f.rule for f in result.findings}
     assert not codes & {"TRT401", "TRT402", "TRT403", "TRT404"}
-    # onnxruntime (without pre-processing) quantizes each Conv output before its Relu: 17 such convs
-    # in ResNet-18 (the stem and both convs of every block: Relu follows the conv, or the Add).
+    # onnxruntime (without pre-processing) quantizes each Conv output before the Relu that follows it.
     trt406 = next(f for f in result.findings if f.rule == "TRT406")
     convs = {n for n in trt406.nodes if n.endswith("/Conv")}
     assert len(convs) == 9  # stem + the first conv of each of the 8 blocks (the second feeds the Add)

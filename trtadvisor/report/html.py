@@ -82,18 +82,20 @@ class Bar:
     note: str = ""
 
 
-def bar_chart(chart_id: str, title: str, bars: Sequence[Bar], width: int = 560, label_width: int = 170) -> str:
-    """A horizontal stacked bar chart as inline SVG."""
+def bar_chart(chart_id: str, title: str, bars: Sequence[Bar], width: int = 560, label_width: int = 170,
+              note_width: int = 80) -> str:
+    """A horizontal stacked bar chart as inline SVG; ``note_width`` is kept free for the longest bar's note."""
     row, top = 24, 8
     height = top + row * len(bars) + 8
     scale_max = max((sum(v for v, _, _ in b.segments) for b in bars), default=0.0) or 1.0
-    plot = width - label_width - 70
+    plot = width - label_width - note_width
     parts = [f'<svg id="{escape(chart_id)}" class="chart" role="img" aria-label="{escape(title)}" '
              f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">',
              f"<title>{escape(title)}</title>"]
     for i, b in enumerate(bars):
         y = top + i * row
-        label = b.label if len(b.label) <= 26 else b.label[:25] + "…"
+        fits = max(8, label_width // 7)  # about 7 px per character at 12 px
+        label = b.label if len(b.label) <= fits else b.label[: fits - 1] + "…"
         parts.append(f'<text x="{label_width - 8}" y="{y + 15}" text-anchor="end"><title>{escape(b.label)}</title>'
                      f"{escape(label)}</text>")
         x = float(label_width)
@@ -195,10 +197,12 @@ def _time_section(extras: Mapping[str, Any]) -> str:
                 ((layer_time(layer), "var(--time)", f"{layer.get('name')}: {layer_time(layer):.4f} ms"),),
                 f"{layer_time(layer):.3f} ms ({100 * layer_time(layer) / total:.1f}%)")
             for layer in layers[:MAX_TIME_BARS]]
-    engine = extras.get("engine") if isinstance(extras.get("engine"), Mapping) else {}
-    head = f"TensorRT {engine.get('trt_version') or '?'} on {engine.get('gpu') or '?'}"  # type: ignore[union-attr]
-    return (f"<section><h2>Per-layer time (engine read: {escape(head)})</h2>"
-            + bar_chart("layer-time", "Per-layer median time", bars, width=1100, label_width=420)
+    engine = extras.get("engine")
+    known = [f"TensorRT {engine.get(k)}" if k == "trt_version" else str(engine.get(k))
+             for k in ("trt_version", "gpu") if isinstance(engine, Mapping) and engine.get(k)]
+    head = f" ({', '.join(known)})" if known else ""
+    return (f"<section><h2>Per-layer time of the engine read{escape(head)}</h2>"
+            + bar_chart("layer-time", "Per-layer median time", bars, width=1100, label_width=420, note_width=140)
             + (f"<p class=hint>{len(layers) - MAX_TIME_BARS} faster layers not shown.</p>"
                if len(layers) > MAX_TIME_BARS else "") + "</section>")
 

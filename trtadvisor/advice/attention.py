@@ -1,14 +1,163 @@
-"""Attention verdicts per target (issue: attention, normalization and activation patterns). Stub."""
+"""Attention verdicts per target, normalization advice and the attention table of the report.
+
+Contract v1 (``extras["attention"]``), one entry per site:
+``{"nodes", "kind", "num_heads", "num_kv_heads", "head_size", "seq_q", "seq_kv", "causal", "mask",
+"fused", "reasons"}``; ``fused`` is null where the rules do not know the target, ``reasons`` is empty
+when ``fused`` is true. ``extras["attention_view"]`` is the rich table (site, kind, N_q, N_kv, H,
+S_q, S_kv, mask, causal, verdict, reason).
+"""
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass
+
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.table import Table
+from rich.text import Text
+
 from trtadvisor.findings import Finding
+from trtadvisor.fusions.activations import PatternSite, find_patterns
+from trtadvisor.fusions.attention_sites import AttentionSite, find_attention_sites
+from trtadvisor.fusions.graph_values import GraphValues
+from trtadvisor.fusions.mha_rules import MhaRules, Verdict, judge
+from trtadvisor.fusions.normalization import find_normalizations
 from trtadvisor.loader import LoadedModel
 from trtadvisor.plan import Prediction
 from trtadvisor.rulebook import RuleBook
 from trtadvisor.target import Target
 
 
+@dataclass(frozen=True)
+class JudgedSite:
+    site: AttentionSite
+    verdict: Verdict
+
+    def to_json(self) -> dict[str, object]:
+        s, v = self.site, self.verdict
+        return {"nodes": list(s.nodes), "kind": s.kind, "num_heads": s.num_heads, "num_kv_heads": s.num_kv_heads,
+                "head_size": s.head_size, "seq_q": s.seq_q, "seq_kv": s.seq_kv, "causal": s.causal,
+                "mask": s.mask, "fused": v.fused, "reasons": [] if v.fused else list(v.reasons)}
+
+
 def attention_findings(model: LoadedModel, target: Target, book: RuleBook, prediction: Prediction,
                        extras: dict[str, object]) -> list[Finding]:
-    return []
+    rules = MhaRules.from_book(book)
+    judged: list[JudgedSite] = []
+    findings: list[Finding] = []
+    patterns: list[PatternSite] = []
+    for graph in model.graph.walk():
+        values = GraphValues(graph)
+        judged.extend(JudgedSite(site, judge(site, target, rules)) for site in find_attention_sites(graph, values))
+        findings.extend(_normalization_findings(graph, target, book))
+        gelu_outputs = frozenset(n.outputs[0] for n in graph.nodes if n.op == "Gelu" and n.outputs)
+        patterns.extend(find_patterns(graph, gelu_outputs))
+    if judged:  # a model without attention gets no attention section
+        extras["attention"] = [j.to_json() for j in judged]
+        extras["attention_view"] = AttentionView(tuple(judged), target)
+    findings.extend(_site_findings(judged, target, book, rules))
+    if patterns:
+        findings.append(_pattern_finding(patterns, book))
+    return findings
+
+
+def _site_label(site: AttentionSite) -> str:
+    dims = f"N_q={_d(site.num_heads)}, N_kv={_d(site.num_kv_heads)}, H={_d(site.head_size)}, " \
+           f"S_q={_d(site.seq_q)}, S_kv={_d(site.seq_kv)}"
+    op = "Attention op" if site.native else "attention"
+    return f"{site.kind.upper()} {op} at {site.anchor} ({dims})"
+
+
+def _d(value: int | None) -> str:
+    return "?" if value is None else str(value)
+
+
+def _site_findings(judged: list[JudgedSite], target: Target, book: RuleBook, rules: MhaRules) -> list[Finding]:
+    out: list[Finding] = []
+    where = f"TensorRT {target.trt}, SM {target.sm}, {target.precision.upper()}"
+    unknown_target = [j for j in judged if j.verdict.unknown_target]
+    if unknown_target:
+        doc = book.rule("TRT302")
+        out.append(Finding(rule="TRT302", severity=doc.severity,
+                           message=f"{len(unknown_target)} attention site(s): fusion unknown on {where}: "
+                                   f"{unknown_target[0].verdict.reasons[0]}",
+                           nodes=tuple(j.site.anchor for j in unknown_target), hint=doc.fix))
+    native_old = [j for j in judged if j.site.native and not target.trt_at_least(rules.iattention_since)]
+    if native_old:
+        doc = book.rule("TRT304")
+        out.append(Finding(rule="TRT304", severity=doc.severity,
+                           message=f"{len(native_old)} ONNX Attention op(s) cannot be imported by TensorRT "
+                                   f"{target.trt}: the native attention operator exists from {rules.iattention_since}",
+                           nodes=tuple(j.site.anchor for j in native_old), hint=doc.fix))
+    for j in judged:
+        site, verdict = j.site, j.verdict
+        if verdict.fused is False and j not in native_old:
+            code = "TRT305" if site.native else "TRT301"
+            doc = book.rule(code)
+            out.append(Finding(rule=code, severity=doc.severity,
+                               message=f"{_site_label(site)} will not be fused on {where}: "
+                                       + "; ".join(verdict.reasons),
+                               nodes=site.nodes, hint="; ".join(verdict.fixes) or doc.fix))
+        elif verdict.fused is None and not verdict.unknown_target:
+            doc = book.rule("TRT302")
+            out.append(Finding(rule="TRT302", severity=doc.severity,
+                               message=f"{_site_label(site)}: fusion unknown on {where}: " + "; ".join(verdict.reasons),
+                               nodes=site.nodes, hint="; ".join(verdict.fixes) or doc.fix))
+        if site.repeated_kv and site.num_kv_heads is not None and site.num_kv_heads != site.kv_heads_seen:
+            doc = book.rule("TRT303")
+            out.append(Finding(rule="TRT303", severity=doc.severity,
+                               message=f"{_site_label(site)}: K/V heads are repeated from {site.num_kv_heads} to "
+                                       f"{site.kv_heads_seen} ({', '.join(site.repeat_nodes[:4])}) before the "
+                                       "product; the fused kernel takes the un-repeated K/V",
+                               nodes=site.repeat_nodes, hint=doc.fix))
+    return out
+
+
+def _normalization_findings(graph, target: Target, book: RuleBook) -> list[Finding]:
+    if target.precision not in ("fp16", "best"):
+        return []
+    decomposed = [s for s in find_normalizations(graph) if s.kind == "layernorm" and not s.native]
+    if not decomposed:
+        return []
+    doc = book.rule("TRT306")
+    names = tuple(n for s in decomposed for n in s.names)
+    return [Finding(rule="TRT306", severity=doc.severity,
+                    message=f"{len(decomposed)} LayerNorm(s) are decomposed (ReduceMean, Sub, Pow, ...) and run "
+                            f"in {target.precision.upper()}: the variance can overflow",
+                    nodes=names, hint=doc.fix)]
+
+
+def _pattern_finding(patterns: list[PatternSite], book: RuleBook) -> Finding:
+    doc = book.rule("TRT307")
+    counts = Counter(p.kind for p in patterns)
+    text = ", ".join(f"{kind} x{n}" for kind, n in sorted(counts.items()))
+    return Finding(rule="TRT307", severity=doc.severity, message=f"recognised patterns: {text}",
+                   nodes=tuple(n for p in patterns[:20] for n in p.nodes), hint=doc.fix)
+
+
+class AttentionView:
+    """The attention table of the rich report; renders data computed above, nothing more."""
+
+    def __init__(self, judged: tuple[JudgedSite, ...], target: Target) -> None:
+        self.judged = judged
+        self.target = target
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        t = self.target
+        table = Table(title=f"Attention (SM {t.sm}, {t.precision.upper()}, TensorRT {t.trt})", title_justify="left")
+        for column in ("Site", "Kind", "N_q", "N_kv", "H", "S_q", "S_kv", "Mask", "Causal", "Verdict", "Reason"):
+            table.add_column(column, overflow="fold")
+        for j in self.judged:
+            s, v = j.site, j.verdict
+            verdict = {True: Text("fused", style="green"), False: Text("not fused", style="yellow"),
+                       None: Text("unknown", style="cyan")}[v.fused]
+            mask = _d_str(s.mask) + ("+bias" if s.bias else "")
+            causal = "?" if s.causal is None else ("yes" if s.causal else "no")
+            table.add_row(Text(s.anchor), s.kind + (" (op)" if s.native else ""), _d(s.num_heads),
+                          _d(s.num_kv_heads), _d(s.head_size), _d(s.seq_q), _d(s.seq_kv), mask, causal, verdict,
+                          Text("; ".join(v.reasons)))
+        yield table
+
+
+def _d_str(value: str | None) -> str:
+    return "?" if value is None else value

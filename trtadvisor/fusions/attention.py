@@ -1,13 +1,34 @@
-"""Attention sites and normalization/activation patterns as exporters write them. Stub."""
+"""Plan passes for attention sites and normalizations: tag the layers TensorRT fuses.
+
+Detection is pure and lives in ``attention_sites.py`` and ``normalization.py``; the verdict per
+target in ``mha_rules.py``. A site the target fuses becomes (or is tagged inside) one layer with
+the fusion id ``mha``; a LayerNorm / RMSNorm becomes one ``normalization`` layer tagged
+``layernorm`` / ``rmsnorm`` (inside a Myelin region it is only tagged).
+"""
 
 from __future__ import annotations
 
+from trtadvisor.fusions.attention_sites import find_attention_sites
+from trtadvisor.fusions.mha_rules import MhaRules, judge
+from trtadvisor.fusions.normalization import find_normalizations
 from trtadvisor.plan import PlanContext
 
 
 def tag_attention(ctx: PlanContext) -> None:
     """Find attention sites and tag the layers that hold them with 'mha' where the target fuses them."""
+    rules = MhaRules.from_book(ctx.book)
+    by_name = {n.name: n for n in ctx.graph.nodes}
+    for site in find_attention_sites(ctx.graph):
+        if judge(site, ctx.target, rules).fused is not True:
+            continue
+        nodes = [by_name[name] for name in site.nodes if name in by_name and ctx.group(by_name[name]) is not None]
+        if nodes:
+            ctx.fuse_nodes(nodes, "mha", kind="attention")
 
 
 def fuse_normalizations(ctx: PlanContext) -> None:
     """LayerNormalization / RMSNorm, native and decomposed: one layer tagged 'layernorm' or 'rmsnorm'."""
+    for site in find_normalizations(ctx.graph):
+        nodes = [n for n in site.nodes if ctx.group(n) is not None]
+        if nodes:
+            ctx.fuse_nodes(nodes, site.kind, kind="normalization")

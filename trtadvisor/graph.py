@@ -151,6 +151,8 @@ class Graph:
         self._initializers: dict[str, TensorProto] | None = None
         self._value_infos: dict[str, onnx.ValueInfoProto] | None = None
         self._const_cache: dict[str, np.ndarray | None] = {}
+        self._shape_cache: dict[str, Shape | None] = {}
+        self._control_nodes: list[Node] = []  # nodes with bodies (If/Loop/Scan), so walk() skips the rest
         self._build(proto, name_prefix)
         initializers = self.initializers
         self._input_set = frozenset(n for n in self.inputs if n not in initializers)
@@ -185,6 +187,7 @@ class Graph:
                     producers[out] = node
             if op in ("If", "Loop", "Scan"):
                 self._attach_subgraphs(node, prefix)
+                self._control_nodes.append(node)
 
     def _attach_subgraphs(self, node: Node, prefix: str) -> None:
         for attr in node.proto.attribute:
@@ -237,6 +240,14 @@ class Graph:
         return name in self._input_set
 
     def shape(self, name: str) -> Shape | None:
+        cached = self._shape_cache.get(name, _MISSING)
+        if cached is not _MISSING:
+            return cached  # type: ignore[return-value]
+        shape = self._decode_shape(name)
+        self._shape_cache[name] = shape
+        return shape
+
+    def _decode_shape(self, name: str) -> Shape | None:
         init = self.initializers.get(name)
         if init is not None:
             return tuple(int(d) for d in init.dims)
@@ -304,12 +315,13 @@ class Graph:
     def walk(self) -> Iterator[Graph]:
         """This graph and every nested body, depth first."""
         yield self
-        for n in self.nodes:
+        for n in self._control_nodes:
             for sub in n.subgraphs:
                 yield from sub.walk()
 
 
 _NO_NODES: list[Node] = []
+_MISSING = object()
 
 
 def _element_count(shape: Shape | None) -> int | None:

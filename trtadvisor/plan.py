@@ -144,11 +144,15 @@ class PlanContext:
     def merge(self, into: Group, other: Group, fusion_id: str | None, name: str | None = None) -> Group:
         """Move ``other``'s nodes into ``into``; the name joins with ' + ' as TensorRT's does."""
         if into is other:
+            if fusion_id:
+                into.add_fusion(fusion_id)
             return into
         for node in other.nodes:
             self.owner[node] = into
-        into.nodes.extend(other.nodes)
-        into.nodes.sort(key=lambda n: n.index)
+        if other.nodes[0].index > into.nodes[-1].index:
+            into.nodes.extend(other.nodes)  # the common case: appending a successor, already in order
+        else:
+            into.nodes = sorted(into.nodes + other.nodes, key=_node_index)
         for f in other.fusions:
             into.add_fusion(f)
         if fusion_id:
@@ -181,6 +185,22 @@ class PlanContext:
             base.kind = kind
         return base
 
+    def absorb(self, base: Group, nodes: list[Node]) -> Group:
+        """Make ``nodes`` (sorted, containing ``base``'s own nodes) one layer in a single step.
+
+        Merging a large region one group at a time would re-sort it each time; this is linear.
+        """
+        merged: set[int] = {id(base)}
+        for node in nodes:
+            other = self.owner[node]
+            if id(other) not in merged:
+                merged.add(id(other))
+                for f in other.fusions:
+                    base.add_fusion(f)
+            self.owner[node] = base
+        base.nodes = list(nodes)
+        return base
+
     def near_miss(self, fusion_id: str, nodes: Iterable[Node], condition: str) -> None:
         spec = self.book.fusion(fusion_id)
         doc = self.book.rule(spec.code)
@@ -205,6 +225,10 @@ class PlanContext:
                 seen.add(id(g))
                 ordered.append(g)
         return ordered
+
+
+def _node_index(node: Node) -> int:
+    return node.index
 
 
 Pass = Callable[[PlanContext], None]

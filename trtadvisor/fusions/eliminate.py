@@ -41,6 +41,7 @@ def _noop_reason(graph: Graph, node: Node) -> str | None:
 def _fold_constants(ctx: PlanContext, graph: Graph) -> set[str]:
     """Eliminate nodes whose every input is known at build time; return the constant tensors."""
     constants: set[str] = set()
+    producers, initializers = graph.producers, graph.initializers
     for node in graph.nodes:
         if node.op == "Constant":
             ctx.eliminate(node, "constant weights, folded into the layers that read them")
@@ -56,7 +57,7 @@ def _fold_constants(ctx: PlanContext, graph: Graph) -> set[str]:
             continue
         # CastLike reads its second input for the type only.
         data = [node.inputs[0]] if node.op == "CastLike" and node.inputs else [i for i in node.inputs if i]
-        if data and all(i in constants or graph.is_constant(i) for i in data):
+        if data and all(i in constants or (i not in producers and i in initializers) for i in data):
             ctx.eliminate(node, "all inputs are constants: folded at build time")
             constants.update(node.outputs)
     return constants

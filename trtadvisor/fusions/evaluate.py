@@ -90,6 +90,11 @@ def gelu_tanh(x: np.ndarray) -> np.ndarray:
     return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
 
 
+# Reference values on SAMPLES, computed once: recognisers compare against them for every candidate.
+GELU_ERF_ON_SAMPLES = gelu_erf(SAMPLES)
+GELU_TANH_ON_SAMPLES = gelu_tanh(SAMPLES)
+
+
 def silu(x: np.ndarray) -> np.ndarray:
     return x / (1.0 + np.exp(-x))
 
@@ -99,4 +104,7 @@ def hardswish(x: np.ndarray) -> np.ndarray:
 
 
 def close(a: np.ndarray, b: np.ndarray, rtol: float) -> bool:
-    return bool(np.all(np.isfinite(a))) and bool(np.allclose(a, b, rtol=rtol, atol=rtol * 0.1))
+    if a.shape != b.shape:
+        return False
+    with np.errstate(all="ignore"):
+        return bool(np.all(np.abs(a - b) <= rtol * 0.1 + rtol * np.abs(b)))

@@ -84,16 +84,29 @@ def _absorbable(ctx: PlanContext, node: Node, ops: frozenset[str]) -> bool:
 
 
 def _grow(ctx: PlanContext, seed: Node, ops: frozenset[str], claimed: set[Node]) -> list[Node]:
-    region: set[Node] = set(ctx.owner[seed].nodes)
+    """The connected set of absorbable layers around ``seed`` (a hot path: plain dict lookups only)."""
+    producers, readers = ctx.graph.producers, ctx.graph.readers
+    eliminated, owner = ctx.eliminated, ctx.owner
+    verdicts: dict[int, bool] = {}
+    region: set[Node] = set(owner[seed].nodes)
     stack = list(region)
     while stack and len(region) < _REGION_LIMIT:
         node = stack.pop()
-        neighbours = [ctx.live_producer(i) for i in ctx.data_inputs(node)]
-        neighbours += [r for o in node.outputs if o for r in ctx.live_readers(o)]
+        neighbours = [producers.get(i) for i in node.inputs if i]
+        for out in node.outputs:
+            neighbours.extend(readers.get(out, ()))
         for n in neighbours:
-            if n is None or n in region or n in claimed or not _absorbable(ctx, n, ops):
+            if n is None or n in region or n in eliminated or n in claimed:
                 continue
-            for member in ctx.owner[n].nodes:
+            group = owner.get(n)
+            if group is None:
+                continue
+            ok = verdicts.get(id(group))
+            if ok is None:
+                ok = verdicts[id(group)] = _absorbable(ctx, n, ops)
+            if not ok:
+                continue
+            for member in group.nodes:
                 if member not in region:
                     region.add(member)
                     stack.append(member)
@@ -101,11 +114,7 @@ def _grow(ctx: PlanContext, seed: Node, ops: frozenset[str], claimed: set[Node])
 
 
 def _make_region(ctx: PlanContext, nodes: list[Node]) -> Group:
-    base = ctx.owner[nodes[0]]
-    for node in nodes[1:]:
-        other = ctx.owner[node]
-        if other is not base:
-            ctx.merge(base, other, None)
+    base = ctx.absorb(ctx.owner[nodes[0]], nodes)
     base.kind = "myelin"
     base.pointwise = False
     base.name = f"{{ForeignNode[{nodes[0].name}...{nodes[-1].name}]}}" if len(nodes) > 1 else \

@@ -7,7 +7,14 @@ Sources: rules/fusions.toml [fusion.gelu], [fusion.l1norm], [fusion.sumsq], [fus
 
 from __future__ import annotations
 
-from trtadvisor.fusions.evaluate import EVALUABLE_OPS, SAMPLES, close, evaluate, gelu_erf, gelu_tanh
+from trtadvisor.fusions.evaluate import (
+    EVALUABLE_OPS,
+    GELU_ERF_ON_SAMPLES,
+    GELU_TANH_ON_SAMPLES,
+    SAMPLES,
+    close,
+    evaluate,
+)
 from trtadvisor.graph import Graph, Node
 from trtadvisor.plan import PlanContext
 
@@ -93,6 +100,10 @@ def fuse_gelu(ctx: PlanContext) -> None:
 def _match_gelu(ctx: PlanContext, core: Node, tolerance: float) -> tuple[list[Node], str | None] | None:
     graph = ctx.graph
     for source in _backward_tensors(ctx, core):
+        # GELU reads its input twice (inside erf/tanh and in the final product): a tensor with a
+        # single reader cannot be x, which saves evaluating most candidates.
+        if len(graph.readers.get(source, ())) < 2:
+            continue
         region = _forward_region(ctx, source)
         if core not in region:
             continue
@@ -101,7 +112,7 @@ def _match_gelu(ctx: PlanContext, core: Node, tolerance: float) -> tuple[list[No
             result = values.get(end.outputs[0])
             if result is None or end.index < core.index:
                 continue
-            if not (close(result, gelu_erf(SAMPLES), tolerance) or close(result, gelu_tanh(SAMPLES), tolerance)):
+            if not (close(result, GELU_ERF_ON_SAMPLES, tolerance) or close(result, GELU_TANH_ON_SAMPLES, tolerance)):
                 continue
             nodes = _ancestors_within(end, region, graph)
             if core not in nodes or len(nodes) > _MAX_GELU_NODES:

@@ -98,14 +98,12 @@ def _erase_if_identity(ctx: PlanContext, group: Group, state: ShuffleState) -> N
     dst = group.tail.outputs[0]
     if not src or graph.is_graph_output(dst):
         return
+    if not (_is_identity(state.first) and _is_identity(state.second)):
+        return
     if state.reshapes:
         a, b = graph.shape(src), graph.shape(dst)
         if a is None or a != b or not all(isinstance(d, int) for d in a):
             return
-        if not (_is_identity(state.first) and _is_identity(state.second)):
-            return
-    elif not (_is_identity(state.first) and _is_identity(state.second)):
-        return
     for node in list(group.nodes):
         ctx.eliminate(node, "shuffles that cancel out are erased")
 

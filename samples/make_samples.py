@@ -41,15 +41,16 @@ import re
 import sys
 import tempfile
 import time
-import tomllib
 import traceback
 import warnings
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import onnx
+import tomllib
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -136,7 +137,7 @@ def cnn_facts(model: nn.Module, args: tuple[torch.Tensor, ...], residual_blocks:
 
     convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
     acts = Counter(type(m).__name__ for m in model.modules() if isinstance(m, CNN_ACTS))
-    with torch.no_grad(), call_counter(model, types=CNN_ACTS + (nn.Conv2d, nn.BatchNorm2d, nn.Linear)) as calls:
+    with torch.no_grad(), call_counter(model, types=(*CNN_ACTS, nn.Conv2d, nn.BatchNorm2d, nn.Linear)) as calls:
         model(*args)
     return {
         "conv2d": len(convs),
@@ -172,8 +173,9 @@ def gelu_form(m: nn.Module) -> str | None:
 
 
 def is_rmsnorm(m: nn.Module) -> bool:
-    return (isinstance(m, getattr(nn, "RMSNorm", ())) or "RMSNorm" in type(m).__name__
-            or type(m).__name__ == "T5LayerNorm")
+    return (
+        isinstance(m, getattr(nn, "RMSNorm", ())) or "RMSNorm" in type(m).__name__ or type(m).__name__ == "T5LayerNorm"
+    )
 
 
 def is_silu(m: nn.Module) -> bool:
@@ -188,8 +190,19 @@ def attn_kind(heads: int, kv_heads: int) -> str:
     return "gqa"
 
 
-def site(name: str, *, type_: str, heads: int, kv_heads: int, head_size: int, seq_q: int, seq_kv: int,
-         causal: bool, mask: str, impl: str) -> dict:
+def site(
+    name: str,
+    *,
+    type_: str,
+    heads: int,
+    kv_heads: int,
+    head_size: int,
+    seq_q: int,
+    seq_kv: int,
+    causal: bool,
+    mask: str,
+    impl: str,
+) -> dict:
     return {
         "name": name,
         "type": type_,
@@ -205,8 +218,9 @@ def site(name: str, *, type_: str, heads: int, kv_heads: int, head_size: int, se
     }
 
 
-def transformer_facts(model: nn.Module, args: tuple[torch.Tensor, ...], num_layers: int, sites: list[dict],
-                      extra: dict | None = None) -> dict:
+def transformer_facts(
+    model: nn.Module, args: tuple[torch.Tensor, ...], num_layers: int, sites: list[dict], extra: dict | None = None
+) -> dict:
     gelus = [m for m in model.modules() if gelu_form(m) is not None]
     forms = sorted({gelu_form(m) for m in gelus})
     norm_types = (nn.LayerNorm,)
@@ -257,7 +271,7 @@ class OutputAdapter(nn.Module):
         self.extra_kwargs = extra_kwargs
 
     def forward(self, *args):
-        out = self.inner(**dict(zip(self.arg_names, args)), **self.extra_kwargs, return_dict=True)
+        out = self.inner(**dict(zip(self.arg_names, args, strict=False)), **self.extra_kwargs, return_dict=True)
         return tuple(out[k] for k in self.out_keys)
 
 
@@ -275,9 +289,15 @@ def _resnet18(batch: int, dynamic: bool) -> Built:
     blocks = sum(1 for b in m.modules() if isinstance(b, BasicBlock))
     facts = cnn_facts(m, (x,), blocks, "BasicBlock")
     facts["downsample_blocks"] = sum(1 for b in m.modules() if isinstance(b, BasicBlock) and b.downsample is not None)
-    return Built(m, (x,), ["input"], ["output"], facts,
-                 dynamic={"input": {0: "batch"}, "output": {0: "batch"}} if dynamic else None,
-                 description="torchvision resnet18(weights=None), " + ("dynamic batch" if dynamic else f"batch {batch}"))
+    return Built(
+        m,
+        (x,),
+        ["input"],
+        ["output"],
+        facts,
+        dynamic={"input": {0: "batch"}, "output": {0: "batch"}} if dynamic else None,
+        description="torchvision resnet18(weights=None), " + ("dynamic batch" if dynamic else f"batch {batch}"),
+    )
 
 
 @sample("resnet18", "cnn", "torchvision.models.resnet18")
@@ -322,7 +342,9 @@ def build_efficientnet_b0() -> Built:
     skips = sum(1 for b in m.modules() if isinstance(b, MBConv) and b.use_res_connect)
     facts = cnn_facts(m, (x,), skips, "MBConv(use_res_connect)")
     facts["mbconv_blocks"] = sum(1 for b in m.modules() if isinstance(b, MBConv))
-    return Built(m, (x,), ["input"], ["output"], facts, description="torchvision efficientnet_b0(weights=None), batch 1")
+    return Built(
+        m, (x,), ["input"], ["output"], facts, description="torchvision efficientnet_b0(weights=None), batch 1"
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -336,25 +358,62 @@ def _bert(impl: str) -> Built:
     from transformers import BertConfig, BertModel
 
     B, S = 1, 128
-    cfg = set_attn_impl(BertConfig(vocab_size=VOCAB, hidden_size=256, num_hidden_layers=2, num_attention_heads=4,
-                                   intermediate_size=1024, max_position_embeddings=512, hidden_act="gelu",
-                                   use_cache=False), impl)
+    cfg = set_attn_impl(
+        BertConfig(
+            vocab_size=VOCAB,
+            hidden_size=256,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            intermediate_size=1024,
+            max_position_embeddings=512,
+            hidden_act="gelu",
+            use_cache=False,
+        ),
+        impl,
+    )
     hf = BertModel(cfg, add_pooling_layer=False).eval()
     ids = torch.randint(0, VOCAB, (B, S))
     mask = torch.ones(B, S, dtype=torch.int64)
-    mask[:, S - 16:] = 0  # real padding, so the mask is not trivially all-ones
+    mask[:, S - 16 :] = 0  # real padding, so the mask is not trivially all-ones
     m = OutputAdapter(hf, ["input_ids", "attention_mask"], ["last_hidden_state"], use_cache=False).eval()
     sites = []
     for i, layer in enumerate(hf.encoder.layer):
         a = layer.attention.self
-        sites.append(site(f"encoder.layer.{i}.attention.self", type_="self", heads=a.num_attention_heads,
-                          kv_heads=a.key.out_features // a.attention_head_size, head_size=a.attention_head_size,
-                          seq_q=S, seq_kv=S, causal=bool(a.is_causal), mask="padding", impl=impl))
-    facts = transformer_facts(m, (ids, mask), cfg.num_hidden_layers, sites,
-                              {"hidden_size": cfg.hidden_size, "intermediate_size": cfg.intermediate_size,
-                               "ffn": "gelu_mlp", "positional": "learned_absolute", "attn_implementation": impl})
-    return Built(m, (ids, mask), ["input_ids", "attention_mask"], ["last_hidden_state"], facts,
-                 description=f"BertModel 2 layers, hidden 256, 4 heads, seq {S}, attn_implementation={impl}")
+        sites.append(
+            site(
+                f"encoder.layer.{i}.attention.self",
+                type_="self",
+                heads=a.num_attention_heads,
+                kv_heads=a.key.out_features // a.attention_head_size,
+                head_size=a.attention_head_size,
+                seq_q=S,
+                seq_kv=S,
+                causal=bool(a.is_causal),
+                mask="padding",
+                impl=impl,
+            )
+        )
+    facts = transformer_facts(
+        m,
+        (ids, mask),
+        cfg.num_hidden_layers,
+        sites,
+        {
+            "hidden_size": cfg.hidden_size,
+            "intermediate_size": cfg.intermediate_size,
+            "ffn": "gelu_mlp",
+            "positional": "learned_absolute",
+            "attn_implementation": impl,
+        },
+    )
+    return Built(
+        m,
+        (ids, mask),
+        ["input_ids", "attention_mask"],
+        ["last_hidden_state"],
+        facts,
+        description=f"BertModel 2 layers, hidden 256, 4 heads, seq {S}, attn_implementation={impl}",
+    )
 
 
 @sample("bert_eager", "transformers", "transformers.BertModel")
@@ -371,32 +430,69 @@ def _gpt2(impl: str, padding_mask: bool) -> Built:
     from transformers import GPT2Config, GPT2Model
 
     B, S = 1, 128
-    cfg = set_attn_impl(GPT2Config(vocab_size=VOCAB, n_positions=1024, n_embd=256, n_layer=2, n_head=4,
-                                   activation_function="gelu_new", use_cache=False), impl)
+    cfg = set_attn_impl(
+        GPT2Config(
+            vocab_size=VOCAB,
+            n_positions=1024,
+            n_embd=256,
+            n_layer=2,
+            n_head=4,
+            activation_function="gelu_new",
+            use_cache=False,
+        ),
+        impl,
+    )
     hf = GPT2Model(cfg).eval()
     ids = torch.randint(0, VOCAB, (B, S))
     args: tuple[torch.Tensor, ...] = (ids,)
     names = ["input_ids"]
     if padding_mask:
         mask = torch.ones(B, S, dtype=torch.int64)
-        mask[:, S - 16:] = 0
+        mask[:, S - 16 :] = 0
         args, names = (ids, mask), ["input_ids", "attention_mask"]
     m = OutputAdapter(hf, names, ["last_hidden_state"], use_cache=False).eval()
     sites = []
     for i, blk in enumerate(hf.h):
         a = blk.attn
-        sites.append(site(f"h.{i}.attn", type_="self", heads=a.num_heads, kv_heads=a.num_heads, head_size=a.head_dim,
-                          seq_q=S, seq_kv=S, causal=bool(a.is_causal), mask="padding" if padding_mask else "causal",
-                          impl=impl))
-    facts = transformer_facts(m, args, cfg.n_layer, sites,
-                              {"hidden_size": cfg.n_embd, "intermediate_size": 4 * cfg.n_embd, "ffn": "gelu_mlp",
-                               "positional": "learned_absolute", "attn_implementation": impl,
-                               "linear_note": "GPT-2 projections are transformers Conv1D modules (not nn.Linear)",
-                               "conv1d_hf": sum(1 for x in hf.modules() if type(x).__name__ == "Conv1D")})
-    return Built(m, args, names, ["last_hidden_state"], facts,
-                 description=f"GPT2Model 2 layers, n_embd 256, 4 heads, gelu_new, seq {S}, causal, "
-                             + ("attention_mask input (causal + padding)" if padding_mask else "no attention_mask input (causal only)")
-                             + f", attn_implementation={impl}")
+        sites.append(
+            site(
+                f"h.{i}.attn",
+                type_="self",
+                heads=a.num_heads,
+                kv_heads=a.num_heads,
+                head_size=a.head_dim,
+                seq_q=S,
+                seq_kv=S,
+                causal=bool(a.is_causal),
+                mask="padding" if padding_mask else "causal",
+                impl=impl,
+            )
+        )
+    facts = transformer_facts(
+        m,
+        args,
+        cfg.n_layer,
+        sites,
+        {
+            "hidden_size": cfg.n_embd,
+            "intermediate_size": 4 * cfg.n_embd,
+            "ffn": "gelu_mlp",
+            "positional": "learned_absolute",
+            "attn_implementation": impl,
+            "linear_note": "GPT-2 projections are transformers Conv1D modules (not nn.Linear)",
+            "conv1d_hf": sum(1 for x in hf.modules() if type(x).__name__ == "Conv1D"),
+        },
+    )
+    return Built(
+        m,
+        args,
+        names,
+        ["last_hidden_state"],
+        facts,
+        description=f"GPT2Model 2 layers, n_embd 256, 4 heads, gelu_new, seq {S}, causal, "
+        + ("attention_mask input (causal + padding)" if padding_mask else "no attention_mask input (causal only)")
+        + f", attn_implementation={impl}",
+    )
 
 
 @sample("gpt2_sdpa", "transformers", "transformers.GPT2Model")
@@ -413,26 +509,65 @@ def _llama(impl: str) -> Built:
     from transformers import LlamaConfig, LlamaModel
 
     B, S = 1, 128
-    cfg = set_attn_impl(LlamaConfig(vocab_size=VOCAB, hidden_size=256, intermediate_size=704, num_hidden_layers=2,
-                                    num_attention_heads=8, num_key_value_heads=2, max_position_embeddings=2048,
-                                    hidden_act="silu", use_cache=False, tie_word_embeddings=False), impl)
+    cfg = set_attn_impl(
+        LlamaConfig(
+            vocab_size=VOCAB,
+            hidden_size=256,
+            intermediate_size=704,
+            num_hidden_layers=2,
+            num_attention_heads=8,
+            num_key_value_heads=2,
+            max_position_embeddings=2048,
+            hidden_act="silu",
+            use_cache=False,
+            tie_word_embeddings=False,
+        ),
+        impl,
+    )
     hf = LlamaModel(cfg).eval()
     ids = torch.randint(0, VOCAB, (B, S))
     mask = torch.ones(B, S, dtype=torch.int64)
-    mask[:, S - 16:] = 0
+    mask[:, S - 16 :] = 0
     m = OutputAdapter(hf, ["input_ids", "attention_mask"], ["last_hidden_state"], use_cache=False).eval()
     sites = []
     for i, layer in enumerate(hf.layers):
         a = layer.self_attn
-        sites.append(site(f"layers.{i}.self_attn", type_="self", heads=a.q_proj.out_features // a.head_dim,
-                          kv_heads=a.k_proj.out_features // a.head_dim, head_size=a.head_dim,
-                          seq_q=S, seq_kv=S, causal=bool(a.is_causal), mask="padding", impl=impl))
-    facts = transformer_facts(m, (ids, mask), cfg.num_hidden_layers, sites,
-                              {"hidden_size": cfg.hidden_size, "intermediate_size": cfg.intermediate_size,
-                               "ffn": "swiglu", "positional": "rotary", "attn_implementation": impl})
-    return Built(m, (ids, mask), ["input_ids", "attention_mask"], ["last_hidden_state"], facts,
-                 description=f"LlamaModel 2 layers, hidden 256, 8 heads / 2 kv heads (GQA), seq {S}, causal + "
-                             f"attention_mask input (padding), attn_implementation={impl}")
+        sites.append(
+            site(
+                f"layers.{i}.self_attn",
+                type_="self",
+                heads=a.q_proj.out_features // a.head_dim,
+                kv_heads=a.k_proj.out_features // a.head_dim,
+                head_size=a.head_dim,
+                seq_q=S,
+                seq_kv=S,
+                causal=bool(a.is_causal),
+                mask="padding",
+                impl=impl,
+            )
+        )
+    facts = transformer_facts(
+        m,
+        (ids, mask),
+        cfg.num_hidden_layers,
+        sites,
+        {
+            "hidden_size": cfg.hidden_size,
+            "intermediate_size": cfg.intermediate_size,
+            "ffn": "swiglu",
+            "positional": "rotary",
+            "attn_implementation": impl,
+        },
+    )
+    return Built(
+        m,
+        (ids, mask),
+        ["input_ids", "attention_mask"],
+        ["last_hidden_state"],
+        facts,
+        description=f"LlamaModel 2 layers, hidden 256, 8 heads / 2 kv heads (GQA), seq {S}, causal + "
+        f"attention_mask input (padding), attn_implementation={impl}",
+    )
 
 
 @sample("llama_gqa_eager", "transformers", "transformers.LlamaModel")
@@ -449,8 +584,18 @@ def build_llama_sdpa() -> Built:
 def build_vit() -> Built:
     from transformers import ViTConfig, ViTModel
 
-    cfg = set_attn_impl(ViTConfig(image_size=224, patch_size=16, hidden_size=192, num_hidden_layers=2,
-                                  num_attention_heads=3, intermediate_size=768, hidden_act="gelu"), "sdpa")
+    cfg = set_attn_impl(
+        ViTConfig(
+            image_size=224,
+            patch_size=16,
+            hidden_size=192,
+            num_hidden_layers=2,
+            num_attention_heads=3,
+            intermediate_size=768,
+            hidden_act="gelu",
+        ),
+        "sdpa",
+    )
     hf = ViTModel(cfg, add_pooling_layer=False).eval()
     x = torch.randn(1, 3, 224, 224)
     S = (224 // 16) ** 2 + 1
@@ -458,15 +603,42 @@ def build_vit() -> Built:
     sites = []
     for i, layer in enumerate(hf.layers):
         a = layer.attention
-        sites.append(site(f"layers.{i}.attention", type_="self", heads=a.q_proj.out_features // a.head_dim,
-                          kv_heads=a.k_proj.out_features // a.head_dim, head_size=a.head_dim,
-                          seq_q=S, seq_kv=S, causal=bool(getattr(a, "is_causal", False)), mask="none", impl="sdpa"))
-    facts = transformer_facts(m, (x,), cfg.num_hidden_layers, sites,
-                              {"hidden_size": cfg.hidden_size, "intermediate_size": cfg.intermediate_size,
-                               "ffn": "gelu_mlp", "positional": "learned_absolute", "attn_implementation": "sdpa",
-                               "patch_conv2d": sum(1 for x_ in hf.modules() if isinstance(x_, nn.Conv2d))})
-    return Built(m, (x,), ["pixel_values"], ["last_hidden_state"], facts,
-                 description="ViTModel image 224, patch 16 (197 tokens), hidden 192, 3 heads, 2 layers")
+        sites.append(
+            site(
+                f"layers.{i}.attention",
+                type_="self",
+                heads=a.q_proj.out_features // a.head_dim,
+                kv_heads=a.k_proj.out_features // a.head_dim,
+                head_size=a.head_dim,
+                seq_q=S,
+                seq_kv=S,
+                causal=bool(getattr(a, "is_causal", False)),
+                mask="none",
+                impl="sdpa",
+            )
+        )
+    facts = transformer_facts(
+        m,
+        (x,),
+        cfg.num_hidden_layers,
+        sites,
+        {
+            "hidden_size": cfg.hidden_size,
+            "intermediate_size": cfg.intermediate_size,
+            "ffn": "gelu_mlp",
+            "positional": "learned_absolute",
+            "attn_implementation": "sdpa",
+            "patch_conv2d": sum(1 for x_ in hf.modules() if isinstance(x_, nn.Conv2d)),
+        },
+    )
+    return Built(
+        m,
+        (x,),
+        ["pixel_values"],
+        ["last_hidden_state"],
+        facts,
+        description="ViTModel image 224, patch 16 (197 tokens), hidden 192, 3 heads, 2 layers",
+    )
 
 
 @sample("bart_eager", "transformers", "transformers.BartModel")
@@ -483,37 +655,102 @@ def _bart(impl: str) -> Built:
     from transformers import BartConfig, BartModel
 
     B, S_enc, S_dec = 1, 64, 16
-    cfg = set_attn_impl(BartConfig(vocab_size=VOCAB, d_model=256, encoder_layers=2, decoder_layers=2,
-                                   encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=1024,
-                                   decoder_ffn_dim=1024, max_position_embeddings=1024, activation_function="gelu",
-                                   use_cache=False), impl)
+    cfg = set_attn_impl(
+        BartConfig(
+            vocab_size=VOCAB,
+            d_model=256,
+            encoder_layers=2,
+            decoder_layers=2,
+            encoder_attention_heads=4,
+            decoder_attention_heads=4,
+            encoder_ffn_dim=1024,
+            decoder_ffn_dim=1024,
+            max_position_embeddings=1024,
+            activation_function="gelu",
+            use_cache=False,
+        ),
+        impl,
+    )
     hf = BartModel(cfg).eval()
     ids = torch.randint(3, VOCAB, (B, S_enc))
     mask = torch.ones(B, S_enc, dtype=torch.int64)
-    mask[:, S_enc - 8:] = 0
+    mask[:, S_enc - 8 :] = 0
     dec = torch.randint(3, VOCAB, (B, S_dec))
-    m = OutputAdapter(hf, ["input_ids", "attention_mask", "decoder_input_ids"], ["last_hidden_state"], use_cache=False).eval()
+    m = OutputAdapter(
+        hf, ["input_ids", "attention_mask", "decoder_input_ids"], ["last_hidden_state"], use_cache=False
+    ).eval()
     sites = []
     for i, layer in enumerate(hf.encoder.layers):
         a = layer.self_attn
-        sites.append(site(f"encoder.layers.{i}.self_attn", type_="self", heads=a.num_heads,
-                          kv_heads=a.k_proj.out_features // a.head_dim, head_size=a.head_dim,
-                          seq_q=S_enc, seq_kv=S_enc, causal=bool(a.is_causal), mask="padding", impl=impl))
+        sites.append(
+            site(
+                f"encoder.layers.{i}.self_attn",
+                type_="self",
+                heads=a.num_heads,
+                kv_heads=a.k_proj.out_features // a.head_dim,
+                head_size=a.head_dim,
+                seq_q=S_enc,
+                seq_kv=S_enc,
+                causal=bool(a.is_causal),
+                mask="padding",
+                impl=impl,
+            )
+        )
     for i, layer in enumerate(hf.decoder.layers):
         a = layer.self_attn
-        sites.append(site(f"decoder.layers.{i}.self_attn", type_="self", heads=a.num_heads,
-                          kv_heads=a.k_proj.out_features // a.head_dim, head_size=a.head_dim,
-                          seq_q=S_dec, seq_kv=S_dec, causal=bool(a.is_causal), mask="causal", impl=impl))
+        sites.append(
+            site(
+                f"decoder.layers.{i}.self_attn",
+                type_="self",
+                heads=a.num_heads,
+                kv_heads=a.k_proj.out_features // a.head_dim,
+                head_size=a.head_dim,
+                seq_q=S_dec,
+                seq_kv=S_dec,
+                causal=bool(a.is_causal),
+                mask="causal",
+                impl=impl,
+            )
+        )
         c = layer.encoder_attn
-        sites.append(site(f"decoder.layers.{i}.encoder_attn", type_="cross", heads=c.num_heads,
-                          kv_heads=c.k_proj.out_features // c.head_dim, head_size=c.head_dim,
-                          seq_q=S_dec, seq_kv=S_enc, causal=bool(c.is_causal), mask="padding", impl=impl))
-    facts = transformer_facts(m, (ids, mask, dec), cfg.encoder_layers + cfg.decoder_layers, sites,
-                              {"encoder_layers": cfg.encoder_layers, "decoder_layers": cfg.decoder_layers,
-                               "hidden_size": cfg.d_model, "intermediate_size": cfg.encoder_ffn_dim,
-                               "ffn": "gelu_mlp", "positional": "learned_absolute", "attn_implementation": impl})
-    return Built(m, (ids, mask, dec), ["input_ids", "attention_mask", "decoder_input_ids"], ["last_hidden_state"], facts,
-                 description=f"BartModel 2+2 layers, d_model 256, 4 heads, encoder seq {S_enc}, decoder seq {S_dec}, attn_implementation={impl}")
+        sites.append(
+            site(
+                f"decoder.layers.{i}.encoder_attn",
+                type_="cross",
+                heads=c.num_heads,
+                kv_heads=c.k_proj.out_features // c.head_dim,
+                head_size=c.head_dim,
+                seq_q=S_dec,
+                seq_kv=S_enc,
+                causal=bool(c.is_causal),
+                mask="padding",
+                impl=impl,
+            )
+        )
+    facts = transformer_facts(
+        m,
+        (ids, mask, dec),
+        cfg.encoder_layers + cfg.decoder_layers,
+        sites,
+        {
+            "encoder_layers": cfg.encoder_layers,
+            "decoder_layers": cfg.decoder_layers,
+            "hidden_size": cfg.d_model,
+            "intermediate_size": cfg.encoder_ffn_dim,
+            "ffn": "gelu_mlp",
+            "positional": "learned_absolute",
+            "attn_implementation": impl,
+        },
+    )
+    return Built(
+        m,
+        (ids, mask, dec),
+        ["input_ids", "attention_mask", "decoder_input_ids"],
+        ["last_hidden_state"],
+        facts,
+        description=f"BartModel 2+2 layers, d_model 256, 4 heads, encoder seq {S_enc}, decoder seq {S_dec}, "
+        f"attn_implementation={impl}",
+    )
 
 
 @sample("t5_eager", "transformers", "transformers.T5Model")
@@ -530,38 +767,93 @@ def _t5(impl: str) -> Built:
     from transformers import T5Config, T5Model
 
     B, S_enc, S_dec = 1, 64, 16
-    cfg = set_attn_impl(T5Config(vocab_size=VOCAB, d_model=256, d_kv=64, d_ff=704, num_layers=2, num_decoder_layers=2,
-                                 num_heads=4, feed_forward_proj="gated-gelu", relative_attention_num_buckets=32,
-                                 use_cache=False, tie_word_embeddings=False), impl)
+    cfg = set_attn_impl(
+        T5Config(
+            vocab_size=VOCAB,
+            d_model=256,
+            d_kv=64,
+            d_ff=704,
+            num_layers=2,
+            num_decoder_layers=2,
+            num_heads=4,
+            feed_forward_proj="gated-gelu",
+            relative_attention_num_buckets=32,
+            use_cache=False,
+            tie_word_embeddings=False,
+        ),
+        impl,
+    )
     hf = T5Model(cfg).eval()
     ids = torch.randint(3, VOCAB, (B, S_enc))
     mask = torch.ones(B, S_enc, dtype=torch.int64)
-    mask[:, S_enc - 8:] = 0
+    mask[:, S_enc - 8 :] = 0
     dec = torch.randint(3, VOCAB, (B, S_dec))
-    m = OutputAdapter(hf, ["input_ids", "attention_mask", "decoder_input_ids"], ["last_hidden_state"], use_cache=False).eval()
+    m = OutputAdapter(
+        hf, ["input_ids", "attention_mask", "decoder_input_ids"], ["last_hidden_state"], use_cache=False
+    ).eval()
     sites = []
 
     def t5_site(name, a, type_, sq, skv, mask_kind):
-        return site(name, type_=type_, heads=a.n_heads, kv_heads=a.k.out_features // a.key_value_proj_dim,
-                    head_size=a.key_value_proj_dim, seq_q=sq, seq_kv=skv, causal=bool(a.is_causal), mask=mask_kind,
-                    impl=impl) | {"relative_position_bias": True, "scale": float(a.scaling)}
+        return site(
+            name,
+            type_=type_,
+            heads=a.n_heads,
+            kv_heads=a.k.out_features // a.key_value_proj_dim,
+            head_size=a.key_value_proj_dim,
+            seq_q=sq,
+            seq_kv=skv,
+            causal=bool(a.is_causal),
+            mask=mask_kind,
+            impl=impl,
+        ) | {"relative_position_bias": True, "scale": float(a.scaling)}
 
     for i, blk in enumerate(hf.encoder.block):
-        sites.append(t5_site(f"encoder.block.{i}.layer.0.SelfAttention", blk.layer[0].SelfAttention, "self",
-                             S_enc, S_enc, "padding"))
+        sites.append(
+            t5_site(
+                f"encoder.block.{i}.layer.0.SelfAttention", blk.layer[0].SelfAttention, "self", S_enc, S_enc, "padding"
+            )
+        )
     for i, blk in enumerate(hf.decoder.block):
-        sites.append(t5_site(f"decoder.block.{i}.layer.0.SelfAttention", blk.layer[0].SelfAttention, "self",
-                             S_dec, S_dec, "causal"))
-        sites.append(t5_site(f"decoder.block.{i}.layer.1.EncDecAttention", blk.layer[1].EncDecAttention, "cross",
-                             S_dec, S_enc, "padding"))
-    facts = transformer_facts(m, (ids, mask, dec), cfg.num_layers + cfg.num_decoder_layers, sites,
-                              {"encoder_layers": cfg.num_layers, "decoder_layers": cfg.num_decoder_layers,
-                               "hidden_size": cfg.d_model, "intermediate_size": cfg.d_ff, "ffn": "geglu",
-                               "positional": "relative_bias", "attn_implementation": impl,
-                               "rmsnorm_note": "T5LayerNorm is an RMSNorm (no mean subtraction, no bias)"})
-    return Built(m, (ids, mask, dec), ["input_ids", "attention_mask", "decoder_input_ids"], ["last_hidden_state"], facts,
-                 description=f"T5Model (v1.1 style gated-gelu) 2+2 layers, d_model 256, 4 heads x 64, relative position "
-                             f"bias, encoder seq {S_enc}, decoder seq {S_dec}, attn_implementation={impl}")
+        sites.append(
+            t5_site(
+                f"decoder.block.{i}.layer.0.SelfAttention", blk.layer[0].SelfAttention, "self", S_dec, S_dec, "causal"
+            )
+        )
+        sites.append(
+            t5_site(
+                f"decoder.block.{i}.layer.1.EncDecAttention",
+                blk.layer[1].EncDecAttention,
+                "cross",
+                S_dec,
+                S_enc,
+                "padding",
+            )
+        )
+    facts = transformer_facts(
+        m,
+        (ids, mask, dec),
+        cfg.num_layers + cfg.num_decoder_layers,
+        sites,
+        {
+            "encoder_layers": cfg.num_layers,
+            "decoder_layers": cfg.num_decoder_layers,
+            "hidden_size": cfg.d_model,
+            "intermediate_size": cfg.d_ff,
+            "ffn": "geglu",
+            "positional": "relative_bias",
+            "attn_implementation": impl,
+            "rmsnorm_note": "T5LayerNorm is an RMSNorm (no mean subtraction, no bias)",
+        },
+    )
+    return Built(
+        m,
+        (ids, mask, dec),
+        ["input_ids", "attention_mask", "decoder_input_ids"],
+        ["last_hidden_state"],
+        facts,
+        description=f"T5Model (v1.1 style gated-gelu) 2+2 layers, d_model 256, 4 heads x 64, relative position "
+        f"bias, encoder seq {S_enc}, decoder seq {S_dec}, attn_implementation={impl}",
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -603,20 +895,45 @@ def _sdpa(heads: int, head_size: int, seq: int, mask: str = "none", causal: bool
     elif mask == "additive":
         mk = torch.zeros(seq, seq).masked_fill(torch.ones(seq, seq, dtype=torch.bool).triu(1), float("-inf"))
         args, names = (x, mk), ["x", "attn_mask"]
-    sites = [site("sdpa", type_="self", heads=heads, kv_heads=heads, head_size=head_size, seq_q=seq, seq_kv=seq,
-                  causal=causal, mask=("causal" if causal and mask == "none" else mask), impl="F.scaled_dot_product_attention")]
-    facts = transformer_facts(m, args, 1, sites, {"hidden_size": heads * head_size,
-                                                  "attn_mask_shape": [seq, seq] if mask in ("bool", "additive") else [],
-                                                  "fusion_note": why})
-    return Built(m, args, names, ["y"], facts,
-                 description=f"plain nn.Module with F.scaled_dot_product_attention: {heads} heads x {head_size}, seq {seq}, "
-                             f"attn_mask {mask}, is_causal={causal}")
+    sites = [
+        site(
+            "sdpa",
+            type_="self",
+            heads=heads,
+            kv_heads=heads,
+            head_size=head_size,
+            seq_q=seq,
+            seq_kv=seq,
+            causal=causal,
+            mask=("causal" if causal and mask == "none" else mask),
+            impl="F.scaled_dot_product_attention",
+        )
+    ]
+    facts = transformer_facts(
+        m,
+        args,
+        1,
+        sites,
+        {
+            "hidden_size": heads * head_size,
+            "attn_mask_shape": [seq, seq] if mask in ("bool", "additive") else [],
+            "fusion_note": why,
+        },
+    )
+    return Built(
+        m,
+        args,
+        names,
+        ["y"],
+        facts,
+        description=f"plain nn.Module with F.scaled_dot_product_attention: {heads} heads x {head_size}, seq {seq}, "
+        f"attn_mask {mask}, is_causal={causal}",
+    )
 
 
 @sample("sdpa_causal_baseline", "attention", "SDPABlock")
 def build_sdpa_causal_baseline() -> Built:
-    return _sdpa(4, 64, 128, causal=True,
-                 why="(control: SHOULD fuse) head 64, seq 128, is_causal=True, no mask input")
+    return _sdpa(4, 64, 128, causal=True, why="(control: SHOULD fuse) head 64, seq 128, is_causal=True, no mask input")
 
 
 @sample("sdpa_head320", "attention", "SDPABlock")
@@ -636,12 +953,20 @@ def build_sdpa_head24() -> Built:
 
 @sample("sdpa_mask2d_bool", "attention", "SDPABlock")
 def build_sdpa_mask2d_bool() -> Built:
-    return _sdpa(4, 64, 128, mask="bool", why="2-D boolean attn_mask input [S_q, S_kv] (no fused MHA with 2-D mask on SM100)")
+    return _sdpa(
+        4, 64, 128, mask="bool", why="2-D boolean attn_mask input [S_q, S_kv] (no fused MHA with 2-D mask on SM100)"
+    )
 
 
 @sample("sdpa_mask2d_additive", "attention", "SDPABlock")
 def build_sdpa_mask2d_additive() -> Built:
-    return _sdpa(4, 64, 128, mask="additive", why="2-D additive float attn_mask input [S_q, S_kv] (no fused MHA with 2-D mask on SM100)")
+    return _sdpa(
+        4,
+        64,
+        128,
+        mask="additive",
+        why="2-D additive float attn_mask input [S_q, S_kv] (no fused MHA with 2-D mask on SM100)",
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -655,21 +980,39 @@ def export_proto(b: Built, exporter: str, opset: int) -> onnx.ModelProto:
             p = os.path.join(td, "m.onnx")
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                torch.onnx.export(b.module, b.args, p, dynamo=False, opset_version=opset,
-                                  input_names=b.input_names, output_names=b.output_names,
-                                  dynamic_axes=b.dynamic, do_constant_folding=True)
+                torch.onnx.export(
+                    b.module,
+                    b.args,
+                    p,
+                    dynamo=False,
+                    opset_version=opset,
+                    input_names=b.input_names,
+                    output_names=b.output_names,
+                    dynamic_axes=b.dynamic,
+                    do_constant_folding=True,
+                )
             return onnx.load(p)
     dyn_shapes = None
     if b.dynamic:
         dims: dict[str, torch.export.Dim] = {}
         dyn_shapes = tuple(
-            {ax: dims.setdefault(nm, torch.export.Dim(nm, min=1, max=4096)) for ax, nm in b.dynamic.get(n, {}).items()} or None
-            for n in b.input_names)
+            {ax: dims.setdefault(nm, torch.export.Dim(nm, min=1, max=4096)) for ax, nm in b.dynamic.get(n, {}).items()}
+            or None
+            for n in b.input_names
+        )
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
-        prog = torch.onnx.export(b.module, b.args, dynamo=True, opset_version=opset,
-                                 input_names=b.input_names, output_names=b.output_names,
-                                 dynamic_shapes=dyn_shapes, optimize=b.optimize, verbose=False)
+        prog = torch.onnx.export(
+            b.module,
+            b.args,
+            dynamo=True,
+            opset_version=opset,
+            input_names=b.input_names,
+            output_names=b.output_names,
+            dynamic_shapes=dyn_shapes,
+            optimize=b.optimize,
+            verbose=False,
+        )
     proto = prog.model_proto
     # Drop the per-node Python stack traces (they embed absolute paths of this machine, so
     # are not reproducible) and the FX node dumps (debug text, ~15% of the file).  The
@@ -718,12 +1061,12 @@ def ort_check(path: Path, b: Built) -> float:
     so = ort.SessionOptions()
     so.log_severity_level = 3
     sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-    feeds = {i.name: a.numpy() for i, a in zip(sess.get_inputs(), b.args)}
+    feeds = {i.name: a.numpy() for i, a in zip(sess.get_inputs(), b.args, strict=False)}
     got = sess.run(None, feeds)
     with torch.no_grad():
         ref = b.module(*b.args)
     ref = ref if isinstance(ref, (tuple, list)) else (ref,)
-    return float(max(np.max(np.abs(g - r.numpy())) for g, r in zip(got, ref)))
+    return float(max(np.max(np.abs(g - r.numpy())) for g, r in zip(got, ref, strict=False)))
 
 
 FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.BFLOAT16, onnx.TensorProto.DOUBLE}
@@ -748,8 +1091,9 @@ def save_structure_only(proto: onnx.ModelProto, path: Path, b: Built) -> dict:
     # weights and the analyzer may need their values.
     from onnx.external_data_helper import convert_model_to_external_data
 
-    convert_model_to_external_data(proto, all_tensors_to_one_file=True, location=data.name,
-                                   size_threshold=SIZE_THRESHOLD, convert_attribute=True)
+    convert_model_to_external_data(
+        proto, all_tensors_to_one_file=True, location=data.name, size_threshold=SIZE_THRESHOLD, convert_attribute=True
+    )
     kept = 0
     for t in _all_tensors(proto):
         if t.data_location == onnx.TensorProto.EXTERNAL and t.data_type not in FLOAT_TYPES:
@@ -760,7 +1104,7 @@ def save_structure_only(proto: onnx.ModelProto, path: Path, b: Built) -> dict:
     info: dict[str, Any] = {}
     try:
         info["ort_max_abs_diff"] = ort_check(path, b)
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         info["ort_error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:300]}"
     info["weights_bytes"] = data.stat().st_size if data.exists() else 0
     info["large_nonfloat_tensors_inline"] = kept
@@ -771,7 +1115,7 @@ def save_structure_only(proto: onnx.ModelProto, path: Path, b: Built) -> dict:
     try:
         onnx.shape_inference.infer_shapes(m, check_type=True, strict_mode=True)
         info["shape_inference"] = "ok(strict)"
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         onnx.shape_inference.infer_shapes(m)  # must at least pass non-strict
         info["shape_inference"] = f"ok(non-strict); strict failed: {str(e).splitlines()[0][:200]}"
     info["nodes"] = len(m.graph.node)
@@ -783,8 +1127,13 @@ def save_structure_only(proto: onnx.ModelProto, path: Path, b: Built) -> dict:
     ins = []
     for i in m.graph.input:
         t = i.type.tensor_type
-        ins.append({"name": i.name, "dtype": onnx.TensorProto.DataType.Name(t.elem_type).lower(),
-                    "shape": [d.dim_param if d.dim_param else d.dim_value for d in t.shape.dim]})
+        ins.append(
+            {
+                "name": i.name,
+                "dtype": onnx.TensorProto.DataType.Name(t.elem_type).lower(),
+                "shape": [d.dim_param if d.dim_param else d.dim_value for d in t.shape.dim],
+            }
+        )
     info["onnx_inputs"] = ins
     return info
 
@@ -945,7 +1294,7 @@ def main(argv: list[str] | None = None) -> int:
         np.random.seed(0)
         try:
             b = spec.build()
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             traceback.print_exc()
             for exp, opset in VARIANTS:
                 skipped.append({"name": name, "exporter": exp, "opset": opset, "reason": f"build failed: {e}"})
@@ -959,7 +1308,7 @@ def main(argv: list[str] | None = None) -> int:
                 torch.manual_seed(0)
                 proto = export_proto(b, exp, opset)
                 info = save_structure_only(proto, out, b)
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 msg = error_summary(e)
                 print(f"SKIP {rel}: {msg}", flush=True)
                 skipped.append({"name": name, "exporter": exp, "opset": opset, "reason": msg})
@@ -967,26 +1316,41 @@ def main(argv: list[str] | None = None) -> int:
                     if p.exists():
                         p.unlink()
                 continue
-            print(f"ok   {rel}  nodes={info['nodes']} size={info['size_bytes']}B "
-                  f"ort={info.get('ort_max_abs_diff', info.get('ort_error'))} "
-                  f"shape_inf={info['shape_inference'][:20]} ({time.time() - t0:.1f}s)", flush=True)
-            samples.append({
-                "name": name,
-                "path": str(Path("samples") / rel),
-                "exporter": exp,
-                "opset": opset,
-                "family": spec.family,
-                "model": spec.model,
-                "description": b.description,
-                "inputs": {n: list(t.shape) for n, t in zip(b.input_names, b.args)},
-                "input_dtypes": {n: str(t.dtype).replace("torch.", "") for n, t in zip(b.input_names, b.args)},
-                "dynamic_axes": {n: {str(k): v for k, v in d.items()} for n, d in (b.dynamic or {}).items()},
-                "facts": b.facts,
-                "onnx": info,
-            })
-    write_registry({"generator": "samples/make_samples.py", "seed": 0, "versions": versions(),
-                    "variants": [f"{e}:opset{o}" for e, o in VARIANTS],
-                    "external_data_size_threshold_bytes": SIZE_THRESHOLD}, samples, skipped)
+            print(
+                f"ok   {rel}  nodes={info['nodes']} size={info['size_bytes']}B "
+                f"ort={info.get('ort_max_abs_diff', info.get('ort_error'))} "
+                f"shape_inf={info['shape_inference'][:20]} ({time.time() - t0:.1f}s)",
+                flush=True,
+            )
+            samples.append(
+                {
+                    "name": name,
+                    "path": str(Path("samples") / rel),
+                    "exporter": exp,
+                    "opset": opset,
+                    "family": spec.family,
+                    "model": spec.model,
+                    "description": b.description,
+                    "inputs": {n: list(t.shape) for n, t in zip(b.input_names, b.args, strict=False)},
+                    "input_dtypes": {
+                        n: str(t.dtype).replace("torch.", "") for n, t in zip(b.input_names, b.args, strict=False)
+                    },
+                    "dynamic_axes": {n: {str(k): v for k, v in d.items()} for n, d in (b.dynamic or {}).items()},
+                    "facts": b.facts,
+                    "onnx": info,
+                }
+            )
+    write_registry(
+        {
+            "generator": "samples/make_samples.py",
+            "seed": 0,
+            "versions": versions(),
+            "variants": [f"{e}:opset{o}" for e, o in VARIANTS],
+            "external_data_size_threshold_bytes": SIZE_THRESHOLD,
+        },
+        samples,
+        skipped,
+    )
     print(f"registry: {REGISTRY.relative_to(HERE.parent)}  samples={len(samples)} skipped={len(skipped)}")
     return 1 if failures else 0
 

@@ -66,8 +66,10 @@ def _fold_constants(ctx: PlanContext, graph: Graph) -> set[str]:
 def _eliminate_shape_arithmetic(ctx: PlanContext, graph: Graph) -> None:
     """Nodes whose outputs only feed shape inputs (Reshape targets, Slice bounds, axes) run on the host."""
     shape_only: set[Node] = set()
+    # A removed no-op (Identity, Dropout, same-type Cast) still hands its input on: its readers decide.
+    passthrough = {n for n in ctx.eliminated if n.op in _NOOPS or n.op == "Cast"}
     for node in reversed(graph.nodes):
-        if node in ctx.eliminated or node.op in _NEVER_FOLDED or node.subgraphs:
+        if (node in ctx.eliminated and node not in passthrough) or node.op in _NEVER_FOLDED or node.subgraphs:
             continue
         if not node.outputs or any(graph.is_graph_output(o) for o in node.outputs if o):
             continue
@@ -78,7 +80,7 @@ def _eliminate_shape_arithmetic(ctx: PlanContext, graph: Graph) -> None:
                 continue
             for reader in graph.consumers(out):
                 has_reader = True
-                if reader in shape_only or reader in ctx.eliminated:
+                if reader in shape_only or (reader in ctx.eliminated and reader not in passthrough):
                     continue
                 positions = SHAPE_INPUTS.get(reader.op, ())
                 if not any(i < len(reader.inputs) and reader.inputs[i] == out for i in positions):
@@ -89,5 +91,5 @@ def _eliminate_shape_arithmetic(ctx: PlanContext, graph: Graph) -> None:
         if has_reader and only_shapes:
             shape_only.add(node)
     for node in graph.nodes:
-        if node in shape_only:
+        if node in shape_only and node not in passthrough:
             ctx.eliminate(node, "shape arithmetic, computed on the host when the engine runs")

@@ -54,9 +54,14 @@ class Baseline:
     counts: dict[str, int]
     path: str = ""
 
-    def split(self, findings: Iterable[Finding], nodes: Mapping[str, Node]) -> tuple[list[Finding], list[Finding]]:
-        """(new, accepted): findings beyond their fingerprint's count are new."""
-        left = Counter(self.counts)
+    def remaining(self) -> Counter[str]:
+        """A fresh tally of what the baseline still accepts, to share across several models' splits."""
+        return Counter(self.counts)
+
+    def split(self, findings: Iterable[Finding], nodes: Mapping[str, Node],
+              left: Counter[str] | None = None) -> tuple[list[Finding], list[Finding]]:
+        """(new, accepted): findings beyond their fingerprint's count are new. ``left`` is consumed."""
+        left = self.remaining() if left is None else left
         new: list[Finding] = []
         accepted: list[Finding] = []
         for f in findings:
@@ -69,9 +74,10 @@ class Baseline:
         return new, accepted
 
 
-def baseline_dict(findings: Iterable[Finding], nodes: Mapping[str, Node], model: str) -> dict[str, Any]:
+def baseline_dict(findings: Iterable[tuple[Finding, Mapping[str, Node]]], model: str) -> dict[str, Any]:
+    """The baseline file's content; each finding comes with its model's nodes by name."""
     entries: dict[str, dict[str, Any]] = {}
-    for f in findings:
+    for f, nodes in findings:
         fp = fingerprint(f, nodes)
         if fp in entries:
             entries[fp]["count"] += 1
@@ -83,8 +89,8 @@ def baseline_dict(findings: Iterable[Finding], nodes: Mapping[str, Node], model:
     return {"schema": SCHEMA_ID, "model": model, "findings": ordered}
 
 
-def write_baseline(path: str, findings: Iterable[Finding], nodes: Mapping[str, Node], model: str) -> None:
-    text = json.dumps(baseline_dict(findings, nodes, model), indent=2, ensure_ascii=False) + "\n"
+def write_baseline(path: str, findings: Iterable[tuple[Finding, Mapping[str, Node]]], model: str) -> None:
+    text = json.dumps(baseline_dict(findings, model), indent=2, ensure_ascii=False) + "\n"
     try:
         Path(path).write_text(text, encoding="utf-8")
     except OSError as exc:

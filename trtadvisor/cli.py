@@ -98,7 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     audit = sub.add_parser("audit", help="predict the engine of an ONNX model, with findings and commands")
-    audit.add_argument("model", metavar="MODEL.onnx")
+    audit.add_argument("model", metavar="MODEL.onnx", nargs="+",
+                       help="the model; several (as pre-commit passes them) with --format rich, github, markdown "
+                       "or sarif")
     _add_target_options(audit)
     _add_output_options(audit, REPORT_FORMATS)
     _add_config_options(audit)
@@ -217,32 +219,34 @@ def _filter_findings(result: AuditResult, config: Config) -> None:
     result.findings = apply_config(result.findings, config, locator.scope_of)
 
 
-def _apply_baseline(result: AuditResult, args: argparse.Namespace) -> None:
+def _apply_baseline(results: Sequence[AuditResult], args: argparse.Namespace) -> None:
+    """Drop the findings the baseline accepts (or, writing one, accept them all) from every result."""
     from trtadvisor.baseline import read_baseline, write_baseline
     from trtadvisor.source_locations import nodes_by_name
 
     if not (args.baseline or args.write_baseline):
         return
-    nodes = nodes_by_name(result.model.graph)
+    indices = [nodes_by_name(r.model.graph) for r in results]
     if args.write_baseline:
-        write_baseline(args.write_baseline, result.findings, nodes, result.model.path)
-        accepted, result.findings = result.findings, []
-        path = args.write_baseline
-    else:
-        baseline = read_baseline(args.baseline)
-        result.findings, accepted = baseline.split(result.findings, nodes)
-        path = args.baseline
-    result.extras["baseline"] = {"path": path, "accepted": len(accepted), "new": len(result.findings)}
+        everything = [(f, nodes) for r, nodes in zip(results, indices, strict=True) for f in r.findings]
+        write_baseline(args.write_baseline, everything, ", ".join(r.model.path for r in results))
+        for r in results:
+            r.extras["baseline"] = {"path": args.write_baseline, "accepted": len(r.findings), "new": 0}
+            r.findings = []
+        return
+    baseline = read_baseline(args.baseline)
+    left = baseline.remaining()
+    for r, nodes in zip(results, indices, strict=True):
+        r.findings, accepted = baseline.split(r.findings, nodes, left)
+        r.extras["baseline"] = {"path": args.baseline, "accepted": len(accepted), "new": len(r.findings)}
 
 
-def cmd_audit(args: argparse.Namespace) -> int:
+def _audit_one(model: str, args: argparse.Namespace) -> tuple[AuditResult, str]:
+    """One model audited, confirmed when asked, and filtered by its configuration; and its --fail-on."""
     from trtadvisor.api import audit
-    from trtadvisor.report.formats import get_formatter
 
-    config = _config(args, args.model)
-    fail_on = args.fail_on or config.fail_on or "error"
-    options = _format_options(args, fail_on)
-    result = audit(args.model, **_target_kwargs(args, config))  # type: ignore[arg-type]
+    config = _config(args, model)
+    result = audit(model, **_target_kwargs(args, config))  # type: ignore[arg-type]
     if args.trtexec or args.build:
         from trtadvisor.confirm import build_and_confirm
 
@@ -252,10 +256,35 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
         confirm_into(result, layer_info=args.layer_info, profile=args.profile, timing=args.timing, log=args.log)
     _filter_findings(result, config)
-    _apply_baseline(result, args)
-    text = get_formatter(_choose_format(args.format, args.output), options).format(result)
-    _write(text, args.output)
-    return _exit_code([f.severity for f in result.findings], fail_on, args.exit_zero)
+    return result, args.fail_on or config.fail_on or "error"
+
+
+MULTI_MODEL_FORMATS = ("rich", "github", "markdown", "sarif")
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from trtadvisor.report.formats import get_formatter
+
+    models: list[str] = args.model
+    fmt = _choose_format(args.format, args.output)
+    if len(models) > 1:
+        if fmt not in MULTI_MODEL_FORMATS:
+            raise UserError(f"--format {fmt} reports one model, {len(models)} were given",
+                            f"audit one model at a time, or use --format {', '.join(MULTI_MODEL_FORMATS)}")
+        if args.trtexec or args.build or _artifacts_given(args):
+            raise UserError("engine artifacts and builds belong to one model", "give one model with them")
+    audited = [_audit_one(model, args) for model in models]
+    results = [result for result, _ in audited]
+    _apply_baseline(results, args)
+    formatter = get_formatter(fmt, _format_options(args, audited[0][1]))
+    texts = [formatter.format(result) for result in results]
+    if fmt == "sarif" and len(texts) > 1:
+        from trtadvisor.report.sarif import merge_logs
+
+        texts = [merge_logs(texts)]
+    _write("".join(texts) if fmt != "markdown" else "\n".join(texts), args.output)
+    codes = [_exit_code([f.severity for f in r.findings], fail_on, args.exit_zero) for r, fail_on in audited]
+    return max(codes)
 
 
 def cmd_diff(args: argparse.Namespace) -> int:

@@ -172,3 +172,29 @@ def test_rich_audit_still_default_for_a_terminal_and_json_otherwise(tmp_path: Pa
     rc = main(["audit", str(sample_path(RESNET_DYNAMO))])
     assert rc == 0
     assert json.loads(capsys.readouterr().out)["schema"] == "trtadvisor.report/v1"
+
+
+def test_markdown_lists_the_attention_sites_of_a_transformer(tmp_path: Path) -> None:
+    _, text = _run(["audit", BERT_DYNAMO["path"], "--format", "markdown"], tmp_path, "md")
+    assert "### Attention" in text
+    section = text.split("### Attention", 1)[1].split("###", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    sites = BERT_DYNAMO["facts"]["attention_sites"]
+    assert len(rows) == BERT_DYNAMO["facts"]["num_attention_sites"] == len(sites)
+    for row in rows:
+        cells = [c.strip() for c in row.split("|")]
+        assert cells[2] == sites[0]["kind"] and int(cells[3]) == sites[0]["num_heads"]
+        assert int(cells[4]) == sites[0]["head_size"]
+
+
+def test_several_models_in_one_call_as_pre_commit_passes_them(tmp_path: Path) -> None:
+    validator = _sarif_validator()
+    models = [RESNET_DYNAMO["path"], TINYNET]
+    rc, text = _run(["audit", *models, "--format", "sarif"], tmp_path)
+    log = json.loads(text)
+    assert not list(validator.iter_errors(log))
+    assert len(log["runs"]) == 2
+    rc, text = _run(["audit", *models, "--format", "github", "--fail-on", "warning"], tmp_path)
+    assert rc == 1  # tinynet's blocked fusion is a warning
+    assert text.count("trtadvisor: ") == 2
+    assert main(["audit", *models, "--format", "json"]) == 2

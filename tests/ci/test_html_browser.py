@@ -215,3 +215,18 @@ def test_diff_page_renders(tmp_path: Path) -> None:
     keep = REPO / "tests" / "ci" / "out"
     if keep.is_dir():
         shutil.copyfile(shot, keep / "diff.png")
+
+
+@needs_browser
+def test_attention_verdicts_of_a_real_transformer_are_plotted(tmp_path: Path) -> None:
+    entry = samples_where(name="bert_sdpa", exporter="dynamo", opset=18)[0]
+    result = audit(sample_path(entry))
+    page = tmp_path / "bert.html"
+    page.write_text(_page(result), encoding="utf-8")
+    dom = _chromium(tmp_path, "--dump-dom", page.as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    plot = re.search(r'<svg id="attention-verdicts".*?</svg>', dom.stdout, re.S)
+    assert plot is not None
+    # One bar per verdict; together they count every attention site of the architecture.
+    notes = [int(n) for n in re.findall(r'<text class="muted"[^>]*>(\d+)</text>', plot.group(0))]
+    assert sum(notes) == entry["facts"]["num_attention_sites"]

@@ -134,3 +134,11 @@ class SarifFormatter:
                                {"old": diff.old.model.path, "new": diff.new.model.path,
                                 "fusion_coverage": {"old": round(old_cov, 4), "new": round(new_cov, 4)},
                                 "fusions_lost": len(diff.lost), "fusions_gained": len(diff.gained)}))
+
+
+def merge_logs(texts: Sequence[str]) -> str:
+    """Several models' logs as one SARIF log with one run per model (how pre-commit's batches arrive)."""
+    logs = [json.loads(text) for text in texts]
+    merged = logs[0]
+    merged["runs"] = [run for log in logs for run in log["runs"]]
+    return _dump(merged)

@@ -227,6 +227,18 @@ class PlanContext:
         return ordered
 
 
+def _inside_one_myelin_layer(ctx: PlanContext, by_name: dict[str, Node], finding: Finding) -> bool:
+    """A blocked classic fusion whose nodes all ended up in one Myelin region is not a miss:
+    Myelin generates its own fused kernels there."""
+    if not finding.rule.startswith("TRT1"):
+        return False
+    groups = {id(ctx.owner.get(by_name.get(name))) for name in finding.nodes}
+    if len(groups) != 1:
+        return False
+    group = ctx.owner.get(by_name.get(finding.nodes[0]))
+    return group is not None and group.kind == "myelin"
+
+
 def _node_index(node: Node) -> int:
     return node.index
 
@@ -253,6 +265,8 @@ def plan_graph(graph: Graph, target: Target, book: RuleBook) -> Prediction:
                 ops=tuple(n.op for n in group.nodes), fusions=tuple(group.fusions)))
         for node in sorted(ctx.eliminated, key=lambda n: n.index):
             eliminated[node.name] = ctx.eliminated[node]
-        findings.extend(ctx.findings)
+        if ctx.findings:
+            by_name = {n.name: n for n in g.nodes}
+            findings.extend(f for f in ctx.findings if not _inside_one_myelin_layer(ctx, by_name, f))
     return Prediction(layers=layers, eliminated=list(eliminated), eliminated_reasons=eliminated,
                       findings=findings, node_count=node_count)

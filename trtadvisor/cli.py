@@ -111,8 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     diff = sub.add_parser("diff", help="compare the predicted engines of two models: fusions lost and gained, "
                           "attention verdicts, coverage, new findings; exit 1 on a regression")
-    diff.add_argument("old", metavar="OLD.onnx")
-    diff.add_argument("new", metavar="NEW.onnx")
+    diff.add_argument("old", metavar="OLD.onnx", help="the model as it was (e.g. from the target branch)")
+    diff.add_argument("new", metavar="NEW.onnx", help="the model as the change makes it")
     _add_target_options(diff)
     _add_output_options(diff, REPORT_FORMATS)
     _add_config_options(diff)

@@ -79,7 +79,7 @@ PRECISIONS = ("fp16", "bf16", "int8", "fp8")
 def _expected(entry: dict[str, Any], sm: int, precision: str) -> bool:
     """The reference tables, written out independently of rules/attention.toml."""
     fact = entry["facts"]["attention_sites"][0]
-    h, s_q, s_kv = fact["head_size"], fact["seq_q"], fact["seq_kv"]
+    h, _s_q, _s_kv = fact["head_size"], fact["seq_q"], fact["seq_kv"]
     if sm in (100, 110):
         if precision == "int8":
             return False

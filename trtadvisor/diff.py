@@ -49,11 +49,16 @@ class AttentionChange:
     nodes: tuple[str, ...]
     old: Mapping[str, Any] | None
     new: Mapping[str, Any] | None
+    nodes_remain: bool = True  # an old site without a partner: are its nodes still in the new model?
 
     @property
     def regression(self) -> bool:
-        return bool(self.old and self.old.get("fused") is True and (self.new is None or self.new.get("fused")
-                                                                      is not True))
+        """A fused block that no longer fuses, or whose nodes remain but are no longer seen as attention."""
+        if not self.old or self.old.get("fused") is not True:
+            return False
+        if self.new is None:
+            return self.nodes_remain
+        return self.new.get("fused") is not True
 
     def to_json(self) -> dict[str, Any]:
         return {"nodes": list(self.nodes), "old": dict(self.old) if self.old else None,
@@ -161,6 +166,7 @@ def _rows(old: Sequence[PredictedLayer], old_ids: Mapping[str, str], new: Sequen
 
 def _attention_changes(old: AuditResult, old_ids: Mapping[str, str], new: AuditResult,
                        new_ids: Mapping[str, str]) -> list[AttentionChange]:
+    """Pair attention sites by shared nodes, then the rest in graph order; report verdicts that differ."""
     old_sites = _attention_sites(old)
     new_sites = _attention_sites(new)
     if not old_sites and not new_sites:
@@ -169,19 +175,33 @@ def _attention_changes(old: AuditResult, old_ids: Mapping[str, str], new: AuditR
     for j, site in enumerate(new_sites):
         for name in site.get("nodes", []):
             new_by_node.setdefault(new_ids.get(name, name), j)
-    changes: list[AttentionChange] = []
-    paired: set[int] = set()
-    for site in old_sites:
+    partner: dict[int, int] = {}
+    for i, site in enumerate(old_sites):
         keys = [old_ids.get(n, n) for n in site.get("nodes", [])]
-        partner = next((new_by_node[k] for k in keys if k in new_by_node), None)
-        other = new_sites[partner] if partner is not None else None
-        if partner is not None:
-            paired.add(partner)
-        if other is None or _verdict(site) != _verdict(other):
+        j = next((new_by_node[k] for k in keys if k in new_by_node and new_by_node[k] not in partner.values()),
+                 None)
+        if j is not None:
+            partner[i] = j
+    # Another exporter or attention implementation names the nodes differently: pair the rest in order.
+    spare_new = iter(j for j in range(len(new_sites)) if j not in partner.values())
+    for i in range(len(old_sites)):
+        if i not in partner:
+            j = next(spare_new, None)
+            if j is None:
+                break
+            partner[i] = j
+    new_keys = set(new_ids.values())
+    changes: list[AttentionChange] = []
+    for i, site in enumerate(old_sites):
+        other = new_sites[partner[i]] if i in partner else None
+        if other is None:
+            remain = any(old_ids.get(n, n) in new_keys for n in site.get("nodes", []))
+            changes.append(AttentionChange(tuple(site.get("nodes", [])), site, None, nodes_remain=remain))
+        elif _verdict(site) != _verdict(other):
             changes.append(AttentionChange(tuple(site.get("nodes", [])), site, other))
-    for j, site in enumerate(new_sites):
-        if j not in paired:
-            changes.append(AttentionChange(tuple(site.get("nodes", [])), None, site))
+    paired = set(partner.values())
+    changes.extend(AttentionChange(tuple(site.get("nodes", [])), None, site)
+                   for j, site in enumerate(new_sites) if j not in paired)
     return changes
 
 

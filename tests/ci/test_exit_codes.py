@@ -84,3 +84,13 @@ def test_diff_exit_codes(fmt: str, tmp_path: Path) -> None:
     out = str(tmp_path / f"diff.{fmt}")
     assert main(["diff", STATIC, STATIC, "--format", fmt, "-o", out]) == 0
     assert main(["diff", STATIC, str(tmp_path / "missing.onnx"), "--format", fmt, "-o", out]) == 2
+
+
+def test_source_root_must_be_a_folder_and_relocates_paths(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "report.github"
+    assert main(["audit", STATIC, "--format", "github", "--source-root", str(tmp_path / "nope")]) == 2
+    assert "--source-root" in capsys.readouterr().err
+    # With the samples folder as the root, the model's path is relative to it.
+    assert main(["audit", STATIC, "--format", "github", "-o", str(out), "--source-root", "samples"]) == 0
+    assert f"file={STATIC.removeprefix('samples/')}," in out.read_text()

@@ -10,7 +10,7 @@ nothing is known; a shape of ``None`` means the rank is unknown.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -153,6 +153,9 @@ class Graph:
         self._const_cache: dict[str, np.ndarray | None] = {}
         self._shape_cache: dict[str, Shape | None] = {}
         self._control_nodes: list[Node] = []  # nodes with bodies (If/Loop/Scan), so walk() skips the rest
+        # Pure analyses of this graph (attention sites, normalizations) computed once, read by both
+        # the plan and the advice: see memoized().
+        self.memo: dict[str, Any] = {}
         self._build(proto, name_prefix)
         initializers = self.initializers
         self._input_set = frozenset(n for n in self.inputs if n not in initializers)
@@ -311,6 +314,12 @@ class Graph:
         if value is None or value.size != 1:
             return None
         return float(value.reshape(-1)[0])
+
+    def memoized(self, key: str, compute: Callable[[], Any]) -> Any:
+        """The result of a pure analysis of this graph, computed on first use."""
+        if key not in self.memo:
+            self.memo[key] = compute()
+        return self.memo[key]
 
     def walk(self) -> Iterator[Graph]:
         """This graph and every nested body, depth first."""

@@ -19,7 +19,6 @@ from rich.text import Text
 from trtadvisor.findings import Finding
 from trtadvisor.fusions.activations import PatternSite, find_patterns
 from trtadvisor.fusions.attention_sites import AttentionSite, find_attention_sites
-from trtadvisor.fusions.graph_values import GraphValues
 from trtadvisor.fusions.mha_rules import MhaRules, Verdict, judge
 from trtadvisor.fusions.normalization import find_normalizations
 from trtadvisor.loader import LoadedModel
@@ -47,8 +46,7 @@ def attention_findings(model: LoadedModel, target: Target, book: RuleBook, predi
     findings: list[Finding] = []
     patterns: list[PatternSite] = []
     for graph in model.graph.walk():
-        values = GraphValues(graph)
-        judged.extend(JudgedSite(site, judge(site, target, rules)) for site in find_attention_sites(graph, values))
+        judged.extend(JudgedSite(site, judge(site, target, rules)) for site in find_attention_sites(graph))
         findings.extend(_normalization_findings(graph, target, book))
         gelu_outputs = frozenset(n.outputs[0] for n in graph.nodes if n.op == "Gelu" and n.outputs)
         patterns.extend(find_patterns(graph, gelu_outputs))

@@ -90,8 +90,15 @@ class AttentionSite:
 
 
 def find_attention_sites(graph: Graph, values: GraphValues | None = None) -> list[AttentionSite]:
-    """Every attention site of ``graph`` (not its nested bodies), in graph order."""
-    values = values or GraphValues(graph)
+    """Every attention site of ``graph`` (not its nested bodies), in graph order.
+
+    Pure in the graph, so the plan and the advice share one result.
+    """
+    return list(graph.memoized("attention_sites", lambda: tuple(_find_sites(graph, values))))
+
+
+def _find_sites(graph: Graph, values: GraphValues | None) -> list[AttentionSite]:
+    values = values or graph_values(graph)
     finder = _SiteFinder(graph, values)
     sites: list[AttentionSite] = []
     for node in graph.nodes:
@@ -123,6 +130,11 @@ class _MaskTerm:
     tensor: str
     how: str   # add | sub | keep_true | keep_false (Where) | attn_bool | attn_add
     node: Node
+
+
+def graph_values(graph: Graph) -> GraphValues:
+    """The graph's value analysis, shared by every stage that needs it."""
+    return graph.memoized("graph_values", lambda: GraphValues(graph))
 
 
 class _SiteFinder:

@@ -29,6 +29,11 @@ class NormSite:
 
 
 def find_normalizations(graph: Graph) -> list[NormSite]:
+    """LayerNorm and RMSNorm sites, native and decomposed; pure in the graph, so computed once."""
+    return list(graph.memoized("normalizations", lambda: tuple(_find_normalizations(graph))))
+
+
+def _find_normalizations(graph: Graph) -> list[NormSite]:
     sites: list[NormSite] = []
     used: set[Node] = set()
     for node in graph.nodes:

@@ -156,6 +156,7 @@ class Graph:
         # Pure analyses of this graph (attention sites, normalizations) computed once, read by both
         # the plan and the advice: see memoized().
         self.memo: dict[str, Any] = {}
+        self._op_index: dict[str, list[Node]] | None = None
         self._build(proto, name_prefix)
         initializers = self.initializers
         self._input_set = frozenset(n for n in self.inputs if n not in initializers)
@@ -227,6 +228,15 @@ class Graph:
             infos.update((vi.name, vi) for vi in self.proto.output)
             self._value_infos = infos
         return self._value_infos
+
+    def adopt_inferred(self, inferred: onnx.GraphProto) -> None:
+        """Take value infos (shapes) from the shape-inferred copy of this graph's proto.
+
+        The copy has the same nodes, initializers and inputs; only its value infos are richer.
+        """
+        self.proto = inferred
+        self._value_infos = None
+        self._shape_cache.clear()
 
     # -- queries ------------------------------------------------------------------------------
 
@@ -310,10 +320,35 @@ class Graph:
 
     def scalar(self, name: str) -> float | None:
         """The single value of a constant holding exactly one element, else None."""
+        init = self.initializers.get(name) if name not in self.producers else None
+        if init is not None and tensor_element_count(init) != 1:
+            return None  # a weight or a table: do not decode it just to learn it is not a scalar
         value = self.const_value(name)
         if value is None or value.size != 1:
             return None
         return float(value.reshape(-1)[0])
+
+    def nodes_of(self, *ops: str) -> list[Node]:
+        """Nodes with one of these op types, in topological order.
+
+        Most passes care about a handful of op types; walking only those keeps a pass's cost
+        proportional to its work rather than to the graph.
+        """
+        index = self._op_index
+        if index is None:
+            index = {}
+            for node in self.nodes:
+                bucket = index.get(node.op)
+                if bucket is None:
+                    index[node.op] = [node]
+                else:
+                    bucket.append(node)
+            self._op_index = index
+        if len(ops) == 1:
+            return list(index.get(ops[0], ()))
+        found = [n for op in set(ops) for n in index.get(op, ())]
+        found.sort(key=_node_index)
+        return found
 
     def memoized(self, key: str, compute: Callable[[], Any]) -> Any:
         """The result of a pure analysis of this graph, computed on first use."""
@@ -330,6 +365,12 @@ class Graph:
 
 
 _NO_NODES: list[Node] = []
+
+
+def _node_index(node: Node) -> int:
+    return node.index
+
+
 _MISSING = object()
 
 

@@ -8,6 +8,8 @@ opened read-only and never written.
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,12 +84,20 @@ def load_model(path: str | os.PathLike[str], shapes: dict[str, Shape] | None = N
             proto = onnx.inliner.inline_local_functions(proto)
         _apply_shape_overrides(file, proto, overrides)
         data = proto.SerializeToString()
-    # Shape inference runs on the bytes we already hold: no second serialisation of the model.
-    proto = _parse(file, _infer_shapes(file, data))
+    # Shape inference runs on the bytes we already hold (no second serialisation), and where the
+    # platform allows in a forked process, so the graph's structure is built at the same time: the
+    # inferred model has exactly the nodes of this one, only more value infos.
+    parallel = len(proto.graph.node) >= _PARALLEL_INFERENCE_MIN_NODES and not _has_bodies(proto)
+    pending = _start_shape_inference(file, data, parallel=parallel)
     del data
-    graph = Graph(proto.graph)
+    try:
+        graph = Graph(proto.graph)
+    finally:
+        inferred = _parse(file, pending())
+    graph.adopt_inferred(inferred.graph)
+    proto = inferred
     _check_dangling_inputs(file, graph)
-    externals = _external_files(proto)
+    externals = _external_files(graph)
     missing = tuple(f for f in externals if not (file.parent / f).exists())
     return LoadedModel(
         path=str(file),
@@ -152,15 +162,72 @@ def _apply_shape_overrides(file: Path, proto: onnx.ModelProto, overrides: dict[s
         del proto.graph.value_info[:]
 
 
+# Below this size, inference takes milliseconds and a fork would cost more than it saves.
+_PARALLEL_INFERENCE_MIN_NODES = 5_000
+
+
+def _has_bodies(proto: onnx.ModelProto) -> bool:
+    """If/Loop/Scan bodies get their shapes from the inferred model, so they are built after it."""
+    return any(n.op_type in ("If", "Loop", "Scan") for n in proto.graph.node)
+
+
+def _start_shape_inference(file: Path, data: bytes, parallel: bool) -> Callable[[], bytes]:
+    """Start shape inference and return a function that waits for the inferred model's bytes.
+
+    ONNX's shape inference holds the GIL, so a thread cannot overlap it; a forked child can, on
+    platforms where fork is safe (Linux). Elsewhere, or when fork fails, it runs right here.
+    """
+    if not parallel or sys.platform != "linux" or not hasattr(os, "fork"):
+        result = _infer_shapes(file, data)
+        return lambda: result
+    try:
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+    except OSError:
+        result = _infer_shapes(file, data)
+        return lambda: result
+    if pid == 0:  # the child: infer, send the bytes (or the error) back, and leave at once
+        code = 0
+        try:
+            os.close(read_end)
+            try:
+                payload = b"\x00" + _cpp_shape_inference.infer_shapes(data, True, True, True)
+            except Exception as exc:  # reported by the parent, which owns the user-facing error
+                payload = b"\x01" + f"{type(exc).__name__}\x1f{exc}".encode("utf-8", "replace")
+            with os.fdopen(write_end, "wb") as pipe:
+                pipe.write(payload)
+        except BaseException:
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(write_end)
+
+    def wait() -> bytes:
+        with os.fdopen(read_end, "rb") as pipe:
+            payload = pipe.read()
+        os.waitpid(pid, 0)
+        if payload[:1] == b"\x00":
+            return payload[1:]
+        if payload[:1] == b"\x01":
+            kind, _, message = payload[1:].decode("utf-8", "replace").partition("\x1f")
+            raise _inference_error(file, kind, message)
+        return _infer_shapes(file, data)  # the child died without an answer: do it here
+
+    return wait
+
+
+def _inference_error(file: Path, kind: str, message: str) -> ModelLoadError:
+    if kind == "InferenceError":
+        first = message.strip().splitlines()[0] if message.strip() else "shape inference failed"
+        return ModelLoadError(f"{file}: the model is inconsistent: {first[:300]}", _REEXPORT_HINT)
+    return ModelLoadError(f"{file}: shape inference failed ({kind}: {message[:200]})", _REEXPORT_HINT)
+
+
 def _infer_shapes(file: Path, data: bytes) -> bytes:
     try:
         return _cpp_shape_inference.infer_shapes(data, True, True, True)
-    except (onnx.shape_inference.InferenceError, _cpp_shape_inference.InferenceError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "shape inference failed"
-        raise ModelLoadError(f"{file}: the model is inconsistent: {first[:300]}", _REEXPORT_HINT) from None
     except Exception as exc:
-        raise ModelLoadError(f"{file}: shape inference failed ({type(exc).__name__}: {str(exc)[:200]})",
-                             _REEXPORT_HINT) from None
+        raise _inference_error(file, type(exc).__name__, str(exc)) from None
 
 
 def _check_dangling_inputs(file: Path, graph: Graph) -> None:
@@ -170,11 +237,12 @@ def _check_dangling_inputs(file: Path, graph: Graph) -> None:
                              "initializer or graph input provides", _REEXPORT_HINT)
 
 
-def _external_files(proto: onnx.ModelProto) -> tuple[str, ...]:
+def _external_files(graph: Graph) -> tuple[str, ...]:
     files: set[str] = set()
-    for init in proto.graph.initializer:
+    for init in graph.initializers.values():  # the dict the graph builds anyway: one pass, not two
         if init.data_location == onnx.TensorProto.EXTERNAL:
             for entry in init.external_data:
                 if entry.key == "location":
                     files.add(entry.value)
+                    break
     return tuple(sorted(files))

@@ -94,7 +94,8 @@ class PlanContext:
     # -- node and tensor queries ----------------------------------------------------------------
 
     def group(self, node: Node) -> Group | None:
-        return None if node in self.eliminated else self.owner.get(node)
+        """The layer holding ``node``; None once it is eliminated (eliminate() removes it from owner)."""
+        return self.owner.get(node)
 
     def live_readers(self, tensor: str) -> list[Node]:
         """Readers that become engine layers (shape-only readers run on the host and do not count)."""

@@ -101,7 +101,7 @@ def _find_sites(graph: Graph, values: GraphValues | None) -> list[AttentionSite]
     values = values or graph_values(graph)
     finder = _SiteFinder(graph, values)
     sites: list[AttentionSite] = []
-    for node in graph.nodes:
+    for node in graph.nodes_of("Softmax", "Attention"):
         site = None
         if node.op == "Softmax":
             site = finder.decomposed(node)

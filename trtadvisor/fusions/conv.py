@@ -14,8 +14,8 @@ from trtadvisor.plan import Group, PlanContext
 
 def fuse_pad_into_conv(ctx: PlanContext) -> None:
     graph = ctx.graph
-    for node in graph.nodes:
-        if node.op != "Pad" or ctx.group(node) is None:
+    for node in graph.nodes_of("Pad"):
+        if ctx.group(node) is None:
             continue
         reader = ctx.sole_reader(node.outputs[0])
         if reader is None or reader.op not in ("Conv", "ConvTranspose") or ctx.group(reader) is None:
@@ -98,8 +98,8 @@ def fuse_conv_epilogues(ctx: PlanContext) -> None:
     conv_ops = conv_like_ops(ctx)
     eltwise_ops = frozenset(ctx.book.fusion("conv+eltwise").ops)
     prefer = ctx.book.fusion("conv+eltwise").prefer_input
-    for node in graph.nodes:
-        if node.op not in conv_ops or ctx.group(node) is None:
+    for node in graph.nodes_of(*conv_ops):
+        if ctx.group(node) is None:
             continue
         group = ctx.owner[node]
         if node.op == "Gemm":
@@ -192,7 +192,7 @@ def gelu_blocker(ctx: PlanContext) -> str | None:
 def fuse_activation_pairs(ctx: PlanContext) -> None:
     """ReLU + ReLU, and a Scale (an unfolded BatchNormalization) + activation."""
     graph = ctx.graph
-    for node in graph.nodes:
+    for node in graph.nodes_of("Relu", "BatchNormalization"):
         group = ctx.group(node)
         if group is None or len(group.nodes) != 1:
             continue
@@ -223,8 +223,8 @@ def fuse_conv_pool(ctx: PlanContext) -> None:
     spec = ctx.book.fusion("conv+pool")
     if ctx.target.precision not in spec.precisions:
         return
-    for node in ctx.graph.nodes:
-        if node.op not in ("MaxPool", "AveragePool") or ctx.group(node) is None:
+    for node in ctx.graph.nodes_of("MaxPool", "AveragePool"):
+        if ctx.group(node) is None:
             continue
         producer = ctx.live_producer(node.inputs[0])
         group = ctx.group(producer) if producer is not None else None
@@ -246,8 +246,8 @@ def note_depthwise_separable(ctx: PlanContext) -> None:
     if ctx.target.precision != "int8":
         return
     graph = ctx.graph
-    for node in graph.nodes:
-        if node.op != "Conv" or not _is_depthwise(graph, node) or ctx.group(node) is None:
+    for node in graph.nodes_of("Conv"):
+        if not _is_depthwise(graph, node) or ctx.group(node) is None:
             continue
         group = ctx.owner[node]
         reader = ctx.sole_reader(group.tail.outputs[0])

@@ -19,8 +19,8 @@ def _attention_seeds(ctx: PlanContext) -> list[Node]:
     """Softmax nodes that sit between two activation-by-activation MatMuls (an attention core)."""
     seeds: list[Node] = []
     graph = ctx.graph
-    for node in graph.nodes:
-        if node.op != "Softmax" or ctx.group(node) is None:
+    for node in graph.nodes_of("Softmax"):
+        if ctx.group(node) is None:
             continue
         if _reaches(ctx, node, forward=False) and _reaches(ctx, node, forward=True):
             seeds.append(node)
@@ -55,7 +55,7 @@ def _reaches(ctx: PlanContext, start: Node, forward: bool, depth: int = 8) -> bo
 def form_myelin_regions(ctx: PlanContext) -> None:
     platform = ctx.book.platform
     if ctx.target.trt_at_least(platform["myelin_gemm_since"]):
-        seeds = [n for n in ctx.graph.nodes if n.op in ("MatMul", "Gemm", "Attention") and ctx.group(n) is not None]
+        seeds = [n for n in ctx.graph.nodes_of("MatMul", "Gemm", "Attention") if ctx.group(n) is not None]
     elif ctx.target.trt_at_least(platform["myelin_attention_since"]):
         seeds = _attention_seeds(ctx)
     else:
@@ -127,8 +127,8 @@ def fold_flatten_into_gemm(ctx: PlanContext) -> None:
     if ctx.target.trt_at_least(ctx.book.platform["gemm_as_conv_before"]):
         return
     graph = ctx.graph
-    for node in graph.nodes:
-        if node.op != "Gemm" or ctx.group(node) is None:
+    for node in graph.nodes_of("Gemm"):
+        if ctx.group(node) is None:
             continue
         producer = ctx.live_producer(node.inputs[0])
         if producer is None or producer.op not in ("Flatten", "Reshape"):

@@ -87,8 +87,8 @@ def _note_blocked_constant(ctx: PlanContext, node: Node) -> None:
 def fuse_conv_generic_activation(ctx: PlanContext) -> None:
     """A convolution followed by a pointwise layer with one input and one output."""
     for node in ctx.graph.nodes:
-        group = ctx.group(node)
-        if group is None or group.kind not in ("convolution", "deconvolution") or group.tail is not node:
+        group = ctx.owner.get(node)
+        if group is None or group.tail is not node or group.kind not in ("convolution", "deconvolution"):
             continue
         if any(f in group.fusions for f in ("conv+relu", "conv+clip", "conv+gelu", "conv+act")):
             continue

@@ -37,7 +37,7 @@ _CONV_KINDS = frozenset({"convolution", "deconvolution", "gemm"})
 
 
 def has_qdq(graph: Graph) -> bool:
-    return any(n.op in QDQ_OPS for n in graph.nodes)
+    return bool(graph.nodes_of(*QDQ_OPS))
 
 
 # -- queries shared with advice/qdq.py ---------------------------------------------------------

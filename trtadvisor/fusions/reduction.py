@@ -81,7 +81,7 @@ def _ancestors_within(end: Node, region: list[Node], graph: Graph) -> list[Node]
 def fuse_gelu(ctx: PlanContext) -> None:
     graph = ctx.graph
     tolerance = ctx.book.fusion("gelu").tolerance
-    for core in graph.nodes:
+    for core in graph.nodes_of("Gelu", "Erf", "Tanh"):
         if core.op == "Gelu" and ctx.group(core) is not None:
             ctx.fuse_nodes([core], "gelu")
             continue
@@ -154,7 +154,7 @@ def _is_square(graph: Graph, node: Node) -> bool:
 
 def fuse_reductions(ctx: PlanContext) -> None:
     graph = ctx.graph
-    for node in graph.nodes:
+    for node in graph.nodes_of("Exp", "Abs", "Mul", "Pow", "ReduceSum"):
         if ctx.group(node) is None:
             continue
         if node.op == "Exp":
@@ -192,8 +192,8 @@ def _reduce_axes(graph: Graph, node: Node) -> list[int] | None:
 
 def reduce_to_pooling(ctx: PlanContext) -> None:
     graph = ctx.graph
-    for node in graph.nodes:
-        if node.op != "ReduceMean" or ctx.group(node) is None or len(ctx.owner[node].nodes) != 1:
+    for node in graph.nodes_of("ReduceMean"):
+        if ctx.group(node) is None or len(ctx.owner[node].nodes) != 1:
             continue
         shape = graph.shape(node.inputs[0])
         axes = _reduce_axes(graph, node)

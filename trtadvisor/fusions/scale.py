@@ -22,7 +22,7 @@ def conv_like_ops(ctx: PlanContext) -> frozenset[str]:
 
 def erase_identity_scales(ctx: PlanContext) -> None:
     graph = ctx.graph
-    for node in graph.nodes:
+    for node in graph.nodes_of(*_IDENTITY_OPERAND):
         identity = _IDENTITY_OPERAND.get(node.op)
         if identity is None or ctx.group(node) is None or len(node.inputs) != 2:
             continue
@@ -89,8 +89,8 @@ def _scale_blocker(graph: Graph, node: Node, conv_out: str) -> str | None:
 def fold_scales_into_convs(ctx: PlanContext) -> None:
     graph = ctx.graph
     conv_ops = conv_like_ops(ctx) - {"Gemm"}
-    for node in graph.nodes:
-        if node.op not in conv_ops or ctx.group(node) is None:
+    for node in graph.nodes_of(*conv_ops):
+        if ctx.group(node) is None:
             continue
         group = ctx.owner[node]
         while True:

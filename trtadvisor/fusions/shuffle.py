@@ -63,8 +63,8 @@ def _merge_states(a: ShuffleState, b: ShuffleState) -> ShuffleState | None:
 def fuse_shuffles(ctx: PlanContext) -> None:
     graph = ctx.graph
     states: dict[int, ShuffleState] = {}
-    for node in graph.nodes:
-        if node.op not in SHUFFLE_OPS or ctx.group(node) is None:
+    for node in graph.nodes_of(*SHUFFLE_OPS):
+        if ctx.group(node) is None:
             continue
         group = ctx.owner[node]
         if group.head is not node:
@@ -109,8 +109,8 @@ def _erase_if_identity(ctx: PlanContext, group: Group, state: ShuffleState) -> N
 
 
 def fuse_shuffle_reduce(ctx: PlanContext) -> None:
-    for node in ctx.graph.nodes:
-        if node.op != "Transpose" or ctx.group(node) is None:
+    for node in ctx.graph.nodes_of("Transpose"):
+        if ctx.group(node) is None:
             continue
         group = ctx.owner[node]
         if len(group.nodes) != 1:

@@ -11,8 +11,8 @@ _TOPK = ("TopK", "ArgMax", "ArgMin")
 
 
 def fuse_softmax(ctx: PlanContext) -> None:
-    for node in ctx.graph.nodes:
-        if node.op not in ("Softmax", "LogSoftmax") or ctx.group(node) is None:
+    for node in ctx.graph.nodes_of("Softmax", "LogSoftmax"):
+        if ctx.group(node) is None:
             continue
         group = ctx.owner[node]
         if group.kind == "myelin":

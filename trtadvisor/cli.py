@@ -9,6 +9,7 @@ defaults; command-line flags win over it.
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -352,6 +353,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # One command, then exit: the cyclic GC would only re-scan the million objects an audit of a
+    # large model builds (the library API pauses it per audit; the CLI never needs it).
+    gc.disable()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:

@@ -150,6 +150,7 @@ class Graph:
         self._output_set = frozenset(self.outputs)
         self._initializers: dict[str, TensorProto] | None = None
         self._value_infos: dict[str, onnx.ValueInfoProto] | None = None
+        self._shape_source: onnx.GraphProto | None = None  # value infos from shape inference, when separate
         self._const_cache: dict[str, np.ndarray | None] = {}
         self._shape_cache: dict[str, Shape | None] = {}
         self._control_nodes: list[Node] = []  # nodes with bodies (If/Loop/Scan), so walk() skips the rest
@@ -223,18 +224,17 @@ class Graph:
     @property
     def value_infos(self) -> dict[str, onnx.ValueInfoProto]:
         if self._value_infos is None:
-            infos = {vi.name: vi for vi in self.proto.value_info}
-            infos.update((vi.name, vi) for vi in self.proto.input)
-            infos.update((vi.name, vi) for vi in self.proto.output)
+            source = self._shape_source or self.proto
+            infos = {vi.name: vi for vi in source.value_info}
+            infos.update((vi.name, vi) for vi in source.input)
+            infos.update((vi.name, vi) for vi in source.output)
             self._value_infos = infos
         return self._value_infos
 
-    def adopt_inferred(self, inferred: onnx.GraphProto) -> None:
-        """Take value infos (shapes) from the shape-inferred copy of this graph's proto.
-
-        The copy has the same nodes, initializers and inputs; only its value infos are richer.
-        """
-        self.proto = inferred
+    def adopt_shapes(self, shapes: onnx.GraphProto) -> None:
+        """Take value infos from shape inference's result (a GraphProto of value infos, inputs and
+        outputs only): the nodes, initializers and names are this graph's own."""
+        self._shape_source = shapes
         self._value_infos = None
         self._shape_cache.clear()
 
@@ -327,6 +327,24 @@ class Graph:
         if value is None or value.size != 1:
             return None
         return float(value.reshape(-1)[0])
+
+    def scalar_constants(self) -> dict[str, float]:
+        """Every one-element constant of this graph by name (initializers and Constant outputs)."""
+        def compute() -> dict[str, float]:
+            found: dict[str, float] = {}
+            for name, init in self.initializers.items():
+                if tensor_element_count(init) == 1 and name not in self.producers:
+                    value = self.scalar(name)
+                    if value is not None:
+                        found[name] = value
+            for node in self.nodes_of("Constant"):
+                for out in node.outputs:
+                    value = self.scalar(out)
+                    if value is not None:
+                        found[out] = value
+            return found
+
+        return self.memoized("scalar_constants", compute)
 
     def nodes_of(self, *ops: str) -> list[Node]:
         """Nodes with one of these op types, in topological order.

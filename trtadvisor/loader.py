@@ -7,7 +7,9 @@ opened read-only and never written.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -75,27 +77,36 @@ def load_model(path: str | os.PathLike[str], shapes: dict[str, Shape] | None = N
         data = file.read_bytes()
     except OSError as exc:
         raise ModelLoadError(f"{file}: cannot be read ({exc.strerror})", "check the file's permissions") from None
-    proto = _parse(file, data)
-    _check_structure(file, proto)
     overrides = dict(shapes or {})
-    if proto.functions or overrides:
-        # TensorRT's parser expands local functions; so do we, so patterns inside them are seen.
-        if proto.functions:
-            proto = onnx.inliner.inline_local_functions(proto)
-        _apply_shape_overrides(file, proto, overrides)
-        data = proto.SerializeToString()
-    # Shape inference runs on the bytes we already hold (no second serialisation), and where the
-    # platform allows in a forked process, so the graph's structure is built at the same time: the
-    # inferred model has exactly the nodes of this one, only more value infos.
-    parallel = len(proto.graph.node) >= _PARALLEL_INFERENCE_MIN_NODES and not _has_bodies(proto)
-    pending = _start_shape_inference(file, data, parallel=parallel)
-    del data
+    # A large model's shapes are inferred in a forked child while this process parses the model and
+    # builds the graph; the child starts before the parse, so it does not carry the parsed copy.
+    early = None
+    if not overrides and len(data) >= _PARALLEL_INFERENCE_MIN_BYTES:
+        early = _start_shape_inference(file, data, parallel=True)
     try:
-        graph = Graph(proto.graph)
+        proto = _parse(file, data)
+        _check_structure(file, proto)
+        if proto.functions or overrides or _has_bodies(proto):
+            # TensorRT's parser expands local functions; so do we, so patterns inside them are seen.
+            # Bodies of If/Loop get their shapes from the inferred model itself: infer, then build.
+            rewritten = bool(proto.functions or overrides)
+            if proto.functions:
+                proto = onnx.inliner.inline_local_functions(proto)
+            _apply_shape_overrides(file, proto, overrides)
+            if rewritten:
+                data = proto.SerializeToString()
+            proto = _parse(file, _infer_shapes(file, data))
+            graph = Graph(proto.graph)
+        else:
+            if early is None:
+                early = _start_shape_inference(file, data, parallel=False)
+            del data
+            graph = Graph(proto.graph)
+            shapes_proto, early = early(), None
+            graph.adopt_shapes(_parse_shapes(file, shapes_proto))
     finally:
-        inferred = _parse(file, pending())
-    graph.adopt_inferred(inferred.graph)
-    proto = inferred
+        if early is not None:
+            early.cancel()
     _check_dangling_inputs(file, graph)
     externals = _external_files(graph)
     missing = tuple(f for f in externals if not (file.parent / f).exists())
@@ -163,7 +174,7 @@ def _apply_shape_overrides(file: Path, proto: onnx.ModelProto, overrides: dict[s
 
 
 # Below this size, inference takes milliseconds and a fork would cost more than it saves.
-_PARALLEL_INFERENCE_MIN_NODES = 5_000
+_PARALLEL_INFERENCE_MIN_BYTES = 1 << 20
 
 
 def _has_bodies(proto: onnx.ModelProto) -> bool:
@@ -171,27 +182,61 @@ def _has_bodies(proto: onnx.ModelProto) -> bool:
     return any(n.op_type in ("If", "Loop", "Scan") for n in proto.graph.node)
 
 
-def _start_shape_inference(file: Path, data: bytes, parallel: bool) -> Callable[[], bytes]:
-    """Start shape inference and return a function that waits for the inferred model's bytes.
+def _shapes_only(inferred: bytes) -> bytes:
+    """The inferred model's value infos, inputs and outputs as a small GraphProto: all we need of it."""
+    model = onnx.ModelProto()
+    model.ParseFromString(inferred)
+    del inferred
+    shapes = onnx.GraphProto()
+    shapes.value_info.extend(model.graph.value_info)
+    shapes.input.extend(model.graph.input)
+    shapes.output.extend(model.graph.output)
+    return shapes.SerializeToString()
+
+
+def _parse_shapes(file: Path, data: bytes) -> onnx.GraphProto:
+    shapes = onnx.GraphProto()
+    try:
+        shapes.ParseFromString(data)
+    except DecodeError:
+        raise ModelLoadError(f"{file}: shape inference returned an unreadable result", _REEXPORT_HINT) from None
+    return shapes
+
+
+class _PendingShapes:
+    """Shape inference under way: call it for the shapes-only GraphProto bytes, or cancel it."""
+
+    def __init__(self, wait: Callable[[], bytes], cancel: Callable[[], None] = lambda: None) -> None:
+        self._wait = wait
+        self.cancel = cancel
+
+    def __call__(self) -> bytes:
+        return self._wait()
+
+
+def _start_shape_inference(file: Path, data: bytes, parallel: bool) -> _PendingShapes:
+    """Start shape inference; the result is the shapes-only GraphProto (see :func:`_shapes_only`).
 
     ONNX's shape inference holds the GIL, so a thread cannot overlap it; a forked child can, on
     platforms where fork is safe (Linux). Elsewhere, or when fork fails, it runs right here.
     """
+    def here() -> _PendingShapes:
+        result = _shapes_only(_infer_shapes(file, data))
+        return _PendingShapes(lambda: result)
+
     if not parallel or sys.platform != "linux" or not hasattr(os, "fork"):
-        result = _infer_shapes(file, data)
-        return lambda: result
+        return here()
     try:
         read_end, write_end = os.pipe()
         pid = os.fork()
     except OSError:
-        result = _infer_shapes(file, data)
-        return lambda: result
-    if pid == 0:  # the child: infer, send the bytes (or the error) back, and leave at once
+        return here()
+    if pid == 0:  # the child: infer, send the shapes (or the error) back, and leave at once
         code = 0
         try:
             os.close(read_end)
             try:
-                payload = b"\x00" + _cpp_shape_inference.infer_shapes(data, True, True, True)
+                payload = b"\x00" + _shapes_only(_cpp_shape_inference.infer_shapes(data, True, True, True))
             except Exception as exc:  # reported by the parent, which owns the user-facing error
                 payload = b"\x01" + f"{type(exc).__name__}\x1f{exc}".encode("utf-8", "replace")
             with os.fdopen(write_end, "wb") as pipe:
@@ -201,19 +246,34 @@ def _start_shape_inference(file: Path, data: bytes, parallel: bool) -> Callable[
         finally:
             os._exit(code)
     os.close(write_end)
+    reaped = False
+
+    def reap() -> None:
+        nonlocal reaped
+        if not reaped:
+            reaped = True
+            os.waitpid(pid, 0)
 
     def wait() -> bytes:
         with os.fdopen(read_end, "rb") as pipe:
             payload = pipe.read()
-        os.waitpid(pid, 0)
+        reap()
         if payload[:1] == b"\x00":
             return payload[1:]
         if payload[:1] == b"\x01":
             kind, _, message = payload[1:].decode("utf-8", "replace").partition("\x1f")
             raise _inference_error(file, kind, message)
-        return _infer_shapes(file, data)  # the child died without an answer: do it here
+        return _shapes_only(_infer_shapes(file, data))  # the child died without an answer: do it here
 
-    return wait
+    def cancel() -> None:
+        if reaped:
+            return
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+            os.close(read_end)
+        reap()
+
+    return _PendingShapes(wait, cancel)
 
 
 def _inference_error(file: Path, kind: str, message: str) -> ModelLoadError:

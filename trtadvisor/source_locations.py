@@ -157,9 +157,17 @@ class Locator:
     """Locates findings of one model; node lookups and path resolution are cached."""
 
     def __init__(self, model_path: str, graph: object, root: Path) -> None:
-        self.index = nodes_by_name(graph)
+        self._graph = graph
+        self._index: dict[str, Node] | None = None
         self.resolver = SourceResolver(root)
         self.model = self._model_uri(model_path)
+
+    @property
+    def index(self) -> dict[str, Node]:
+        """Nodes by name, built on the first lookup: an audit without findings to locate never pays for it."""
+        if self._index is None:
+            self._index = nodes_by_name(self._graph)
+        return self._index
 
     def _model_uri(self, model_path: str) -> str:
         path = Path(model_path)

@@ -21,16 +21,17 @@ from make_large_graph import make_model
 @pytest.fixture(scope="module")
 def large(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("large") / "large.onnx"
-    path.write_bytes(make_model(6_000).SerializeToString())
+    path.write_bytes(make_model(12_000).SerializeToString())
+    assert path.stat().st_size >= loader._PARALLEL_INFERENCE_MIN_BYTES  # takes the forked path
     return path
 
 
 def test_forked_and_in_process_inference_agree(large: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     forked = loader.load_model(large)
-    monkeypatch.setattr(loader, "_PARALLEL_INFERENCE_MIN_NODES", 10**9)
+    monkeypatch.setattr(loader, "_PARALLEL_INFERENCE_MIN_BYTES", 10**12)
     local = loader.load_model(large)
     names = [o for n in local.graph.nodes for o in n.outputs]
-    assert len(names) > 6_000
+    assert len(names) > 12_000
     assert [forked.graph.shape(t) for t in names] == [local.graph.shape(t) for t in names]
     # Shapes really were inferred: the attention scores are [1, heads, seq, seq].
     softmax = next(n for n in forked.graph.nodes if n.op == "Softmax")
@@ -38,7 +39,7 @@ def test_forked_and_in_process_inference_agree(large: Path, monkeypatch: pytest.
 
 
 def test_inconsistent_large_model_is_an_input_error(tmp_path: Path) -> None:
-    model = make_model(6_000)
+    model = make_model(12_000)
     reshape = next(n for n in model.graph.node if n.op_type == "Reshape")
     bad = helper.make_tensor("bad_shape", onnx.TensorProto.INT64, [2], [7, 13])
     model.graph.initializer.append(bad)

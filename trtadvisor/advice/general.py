@@ -72,7 +72,7 @@ def _batch_findings(model: LoadedModel, target: Target, book: RuleBook) -> list[
 
 
 def _cuda_graph_findings(graph: Graph, book: RuleBook) -> list[Finding]:
-    blockers = [n for g in graph.walk() for n in g.nodes if n.op in CUDA_GRAPH_BLOCKERS]
+    blockers = [n for g in graph.walk() for n in g.nodes_of(*CUDA_GRAPH_BLOCKERS)]
     if not blockers:
         return []
     ops = sorted({n.op for n in blockers})

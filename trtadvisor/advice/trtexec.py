@@ -38,11 +38,11 @@ def dynamic_inputs(model: LoadedModel) -> list[str]:
 
 
 def has_qdq(graph: Graph) -> bool:
-    return any(n.op in ("QuantizeLinear", "DequantizeLinear") for g in graph.walk() for n in g.nodes)
+    return any(g.nodes_of("QuantizeLinear", "DequantizeLinear") for g in graph.walk())
 
 
 def has_cuda_graph_blockers(graph: Graph) -> bool:
-    return any(n.op in CUDA_GRAPH_BLOCKERS for g in graph.walk() for n in g.nodes)
+    return any(g.nodes_of(*CUDA_GRAPH_BLOCKERS) for g in graph.walk())
 
 
 def precision_flags(model: LoadedModel, target: Target, book: RuleBook) -> list[str]:

@@ -20,12 +20,6 @@ _NOOPS = {"Identity": "Identity is removed", "Dropout": "Dropout is an identity 
 def eliminate(ctx: PlanContext) -> None:
     graph = ctx.graph
     _fold_constants(ctx, graph)
-    for node in graph.nodes:
-        if node in ctx.eliminated:
-            continue
-        reason = _noop_reason(graph, node)
-        if reason is not None:
-            ctx.eliminate(node, reason)
     _eliminate_shape_arithmetic(ctx, graph)
 
 
@@ -38,29 +32,43 @@ def _noop_reason(graph: Graph, node: Node) -> str | None:
     return None
 
 
-def _fold_constants(ctx: PlanContext, graph: Graph) -> set[str]:
-    """Eliminate nodes whose every input is known at build time; return the constant tensors."""
+def _fold_constants(ctx: PlanContext, graph: Graph) -> None:
+    """Eliminate no-ops and nodes whose every input is known at build time (one pass: a hot path)."""
     constants: set[str] = set()
     producers, initializers = graph.producers, graph.initializers
     for node in graph.nodes:
-        if node.op == "Constant":
+        op = node.op
+        if op == "Constant":
             ctx.eliminate(node, "constant weights, folded into the layers that read them")
             constants.update(node.outputs)
             continue
-        if node.op in _NEVER_FOLDED or node.subgraphs:
+        if op in _NEVER_FOLDED or node.subgraphs:
             continue
-        if node.op in ("Shape", "Size"):
+        if op == "Shape" or op == "Size":
             shape = graph.shape(node.inputs[0]) if node.inputs else None
             if shape is not None and all(isinstance(d, int) for d in shape):
                 ctx.eliminate(node, "shape of a static tensor, folded at build time")
                 constants.update(node.outputs)
             continue
         # CastLike reads its second input for the type only.
-        data = [node.inputs[0]] if node.op == "CastLike" and node.inputs else [i for i in node.inputs if i]
-        if data and all(i in constants or (i not in producers and i in initializers) for i in data):
+        inputs = node.inputs[:1] if op == "CastLike" else node.inputs
+        foldable = False
+        for name in inputs:
+            if not name:
+                continue
+            if name in constants or (name not in producers and name in initializers):
+                foldable = True
+                continue
+            foldable = False
+            break
+        if foldable:
             ctx.eliminate(node, "all inputs are constants: folded at build time")
             constants.update(node.outputs)
-    return constants
+            continue
+        if op in _NOOPS or op == "Cast":
+            reason = _noop_reason(graph, node)
+            if reason is not None:
+                ctx.eliminate(node, reason)
 
 
 def _eliminate_shape_arithmetic(ctx: PlanContext, graph: Graph) -> None:

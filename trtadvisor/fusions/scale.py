@@ -22,14 +22,15 @@ def conv_like_ops(ctx: PlanContext) -> frozenset[str]:
 
 def erase_identity_scales(ctx: PlanContext) -> None:
     graph = ctx.graph
+    scalars = graph.scalar_constants()
     for node in graph.nodes_of(*_IDENTITY_OPERAND):
-        identity = _IDENTITY_OPERAND.get(node.op)
-        if identity is None or ctx.group(node) is None or len(node.inputs) != 2:
+        if len(node.inputs) != 2 or ctx.group(node) is None:
             continue
+        identity = _IDENTITY_OPERAND[node.op]
         data, const = node.inputs
-        if node.op in ("Add", "Mul") and graph.is_constant(data):
+        if node.op in ("Add", "Mul") and data in scalars:
             data, const = const, data
-        value = graph.scalar(const)
+        value = scalars.get(const)
         if value is None or value != identity or graph.is_constant(data):
             continue
         out = node.outputs[0]

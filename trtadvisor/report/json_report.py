@@ -50,7 +50,31 @@ def summary_dict(result: AuditResult) -> dict[str, Any]:
 
 
 def render_json(result: AuditResult) -> str:
-    return json.dumps(report_dict(result), indent=2, ensure_ascii=False) + "\n"
+    return dumps_readable(report_dict(result))
+
+
+def dumps_readable(data: dict[str, Any]) -> str:
+    """JSON with one top-level key per line and one array element per line.
+
+    As readable as ``indent=2`` for a person or a diff, and written by json's C encoder:
+    ``indent`` switches to the pure-Python encoder, which costs seconds on a 100k-node report.
+    """
+    def compact(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+    lines = ["{"]
+    items = list(data.items())
+    for i, (key, value) in enumerate(items):
+        comma = "," if i < len(items) - 1 else ""
+        if isinstance(value, list) and value:
+            lines.append(f"  {compact(key)}: [")
+            lines.extend(f"    {compact(v)}," for v in value[:-1])
+            lines.append(f"    {compact(value[-1])}")
+            lines.append(f"  ]{comma}")
+        else:
+            lines.append(f"  {compact(key)}: {compact(value)}{comma}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
 
 
 class JsonFormatter:

@@ -45,7 +45,7 @@ class Node:
         self.inputs = inputs
         self.outputs = outputs
         self.graph = graph
-        self.subgraphs: list[Graph] = []
+        self.subgraphs: list[Graph] = _NO_BODIES  # replaced by a list for If/Loop/Scan nodes
         self._attrs: dict[str, Any] | None = None
 
     def attr(self, key: str, default: Any = None) -> Any:
@@ -170,10 +170,14 @@ class Graph:
         readers = self.readers
         nodes = self.nodes
         used_names: set[str] = set()
+        # Each tensor and op name is kept once, however many nodes refer to it: on a 100k-node
+        # graph that is tens of MB of duplicate strings.
+        names: dict[str, str] = {}
+        intern = names.setdefault
         for index, node_proto in enumerate(proto.node):
-            op = node_proto.op_type
-            inputs = node_proto.input[:]
-            outputs = node_proto.output[:]
+            op = intern(node_proto.op_type, node_proto.op_type)
+            inputs = [intern(i, i) for i in node_proto.input]
+            outputs = [intern(o, o) for o in node_proto.output]
             name = node_proto.name or _unnamed_node_name(op, outputs, index)
             if name in used_names:  # exporters do write duplicates; keep names unique for reports
                 name = f"{name}__{index}"
@@ -195,6 +199,7 @@ class Graph:
                 self._control_nodes.append(node)
 
     def _attach_subgraphs(self, node: Node, prefix: str) -> None:
+        node.subgraphs = []
         for attr in node.proto.attribute:
             if attr.type not in (AttributeProto.GRAPH, AttributeProto.GRAPHS):
                 continue
@@ -383,6 +388,7 @@ class Graph:
 
 
 _NO_NODES: list[Node] = []
+_NO_BODIES: list[Graph] = []  # shared and never appended to: nodes without bodies point here
 
 
 def _node_index(node: Node) -> int:

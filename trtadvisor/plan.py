@@ -18,6 +18,8 @@ from trtadvisor.ops import kind_of
 from trtadvisor.rulebook import RuleBook
 from trtadvisor.target import Target
 
+_NO_FUSIONS: list[str] = []
+
 
 class Group:
     """A layer under construction: the nodes TensorRT will run as one engine layer."""
@@ -27,7 +29,7 @@ class Group:
     def __init__(self, node: Node) -> None:
         self.nodes: list[Node] = [node]
         self.kind: str = kind_of(node.op)
-        self.fusions: list[str] = []
+        self.fusions: list[str] = _NO_FUSIONS  # most layers never fuse: share one empty list until one does
         self.name: str = node.name
         self.pointwise = False  # True once the group is a PWN(...) layer
 
@@ -41,6 +43,8 @@ class Group:
 
     def add_fusion(self, fusion_id: str) -> None:
         if fusion_id not in self.fusions:
+            if self.fusions is _NO_FUSIONS:
+                self.fusions = []
             self.fusions.append(fusion_id)
 
 

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import sys
+from trtadvisor.cli import run
 
-from trtadvisor.cli import main
-
-sys.exit(main())
+run()

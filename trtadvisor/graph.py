@@ -122,10 +122,11 @@ def _shape_of_type(tp: onnx.TypeProto) -> tuple[int, Shape | None]:
         return tt.elem_type, None
     dims: list[Dim] = []
     for d in tt.shape.dim:
-        which = d.WhichOneof("value")
-        if which == "dim_value":
-            dims.append(int(d.dim_value))
-        elif which == "dim_param":
+        # dim_value is the common case and reading it is cheaper than asking which field is set
+        value = d.dim_value
+        if value or d.HasField("dim_value"):
+            dims.append(value)
+        elif d.dim_param:
             dims.append(d.dim_param)
         else:
             dims.append(None)
@@ -338,6 +339,9 @@ class Graph:
         def compute() -> dict[str, float]:
             found: dict[str, float] = {}
             for name, init in self.initializers.items():
+                dims = init.dims
+                if dims and dims[0] != 1:
+                    continue  # a weight or a table, rejected without walking its dimensions
                 if tensor_element_count(init) == 1 and name not in self.producers:
                     value = self.scalar(name)
                     if value is not None:

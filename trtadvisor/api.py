@@ -50,7 +50,7 @@ def audit(path: str | os.PathLike[str], *, trt: str | None = None, sm: str | Non
     book = book or default_rulebook()
     target = make_target(book, trt, sm, gpu, precision)
     with _no_cyclic_gc():
-        model = load_model(path, shapes)
+        model = load_model(path, shapes, wait_for_shapes=False)
         prediction = plan_graph(model.graph, target, book)
         findings = list(prediction.findings)
         extras: dict[str, object] = {}

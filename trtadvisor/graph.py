@@ -10,6 +10,7 @@ nothing is known; a shape of ``None`` means the rank is unknown.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -152,6 +153,7 @@ class Graph:
         self._initializers: dict[str, TensorProto] | None = None
         self._value_infos: dict[str, onnx.ValueInfoProto] | None = None
         self._shape_source: onnx.GraphProto | None = None  # value infos from shape inference, when separate
+        self._pending_shapes: Callable[[], onnx.GraphProto] | None = None
         self._const_cache: dict[str, np.ndarray | None] = {}
         self._shape_cache: dict[str, Shape | None] = {}
         self._control_nodes: list[Node] = []  # nodes with bodies (If/Loop/Scan), so walk() skips the rest
@@ -230,12 +232,25 @@ class Graph:
     @property
     def value_infos(self) -> dict[str, onnx.ValueInfoProto]:
         if self._value_infos is None:
+            if self._pending_shapes is not None:
+                pending, self._pending_shapes = self._pending_shapes, None
+                self.adopt_shapes(pending())
             source = self._shape_source or self.proto
             infos = {vi.name: vi for vi in source.value_info}
             infos.update((vi.name, vi) for vi in source.input)
             infos.update((vi.name, vi) for vi in source.output)
             self._value_infos = infos
         return self._value_infos
+
+    def adopt_shapes_later(self, pending: Callable[[], onnx.GraphProto], cancel: Callable[[], None]) -> None:
+        """Shapes still being inferred elsewhere: the first shape query waits for them.
+
+        ``cancel`` runs if the graph is dropped before anyone asked (so no child process lingers).
+        """
+        self._pending_shapes = pending
+        self._value_infos = None
+        self._shape_cache.clear()
+        weakref.finalize(self, cancel)
 
     def adopt_shapes(self, shapes: onnx.GraphProto) -> None:
         """Take value infos from shape inference's result (a GraphProto of value infos, inputs and

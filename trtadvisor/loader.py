@@ -66,8 +66,14 @@ def parse_shape_overrides(text: str | None) -> dict[str, Shape]:
     return shapes
 
 
-def load_model(path: str | os.PathLike[str], shapes: dict[str, Shape] | None = None) -> LoadedModel:
-    """Read ``path`` into a :class:`LoadedModel`; every failure is a :class:`ModelLoadError`."""
+def load_model(path: str | os.PathLike[str], shapes: dict[str, Shape] | None = None, *,
+               wait_for_shapes: bool = True) -> LoadedModel:
+    """Read ``path`` into a :class:`LoadedModel`; every failure is a :class:`ModelLoadError`.
+
+    With ``wait_for_shapes=False`` a large model's shapes may still be under inference when this
+    returns: the first shape query waits for them (and raises the ModelLoadError of an
+    inconsistent model then), so the caller's work until that query overlaps the inference.
+    """
     file = Path(path)
     if not file.exists():
         raise ModelLoadError(f"{file}: no such file", "check the path to the .onnx file")
@@ -102,8 +108,10 @@ def load_model(path: str | os.PathLike[str], shapes: dict[str, Shape] | None = N
                 early = _start_shape_inference(file, data, parallel=False)
             del data
             graph = Graph(proto.graph)
-            shapes_proto, early = early(), None
-            graph.adopt_shapes(_parse_shapes(file, shapes_proto))
+            pending, early = early, None
+            graph.adopt_shapes_later(lambda: _parse_shapes(file, pending()), pending.cancel)
+            if wait_for_shapes:
+                graph.value_infos  # noqa: B018  (waits, and raises for an inconsistent model)
     finally:
         if early is not None:
             early.cancel()

@@ -48,3 +48,18 @@ def test_inconsistent_large_model_is_an_input_error(tmp_path: Path) -> None:
     path.write_bytes(model.SerializeToString())
     with pytest.raises(ModelLoadError, match="inconsistent"):
         loader.load_model(path)
+
+
+def test_inconsistent_large_model_from_the_cli_is_one_line(tmp_path: Path) -> None:
+    import subprocess
+
+    model = make_model(12_000)
+    reshape = next(n for n in model.graph.node if n.op_type == "Reshape")
+    model.graph.initializer.append(helper.make_tensor("bad_shape", onnx.TensorProto.INT64, [2], [7, 13]))
+    reshape.input[1] = "bad_shape"
+    path = tmp_path / "bad.onnx"
+    path.write_bytes(model.SerializeToString())
+    proc = subprocess.run([sys.executable, "-m", "trtadvisor", "audit", str(path), "--format", "json"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and "inconsistent" in proc.stderr and "Hint:" in proc.stderr

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -20,14 +19,7 @@ from trtadvisor.engine.artifacts import load_engine
 from trtadvisor.engine.model import Engine, EngineLayer, EngineTensor, PerfSummary, engine_to_json
 from trtadvisor.report.engine_rich import EngineView
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "trt-artifacts"
-
-
-def art(relative: str) -> Path:
-    path = ARTIFACTS / relative
-    if not path.exists():
-        pytest.skip(f"shared TensorRT artifact not available: {relative}")
-    return path
+from conftest import artifact as art
 
 
 def levit() -> Engine:

@@ -18,7 +18,8 @@ from trtadvisor.engine.build import (
 )
 from trtadvisor.errors import UserError
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "trt-artifacts"
+from conftest import ARTIFACTS
+
 RESNET_FP16 = "trex/examples/pytorch/resnet/A100/fp16/resnet.onnx.engine."
 LOG = "trt-cookbook/trt10.16.1/result-03-inference-cudagraph.log"
 

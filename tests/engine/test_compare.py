@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
 from trtadvisor.engine.artifacts import load_engine
 from trtadvisor.engine.compare import compare, layer_signature
 from trtadvisor.engine.model import Engine, EngineLayer
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "trt-artifacts"
+from conftest import artifact as art
+
 OPS = {
     "node_conv2d": "Conv",
     "node_relu": "Relu",
@@ -25,12 +22,6 @@ OPS = {
     "node_argmax": "ArgMax",
 }
 
-
-def art(relative: str) -> Path:
-    path = ARTIFACTS / relative
-    if not path.exists():
-        pytest.skip(f"shared TensorRT artifact not available: {relative}")
-    return path
 
 
 def layer(name: str, *nodes: str) -> dict[str, object]:

@@ -10,15 +10,7 @@ from trtadvisor.engine.artifacts import load_engine
 from trtadvisor.engine.layer_info import read_layer_info
 from trtadvisor.errors import ArtifactError
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "trt-artifacts"
-
-
-def art(relative: str) -> Path:
-    path = ARTIFACTS / relative
-    if not path.exists():
-        pytest.skip(f"shared TensorRT artifact not available: {relative}")
-    return path
-
+from conftest import artifact as art
 
 # (file, layer count, detailed, first layer name, first layer type)
 LAYER_FILES = [

@@ -11,15 +11,7 @@ from trtadvisor.engine.artifacts import load_engine
 from trtadvisor.engine.logs import decode_version_tag, read_log
 from trtadvisor.errors import ArtifactError
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "trt-artifacts"
-
-
-def art(relative: str) -> Path:
-    path = ARTIFACTS / relative
-    if not path.exists():
-        pytest.skip(f"shared TensorRT artifact not available: {relative}")
-    return path
-
+from conftest import artifact as art
 
 # (log, version, GPU, SM, fusion lines)
 HEADERS = [

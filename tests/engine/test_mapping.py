@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from trtadvisor.engine.artifacts import load_engine
 from trtadvisor.engine.mapping import classify_token, layer_role, map_layer, map_name, metadata_nodes
 from trtadvisor.engine.model import EngineLayer
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "trt-artifacts"
-
-
-def art(relative: str) -> Path:
-    path = ARTIFACTS / relative
-    if not path.exists():
-        pytest.skip(f"shared TensorRT artifact not available: {relative}")
-    return path
+from conftest import artifact as art
 
 
 @pytest.mark.parametrize(

@@ -10,15 +10,7 @@ from trtadvisor.engine.artifacts import load_engine, name_key
 from trtadvisor.engine.profile import read_iprofiler_log, read_profile, read_timing
 from trtadvisor.errors import ArtifactError
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "trt-artifacts"
-
-
-def art(relative: str) -> Path:
-    path = ARTIFACTS / relative
-    if not path.exists():
-        pytest.skip(f"shared TensorRT artifact not available: {relative}")
-    return path
-
+from conftest import artifact as art
 
 # (profile JSON, records, iterations ("count"), has medianMs)
 PROFILES = [

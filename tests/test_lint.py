@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +13,8 @@ from conftest import REPO
 
 
 def test_ruff_is_clean() -> None:
-    ruff = shutil.which("ruff")
+    beside_python = Path(sys.executable).parent / "ruff"
+    ruff = str(beside_python) if beside_python.exists() else shutil.which("ruff")
     if ruff is None:
         pytest.skip("ruff is not installed (pip install '.[test]' brings it)")
     proc = subprocess.run([ruff, "check", "trtadvisor", "tests", "benchmarks", "samples"], cwd=REPO,

@@ -7,6 +7,7 @@ modules (module counts, forward-call counts), never from the ONNX graph.
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -58,10 +59,14 @@ def test_batchnorm_folds_into_its_convolution(audited: tuple[dict[str, Any], Aud
             assert layer.ops[0] == "Conv" and "conv+scale" in layer.fusions
 
 
-def test_resnet_blocks(audited: tuple[dict[str, Any], AuditResult]) -> None:
-    entry, result = audited
-    if not entry["name"].startswith("resnet18"):
-        pytest.skip("ResNet only")
+def _family_params(prefix: str) -> list[Any]:
+    return [pytest.param(e, t, id=f"{Path(e['path']).name}@trt{t[0]}")
+            for e in CNN if e["name"].startswith(prefix) for t in TARGETS]
+
+
+@pytest.mark.parametrize("entry, target", _family_params("resnet18"))
+def test_resnet_blocks(entry: dict[str, Any], target: tuple[str, str]) -> None:
+    result = _audit(entry, *target)
     facts = entry["facts"]
     # BatchNormalization folds into the conv whether the exporter folded it or left it in the graph.
     shapes = Counter(tuple(op for op in layer.ops if op != "BatchNormalization") for layer in result.prediction.layers)
@@ -80,10 +85,9 @@ def test_resnet_blocks(audited: tuple[dict[str, Any], AuditResult]) -> None:
     assert relus_fused == facts["activation_calls"]["ReLU"]
 
 
-def test_mobilenet_relu6_and_residuals(audited: tuple[dict[str, Any], AuditResult]) -> None:
-    entry, result = audited
-    if entry["name"] != "mobilenet_v2":
-        pytest.skip("MobileNet only")
+@pytest.mark.parametrize("entry, target", _family_params("mobilenet_v2"))
+def test_mobilenet_relu6_and_residuals(entry: dict[str, Any], target: tuple[str, str]) -> None:
+    result = _audit(entry, *target)
     facts = entry["facts"]
     shapes = Counter(layer.ops for layer in result.prediction.layers)
     assert shapes[("Conv", "Clip")] == facts["activation_calls"]["ReLU6"]
@@ -92,10 +96,9 @@ def test_mobilenet_relu6_and_residuals(audited: tuple[dict[str, Any], AuditResul
     assert all("conv+clip" in layer.fusions for layer in result.prediction.layers if layer.ops == ("Conv", "Clip"))
 
 
-def test_efficientnet_silu_and_squeeze_excite(audited: tuple[dict[str, Any], AuditResult]) -> None:
-    entry, result = audited
-    if entry["name"] != "efficientnet_b0":
-        pytest.skip("EfficientNet only")
+@pytest.mark.parametrize("entry, target", _family_params("efficientnet_b0"))
+def test_efficientnet_silu_and_squeeze_excite(entry: dict[str, Any], target: tuple[str, str]) -> None:
+    result = _audit(entry, *target)
     facts = entry["facts"]
     layers = result.prediction.layers
     silu = [layer for layer in layers if layer.ops == ("Conv", "Sigmoid", "Mul")]

@@ -24,7 +24,8 @@ from trtadvisor.engine.analysis import (
     find_bottlenecks,
 )
 from trtadvisor.engine.artifacts import load_engine
-from trtadvisor.engine.compare import Comparison, compare, comparison_to_json
+from trtadvisor.engine.compare import Comparison, compare, compare_by_signature, comparison_to_json, shares_nodes
+from trtadvisor.engine.mapping import map_engine
 from trtadvisor.engine.model import Engine, engine_to_json
 from trtadvisor.report.engine_rich import EngineView
 
@@ -39,7 +40,19 @@ def confirm_into(result: AuditResult, *, layer_info: str | None = None, profile:
     bottlenecks = find_bottlenecks(engine, op_types=node_ops)
     diagnosis = diagnose(engine)
     predicted = [layer.to_json() for layer in result.prediction.layers]
-    comparison = compare(predicted, engine, eliminated=result.prediction.eliminated, node_ops=node_ops)
+    if shares_nodes(predicted, engine):
+        comparison = compare(predicted, engine, eliminated=result.prediction.eliminated, node_ops=node_ops)
+    else:
+        # Built from another export (renamed nodes): compare the layers' op types in order instead.
+        by_name = map_engine(engine, None)  # map names on their own: the model's nodes are not in them
+        comparison = compare_by_signature(predicted, by_name)
+        diagnosis = [*diagnosis, Diagnosis(
+            rule="engine-from-another-export",
+            message="no engine layer names a node of this model: it was built from another export",
+            evidence=f"{len(engine.layers)} engine layers, none naming one of the model's "
+                     f"{result.prediction.node_count} nodes",
+            advice="compared by layer signatures (op types per layer, in order); for a node-by-node "
+                   "comparison, give the artifacts of an engine built from this very file")]
     result.extras["engine"] = engine_to_json(engine)
     result.extras["bottlenecks"] = bottlenecks_to_json(bottlenecks)
     result.extras["diagnosis"] = diagnosis_to_json(diagnosis)

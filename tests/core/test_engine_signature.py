@@ -38,3 +38,20 @@ def test_resnet18_prediction_matches_the_a100_engine(precision: str) -> None:
 
     assert len(expected) == 23  # 20 convolutions, MaxPool, GlobalAveragePool, Gemm
     assert predicted == expected
+
+
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+def test_audit_against_an_engine_of_another_export_compares_signatures(precision: str) -> None:
+    from trtadvisor.confirm import confirm_into
+
+    entry = samples_where(name="resnet18", exporter="torchscript")[0]
+    result = audit(sample_path(entry), trt="8.5", gpu="A100", precision=precision)
+    confirm_into(result, layer_info=str(artifact(ENGINES.format(precision=precision))))
+    comparison = result.extras["comparison"]
+    assert comparison["method"] == "signatures"
+    assert comparison["agreement"] == 1.0
+    assert comparison["missed"] == [] and comparison["unpredicted"] == []
+    # Every multi-node layer is confirmed: 9 Conv+Relu, 8 Conv+Add+Relu.
+    assert len(comparison["confirmed"]) == 17
+    rules = [d["rule"] for d in result.extras["diagnosis"]]
+    assert "engine-from-another-export" in rules

@@ -61,7 +61,8 @@ def test_compare_with_trt10_engine() -> None:
     assert leads["__myl_AddMaxrSubExpSum_myl4_2"]["predicted_layers"] == ["L5", "L6"]
     assert leads["__myl_AddMaxrSubExpSum_myl4_2"]["ops"] == ["Gemm", "Softmax"]
     json = result.to_json()
-    assert set(json) == {"agreement", "confirmed", "missed", "unpredicted"}
+    assert set(json) == {"agreement", "confirmed", "missed", "unpredicted", "method"}
+    assert json["method"] == "names"
 
 
 def test_missed_fusion_names_engine_layers() -> None:

@@ -7,6 +7,7 @@ sync and internal layers (no ONNX node of their own) are left out.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,7 @@ class Comparison:
     confirmed: list[dict[str, Any]] = field(default_factory=list)
     missed: list[dict[str, Any]] = field(default_factory=list)
     unpredicted: list[dict[str, Any]] = field(default_factory=list)
+    method: str = "names"  # "names": by ONNX node names; "signatures": by op types per layer, in order
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -30,6 +32,7 @@ class Comparison:
             "confirmed": self.confirmed,
             "missed": self.missed,
             "unpredicted": self.unpredicted,
+            "method": self.method,
         }
 
 
@@ -131,6 +134,59 @@ def compare(
             )
     agreement = matched / considered if considered else 0.0
     return Comparison(agreement, confirmed, missed, unpredicted)
+
+
+def shares_nodes(predicted: Sequence[Mapping[str, Any]], engine: Engine) -> bool:
+    """Whether any engine layer names a node of the prediction (the engine was built from this model)."""
+    nodes = {node for item in predicted for node in item.get("nodes", ())}
+    return any(node in nodes for layer in comparable_layers(engine) for node in layer.onnx_nodes)
+
+
+_NAME_OP_ALIASES = {
+    "conv": "Conv", "conv2d": "Conv", "relu": "Relu", "add": "Add", "mul": "Mul", "gemm": "Gemm",
+    "linear": "Gemm", "matmul": "MatMul", "maxpool": "MaxPool", "max_pool2d": "MaxPool", "softmax": "Softmax",
+    "globalaveragepool": "GlobalAveragePool", "clip": "Clip", "sigmoid": "Sigmoid", "argmax": "ArgMax",
+}
+
+
+def op_from_name(node: str) -> str:
+    """An ONNX op type read off a node name, for engines built from another export of the model.
+
+    Exporters name nodes '<Op>_<n>' (old TorchScript), '/scope/<Op>' (TorchScript) or
+    'node_<op>_<n>' (dynamo); anything else keeps its own name, which simply will not match.
+    """
+    last = node.rsplit("/", 1)[-1]
+    last = last.removeprefix("node_")
+    base = last.rstrip("0123456789").rstrip("_") or last
+    return _NAME_OP_ALIASES.get(base.lower(), base)
+
+
+def compare_by_signature(predicted: Sequence[Mapping[str, Any]], engine: Engine) -> Comparison:
+    """Align predicted layers with engine layers by their op types, in order (names aside).
+
+    For an engine built from another export of the same architecture: node names differ, the layers
+    TensorRT builds do not. ``agreement`` is the share of predicted layers matched in order.
+    """
+    ours = [tuple(item.get("ops", ())) for item in predicted if item.get("ops")]
+    layers = comparable_layers(engine)
+    theirs = [tuple(op_from_name(n) for n in layer.onnx_nodes) for layer in layers]
+    matcher = difflib.SequenceMatcher(a=ours, b=theirs, autojunk=False)
+    confirmed: list[dict[str, Any]] = []
+    missed: list[dict[str, Any]] = []
+    unpredicted: list[dict[str, Any]] = []
+    for tag, a0, a1, b0, b1 in matcher.get_opcodes():
+        if tag == "equal":
+            confirmed.extend({"predicted_ops": list(ours[i]), "engine_layer": layers[j].name}
+                             for i, j in zip(range(a0, a1), range(b0, b1), strict=True) if len(ours[i]) > 1)
+            continue
+        missed.extend({"predicted_ops": list(ours[i]), "reason": "no engine layer with these ops at this place"}
+                      for i in range(a0, a1))
+        unpredicted.extend({"engine_layer": layers[j].name, "ops": list(theirs[j]),
+                            "lead": "an engine layer the prediction does not have at this place"}
+                           for j in range(b0, b1))
+    matched = sum(block.size for block in matcher.get_matching_blocks())
+    agreement = matched / len(ours) if ours else 0.0
+    return Comparison(agreement, confirmed, missed, unpredicted, method="signatures")
 
 
 def comparison_to_json(comparison: Comparison) -> dict[str, Any]:

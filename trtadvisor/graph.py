@@ -34,12 +34,11 @@ INT_TYPES = frozenset({TensorProto.INT64, TensorProto.INT32, TensorProto.INT16, 
 class Node:
     """An ONNX node with its attributes decoded on first use."""
 
-    __slots__ = ("_attrs", "domain", "graph", "index", "inputs", "name", "op", "outputs", "proto", "subgraphs")
+    __slots__ = ("_attrs", "domain", "graph", "index", "inputs", "name", "op", "outputs", "subgraphs")
 
-    def __init__(self, index: int, proto: onnx.NodeProto, name: str, op: str, inputs: list[str],
-                 outputs: list[str], graph: Graph) -> None:
+    def __init__(self, index: int, proto: onnx.NodeProto, name: str, op: str, inputs: tuple[str, ...],
+                 outputs: tuple[str, ...], graph: Graph) -> None:
         self.index = index
-        self.proto = proto
         self.name = name
         self.op = op
         self.domain: str = proto.domain
@@ -48,6 +47,11 @@ class Node:
         self.graph = graph
         self.subgraphs: list[Graph] = _NO_BODIES  # replaced by a list for If/Loop/Scan nodes
         self._attrs: dict[str, Any] | None = None
+
+    @property
+    def proto(self) -> onnx.NodeProto:
+        """The NodeProto, fetched when asked: holding 100k wrappers would cost more than finding one."""
+        return self.graph.proto.node[self.index]
 
     def attr(self, key: str, default: Any = None) -> Any:
         if self._attrs is None:
@@ -134,6 +138,56 @@ def _shape_of_type(tp: onnx.TypeProto) -> tuple[int, Shape | None]:
     return tt.elem_type, tuple(dims)
 
 
+class _ValueInfoIndex:
+    """Value infos by name, as positions in the GraphProto's lists rather than retained wrappers
+    (a 100k-node graph has 100k value infos; their wrappers alone cost tens of MB)."""
+
+    __slots__ = ("_lists", "_where")
+
+    def __init__(self, source: onnx.GraphProto) -> None:
+        self._lists = (source.value_info, source.input, source.output)
+        where: dict[str, tuple[int, int]] = {}
+        for which, items in enumerate(self._lists):
+            for i, vi in enumerate(items):
+                where[vi.name] = (which, i)
+        self._where = where
+
+    def get(self, name: str) -> onnx.ValueInfoProto | None:
+        found = self._where.get(name)
+        return None if found is None else self._lists[found[0]][found[1]]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._where
+
+
+class _InitializerIndex:
+    """Initializers by name, as positions in the GraphProto's list (no retained wrappers)."""
+
+    __slots__ = ("_items", "_where")
+
+    def __init__(self, items: Any) -> None:
+        self._items = items
+        self._where = {t.name: i for i, t in enumerate(items)}
+
+    def get(self, name: str) -> TensorProto | None:
+        i = self._where.get(name)
+        return None if i is None else self._items[i]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._where
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+    def items(self) -> Iterator[tuple[str, TensorProto]]:
+        for name, i in self._where.items():
+            yield name, self._items[i]
+
+    def values(self) -> Iterator[TensorProto]:
+        for i in self._where.values():
+            yield self._items[i]
+
+
 class Graph:
     """One ONNX graph (the main graph or an If/Loop/Scan body) as a lean, read-only view.
 
@@ -150,8 +204,8 @@ class Graph:
         self.inputs: list[str] = [vi.name for vi in proto.input]
         self.outputs: list[str] = [vi.name for vi in proto.output]
         self._output_set = frozenset(self.outputs)
-        self._initializers: dict[str, TensorProto] | None = None
-        self._value_infos: dict[str, onnx.ValueInfoProto] | None = None
+        self._initializers: _InitializerIndex | None = None
+        self._value_infos: _ValueInfoIndex | None = None
         self._shape_source: onnx.GraphProto | None = None  # value infos from shape inference, when separate
         self._pending_shapes: Callable[[], onnx.GraphProto] | None = None
         self._const_cache: dict[str, np.ndarray | None] = {}
@@ -179,8 +233,8 @@ class Graph:
         intern = names.setdefault
         for index, node_proto in enumerate(proto.node):
             op = intern(node_proto.op_type, node_proto.op_type)
-            inputs = [intern(i, i) for i in node_proto.input]
-            outputs = [intern(o, o) for o in node_proto.output]
+            inputs = tuple([intern(i, i) for i in node_proto.input])  # tuples: smaller than lists
+            outputs = tuple([intern(o, o) for o in node_proto.output])
             name = node_proto.name or _unnamed_node_name(op, outputs, index)
             if name in used_names:  # exporters do write duplicates; keep names unique for reports
                 name = f"{name}__{index}"
@@ -224,22 +278,18 @@ class Graph:
                 if name not in self.producers and name not in initializers and name not in self._input_set]
 
     @property
-    def initializers(self) -> dict[str, TensorProto]:
+    def initializers(self) -> _InitializerIndex:
         if self._initializers is None:
-            self._initializers = {t.name: t for t in self.proto.initializer}
+            self._initializers = _InitializerIndex(self.proto.initializer)
         return self._initializers
 
     @property
-    def value_infos(self) -> dict[str, onnx.ValueInfoProto]:
+    def value_infos(self) -> _ValueInfoIndex:
         if self._value_infos is None:
             if self._pending_shapes is not None:
                 pending, self._pending_shapes = self._pending_shapes, None
                 self.adopt_shapes(pending())
-            source = self._shape_source or self.proto
-            infos = {vi.name: vi for vi in source.value_info}
-            infos.update((vi.name, vi) for vi in source.input)
-            infos.update((vi.name, vi) for vi in source.output)
-            self._value_infos = infos
+            self._value_infos = _ValueInfoIndex(self._shape_source or self.proto)
         return self._value_infos
 
     def adopt_shapes_later(self, pending: Callable[[], onnx.GraphProto], cancel: Callable[[], None]) -> None:
@@ -443,7 +493,7 @@ def _constant_node_value(node: Node) -> np.ndarray | None:
     return None
 
 
-def _unnamed_node_name(op: str, outputs: list[str], index: int) -> str:
+def _unnamed_node_name(op: str, outputs: tuple[str, ...], index: int) -> str:
     # The ONNX parser of TensorRT names a layer after its node; an unnamed node gets a
     # name derived from its first output, which is stable across runs.
     first = outputs[0] if outputs else str(index)

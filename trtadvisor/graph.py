@@ -110,13 +110,33 @@ def tensor_element_count(t: TensorProto) -> int:
     return count
 
 
-def _decode_constant(t: TensorProto) -> np.ndarray | None:
-    if _is_external(t) or tensor_element_count(t) > SMALL_CONSTANT_LIMIT:
+# Element types whose raw_data numpy reads directly (little-endian, as ONNX stores it).
+_RAW_DTYPES = {TensorProto.FLOAT: np.dtype("<f4"), TensorProto.DOUBLE: np.dtype("<f8"),
+               TensorProto.FLOAT16: np.dtype("<f2"), TensorProto.INT64: np.dtype("<i8"),
+               TensorProto.INT32: np.dtype("<i4"), TensorProto.INT8: np.dtype("i1"),
+               TensorProto.UINT8: np.dtype("u1"), TensorProto.BOOL: np.dtype("?")}
+
+
+def decode_tensor(t: TensorProto, limit: int = SMALL_CONSTANT_LIMIT) -> np.ndarray | None:
+    """The value of a small, inline tensor; None for external data, large tensors or odd payloads."""
+    if _is_external(t):
         return None
+    count = tensor_element_count(t)
+    if count > limit:
+        return None
+    dtype = _RAW_DTYPES.get(t.data_type)
+    if dtype is not None and t.raw_data:
+        # The common case, without numpy_helper's general machinery (thousands of scalars per model).
+        raw = t.raw_data
+        if len(raw) == count * dtype.itemsize:
+            return np.frombuffer(raw, dtype=dtype).reshape(tuple(t.dims))
     try:
         return numpy_helper.to_array(t)
     except Exception:  # an odd dtype or a malformed payload: treat as unknown, not fatal
         return None
+
+
+_decode_constant = decode_tensor
 
 
 def _shape_of_type(tp: onnx.TypeProto) -> tuple[int, Shape | None]:

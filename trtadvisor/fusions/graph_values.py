@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
-from trtadvisor.graph import Graph
+from trtadvisor.graph import Graph, decode_tensor
 
 Dims = tuple[int | None, ...]
 
@@ -255,17 +255,7 @@ class GraphValues:
         return out
 
     def _decode_initializer(self, init: TensorProto) -> np.ndarray | None:
-        if init.data_location == TensorProto.EXTERNAL:
-            return None
-        count = 1
-        for d in init.dims:
-            count *= d
-        if count > _MAX_INLINE_DECODE:
-            return None
-        try:
-            return numpy_helper.to_array(init)
-        except Exception:  # an odd dtype: unknown, not fatal
-            return None
+        return decode_tensor(init, _MAX_INLINE_DECODE)
 
     def _all_ones_input(self, tensor: str) -> np.ndarray | None:
         dims = self.dims(tensor)

@@ -9,7 +9,7 @@ lives in ``trtadvisor/fusions/`` and only merges groups through :class:`PlanCont
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from trtadvisor.findings import Finding
@@ -246,9 +246,6 @@ def _inside_one_myelin_layer(ctx: PlanContext, by_name: dict[str, Node], finding
 
 def _node_index(node: Node) -> int:
     return node.index
-
-
-Pass = Callable[[PlanContext], None]
 
 
 def plan_graph(graph: Graph, target: Target, book: RuleBook) -> Prediction:

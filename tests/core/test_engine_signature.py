@@ -55,3 +55,21 @@ def test_audit_against_an_engine_of_another_export_compares_signatures(precision
     assert len(comparison["confirmed"]) == 17
     rules = [d["rule"] for d in result.extras["diagnosis"]]
     assert "engine-from-another-export" in rules
+
+
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+def test_boundary_reformats_match_the_a100_engine(precision: str) -> None:
+    engine = load_engine(layer_info=artifact(ENGINES.format(precision=precision)))
+    changing = [layer for layer in engine.layers
+                if layer.type == "Reformat" and layer.inputs and layer.outputs
+                and layer.inputs[0].precision != layer.outputs[0].precision]
+    entry = samples_where(name="resnet18", exporter="torchscript")[0]
+    result = audit(sample_path(entry), trt="8.5", gpu="A100", precision=precision)
+    predicted = result.extras.get("reformats", [])
+    assert len(predicted) == len(changing) == (2 if precision == "fp16" else 0)
+    if predicted:
+        expected = [("input", "fp32", "fp16"), ("output", "fp16", "fp32")]
+        assert [(r["at"], r["from"], r["to"]) for r in predicted] == expected
+        assert predicted[0]["name"] == "Reformatting CopyNode for Input Tensor 0 to /conv1/Conv + /relu/Relu"
+        assert [layer.name.split(" to ")[0] for layer in changing] == [
+            "Reformatting CopyNode for Input Tensor 0", "Reformatting CopyNode for Output Tensor 0"]

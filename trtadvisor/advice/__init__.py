@@ -17,8 +17,9 @@ def advisors() -> list[Advisor]:
     from trtadvisor.advice.attention import attention_findings
     from trtadvisor.advice.general import general_findings
     from trtadvisor.advice.qdq import qdq_findings
+    from trtadvisor.advice.reformats import reformat_findings
 
-    return [general_findings, attention_findings, qdq_findings]
+    return [general_findings, attention_findings, qdq_findings, reformat_findings]
 
 
 def advise(model: LoadedModel, target: Target, book: RuleBook, prediction: Prediction,

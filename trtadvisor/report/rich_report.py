@@ -51,6 +51,10 @@ class AuditView:
         grid.add_row("Target", f"TensorRT {r.target.trt}, SM {r.target.sm}{gpu}, {r.target.precision}")
         grid.add_row("Predicted layers", f"{len(p.layers)}  ({', '.join(f'{k} {v}' for k, v in kinds.most_common())})")
         grid.add_row("Eliminated nodes", str(len(p.eliminated)))
+        reformats = r.extras.get("reformats")
+        if isinstance(reformats, list) and reformats:
+            grid.add_row("Boundary reformats", ", ".join(
+                f"{f['from'].upper()}->{f['to'].upper()} at {f['at']} '{f['tensor']}'" for f in reformats))
         grid.add_row("Fusion coverage", f"{p.coverage:.1%} of the nodes that run share a layer with another node")
         findings = Text()
         for sev in ("error", "warning", "info"):

@@ -1,0 +1,52 @@
+"""Reformat layers TensorRT adds at the network's inputs and outputs in reduced-precision builds.
+
+Network inputs and outputs stay FP32 unless the model says otherwise, so an FP16/INT8 build converts
+them at the boundary: one data-type-changing reformat per input read by a layer and per output.
+Source: rules/fusions.toml [platform] io_reformat_precisions and io_reformat_source.
+"""
+
+from __future__ import annotations
+
+from onnx import TensorProto
+
+from trtadvisor.advice.trtexec import has_qdq
+from trtadvisor.findings import Finding
+from trtadvisor.loader import LoadedModel
+from trtadvisor.plan import Prediction
+from trtadvisor.rulebook import RuleBook
+from trtadvisor.target import Target
+
+_LAYER_PRECISION = {"fp16": "fp16", "bf16": "bf16", "int8": "fp16", "fp8": "fp16", "best": "fp16"}
+
+
+def reformat_findings(model: LoadedModel, target: Target, book: RuleBook, prediction: Prediction,
+                      extras: dict[str, object]) -> list[Finding]:
+    """Adds ``extras["reformats"]``: the boundary reformats this target will have (no findings)."""
+    platform = book.platform
+    if target.precision not in platform["io_reformat_precisions"] or has_qdq(model.graph):
+        return []  # FP32/TF32 builds keep FP32 at the boundary; strongly typed Q/DQ models follow the model
+    if target.trt_at_least(book.trt["precision_flags"]["removed_in"]):
+        return []  # strongly typed by default: the model's own types decide
+    graph = model.graph
+    layer_of = {node: layer.name for layer in prediction.layers for node in layer.nodes}
+    inner = _LAYER_PRECISION[target.precision]
+    reformats: list[dict[str, str]] = []
+    for name in graph.inputs:
+        if graph.dtype(name) != TensorProto.FLOAT:
+            continue
+        for reader in graph.consumers(name):
+            layer = layer_of.get(reader.name)
+            if layer is not None:
+                reformats.append({"name": f"Reformatting CopyNode for Input Tensor 0 to {layer}", "at": "input",
+                                  "tensor": name, "layer": layer, "from": "fp32", "to": inner})
+                break
+    for name in graph.outputs:
+        producer = graph.producer(name)
+        layer = layer_of.get(producer.name) if producer is not None else None
+        if layer is None or graph.dtype(name) != TensorProto.FLOAT:
+            continue
+        reformats.append({"name": f"Reformatting CopyNode for Output Tensor 0 to {layer}", "at": "output",
+                          "tensor": name, "layer": layer, "from": inner, "to": "fp32"})
+    if reformats:
+        extras["reformats"] = reformats
+    return []

@@ -230,6 +230,7 @@ class Graph:
         self._pending_shapes: Callable[[], onnx.GraphProto] | None = None
         self._const_cache: dict[str, np.ndarray | None] = {}
         self._shape_cache: dict[str, Shape | None] = {}
+        self.duplicate_outputs: list[str] = []  # tensors written by two nodes: an invalid model
         self._control_nodes: list[Node] = []  # nodes with bodies (If/Loop/Scan), so walk() skips the rest
         # Pure analyses of this graph (attention sites, normalizations) computed once, read by both
         # the plan and the advice: see memoized().
@@ -270,6 +271,8 @@ class Graph:
                         lst.append(node)
             for out in outputs:
                 if out:
+                    if out in producers:
+                        self.duplicate_outputs.append(out)
                     producers[out] = node
             if op in ("If", "Loop", "Scan"):
                 self._attach_subgraphs(node, prefix)

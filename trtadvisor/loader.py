@@ -115,6 +115,7 @@ def load_model(path: str | os.PathLike[str], shapes: dict[str, Shape] | None = N
     finally:
         if early is not None:
             early.cancel()
+    _check_single_writers(file, graph)
     _check_dangling_inputs(file, graph)
     externals = _external_files(graph)
     missing = tuple(f for f in externals if not (file.parent / f).exists())
@@ -296,6 +297,14 @@ def _infer_shapes(file: Path, data: bytes) -> bytes:
         return _cpp_shape_inference.infer_shapes(data, True, True, True)
     except Exception as exc:
         raise _inference_error(file, type(exc).__name__, str(exc)) from None
+
+
+def _check_single_writers(file: Path, graph: Graph) -> None:
+    for g in graph.walk():
+        if g.duplicate_outputs:
+            name = g.duplicate_outputs[0]
+            raise ModelLoadError(f"{file}: tensor '{name}' is written by more than one node "
+                                 f"(the last is '{g.producers[name].name}')", _REEXPORT_HINT)
 
 
 def _check_dangling_inputs(file: Path, graph: Graph) -> None:

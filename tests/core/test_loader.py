@@ -179,3 +179,29 @@ def test_symbolic_dims_and_shape_overrides() -> None:
 def test_bad_shape_overrides(spec: str, fragment: str) -> None:
     proc = _run_cli("audit", str(sample_path(RESNET)), "--shapes", spec)
     assert proc.returncode == 2 and fragment in proc.stderr and "Hint:" in proc.stderr
+
+
+def test_a_tensor_written_twice_is_an_input_error(tmp_path: Path) -> None:
+    a = helper.make_node("Relu", ["x"], ["a"], name="r1")
+    b = helper.make_node("Sigmoid", ["x"], ["a"], name="r2")
+    y = helper.make_node("Relu", ["a"], ["y"], name="r3")
+    graph = helper.make_graph([a, b, y], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
+    path = tmp_path / "twice.onnx"
+    path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
+    proc = _run_cli("audit", str(path))
+    assert proc.returncode == 2 and "tensor 'a' is written by more than one node" in proc.stderr
+
+
+def test_unknown_and_custom_ops_are_reported(tmp_path: Path) -> None:
+    bad = helper.make_node("NotAnOp", ["x"], ["a"], name="bad")
+    custom = helper.make_node("FusedThing", ["a"], ["y"], name="plugin", domain="com.acme")
+    graph = helper.make_graph([bad, custom], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.acme", 1)])
+    path = tmp_path / "ops.onnx"
+    path.write_bytes(model.SerializeToString())
+    result = audit(path)
+    found = {f.rule: (f.severity, f.nodes) for f in result.findings if f.rule in ("TRT003", "TRT004")}
+    assert found == {"TRT003": ("error", ("bad",)), "TRT004": ("warning", ("plugin",))}
+    assert _run_cli("audit", str(path), "--format", "json").returncode == 1  # an error finding fails by default

@@ -6,6 +6,8 @@ Each finding's code is documented in rules/advice.toml with its source section.
 
 from __future__ import annotations
 
+import onnx.defs
+
 from trtadvisor.advice.trtexec import CUDA_GRAPH_BLOCKERS, dynamic_inputs, input_shapes
 from trtadvisor.findings import Finding
 from trtadvisor.graph import Graph, Node
@@ -36,6 +38,7 @@ def general_findings(model: LoadedModel, target: Target, book: RuleBook, predict
         findings.append(_finding(book, "TRT002", f"input(s) {', '.join(dynamic)} have dynamic dimensions and "
                                  "no --shapes was given; the command uses 1 for them",
                                  hint=f"pass --shapes {dynamic[0]}:... to the audit and to trtexec"))
+    findings += _op_support_findings(model, book)
     findings += _batch_findings(model, target, book)
     findings += _cuda_graph_findings(model.graph, book)
     findings += _stream_findings(model.graph, target, book)
@@ -44,6 +47,40 @@ def general_findings(model: LoadedModel, target: Target, book: RuleBook, predict
         findings.append(_finding(book, "TRT206", f"{target.precision.upper()} needs SM {minimum} or newer; "
                                  f"the target is SM {target.sm}"))
     return findings
+
+
+_STANDARD_DOMAINS = ("", "ai.onnx", "ai.onnx.ml", "ai.onnx.preview.training")
+
+
+def _op_support_findings(model: LoadedModel, book: RuleBook) -> list[Finding]:
+    """Ops the ONNX standard does not define at this opset, and custom-domain ops (plugins)."""
+    unknown: dict[str, list[str]] = {}
+    custom: dict[str, list[str]] = {}
+    checked: dict[tuple[str, str], bool] = {}
+    for g in model.graph.walk():
+        for node in g.nodes:
+            key = (node.domain, node.op)
+            known = checked.get(key)
+            if known is None:
+                known = checked[key] = node.domain not in _STANDARD_DOMAINS or _is_standard(node.op, node.domain,
+                                                                                             model.opset)
+            if node.domain not in _STANDARD_DOMAINS:
+                custom.setdefault(f"{node.domain}.{node.op}", []).append(node.name)
+            elif not known:
+                unknown.setdefault(node.op, []).append(node.name)
+    findings = [_finding(book, "TRT003", f"op '{op}' is not an ONNX op at opset {model.opset} "
+                         f"({len(nodes)} node(s))", tuple(nodes[:20])) for op, nodes in sorted(unknown.items())]
+    findings += [_finding(book, "TRT004", f"custom op '{op}' needs a TensorRT plugin ({len(nodes)} node(s))",
+                          tuple(nodes[:20])) for op, nodes in sorted(custom.items())]
+    return findings
+
+
+def _is_standard(op: str, domain: str, opset: int) -> bool:
+    try:
+        onnx.defs.get_schema(op, max(opset, 1), domain)
+    except onnx.defs.SchemaError:
+        return False
+    return True
 
 
 def _batch_size(model: LoadedModel) -> int | None:

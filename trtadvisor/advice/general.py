@@ -12,6 +12,7 @@ from trtadvisor.advice.trtexec import CUDA_GRAPH_BLOCKERS, dynamic_inputs, input
 from trtadvisor.findings import Finding
 from trtadvisor.graph import Graph, Node
 from trtadvisor.loader import LoadedModel
+from trtadvisor.ops import LAYER_CLASS
 from trtadvisor.plan import Prediction
 from trtadvisor.rulebook import RuleBook
 from trtadvisor.target import Target
@@ -49,6 +50,10 @@ def general_findings(model: LoadedModel, target: Target, book: RuleBook, predict
     return findings
 
 
+# Ops of trtadvisor.ops.LAYER_CLASS added to ONNX after opset 13, with the opset that added them:
+# below it, the schema registry decides (https://onnx.ai/onnx/operators/).
+_RECENT_OPS = {"Trilu": 14, "HardSwish": 14, "CastLike": 15, "GridSample": 16, "LayerNormalization": 17,
+               "GroupNormalization": 18, "Mish": 18, "Gelu": 20, "RMSNormalization": 23, "Attention": 23}
 _STANDARD_DOMAINS = ("", "ai.onnx", "ai.onnx.ml", "ai.onnx.preview.training")
 
 
@@ -76,6 +81,10 @@ def _op_support_findings(model: LoadedModel, book: RuleBook) -> list[Finding]:
 
 
 def _is_standard(op: str, domain: str, opset: int) -> bool:
+    if domain in ("", "ai.onnx") and op in LAYER_CLASS and (op not in _RECENT_OPS or opset >= _RECENT_OPS[op]):
+        # Ops the rules know need no schema lookup: the first lookup builds ONNX's whole schema
+        # registry (several MB), which most models never need.
+        return True
     try:
         onnx.defs.get_schema(op, max(opset, 1), domain)
     except onnx.defs.SchemaError:

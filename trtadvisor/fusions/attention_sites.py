@@ -19,7 +19,7 @@ with a causal triangle. Values that are not in the file (external data) leave ``
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from onnx import TensorProto
@@ -141,7 +141,7 @@ class _SiteFinder:
     def __init__(self, graph: Graph, values: GraphValues) -> None:
         self.graph = graph
         self.values = values
-        self._mask_cache: dict[tuple[str, str, int | None, int | None], _MaskFacts] = {}
+        self._mask_cache: dict[tuple[object, ...], _MaskFacts] = {}
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -440,7 +440,13 @@ class _SiteFinder:
 
     def _mask_facts(self, terms: list[_MaskTerm], seq_q: int | None, seq_kv: int | None, batch: int | None,
                     rank: int) -> _MaskFacts:
-        return _MaskAnalysis(self, terms, seq_q, seq_kv, batch, rank).facts()
+        # Every layer of a model usually adds the same mask tensor: its analysis depends only on the
+        # terms' tensors and how they apply, so it is done once per distinct mask.
+        key = (tuple((t.tensor, t.how) for t in terms), seq_q, seq_kv, batch, rank)
+        cached = self._mask_cache.get(key)
+        if cached is None:
+            cached = self._mask_cache[key] = _MaskAnalysis(self, terms, seq_q, seq_kv, batch, rank).facts()
+        return replace(cached, notes=list(cached.notes))
 
 
 @dataclass

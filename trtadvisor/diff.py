@@ -18,7 +18,7 @@ from typing import Any
 
 from trtadvisor.api import AuditResult
 from trtadvisor.baseline import Baseline, fingerprint, node_scope
-from trtadvisor.findings import Finding, sort_findings
+from trtadvisor.findings import Finding, finding_for, sort_findings
 from trtadvisor.graph import Node
 from trtadvisor.plan import PredictedLayer
 from trtadvisor.rulebook import RuleBook
@@ -247,25 +247,19 @@ def diff_results(old: AuditResult, new: AuditResult, book: RuleBook) -> ModelDif
 def _diff_findings(book: RuleBook, lost: Sequence[FusionChange], attention: Sequence[AttentionChange],
                    old_coverage: float, new_coverage: float) -> list[Finding]:
     out: list[Finding] = []
-    doc = book.rule("TRT501")
     for change in lost:
-        out.append(Finding(
-            rule=doc.code, severity=doc.severity,
-            message=f"{change.fusion} fusion lost: '{change.layer}' ({' '.join(change.ops)}) is now "
-                    f"{len(change.now)} layer(s): {' | '.join(change.now)}",
-            nodes=change.nodes, hint=doc.fix))
-    doc = book.rule("TRT502")
+        out.append(finding_for(book, "TRT501", f"{change.fusion} fusion lost: '{change.layer}' "
+                               f"({' '.join(change.ops)}) is now {len(change.now)} layer(s): {' | '.join(change.now)}",
+                               change.nodes))
     for change in attention:
         if change.regression:
             reasons = "; ".join(str(r) for r in (change.new or {}).get("reasons", [])) or "no longer recognised"
-            out.append(Finding(rule=doc.code, severity=doc.severity,
-                               message=f"attention at {', '.join(change.nodes[:3])} no longer fuses: {reasons}",
-                               nodes=change.nodes, hint=doc.fix))
+            out.append(finding_for(book, "TRT502",
+                                   f"attention at {', '.join(change.nodes[:3])} no longer fuses: {reasons}",
+                                   change.nodes))
     if old_coverage - new_coverage > COVERAGE_TOLERANCE:
-        doc = book.rule("TRT503")
-        out.append(Finding(rule=doc.code, severity=doc.severity,
-                           message=f"fusion coverage dropped from {old_coverage:.1%} to {new_coverage:.1%}",
-                           nodes=(), hint=doc.fix))
+        out.append(finding_for(book, "TRT503",
+                               f"fusion coverage dropped from {old_coverage:.1%} to {new_coverage:.1%}"))
     return out
 
 

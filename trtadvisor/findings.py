@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the rule book is data this module only reads; no import cycle at run time
+    from trtadvisor.rulebook import RuleBook
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
@@ -18,6 +23,12 @@ class Finding:
     def to_json(self) -> dict[str, object]:
         return {"rule": self.rule, "severity": self.severity, "message": self.message,
                 "nodes": list(self.nodes), "hint": self.hint}
+
+
+def finding_for(book: RuleBook, code: str, message: str, nodes: Iterable[str] = (), hint: str | None = None) -> Finding:
+    """A finding of rule ``code``: severity from the rule's documentation, its fix as the hint unless given."""
+    doc = book.rule(code)
+    return Finding(rule=code, severity=doc.severity, message=message, nodes=tuple(nodes), hint=hint or doc.fix)
 
 
 def sort_findings(findings: list[Finding]) -> list[Finding]:

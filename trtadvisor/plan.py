@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from trtadvisor.findings import Finding
+from trtadvisor.findings import Finding, finding_for
 from trtadvisor.graph import Graph, Node
 from trtadvisor.ops import kind_of
 from trtadvisor.rulebook import RuleBook
@@ -208,12 +208,11 @@ class PlanContext:
 
     def near_miss(self, fusion_id: str, nodes: Iterable[Node], condition: str) -> None:
         spec = self.book.fusion(fusion_id)
-        doc = self.book.rule(spec.code)
-        names = tuple(n.name for n in nodes)
-        self.findings.append(Finding(
-            rule=spec.code, severity=doc.severity,
-            message=f"{spec.id} fusion of {' and '.join(names)} is blocked: {condition}",
-            nodes=names, hint=spec.fix))
+        names = [n.name for n in nodes]
+        # The fusion's own fix: several fusions share one code, whose doc carries only the first one's.
+        self.findings.append(finding_for(self.book, spec.code,
+                                         f"{spec.id} fusion of {' and '.join(names)} is blocked: {condition}",
+                                         names, spec.fix))
 
     def groups(self) -> list[Group]:
         """Distinct live groups in the order of their last node.

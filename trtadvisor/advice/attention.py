@@ -16,7 +16,7 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.table import Table
 from rich.text import Text
 
-from trtadvisor.findings import Finding
+from trtadvisor.findings import Finding, finding_for
 from trtadvisor.fusions.activations import PatternSite, find_patterns
 from trtadvisor.fusions.attention_sites import AttentionSite, find_attention_sites
 from trtadvisor.fusions.mha_rules import MhaRules, Verdict, judge
@@ -75,39 +75,28 @@ def _site_findings(judged: list[JudgedSite], target: Target, book: RuleBook, rul
     where = f"TensorRT {target.trt}, SM {target.sm}, {target.precision.upper()}"
     unknown_target = [j for j in judged if j.verdict.unknown_target]
     if unknown_target:
-        doc = book.rule("TRT302")
-        out.append(Finding(rule="TRT302", severity=doc.severity,
-                           message=f"{len(unknown_target)} attention site(s): fusion unknown on {where}: "
-                                   f"{unknown_target[0].verdict.reasons[0]}",
-                           nodes=tuple(j.site.anchor for j in unknown_target), hint=doc.fix))
+        out.append(finding_for(book, "TRT302", f"{len(unknown_target)} attention site(s): fusion unknown on "
+                               f"{where}: {unknown_target[0].verdict.reasons[0]}",
+                               (j.site.anchor for j in unknown_target)))
     native_old = [j for j in judged if j.site.native and not target.trt_at_least(rules.iattention_since)]
     if native_old:
-        doc = book.rule("TRT304")
-        out.append(Finding(rule="TRT304", severity=doc.severity,
-                           message=f"{len(native_old)} ONNX Attention op(s) cannot be imported by TensorRT "
-                                   f"{target.trt}: the native attention operator exists from {rules.iattention_since}",
-                           nodes=tuple(j.site.anchor for j in native_old), hint=doc.fix))
+        out.append(finding_for(book, "TRT304", f"{len(native_old)} ONNX Attention op(s) cannot be imported by "
+                               f"TensorRT {target.trt}: the native attention operator exists from "
+                               f"{rules.iattention_since}", (j.site.anchor for j in native_old)))
     for j in judged:
         site, verdict = j.site, j.verdict
         if verdict.fused is False and j not in native_old:
             code = "TRT305" if site.native else "TRT301"
-            doc = book.rule(code)
-            out.append(Finding(rule=code, severity=doc.severity,
-                               message=f"{_site_label(site)} will not be fused on {where}: "
-                                       + "; ".join(verdict.reasons),
-                               nodes=site.nodes, hint="; ".join(verdict.fixes) or doc.fix))
+            out.append(finding_for(book, code, f"{_site_label(site)} will not be fused on {where}: "
+                                   + "; ".join(verdict.reasons), site.nodes, "; ".join(verdict.fixes)))
         elif verdict.fused is None and not verdict.unknown_target:
-            doc = book.rule("TRT302")
-            out.append(Finding(rule="TRT302", severity=doc.severity,
-                               message=f"{_site_label(site)}: fusion unknown on {where}: " + "; ".join(verdict.reasons),
-                               nodes=site.nodes, hint="; ".join(verdict.fixes) or doc.fix))
+            out.append(finding_for(book, "TRT302", f"{_site_label(site)}: fusion unknown on {where}: "
+                                   + "; ".join(verdict.reasons), site.nodes, "; ".join(verdict.fixes)))
         if site.repeated_kv and site.num_kv_heads is not None and site.num_kv_heads != site.kv_heads_seen:
-            doc = book.rule("TRT303")
-            out.append(Finding(rule="TRT303", severity=doc.severity,
-                               message=f"{_site_label(site)}: K/V heads are repeated from {site.num_kv_heads} to "
-                                       f"{site.kv_heads_seen} ({', '.join(site.repeat_nodes[:4])}) before the "
-                                       "product; the fused kernel takes the un-repeated K/V",
-                               nodes=site.repeat_nodes, hint=doc.fix))
+            out.append(finding_for(book, "TRT303", f"{_site_label(site)}: K/V heads are repeated from "
+                                   f"{site.num_kv_heads} to {site.kv_heads_seen} ({', '.join(site.repeat_nodes[:4])}) "
+                                   "before the product; the fused kernel takes the un-repeated K/V",
+                                   site.repeat_nodes))
     return out
 
 
@@ -117,20 +106,15 @@ def _normalization_findings(graph, target: Target, book: RuleBook) -> list[Findi
     decomposed = [s for s in find_normalizations(graph) if s.kind == "layernorm" and not s.native]
     if not decomposed:
         return []
-    doc = book.rule("TRT306")
-    names = tuple(n for s in decomposed for n in s.names)
-    return [Finding(rule="TRT306", severity=doc.severity,
-                    message=f"{len(decomposed)} LayerNorm(s) are decomposed (ReduceMean, Sub, Pow, ...) and run "
-                            f"in {target.precision.upper()}: the variance can overflow",
-                    nodes=names, hint=doc.fix)]
+    names = (n for s in decomposed for n in s.names)
+    return [finding_for(book, "TRT306", f"{len(decomposed)} LayerNorm(s) are decomposed (ReduceMean, Sub, Pow, "
+                        f"...) and run in {target.precision.upper()}: the variance can overflow", names)]
 
 
 def _pattern_finding(patterns: list[PatternSite], book: RuleBook) -> Finding:
-    doc = book.rule("TRT307")
     counts = Counter(p.kind for p in patterns)
     text = ", ".join(f"{kind} x{n}" for kind, n in sorted(counts.items()))
-    return Finding(rule="TRT307", severity=doc.severity, message=f"recognised patterns: {text}",
-                   nodes=tuple(n for p in patterns[:20] for n in p.nodes), hint=doc.fix)
+    return finding_for(book, "TRT307", f"recognised patterns: {text}", (n for p in patterns[:20] for n in p.nodes))
 
 
 class AttentionView:

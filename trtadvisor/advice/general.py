@@ -9,7 +9,7 @@ from __future__ import annotations
 import onnx.defs
 
 from trtadvisor.advice.trtexec import CUDA_GRAPH_BLOCKERS, dynamic_inputs, input_shapes
-from trtadvisor.findings import Finding
+from trtadvisor.findings import Finding, finding_for
 from trtadvisor.graph import Graph, Node
 from trtadvisor.loader import LoadedModel
 from trtadvisor.ops import LAYER_CLASS
@@ -22,21 +22,16 @@ _MIN_SM_FOR = {"bf16": 80, "fp8": 89, "int8": 61}
 _MAX_BATCH = 1 << 16
 
 
-def _finding(book: RuleBook, code: str, message: str, nodes: tuple[str, ...] = (), hint: str | None = None) -> Finding:
-    doc = book.rule(code)
-    return Finding(rule=code, severity=doc.severity, message=message, nodes=nodes, hint=hint or doc.fix)
-
-
 def general_findings(model: LoadedModel, target: Target, book: RuleBook, prediction: Prediction,
                      extras: dict[str, object]) -> list[Finding]:
     findings: list[Finding] = []
     if model.missing_external_data:
         files = ", ".join(model.missing_external_data)
-        findings.append(_finding(book, "TRT001", f"external weight file(s) {files} are absent; "
+        findings.append(finding_for(book, "TRT001", f"external weight file(s) {files} are absent; "
                                  "the audit used shapes only"))
     dynamic = [n for n in dynamic_inputs(model) if n not in model.shape_overrides]
     if dynamic:
-        findings.append(_finding(book, "TRT002", f"input(s) {', '.join(dynamic)} have dynamic dimensions and "
+        findings.append(finding_for(book, "TRT002", f"input(s) {', '.join(dynamic)} have dynamic dimensions and "
                                  "no --shapes was given; the command uses 1 for them",
                                  hint=f"pass --shapes {dynamic[0]}:... to the audit and to trtexec"))
     findings += _op_support_findings(model, book)
@@ -45,7 +40,7 @@ def general_findings(model: LoadedModel, target: Target, book: RuleBook, predict
     findings += _stream_findings(model.graph, target, book)
     minimum = _MIN_SM_FOR.get(target.precision)
     if minimum is not None and target.sm is not None and target.sm < minimum:
-        findings.append(_finding(book, "TRT206", f"{target.precision.upper()} needs SM {minimum} or newer; "
+        findings.append(finding_for(book, "TRT206", f"{target.precision.upper()} needs SM {minimum} or newer; "
                                  f"the target is SM {target.sm}"))
     return findings
 
@@ -73,9 +68,9 @@ def _op_support_findings(model: LoadedModel, book: RuleBook) -> list[Finding]:
                 custom.setdefault(f"{node.domain}.{node.op}", []).append(node.name)
             elif not known:
                 unknown.setdefault(node.op, []).append(node.name)
-    findings = [_finding(book, "TRT003", f"op '{op}' is not an ONNX op at opset {model.opset} "
+    findings = [finding_for(book, "TRT003", f"op '{op}' is not an ONNX op at opset {model.opset} "
                          f"({len(nodes)} node(s))", tuple(nodes[:20])) for op, nodes in sorted(unknown.items())]
-    findings += [_finding(book, "TRT004", f"custom op '{op}' needs a TensorRT plugin ({len(nodes)} node(s))",
+    findings += [finding_for(book, "TRT004", f"custom op '{op}' needs a TensorRT plugin ({len(nodes)} node(s))",
                           tuple(nodes[:20])) for op, nodes in sorted(custom.items())]
     return findings
 
@@ -106,13 +101,13 @@ def _batch_findings(model: LoadedModel, target: Target, book: RuleBook) -> list[
         return []
     findings: list[Finding] = []
     if batch > _MAX_BATCH:
-        findings.append(_finding(book, "TRT202", f"batch size {batch} is above 2^16 = {_MAX_BATCH}"))
+        findings.append(finding_for(book, "TRT202", f"batch size {batch} is above 2^16 = {_MAX_BATCH}"))
     graph = model.graph
     heavy = [n for n in graph.nodes if n.op in _HEAVY_OPS]
     matmuls = [n for n in heavy if n.op in ("MatMul", "Gemm", "Attention")]
     matmul_heavy = heavy and len(matmuls) * 2 >= len(heavy)
     if matmul_heavy and target.precision in ("fp16", "bf16", "int8", "fp8", "best") and batch % 32 and batch > 1:
-        findings.append(_finding(book, "TRT201", f"batch size {batch} is not a multiple of 32 in a MatMul-heavy "
+        findings.append(finding_for(book, "TRT201", f"batch size {batch} is not a multiple of 32 in a MatMul-heavy "
                                  f"model ({len(matmuls)} of {len(heavy)} heavy ops are MatMul/Gemm)"))
     return findings
 
@@ -123,7 +118,7 @@ def _cuda_graph_findings(graph: Graph, book: RuleBook) -> list[Finding]:
         return []
     ops = sorted({n.op for n in blockers})
     names = tuple(n.name for n in blockers[:20])
-    return [_finding(book, "TRT203", f"{len(blockers)} node(s) ({', '.join(ops)}) keep CUDA graphs from capturing "
+    return [finding_for(book, "TRT203", f"{len(blockers)} node(s) ({', '.join(ops)}) keep CUDA graphs from capturing "
                      "the engine (loops, conditionals or data-dependent shapes)", names)]
 
 
@@ -133,7 +128,7 @@ def _stream_findings(graph: Graph, target: Target, book: RuleBook) -> list[Findi
     forks = _parallel_heavy_forks(graph)
     if not forks:
         return []
-    return [_finding(book, "TRT204", f"{len(forks)} point(s) where independent branches with convolutions or "
+    return [finding_for(book, "TRT204", f"{len(forks)} point(s) where independent branches with convolutions or "
                      f"matrix multiplies could run on auxiliary streams", tuple(forks[:20]),
                      hint=f"try {book.trt['aux_streams']['flag']}=2 and compare latency")]
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from trtadvisor.findings import Finding
+from trtadvisor.findings import Finding, finding_for
 from trtadvisor.fusions.qdq import (
     QDQ_OPS,
     WEIGHTED_OPS,
@@ -74,11 +74,9 @@ class _Checks:
     def findings(self) -> list[Finding]:
         out = []
         for code, reason in self._order:
-            doc = self.book.rule(code)
             names = self._hits[(code, reason)]
             shown = ", ".join(names[:_SHOWN]) + (f" and {len(names) - _SHOWN} more" if len(names) > _SHOWN else "")
-            out.append(Finding(rule=code, severity=doc.severity, message=f"{reason}: {shown}",
-                               nodes=tuple(names), hint=doc.fix))
+            out.append(finding_for(self.book, code, f"{reason}: {shown}", names))
         return out
 
 

@@ -117,6 +117,12 @@ _RAW_DTYPES = {TensorProto.FLOAT: np.dtype("<f4"), TensorProto.DOUBLE: np.dtype(
                TensorProto.UINT8: np.dtype("u1"), TensorProto.BOOL: np.dtype("?")}
 
 
+# Element types held in a typed field whose values numpy takes as they are (FLOAT16 and the small
+# integer types pack their bits into int32_data, so they go through numpy_helper).
+_TYPED_FIELDS = {TensorProto.FLOAT: ("float_data", np.float32), TensorProto.DOUBLE: ("double_data", np.float64),
+                 TensorProto.INT64: ("int64_data", np.int64), TensorProto.INT32: ("int32_data", np.int32)}
+
+
 def decode_tensor(t: TensorProto, limit: int = SMALL_CONSTANT_LIMIT) -> np.ndarray | None:
     """The value of a small, inline tensor; None for external data, large tensors or odd payloads."""
     if _is_external(t):
@@ -130,6 +136,12 @@ def decode_tensor(t: TensorProto, limit: int = SMALL_CONSTANT_LIMIT) -> np.ndarr
         raw = t.raw_data
         if len(raw) == count * dtype.itemsize:
             return np.frombuffer(raw, dtype=dtype).reshape(tuple(t.dims))
+    typed = _TYPED_FIELDS.get(t.data_type)
+    if typed is not None:  # values written as a typed list (onnx.helper.make_tensor's default)
+        field_name, dtype = typed
+        values = getattr(t, field_name)
+        if len(values) == count:
+            return np.array(values, dtype=dtype).reshape(tuple(t.dims))
     try:
         return numpy_helper.to_array(t)
     except Exception:  # an odd dtype or a malformed payload: treat as unknown, not fatal
@@ -230,6 +242,7 @@ class Graph:
         self._pending_shapes: Callable[[], onnx.GraphProto] | None = None
         self._const_cache: dict[str, np.ndarray | None] = {}
         self._shape_cache: dict[str, Shape | None] = {}
+        self._scalar_cache: dict[str, float | None] = {}
         self.duplicate_outputs: list[str] = []  # tensors written by two nodes: an invalid model
         self._control_nodes: list[Node] = []  # nodes with bodies (If/Loop/Scan), so walk() skips the rest
         # Pure analyses of this graph (attention sites, normalizations) computed once, read by both
@@ -414,34 +427,30 @@ class Graph:
 
     def scalar(self, name: str) -> float | None:
         """The single value of a constant holding exactly one element, else None."""
-        init = self.initializers.get(name) if name not in self.producers else None
-        if init is not None and tensor_element_count(init) != 1:
-            return None  # a weight or a table: do not decode it just to learn it is not a scalar
+        cached = self._scalar_cache.get(name, _MISSING)
+        if cached is not _MISSING:
+            return cached  # type: ignore[return-value]
+        value = self._decode_scalar(name)
+        self._scalar_cache[name] = value
+        return value
+
+    def _decode_scalar(self, name: str) -> float | None:
+        node = self.producers.get(name)
+        if node is not None:
+            if node.op != "Constant":
+                return None  # an activation: the common case, answered without decoding anything
+        else:
+            init = self.initializers.get(name)
+            if init is None:
+                return None
+            if tensor_element_count(init) != 1:
+                return None  # a weight or a table: do not decode it just to learn it is not a scalar
+            if init.data_type == TensorProto.FLOAT and len(init.float_data) == 1:
+                return float(init.float_data[0])  # helper.make_tensor's layout, read without numpy
         value = self.const_value(name)
         if value is None or value.size != 1:
             return None
         return float(value.reshape(-1)[0])
-
-    def scalar_constants(self) -> dict[str, float]:
-        """Every one-element constant of this graph by name (initializers and Constant outputs)."""
-        def compute() -> dict[str, float]:
-            found: dict[str, float] = {}
-            for name, init in self.initializers.items():
-                dims = init.dims
-                if dims and dims[0] != 1:
-                    continue  # a weight or a table, rejected without walking its dimensions
-                if tensor_element_count(init) == 1 and name not in self.producers:
-                    value = self.scalar(name)
-                    if value is not None:
-                        found[name] = value
-            for node in self.nodes_of("Constant"):
-                for out in node.outputs:
-                    value = self.scalar(out)
-                    if value is not None:
-                        found[out] = value
-            return found
-
-        return self.memoized("scalar_constants", compute)
 
     def nodes_of(self, *ops: str) -> list[Node]:
         """Nodes with one of these op types, in topological order.

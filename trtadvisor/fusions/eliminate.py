@@ -5,6 +5,9 @@ Source: rules/fusions.toml [fusion.eliminate].
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Iterable
+
 from trtadvisor.graph import Graph, Node
 from trtadvisor.ops import SHAPE_INPUTS
 from trtadvisor.plan import PlanContext
@@ -72,32 +75,65 @@ def _fold_constants(ctx: PlanContext, graph: Graph) -> None:
 
 
 def _eliminate_shape_arithmetic(ctx: PlanContext, graph: Graph) -> None:
-    """Nodes whose outputs only feed shape inputs (Reshape targets, Slice bounds, axes) run on the host."""
-    shape_only: set[Node] = set()
+    """Nodes whose outputs only feed shape inputs (Reshape targets, Slice bounds, axes) run on the host.
+
+    A node qualifies when every reader takes its output as a shape input, is itself shape arithmetic,
+    or was eliminated. Only producers of such inputs can qualify, so the walk starts there and goes
+    backwards in descending node order (every reader is decided before its producers), touching the
+    shape subgraph rather than the whole graph.
+    """
+    eliminated = ctx.eliminated
     # A removed no-op (Identity, Dropout, same-type Cast) still hands its input on: its readers decide.
-    passthrough = {n for n in ctx.eliminated if n.op in _NOOPS or n.op == "Cast"}
-    for node in reversed(graph.nodes):
-        if (node in ctx.eliminated and node not in passthrough) or node.op in _NEVER_FOLDED or node.subgraphs:
-            continue
-        if not node.outputs or any(graph.is_graph_output(o) for o in node.outputs if o):
-            continue
-        has_reader = False
-        only_shapes = True
-        for out in node.outputs:
-            if not out:
-                continue
-            for reader in graph.consumers(out):
-                has_reader = True
-                if reader in shape_only or (reader in ctx.eliminated and reader not in passthrough):
-                    continue
-                positions = SHAPE_INPUTS.get(reader.op, ())
-                if not any(i < len(reader.inputs) and reader.inputs[i] == out for i in positions):
-                    only_shapes = False
-                    break
-            if not only_shapes:
-                break
-        if has_reader and only_shapes:
+    passthrough = {n for n in eliminated if n.op in _NOOPS or n.op == "Cast"}
+    producers = graph.producers
+    pending: list[tuple[int, Node]] = []
+    queued: set[Node] = set()
+
+    def push_producers(node: Node, positions: Iterable[int]) -> None:
+        inputs = node.inputs
+        for i in positions:
+            if i < len(inputs):
+                producer = producers.get(inputs[i])
+                if producer is not None and producer not in queued:
+                    queued.add(producer)
+                    heapq.heappush(pending, (-producer.index, producer))
+
+    for op, positions in SHAPE_INPUTS.items():
+        for reader in graph.nodes_of(op):
+            push_producers(reader, positions)
+    for node in eliminated:
+        if node not in passthrough:
+            push_producers(node, range(len(node.inputs)))
+
+    shape_only: set[Node] = set()
+    while pending:
+        _, node = heapq.heappop(pending)
+        if _is_shape_only(ctx, graph, node, shape_only, passthrough):
             shape_only.add(node)
-    for node in graph.nodes:
-        if node in shape_only and node not in passthrough:
-            ctx.eliminate(node, "shape arithmetic, computed on the host when the engine runs")
+            push_producers(node, range(len(node.inputs)))
+    for node in sorted(shape_only - passthrough, key=_node_index):
+        ctx.eliminate(node, "shape arithmetic, computed on the host when the engine runs")
+
+
+def _is_shape_only(ctx: PlanContext, graph: Graph, node: Node, shape_only: set[Node], passthrough: set[Node]) -> bool:
+    eliminated = ctx.eliminated
+    if (node in eliminated and node not in passthrough) or node.op in _NEVER_FOLDED or node.subgraphs:
+        return False
+    if not node.outputs or any(graph.is_graph_output(o) for o in node.outputs if o):
+        return False
+    has_reader = False
+    for out in node.outputs:
+        if not out:
+            continue
+        for reader in graph.consumers(out):
+            has_reader = True
+            if reader in shape_only or (reader in eliminated and reader not in passthrough):
+                continue
+            positions = SHAPE_INPUTS.get(reader.op, ())
+            if not any(i < len(reader.inputs) and reader.inputs[i] == out for i in positions):
+                return False
+    return has_reader
+
+
+def _node_index(node: Node) -> int:
+    return node.index

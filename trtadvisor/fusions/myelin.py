@@ -61,12 +61,14 @@ def form_myelin_regions(ctx: PlanContext) -> None:
     else:
         return
     myelin_ops = frozenset(platform["myelin_ops"])
-    claimed: set[Node] = set()
+    takes = _absorbable_by_index(ctx, myelin_ops)
     for seed in seeds:
-        if seed in claimed or not _absorbable(ctx, seed, myelin_ops | {seed.op}):
+        # A seed already inside a region sits in a Myelin group, which _absorbable refuses.
+        if not _absorbable(ctx, seed, myelin_ops | {seed.op}):
             continue
-        region = _grow(ctx, seed, myelin_ops, claimed)
-        claimed.update(region)
+        region = _grow(ctx, seed, takes)
+        for node in region:
+            takes[node.index] = False
         _make_region(ctx, region)
 
 
@@ -83,34 +85,48 @@ def _absorbable(ctx: PlanContext, node: Node, ops: frozenset[str]) -> bool:
     return all(member.op in ops for member in group.nodes)
 
 
-def _grow(ctx: PlanContext, seed: Node, ops: frozenset[str], claimed: set[Node]) -> list[Node]:
-    """The connected set of absorbable layers around ``seed`` (a hot path: plain dict lookups only)."""
-    producers, readers = ctx.graph.producers, ctx.graph.readers
-    eliminated, owner = ctx.eliminated, ctx.owner
-    verdicts: dict[int, bool] = {}
+def _absorbable_by_index(ctx: PlanContext, ops: frozenset[str]) -> list[bool]:
+    """_absorbable for every node, by node index: decided once per layer, so growing a region of
+    tens of thousands of nodes reads a list instead of asking per neighbour."""
+    takes = [False] * len(ctx.graph.nodes)
+    decided: set[Group] = set()
+    for group in ctx.owner.values():
+        if group in decided:
+            continue
+        decided.add(group)
+        if group.kind not in _NOT_ABSORBED and all(m.op in ops and not m.subgraphs for m in group.nodes):
+            for member in group.nodes:
+                takes[member.index] = True
+    return takes
+
+
+def _grow(ctx: PlanContext, seed: Node, takes: list[bool]) -> list[Node]:
+    """The connected set of absorbable layers around ``seed`` (a hot path: plain lookups only)."""
+    producers, readers, owner = ctx.graph.producers, ctx.graph.readers, ctx.owner
     region: set[Node] = set(owner[seed].nodes)
     stack = list(region)
     while stack and len(region) < _REGION_LIMIT:
         node = stack.pop()
-        neighbours = [producers.get(i) for i in node.inputs if i]
+        neighbours = [producers.get(i) for i in node.inputs]
         for out in node.outputs:
-            neighbours.extend(readers.get(out, ()))
+            neighbours += readers.get(out, ())
         for n in neighbours:
-            if n is None or n in region or n in eliminated or n in claimed:
+            if n is None or n in region or not takes[n.index]:
                 continue
-            group = owner.get(n)
-            if group is None:
+            members = owner[n].nodes
+            if len(members) == 1:
+                region.add(n)
+                stack.append(n)
                 continue
-            ok = verdicts.get(id(group))
-            if ok is None:
-                ok = verdicts[id(group)] = _absorbable(ctx, n, ops)
-            if not ok:
-                continue
-            for member in group.nodes:
+            for member in members:
                 if member not in region:
                     region.add(member)
                     stack.append(member)
-    return sorted(region, key=lambda n: n.index)
+    return sorted(region, key=_node_index)
+
+
+def _node_index(node: Node) -> int:
+    return node.index
 
 
 def _make_region(ctx: PlanContext, nodes: list[Node]) -> Group:

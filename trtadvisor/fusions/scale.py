@@ -22,15 +22,15 @@ def conv_like_ops(ctx: PlanContext) -> frozenset[str]:
 
 def erase_identity_scales(ctx: PlanContext) -> None:
     graph = ctx.graph
-    scalars = graph.scalar_constants()
     for node in graph.nodes_of(*_IDENTITY_OPERAND):
         if len(node.inputs) != 2 or ctx.group(node) is None:
             continue
         identity = _IDENTITY_OPERAND[node.op]
         data, const = node.inputs
-        if node.op in ("Add", "Mul") and data in scalars:
+        value = graph.scalar(const)
+        if value is None and node.op in ("Add", "Mul"):  # commutative: the constant may come first
             data, const = const, data
-        value = scalars.get(const)
+            value = graph.scalar(const)
         if value is None or value != identity or graph.is_constant(data):
             continue
         out = node.outputs[0]

@@ -47,22 +47,21 @@ def evaluate(graph: Graph, nodes: Iterable[Node], source: str, x: np.ndarray = S
     return values
 
 
-def _arguments(graph: Graph, node: Node, values: dict[str, np.ndarray]) -> list[np.ndarray] | None:
-    args: list[np.ndarray] = []
+def _arguments(graph: Graph, node: Node, values: dict[str, np.ndarray]) -> list[np.ndarray | float] | None:
+    args: list[np.ndarray | float] = []
     for name in node.inputs:
         if not name:
             continue
-        if name in values:
-            args.append(values[name])
-            continue
-        const = graph.const_value(name)
-        if const is None or const.size != 1:
-            return None
-        args.append(np.asarray(const, dtype=np.float64).reshape(()))
+        value = values.get(name)
+        if value is None:
+            value = graph.scalar(name)  # a single-value constant broadcasts like the float it holds
+            if value is None:
+                return None
+        args.append(value)
     return args
 
 
-def _apply(node: Node, args: list[np.ndarray]) -> np.ndarray | None:
+def _apply(node: Node, args: list[np.ndarray | float]) -> np.ndarray | None:
     op = node.op
     if op in _BINARY and len(args) == 2:
         return _BINARY[op](args[0], args[1])

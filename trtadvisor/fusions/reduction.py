@@ -7,6 +7,8 @@ Sources: rules/fusions.toml [fusion.gelu], [fusion.l1norm], [fusion.sumsq], [fus
 
 from __future__ import annotations
 
+import heapq
+
 from trtadvisor.fusions.evaluate import (
     EVALUABLE_OPS,
     GELU_ERF_ON_SAMPLES,
@@ -49,11 +51,13 @@ def _forward_region(ctx: PlanContext, source: str) -> list[Node]:
     graph = ctx.graph
     available = {source}
     region: list[Node] = []
-    frontier = sorted(ctx.live_readers(source), key=lambda n: n.index)
-    pending: dict[Node, None] = dict.fromkeys(frontier)
+    # Nodes waiting to be visited, lowest index first (a topological order); few at a time.
+    pending = [(n.index, n) for n in ctx.live_readers(source)]
+    heapq.heapify(pending)
+    queued = {n for _, n in pending}
     while pending and len(region) < 2 * _MAX_GELU_NODES:
-        node = min(pending, key=lambda n: n.index)
-        del pending[node]
+        _, node = heapq.heappop(pending)
+        queued.discard(node)  # a node skipped now may be reached again once its other inputs exist
         if not _evaluable(ctx, node):
             continue
         if any(i and i not in available and not graph.is_constant(i) for i in node.inputs):
@@ -61,7 +65,9 @@ def _forward_region(ctx: PlanContext, source: str) -> list[Node]:
         region.append(node)
         available.update(node.outputs)
         for reader in ctx.live_readers(node.outputs[0]):
-            pending.setdefault(reader, None)
+            if reader not in queued:
+                queued.add(reader)
+                heapq.heappush(pending, (reader.index, reader))
     return region
 
 

@@ -7,7 +7,7 @@ transpose. Source: rules/fusions.toml [fusion."shuffle+shuffle"] and [fusion."sh
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from trtadvisor.graph import Node
 from trtadvisor.ops import SHUFFLE_OPS
@@ -16,9 +16,8 @@ from trtadvisor.plan import Group, PlanContext
 Perm = tuple[int, ...] | None  # None: identity of any rank
 
 
-@dataclass(frozen=True)
-class ShuffleState:
-    """What one (possibly merged) shuffle layer does."""
+class ShuffleState(NamedTuple):
+    """What one (possibly merged) shuffle layer does (a tuple: one is made per shuffle node)."""
 
     first: Perm
     reshapes: bool

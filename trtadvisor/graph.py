@@ -11,7 +11,7 @@ nothing is known; a shape of ``None`` means the rank is unknown.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, KeysView
 from typing import Any
 
 import numpy as np
@@ -170,9 +170,16 @@ def _shape_of_type(tp: onnx.TypeProto) -> tuple[int, Shape | None]:
     return tt.elem_type, tuple(dims)
 
 
+TensorType = tuple[int, Shape | None]  # (ONNX element type, shape)
+
+
 class _ValueInfoIndex:
-    """Value infos by name, as positions in the GraphProto's lists rather than retained wrappers
-    (a 100k-node graph has 100k value infos; their wrappers alone cost tens of MB)."""
+    """Element type and shape by tensor name, read from a GraphProto's value infos on demand.
+
+    Positions in the GraphProto's lists rather than retained wrappers: a 100k-node graph has 100k
+    value infos, and their wrappers alone cost tens of MB. Later lists win (outputs over inputs
+    over intermediate value infos), as in :func:`tensor_types_of`.
+    """
 
     __slots__ = ("_lists", "_where")
 
@@ -184,12 +191,19 @@ class _ValueInfoIndex:
                 where[vi.name] = (which, i)
         self._where = where
 
-    def get(self, name: str) -> onnx.ValueInfoProto | None:
+    def get(self, name: str) -> TensorType | None:
         found = self._where.get(name)
-        return None if found is None else self._lists[found[0]][found[1]]
+        return None if found is None else _shape_of_type(self._lists[found[0]][found[1]].type)
 
-    def __contains__(self, name: object) -> bool:
-        return name in self._where
+
+def tensor_types_of(source: onnx.GraphProto) -> dict[str, TensorType]:
+    """Every declared tensor's element type and shape, decoded at once (value infos, then inputs,
+    then outputs, later ones winning): what a shape-inference child sends back, as plain data."""
+    types: dict[str, TensorType] = {}
+    for items in (source.value_info, source.input, source.output):
+        for vi in items:
+            types[vi.name] = _shape_of_type(vi.type)
+    return types
 
 
 class _InitializerIndex:
@@ -210,6 +224,9 @@ class _InitializerIndex:
 
     def __len__(self) -> int:
         return len(self._where)
+
+    def names(self) -> KeysView[str]:
+        return self._where.keys()
 
     def items(self) -> Iterator[tuple[str, TensorProto]]:
         for name, i in self._where.items():
@@ -237,9 +254,10 @@ class Graph:
         self.outputs: list[str] = [vi.name for vi in proto.output]
         self._output_set = frozenset(self.outputs)
         self._initializers: _InitializerIndex | None = None
-        self._value_infos: _ValueInfoIndex | None = None
-        self._shape_source: onnx.GraphProto | None = None  # value infos from shape inference, when separate
-        self._pending_shapes: Callable[[], onnx.GraphProto] | None = None
+        # Element types and shapes by tensor name: this graph's own value infos, or what a shape
+        # inference elsewhere sent back (see adopt_types_later).
+        self._types: _ValueInfoIndex | dict[str, TensorType] | None = None
+        self._pending_types: Callable[[], dict[str, TensorType]] | None = None
         self._const_cache: dict[str, np.ndarray | None] = {}
         self._shape_cache: dict[str, Shape | None] = {}
         self._scalar_cache: dict[str, float | None] = {}
@@ -309,9 +327,11 @@ class Graph:
 
     def outer_scope_reads(self) -> list[str]:
         """Values this graph reads but neither produces nor declares: they come from an outer scope."""
-        initializers = self.initializers
-        return [name for name in self.readers
-                if name not in self.producers and name not in initializers and name not in self._input_set]
+        # Set differences of the dicts' key views run in C; a valid graph leaves nothing to list.
+        unexplained = self.readers.keys() - self.producers.keys() - self.initializers.names() - self._input_set
+        if not unexplained:
+            return []
+        return [name for name in self.readers if name in unexplained]  # in reading order: stable messages
 
     @property
     def initializers(self) -> _InitializerIndex:
@@ -320,29 +340,29 @@ class Graph:
         return self._initializers
 
     @property
-    def value_infos(self) -> _ValueInfoIndex:
-        if self._value_infos is None:
-            if self._pending_shapes is not None:
-                pending, self._pending_shapes = self._pending_shapes, None
-                self.adopt_shapes(pending())
-            self._value_infos = _ValueInfoIndex(self._shape_source or self.proto)
-        return self._value_infos
+    def tensor_types(self) -> _ValueInfoIndex | dict[str, TensorType]:
+        """Element type and shape by tensor name (``.get(name)``); waits for pending inference."""
+        if self._types is None:
+            if self._pending_types is not None:
+                pending, self._pending_types = self._pending_types, None
+                self.adopt_types(pending())
+            else:
+                self._types = _ValueInfoIndex(self.proto)
+        return self._types  # type: ignore[return-value]
 
-    def adopt_shapes_later(self, pending: Callable[[], onnx.GraphProto], cancel: Callable[[], None]) -> None:
-        """Shapes still being inferred elsewhere: the first shape query waits for them.
+    def adopt_types_later(self, pending: Callable[[], dict[str, TensorType]], cancel: Callable[[], None]) -> None:
+        """Types still being inferred elsewhere: the first shape query waits for them.
 
         ``cancel`` runs if the graph is dropped before anyone asked (so no child process lingers).
         """
-        self._pending_shapes = pending
-        self._value_infos = None
+        self._pending_types = pending
+        self._types = None
         self._shape_cache.clear()
         weakref.finalize(self, cancel)
 
-    def adopt_shapes(self, shapes: onnx.GraphProto) -> None:
-        """Take value infos from shape inference's result (a GraphProto of value infos, inputs and
-        outputs only): the nodes, initializers and names are this graph's own."""
-        self._shape_source = shapes
-        self._value_infos = None
+    def adopt_types(self, types: dict[str, TensorType]) -> None:
+        """Take element types and shapes from shape inference's result (see tensor_types_of)."""
+        self._types = types
         self._shape_cache.clear()
 
     # -- queries ------------------------------------------------------------------------------
@@ -371,9 +391,9 @@ class Graph:
         init = self.initializers.get(name)
         if init is not None:
             return tuple(int(d) for d in init.dims)
-        vi = self.value_infos.get(name)
-        if vi is not None:
-            return _shape_of_type(vi.type)[1]
+        declared = self.tensor_types.get(name)
+        if declared is not None:
+            return declared[1]
         node = self.producers.get(name)
         if node is not None and node.op == "Constant":
             value = node.attr("value")
@@ -392,9 +412,9 @@ class Graph:
         init = self.initializers.get(name)
         if init is not None:
             return init.data_type
-        vi = self.value_infos.get(name)
-        if vi is not None:
-            return _shape_of_type(vi.type)[0]
+        declared = self.tensor_types.get(name)
+        if declared is not None:
+            return declared[0]
         return 0
 
     def is_constant(self, name: str) -> bool:

@@ -8,6 +8,7 @@ opened read-only and never written.
 from __future__ import annotations
 
 import contextlib
+import marshal
 import os
 import signal
 import sys
@@ -22,7 +23,7 @@ from google.protobuf.message import DecodeError
 from onnx.onnx_cpp2py_export import shape_inference as _cpp_shape_inference
 
 from trtadvisor.errors import ModelLoadError
-from trtadvisor.graph import Graph, Shape
+from trtadvisor.graph import Graph, Shape, TensorType, tensor_types_of
 
 _REEXPORT_HINT = "re-export the model, or check it with `python -c \"import onnx; onnx.checker.check_model('MODEL')\"`"
 
@@ -92,7 +93,7 @@ def load_model(path: str | os.PathLike[str], shapes: dict[str, Shape] | None = N
     try:
         proto = _parse(file, data)
         _check_structure(file, proto)
-        if proto.functions or overrides or _has_bodies(proto):
+        if proto.functions or overrides or _has_bodies(proto, data):
             # TensorRT's parser expands local functions; so do we, so patterns inside them are seen.
             # Bodies of If/Loop get their shapes from the inferred model itself: infer, then build.
             rewritten = bool(proto.functions or overrides)
@@ -109,9 +110,9 @@ def load_model(path: str | os.PathLike[str], shapes: dict[str, Shape] | None = N
             del data
             graph = Graph(proto.graph)
             pending, early = early, None
-            graph.adopt_shapes_later(lambda: _parse_shapes(file, pending()), pending.cancel)
+            graph.adopt_types_later(pending, pending.cancel)
             if wait_for_shapes:
-                graph.value_infos  # noqa: B018  (waits, and raises for an inconsistent model)
+                graph.tensor_types  # noqa: B018  (waits, and raises for an inconsistent model)
     finally:
         if early is not None:
             early.cancel()
@@ -186,52 +187,47 @@ def _apply_shape_overrides(file: Path, proto: onnx.ModelProto, overrides: dict[s
 _PARALLEL_INFERENCE_MIN_BYTES = 1 << 20
 
 
-def _has_bodies(proto: onnx.ModelProto) -> bool:
+# A NodeProto writes op_type as field 4 (tag 0x22), its length, then the name: a file holding none
+# of these byte strings has no If/Loop/Scan node, which one byte search tells faster than asking
+# every node of a large graph.
+_CONTROL_FLOW_OP_BYTES = (b"\x22\x02If", b"\x22\x04Loop", b"\x22\x04Scan")
+
+
+def _has_bodies(proto: onnx.ModelProto, data: bytes) -> bool:
     """If/Loop/Scan bodies get their shapes from the inferred model, so they are built after it."""
+    if not any(pattern in data for pattern in _CONTROL_FLOW_OP_BYTES):
+        return False
     return any(n.op_type in ("If", "Loop", "Scan") for n in proto.graph.node)
 
 
-def _shapes_only(inferred: bytes) -> bytes:
-    """The inferred model's value infos, inputs and outputs as a small GraphProto: all we need of it."""
-    model = onnx.ModelProto()
-    model.ParseFromString(inferred)
+def _types_of_inferred(file: Path, inferred: bytes) -> dict[str, TensorType]:
+    """The element type and shape of every tensor of the inferred model, as plain data."""
+    model = _parse(file, inferred)
     del inferred
-    shapes = onnx.GraphProto()
-    shapes.value_info.extend(model.graph.value_info)
-    shapes.input.extend(model.graph.input)
-    shapes.output.extend(model.graph.output)
-    return shapes.SerializeToString()
+    return tensor_types_of(model.graph)
 
 
-def _parse_shapes(file: Path, data: bytes) -> onnx.GraphProto:
-    shapes = onnx.GraphProto()
-    try:
-        shapes.ParseFromString(data)
-    except DecodeError:
-        raise ModelLoadError(f"{file}: shape inference returned an unreadable result", _REEXPORT_HINT) from None
-    return shapes
+class _PendingTypes:
+    """Shape inference under way: call it for the tensor types (see _types_of_inferred), or cancel it."""
 
-
-class _PendingShapes:
-    """Shape inference under way: call it for the shapes-only GraphProto bytes, or cancel it."""
-
-    def __init__(self, wait: Callable[[], bytes], cancel: Callable[[], None] = lambda: None) -> None:
+    def __init__(self, wait: Callable[[], dict[str, TensorType]], cancel: Callable[[], None] = lambda: None) -> None:
         self._wait = wait
         self.cancel = cancel
 
-    def __call__(self) -> bytes:
+    def __call__(self) -> dict[str, TensorType]:
         return self._wait()
 
 
-def _start_shape_inference(file: Path, data: bytes, parallel: bool) -> _PendingShapes:
-    """Start shape inference; the result is the shapes-only GraphProto (see :func:`_shapes_only`).
+def _start_shape_inference(file: Path, data: bytes, parallel: bool) -> _PendingTypes:
+    """Start shape inference; the result is every tensor's element type and shape.
 
     ONNX's shape inference holds the GIL, so a thread cannot overlap it; a forked child can, on
-    platforms where fork is safe (Linux). Elsewhere, or when fork fails, it runs right here.
+    platforms where fork is safe (Linux). Elsewhere, or when fork fails, it runs right here. The
+    child decodes the types itself and sends them marshalled: that work leaves the busier parent.
     """
-    def here() -> _PendingShapes:
-        result = _shapes_only(_infer_shapes(file, data))
-        return _PendingShapes(lambda: result)
+    def here() -> _PendingTypes:
+        result = _types_of_inferred(file, _infer_shapes(file, data))
+        return _PendingTypes(lambda: result)
 
     if not parallel or sys.platform != "linux" or not hasattr(os, "fork"):
         return here()
@@ -240,12 +236,13 @@ def _start_shape_inference(file: Path, data: bytes, parallel: bool) -> _PendingS
         pid = os.fork()
     except OSError:
         return here()
-    if pid == 0:  # the child: infer, send the shapes (or the error) back, and leave at once
+    if pid == 0:  # the child: infer, send the types (or the error) back, and leave at once
         code = 0
         try:
             os.close(read_end)
             try:
-                payload = b"\x00" + _shapes_only(_cpp_shape_inference.infer_shapes(data, True, True, True))
+                inferred = _cpp_shape_inference.infer_shapes(data, True, True, True)
+                payload = b"\x00" + marshal.dumps(_types_of_inferred(file, inferred))
             except Exception as exc:  # reported by the parent, which owns the user-facing error
                 payload = b"\x01" + f"{type(exc).__name__}\x1f{exc}".encode("utf-8", "replace")
             with os.fdopen(write_end, "wb") as pipe:
@@ -263,16 +260,19 @@ def _start_shape_inference(file: Path, data: bytes, parallel: bool) -> _PendingS
             reaped = True
             os.waitpid(pid, 0)
 
-    def wait() -> bytes:
+    def wait() -> dict[str, TensorType]:
         with os.fdopen(read_end, "rb") as pipe:
             payload = pipe.read()
         reap()
         if payload[:1] == b"\x00":
-            return payload[1:]
-        if payload[:1] == b"\x01":
+            try:
+                return marshal.loads(memoryview(payload)[1:])
+            except (EOFError, ValueError, TypeError):
+                pass  # a damaged answer: infer here instead
+        elif payload[:1] == b"\x01":
             kind, _, message = payload[1:].decode("utf-8", "replace").partition("\x1f")
             raise _inference_error(file, kind, message)
-        return _shapes_only(_infer_shapes(file, data))  # the child died without an answer: do it here
+        return _types_of_inferred(file, _infer_shapes(file, data))  # the child died without an answer
 
     def cancel() -> None:
         if reaped:
@@ -282,7 +282,7 @@ def _start_shape_inference(file: Path, data: bytes, parallel: bool) -> _PendingS
             os.close(read_end)
         reap()
 
-    return _PendingShapes(wait, cancel)
+    return _PendingTypes(wait, cancel)
 
 
 def _inference_error(file: Path, kind: str, message: str) -> ModelLoadError:

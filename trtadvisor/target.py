@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from trtadvisor.errors import TargetError
 from trtadvisor.rulebook import RuleBook
@@ -13,6 +14,7 @@ PRECISIONS = ("fp32", "tf32", "fp16", "bf16", "int8", "fp8", "best")
 Version = tuple[int, ...]
 
 
+@lru_cache(maxsize=256)  # the same few version strings are compared once per attention site
 def parse_version(text: str) -> Version:
     """``"10.16.1"`` -> ``(10, 16, 1)``; also reads trtexec's ``8601`` style."""
     text = text.strip().lstrip("vV")

@@ -267,6 +267,7 @@ class Graph:
         # the plan and the advice: see memoized().
         self.memo: dict[str, Any] = {}
         self._op_index: dict[str, list[Node]] | None = None
+        self._op_combinations: dict[frozenset[str], list[Node]] = {}
         self._build(proto, name_prefix)
         initializers = self.initializers
         self._input_set = frozenset(n for n in self.inputs if n not in initializers)
@@ -473,10 +474,11 @@ class Graph:
         return float(value.reshape(-1)[0])
 
     def nodes_of(self, *ops: str) -> list[Node]:
-        """Nodes with one of these op types, in topological order.
+        """Nodes with one of these op types, in topological order (a shared list: do not modify it).
 
         Most passes care about a handful of op types; walking only those keeps a pass's cost
-        proportional to its work rather than to the graph.
+        proportional to its work rather than to the graph. Several passes ask for the same
+        combination, so each combination is merged and sorted once.
         """
         index = self._op_index
         if index is None:
@@ -489,9 +491,13 @@ class Graph:
                     bucket.append(node)
             self._op_index = index
         if len(ops) == 1:
-            return list(index.get(ops[0], ()))
-        found = [n for op in set(ops) for n in index.get(op, ())]
-        found.sort(key=_node_index)
+            return index.get(ops[0], _NO_NODES)
+        key = frozenset(ops)
+        found = self._op_combinations.get(key)
+        if found is None:
+            found = [n for op in key for n in index.get(op, ())]
+            found.sort(key=_node_index)
+            self._op_combinations[key] = found
         return found
 
     def memoized(self, key: str, compute: Callable[[], Any]) -> Any:

@@ -173,37 +173,36 @@ def _shape_of_type(tp: onnx.TypeProto) -> tuple[int, Shape | None]:
 TensorType = tuple[int, Shape | None]  # (ONNX element type, shape)
 
 
-class _ValueInfoIndex:
+class ValueInfoIndex:
     """Element type and shape by tensor name, read from a GraphProto's value infos on demand.
 
     Positions in the GraphProto's lists rather than retained wrappers: a 100k-node graph has 100k
-    value infos, and their wrappers alone cost tens of MB. Later lists win (outputs over inputs
-    over intermediate value infos), as in :func:`tensor_types_of`.
+    value infos, and their wrappers alone cost tens of MB; a query decodes one, and most tensors
+    are never asked about. Later lists win (outputs over inputs over intermediate value infos).
     """
 
     __slots__ = ("_lists", "_where")
 
-    def __init__(self, source: onnx.GraphProto) -> None:
+    def __init__(self, source: onnx.GraphProto, names: list[str] | None = None) -> None:
+        """``names``: the value infos' names in list order, when the caller has them already (a
+        shape-inference child sends them, so the parent need not read 100k names from protobuf)."""
         self._lists = (source.value_info, source.input, source.output)
-        where: dict[str, tuple[int, int]] = {}
-        for which, items in enumerate(self._lists):
-            for i, vi in enumerate(items):
-                where[vi.name] = (which, i)
-        self._where = where
+        if names is None:
+            names = [vi.name for items in self._lists for vi in items]
+        self._where = dict(zip(names, range(len(names)), strict=True))
 
     def get(self, name: str) -> TensorType | None:
-        found = self._where.get(name)
-        return None if found is None else _shape_of_type(self._lists[found[0]][found[1]].type)
+        k = self._where.get(name)
+        if k is None:
+            return None
+        for items in self._lists:
+            if k < len(items):
+                return _shape_of_type(items[k].type)
+            k -= len(items)
+        return None
 
-
-def tensor_types_of(source: onnx.GraphProto) -> dict[str, TensorType]:
-    """Every declared tensor's element type and shape, decoded at once (value infos, then inputs,
-    then outputs, later ones winning): what a shape-inference child sends back, as plain data."""
-    types: dict[str, TensorType] = {}
-    for items in (source.value_info, source.input, source.output):
-        for vi in items:
-            types[vi.name] = _shape_of_type(vi.type)
-    return types
+    def __len__(self) -> int:
+        return sum(len(items) for items in self._lists)
 
 
 class _InitializerIndex:
@@ -256,8 +255,8 @@ class Graph:
         self._initializers: _InitializerIndex | None = None
         # Element types and shapes by tensor name: this graph's own value infos, or what a shape
         # inference elsewhere sent back (see adopt_types_later).
-        self._types: _ValueInfoIndex | dict[str, TensorType] | None = None
-        self._pending_types: Callable[[], dict[str, TensorType]] | None = None
+        self._types: ValueInfoIndex | None = None
+        self._pending_types: Callable[[], ValueInfoIndex] | None = None
         self._const_cache: dict[str, np.ndarray | None] = {}
         self._shape_cache: dict[str, Shape | None] = {}
         self._scalar_cache: dict[str, float | None] = {}
@@ -341,17 +340,17 @@ class Graph:
         return self._initializers
 
     @property
-    def tensor_types(self) -> _ValueInfoIndex | dict[str, TensorType]:
+    def tensor_types(self) -> ValueInfoIndex:
         """Element type and shape by tensor name (``.get(name)``); waits for pending inference."""
         if self._types is None:
             if self._pending_types is not None:
                 pending, self._pending_types = self._pending_types, None
                 self.adopt_types(pending())
             else:
-                self._types = _ValueInfoIndex(self.proto)
-        return self._types  # type: ignore[return-value]
+                self._types = ValueInfoIndex(self.proto)
+        return self._types
 
-    def adopt_types_later(self, pending: Callable[[], dict[str, TensorType]], cancel: Callable[[], None]) -> None:
+    def adopt_types_later(self, pending: Callable[[], ValueInfoIndex], cancel: Callable[[], None]) -> None:
         """Types still being inferred elsewhere: the first shape query waits for them.
 
         ``cancel`` runs if the graph is dropped before anyone asked (so no child process lingers).
@@ -361,8 +360,9 @@ class Graph:
         self._shape_cache.clear()
         weakref.finalize(self, cancel)
 
-    def adopt_types(self, types: dict[str, TensorType]) -> None:
-        """Take element types and shapes from shape inference's result (see tensor_types_of)."""
+    def adopt_types(self, types: ValueInfoIndex) -> None:
+        """Take element types and shapes from shape inference's result (value infos, inputs and
+        outputs of the inferred graph: the nodes, initializers and names stay this graph's own)."""
         self._types = types
         self._shape_cache.clear()
 

@@ -8,9 +8,9 @@ opened read-only and never written.
 from __future__ import annotations
 
 import contextlib
-import marshal
 import os
 import signal
+import struct
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,7 +23,7 @@ from google.protobuf.message import DecodeError
 from onnx.onnx_cpp2py_export import shape_inference as _cpp_shape_inference
 
 from trtadvisor.errors import ModelLoadError
-from trtadvisor.graph import Graph, Shape, TensorType, tensor_types_of
+from trtadvisor.graph import Graph, Shape, ValueInfoIndex
 
 _REEXPORT_HINT = "re-export the model, or check it with `python -c \"import onnx; onnx.checker.check_model('MODEL')\"`"
 
@@ -200,30 +200,71 @@ def _has_bodies(proto: onnx.ModelProto, data: bytes) -> bool:
     return any(n.op_type in ("If", "Loop", "Scan") for n in proto.graph.node)
 
 
-def _types_of_inferred(file: Path, inferred: bytes) -> dict[str, TensorType]:
-    """The element type and shape of every tensor of the inferred model, as plain data."""
+def _types_of_inferred(file: Path, inferred: bytes) -> ValueInfoIndex:
+    """The inferred model's value infos, inputs and outputs, indexed by name."""
     model = _parse(file, inferred)
     del inferred
-    return tensor_types_of(model.graph)
+    _drop_nodes_and_weights(model.graph)
+    return ValueInfoIndex(model.graph)
+
+
+def _drop_nodes_and_weights(graph: onnx.GraphProto) -> None:
+    """Keep only what carries types (value infos, inputs, outputs): the rest is the parent's own."""
+    del graph.node[:]
+    del graph.initializer[:]
+    del graph.sparse_initializer[:]
+
+
+def _encode_types(file: Path, inferred: bytes) -> bytes:
+    """The shape-inference child's answer: the value infos' names, NUL-separated, then a GraphProto
+    of the value infos. The names let the parent index the infos without reading 100k of them
+    from protobuf; each is decoded only when asked about."""
+    model = _parse(file, inferred)
+    del inferred
+    graph = model.graph
+    _drop_nodes_and_weights(graph)
+    names = [vi.name for items in (graph.value_info, graph.input, graph.output) for vi in items]
+    blob = "\x00".join(names).encode("utf-8")
+    return struct.pack("<QQ", len(names), len(blob)) + blob + graph.SerializeToString()
+
+
+def _decode_types(file: Path, payload: memoryview) -> ValueInfoIndex | None:
+    """The parent's side of :func:`_encode_types`; None when the answer does not add up."""
+    count, size = struct.unpack_from("<QQ", payload)
+    start = struct.calcsize("<QQ")
+    names = str(payload[start:start + size], "utf-8").split("\x00") if count else []
+    shapes = _parse_graph(file, payload[start + size:])
+    index = ValueInfoIndex(shapes, names)
+    if len(names) != count or len(index) != count:
+        return None  # a name holding NUL would shift every position: read the names from the infos
+    return index
+
+
+def _parse_graph(file: Path, data: memoryview) -> onnx.GraphProto:
+    graph = onnx.GraphProto()
+    try:
+        graph.ParseFromString(data)
+    except DecodeError:
+        raise ModelLoadError(f"{file}: shape inference returned an unreadable result", _REEXPORT_HINT) from None
+    return graph
 
 
 class _PendingTypes:
-    """Shape inference under way: call it for the tensor types (see _types_of_inferred), or cancel it."""
+    """Shape inference under way: call it for the tensor types, or cancel it."""
 
-    def __init__(self, wait: Callable[[], dict[str, TensorType]], cancel: Callable[[], None] = lambda: None) -> None:
+    def __init__(self, wait: Callable[[], ValueInfoIndex], cancel: Callable[[], None] = lambda: None) -> None:
         self._wait = wait
         self.cancel = cancel
 
-    def __call__(self) -> dict[str, TensorType]:
+    def __call__(self) -> ValueInfoIndex:
         return self._wait()
 
 
 def _start_shape_inference(file: Path, data: bytes, parallel: bool) -> _PendingTypes:
-    """Start shape inference; the result is every tensor's element type and shape.
+    """Start shape inference; the result indexes every tensor's element type and shape.
 
     ONNX's shape inference holds the GIL, so a thread cannot overlap it; a forked child can, on
-    platforms where fork is safe (Linux). Elsewhere, or when fork fails, it runs right here. The
-    child decodes the types itself and sends them marshalled: that work leaves the busier parent.
+    platforms where fork is safe (Linux). Elsewhere, or when fork fails, it runs right here.
     """
     def here() -> _PendingTypes:
         result = _types_of_inferred(file, _infer_shapes(file, data))
@@ -241,8 +282,7 @@ def _start_shape_inference(file: Path, data: bytes, parallel: bool) -> _PendingT
         try:
             os.close(read_end)
             try:
-                inferred = _cpp_shape_inference.infer_shapes(data, True, True, True)
-                payload = b"\x00" + marshal.dumps(_types_of_inferred(file, inferred))
+                payload = b"\x00" + _encode_types(file, _cpp_shape_inference.infer_shapes(data, True, True, True))
             except Exception as exc:  # reported by the parent, which owns the user-facing error
                 payload = b"\x01" + f"{type(exc).__name__}\x1f{exc}".encode("utf-8", "replace")
             with os.fdopen(write_end, "wb") as pipe:
@@ -260,15 +300,15 @@ def _start_shape_inference(file: Path, data: bytes, parallel: bool) -> _PendingT
             reaped = True
             os.waitpid(pid, 0)
 
-    def wait() -> dict[str, TensorType]:
+    def wait() -> ValueInfoIndex:
         with os.fdopen(read_end, "rb") as pipe:
             payload = pipe.read()
         reap()
         if payload[:1] == b"\x00":
-            try:
-                return marshal.loads(memoryview(payload)[1:])
-            except (EOFError, ValueError, TypeError):
-                pass  # a damaged answer: infer here instead
+            with contextlib.suppress(struct.error, UnicodeDecodeError):
+                types = _decode_types(file, memoryview(payload)[1:])
+                if types is not None:
+                    return types
         elif payload[:1] == b"\x01":
             kind, _, message = payload[1:].decode("utf-8", "replace").partition("\x1f")
             raise _inference_error(file, kind, message)

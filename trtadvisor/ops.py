@@ -75,6 +75,7 @@ KIND_OF_CLASS: dict[str, str] = {
 # Layer classes TensorRT's pointwise fusion accepts ("Pointwise Fusion" in the reference text):
 # Activation, Constant (single value), ElementWise, Pointwise, Scale (uniform), Unary.
 POINTWISE_CLASSES = frozenset({"activation", "elementwise", "unary"})
+POINTWISE_OPS = frozenset(op for op, cls in LAYER_CLASS.items() if cls in POINTWISE_CLASSES)
 
 # Comparison ops produce booleans; TensorRT fuses them into pointwise kernels as well (they are
 # ElementWise operations), and Where is a Select layer that its pointwise code generator takes.

@@ -26,9 +26,9 @@ class Group:
 
     __slots__ = ("fusions", "kind", "name", "nodes", "pointwise")
 
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: Node, kind: str | None = None) -> None:
         self.nodes: list[Node] = [node]
-        self.kind: str = kind_of(node.op)
+        self.kind: str = kind if kind is not None else kind_of(node.op)
         self.fusions: list[str] = _NO_FUSIONS  # most layers never fuse: share one empty list until one does
         self.name: str = node.name
         self.pointwise = False  # True once the group is a PWN(...) layer
@@ -92,8 +92,13 @@ class PlanContext:
     findings: list[Finding] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        owner = self.owner
+        kinds: dict[str, str] = {}  # one lookup per op type, not per node
         for node in self.graph.nodes:
-            self.owner[node] = Group(node)
+            kind = kinds.get(node.op)
+            if kind is None:
+                kind = kinds[node.op] = kind_of(node.op)
+            owner[node] = Group(node, kind)
 
     # -- node and tensor queries ----------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from trtadvisor.fusions.conv import gelu_blocker
 from trtadvisor.graph import Node
-from trtadvisor.ops import is_pointwise_class
+from trtadvisor.ops import POINTWISE_OPS, is_pointwise_class
 from trtadvisor.plan import Group, PlanContext
 
 _OWN_EPILOGUE = frozenset({"Relu", "Clip", "Gelu"})
@@ -42,8 +42,12 @@ def _eligible(ctx: PlanContext, node: Node) -> bool:
 def fuse_pointwise(ctx: PlanContext) -> None:
     graph = ctx.graph
     cap = ctx.book.fusion("pointwise").max_ops
-    for node in graph.nodes:
-        if not _eligible(ctx, node):
+    owner = ctx.owner
+    for node in graph.nodes_of(*POINTWISE_OPS):  # no other op is ever eligible or noted
+        group = owner.get(node)
+        if group is None or (len(group.nodes) > 1 and not group.pointwise):
+            continue  # eliminated, or inside a convolution, reduction or Myelin layer
+        if _blocking_constant(ctx, node) is not None:
             _note_blocked_constant(ctx, node)
             continue
         for name in ctx.data_inputs(node):
@@ -86,10 +90,8 @@ def _note_blocked_constant(ctx: PlanContext, node: Node) -> None:
 
 def fuse_conv_generic_activation(ctx: PlanContext) -> None:
     """A convolution followed by a pointwise layer with one input and one output."""
-    for node in ctx.graph.nodes:
-        group = ctx.owner.get(node)
-        if group is None or group.tail is not node or group.kind not in ("convolution", "deconvolution"):
-            continue
+    for group in _convolution_layers(ctx):
+        node = group.tail
         if any(f in group.fusions for f in ("conv+relu", "conv+clip", "conv+gelu", "conv+act")):
             continue
         out = node.outputs[0]
@@ -112,6 +114,20 @@ def fuse_conv_generic_activation(ctx: PlanContext) -> None:
         ctx.merge(group, act, "conv+act", name=f"{group.name} + {_wrapped(act)}")
         if len(act.nodes) > 1:
             group.add_fusion("pointwise")
+
+
+def _convolution_layers(ctx: PlanContext) -> list[Group]:
+    """Convolution layers in the order of their last node (each holds a Conv or ConvTranspose)."""
+    layers: dict[Group, None] = {}
+    for conv in ctx.graph.nodes_of("Conv", "ConvTranspose"):
+        group = ctx.owner.get(conv)
+        if group is not None and group.kind in ("convolution", "deconvolution"):
+            layers[group] = None
+    return sorted(layers, key=_tail_index)
+
+
+def _tail_index(group: Group) -> int:
+    return group.nodes[-1].index
 
 
 def _single_input(ctx: PlanContext, group: Group, source: str) -> bool:

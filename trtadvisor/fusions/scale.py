@@ -22,15 +22,19 @@ def conv_like_ops(ctx: PlanContext) -> frozenset[str]:
 
 def erase_identity_scales(ctx: PlanContext) -> None:
     graph = ctx.graph
+    producers, owner = graph.producers, ctx.owner
     for node in graph.nodes_of(*_IDENTITY_OPERAND):
-        if len(node.inputs) != 2 or ctx.group(node) is None:
+        if len(node.inputs) != 2 or node not in owner:
             continue
-        identity = _IDENTITY_OPERAND[node.op]
         data, const = node.inputs
-        value = graph.scalar(const)
+        # Most operands are activations: rule them out by their producer before asking for a value.
+        producer = producers.get(const)
+        value = graph.scalar(const) if producer is None or producer.op == "Constant" else None
         if value is None and node.op in ("Add", "Mul"):  # commutative: the constant may come first
             data, const = const, data
-            value = graph.scalar(const)
+            producer = producers.get(const)
+            value = graph.scalar(const) if producer is None or producer.op == "Constant" else None
+        identity = _IDENTITY_OPERAND[node.op]
         if value is None or value != identity or graph.is_constant(data):
             continue
         out = node.outputs[0]

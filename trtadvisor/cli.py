@@ -265,6 +265,11 @@ MULTI_MODEL_FORMATS = ("rich", "github", "markdown", "sarif")
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
+    if args.model and not args.shapes:
+        # Before the heavy imports below: the model's shape inference runs in a child meanwhile.
+        from trtadvisor.shape_child import start_early
+
+        start_early(args.model[0])
     from trtadvisor.report.formats import get_formatter
 
     models: list[str] = args.model

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import struct
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +20,7 @@ import onnx.shape_inference
 from google.protobuf.message import DecodeError
 from onnx.onnx_cpp2py_export import shape_inference as _cpp_shape_inference
 
+from trtadvisor import shape_child
 from trtadvisor.errors import ModelLoadError
 from trtadvisor.graph import Graph, Shape, ValueInfoIndex
 
@@ -80,16 +79,25 @@ def load_model(path: str | os.PathLike[str], shapes: dict[str, Shape] | None = N
         raise ModelLoadError(f"{file}: no such file", "check the path to the .onnx file")
     if file.is_dir():
         raise ModelLoadError(f"{file}: is a directory", "pass the path of an .onnx file")
-    try:
-        data = file.read_bytes()
-    except OSError as exc:
-        raise ModelLoadError(f"{file}: cannot be read ({exc.strerror})", "check the file's permissions") from None
     overrides = dict(shapes or {})
     # A large model's shapes are inferred in a forked child while this process parses the model and
-    # builds the graph; the child starts before the parse, so it does not carry the parsed copy.
+    # builds the graph; the child starts before the parse, so it does not carry the parsed copy. The
+    # command line may have started it even earlier, before its own imports.
+    started = shape_child.take(file)
+    child = None
+    if started is not None:
+        data, child = started
+        if overrides:  # the inputs' shapes change: that inference answers another question
+            child.cancel()
+            child = None
+    else:
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            raise ModelLoadError(f"{file}: cannot be read ({exc.strerror})", "check the file's permissions") from None
     early = None
-    if not overrides and len(data) >= _PARALLEL_INFERENCE_MIN_BYTES:
-        early = _start_shape_inference(file, data, parallel=True)
+    if not overrides and (child is not None or len(data) >= shape_child.PARALLEL_MIN_BYTES):
+        early = _start_shape_inference(file, data, parallel=True, child=child)
     try:
         proto = _parse(file, data)
         _check_structure(file, proto)
@@ -183,10 +191,6 @@ def _apply_shape_overrides(file: Path, proto: onnx.ModelProto, overrides: dict[s
         del proto.graph.value_info[:]
 
 
-# Below this size, inference takes milliseconds and a fork would cost more than it saves.
-_PARALLEL_INFERENCE_MIN_BYTES = 1 << 20
-
-
 # A NodeProto writes op_type as field 4 (tag 0x22), its length, then the name: a file holding none
 # of these byte strings has no If/Loop/Scan node, which one byte search tells faster than asking
 # every node of a large graph.
@@ -249,6 +253,11 @@ def _parse_graph(file: Path, data: memoryview) -> onnx.GraphProto:
     return graph
 
 
+def inferred_types_payload(file: Path, data: bytes) -> bytes:
+    """What the shape-inference child computes and sends (see trtadvisor.shape_child)."""
+    return _encode_types(file, _cpp_shape_inference.infer_shapes(data, True, True, True))
+
+
 class _PendingTypes:
     """Shape inference under way: call it for the tensor types, or cancel it."""
 
@@ -260,69 +269,30 @@ class _PendingTypes:
         return self._wait()
 
 
-def _start_shape_inference(file: Path, data: bytes, parallel: bool) -> _PendingTypes:
-    """Start shape inference; the result indexes every tensor's element type and shape.
-
-    ONNX's shape inference holds the GIL, so a thread cannot overlap it; a forked child can, on
-    platforms where fork is safe (Linux). Elsewhere, or when fork fails, it runs right here.
-    """
-    def here() -> _PendingTypes:
+def _start_shape_inference(file: Path, data: bytes, parallel: bool,
+                           child: shape_child.ChildInference | None = None) -> _PendingTypes:
+    """Shape inference of ``data``: in ``child`` when one was started early, else in a child
+    started now when ``parallel`` (and fork is available), else right here."""
+    if child is None and parallel:
+        child = shape_child.start(file, data)
+    if child is None:
         result = _types_of_inferred(file, _infer_shapes(file, data))
         return _PendingTypes(lambda: result)
 
-    if not parallel or sys.platform != "linux" or not hasattr(os, "fork"):
-        return here()
-    try:
-        read_end, write_end = os.pipe()
-        pid = os.fork()
-    except OSError:
-        return here()
-    if pid == 0:  # the child: infer, send the types (or the error) back, and leave at once
-        code = 0
-        try:
-            os.close(read_end)
-            try:
-                payload = b"\x00" + _encode_types(file, _cpp_shape_inference.infer_shapes(data, True, True, True))
-            except Exception as exc:  # reported by the parent, which owns the user-facing error
-                payload = b"\x01" + f"{type(exc).__name__}\x1f{exc}".encode("utf-8", "replace")
-            with os.fdopen(write_end, "wb") as pipe:
-                pipe.write(payload)
-        except BaseException:
-            code = 1
-        finally:
-            os._exit(code)
-    os.close(write_end)
-    reaped = False
-
-    def reap() -> None:
-        nonlocal reaped
-        if not reaped:
-            reaped = True
-            os.waitpid(pid, 0)
-
     def wait() -> ValueInfoIndex:
-        with os.fdopen(read_end, "rb") as pipe:
-            payload = pipe.read()
-        reap()
-        if payload[:1] == b"\x00":
+        answer = child.result()
+        if answer is not None:
+            ok, payload = answer
+            if not ok:
+                kind, _, message = payload.decode("utf-8", "replace").partition("\x1f")
+                raise _inference_error(file, kind, message)
             with contextlib.suppress(struct.error, UnicodeDecodeError):
-                types = _decode_types(file, memoryview(payload)[1:])
+                types = _decode_types(file, memoryview(payload))
                 if types is not None:
                     return types
-        elif payload[:1] == b"\x01":
-            kind, _, message = payload[1:].decode("utf-8", "replace").partition("\x1f")
-            raise _inference_error(file, kind, message)
         return _types_of_inferred(file, _infer_shapes(file, data))  # the child died without an answer
 
-    def cancel() -> None:
-        if reaped:
-            return
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGKILL)
-            os.close(read_end)
-        reap()
-
-    return _PendingTypes(wait, cancel)
+    return _PendingTypes(wait, child.cancel)
 
 
 def _inference_error(file: Path, kind: str, message: str) -> ModelLoadError:

@@ -10,6 +10,7 @@ import pytest
 from onnx import helper
 
 import trtadvisor.loader as loader
+from trtadvisor import shape_child
 from trtadvisor.errors import ModelLoadError
 
 from conftest import REPO
@@ -22,13 +23,13 @@ from make_large_graph import make_model
 def large(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("large") / "large.onnx"
     path.write_bytes(make_model(12_000).SerializeToString())
-    assert path.stat().st_size >= loader._PARALLEL_INFERENCE_MIN_BYTES  # takes the forked path
+    assert path.stat().st_size >= shape_child.PARALLEL_MIN_BYTES  # takes the forked path
     return path
 
 
 def test_forked_and_in_process_inference_agree(large: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     forked = loader.load_model(large)
-    monkeypatch.setattr(loader, "_PARALLEL_INFERENCE_MIN_BYTES", 10**12)
+    monkeypatch.setattr(shape_child, "PARALLEL_MIN_BYTES", 10**12)
     local = loader.load_model(large)
     names = [o for n in local.graph.nodes for o in n.outputs]
     assert len(names) > 12_000
@@ -36,6 +37,25 @@ def test_forked_and_in_process_inference_agree(large: Path, monkeypatch: pytest.
     # Shapes really were inferred: the attention scores are [1, heads, seq, seq].
     softmax = next(n for n in forked.graph.nodes if n.op == "Softmax")
     assert forked.graph.shape(softmax.outputs[0]) == (1, 4, 128, 128)
+
+
+def test_inference_started_early_is_taken_by_the_loader(large: Path) -> None:
+    shape_child.start_early(str(large))
+    assert str(large.resolve()) in shape_child._started
+    early = loader.load_model(large)
+    assert str(large.resolve()) not in shape_child._started  # consumed, not left running
+    softmax = next(n for n in early.graph.nodes if n.op == "Softmax")
+    assert early.graph.shape(softmax.outputs[0]) == (1, 4, 128, 128)
+
+
+def test_inference_started_early_on_a_file_changed_since_is_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "changing.onnx"
+    path.write_bytes(make_model(12_000).SerializeToString())
+    shape_child.start_early(str(path))
+    path.write_bytes(make_model(13_000).SerializeToString())  # another model under the same name
+    model = loader.load_model(path)
+    assert len(model.graph.nodes) == len(onnx.load(path, load_external_data=False).graph.node)
+    assert str(path.resolve()) not in shape_child._started
 
 
 def test_inconsistent_large_model_is_an_input_error(tmp_path: Path) -> None:

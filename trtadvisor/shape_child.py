@@ -1,0 +1,118 @@
+"""Shape inference in a forked child process, so it overlaps the parent's own work.
+
+ONNX's shape inference holds the GIL, so a thread cannot overlap it; a forked child can, on
+platforms where fork is safe (Linux). This module imports nothing heavy, so the command line can
+start the child before it imports onnx, numpy and the rule engine: the child's inference then
+overlaps the parent's start-up as well. What the child computes is the loader's business
+(:func:`trtadvisor.loader.inferred_types_payload`); this module only runs it and carries bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+from pathlib import Path
+
+# Below this size, inference takes milliseconds and a fork would cost more than it saves.
+PARALLEL_MIN_BYTES = 1 << 20
+
+
+class ChildInference:
+    """A child process inferring shapes: :meth:`result` waits for its answer, :meth:`cancel` ends it."""
+
+    def __init__(self, pid: int, read_end: int) -> None:
+        self._pid = pid
+        self._read_end = read_end
+        self._reaped = False
+
+    def result(self) -> tuple[bool, bytes] | None:
+        """(True, payload) on success, (False, "kind\\x1fmessage") on an inference error, or None
+        when the child died without answering."""
+        with os.fdopen(self._read_end, "rb") as pipe:
+            payload = pipe.read()
+        self._reap()
+        if payload[:1] == b"\x00":
+            return True, payload[1:]
+        if payload[:1] == b"\x01":
+            return False, payload[1:]
+        return None
+
+    def cancel(self) -> None:
+        if self._reaped:
+            return
+        with contextlib.suppress(OSError):
+            os.kill(self._pid, signal.SIGKILL)
+            os.close(self._read_end)
+        self._reap()
+
+    def _reap(self) -> None:
+        if not self._reaped:
+            self._reaped = True
+            os.waitpid(self._pid, 0)
+
+
+def start(file: Path, data: bytes) -> ChildInference | None:
+    """Fork a child that infers the shapes of the model ``data``; None where fork is unavailable."""
+    if sys.platform != "linux" or not hasattr(os, "fork"):
+        return None
+    try:
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+    except OSError:
+        return None
+    if pid == 0:  # the child: infer, send the answer (or the error) back, and leave at once
+        code = 0
+        try:
+            os.close(read_end)
+            try:
+                from trtadvisor.loader import inferred_types_payload
+
+                payload = b"\x00" + inferred_types_payload(file, data)
+            except Exception as exc:  # reported by the parent, which owns the user-facing error
+                payload = b"\x01" + f"{type(exc).__name__}\x1f{exc}".encode("utf-8", "replace")
+            with os.fdopen(write_end, "wb") as pipe:
+                pipe.write(payload)
+        except BaseException:
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    return ChildInference(pid, read_end)
+
+
+# Children started ahead of the load, by resolved path, with the bytes they were given and the
+# file's size and modification time then (a changed file is read and inferred again).
+_started: dict[str, tuple[tuple[int, int], bytes, ChildInference]] = {}
+
+
+def start_early(path: str) -> None:
+    """Read a large model and start its inference now; :func:`take` hands both to the loader.
+
+    Anything unusual (a missing or small file, no fork) does nothing: the loader then does the
+    work itself and reports any problem in its own words.
+    """
+    with contextlib.suppress(OSError):
+        file = Path(path)
+        stat = file.stat()
+        if not file.is_file() or stat.st_size < PARALLEL_MIN_BYTES:
+            return
+        data = file.read_bytes()
+        child = start(file, data)
+        if child is not None:
+            _started[str(file.resolve())] = ((stat.st_size, stat.st_mtime_ns), data, child)
+
+
+def take(file: Path) -> tuple[bytes, ChildInference] | None:
+    """The bytes and the running child started early for ``file``, if it has not changed since."""
+    with contextlib.suppress(OSError):
+        entry = _started.pop(str(file.resolve()), None)
+        if entry is None:
+            return None
+        stamp, data, child = entry
+        stat = file.stat()
+        if (stat.st_size, stat.st_mtime_ns) == stamp:
+            return data, child
+        child.cancel()
+    return None

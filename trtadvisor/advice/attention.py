@@ -19,7 +19,7 @@ from rich.text import Text
 from trtadvisor.findings import Finding, finding_for
 from trtadvisor.fusions.activations import PatternSite, find_patterns
 from trtadvisor.fusions.attention_sites import AttentionSite, find_attention_sites
-from trtadvisor.fusions.mha_rules import MhaRules, Verdict, judge
+from trtadvisor.fusions.mha_rules import MhaRules, Verdict, judge_sites
 from trtadvisor.fusions.normalization import find_normalizations
 from trtadvisor.loader import LoadedModel
 from trtadvisor.plan import Prediction
@@ -46,9 +46,9 @@ def attention_findings(model: LoadedModel, target: Target, book: RuleBook, predi
     findings: list[Finding] = []
     patterns: list[PatternSite] = []
     for graph in model.graph.walk():
-        judged.extend(JudgedSite(site, judge(site, target, rules)) for site in find_attention_sites(graph))
+        judged.extend(map(JudgedSite, find_attention_sites(graph), judge_sites(graph, target, rules)))
         findings.extend(_normalization_findings(graph, target, book))
-        gelu_outputs = frozenset(n.outputs[0] for n in graph.nodes if n.op == "Gelu" and n.outputs)
+        gelu_outputs = frozenset(n.outputs[0] for n in graph.nodes_of("Gelu") if n.outputs)
         patterns.extend(find_patterns(graph, gelu_outputs))
     if judged:  # a model without attention gets no attention section
         extras["attention"] = [j.to_json() for j in judged]

@@ -6,6 +6,9 @@ Each finding's code is documented in rules/advice.toml with its source section.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from operator import attrgetter
+
 import onnx.defs
 
 from trtadvisor.advice.trtexec import CUDA_GRAPH_BLOCKERS, dynamic_inputs, input_shapes
@@ -50,6 +53,8 @@ def general_findings(model: LoadedModel, target: Target, book: RuleBook, predict
 _RECENT_OPS = {"Trilu": 14, "HardSwish": 14, "CastLike": 15, "GridSample": 16, "LayerNormalization": 17,
                "GroupNormalization": 18, "Mish": 18, "Gelu": 20, "RMSNormalization": 23, "Attention": 23}
 _STANDARD_DOMAINS = ("", "ai.onnx", "ai.onnx.ml", "ai.onnx.preview.training")
+_domain_of = attrgetter("domain")
+_op_of = attrgetter("op")
 
 
 def _op_support_findings(model: LoadedModel, book: RuleBook) -> list[Finding]:
@@ -58,6 +63,8 @@ def _op_support_findings(model: LoadedModel, book: RuleBook) -> list[Finding]:
     custom: dict[str, list[str]] = {}
     checked: dict[tuple[str, str], bool] = {}
     for g in model.graph.walk():
+        if _all_standard_default_domain(g, model.opset):
+            continue  # the common case, decided per distinct op rather than per node
         for node in g.nodes:
             key = (node.domain, node.op)
             known = checked.get(key)
@@ -73,6 +80,13 @@ def _op_support_findings(model: LoadedModel, book: RuleBook) -> list[Finding]:
     findings += [finding_for(book, "TRT004", f"custom op '{op}' needs a TensorRT plugin ({len(nodes)} node(s))",
                           tuple(nodes[:20])) for op, nodes in sorted(custom.items())]
     return findings
+
+
+def _all_standard_default_domain(graph: Graph, opset: int) -> bool:
+    """Whether every node is a default-domain op the standard defines at ``opset`` (nothing to report)."""
+    if set(map(_domain_of, graph.nodes)) != {""}:
+        return False
+    return all(_is_standard(op, "", opset) for op in set(map(_op_of, graph.nodes)))
 
 
 def _is_standard(op: str, domain: str, opset: int) -> bool:
@@ -103,7 +117,7 @@ def _batch_findings(model: LoadedModel, target: Target, book: RuleBook) -> list[
     if batch > _MAX_BATCH:
         findings.append(finding_for(book, "TRT202", f"batch size {batch} is above 2^16 = {_MAX_BATCH}"))
     graph = model.graph
-    heavy = [n for n in graph.nodes if n.op in _HEAVY_OPS]
+    heavy = graph.nodes_of(*_HEAVY_OPS)
     matmuls = [n for n in heavy if n.op in ("MatMul", "Gemm", "Attention")]
     matmul_heavy = heavy and len(matmuls) * 2 >= len(heavy)
     if matmul_heavy and target.precision in ("fp16", "bf16", "int8", "fp8", "best") and batch % 32 and batch > 1:
@@ -136,26 +150,54 @@ def _stream_findings(graph: Graph, target: Target, book: RuleBook) -> list[Findi
 def _parallel_heavy_forks(graph: Graph, depth: int = 6) -> list[str]:
     """Tensors read by two or more branches that each reach a heavy op within ``depth`` hops."""
     forks: list[str] = []
+    producers = graph.producers
+    reaches_heavy = _heavy_branch_test(graph, depth)
     for name, readers in graph.readers.items():
-        if len(readers) < 2 or graph.is_constant(name) or name not in graph.producers:
+        if len(readers) < 2:
             continue
-        heavy_branches = sum(1 for r in readers if _reaches_heavy(graph, r, depth))
-        if heavy_branches >= 2:
-            producer = graph.producer(name)
-            forks.append(producer.name if producer is not None else name)
+        producer = producers.get(name)  # a produced tensor is constant only when a Constant makes it
+        if producer is None or producer.op == "Constant":
+            continue
+        if _two_pass(readers, reaches_heavy):
+            forks.append(producer.name)
     return forks
 
 
-def _reaches_heavy(graph: Graph, start: Node, depth: int) -> bool:
-    """Whether a branch reaches a heavy op before it joins anything (a join has two data inputs)."""
-    node: Node | None = start
-    for _ in range(depth):
-        if node is None:
+def _two_pass(readers: list[Node], test: Callable[[Node], bool]) -> bool:
+    """Whether ``test`` holds for two or more readers; stops as soon as the answer is known."""
+    needed, left = 2, len(readers)
+    for r in readers:
+        if left < needed:
             return False
-        if node.op in _HEAVY_OPS:
-            return True
-        if sum(1 for i in node.inputs if i and not graph.is_constant(i)) > 1:
-            return False
-        readers = graph.readers.get(node.outputs[0], ()) if node.outputs else ()
-        node = readers[0] if len(readers) == 1 else None
+        left -= 1
+        if test(r):
+            needed -= 1
+            if not needed:
+                return True
     return False
+
+
+def _heavy_branch_test(graph: Graph, depth: int) -> Callable[[Node], bool]:
+    """A test of whether the branch starting at a node reaches a heavy op within ``depth`` hops before
+    it joins anything (a join has two data inputs); the graph's lookups are bound once, not per call."""
+    readers_of = graph.readers
+    is_constant = graph.is_constant
+
+    def reaches_heavy(start: Node) -> bool:
+        node: Node | None = start
+        for _ in range(depth):
+            if node is None:
+                return False
+            if node.op in _HEAVY_OPS:
+                return True
+            data_inputs = 0
+            for i in node.inputs:
+                if i and not is_constant(i):
+                    data_inputs += 1
+                    if data_inputs > 1:
+                        return False
+            readers = readers_of.get(node.outputs[0], ()) if node.outputs else ()
+            node = readers[0] if len(readers) == 1 else None
+        return False
+
+    return reaches_heavy

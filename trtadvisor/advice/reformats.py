@@ -11,6 +11,7 @@ from onnx import TensorProto
 
 from trtadvisor.advice.trtexec import has_qdq
 from trtadvisor.findings import Finding
+from trtadvisor.graph import Graph
 from trtadvisor.loader import LoadedModel
 from trtadvisor.plan import Prediction
 from trtadvisor.rulebook import RuleBook
@@ -28,7 +29,7 @@ def reformat_findings(model: LoadedModel, target: Target, book: RuleBook, predic
     if target.trt_at_least(book.trt["precision_flags"]["removed_in"]):
         return []  # strongly typed by default: the model's own types decide
     graph = model.graph
-    layer_of = {node: layer.name for layer in prediction.layers for node in layer.nodes}
+    layer_of = _boundary_layers(graph, prediction)
     inner = _LAYER_PRECISION[target.precision]
     reformats: list[dict[str, str]] = []
     for name in graph.inputs:
@@ -50,3 +51,16 @@ def reformat_findings(model: LoadedModel, target: Target, book: RuleBook, predic
     if reformats:
         extras["reformats"] = reformats
     return []
+
+
+def _boundary_layers(graph: Graph, prediction: Prediction) -> dict[str, str]:
+    """The layer of each node that reads a network input or writes a network output (the last layer
+    listing a node wins); the other nodes are not indexed: a large graph has tens of thousands."""
+    wanted = {reader.name for name in graph.inputs for reader in graph.consumers(name)}
+    wanted.update(producer.name for producer in map(graph.producer, graph.outputs) if producer is not None)
+    layer_of: dict[str, str] = {}
+    for layer in prediction.layers:
+        if not wanted.isdisjoint(layer.nodes):  # allocates nothing for the many layers without one
+            for node in wanted.intersection(layer.nodes):
+                layer_of[node] = layer.name
+    return layer_of

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 
 from trtadvisor.graph import Graph, Node
 
+# The ops a pattern is recognised from (the rest of the graph is never visited).
+_ANCHOR_OPS = ("Swish", "HardSwish", "Sigmoid", "HardSigmoid", "Concat")
+
 
 @dataclass(frozen=True)
 class PatternSite:
@@ -30,7 +33,7 @@ def find_patterns(graph: Graph, gelu_outputs: frozenset[str] = frozenset()) -> l
     """SiLU, HardSwish, gated FFNs (SwiGLU, GeGLU when ``gelu_outputs`` names GELU results) and rotary."""
     found: list[PatternSite] = []
     silu_outputs: dict[str, Node] = {}
-    for node in graph.nodes:
+    for node in graph.nodes_of(*_ANCHOR_OPS):
         if node.op in ("Swish", "HardSwish"):
             kind = "silu" if node.op == "Swish" else "hardswish"
             found.append(PatternSite(kind, (node.name,)))

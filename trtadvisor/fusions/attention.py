@@ -8,8 +8,8 @@ the fusion id ``mha``; a LayerNorm / RMSNorm becomes one ``normalization`` layer
 
 from __future__ import annotations
 
-from trtadvisor.fusions.attention_sites import find_attention_sites
-from trtadvisor.fusions.mha_rules import MhaRules, judge
+from trtadvisor.fusions.attention_sites import attention_site_nodes
+from trtadvisor.fusions.mha_rules import MhaRules, judge_sites
 from trtadvisor.fusions.normalization import find_normalizations
 from trtadvisor.plan import PlanContext
 
@@ -17,11 +17,11 @@ from trtadvisor.plan import PlanContext
 def tag_attention(ctx: PlanContext) -> None:
     """Find attention sites and tag the layers that hold them with 'mha' where the target fuses them."""
     rules = MhaRules.from_book(ctx.book)
-    by_name = {n.name: n for n in ctx.graph.nodes}
-    for site in find_attention_sites(ctx.graph):
-        if judge(site, ctx.target, rules).fused is not True:
+    verdicts = judge_sites(ctx.graph, ctx.target, rules)
+    for site_nodes, verdict in zip(attention_site_nodes(ctx.graph), verdicts, strict=True):
+        if verdict.fused is not True:
             continue
-        nodes = [by_name[name] for name in site.nodes if name in by_name and ctx.group(by_name[name]) is not None]
+        nodes = [n for n in site_nodes if ctx.group(n) is not None]
         if nodes:
             ctx.fuse_nodes(nodes, "mha", kind="attention")
 

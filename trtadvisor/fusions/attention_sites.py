@@ -19,7 +19,8 @@ with a causal triangle. Values that are not in the file (external data) leave ``
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from operator import attrgetter
 
 import numpy as np
 from onnx import TensorProto
@@ -37,6 +38,11 @@ _SCORE_OPS = frozenset({"Add", "Sub", "Mul", "Div", "Where", "Cast", "Reshape", 
                         "Clip", "Dropout"})
 # Ops allowed between the Softmax and BMM2.
 _PROB_OPS = frozenset({"Where", "Cast", "Identity", "Dropout", "QuantizeLinear", "DequantizeLinear"})
+
+# Score ops whose first input alone carries the scores (the others are shapes or bounds).
+_SCORE_FIRST_ONLY = frozenset({"Reshape", "Cast", "Identity", "Tanh", "Clip", "Dropout"})
+
+_node_index = attrgetter("index")
 
 _BLOCKED_BELOW = -50.0   # additive masks write -inf, finfo.min, -1e4, -1e9 or Swin's -100
 _LAYOUT_STEPS = 10
@@ -94,21 +100,33 @@ def find_attention_sites(graph: Graph, values: GraphValues | None = None) -> lis
 
     Pure in the graph, so the plan and the advice share one result.
     """
-    return list(graph.memoized("attention_sites", lambda: tuple(_find_sites(graph, values))))
+    return [site for site, _ in _sites_with_nodes(graph, values)]
 
 
-def _find_sites(graph: Graph, values: GraphValues | None) -> list[AttentionSite]:
+def attention_site_nodes(graph: Graph) -> list[tuple[Node, ...]]:
+    """The nodes of each site of :func:`find_attention_sites` (same order) as the graph's Node objects.
+
+    The plan fuses nodes, not names: this spares it a name index of the whole graph.
+    """
+    return [nodes for _, nodes in _sites_with_nodes(graph, None)]
+
+
+def _sites_with_nodes(graph: Graph, values: GraphValues | None) -> tuple[tuple[AttentionSite, tuple[Node, ...]], ...]:
+    return graph.memoized("attention_sites", lambda: tuple(_find_sites(graph, values)))
+
+
+def _find_sites(graph: Graph, values: GraphValues | None) -> list[tuple[AttentionSite, tuple[Node, ...]]]:
     values = values or graph_values(graph)
     finder = _SiteFinder(graph, values)
-    sites: list[AttentionSite] = []
+    sites: list[tuple[AttentionSite, tuple[Node, ...]]] = []
     for node in graph.nodes_of("Softmax", "Attention"):
-        site = None
+        found = None
         if node.op == "Softmax":
-            site = finder.decomposed(node)
+            found = finder.decomposed(node)
         elif node.op == "Attention" and node.domain in ("", "ai.onnx"):
-            site = finder.native(node)
-        if site is not None:
-            sites.append(site)
+            found = finder.native(node)
+        if found is not None:
+            sites.append(found)
     return sites
 
 
@@ -153,6 +171,8 @@ class _SiteFinder:
 
     def _scalar_const(self, tensor: str) -> bool:
         """A one-value constant, or one computed from constants and shapes (TorchScript's 1/sqrt(d))."""
+        if self.graph.scalar(tensor) is not None:
+            return True  # a constant holding one value (the scale passes have usually read it already)
         if self.graph.is_graph_input(tensor):
             return False
         value = self.values.value(tensor)
@@ -164,10 +184,11 @@ class _SiteFinder:
 
     # -- decomposed attention ---------------------------------------------------------------------
 
-    def decomposed(self, softmax: Node) -> AttentionSite | None:
+    def decomposed(self, softmax: Node) -> tuple[AttentionSite, tuple[Node, ...]] | None:
         if not softmax.inputs or not softmax.outputs:
             return None
-        dims_in = self.values.dims(softmax.inputs[0])
+        dims = self.values.dims
+        dims_in = dims(softmax.inputs[0])
         axis = softmax.attr("axis", -1)
         if dims_in is not None and axis % max(len(dims_in), 1) != len(dims_in) - 1:
             return None
@@ -181,10 +202,10 @@ class _SiteFinder:
         q_path = self._operand_path(bmm1.inputs[0])
         k_path = self._operand_path(bmm1.inputs[1])
         v_path = self._operand_path(bmm2.inputs[1])
-        q = self.values.dims(bmm1.inputs[0])
-        kt = self.values.dims(bmm1.inputs[1])
-        v = self.values.dims(bmm2.inputs[1])
-        scores = self.values.dims(bmm1.outputs[0])
+        q = dims(bmm1.inputs[0])
+        kt = dims(bmm1.inputs[1])
+        v = dims(bmm2.inputs[1])
+        scores = dims(bmm1.outputs[0])
         seq_q = _pick(_at(q, -2), _at(scores, -2))
         seq_kv = _pick(_at(kt, -1), _at(scores, -1), _at(v, -2))
         head = _pick(_at(q, -1), _at(kt, -2))
@@ -201,22 +222,23 @@ class _SiteFinder:
             kv_true: int | None = 1      # MQA by broadcasting one K/V head
         else:
             kv_true = _divide(seen_kv, _combined_factor(k_path, v_path))
-        repeated = bool(k_path.repeat_nodes or v_path.repeat_nodes)
+        repeat_nodes = k_path.repeat_nodes + v_path.repeat_nodes
         scale = _scale_label(q_path.scaled, k_path.scaled, scaled_scores)
         facts = self._mask_facts(terms, seq_q, seq_kv, batch, rank=len(scores) if scores else 4)
-        nodes = [*q_path_scale_nodes(q_path), *q_path_scale_nodes(k_path), bmm1, *chain, softmax, *prob_nodes, bmm2]
-        nodes += [n for n in k_path.repeat_nodes + v_path.repeat_nodes if n not in nodes]
+        nodes = {*q_path_scale_nodes(q_path), *q_path_scale_nodes(k_path), bmm1, *chain, softmax, *prob_nodes, bmm2,
+                 *repeat_nodes}
         qdq_types = q_path.qdq_types | k_path.qdq_types | v_path.qdq_types | prob_qdq
         qdq = q_path.dequantized and k_path.dequantized and v_path.dequantized
-        ordered = sorted(dict.fromkeys(nodes), key=lambda n: n.index)
-        return AttentionSite(
+        ordered = tuple(sorted(nodes, key=_node_index))  # indices are unique: a set loses no order
+        site = AttentionSite(
             nodes=tuple(n.name for n in ordered), anchor=softmax.name, native=False, batch=batch,
             num_heads=heads, num_kv_heads=kv_true, kv_heads_seen=seen_kv, head_size=head, seq_q=seq_q,
             seq_kv=seq_kv, causal=facts.causal, mask=facts.label, mask_extent=facts.extent,
-            mask_shape=facts.shape, bias=facts.bias, scale=scale, repeated_kv=repeated,
-            repeat_nodes=tuple(n.name for n in k_path.repeat_nodes + v_path.repeat_nodes),
+            mask_shape=facts.shape, bias=facts.bias, scale=scale, repeated_kv=bool(repeat_nodes),
+            repeat_nodes=tuple(n.name for n in repeat_nodes),
             windowed=windowed, num_windows=num_windows, qdq=qdq, qdq_types=tuple(sorted(qdq_types)),
             mask_inputs=facts.inputs, notes=tuple(facts.notes))
+        return site, ordered
 
     def _forward_to_bmm2(self, softmax: Node) -> tuple[Node | None, list[Node], set[str]]:
         graph = self.graph
@@ -247,7 +269,8 @@ class _SiteFinder:
 
     def _back_to_bmm1(self, start: str) -> tuple[Node, list[Node], list[_MaskTerm], bool, bool, int | None] | None:
         """Breadth-first from the Softmax input through score ops to the nearest activation MatMul."""
-        graph = self.graph
+        producers = self.graph.producers
+        is_constant = self.graph.is_constant
         parent: dict[str, tuple[Node, str] | None] = {start: None}
         frontier = [start]
         bmm1: Node | None = None
@@ -255,17 +278,18 @@ class _SiteFinder:
         for _ in range(_SCORE_STEPS):
             nxt: list[str] = []
             for tensor in frontier:
-                node = graph.producer(tensor)
+                node = producers.get(tensor)
                 if node is None:
                     continue
-                if self._is_activation_matmul(node):
+                op = node.op
+                if op == "MatMul" and self._is_activation_matmul(node):
                     bmm1, reached = node, tensor
                     break
-                if node.op not in _SCORE_OPS:
+                if op not in _SCORE_OPS:
                     continue
-                for inp in node.inputs[:3] if node.op == "Where" else node.inputs[:1] if node.op in (
-                        "Reshape", "Cast", "Identity", "Tanh", "Clip", "Dropout") else node.inputs[:2]:
-                    if inp and inp not in parent and self._is_activation(inp):
+                inputs = node.inputs
+                for inp in inputs[:3] if op == "Where" else inputs[:1] if op in _SCORE_FIRST_ONLY else inputs[:2]:
+                    if inp and inp not in parent and not is_constant(inp):
                         parent[inp] = (node, tensor)
                         nxt.append(inp)
             if bmm1 is not None or not nxt or len(parent) > _CONE_LIMIT:
@@ -308,25 +332,26 @@ class _SiteFinder:
 
     def _operand_path(self, tensor: str) -> _Path:
         """Walk back from a BMM operand through layout ops, scales and head repetition."""
-        graph = self.graph
+        producers = self.graph.producers
         path = _Path(nodes=[], source=tensor)
         for _ in range(_LAYOUT_STEPS):
-            node = graph.producer(tensor)
+            node = producers.get(tensor)
             if node is None or not node.inputs:
                 break
+            op = node.op
             follow = node.inputs[0]
-            if node.op in ("Mul", "Div") and len(node.inputs) == 2 and self._scalar_const(node.inputs[1]):
-                path.scaled = True
-            elif node.op == "Mul" and len(node.inputs) == 2 and self._scalar_const(node.inputs[0]):
-                path.scaled = True
-                follow = node.inputs[1]
-            elif node.op in _LAYOUT:
-                if node.op == "DequantizeLinear":
+            if op in _LAYOUT:  # first: the common case (no layout op is a Mul or Div)
+                if op == "DequantizeLinear":
                     path.dequantized = True
                     path.qdq_types.add(self._qdq_type(node))
-                if node.op == "QuantizeLinear":
+                if op == "QuantizeLinear":
                     path.qdq_types.add(self._qdq_type(node))
-            elif node.op in _REPEAT:
+            elif op in ("Mul", "Div") and len(node.inputs) == 2 and self._scalar_const(node.inputs[1]):
+                path.scaled = True
+            elif op == "Mul" and len(node.inputs) == 2 and self._scalar_const(node.inputs[0]):
+                path.scaled = True
+                follow = node.inputs[1]
+            elif op in _REPEAT:
                 factor = self._repeat_factor(node)
                 if factor is None and node.op == "Concat":
                     break
@@ -382,7 +407,7 @@ class _SiteFinder:
 
     # -- the native Attention op ------------------------------------------------------------------
 
-    def native(self, node: Node) -> AttentionSite | None:
+    def native(self, node: Node) -> tuple[AttentionSite, tuple[Node, ...]] | None:
         if len(node.inputs) < 3:
             return None
         q = self.values.dims(node.inputs[0])
@@ -425,8 +450,8 @@ class _SiteFinder:
                 label = "causal"
         nodes = [*k_path.repeat_nodes, *v_path.repeat_nodes, node]
         qdq_types = q_path.qdq_types | k_path.qdq_types | v_path.qdq_types
-        ordered = sorted(dict.fromkeys(nodes), key=lambda n: n.index)
-        return AttentionSite(
+        ordered = tuple(sorted(dict.fromkeys(nodes), key=_node_index))
+        site = AttentionSite(
             nodes=tuple(n.name for n in ordered), anchor=node.name, native=True, batch=batch, num_heads=heads,
             num_kv_heads=kv_true, kv_heads_seen=seen_kv, head_size=head, seq_q=seq_q, seq_kv=seq_kv,
             causal=causal, mask=label, mask_extent=facts.extent, mask_shape=facts.shape, bias=facts.bias,
@@ -435,6 +460,7 @@ class _SiteFinder:
             repeat_nodes=tuple(n.name for n in k_path.repeat_nodes + v_path.repeat_nodes), windowed=False,
             num_windows=None, qdq=q_path.dequantized and k_path.dequantized and v_path.dequantized,
             qdq_types=tuple(sorted(qdq_types)), mask_inputs=facts.inputs, notes=tuple(notes + facts.notes))
+        return site, ordered
 
     # -- masks ------------------------------------------------------------------------------------
 
@@ -442,11 +468,12 @@ class _SiteFinder:
                     rank: int) -> _MaskFacts:
         # Every layer of a model usually adds the same mask tensor: its analysis depends only on the
         # terms' tensors and how they apply, so it is done once per distinct mask.
-        key = (tuple((t.tensor, t.how) for t in terms), seq_q, seq_kv, batch, rank)
+        # The result is shared by those sites: callers only read it.
+        key = (tuple([(t.tensor, t.how) for t in terms]), seq_q, seq_kv, batch, rank)
         cached = self._mask_cache.get(key)
         if cached is None:
             cached = self._mask_cache[key] = _MaskAnalysis(self, terms, seq_q, seq_kv, batch, rank).facts()
-        return replace(cached, notes=list(cached.notes))
+        return cached
 
 
 @dataclass

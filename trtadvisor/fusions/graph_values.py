@@ -25,6 +25,9 @@ _MAX_ELEMENTS = 1 << 22          # a 2048 x 2048 mask is fine; anything larger i
 _MAX_EVALUATED_NODES = 20_000    # per graph: keeps a 100k-node graph linear even with many masks
 _MAX_INLINE_DECODE = 1 << 22     # inline initializers (bool/int masks) decoded on demand
 
+_MISSING = object()
+_INT_ONLY = frozenset({int})     # a shape whose every axis is a plain int (bool would not count)
+
 _SAME_AS_INPUT = frozenset({
     "Cast", "CastLike", "Identity", "Dropout", "Softmax", "LogSoftmax", "IsNaN", "IsInf", "Not", "Neg", "Abs",
     "Sqrt", "Reciprocal", "Exp", "Log", "Erf", "Tanh", "Sigmoid", "Relu", "Gelu", "Floor", "Ceil", "Sign",
@@ -69,10 +72,14 @@ class GraphValues:
 
     def dims(self, tensor: str, depth: int = 0) -> Dims | None:
         """Per-axis sizes (``None`` where unknown), or ``None`` when even the rank is unknown."""
-        if tensor in self._dims:
-            return self._dims[tensor]
+        known = self._dims.get(tensor, _MISSING)
+        if known is not _MISSING:
+            return known  # type: ignore[return-value]
         shape = self.graph.shape(tensor)
-        known: Dims | None = None if shape is None else tuple(d if isinstance(d, int) else None for d in shape)
+        if shape is not None and _INT_ONLY.issuperset(map(type, shape)):
+            self._dims[tensor] = shape  # type: ignore[assignment]  # every axis known: nothing to derive
+            return shape  # type: ignore[return-value]
+        known = None if shape is None else tuple(d if isinstance(d, int) else None for d in shape)
         if (known is None or None in known) and depth < _MAX_DEPTH:
             derived = self._derive_dims(tensor, depth + 1)
             known = _merge(known, derived)

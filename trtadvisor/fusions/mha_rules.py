@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from trtadvisor.fusions.attention_sites import AttentionSite
+from trtadvisor.fusions.attention_sites import AttentionSite, find_attention_sites
+from trtadvisor.graph import Graph
 from trtadvisor.rulebook import RuleBook
 from trtadvisor.target import Target, version_at_least
 
@@ -91,6 +92,34 @@ def site_precision(site: AttentionSite, target: Target) -> str | None:
             return "int8"
         return "fp16"
     return None
+
+
+def judge_sites(graph: Graph, target: Target, rules: MhaRules) -> list[Verdict]:
+    """The verdict of every site of ``find_attention_sites(graph)`` on ``target``, in site order.
+
+    The plan and the advice ask for the same verdicts, so they are computed once per target and
+    rules; and a model repeats one block many times, so sites with the same judged facts share one.
+    """
+    by_target: dict[tuple[Target, MhaRules], tuple[Verdict, ...]] = graph.memoized("attention_verdicts", dict)
+    key = (target, rules)
+    verdicts = by_target.get(key)
+    if verdicts is None:
+        distinct: dict[tuple[object, ...], Verdict] = {}
+        found: list[Verdict] = []
+        for site in find_attention_sites(graph):
+            facts = _judged_facts(site)
+            verdict = distinct.get(facts)
+            if verdict is None:
+                verdict = distinct[facts] = judge(site, target, rules)
+            found.append(verdict)
+        verdicts = by_target[key] = tuple(found)
+    return list(verdicts)
+
+
+def _judged_facts(site: AttentionSite) -> tuple[object, ...]:
+    """Every field of the site that judge() reads: sites equal in these get the same verdict."""
+    return (site.native, site.qdq, site.qdq_types, site.head_size, site.seq_q, site.seq_kv, site.num_heads,
+            site.num_kv_heads, site.mask, site.mask_extent, site.mask_shape, site.bias, site.causal)
 
 
 def judge(site: AttentionSite, target: Target, rules: MhaRules) -> Verdict:

@@ -12,8 +12,6 @@ from __future__ import annotations
 from trtadvisor.graph import Node
 from trtadvisor.plan import Group, PlanContext
 
-_REGION_LIMIT = 200_000
-
 
 def _attention_seeds(ctx: PlanContext) -> list[Node]:
     """Softmax nodes that sit between two activation-by-activation MatMuls (an attention core)."""
@@ -66,10 +64,7 @@ def form_myelin_regions(ctx: PlanContext) -> None:
         # A seed already inside a region sits in a Myelin group, which _absorbable refuses.
         if not _absorbable(ctx, seed, myelin_ops | {seed.op}):
             continue
-        region = _grow(ctx, seed, takes)
-        for node in region:
-            takes[node.index] = False
-        _make_region(ctx, region)
+        _make_region(ctx, _grow(ctx, seed, takes))
 
 
 _NOT_ABSORBED = frozenset({"convolution", "deconvolution", "pooling", "myelin"})
@@ -101,28 +96,36 @@ def _absorbable_by_index(ctx: PlanContext, ops: frozenset[str]) -> list[bool]:
 
 
 def _grow(ctx: PlanContext, seed: Node, takes: list[bool]) -> list[Node]:
-    """The connected set of absorbable layers around ``seed`` (a hot path: plain lookups only)."""
+    """The connected set of absorbable layers around ``seed`` (a hot path: plain lookups only).
+
+    A node taken into the region is marked in ``takes`` at once, so the same list answers both
+    "may Myelin take it" and "is it taken already".
+    """
     producers, readers, owner = ctx.graph.producers, ctx.graph.readers, ctx.owner
-    region: set[Node] = set(owner[seed].nodes)
+    region = list(owner[seed].nodes)
+    for member in region:
+        takes[member.index] = False
     stack = list(region)
-    while stack and len(region) < _REGION_LIMIT:
+    while stack:
         node = stack.pop()
         neighbours = [producers.get(i) for i in node.inputs]
         for out in node.outputs:
             neighbours += readers.get(out, ())
         for n in neighbours:
-            if n is None or n in region or not takes[n.index]:
+            if n is None or not takes[n.index]:
                 continue
-            members = owner[n].nodes
+            members = owner[n].nodes  # a layer joins whole; its members share one verdict
             if len(members) == 1:
-                region.add(n)
+                takes[n.index] = False
+                region.append(n)
                 stack.append(n)
                 continue
             for member in members:
-                if member not in region:
-                    region.add(member)
-                    stack.append(member)
-    return sorted(region, key=_node_index)
+                takes[member.index] = False
+            region += members
+            stack += members
+    region.sort(key=_node_index)
+    return region
 
 
 def _node_index(node: Node) -> int:

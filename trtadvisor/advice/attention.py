@@ -11,10 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-
-from rich.console import Console, ConsoleOptions, RenderResult
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING
 
 from trtadvisor.findings import Finding, finding_for
 from trtadvisor.fusions.activations import PatternSite, find_patterns
@@ -25,6 +22,9 @@ from trtadvisor.loader import LoadedModel
 from trtadvisor.plan import Prediction
 from trtadvisor.rulebook import RuleBook
 from trtadvisor.target import Target
+
+if TYPE_CHECKING:
+    from rich.console import Console, ConsoleOptions, RenderResult
 
 
 @dataclass(frozen=True)
@@ -125,6 +125,10 @@ class AttentionView:
         self.target = target
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        # rich is imported here, when the table renders: a JSON or SARIF audit never needs it.
+        from rich.table import Table
+        from rich.text import Text
+
         t = self.target
         table = Table(title=f"Attention (SM {t.sm}, {t.precision.upper()}, TensorRT {t.trt})", title_justify="left")
         for column in ("Site", "Kind", "N_q", "N_kv", "H", "S_q", "S_kv", "Mask", "Causal", "Verdict", "Reason"):

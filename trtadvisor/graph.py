@@ -257,6 +257,7 @@ class Graph:
         # inference elsewhere sent back (see adopt_types_later).
         self._types: ValueInfoIndex | None = None
         self._pending_types: Callable[[], ValueInfoIndex] | None = None
+        self._types_ready: Callable[[], bool] = _always
         self._const_cache: dict[str, np.ndarray | None] = {}
         self._shape_cache: dict[str, Shape | None] = {}
         self._scalar_cache: dict[str, float | None] = {}
@@ -355,12 +356,15 @@ class Graph:
                 self._types = ValueInfoIndex(self.proto)
         return self._types
 
-    def adopt_types_later(self, pending: Callable[[], ValueInfoIndex], cancel: Callable[[], None]) -> None:
+    def adopt_types_later(self, pending: Callable[[], ValueInfoIndex], cancel: Callable[[], None],
+                          ready: Callable[[], bool] = lambda: True) -> None:
         """Types still being inferred elsewhere: the first shape query waits for them.
 
-        ``cancel`` runs if the graph is dropped before anyone asked (so no child process lingers).
+        ``ready`` tells, without waiting, whether they have arrived (see shape_if_ready). ``cancel``
+        runs if the graph is dropped before anyone asked (so no child process lingers).
         """
         self._pending_types = pending
+        self._types_ready = ready
         self._types = None
         self._shape_cache.clear()
         weakref.finalize(self, cancel)
@@ -392,6 +396,18 @@ class Graph:
         shape = self._decode_shape(name)
         self._shape_cache[name] = shape
         return shape
+
+    def shape_if_ready(self, name: str) -> tuple[bool, Shape | None]:
+        """(True, shape) when the shape is known without waiting for shape inference, else (False, None).
+
+        A pass may go on speculatively with what it has, provided it checks its assumption once the
+        shapes are in (see PlanContext.assume_no_broadcast).
+        """
+        if self._pending_types is None or name in self._shape_cache or self.initializers.get(name) is not None:
+            return True, self.shape(name)
+        if self._types_ready():
+            return True, self.shape(name)  # arrived: take them now
+        return False, None
 
     def _decode_shape(self, name: str) -> Shape | None:
         init = self.initializers.get(name)
@@ -508,6 +524,10 @@ class Graph:
         for n in self._control_nodes:
             for sub in n.subgraphs:
                 yield from sub.walk()
+
+
+def _always() -> bool:
+    return True
 
 
 _NO_NODES: list[Node] = []

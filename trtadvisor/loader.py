@@ -118,7 +118,7 @@ def load_model(path: str | os.PathLike[str], shapes: dict[str, Shape] | None = N
             del data
             graph = Graph(proto.graph)
             pending, early = early, None
-            graph.adopt_types_later(pending, pending.cancel)
+            graph.adopt_types_later(pending, pending.cancel, pending.ready)
             if wait_for_shapes:
                 graph.tensor_types  # noqa: B018  (waits, and raises for an inconsistent model)
     finally:
@@ -259,11 +259,14 @@ def inferred_types_payload(file: Path, data: bytes) -> bytes:
 
 
 class _PendingTypes:
-    """Shape inference under way: call it for the tensor types, or cancel it."""
+    """Shape inference under way: call it for the tensor types (waiting), ask whether they are
+    ready (never waiting), or cancel it."""
 
-    def __init__(self, wait: Callable[[], ValueInfoIndex], cancel: Callable[[], None] = lambda: None) -> None:
+    def __init__(self, wait: Callable[[], ValueInfoIndex], cancel: Callable[[], None] = lambda: None,
+                 ready: Callable[[], bool] = lambda: True) -> None:
         self._wait = wait
         self.cancel = cancel
+        self.ready = ready
 
     def __call__(self) -> ValueInfoIndex:
         return self._wait()
@@ -292,7 +295,7 @@ def _start_shape_inference(file: Path, data: bytes, parallel: bool,
                     return types
         return _types_of_inferred(file, _infer_shapes(file, data))  # the child died without an answer
 
-    return _PendingTypes(wait, child.cancel)
+    return _PendingTypes(wait, child.cancel, child.ready)
 
 
 def _inference_error(file: Path, kind: str, message: str) -> ModelLoadError:

@@ -9,7 +9,7 @@ lives in ``trtadvisor/fusions/`` and only merges groups through :class:`PlanCont
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from trtadvisor.findings import Finding, finding_for
@@ -90,6 +90,8 @@ class PlanContext:
     owner: dict[Node, Group] = field(default_factory=dict)
     eliminated: dict[Node, str] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    # (conv output, residual operand) pairs fused before their shapes were known: see plan_graph.
+    assumed_no_broadcast: list[tuple[str, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         owner = self.owner
@@ -144,6 +146,17 @@ class PlanContext:
         if node is None or node in self.eliminated:
             return None
         return node
+
+    def assume_no_broadcast(self, conv_out: str, other: str) -> None:
+        """Record that a fusion went ahead before the shapes of these two tensors were known."""
+        self.assumed_no_broadcast.append((conv_out, other))
+
+    def assumptions_hold(self) -> bool:
+        """Whether every speculative decision is what the shapes, now waited for, would have made."""
+        from trtadvisor.fusions.conv import broadcast_blocker
+
+        shape = self.graph.shape
+        return all(broadcast_blocker(shape(a), shape(b)) is None for a, b in self.assumed_no_broadcast)
 
     # -- mutations ------------------------------------------------------------------------------
 
@@ -252,6 +265,21 @@ def _node_index(node: Node) -> int:
     return node.index
 
 
+def _run_pipeline(graph: Graph, target: Target, book: RuleBook,
+                  steps: list[Callable[[PlanContext], None]]) -> PlanContext:
+    """Run the passes over one graph. A pass that went ahead before the shapes arrived relied on
+    an assumption; if the shapes prove one wrong, the plan is made again from the start, now with
+    every shape known, so the result never depends on when shape inference finished."""
+    ctx = PlanContext(graph, target, book)
+    for step in steps:
+        step(ctx)
+    if ctx.assumed_no_broadcast and not ctx.assumptions_hold():
+        ctx = PlanContext(graph, target, book)
+        for step in steps:
+            step(ctx)
+    return ctx
+
+
 def plan_graph(graph: Graph, target: Target, book: RuleBook) -> Prediction:
     """Predict the engine layers for ``graph`` and every nested If/Loop body."""
     from trtadvisor.fusions import pipeline  # the passes import this module for its types
@@ -261,9 +289,7 @@ def plan_graph(graph: Graph, target: Target, book: RuleBook) -> Prediction:
     findings: list[Finding] = []
     node_count = 0
     for g in graph.walk():
-        ctx = PlanContext(g, target, book)
-        for step in pipeline(target, book):
-            step(ctx)
+        ctx = _run_pipeline(g, target, book, pipeline(target, book))
         node_count += len(g.nodes)
         for group in ctx.groups():
             layers.append(PredictedLayer(

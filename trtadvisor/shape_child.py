@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import sys
 from pathlib import Path
@@ -26,6 +27,10 @@ class ChildInference:
         self._pid = pid
         self._read_end = read_end
         self._reaped = False
+
+    def ready(self) -> bool:
+        """Whether the answer has started to arrive (the child is done inferring): never blocks."""
+        return bool(select.select([self._read_end], [], [], 0)[0])
 
     def result(self) -> tuple[bool, bytes] | None:
         """(True, payload) on success, (False, "kind\\x1fmessage") on an inference error, or None

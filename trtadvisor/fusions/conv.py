@@ -8,7 +8,7 @@ Sources: rules/fusions.toml [fusion."pad+conv"], [fusion."conv+eltwise"], [fusio
 from __future__ import annotations
 
 from trtadvisor.fusions.scale import conv_like_ops
-from trtadvisor.graph import Graph, Node
+from trtadvisor.graph import Graph, Node, Shape
 from trtadvisor.plan import Group, PlanContext
 
 
@@ -59,8 +59,25 @@ def _pad_blocker(graph: Graph, pad: Node) -> str | None:
     return None
 
 
-def _broadcast_blocker(graph: Graph, conv_out: str, other: str) -> str | None:
-    a, b = graph.shape(conv_out), graph.shape(other)
+def _broadcast_blocker(ctx: PlanContext, conv_out: str, other: str) -> str | None:
+    """Why the residual operand ``other`` cannot join the convolution writing ``conv_out``.
+
+    While shape inference is still running, the fusion goes ahead as if nothing broadcasts (the
+    common case) and the plan checks the assumption once the shapes are in: see
+    PlanContext.assume_no_broadcast. That keeps this pass, and the Myelin partitioning after it,
+    off the wait for shapes.
+    """
+    graph = ctx.graph
+    known_a, a = graph.shape_if_ready(conv_out)
+    known_b, b = graph.shape_if_ready(other)
+    if not (known_a and known_b):
+        ctx.assume_no_broadcast(conv_out, other)
+        return None
+    return broadcast_blocker(a, b)
+
+
+def broadcast_blocker(a: Shape | None, b: Shape | None) -> str | None:
+    """Why a residual of shape ``b`` cannot join a convolution of output shape ``a``; None when it can."""
     if a is None or b is None:
         return None  # unknown shapes: TensorRT decides at build time; do not claim a miss
     if len(a) != len(b):
@@ -126,7 +143,7 @@ def _try_eltwise(ctx: PlanContext, group: Group, graph: Graph, eltwise_ops: froz
     my_index = 0 if add.inputs[0] == out else 1
     if _conv_taking_add(ctx, add, conv_ops, prefer) not in (None, my_index):
         return  # the other operand's convolution takes the Add (preferred input, or the only one free)
-    broadcast = _broadcast_blocker(graph, out, other)
+    broadcast = _broadcast_blocker(ctx, out, other)
     if broadcast is not None:
         ctx.near_miss("conv+eltwise", [group.tail, add], broadcast)
         return

@@ -1,0 +1,79 @@
+"""Fusions decided before shape inference finished are checked once the shapes are in.
+
+The Conv + ElementWise fusion needs both operands' shapes (a broadcast blocks it). While a large
+model's shapes are still being inferred, the plan goes ahead as if nothing broadcasts and checks
+that afterwards; a wrong guess makes the plan again. Either way the prediction must be what a
+plan with every shape known gives.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnx.parser
+import pytest
+from onnx import numpy_helper
+
+import trtadvisor.plan as plan
+from trtadvisor.graph import ValueInfoIndex
+from trtadvisor.loader import load_model
+from trtadvisor.rulebook import default_rulebook
+from trtadvisor.target import make_target
+
+# The residual operand is a graph input, so its shape is only known from shape inference's answer.
+_MODEL = '''
+<ir_version: 8, opset_import: ["" : 17]>
+g (float[1,8,16,16] x, float[{dims}] other) => (float[1,8,16,16] y) {{
+  c = Conv(x, w)
+  s = Add(c, other)
+  y = Relu(s)
+}}
+'''
+
+
+def _model(tmp_path: Path, dims: str) -> Path:
+    model = onnx.parser.parse_model(_MODEL.format(dims=dims))
+    model.graph.initializer.append(numpy_helper.from_array(np.ones((8, 8, 1, 1), np.float32), "w"))
+    path = tmp_path / "m.onnx"
+    onnx.save(model, path)
+    return path
+
+
+def _plans(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[plan.Prediction, plan.Prediction, list[bool]]:
+    """The plan with shapes known, and the plan made while shapes are 'still being inferred'."""
+    book, target = default_rulebook(), make_target(default_rulebook(), "10.16", "90", None, "fp16")
+    known = plan.plan_graph(load_model(path).graph, target, book)
+    graph = load_model(path).graph
+    inferred = onnx.shape_inference.infer_shapes(onnx.load(path), strict_mode=True).graph
+    graph.adopt_types_later(lambda: ValueInfoIndex(inferred), lambda: None, ready=lambda: False)
+    verdicts: list[bool] = []
+    real_check = plan.PlanContext.assumptions_hold
+
+    def spy(ctx: plan.PlanContext) -> bool:
+        verdicts.append(real_check(ctx))
+        return verdicts[-1]
+
+    monkeypatch.setattr(plan.PlanContext, "assumptions_hold", spy)
+    return known, plan.plan_graph(graph, target, book), verdicts
+
+
+def _signature(p: plan.Prediction) -> tuple[object, ...]:
+    return (tuple((layer.name, layer.ops, layer.fusions) for layer in p.layers),
+            tuple((f.rule, f.message) for f in p.findings))
+
+
+def test_a_wrong_guess_is_planned_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    known, speculative, verdicts = _plans(_model(tmp_path, "1,8,1,1"), monkeypatch)
+    assert verdicts == [False]  # the guess was made, and found wrong
+    assert _signature(speculative) == _signature(known)
+    assert [layer.ops for layer in speculative.layers] == [("Conv",), ("Add", "Relu")]
+    assert any(f.rule == "TRT102" and "broadcasts against [1, 8, 16, 16]" in f.message for f in speculative.findings)
+
+
+def test_a_right_guess_stands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    known, speculative, verdicts = _plans(_model(tmp_path, "1,8,16,16"), monkeypatch)
+    assert verdicts == [True]
+    assert _signature(speculative) == _signature(known)
+    assert [layer.ops for layer in speculative.layers] == [("Conv", "Add", "Relu")]

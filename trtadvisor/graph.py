@@ -205,6 +205,16 @@ class ValueInfoIndex:
         return sum(len(items) for items in self._lists)
 
 
+def tensor_types_of(source: onnx.GraphProto) -> dict[str, TensorType]:
+    """Every declared tensor's element type and shape, decoded at once (value infos, then inputs,
+    then outputs, later ones winning, as in ValueInfoIndex): plain data a child process can send."""
+    types: dict[str, TensorType] = {}
+    for items in (source.value_info, source.input, source.output):
+        for vi in items:
+            types[vi.name] = _shape_of_type(vi.type)
+    return types
+
+
 class _InitializerIndex:
     """Initializers by name, as positions in the GraphProto's list (no retained wrappers)."""
 
@@ -255,8 +265,8 @@ class Graph:
         self._initializers: _InitializerIndex | None = None
         # Element types and shapes by tensor name: this graph's own value infos, or what a shape
         # inference elsewhere sent back (see adopt_types_later).
-        self._types: ValueInfoIndex | None = None
-        self._pending_types: Callable[[], ValueInfoIndex] | None = None
+        self._types: ValueInfoIndex | dict[str, TensorType] | None = None
+        self._pending_types: Callable[[], ValueInfoIndex | dict[str, TensorType]] | None = None
         self._types_ready: Callable[[], bool] = _always
         self._const_cache: dict[str, np.ndarray | None] = {}
         self._shape_cache: dict[str, Shape | None] = {}
@@ -346,7 +356,7 @@ class Graph:
         return self._initializers
 
     @property
-    def tensor_types(self) -> ValueInfoIndex:
+    def tensor_types(self) -> ValueInfoIndex | dict[str, TensorType]:
         """Element type and shape by tensor name (``.get(name)``); waits for pending inference."""
         if self._types is None:
             if self._pending_types is not None:
@@ -356,7 +366,8 @@ class Graph:
                 self._types = ValueInfoIndex(self.proto)
         return self._types
 
-    def adopt_types_later(self, pending: Callable[[], ValueInfoIndex], cancel: Callable[[], None],
+    def adopt_types_later(self, pending: Callable[[], ValueInfoIndex | dict[str, TensorType]],
+                          cancel: Callable[[], None],
                           ready: Callable[[], bool] = lambda: True) -> None:
         """Types still being inferred elsewhere: the first shape query waits for them.
 
@@ -369,7 +380,7 @@ class Graph:
         self._shape_cache.clear()
         weakref.finalize(self, cancel)
 
-    def adopt_types(self, types: ValueInfoIndex) -> None:
+    def adopt_types(self, types: ValueInfoIndex | dict[str, TensorType]) -> None:
         """Take element types and shapes from shape inference's result (value infos, inputs and
         outputs of the inferred graph: the nodes, initializers and names stay this graph's own)."""
         self._types = types

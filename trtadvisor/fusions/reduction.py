@@ -24,23 +24,27 @@ _MAX_GELU_NODES = 10
 _SEARCH_DEPTH = 6
 
 
-def _evaluable(ctx: PlanContext, node: Node) -> bool:
-    return node.op in EVALUABLE_OPS and ctx.group(node) is not None
-
-
 def _backward_tensors(ctx: PlanContext, start: Node) -> list[str]:
-    """Tensors reachable backwards from ``start`` through evaluable nodes, nearest first."""
+    """Tensors reachable backwards from ``start`` through evaluable nodes, nearest first.
+
+    The walk skips what ctx.data_inputs skips (empty names, constants, values of eliminated nodes),
+    with the graph's lookups bound once: it runs for every Erf and Tanh of the model.
+    """
+    producers, owner, eliminated = ctx.graph.producers, ctx.owner, ctx.eliminated
+    is_constant = ctx.graph.is_constant
     seen: list[str] = []
     frontier = [start]
     for _ in range(_SEARCH_DEPTH):
         nxt: list[Node] = []
         for node in frontier:
-            for name in ctx.data_inputs(node):
-                if name in seen:
+            for name in node.inputs:
+                if not name or name in seen or is_constant(name):
+                    continue
+                producer = producers.get(name)
+                if producer is not None and producer in eliminated:
                     continue
                 seen.append(name)
-                producer = ctx.live_producer(name)
-                if producer is not None and _evaluable(ctx, producer):
+                if producer is not None and producer.op in EVALUABLE_OPS and producer in owner:
                     nxt.append(producer)
         frontier = nxt
     return seen
@@ -49,23 +53,25 @@ def _backward_tensors(ctx: PlanContext, start: Node) -> list[str]:
 def _forward_region(ctx: PlanContext, source: str) -> list[Node]:
     """Evaluable nodes computed from ``source`` alone (plus constants), in topological order."""
     graph = ctx.graph
+    readers_of, owner, eliminated = graph.readers, ctx.owner, ctx.eliminated
+    is_constant = graph.is_constant
     available = {source}
     region: list[Node] = []
     # Nodes waiting to be visited, lowest index first (a topological order); few at a time.
-    pending = [(n.index, n) for n in ctx.live_readers(source)]
+    pending = [(n.index, n) for n in readers_of.get(source, ()) if n not in eliminated]
     heapq.heapify(pending)
     queued = {n for _, n in pending}
     while pending and len(region) < 2 * _MAX_GELU_NODES:
         _, node = heapq.heappop(pending)
         queued.discard(node)  # a node skipped now may be reached again once its other inputs exist
-        if not _evaluable(ctx, node):
+        if node.op not in EVALUABLE_OPS or node not in owner:
             continue
-        if any(i and i not in available and not graph.is_constant(i) for i in node.inputs):
+        if not all(not i or i in available or is_constant(i) for i in node.inputs):
             continue
         region.append(node)
         available.update(node.outputs)
-        for reader in ctx.live_readers(node.outputs[0]):
-            if reader not in queued:
+        for reader in readers_of.get(node.outputs[0], ()):
+            if reader not in queued and reader not in eliminated:
                 queued.add(reader)
                 heapq.heappush(pending, (reader.index, reader))
     return region

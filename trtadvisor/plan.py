@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from trtadvisor.findings import Finding, finding_for
 from trtadvisor.graph import Graph, Node
@@ -48,8 +49,9 @@ class Group:
             self.fusions.append(fusion_id)
 
 
-@dataclass(frozen=True)
-class PredictedLayer:
+class PredictedLayer(NamedTuple):
+    """One predicted engine layer (a tuple: a large model has tens of thousands of them)."""
+
     name: str
     kind: str
     nodes: tuple[str, ...]
@@ -190,11 +192,12 @@ class PlanContext:
         there too, by Myelin's own code generator.
         """
         groups: list[Group] = []
+        owner = self.owner
         for node in nodes:
-            group = self.group(node)
+            group = owner.get(node)
             if group is None:
                 return None
-            if all(group is not g for g in groups):
+            if group not in groups:  # Group has no __eq__: this is an identity test
                 groups.append(group)
         multi = [g for g in groups if len(g.nodes) > 1]
         if len(multi) > 1:

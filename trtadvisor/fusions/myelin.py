@@ -59,12 +59,16 @@ def form_myelin_regions(ctx: PlanContext) -> None:
     else:
         return
     myelin_ops = frozenset(platform["myelin_ops"])
-    takes = _absorbable_by_index(ctx, myelin_ops)
+    regions = _connected_regions(ctx, _absorbable_by_index(ctx, myelin_ops), seeds)
+    made: set[int] = set()
     for seed in seeds:
-        # A seed already inside a region sits in a Myelin group, which _absorbable refuses.
-        if not _absorbable(ctx, seed, myelin_ops | {seed.op}):
+        # A region grows from its seeds through every layer Myelin takes: the seed's connected
+        # component among those layers. A seed whose component is made already joined it.
+        region = regions.get(seed)
+        if region is None or id(region) in made or not _absorbable(ctx, seed, myelin_ops | {seed.op}):
             continue
-        _make_region(ctx, _grow(ctx, seed, takes))
+        made.add(id(region))
+        _make_region(ctx, region)
 
 
 _NOT_ABSORBED = frozenset({"convolution", "deconvolution", "pooling", "myelin"})
@@ -95,41 +99,47 @@ def _absorbable_by_index(ctx: PlanContext, ops: frozenset[str]) -> list[bool]:
     return takes
 
 
-def _grow(ctx: PlanContext, seed: Node, takes: list[bool]) -> list[Node]:
-    """The connected set of absorbable layers around ``seed`` (a hot path: plain lookups only).
+def _connected_regions(ctx: PlanContext, takes: list[bool], seeds: list[Node]) -> dict[Node, list[Node]]:
+    """The connected component of each seed among the nodes Myelin takes, as its nodes in graph order.
 
-    A node taken into the region is marked in ``takes`` at once, so the same list answers both
-    "may Myelin take it" and "is it taken already".
+    A union-find over each node's producer edges visits every edge once (a search from each seed
+    would visit it from both ends); a layer's members join one component whatever their edges.
     """
-    producers, readers, owner = ctx.graph.producers, ctx.graph.readers, ctx.owner
-    region = list(owner[seed].nodes)
-    for member in region:
-        takes[member.index] = False
-    stack = list(region)
-    while stack:
-        node = stack.pop()
-        neighbours = [producers.get(i) for i in node.inputs]
-        for out in node.outputs:
-            neighbours += readers.get(out, ())
-        for n in neighbours:
-            if n is None or not takes[n.index]:
-                continue
-            members = owner[n].nodes  # a layer joins whole; its members share one verdict
-            if len(members) == 1:
-                takes[n.index] = False
-                region.append(n)
-                stack.append(n)
-                continue
-            for member in members:
-                takes[member.index] = False
-            region += members
-            stack += members
-    region.sort(key=_node_index)
-    return region
+    producers, nodes = ctx.graph.producers, ctx.graph.nodes
+    parent = list(range(len(nodes)))
 
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]  # path halving keeps the trees flat
+            i = parent[i]
+        return i
 
-def _node_index(node: Node) -> int:
-    return node.index
+    for node in nodes:
+        i = node.index
+        if not takes[i]:
+            continue
+        for name in node.inputs:
+            producer = producers.get(name)
+            if producer is not None and takes[producer.index]:
+                a, b = root(i), root(producer.index)
+                if a != b:
+                    parent[a] = b
+        members = ctx.owner[node].nodes
+        if len(members) > 1 and members[0] is node:
+            for member in members[1:]:
+                a, b = root(member.index), root(i)
+                if a != b:
+                    parent[a] = b
+    regions: dict[int, list[Node]] = {}
+    for node in nodes:
+        if takes[node.index]:
+            found = parent[node.index] = root(node.index)  # flat from here: the seeds look up their root
+            region = regions.get(found)
+            if region is None:
+                regions[found] = [node]
+            else:
+                region.append(node)
+    return {seed: regions[parent[seed.index]] for seed in seeds if takes[seed.index]}
 
 
 def _make_region(ctx: PlanContext, nodes: list[Node]) -> Group:

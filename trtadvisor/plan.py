@@ -242,26 +242,31 @@ class PlanContext:
         topological order of the layers, and it is the order TensorRT lists them in
         ('Conv_15' before 'Conv_16 + Add_17 + Relu_18' in the A100 ResNet-18 engine).
         """
-        seen: set[int] = set()
+        owner = self.owner
         ordered: list[Group] = []
         for node in self.graph.nodes:
-            g = self.owner.get(node)
-            if g is not None and g.tail is node and id(g) not in seen:
-                seen.add(id(g))
+            g = owner.get(node)
+            if g is not None and g.nodes[-1] is node:  # one last node per group: no "seen" set needed
                 ordered.append(g)
         return ordered
 
 
-def _inside_one_myelin_layer(ctx: PlanContext, by_name: dict[str, Node], finding: Finding) -> bool:
-    """A blocked classic fusion whose nodes all ended up in one Myelin region is not a miss:
+def _outside_myelin_layers(ctx: PlanContext, found: list[Finding]) -> list[Finding]:
+    """Drop blocked classic fusions whose nodes all ended up in one Myelin region: not a miss, since
     Myelin generates its own fused kernels there."""
-    if not finding.rule.startswith("TRT1"):
-        return False
-    groups = {id(ctx.owner.get(by_name.get(name))) for name in finding.nodes}
-    if len(groups) != 1:
-        return False
-    group = ctx.owner.get(by_name.get(finding.nodes[0]))
-    return group is not None and group.kind == "myelin"
+    by_name: dict[str, Node] | None = None  # built only if a classic fusion's miss needs it
+    kept = []
+    for finding in found:
+        if finding.rule.startswith("TRT1") and finding.nodes:
+            if by_name is None:
+                by_name = {n.name: n for n in ctx.graph.nodes}
+            groups = {id(ctx.owner.get(by_name.get(name))) for name in finding.nodes}
+            if len(groups) == 1:
+                group = ctx.owner.get(by_name.get(finding.nodes[0]))
+                if group is not None and group.kind == "myelin":
+                    continue
+        kept.append(finding)
+    return kept
 
 
 def _node_index(node: Node) -> int:
@@ -301,7 +306,6 @@ def plan_graph(graph: Graph, target: Target, book: RuleBook) -> Prediction:
         for node in sorted(ctx.eliminated, key=lambda n: n.index):
             eliminated[node.name] = ctx.eliminated[node]
         if ctx.findings:
-            by_name = {n.name: n for n in g.nodes}
-            findings.extend(f for f in ctx.findings if not _inside_one_myelin_layer(ctx, by_name, f))
+            findings.extend(_outside_myelin_layers(ctx, ctx.findings))
     return Prediction(layers=layers, eliminated=list(eliminated), eliminated_reasons=eliminated,
                       findings=findings, node_count=node_count)

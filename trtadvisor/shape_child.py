@@ -1,10 +1,11 @@
 """Shape inference in a forked child process, so it overlaps the parent's own work.
 
 ONNX's shape inference holds the GIL, so a thread cannot overlap it; a forked child can, on
-platforms where fork is safe (Linux). This module imports nothing heavy, so the command line can
-start the child before it imports onnx, numpy and the rule engine: the child's inference then
-overlaps the parent's start-up as well. What the child computes is the loader's business
-(:func:`trtadvisor.loader.inferred_types_payload`); this module only runs it and carries bytes.
+platforms where fork is safe (Linux). The command line starts the child as soon as onnx is
+imported (the child inherits it: importing it again there would cost as much CPU as the parent
+spends, on a machine where both processes share the cores), before the rest of the rule engine.
+What the child computes is the loader's business (:func:`trtadvisor.loader.inferred_types_payload`);
+this module only runs it and carries bytes.
 """
 
 from __future__ import annotations
@@ -104,6 +105,8 @@ def start_early(path: str) -> None:
         if not file.is_file() or stat.st_size < PARALLEL_MIN_BYTES:
             return
         data = file.read_bytes()
+        import trtadvisor.loader  # noqa: F401  (onnx, imported once, for both processes)
+
         child = start(file, data)
         if child is not None:
             _started[str(file.resolve())] = ((stat.st_size, stat.st_mtime_ns), data, child)

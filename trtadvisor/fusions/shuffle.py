@@ -40,12 +40,15 @@ def _is_identity(p: Perm) -> bool:
     return p is None or p == tuple(range(len(p)))
 
 
+_RESHAPE_STATE = ShuffleState(first=None, reshapes=True, second=None)
+
+
 def _state_of(node: Node) -> ShuffleState:
     if node.op == "Transpose":
         perm = node.attr("perm")
         return ShuffleState(first=None if perm is None or _is_identity(tuple(perm)) else tuple(perm),
                             reshapes=False, second=None)
-    return ShuffleState(first=None, reshapes=True, second=None)
+    return _RESHAPE_STATE
 
 
 def _merge_states(a: ShuffleState, b: ShuffleState) -> ShuffleState | None:
@@ -61,22 +64,28 @@ def _merge_states(a: ShuffleState, b: ShuffleState) -> ShuffleState | None:
 
 def fuse_shuffles(ctx: PlanContext) -> None:
     graph = ctx.graph
-    states: dict[int, ShuffleState] = {}
+    owner, readers_of, eliminated = ctx.owner, graph.readers, ctx.eliminated
+    states: dict[Group, ShuffleState] = {}
     for node in graph.nodes_of(*SHUFFLE_OPS):
-        if ctx.group(node) is None:
+        group = owner.get(node)
+        if group is None or group.nodes[0] is not node:
             continue
-        group = ctx.owner[node]
-        if group.head is not node:
-            continue
-        state = states.get(id(group)) or _state_of(node)
-        states[id(group)] = state
+        state = states.get(group) or _state_of(node)
+        states[group] = state
         while True:
-            tail = group.tail
-            reader = ctx.sole_reader(tail.outputs[0])
-            if reader is None or reader.op not in SHUFFLE_OPS or ctx.group(reader) is None:
+            tail = group.nodes[-1]
+            out = tail.outputs[0]
+            # The sole live reader of the chain's output (ctx.sole_reader, with lookups bound once).
+            if graph.is_graph_output(out):
                 break
-            other = ctx.owner[reader]
-            if len(other.nodes) > 1 or reader.inputs[0] != tail.outputs[0]:
+            live = [r for r in readers_of.get(out, ()) if r not in eliminated]
+            if len(live) != 1:
+                break
+            reader = live[0]
+            other = owner.get(reader)
+            if reader.op not in SHUFFLE_OPS or other is None:
+                break
+            if len(other.nodes) > 1 or reader.inputs[0] != out:
                 break
             merged = _merge_states(state, _state_of(reader))
             if merged is None:
@@ -86,7 +95,7 @@ def fuse_shuffles(ctx: PlanContext) -> None:
                 break
             ctx.merge(group, other, "shuffle+shuffle")
             state = merged
-            states[id(group)] = state
+            states[group] = state
         _erase_if_identity(ctx, group, state)
 
 

@@ -209,9 +209,18 @@ def tensor_types_of(source: onnx.GraphProto) -> dict[str, TensorType]:
     """Every declared tensor's element type and shape, decoded at once (value infos, then inputs,
     then outputs, later ones winning, as in ValueInfoIndex): plain data a child process can send."""
     types: dict[str, TensorType] = {}
+    # Most tensors share a type with many others (float[batch,64,56,56]): decode each distinct
+    # TypeProto once, keyed by its bytes (one C call), and share the tuple, which also keeps the
+    # marshalled answer small and quick to load.
+    decoded: dict[bytes, TensorType] = {}
     for items in (source.value_info, source.input, source.output):
         for vi in items:
-            types[vi.name] = _shape_of_type(vi.type)
+            tp = vi.type
+            key = tp.SerializeToString()
+            found = decoded.get(key)
+            if found is None:
+                found = decoded[key] = _shape_of_type(tp)
+            types[vi.name] = found
     return types
 
 

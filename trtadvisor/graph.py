@@ -291,6 +291,11 @@ class Graph:
         initializers = self.initializers
         self._input_set = frozenset(n for n in self.inputs if n not in initializers)
         self.inputs = [n for n in self.inputs if n in self._input_set]
+        # Names whose value is fixed at build time: initializers no node overwrites, and Constant
+        # outputs. Passes ask about nearly every operand, so it is one set lookup (key views in C).
+        constants = set(initializers.names() - self.producers.keys())
+        constants.update(o for n in self._op_index.get("Constant", ()) for o in n.outputs if o)
+        self.constant_names: frozenset[str] = frozenset(constants)
 
     # -- construction -------------------------------------------------------------------------
 
@@ -461,10 +466,7 @@ class Graph:
 
     def is_constant(self, name: str) -> bool:
         """True for initializers and outputs of Constant nodes (values fixed at build time)."""
-        node = self.producers.get(name)
-        if node is not None:
-            return node.op == "Constant"
-        return name in self.initializers
+        return name in self.constant_names
 
     def constant_size(self, name: str) -> int | None:
         if not self.is_constant(name):

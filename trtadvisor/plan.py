@@ -133,12 +133,13 @@ class PlanContext:
 
     def data_inputs(self, node: Node) -> list[str]:
         """Inputs that carry activations: not constants, not eliminated shape values, not empty."""
+        constants, producers, eliminated = self.graph.constant_names, self.graph.producers, self.eliminated
         out = []
         for name in node.inputs:
-            if not name or self.graph.is_constant(name):
+            if not name or name in constants:
                 continue
-            producer = self.graph.producer(name)
-            if producer is not None and producer in self.eliminated:
+            producer = producers.get(name)
+            if producer is not None and producer in eliminated:
                 continue
             out.append(name)
         return out

@@ -181,7 +181,7 @@ def _heavy_branch_test(graph: Graph, depth: int) -> Callable[[Node], bool]:
     """A test of whether the branch starting at a node reaches a heavy op within ``depth`` hops before
     it joins anything (a join has two data inputs); the graph's lookups are bound once, not per call."""
     readers_of = graph.readers
-    is_constant = graph.is_constant
+    is_constant = graph.constant_names.__contains__
 
     def reaches_heavy(start: Node) -> bool:
         node: Node | None = start

@@ -270,7 +270,7 @@ class _SiteFinder:
     def _back_to_bmm1(self, start: str) -> tuple[Node, list[Node], list[_MaskTerm], bool, bool, int | None] | None:
         """Breadth-first from the Softmax input through score ops to the nearest activation MatMul."""
         producers = self.graph.producers
-        is_constant = self.graph.is_constant
+        is_constant = self.graph.constant_names.__contains__
         parent: dict[str, tuple[Node, str] | None] = {start: None}
         frontier = [start]
         bmm1: Node | None = None

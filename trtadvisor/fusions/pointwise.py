@@ -21,8 +21,9 @@ def _wrapped(group: Group) -> str:
 
 
 def _blocking_constant(ctx: PlanContext, node: Node) -> str | None:
+    constants = ctx.graph.constant_names
     for name in node.inputs:
-        if not name or not ctx.graph.is_constant(name):
+        if not name or name not in constants:
             continue
         size = ctx.graph.constant_size(name)
         if size is None or size > 1:

@@ -31,7 +31,7 @@ def _backward_tensors(ctx: PlanContext, start: Node) -> list[str]:
     with the graph's lookups bound once: it runs for every Erf and Tanh of the model.
     """
     producers, owner, eliminated = ctx.graph.producers, ctx.owner, ctx.eliminated
-    is_constant = ctx.graph.is_constant
+    is_constant = ctx.graph.constant_names.__contains__
     seen: list[str] = []
     frontier = [start]
     for _ in range(_SEARCH_DEPTH):
@@ -54,7 +54,7 @@ def _forward_region(ctx: PlanContext, source: str) -> list[Node]:
     """Evaluable nodes computed from ``source`` alone (plus constants), in topological order."""
     graph = ctx.graph
     readers_of, owner, eliminated = graph.readers, ctx.owner, ctx.eliminated
-    is_constant = graph.is_constant
+    is_constant = graph.constant_names.__contains__
     available = {source}
     region: list[Node] = []
     # Nodes waiting to be visited, lowest index first (a topological order); few at a time.

@@ -22,20 +22,19 @@ def conv_like_ops(ctx: PlanContext) -> frozenset[str]:
 
 def erase_identity_scales(ctx: PlanContext) -> None:
     graph = ctx.graph
-    producers, owner = graph.producers, ctx.owner
+    constants, owner = graph.constant_names, ctx.owner
     for node in graph.nodes_of(*_IDENTITY_OPERAND):
         if len(node.inputs) != 2 or node not in owner:
             continue
         data, const = node.inputs
-        # Most operands are activations: rule them out by their producer before asking for a value.
-        producer = producers.get(const)
-        value = graph.scalar(const) if producer is None or producer.op == "Constant" else None
+        if const not in constants and (data not in constants or node.op not in ("Add", "Mul")):
+            continue  # no constant operand where one could be: the common case, two set lookups
+        value = graph.scalar(const) if const in constants else None
         if value is None and node.op in ("Add", "Mul"):  # commutative: the constant may come first
             data, const = const, data
-            producer = producers.get(const)
-            value = graph.scalar(const) if producer is None or producer.op == "Constant" else None
+            value = graph.scalar(const) if const in constants else None
         identity = _IDENTITY_OPERAND[node.op]
-        if value is None or value != identity or graph.is_constant(data):
+        if value is None or value != identity or data in constants:
             continue
         out = node.outputs[0]
         if graph.is_graph_output(out):

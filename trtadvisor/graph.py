@@ -546,6 +546,10 @@ class Graph:
             self.memo[key] = compute()
         return self.memo[key]
 
+    def has_bodies(self) -> bool:
+        """Whether any node holds a nested graph (If, Loop, Scan)."""
+        return bool(self._control_nodes)
+
     def walk(self) -> Iterator[Graph]:
         """This graph and every nested body, depth first."""
         yield self

@@ -101,7 +101,12 @@ def load_model(path: str | os.PathLike[str], shapes: dict[str, Shape] | None = N
     try:
         proto = _parse(file, data)
         _check_structure(file, proto)
-        if proto.functions or overrides or _has_bodies(proto, data):
+        graph = None
+        if not (proto.functions or overrides):
+            graph = Graph(proto.graph)
+            if graph.has_bodies():
+                graph = None  # If/Loop/Scan bodies take their shapes from the inferred model: below
+        if graph is None:
             # TensorRT's parser expands local functions; so do we, so patterns inside them are seen.
             # Bodies of If/Loop get their shapes from the inferred model itself: infer, then build.
             rewritten = bool(proto.functions or overrides)
@@ -116,7 +121,6 @@ def load_model(path: str | os.PathLike[str], shapes: dict[str, Shape] | None = N
             if early is None:
                 early = _start_shape_inference(file, data, parallel=False)
             del data
-            graph = Graph(proto.graph)
             pending, early = early, None
             graph.adopt_types_later(pending, pending.cancel, pending.ready)
             if wait_for_shapes:
@@ -189,19 +193,6 @@ def _apply_shape_overrides(file: Path, proto: onnx.ModelProto, overrides: dict[s
     # Inferred intermediate shapes from the export would contradict the new input shapes.
     if overrides:
         del proto.graph.value_info[:]
-
-
-# A NodeProto writes op_type as field 4 (tag 0x22), its length, then the name: a file holding none
-# of these byte strings has no If/Loop/Scan node, which one byte search tells faster than asking
-# every node of a large graph.
-_CONTROL_FLOW_OP_BYTES = (b"\x22\x02If", b"\x22\x04Loop", b"\x22\x04Scan")
-
-
-def _has_bodies(proto: onnx.ModelProto, data: bytes) -> bool:
-    """If/Loop/Scan bodies get their shapes from the inferred model, so they are built after it."""
-    if not any(pattern in data for pattern in _CONTROL_FLOW_OP_BYTES):
-        return False
-    return any(n.op_type in ("If", "Loop", "Scan") for n in proto.graph.node)
 
 
 def _types_of_inferred(file: Path, inferred: bytes) -> ValueInfoIndex:

@@ -37,13 +37,12 @@ def _noop_reason(graph: Graph, node: Node) -> str | None:
 
 def _fold_constants(ctx: PlanContext, graph: Graph) -> None:
     """Eliminate no-ops and nodes whose every input is known at build time (one pass: a hot path)."""
-    constants: set[str] = set()
-    producers, initializers = graph.producers, graph.initializers
+    constants = graph.constant_names  # weights and Constant outputs
+    folded: set[str] = set()  # outputs of nodes folded so far: known at build time too
     for node in graph.nodes:
         op = node.op
         if op == "Constant":
             ctx.eliminate(node, "constant weights, folded into the layers that read them")
-            constants.update(node.outputs)
             continue
         if op in _NEVER_FOLDED or node.subgraphs:
             continue
@@ -51,7 +50,7 @@ def _fold_constants(ctx: PlanContext, graph: Graph) -> None:
             shape = graph.shape(node.inputs[0]) if node.inputs else None
             if shape is not None and all(isinstance(d, int) for d in shape):
                 ctx.eliminate(node, "shape of a static tensor, folded at build time")
-                constants.update(node.outputs)
+                folded.update(node.outputs)
             continue
         # CastLike reads its second input for the type only.
         inputs = node.inputs[:1] if op == "CastLike" else node.inputs
@@ -59,14 +58,14 @@ def _fold_constants(ctx: PlanContext, graph: Graph) -> None:
         for name in inputs:
             if not name:
                 continue
-            if name in constants or (name not in producers and name in initializers):
+            if name in constants or name in folded:
                 foldable = True
                 continue
             foldable = False
             break
         if foldable:
             ctx.eliminate(node, "all inputs are constants: folded at build time")
-            constants.update(node.outputs)
+            folded.update(node.outputs)
             continue
         if op in _NOOPS or op == "Cast":
             reason = _noop_reason(graph, node)

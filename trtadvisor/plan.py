@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import NamedTuple
 
 from trtadvisor.findings import Finding, finding_for
@@ -217,14 +218,16 @@ class PlanContext:
 
         Merging a large region one group at a time would re-sort it each time; this is linear.
         """
-        merged: set[int] = {id(base)}
+        owner = self.owner
+        merged: set[Group] = {base}
         for node in nodes:
-            other = self.owner[node]
-            if id(other) not in merged:
-                merged.add(id(other))
-                for f in other.fusions:
-                    base.add_fusion(f)
-            self.owner[node] = base
+            other = owner[node]
+            if other is not base:
+                if other not in merged:
+                    merged.add(other)
+                    for f in other.fusions:
+                        base.add_fusion(f)
+                owner[node] = base
         base.nodes = list(nodes)
         return base
 
@@ -274,6 +277,10 @@ def _node_index(node: Node) -> int:
     return node.index
 
 
+_name_of = attrgetter("name")
+_op_of = attrgetter("op")
+
+
 def _run_pipeline(graph: Graph, target: Target, book: RuleBook,
                   steps: list[Callable[[PlanContext], None]]) -> PlanContext:
     """Run the passes over one graph. A pass that went ahead before the shapes arrived relied on
@@ -301,9 +308,8 @@ def plan_graph(graph: Graph, target: Target, book: RuleBook) -> Prediction:
         ctx = _run_pipeline(g, target, book, pipeline(target, book))
         node_count += len(g.nodes)
         for group in ctx.groups():
-            layers.append(PredictedLayer(
-                name=group.name, kind=group.kind, nodes=tuple(n.name for n in group.nodes),
-                ops=tuple(n.op for n in group.nodes), fusions=tuple(group.fusions)))
+            layers.append(PredictedLayer(group.name, group.kind, tuple(map(_name_of, group.nodes)),
+                                         tuple(map(_op_of, group.nodes)), tuple(group.fusions)))
         for node in sorted(ctx.eliminated, key=lambda n: n.index):
             eliminated[node.name] = ctx.eliminated[node]
         if ctx.findings:

@@ -88,14 +88,17 @@ def _absorbable_by_index(ctx: PlanContext, ops: frozenset[str]) -> list[bool]:
     """_absorbable for every node, by node index: decided once per layer, so growing a region of
     tens of thousands of nodes reads a list instead of asking per neighbour."""
     takes = [False] * len(ctx.graph.nodes)
-    decided: set[Group] = set()
+    decided: set[Group] = set()  # layers of several nodes, judged once
     for group in ctx.owner.values():
-        if group in decided:
-            continue
-        decided.add(group)
-        if group.kind not in _NOT_ABSORBED and all(m.op in ops and not m.subgraphs for m in group.nodes):
-            for member in group.nodes:
-                takes[member.index] = True
+        members = group.nodes
+        if len(members) == 1:
+            node = members[0]
+            takes[node.index] = node.op in ops and group.kind not in _NOT_ABSORBED and not node.subgraphs
+        elif group not in decided:
+            decided.add(group)
+            if group.kind not in _NOT_ABSORBED and all(m.op in ops and not m.subgraphs for m in members):
+                for member in members:
+                    takes[member.index] = True
     return takes
 
 

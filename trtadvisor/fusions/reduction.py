@@ -93,13 +93,14 @@ def _ancestors_within(end: Node, region: list[Node], graph: Graph) -> list[Node]
 def fuse_gelu(ctx: PlanContext) -> None:
     graph = ctx.graph
     tolerance = ctx.book.fusion("gelu").tolerance
+    verdicts: dict[tuple[object, ...], list[int]] = {}  # see _gelu_ends
     for core in graph.nodes_of("Gelu", "Erf", "Tanh"):
         if core.op == "Gelu" and ctx.group(core) is not None:
             ctx.fuse_nodes([core], "gelu")
             continue
         if core.op not in ("Erf", "Tanh") or ctx.group(core) is None or "gelu" in ctx.owner[core].fusions:
             continue
-        match = _match_gelu(ctx, core, tolerance)
+        match = _match_gelu(ctx, core, tolerance, verdicts)
         if match is None:
             continue
         nodes, escaped = match
@@ -109,7 +110,8 @@ def fuse_gelu(ctx: PlanContext) -> None:
         ctx.fuse_nodes(nodes, "gelu", kind="pointwise")
 
 
-def _match_gelu(ctx: PlanContext, core: Node, tolerance: float) -> tuple[list[Node], str | None] | None:
+def _match_gelu(ctx: PlanContext, core: Node, tolerance: float,
+                verdicts: dict[tuple[object, ...], list[int]]) -> tuple[list[Node], str | None] | None:
     graph = ctx.graph
     for source in _backward_tensors(ctx, core):
         # GELU reads its input twice (inside erf/tanh and in the final product): a tensor with a
@@ -119,18 +121,57 @@ def _match_gelu(ctx: PlanContext, core: Node, tolerance: float) -> tuple[list[No
         region = _forward_region(ctx, source)
         if core not in region:
             continue
-        values = evaluate(graph, region, source, SAMPLES)
-        for end in reversed(region):
-            result = values.get(end.outputs[0])
-            if result is None or end.index < core.index:
-                continue
-            if not (close(result, GELU_ERF_ON_SAMPLES, tolerance) or close(result, GELU_TANH_ON_SAMPLES, tolerance)):
+        for position in _gelu_ends(graph, region, source, tolerance, verdicts):
+            end = region[position]
+            if end.index < core.index:
                 continue
             nodes = _ancestors_within(end, region, graph)
             if core not in nodes or len(nodes) > _MAX_GELU_NODES:
                 continue
             return nodes, _escaping_value(ctx, nodes, end)
     return None
+
+
+def _gelu_ends(graph: Graph, region: list[Node], source: str, tolerance: float,
+               verdicts: dict[tuple[object, ...], list[int]]) -> list[int]:
+    """Positions in ``region``, last first, of the nodes whose output is GELU of ``source``.
+
+    What a region computes is fixed by its ops, how they connect, their single-value constants
+    and the attributes evaluate() reads: regions alike in all of these (a model repeats its GELU
+    in every block) share one evaluation.
+    """
+    key = _region_key(graph, region, source, tolerance)
+    ends = verdicts.get(key)
+    if ends is None:
+        values = evaluate(graph, region, source, SAMPLES)
+        ends = []
+        for position in range(len(region) - 1, -1, -1):
+            result = values.get(region[position].outputs[0])
+            if result is not None and (close(result, GELU_ERF_ON_SAMPLES, tolerance)
+                                       or close(result, GELU_TANH_ON_SAMPLES, tolerance)):
+                ends.append(position)
+        verdicts[key] = ends
+    return ends
+
+
+# Ops whose evaluation reads attributes (fusions/evaluate.py), and which ones.
+_EVALUATED_ATTRIBUTES = {"HardSigmoid": ("alpha", "beta"), "Gelu": ("approximate",), "Clip": ("min", "max")}
+
+
+def _region_key(graph: Graph, region: list[Node], source: str, tolerance: float) -> tuple[object, ...]:
+    """The region as evaluate() sees it: per node its op, where each input comes from (the source,
+    an earlier node of the region, or a constant's single value) and the attributes it reads."""
+    position: dict[str, int] = {source: -1}
+    parts: list[object] = [tolerance]
+    for k, node in enumerate(region):
+        refs: list[object] = []
+        for name in node.inputs:
+            p = position.get(name)
+            refs.append(p if p is not None else (name and ("value", graph.scalar(name))))
+        attributes = _EVALUATED_ATTRIBUTES.get(node.op)
+        parts.append((node.op, tuple(refs), tuple(node.attr(a) for a in attributes) if attributes else ()))
+        position[node.outputs[0]] = k
+    return tuple(parts)
 
 
 def _escaping_value(ctx: PlanContext, nodes: list[Node], end: Node) -> str | None:

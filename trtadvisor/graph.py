@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import weakref
 from collections.abc import Callable, Iterable, Iterator, KeysView
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -566,8 +567,7 @@ _NO_NODES: list[Node] = []
 _NO_BODIES: list[Graph] = []  # shared and never appended to: nodes without bodies point here
 
 
-def _node_index(node: Node) -> int:
-    return node.index
+_node_index = attrgetter("index")  # a C-level sort key
 
 
 _MISSING = object()

@@ -273,8 +273,7 @@ def _outside_myelin_layers(ctx: PlanContext, found: list[Finding]) -> list[Findi
     return kept
 
 
-def _node_index(node: Node) -> int:
-    return node.index
+_node_index = attrgetter("index")  # a C-level sort key
 
 
 _name_of = attrgetter("name")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable
+from operator import attrgetter
 
 from trtadvisor.graph import Graph, Node
 from trtadvisor.ops import SHAPE_INPUTS
@@ -134,5 +135,4 @@ def _is_shape_only(ctx: PlanContext, graph: Graph, node: Node, shape_only: set[N
     return has_reader
 
 
-def _node_index(node: Node) -> int:
-    return node.index
+_node_index = attrgetter("index")  # a C-level sort key

@@ -117,26 +117,31 @@ def _connected_regions(ctx: PlanContext, takes: list[bool], seeds: list[Node]) -
             i = parent[i]
         return i
 
+    owner = ctx.owner
     for node in nodes:
         i = node.index
         if not takes[i]:
             continue
+        r = root(i)  # the node's tree: its producers' trees are hung under it, so r stays the root
         for name in node.inputs:
             producer = producers.get(name)
             if producer is not None and takes[producer.index]:
-                a, b = root(i), root(producer.index)
-                if a != b:
-                    parent[a] = b
-        members = ctx.owner[node].nodes
+                p = producer.index
+                if parent[p] != p:
+                    p = root(p)
+                if p != r:
+                    parent[p] = r
+        members = owner[node].nodes
         if len(members) > 1 and members[0] is node:
             for member in members[1:]:
-                a, b = root(member.index), root(i)
-                if a != b:
-                    parent[a] = b
+                m = root(member.index)
+                if m != r:
+                    parent[m] = r
     regions: dict[int, list[Node]] = {}
     for node in nodes:
-        if takes[node.index]:
-            found = parent[node.index] = root(node.index)  # flat from here: the seeds look up their root
+        i = node.index
+        if takes[i]:
+            found = parent[i] = root(i)  # flat from here: the seeds look up their root
             region = regions.get(found)
             if region is None:
                 regions[found] = [node]

@@ -265,11 +265,18 @@ MULTI_MODEL_FORMATS = ("rich", "github", "markdown", "sarif")
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    if args.model and not args.shapes:
-        # Before the heavy imports below: the model's shape inference runs in a child meanwhile.
-        from trtadvisor.shape_child import start_early
+    from trtadvisor import shape_child
 
-        start_early(args.model[0])
+    if args.model and not args.shapes:
+        # Before the heavy imports of the audit: the model's shape inference runs in a child meanwhile.
+        shape_child.start_early(args.model[0])
+    try:
+        return _audit_models(args)
+    finally:
+        shape_child.cancel_unused()  # a command that failed before loading leaves no child behind
+
+
+def _audit_models(args: argparse.Namespace) -> int:
     from trtadvisor.report.formats import get_formatter
 
     models: list[str] = args.model

@@ -124,3 +124,10 @@ def take(file: Path) -> tuple[bytes, ChildInference] | None:
             return data, child
         child.cancel()
     return None
+
+
+def cancel_unused() -> None:
+    """End children started early whose model was never loaded (the command failed before)."""
+    while _started:
+        _, (_, _, child) = _started.popitem()
+        child.cancel()

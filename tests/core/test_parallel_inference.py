@@ -58,6 +58,14 @@ def test_inference_started_early_on_a_file_changed_since_is_dropped(tmp_path: Pa
     assert str(path.resolve()) not in shape_child._started
 
 
+def test_inference_started_early_and_never_loaded_is_ended(large: Path) -> None:
+    shape_child.start_early(str(large))
+    child = shape_child._started[str(large.resolve())][2]
+    shape_child.cancel_unused()
+    assert shape_child._started == {}
+    assert child._reaped  # killed and waited for: no process left behind
+
+
 def test_inconsistent_large_model_is_an_input_error(tmp_path: Path) -> None:
     model = make_model(12_000)
     reshape = next(n for n in model.graph.node if n.op_type == "Reshape")

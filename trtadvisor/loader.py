@@ -304,8 +304,9 @@ def _check_dangling_inputs(file: Path, graph: Graph) -> None:
 
 def _external_files(graph: Graph) -> tuple[str, ...]:
     files: set[str] = set()
-    for init in graph.initializers.values():  # the dict the graph builds anyway: one pass, not two
-        if init.data_location == onnx.TensorProto.EXTERNAL:
+    external = onnx.TensorProto.EXTERNAL
+    for init in graph.proto.initializer:  # the repeated field itself: iterated in C, no index lookups
+        if init.data_location == external:
             for entry in init.external_data:
                 if entry.key == "location":
                     files.add(entry.value)

@@ -213,8 +213,9 @@ def _drop_nodes_and_weights(graph: onnx.GraphProto) -> None:
 def _encode_types(file: Path, inferred: bytes) -> bytes:
     """The shape-inference child's answer: every tensor's element type and shape, marshalled.
 
-    The child decodes them all (about 3 µs a tensor) while the parent is still busy with shape-free
-    passes; the parent then holds plain tuples, smaller than the value infos they come from.
+    The child decodes them (each distinct type once: see tensor_types_of) while the parent is still
+    busy with shape-free passes; the parent then holds shared tuples, far smaller than the value
+    infos they come from, and loads them in one C call.
     """
     model = _parse(file, inferred)
     del inferred

@@ -439,6 +439,11 @@ class Graph:
             return True, self.shape(name)
         if self._types_ready():
             return True, self.shape(name)  # arrived: take them now
+        if name in self._input_set:
+            # A graph input's type is what the model declares: inference never changes it.
+            for vi in self.proto.input:
+                if vi.name == name:
+                    return True, _shape_of_type(vi.type)[1]
         return False, None
 
     def _decode_shape(self, name: str) -> Shape | None:

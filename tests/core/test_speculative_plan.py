@@ -77,3 +77,30 @@ def test_a_right_guess_stands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert verdicts == [True]
     assert _signature(speculative) == _signature(known)
     assert [layer.ops for layer in speculative.layers] == [("Conv", "Add", "Relu")]
+
+
+def test_shape_of_a_graph_input_folds_without_waiting_for_inference(tmp_path: Path) -> None:
+    model = onnx.parser.parse_model('''
+<ir_version: 8, opset_import: ["" : 17]>
+g (float[2,8,16] x) => (float[2,8,16] y) {
+  s = Shape(x)
+  y = Reshape(x, s)
+}''')
+    path = tmp_path / "shape.onnx"
+    onnx.save(model, path)
+    graph = load_model(path).graph
+    waited: list[bool] = []
+    inferred = onnx.shape_inference.infer_shapes(onnx.load(path)).graph
+
+    def pending() -> ValueInfoIndex:
+        waited.append(True)
+        return ValueInfoIndex(inferred)
+
+    graph.adopt_types_later(pending, lambda: None, ready=lambda: False)
+    ctx = plan.PlanContext(graph, make_target(default_rulebook(), "10.16", "90", None, "fp16"), default_rulebook())
+    from trtadvisor.fusions.eliminate import eliminate
+
+    eliminate(ctx)
+    shape_node = next(n for n in graph.nodes if n.op == "Shape")
+    assert ctx.eliminated[shape_node] == "shape of a static tensor, folded at build time"
+    assert waited == []  # the declared input shape answered; inference was not waited for

@@ -9,7 +9,7 @@ import heapq
 from collections.abc import Iterable
 from operator import attrgetter
 
-from trtadvisor.graph import Graph, Node
+from trtadvisor.graph import Graph, Node, Shape
 from trtadvisor.ops import SHAPE_INPUTS
 from trtadvisor.plan import PlanContext
 
@@ -48,7 +48,7 @@ def _fold_constants(ctx: PlanContext, graph: Graph) -> None:
         if op in _NEVER_FOLDED or node.subgraphs:
             continue
         if op == "Shape" or op == "Size":
-            shape = graph.shape(node.inputs[0]) if node.inputs else None
+            shape = _shape_now(graph, node.inputs[0]) if node.inputs else None
             if shape is not None and all(isinstance(d, int) for d in shape):
                 ctx.eliminate(node, "shape of a static tensor, folded at build time")
                 folded.update(node.outputs)
@@ -72,6 +72,13 @@ def _fold_constants(ctx: PlanContext, graph: Graph) -> None:
             reason = _noop_reason(graph, node)
             if reason is not None:
                 ctx.eliminate(node, reason)
+
+
+def _shape_now(graph: Graph, name: str) -> Shape | None:
+    """The shape, waited for only when not known already (a graph input's is declared): the first
+    pass should not hold the plan up for shape inference when it can help it."""
+    known, shape = graph.shape_if_ready(name)
+    return shape if known else graph.shape(name)
 
 
 def _eliminate_shape_arithmetic(ctx: PlanContext, graph: Graph) -> None:

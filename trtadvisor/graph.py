@@ -446,6 +446,11 @@ class Graph:
                     return True, _shape_of_type(vi.type)[1]
         return False, None
 
+    def inputs_static(self) -> bool:
+        """Whether every graph input declares a fully known shape (no symbolic or unknown axis)."""
+        return self.memoized("inputs_static", lambda: all(
+            is_static(_shape_of_type(vi.type)[1]) for vi in self.proto.input if vi.name in self._input_set))
+
     def _decode_shape(self, name: str) -> Shape | None:
         init = self.initializers.get(name)
         if init is not None:
@@ -562,6 +567,11 @@ class Graph:
         for n in self._control_nodes:
             for sub in n.subgraphs:
                 yield from sub.walk()
+
+
+def is_static(shape: Shape | None) -> bool:
+    """A shape whose every dimension is a known number."""
+    return shape is not None and all(isinstance(d, int) for d in shape)
 
 
 def _always() -> bool:

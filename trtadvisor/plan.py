@@ -15,7 +15,7 @@ from operator import attrgetter
 from typing import NamedTuple
 
 from trtadvisor.findings import Finding, finding_for
-from trtadvisor.graph import Graph, Node
+from trtadvisor.graph import Graph, Node, is_static
 from trtadvisor.ops import kind_of
 from trtadvisor.rulebook import RuleBook
 from trtadvisor.target import Target
@@ -93,8 +93,9 @@ class PlanContext:
     owner: dict[Node, Group] = field(default_factory=dict)
     eliminated: dict[Node, str] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
-    # (conv output, residual operand) pairs fused before their shapes were known: see plan_graph.
-    assumed_no_broadcast: list[tuple[str, str]] = field(default_factory=list)
+    # Decisions taken before shape inference answered, each with the check that confirms it once
+    # the shapes are in: see plan_graph.
+    assumptions: list[Callable[[], bool]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         owner = self.owner
@@ -153,14 +154,19 @@ class PlanContext:
 
     def assume_no_broadcast(self, conv_out: str, other: str) -> None:
         """Record that a fusion went ahead before the shapes of these two tensors were known."""
-        self.assumed_no_broadcast.append((conv_out, other))
-
-    def assumptions_hold(self) -> bool:
-        """Whether every speculative decision is what the shapes, now waited for, would have made."""
         from trtadvisor.fusions.conv import broadcast_blocker
 
         shape = self.graph.shape
-        return all(broadcast_blocker(shape(a), shape(b)) is None for a, b in self.assumed_no_broadcast)
+        self.assumptions.append(lambda: broadcast_blocker(shape(conv_out), shape(other)) is None)
+
+    def assume_static(self, tensor: str) -> None:
+        """Record that a shape was taken as fully known before shape inference said so."""
+        shape = self.graph.shape
+        self.assumptions.append(lambda: is_static(shape(tensor)))
+
+    def assumptions_hold(self) -> bool:
+        """Whether every speculative decision is what the shapes, now waited for, would have made."""
+        return all(check() for check in self.assumptions)
 
     # -- mutations ------------------------------------------------------------------------------
 
@@ -288,7 +294,7 @@ def _run_pipeline(graph: Graph, target: Target, book: RuleBook,
     ctx = PlanContext(graph, target, book)
     for step in steps:
         step(ctx)
-    if ctx.assumed_no_broadcast and not ctx.assumptions_hold():
+    if ctx.assumptions and not ctx.assumptions_hold():
         ctx = PlanContext(graph, target, book)
         for step in steps:
             step(ctx)

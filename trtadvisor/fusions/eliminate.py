@@ -9,7 +9,7 @@ import heapq
 from collections.abc import Iterable
 from operator import attrgetter
 
-from trtadvisor.graph import Graph, Node, Shape
+from trtadvisor.graph import Graph, Node, is_static
 from trtadvisor.ops import SHAPE_INPUTS
 from trtadvisor.plan import PlanContext
 
@@ -48,8 +48,7 @@ def _fold_constants(ctx: PlanContext, graph: Graph) -> None:
         if op in _NEVER_FOLDED or node.subgraphs:
             continue
         if op == "Shape" or op == "Size":
-            shape = _shape_now(graph, node.inputs[0]) if node.inputs else None
-            if shape is not None and all(isinstance(d, int) for d in shape):
+            if node.inputs and _has_static_shape(ctx, node.inputs[0]):
                 ctx.eliminate(node, "shape of a static tensor, folded at build time")
                 folded.update(node.outputs)
             continue
@@ -74,11 +73,19 @@ def _fold_constants(ctx: PlanContext, graph: Graph) -> None:
                 ctx.eliminate(node, reason)
 
 
-def _shape_now(graph: Graph, name: str) -> Shape | None:
-    """The shape, waited for only when not known already (a graph input's is declared): the first
-    pass should not hold the plan up for shape inference when it can help it."""
+def _has_static_shape(ctx: PlanContext, name: str) -> bool:
+    """Whether ``name``'s shape is fully known, so a Shape of it folds. This is the first pass: it
+    should not hold the plan up waiting for shape inference. A graph input's shape is declared; and
+    when every input's is static, nearly every tensor's is too, so the plan goes on as if this one's
+    is and checks once inference answers (see PlanContext.assume_static)."""
+    graph = ctx.graph
     known, shape = graph.shape_if_ready(name)
-    return shape if known else graph.shape(name)
+    if known:
+        return is_static(shape)
+    if graph.inputs_static():
+        ctx.assume_static(name)
+        return True
+    return is_static(graph.shape(name))
 
 
 def _eliminate_shape_arithmetic(ctx: PlanContext, graph: Graph) -> None:

@@ -182,12 +182,9 @@ class ValueInfoIndex:
 
     __slots__ = ("_lists", "_where")
 
-    def __init__(self, source: onnx.GraphProto, names: list[str] | None = None) -> None:
-        """``names``: the value infos' names in list order, when the caller has them already (a
-        shape-inference child sends them, so the parent need not read 100k names from protobuf)."""
+    def __init__(self, source: onnx.GraphProto) -> None:
         self._lists = (source.value_info, source.input, source.output)
-        if names is None:
-            names = [vi.name for items in self._lists for vi in items]
+        names = [vi.name for items in self._lists for vi in items]
         self._where = dict(zip(names, range(len(names)), strict=True))
 
     def get(self, name: str) -> TensorType | None:
@@ -199,9 +196,6 @@ class ValueInfoIndex:
                 return _shape_of_type(items[k].type)
             k -= len(items)
         return None
-
-    def __len__(self) -> int:
-        return sum(len(items) for items in self._lists)
 
 
 def tensor_types_of(source: onnx.GraphProto) -> dict[str, TensorType]:
@@ -439,17 +433,20 @@ class Graph:
             return True, self.shape(name)
         if self._types_ready():
             return True, self.shape(name)  # arrived: take them now
-        if name in self._input_set:
-            # A graph input's type is what the model declares: inference never changes it.
-            for vi in self.proto.input:
-                if vi.name == name:
-                    return True, _shape_of_type(vi.type)[1]
+        declared = self.declared_input_shapes()
+        if name in declared:
+            return True, declared[name]  # a graph input's type is what the model declares
         return False, None
+
+    def declared_input_shapes(self) -> dict[str, Shape | None]:
+        """Each graph input's shape as the model declares it: shape inference never changes these,
+        so they are known before it answers."""
+        return self.memoized("declared_input_shapes", lambda: {
+            vi.name: _shape_of_type(vi.type)[1] for vi in self.proto.input if vi.name in self._input_set})
 
     def inputs_static(self) -> bool:
         """Whether every graph input declares a fully known shape (no symbolic or unknown axis)."""
-        return self.memoized("inputs_static", lambda: all(
-            is_static(_shape_of_type(vi.type)[1]) for vi in self.proto.input if vi.name in self._input_set))
+        return all(map(is_static, self.declared_input_shapes().values()))
 
     def _decode_shape(self, name: str) -> Shape | None:
         init = self.initializers.get(name)

@@ -106,23 +106,6 @@ g (float[2,8,16] x) => (float[2,8,16] y) {
     assert waited == []  # the declared input shape answered; inference was not waited for
 
 
-def _plan_while_inferring(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[plan.Prediction, list[bool]]:
-    """The plan made while shape inference is 'still running', and the verdicts on its guesses."""
-    book, target = default_rulebook(), make_target(default_rulebook(), "10.16", "90", None, "fp16")
-    graph = load_model(path).graph
-    inferred = onnx.shape_inference.infer_shapes(onnx.load(path), strict_mode=True).graph
-    graph.adopt_types_later(lambda: ValueInfoIndex(inferred), lambda: None, ready=lambda: False)
-    verdicts: list[bool] = []
-    real_check = plan.PlanContext.assumptions_hold
-
-    def spy(ctx: plan.PlanContext) -> bool:
-        verdicts.append(real_check(ctx))
-        return verdicts[-1]
-
-    monkeypatch.setattr(plan.PlanContext, "assumptions_hold", spy)
-    return plan.plan_graph(graph, target, book), verdicts
-
-
 def test_shape_of_an_activation_folds_on_a_guess_that_holds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     model = onnx.parser.parse_model('''
 <ir_version: 8, opset_import: ["" : 17]>
@@ -133,9 +116,7 @@ g (float[2,8,16] x) => (float[2,8,16] y) {
 }''')
     path = tmp_path / "static.onnx"
     onnx.save(model, path)
-    known = plan.plan_graph(load_model(path).graph, make_target(default_rulebook(), "10.16", "90", None, "fp16"),
-                            default_rulebook())
-    speculative, verdicts = _plan_while_inferring(path, monkeypatch)
+    known, speculative, verdicts = _plans(path, monkeypatch)
     assert verdicts == [True]  # every input is static: Shape(r) was taken as static, and it is
     assert speculative.eliminated == known.eliminated and "Shape_s" in speculative.eliminated_reasons
     assert _signature(speculative) == _signature(known)
@@ -150,9 +131,7 @@ g (float[4] x) => (int64[2] s) {
 }''')
     path = tmp_path / "nonzero.onnx"
     onnx.save(model, path)
-    known = plan.plan_graph(load_model(path).graph, make_target(default_rulebook(), "10.16", "90", None, "fp16"),
-                            default_rulebook())
-    speculative, verdicts = _plan_while_inferring(path, monkeypatch)
+    known, speculative, verdicts = _plans(path, monkeypatch)
     assert verdicts == [False]  # NonZero's output has a data-dependent axis: the guess was wrong
     assert speculative.eliminated == known.eliminated == []
     assert [layer.ops for layer in speculative.layers] == [("NonZero",), ("Shape",)]

@@ -544,7 +544,7 @@ class Graph:
         found = self._op_combinations.get(key)
         if found is None:
             found = [n for op in key for n in index.get(op, ())]
-            found.sort(key=_node_index)
+            found.sort(key=node_index)
             self._op_combinations[key] = found
         return found
 
@@ -579,7 +579,7 @@ _NO_NODES: list[Node] = []
 _NO_BODIES: list[Graph] = []  # shared and never appended to: nodes without bodies point here
 
 
-_node_index = attrgetter("index")  # a C-level sort key
+node_index = attrgetter("index")  # a sort key for nodes in graph order, evaluated in C
 
 
 _MISSING = object()

@@ -15,7 +15,7 @@ from operator import attrgetter
 from typing import NamedTuple
 
 from trtadvisor.findings import Finding, finding_for
-from trtadvisor.graph import Graph, Node, is_static
+from trtadvisor.graph import Graph, Node, is_static, node_index
 from trtadvisor.ops import kind_of
 from trtadvisor.rulebook import RuleBook
 from trtadvisor.target import Target
@@ -185,7 +185,7 @@ class PlanContext:
         if other.nodes[0].index > into.nodes[-1].index:
             into.nodes.extend(other.nodes)  # the common case: appending a successor, already in order
         else:
-            into.nodes = sorted(into.nodes + other.nodes, key=_node_index)
+            into.nodes = sorted(into.nodes + other.nodes, key=node_index)
         for f in other.fusions:
             into.add_fusion(f)
         if fusion_id:
@@ -279,7 +279,6 @@ def _outside_myelin_layers(ctx: PlanContext, found: list[Finding]) -> list[Findi
     return kept
 
 
-_node_index = attrgetter("index")  # a C-level sort key
 
 
 _name_of = attrgetter("name")
@@ -291,13 +290,17 @@ def _run_pipeline(graph: Graph, target: Target, book: RuleBook,
     """Run the passes over one graph. A pass that went ahead before the shapes arrived relied on
     an assumption; if the shapes prove one wrong, the plan is made again from the start, now with
     every shape known, so the result never depends on when shape inference finished."""
+    ctx = _plan_once(graph, target, book, steps)
+    if ctx.assumptions and not ctx.assumptions_hold():
+        ctx = _plan_once(graph, target, book, steps)
+    return ctx
+
+
+def _plan_once(graph: Graph, target: Target, book: RuleBook,
+               steps: list[Callable[[PlanContext], None]]) -> PlanContext:
     ctx = PlanContext(graph, target, book)
     for step in steps:
         step(ctx)
-    if ctx.assumptions and not ctx.assumptions_hold():
-        ctx = PlanContext(graph, target, book)
-        for step in steps:
-            step(ctx)
     return ctx
 
 
@@ -315,7 +318,7 @@ def plan_graph(graph: Graph, target: Target, book: RuleBook) -> Prediction:
         for group in ctx.groups():
             layers.append(PredictedLayer(group.name, group.kind, tuple(map(_name_of, group.nodes)),
                                          tuple(map(_op_of, group.nodes)), tuple(group.fusions)))
-        for node in sorted(ctx.eliminated, key=lambda n: n.index):
+        for node in sorted(ctx.eliminated, key=node_index):
             eliminated[node.name] = ctx.eliminated[node]
         if ctx.findings:
             findings.extend(_outside_myelin_layers(ctx, ctx.findings))

@@ -20,13 +20,12 @@ with a causal triangle. Values that are not in the file (external data) leave ``
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from operator import attrgetter
 
 import numpy as np
 from onnx import TensorProto
 
 from trtadvisor.fusions.graph_values import Dims, GraphValues
-from trtadvisor.graph import Graph, Node
+from trtadvisor.graph import Graph, Node, node_index
 
 # Ops that only move or re-type data between a projection and BMM1/BMM2.
 _LAYOUT = frozenset({"Transpose", "Reshape", "Cast", "Identity", "Squeeze", "Unsqueeze", "Flatten",
@@ -42,7 +41,6 @@ _PROB_OPS = frozenset({"Where", "Cast", "Identity", "Dropout", "QuantizeLinear",
 # Score ops whose first input alone carries the scores (the others are shapes or bounds).
 _SCORE_FIRST_ONLY = frozenset({"Reshape", "Cast", "Identity", "Tanh", "Clip", "Dropout"})
 
-_node_index = attrgetter("index")
 
 _BLOCKED_BELOW = -50.0   # additive masks write -inf, finfo.min, -1e4, -1e9 or Swin's -100
 _LAYOUT_STEPS = 10
@@ -229,7 +227,7 @@ class _SiteFinder:
                  *repeat_nodes}
         qdq_types = q_path.qdq_types | k_path.qdq_types | v_path.qdq_types | prob_qdq
         qdq = q_path.dequantized and k_path.dequantized and v_path.dequantized
-        ordered = tuple(sorted(nodes, key=_node_index))  # indices are unique: a set loses no order
+        ordered = tuple(sorted(nodes, key=node_index))  # indices are unique: a set loses no order
         site = AttentionSite(
             nodes=tuple(n.name for n in ordered), anchor=softmax.name, native=False, batch=batch,
             num_heads=heads, num_kv_heads=kv_true, kv_heads_seen=seen_kv, head_size=head, seq_q=seq_q,
@@ -450,7 +448,7 @@ class _SiteFinder:
                 label = "causal"
         nodes = [*k_path.repeat_nodes, *v_path.repeat_nodes, node]
         qdq_types = q_path.qdq_types | k_path.qdq_types | v_path.qdq_types
-        ordered = tuple(sorted(dict.fromkeys(nodes), key=_node_index))
+        ordered = tuple(sorted(dict.fromkeys(nodes), key=node_index))
         site = AttentionSite(
             nodes=tuple(n.name for n in ordered), anchor=node.name, native=True, batch=batch, num_heads=heads,
             num_kv_heads=kv_true, kv_heads_seen=seen_kv, head_size=head, seq_q=seq_q, seq_kv=seq_kv,

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable
-from operator import attrgetter
 
-from trtadvisor.graph import Graph, Node, is_static
+from trtadvisor.graph import Graph, Node, is_static, node_index
 from trtadvisor.ops import SHAPE_INPUTS
 from trtadvisor.plan import PlanContext
 
@@ -125,7 +124,7 @@ def _eliminate_shape_arithmetic(ctx: PlanContext, graph: Graph) -> None:
         if _is_shape_only(ctx, graph, node, shape_only, passthrough):
             shape_only.add(node)
             push_producers(node, range(len(node.inputs)))
-    for node in sorted(shape_only - passthrough, key=_node_index):
+    for node in sorted(shape_only - passthrough, key=node_index):
         ctx.eliminate(node, "shape arithmetic, computed on the host when the engine runs")
 
 
@@ -149,4 +148,3 @@ def _is_shape_only(ctx: PlanContext, graph: Graph, node: Node, shape_only: set[N
     return has_reader
 
 
-_node_index = attrgetter("index")  # a C-level sort key

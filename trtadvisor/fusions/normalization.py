@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from trtadvisor.graph import Graph, Node
+from trtadvisor.graph import Graph, Node, node_index
 
 _MAX_STEPS = 14
 
@@ -185,4 +185,4 @@ def _rmsnorm_from_mean(graph: Graph, mean: Node) -> NormSite | None:
 
 
 def _ordered(nodes: list[Node]) -> tuple[Node, ...]:
-    return tuple(sorted(dict.fromkeys(nodes), key=lambda n: n.index))
+    return tuple(sorted(dict.fromkeys(nodes), key=node_index))

@@ -28,6 +28,9 @@ _UNARY: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 EVALUABLE_OPS = frozenset(_BINARY) | frozenset(_UNARY) | {"HardSigmoid", "Clip", "Gelu", "HardSwish"}
 
+# The attributes _apply reads, by op: what a node computes depends on these and nothing else of it.
+EVALUATED_ATTRIBUTES = {"HardSigmoid": ("alpha", "beta"), "Gelu": ("approximate",), "Clip": ("min", "max")}
+
 SAMPLES = np.linspace(-4.0, 4.0, 41)
 
 

@@ -11,6 +11,7 @@ import heapq
 
 from trtadvisor.fusions.evaluate import (
     EVALUABLE_OPS,
+    EVALUATED_ATTRIBUTES,
     GELU_ERF_ON_SAMPLES,
     GELU_TANH_ON_SAMPLES,
     SAMPLES,
@@ -154,10 +155,6 @@ def _gelu_ends(graph: Graph, region: list[Node], source: str, tolerance: float,
     return ends
 
 
-# Ops whose evaluation reads attributes (fusions/evaluate.py), and which ones.
-_EVALUATED_ATTRIBUTES = {"HardSigmoid": ("alpha", "beta"), "Gelu": ("approximate",), "Clip": ("min", "max")}
-
-
 def _region_key(graph: Graph, region: list[Node], source: str, tolerance: float) -> tuple[object, ...]:
     """The region as evaluate() sees it: per node its op, where each input comes from (the source,
     an earlier node of the region, or a constant's single value) and the attributes it reads."""
@@ -168,7 +165,7 @@ def _region_key(graph: Graph, region: list[Node], source: str, tolerance: float)
         for name in node.inputs:
             p = position.get(name)
             refs.append(p if p is not None else (name and ("value", graph.scalar(name))))
-        attributes = _EVALUATED_ATTRIBUTES.get(node.op)
+        attributes = EVALUATED_ATTRIBUTES.get(node.op)
         parts.append((node.op, tuple(refs), tuple(node.attr(a) for a in attributes) if attributes else ()))
         position[node.outputs[0]] = k
     return tuple(parts)

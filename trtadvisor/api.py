@@ -8,12 +8,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from trtadvisor.findings import Finding, sort_findings
-from trtadvisor.graph import Shape
-from trtadvisor.loader import LoadedModel, load_model
-from trtadvisor.plan import Prediction, plan_graph
-from trtadvisor.rulebook import RuleBook, default_rulebook
-from trtadvisor.target import Target, make_target
+from trtadvisor.ir.graph import Shape
+from trtadvisor.ir.load import LoadedModel, load_model
+from trtadvisor.knowledge.findings import Finding, sort_findings
+from trtadvisor.knowledge.rulebook import RuleBook, default_rulebook
+from trtadvisor.knowledge.target import Target, make_target
+from trtadvisor.plan.context import Prediction
+from trtadvisor.plan.pipeline import plan_graph
 
 
 @dataclass

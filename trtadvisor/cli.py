@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 
 from trtadvisor import __version__
 from trtadvisor.errors import UserError
-from trtadvisor.findings import SEVERITY_ORDER
-from trtadvisor.target import PRECISIONS
+from trtadvisor.knowledge.findings import SEVERITY_ORDER
+from trtadvisor.knowledge.target import PRECISIONS
 
 if TYPE_CHECKING:
     from trtadvisor.api import AuditResult
@@ -167,7 +167,7 @@ def _config(args: argparse.Namespace, anchor: str) -> Config:
     from dataclasses import replace
 
     from trtadvisor.config import EMPTY, ConfigError, find_config, load_config
-    from trtadvisor.rulebook import default_rulebook
+    from trtadvisor.knowledge.rulebook import default_rulebook
 
     book = default_rulebook()
     if args.no_config:
@@ -194,7 +194,7 @@ def _config(args: argparse.Namespace, anchor: str) -> Config:
 
 
 def _target_kwargs(args: argparse.Namespace, config: Config) -> dict[str, object]:
-    from trtadvisor.loader import parse_shape_overrides
+    from trtadvisor.ir.load import parse_shape_overrides
 
     # --sm and --gpu both name the GPU: a flag for either replaces both of the file's.
     gpu_flags = args.sm is not None or args.gpu is not None
@@ -214,8 +214,8 @@ def _format_options(args: argparse.Namespace, fail_on: str) -> FormatOptions:
 
 
 def _filter_findings(result: AuditResult, config: Config) -> None:
+    from trtadvisor.ci.source_locations import Locator
     from trtadvisor.config import apply_config
-    from trtadvisor.source_locations import Locator
 
     locator = Locator(result.model.path, result.model.graph, Path.cwd())
     result.findings = apply_config(result.findings, config, locator.scope_of)
@@ -223,8 +223,8 @@ def _filter_findings(result: AuditResult, config: Config) -> None:
 
 def _apply_baseline(results: Sequence[AuditResult], args: argparse.Namespace) -> None:
     """Drop the findings the baseline accepts (or, writing one, accept them all) from every result."""
-    from trtadvisor.baseline import read_baseline, write_baseline
-    from trtadvisor.source_locations import nodes_by_name
+    from trtadvisor.ci.baseline import read_baseline, write_baseline
+    from trtadvisor.ci.source_locations import nodes_by_name
 
     if not (args.baseline or args.write_baseline):
         return
@@ -250,11 +250,11 @@ def _audit_one(model: str, args: argparse.Namespace) -> tuple[AuditResult, str]:
     config = _config(args, model)
     result = audit(model, **_target_kwargs(args, config))  # type: ignore[arg-type]
     if args.trtexec or args.build:
-        from trtadvisor.confirm import build_and_confirm
+        from trtadvisor.confirm.stage import build_and_confirm
 
         build_and_confirm(result, Path(args.artifacts_dir), trtexec=args.trtexec, use_api=args.build)
     elif _artifacts_given(args):
-        from trtadvisor.confirm import confirm_into
+        from trtadvisor.confirm.stage import confirm_into
 
         confirm_into(result, layer_info=args.layer_info, profile=args.profile, timing=args.timing, log=args.log)
     _filter_findings(result, config)
@@ -265,11 +265,14 @@ MULTI_MODEL_FORMATS = ("rich", "github", "markdown", "sarif")
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from trtadvisor import shape_child
+    from trtadvisor.ir import shape_child
 
     if args.model and not args.shapes:
-        # Before the heavy imports of the audit: the model's shape inference runs in a child meanwhile.
-        shape_child.start_early(args.model[0])
+        # Before the heavy imports of the audit: the model's shape inference runs in a child meanwhile
+        # (onnx, imported here once, serves both processes).
+        from trtadvisor.ir.load import inferred_types_payload
+
+        shape_child.start_early(args.model[0], inferred_types_payload)
     try:
         return _audit_models(args)
     finally:
@@ -305,11 +308,11 @@ def cmd_diff(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from trtadvisor.api import audit
+    from trtadvisor.ci.diff import diff_results
+    from trtadvisor.ci.source_locations import Locator
     from trtadvisor.config import apply_config
-    from trtadvisor.diff import diff_results
+    from trtadvisor.knowledge.rulebook import default_rulebook
     from trtadvisor.report.formats import get_formatter
-    from trtadvisor.rulebook import default_rulebook
-    from trtadvisor.source_locations import Locator
 
     config = _config(args, args.new)
     fail_on = args.fail_on or config.fail_on or "error"
@@ -331,7 +334,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_engine(args: argparse.Namespace) -> int:
-    from trtadvisor.confirm import read_engine_report
+    from trtadvisor.confirm.stage import read_engine_report
 
     report = read_engine_report(layer_info=args.layer_info, profile=args.profile, timing=args.timing,
                                 log=args.log, onnx=args.onnx)

@@ -33,9 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from trtadvisor.errors import UserError
-from trtadvisor.findings import SEVERITY_ORDER, Finding, sort_findings
-from trtadvisor.rulebook import SEVERITIES, RuleBook
-from trtadvisor.target import PRECISIONS
+from trtadvisor.knowledge.findings import SEVERITY_ORDER, Finding, sort_findings
+from trtadvisor.knowledge.rulebook import SEVERITIES, RuleBook
+from trtadvisor.knowledge.target import PRECISIONS
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -12,10 +12,10 @@ import pytest
 
 from tests.attention.models import attention_model, swin_model
 from tests.conftest import sample_path, sample_registry
+from trtadvisor.analysis.attention_sites import find_attention_sites
+from trtadvisor.analysis.normalization import find_normalizations
 from trtadvisor.api import audit
-from trtadvisor.fusions.attention_sites import find_attention_sites
-from trtadvisor.fusions.normalization import find_normalizations
-from trtadvisor.loader import load_model
+from trtadvisor.ir.load import load_model
 
 TRANSFORMERS = [s for s in sample_registry() if s["family"] in ("transformers", "attention")]
 

@@ -12,7 +12,7 @@ import pytest
 
 from trtadvisor.cli import main
 from trtadvisor.config import Config, find_config
-from trtadvisor.rulebook import default_rulebook
+from trtadvisor.knowledge.rulebook import default_rulebook
 
 from conftest import sample_path, samples_where
 

@@ -12,9 +12,9 @@ import pytest
 from onnx import helper
 
 from trtadvisor.api import audit
+from trtadvisor.ci.diff import diff_results
 from trtadvisor.cli import main
-from trtadvisor.diff import diff_results
-from trtadvisor.rulebook import default_rulebook
+from trtadvisor.knowledge.rulebook import default_rulebook
 
 from conftest import REPO, SARIF_SCHEMA, sample_path, samples_where
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from trtadvisor.cli import main
+from trtadvisor.knowledge.rulebook import default_rulebook
 from trtadvisor.report.formats import FORMATS, FormatOptions, get_formatter
 from trtadvisor.report.github import escape_data, escape_property
-from trtadvisor.rulebook import default_rulebook
 
 from conftest import REPO, SARIF_SCHEMA, sample_path, samples_where
 

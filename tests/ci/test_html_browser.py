@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 
 from trtadvisor.api import audit
-from trtadvisor.confirm import confirm_into
-from trtadvisor.diff import diff_results
+from trtadvisor.ci.diff import diff_results
+from trtadvisor.confirm.stage import confirm_into
+from trtadvisor.knowledge.rulebook import default_rulebook
 from trtadvisor.report.formats import FormatOptions, get_formatter
-from trtadvisor.rulebook import default_rulebook
 
 from conftest import ARTIFACTS, REPO, sample_path, samples_where
 

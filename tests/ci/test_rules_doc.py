@@ -8,7 +8,7 @@ import re
 import pytest
 
 from trtadvisor.cli import main
-from trtadvisor.rulebook import RULE_KEYS, SEVERITIES, default_rulebook
+from trtadvisor.knowledge.rulebook import RULE_KEYS, SEVERITIES, default_rulebook
 
 BOOK = default_rulebook()
 PLACEHOLDERS = re.compile(r"^\s*(n/?a|none|tbd|todo|-|\.\.\.)\b", re.IGNORECASE)

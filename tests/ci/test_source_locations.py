@@ -8,7 +8,7 @@ import onnx
 import pytest
 
 from trtadvisor.api import audit
-from trtadvisor.source_locations import Locator, SourceResolver, module_scope, name_stem, source_line
+from trtadvisor.ci.source_locations import Locator, SourceResolver, module_scope, name_stem, source_line
 
 from conftest import REPO, sample_path, samples_where
 

@@ -13,8 +13,8 @@ import re
 import pytest
 
 from trtadvisor.api import audit
-from trtadvisor.engine.artifacts import load_engine
-from trtadvisor.engine.compare import comparable_layers, layer_signature
+from trtadvisor.confirm.artifacts import load_engine
+from trtadvisor.confirm.compare import comparable_layers, layer_signature
 
 from conftest import artifact, sample_path, samples_where
 
@@ -42,7 +42,7 @@ def test_resnet18_prediction_matches_the_a100_engine(precision: str) -> None:
 
 @pytest.mark.parametrize("precision", ["fp32", "fp16"])
 def test_audit_against_an_engine_of_another_export_compares_signatures(precision: str) -> None:
-    from trtadvisor.confirm import confirm_into
+    from trtadvisor.confirm.stage import confirm_into
 
     entry = samples_where(name="resnet18", exporter="torchscript")[0]
     result = audit(sample_path(entry), trt="8.5", gpu="A100", precision=precision)

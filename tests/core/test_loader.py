@@ -14,7 +14,7 @@ from onnx import TensorProto, helper
 
 from trtadvisor.api import audit
 from trtadvisor.errors import ModelLoadError
-from trtadvisor.loader import load_model, parse_shape_overrides
+from trtadvisor.ir.load import load_model, parse_shape_overrides
 
 from conftest import sample_path, samples_where
 

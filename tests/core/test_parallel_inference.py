@@ -9,9 +9,10 @@ import onnx
 import pytest
 from onnx import helper
 
-import trtadvisor.loader as loader
-from trtadvisor import shape_child
+import trtadvisor.ir.load as loader
 from trtadvisor.errors import ModelLoadError
+from trtadvisor.ir import shape_child
+from trtadvisor.ir.load import inferred_types_payload
 
 from conftest import REPO
 
@@ -40,7 +41,7 @@ def test_forked_and_in_process_inference_agree(large: Path, monkeypatch: pytest.
 
 
 def test_inference_started_early_is_taken_by_the_loader(large: Path) -> None:
-    shape_child.start_early(str(large))
+    shape_child.start_early(str(large), inferred_types_payload)
     assert str(large.resolve()) in shape_child._started
     early = loader.load_model(large)
     assert str(large.resolve()) not in shape_child._started  # consumed, not left running
@@ -51,7 +52,7 @@ def test_inference_started_early_is_taken_by_the_loader(large: Path) -> None:
 def test_inference_started_early_on_a_file_changed_since_is_dropped(tmp_path: Path) -> None:
     path = tmp_path / "changing.onnx"
     path.write_bytes(make_model(12_000).SerializeToString())
-    shape_child.start_early(str(path))
+    shape_child.start_early(str(path), inferred_types_payload)
     path.write_bytes(make_model(13_000).SerializeToString())  # another model under the same name
     model = loader.load_model(path)
     assert len(model.graph.nodes) == len(onnx.load(path, load_external_data=False).graph.node)
@@ -59,7 +60,7 @@ def test_inference_started_early_on_a_file_changed_since_is_dropped(tmp_path: Pa
 
 
 def test_inference_started_early_and_never_loaded_is_ended(large: Path) -> None:
-    shape_child.start_early(str(large))
+    shape_child.start_early(str(large), inferred_types_payload)
     child = shape_child._started[str(large.resolve())][2]
     shape_child.cancel_unused()
     assert shape_child._started == {}

@@ -16,11 +16,11 @@ import onnx.parser
 import pytest
 from onnx import numpy_helper
 
-import trtadvisor.plan as plan
-from trtadvisor.graph import ValueInfoIndex
-from trtadvisor.loader import load_model
-from trtadvisor.rulebook import default_rulebook
-from trtadvisor.target import make_target
+import trtadvisor.plan.pipeline as plan
+from trtadvisor.ir.graph import ValueInfoIndex
+from trtadvisor.ir.load import load_model
+from trtadvisor.knowledge.rulebook import default_rulebook
+from trtadvisor.knowledge.target import make_target
 
 # The residual operand is a graph input, so its shape is only known from shape inference's answer.
 _MODEL = '''
@@ -98,7 +98,7 @@ g (float[2,8,16] x) => (float[2,8,16] y) {
 
     graph.adopt_types_later(pending, lambda: None, ready=lambda: False)
     ctx = plan.PlanContext(graph, make_target(default_rulebook(), "10.16", "90", None, "fp16"), default_rulebook())
-    from trtadvisor.fusions.eliminate import eliminate
+    from trtadvisor.plan.passes.eliminate import eliminate
 
     eliminate(ctx)
     shape_node = next(n for n in graph.nodes if n.op == "Shape")

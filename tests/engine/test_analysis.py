@@ -8,15 +8,15 @@ from dataclasses import replace
 import pytest
 from rich.console import Console
 
-from trtadvisor.engine.analysis import (
+from trtadvisor.confirm.artifacts import load_engine
+from trtadvisor.confirm.diagnose import (
     NSYS_COMMAND,
     bottlenecks_to_json,
     diagnose,
     diagnosis_to_json,
     find_bottlenecks,
 )
-from trtadvisor.engine.artifacts import load_engine
-from trtadvisor.engine.model import Engine, EngineLayer, EngineTensor, PerfSummary, engine_to_json
+from trtadvisor.confirm.model import Engine, EngineLayer, EngineTensor, PerfSummary, engine_to_json
 from trtadvisor.report.engine_rich import EngineView
 
 from conftest import artifact as art

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from trtadvisor.engine.artifacts import load_engine
-from trtadvisor.engine.build import (
+from trtadvisor.confirm.artifacts import load_engine
+from trtadvisor.confirm.build import (
     BuildError,
     build_with_tensorrt,
     detect_device,
@@ -119,9 +119,9 @@ def test_build_with_tensorrt_real(tmp_path: Path) -> None:  # pragma: no cover -
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
     import json
 
-    from trtadvisor.engine.build import api_profile_records
-    from trtadvisor.engine.layer_info import layers_from_json
-    from trtadvisor.engine.profile import profile_from_json
+    from trtadvisor.confirm.build import api_profile_records
+    from trtadvisor.confirm.layer_info import layers_from_json
+    from trtadvisor.confirm.profile import profile_from_json
 
     build = build_with_tensorrt(path, iterations=5)
     layers = layers_from_json(json.loads(build.layer_info_json, strict=False), path).layers

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from trtadvisor.engine.artifacts import load_engine
-from trtadvisor.engine.compare import compare, layer_signature
-from trtadvisor.engine.model import Engine, EngineLayer
+from trtadvisor.confirm.artifacts import load_engine
+from trtadvisor.confirm.compare import compare, layer_signature
+from trtadvisor.confirm.model import Engine, EngineLayer
 
 from conftest import artifact as art
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from trtadvisor.engine.artifacts import load_engine
-from trtadvisor.engine.layer_info import read_layer_info
+from trtadvisor.confirm.artifacts import load_engine
+from trtadvisor.confirm.layer_info import read_layer_info
 from trtadvisor.errors import ArtifactError
 
 from conftest import artifact as art

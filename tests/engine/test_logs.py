@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from trtadvisor.engine.artifacts import load_engine
-from trtadvisor.engine.logs import decode_version_tag, read_log
+from trtadvisor.confirm.artifacts import load_engine
+from trtadvisor.confirm.logs import decode_version_tag, read_log
 from trtadvisor.errors import ArtifactError
 
 from conftest import artifact as art

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from trtadvisor.engine.artifacts import load_engine
-from trtadvisor.engine.mapping import classify_token, layer_role, map_layer, map_name, metadata_nodes
-from trtadvisor.engine.model import EngineLayer
+from trtadvisor.confirm.artifacts import load_engine
+from trtadvisor.confirm.mapping import classify_token, layer_role, map_layer, map_name, metadata_nodes
+from trtadvisor.confirm.model import EngineLayer
 
 from conftest import artifact as art
 

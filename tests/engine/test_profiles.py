@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from trtadvisor.engine.artifacts import load_engine, name_key
-from trtadvisor.engine.profile import read_iprofiler_log, read_profile, read_timing
+from trtadvisor.confirm.artifacts import load_engine, name_key
+from trtadvisor.confirm.profile import read_iprofiler_log, read_profile, read_timing
 from trtadvisor.errors import ArtifactError
 
 from conftest import artifact as art

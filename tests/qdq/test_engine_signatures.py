@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from trtadvisor.api import AuditResult, audit
-from trtadvisor.engine.compare import layer_signature
-from trtadvisor.engine.layer_info import read_layer_info
-from trtadvisor.engine.mapping import layer_role, map_engine, map_name
-from trtadvisor.engine.model import Engine
+from trtadvisor.confirm.compare import layer_signature
+from trtadvisor.confirm.layer_info import read_layer_info
+from trtadvisor.confirm.mapping import layer_role, map_engine, map_name
+from trtadvisor.confirm.model import Engine
 
 from conftest import REPO, artifact, sample_path
 

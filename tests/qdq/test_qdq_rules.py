@@ -188,7 +188,7 @@ def _codes(model: onnx.ModelProto, tmp_path: Path, name: str) -> dict[str, str]:
 @pytest.mark.parametrize(("rule", "bad", "good"), CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
 def test_rule_fails_and_passes(rule: str, bad: Callable[[], onnx.ModelProto], good: Callable[[], onnx.ModelProto],
                                tmp_path: Path) -> None:
-    from trtadvisor.rulebook import default_rulebook
+    from trtadvisor.knowledge.rulebook import default_rulebook
 
     flagged = _codes(bad(), tmp_path, "bad")
     assert rule in flagged
@@ -197,7 +197,7 @@ def test_rule_fails_and_passes(rule: str, bad: Callable[[], onnx.ModelProto], go
 
 
 def test_rejections_are_errors() -> None:
-    from trtadvisor.rulebook import default_rulebook
+    from trtadvisor.knowledge.rulebook import default_rulebook
 
     book = default_rulebook()
     assert {book.rule(c).severity for c in ("TRT401", "TRT402", "TRT403", "TRT404")} == {"error"}

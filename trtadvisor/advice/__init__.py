@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from trtadvisor.findings import Finding
-from trtadvisor.loader import LoadedModel
-from trtadvisor.plan import Prediction
-from trtadvisor.rulebook import RuleBook
-from trtadvisor.target import Target
+from trtadvisor.ir.load import LoadedModel
+from trtadvisor.knowledge.findings import Finding
+from trtadvisor.knowledge.rulebook import RuleBook
+from trtadvisor.knowledge.target import Target
+from trtadvisor.plan.context import Prediction
 
 Advisor = Callable[[LoadedModel, Target, RuleBook, Prediction, dict[str, object]], list[Finding]]
 

@@ -13,15 +13,15 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from trtadvisor.findings import Finding, finding_for
-from trtadvisor.fusions.activations import PatternSite, find_patterns
-from trtadvisor.fusions.attention_sites import AttentionSite, find_attention_sites
-from trtadvisor.fusions.mha_rules import MhaRules, Verdict, judge_sites
-from trtadvisor.fusions.normalization import find_normalizations
-from trtadvisor.loader import LoadedModel
-from trtadvisor.plan import Prediction
-from trtadvisor.rulebook import RuleBook
-from trtadvisor.target import Target
+from trtadvisor.analysis.activations import PatternSite, find_patterns
+from trtadvisor.analysis.attention_sites import AttentionSite, find_attention_sites
+from trtadvisor.analysis.mha_rules import MhaRules, Verdict, judge_sites
+from trtadvisor.analysis.normalization import find_normalizations
+from trtadvisor.ir.load import LoadedModel
+from trtadvisor.knowledge.findings import Finding, finding_for
+from trtadvisor.knowledge.rulebook import RuleBook
+from trtadvisor.knowledge.target import Target
+from trtadvisor.plan.context import Prediction
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderResult

@@ -12,13 +12,13 @@ from operator import attrgetter
 import onnx.defs
 
 from trtadvisor.advice.trtexec import CUDA_GRAPH_BLOCKERS, dynamic_inputs, input_shapes
-from trtadvisor.findings import Finding, finding_for
-from trtadvisor.graph import Graph, Node
-from trtadvisor.loader import LoadedModel
-from trtadvisor.ops import LAYER_CLASS
-from trtadvisor.plan import Prediction
-from trtadvisor.rulebook import RuleBook
-from trtadvisor.target import Target
+from trtadvisor.ir.graph import Graph, Node
+from trtadvisor.ir.load import LoadedModel
+from trtadvisor.ir.ops import LAYER_CLASS
+from trtadvisor.knowledge.findings import Finding, finding_for
+from trtadvisor.knowledge.rulebook import RuleBook
+from trtadvisor.knowledge.target import Target
+from trtadvisor.plan.context import Prediction
 
 _HEAVY_OPS = frozenset({"Conv", "ConvTranspose", "MatMul", "Gemm", "Attention"})
 _MIN_SM_FOR = {"bf16": 80, "fp8": 89, "int8": 61}
@@ -48,7 +48,7 @@ def general_findings(model: LoadedModel, target: Target, book: RuleBook, predict
     return findings
 
 
-# Ops of trtadvisor.ops.LAYER_CLASS added to ONNX after opset 13, with the opset that added them:
+# Ops of trtadvisor.ir.ops.LAYER_CLASS added to ONNX after opset 13, with the opset that added them:
 # below it, the schema registry decides (https://onnx.ai/onnx/operators/).
 _RECENT_OPS = {"Trilu": 14, "HardSwish": 14, "CastLike": 15, "GridSample": 16, "LayerNormalization": 17,
                "GroupNormalization": 18, "Mish": 18, "Gelu": 20, "RMSNormalization": 23, "Attention": 23}

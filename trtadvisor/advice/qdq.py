@@ -13,8 +13,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from trtadvisor.findings import Finding, finding_for
-from trtadvisor.fusions.qdq import (
+from trtadvisor.ir.graph import Graph, Node
+from trtadvisor.ir.load import LoadedModel
+from trtadvisor.knowledge.findings import Finding, finding_for
+from trtadvisor.knowledge.rulebook import RuleBook
+from trtadvisor.knowledge.target import Target
+from trtadvisor.plan.context import Prediction
+from trtadvisor.plan.passes.qdq import (
     QDQ_OPS,
     WEIGHTED_OPS,
     activation_dq,
@@ -25,11 +30,6 @@ from trtadvisor.fusions.qdq import (
     weight_chain,
     weight_input_index,
 )
-from trtadvisor.graph import Graph, Node
-from trtadvisor.loader import LoadedModel
-from trtadvisor.plan import Prediction
-from trtadvisor.rulebook import RuleBook
-from trtadvisor.target import Target
 
 _ACTIVATIONS = frozenset({"Relu", "Clip", "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Gelu",
                           "Elu", "Selu", "PRelu", "Softplus", "Mish"})

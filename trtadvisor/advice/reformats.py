@@ -10,12 +10,12 @@ from __future__ import annotations
 from onnx import TensorProto
 
 from trtadvisor.advice.trtexec import has_qdq
-from trtadvisor.findings import Finding
-from trtadvisor.graph import Graph
-from trtadvisor.loader import LoadedModel
-from trtadvisor.plan import Prediction
-from trtadvisor.rulebook import RuleBook
-from trtadvisor.target import Target
+from trtadvisor.ir.graph import Graph
+from trtadvisor.ir.load import LoadedModel
+from trtadvisor.knowledge.findings import Finding
+from trtadvisor.knowledge.rulebook import RuleBook
+from trtadvisor.knowledge.target import Target
+from trtadvisor.plan.context import Prediction
 
 _LAYER_PRECISION = {"fp16": "fp16", "bf16": "bf16", "int8": "fp16", "fp8": "fp16", "best": "fp16"}
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from trtadvisor.graph import Graph
-from trtadvisor.loader import LoadedModel
-from trtadvisor.rulebook import RuleBook
-from trtadvisor.target import Target
+from trtadvisor.ir.graph import Graph
+from trtadvisor.ir.load import LoadedModel
+from trtadvisor.knowledge.rulebook import RuleBook
+from trtadvisor.knowledge.target import Target
 
 CUDA_GRAPH_BLOCKERS = frozenset({"Loop", "If", "Scan", "NonZero", "NonMaxSuppression", "Unique"})
 

@@ -7,8 +7,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from trtadvisor.findings import Finding
-from trtadvisor.plan import PredictedLayer, Prediction
+from trtadvisor.knowledge.findings import Finding
+from trtadvisor.plan.context import PredictedLayer, Prediction
 
 SEVERITIES = ("error", "warning", "info")
 SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note"}

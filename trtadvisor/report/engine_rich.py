@@ -9,9 +9,9 @@ from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.table import Table
 from rich.text import Text
 
-from trtadvisor.engine.analysis import Bottleneck, Diagnosis
-from trtadvisor.engine.compare import Comparison
-from trtadvisor.engine.model import Engine
+from trtadvisor.confirm.compare import Comparison
+from trtadvisor.confirm.diagnose import Bottleneck, Diagnosis
+from trtadvisor.confirm.model import Engine
 
 BAR_WIDTH = 30
 

@@ -1,7 +1,7 @@
 """One formatter interface for every output (pip-audit's ``format(result) -> str``), and the registry.
 
 A formatter renders an :class:`~trtadvisor.api.AuditResult` (``audit``) or a
-:class:`~trtadvisor.diff.ModelDiff` (``diff``) to text and computes nothing: exit codes, baselines
+:class:`~trtadvisor.ci.diff.ModelDiff` (``diff``) to text and computes nothing: exit codes, baselines
 and configuration are applied before it is called. Formatters are imported lazily by name.
 """
 
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from trtadvisor.api import AuditResult
-    from trtadvisor.diff import ModelDiff
+    from trtadvisor.ci.diff import ModelDiff
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from trtadvisor.api import AuditResult
-from trtadvisor.diff import ModelDiff
-from trtadvisor.findings import Finding
+from trtadvisor.ci.diff import ModelDiff
+from trtadvisor.ci.source_locations import Locator
+from trtadvisor.knowledge.findings import Finding
+from trtadvisor.knowledge.rulebook import RuleBook, default_rulebook
 from trtadvisor.report.formats import FormatOptions
-from trtadvisor.rulebook import RuleBook, default_rulebook
-from trtadvisor.source_locations import Locator
 
 COMMAND = {"error": "error", "warning": "warning", "info": "notice"}
 

@@ -15,8 +15,9 @@ from typing import Any
 
 from trtadvisor import __version__
 from trtadvisor.api import AuditResult
-from trtadvisor.diff import ModelDiff
-from trtadvisor.findings import Finding
+from trtadvisor.ci.diff import ModelDiff
+from trtadvisor.ci.source_locations import Locator
+from trtadvisor.knowledge.findings import Finding
 from trtadvisor.report.common import (
     attention_sites,
     attention_verdict,
@@ -27,7 +28,6 @@ from trtadvisor.report.common import (
     severity_counts,
 )
 from trtadvisor.report.formats import FormatOptions
-from trtadvisor.source_locations import Locator
 
 MAX_LAYER_ROWS = 2000  # the page must stay light on 100k-node graphs; JSON has every layer
 MAX_TIME_BARS = 25

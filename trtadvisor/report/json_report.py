@@ -109,6 +109,6 @@ class JsonFormatter:
         return render_json(result)
 
     def format_diff(self, diff: Any) -> str:
-        from trtadvisor.diff import diff_dict
+        from trtadvisor.ci.diff import diff_dict
 
         return json.dumps(diff_dict(diff), indent=2, ensure_ascii=False) + "\n"

@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from trtadvisor.api import AuditResult
-from trtadvisor.diff import ModelDiff
-from trtadvisor.findings import Finding
+from trtadvisor.ci.diff import ModelDiff
+from trtadvisor.ci.source_locations import FindingLocation, Locator
+from trtadvisor.knowledge.findings import Finding
 from trtadvisor.report.common import (
     attention_sites,
     attention_verdict,
@@ -18,7 +19,6 @@ from trtadvisor.report.common import (
     severity_counts,
 )
 from trtadvisor.report.formats import FormatOptions
-from trtadvisor.source_locations import FindingLocation, Locator
 
 ICON = {"error": "🔴", "warning": "🟠", "info": "🔵"}
 MAX_FINDINGS = 100  # a PR comment has a size limit (65536 characters on GitHub)

@@ -19,7 +19,7 @@ from rich.text import Text
 from trtadvisor.api import AuditResult
 
 if TYPE_CHECKING:
-    from trtadvisor.diff import ModelDiff
+    from trtadvisor.ci.diff import ModelDiff
     from trtadvisor.report.formats import FormatOptions
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from trtadvisor.errors import UserError
-from trtadvisor.rulebook import RuleBook, default_rulebook
+from trtadvisor.knowledge.rulebook import RuleBook, default_rulebook
 
 
 def render_rules(book: RuleBook | None = None) -> str:

@@ -16,13 +16,13 @@ from typing import Any
 
 from trtadvisor import __version__
 from trtadvisor.api import AuditResult
-from trtadvisor.baseline import fingerprint
-from trtadvisor.diff import ModelDiff
-from trtadvisor.findings import Finding
+from trtadvisor.ci.baseline import fingerprint
+from trtadvisor.ci.diff import ModelDiff
+from trtadvisor.ci.source_locations import FindingLocation, Locator
+from trtadvisor.knowledge.findings import Finding
+from trtadvisor.knowledge.rulebook import RuleBook, RuleDoc, default_rulebook
 from trtadvisor.report.common import SARIF_LEVEL
 from trtadvisor.report.formats import FormatOptions
-from trtadvisor.rulebook import RuleBook, RuleDoc, default_rulebook
-from trtadvisor.source_locations import FindingLocation, Locator
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"

@@ -1,0 +1,718 @@
+"""Attention sites as exporters write them, found by what they compute: softmax(Q·Kᵀ·scale + mask)·V.
+
+Dimension letters, as in the reference text ("Multi-Head Attention Fusion"): Q is [B, N_q, S_q, H],
+K and V are [B, N_kv, S_kv, H]; B batch, N_q / N_kv query and key/value heads, S_q / S_kv query
+and key/value sequence lengths, H the head size.
+
+A decomposed site is a Softmax over the last axis between two activation-by-activation MatMuls:
+BMM1 (Q·Kᵀ) before it and BMM2 (P·V) after it. Between BMM1 and the Softmax an exporter may put a
+scale (Mul or Div by a constant), masks and biases (Add, Sub, Where), casts and reshapes (Swin adds
+its shifted-window mask at rank 5); between the Softmax and BMM2 a NaN guard (IsNaN + Where), casts
+and Q/DQ. The scale may also sit on Q (or as sqrt(scale) on both Q and Kᵀ). The native ONNX
+``Attention`` op (opset 23) is a site by itself. Every walk is bounded by a few steps, so finding
+all sites is linear in the graph.
+
+Masks are judged by their values where the file holds them: masks built from constants and from
+graph inputs (set to "every position attends") are evaluated, and the blocked positions compared
+with a causal triangle. Values that are not in the file (external data) leave ``causal`` unknown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from onnx import TensorProto
+
+from trtadvisor.analysis.values import Dims, GraphValues
+from trtadvisor.ir.graph import Graph, Node, node_index
+
+# Ops that only move or re-type data between a projection and BMM1/BMM2.
+_LAYOUT = frozenset({"Transpose", "Reshape", "Cast", "Identity", "Squeeze", "Unsqueeze", "Flatten",
+                     "DequantizeLinear", "QuantizeLinear", "Dropout"})
+# Ops that repeat K/V heads for grouped-query attention (HF repeat_kv, repeat_interleave, tile).
+_REPEAT = frozenset({"Expand", "Tile", "Concat"})
+# Ops allowed between BMM1 and the Softmax.
+_SCORE_OPS = frozenset({"Add", "Sub", "Mul", "Div", "Where", "Cast", "Reshape", "Identity", "Tanh",
+                        "Clip", "Dropout"})
+# Ops allowed between the Softmax and BMM2.
+_PROB_OPS = frozenset({"Where", "Cast", "Identity", "Dropout", "QuantizeLinear", "DequantizeLinear"})
+
+# Score ops whose first input alone carries the scores (the others are shapes or bounds).
+_SCORE_FIRST_ONLY = frozenset({"Reshape", "Cast", "Identity", "Tanh", "Clip", "Dropout"})
+
+
+_BLOCKED_BELOW = -50.0   # additive masks write -inf, finfo.min, -1e4, -1e9 or Swin's -100
+_LAYOUT_STEPS = 10
+_SCORE_STEPS = 12
+_CONE_LIMIT = 160
+
+
+@dataclass(frozen=True)
+class AttentionSite:
+    """One attention computation and what the graph says about it."""
+
+    nodes: tuple[str, ...]             # the nodes TensorRT's MHA fusion takes (BMM1 ... BMM2, or Attention)
+    anchor: str                        # the Softmax (or Attention) node: a stable name for the site
+    native: bool                       # an ONNX Attention op rather than a decomposition
+    batch: int | None
+    num_heads: int | None              # N_q
+    num_kv_heads: int | None           # N_kv as the model has them, before any repetition
+    kv_heads_seen: int | None          # N_kv as BMM1/Attention sees them (after repetition)
+    head_size: int | None              # H
+    seq_q: int | None
+    seq_kv: int | None
+    causal: bool | None
+    mask: str | None                   # none | causal | padding | bool | additive | constant | None (unknown)
+    mask_extent: str | None            # none | scalar | 1d | 2d | None (unknown): the mask tensor as TensorRT sees it
+    mask_shape: tuple[int | None, ...] | None
+    bias: bool                         # an additive bias that is not a mask (relative position bias, ALiBi)
+    scale: str                         # "q" | "k" | "q+k" | "scores" | "attribute" | "none"
+    repeated_kv: bool                  # K/V heads repeated (Expand/Tile/Concat) before the product
+    repeat_nodes: tuple[str, ...]
+    windowed: bool                     # Swin: the mask is added per window at rank 5
+    num_windows: int | None
+    qdq: bool                          # Q/DQ on Q, K and V (INT8/FP8 MHA patterns need them)
+    qdq_types: tuple[str, ...]         # "int8" / "fp8" as the Q/DQ layers quantize
+    mask_inputs: tuple[str, ...]       # graph inputs the mask is computed from
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def kind(self) -> str:
+        """mha, gqa or mqa; an unknown head count counts as plain multi-head attention."""
+        if self.num_kv_heads == 1 and (self.num_heads or 0) > 1:
+            return "mqa"
+        if self.num_kv_heads is not None and self.num_heads is not None and self.num_kv_heads < self.num_heads:
+            return "gqa"
+        return "mha"
+
+    @property
+    def cross(self) -> bool | None:
+        if self.seq_q is None or self.seq_kv is None:
+            return None
+        return self.seq_q != self.seq_kv
+
+
+def find_attention_sites(graph: Graph, values: GraphValues | None = None) -> list[AttentionSite]:
+    """Every attention site of ``graph`` (not its nested bodies), in graph order.
+
+    Pure in the graph, so the plan and the advice share one result.
+    """
+    return [site for site, _ in _sites_with_nodes(graph, values)]
+
+
+def attention_site_nodes(graph: Graph) -> list[tuple[Node, ...]]:
+    """The nodes of each site of :func:`find_attention_sites` (same order) as the graph's Node objects.
+
+    The plan fuses nodes, not names: this spares it a name index of the whole graph.
+    """
+    return [nodes for _, nodes in _sites_with_nodes(graph, None)]
+
+
+def _sites_with_nodes(graph: Graph, values: GraphValues | None) -> tuple[tuple[AttentionSite, tuple[Node, ...]], ...]:
+    return graph.memoized("attention_sites", lambda: tuple(_find_sites(graph, values)))
+
+
+def _find_sites(graph: Graph, values: GraphValues | None) -> list[tuple[AttentionSite, tuple[Node, ...]]]:
+    values = values or graph_values(graph)
+    finder = _SiteFinder(graph, values)
+    sites: list[tuple[AttentionSite, tuple[Node, ...]]] = []
+    for node in graph.nodes_of("Softmax", "Attention"):
+        found = None
+        if node.op == "Softmax":
+            found = finder.decomposed(node)
+        elif node.op == "Attention" and node.domain in ("", "ai.onnx"):
+            found = finder.native(node)
+        if found is not None:
+            sites.append(found)
+    return sites
+
+
+@dataclass
+class _Path:
+    """What a walk from a MatMul operand back to its projection found."""
+
+    nodes: list[Node]
+    source: str
+    repeat_factor: int | None = 1
+    repeat_nodes: list[Node] = field(default_factory=list)
+    scaled: bool = False
+    qdq_types: set[str] = field(default_factory=set)
+    dequantized: bool = False
+
+
+@dataclass
+class _MaskTerm:
+    tensor: str
+    how: str   # add | sub | keep_true | keep_false (Where) | attn_bool | attn_add
+    node: Node
+
+
+def graph_values(graph: Graph) -> GraphValues:
+    """The graph's value analysis, shared by every stage that needs it."""
+    return graph.memoized("graph_values", lambda: GraphValues(graph))
+
+
+class _SiteFinder:
+    def __init__(self, graph: Graph, values: GraphValues) -> None:
+        self.graph = graph
+        self.values = values
+        self._mask_cache: dict[tuple[object, ...], _MaskFacts] = {}
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _is_activation(self, tensor: str) -> bool:
+        return bool(tensor) and not self.graph.is_constant(tensor)
+
+    def _is_activation_matmul(self, node: Node) -> bool:
+        return node.op == "MatMul" and len(node.inputs) == 2 and all(self._is_activation(i) for i in node.inputs)
+
+    def _scalar_const(self, tensor: str) -> bool:
+        """A one-value constant, or one computed from constants and shapes (TorchScript's 1/sqrt(d))."""
+        if self.graph.scalar(tensor) is not None:
+            return True  # a constant holding one value (the scale passes have usually read it already)
+        if self.graph.is_graph_input(tensor):
+            return False
+        value = self.values.value(tensor)
+        return value is not None and value.size == 1 and not self._reads_inputs(tensor)
+
+    def _reads_inputs(self, tensor: str) -> bool:
+        cone = _Cone(self.graph, tensor, through_shape=False)
+        return bool(cone.inputs)
+
+    # -- decomposed attention ---------------------------------------------------------------------
+
+    def decomposed(self, softmax: Node) -> tuple[AttentionSite, tuple[Node, ...]] | None:
+        if not softmax.inputs or not softmax.outputs:
+            return None
+        dims = self.values.dims
+        dims_in = dims(softmax.inputs[0])
+        axis = softmax.attr("axis", -1)
+        if dims_in is not None and axis % max(len(dims_in), 1) != len(dims_in) - 1:
+            return None
+        bmm2, prob_nodes, prob_qdq = self._forward_to_bmm2(softmax)
+        if bmm2 is None:
+            return None
+        found = self._back_to_bmm1(softmax.inputs[0])
+        if found is None:
+            return None
+        bmm1, chain, terms, scaled_scores, windowed, num_windows = found
+        q_path = self._operand_path(bmm1.inputs[0])
+        k_path = self._operand_path(bmm1.inputs[1])
+        v_path = self._operand_path(bmm2.inputs[1])
+        q = dims(bmm1.inputs[0])
+        kt = dims(bmm1.inputs[1])
+        v = dims(bmm2.inputs[1])
+        scores = dims(bmm1.outputs[0])
+        seq_q = _pick(_at(q, -2), _at(scores, -2))
+        seq_kv = _pick(_at(kt, -1), _at(scores, -1), _at(v, -2))
+        head = _pick(_at(q, -1), _at(kt, -2))
+        rank = len(q) if q is not None else None
+        if rank is not None and rank >= 4:
+            heads = _at(q, -3)
+            batch = _at(q, -4)
+            seen_kv = _at(kt, -3)
+        else:
+            heads = self._heads_from_projection(q_path, head)
+            batch = None
+            seen_kv = heads
+        if seen_kv is not None and heads is not None and seen_kv == 1 and heads > 1:
+            kv_true: int | None = 1      # MQA by broadcasting one K/V head
+        else:
+            kv_true = _divide(seen_kv, _combined_factor(k_path, v_path))
+        repeat_nodes = k_path.repeat_nodes + v_path.repeat_nodes
+        scale = _scale_label(q_path.scaled, k_path.scaled, scaled_scores)
+        facts = self._mask_facts(terms, seq_q, seq_kv, batch, rank=len(scores) if scores else 4)
+        nodes = {*q_path_scale_nodes(q_path), *q_path_scale_nodes(k_path), bmm1, *chain, softmax, *prob_nodes, bmm2,
+                 *repeat_nodes}
+        qdq_types = q_path.qdq_types | k_path.qdq_types | v_path.qdq_types | prob_qdq
+        qdq = q_path.dequantized and k_path.dequantized and v_path.dequantized
+        ordered = tuple(sorted(nodes, key=node_index))  # indices are unique: a set loses no order
+        site = AttentionSite(
+            nodes=tuple(n.name for n in ordered), anchor=softmax.name, native=False, batch=batch,
+            num_heads=heads, num_kv_heads=kv_true, kv_heads_seen=seen_kv, head_size=head, seq_q=seq_q,
+            seq_kv=seq_kv, causal=facts.causal, mask=facts.label, mask_extent=facts.extent,
+            mask_shape=facts.shape, bias=facts.bias, scale=scale, repeated_kv=bool(repeat_nodes),
+            repeat_nodes=tuple(n.name for n in repeat_nodes),
+            windowed=windowed, num_windows=num_windows, qdq=qdq, qdq_types=tuple(sorted(qdq_types)),
+            mask_inputs=facts.inputs, notes=tuple(facts.notes))
+        return site, ordered
+
+    def _forward_to_bmm2(self, softmax: Node) -> tuple[Node | None, list[Node], set[str]]:
+        graph = self.graph
+        tensor = softmax.outputs[0]
+        passed: list[Node] = []
+        qdq: set[str] = set()
+        for _ in range(6):
+            readers = graph.consumers(tensor)
+            guards = [r for r in readers if r.op == "IsNaN"]
+            nxt = None
+            for r in readers:
+                if r.op == "MatMul" and r.inputs[0] == tensor and self._is_activation(r.input(1)):
+                    return r, passed, qdq
+            for r in readers:
+                if r.op in _PROB_OPS and r.op != "IsNaN":
+                    if r.op == "Where" and tensor not in r.inputs[1:3]:
+                        continue
+                    nxt = r
+                    break
+            if nxt is None:
+                return None, passed, qdq
+            passed.extend(guards)
+            passed.append(nxt)
+            if nxt.op in ("QuantizeLinear", "DequantizeLinear"):
+                qdq.add(self._qdq_type(nxt))
+            tensor = nxt.outputs[0]
+        return None, passed, qdq
+
+    def _back_to_bmm1(self, start: str) -> tuple[Node, list[Node], list[_MaskTerm], bool, bool, int | None] | None:
+        """Breadth-first from the Softmax input through score ops to the nearest activation MatMul."""
+        producers = self.graph.producers
+        is_constant = self.graph.constant_names.__contains__
+        parent: dict[str, tuple[Node, str] | None] = {start: None}
+        frontier = [start]
+        bmm1: Node | None = None
+        reached: str | None = None
+        for _ in range(_SCORE_STEPS):
+            nxt: list[str] = []
+            for tensor in frontier:
+                node = producers.get(tensor)
+                if node is None:
+                    continue
+                op = node.op
+                if op == "MatMul" and self._is_activation_matmul(node):
+                    bmm1, reached = node, tensor
+                    break
+                if op not in _SCORE_OPS:
+                    continue
+                inputs = node.inputs
+                for inp in inputs[:3] if op == "Where" else inputs[:1] if op in _SCORE_FIRST_ONLY else inputs[:2]:
+                    if inp and inp not in parent and not is_constant(inp):
+                        parent[inp] = (node, tensor)
+                        nxt.append(inp)
+            if bmm1 is not None or not nxt or len(parent) > _CONE_LIMIT:
+                break
+            frontier = nxt
+        if bmm1 is None or reached is None:
+            return None
+        chain: list[Node] = []
+        terms: list[_MaskTerm] = []
+        scaled = False
+        windowed = False
+        num_windows: int | None = None
+        tensor = reached
+        while parent.get(tensor) is not None:
+            node, out = parent[tensor]  # type: ignore[misc]
+            chain.append(node)
+            others = [i for i in node.inputs if i and i != tensor]
+            if node.op in ("Mul", "Div"):
+                if others and self._scalar_const(others[0]):
+                    scaled = True
+                elif others:
+                    terms.append(_MaskTerm(others[0], "mul", node))
+            elif node.op == "Add":
+                terms.extend(_MaskTerm(o, "add", node) for o in others)
+            elif node.op == "Sub":
+                if node.inputs[0] == tensor:
+                    terms.extend(_MaskTerm(o, "sub", node) for o in others)
+            elif node.op == "Where":
+                cond = node.inputs[0]
+                keep = "keep_true" if node.input(1) == tensor else "keep_false"
+                if cond != tensor:
+                    terms.append(_MaskTerm(cond, keep, node))
+            elif node.op == "Reshape":
+                dims = self.values.dims(out)
+                if dims is not None and len(dims) == 5:
+                    windowed = True
+                    num_windows = dims[1]
+            tensor = out
+        return bmm1, chain, terms, scaled, windowed, num_windows
+
+    def _operand_path(self, tensor: str) -> _Path:
+        """Walk back from a BMM operand through layout ops, scales and head repetition."""
+        producers = self.graph.producers
+        path = _Path(nodes=[], source=tensor)
+        for _ in range(_LAYOUT_STEPS):
+            node = producers.get(tensor)
+            if node is None or not node.inputs:
+                break
+            op = node.op
+            follow = node.inputs[0]
+            if op in _LAYOUT:  # first: the common case (no layout op is a Mul or Div)
+                if op == "DequantizeLinear":
+                    path.dequantized = True
+                    path.qdq_types.add(self._qdq_type(node))
+                if op == "QuantizeLinear":
+                    path.qdq_types.add(self._qdq_type(node))
+            elif op in ("Mul", "Div") and len(node.inputs) == 2 and self._scalar_const(node.inputs[1]):
+                path.scaled = True
+            elif op == "Mul" and len(node.inputs) == 2 and self._scalar_const(node.inputs[0]):
+                path.scaled = True
+                follow = node.inputs[1]
+            elif op in _REPEAT:
+                factor = self._repeat_factor(node)
+                if factor is None and node.op == "Concat":
+                    break
+                path.repeat_nodes.append(node)
+                path.repeat_factor = None if factor is None or path.repeat_factor is None else \
+                    path.repeat_factor * factor
+            else:
+                break
+            path.nodes.append(node)
+            tensor = follow
+        path.source = tensor
+        return path
+
+    def _repeat_factor(self, node: Node) -> int | None:
+        """How many times an Expand/Tile/Concat repeats its input (the GQA group size)."""
+        if node.op == "Concat":
+            inputs = [i for i in node.inputs if i]
+            if len(inputs) > 1 and len(set(inputs)) == 1:
+                return len(inputs)
+            return None
+        before = self.values.dims(node.inputs[0])
+        after = self.values.dims(node.outputs[0])
+        if before is None or after is None or len(before) != len(after):
+            return None
+        factor = 1
+        for b, a in zip(before, after, strict=True):
+            if b is None or a is None:
+                if b != a:
+                    return None
+                continue
+            if b and a != b:
+                factor *= a // b
+        return factor
+
+    def _heads_from_projection(self, path: _Path, head: int | None) -> int | None:
+        """N from the width of the projection that feeds Q: [.., N*H] before the head split."""
+        dims = self.values.dims(path.source)
+        width = _at(dims, -1)
+        if width is None or head is None or width == head or width % head:
+            return None
+        return width // head
+
+    def _qdq_type(self, node: Node) -> str:
+        zero_point = node.input(2)
+        tensor = zero_point or (node.outputs[0] if node.op == "QuantizeLinear" else node.inputs[0])
+        dtype = self.graph.dtype(tensor) if tensor else 0
+        if dtype in (TensorProto.FLOAT8E4M3FN, TensorProto.FLOAT8E5M2, TensorProto.FLOAT8E4M3FNUZ,
+                     TensorProto.FLOAT8E5M2FNUZ):
+            return "fp8"
+        if dtype in (TensorProto.INT8, TensorProto.UINT8):
+            return "int8"
+        return "int8" if not zero_point and node.attr("output_dtype", 0) == 0 else "unknown"
+
+    # -- the native Attention op ------------------------------------------------------------------
+
+    def native(self, node: Node) -> tuple[AttentionSite, tuple[Node, ...]] | None:
+        if len(node.inputs) < 3:
+            return None
+        q = self.values.dims(node.inputs[0])
+        k = self.values.dims(node.inputs[1])
+        self.values.dims(node.inputs[2])
+        q_heads_attr = node.attr("q_num_heads")
+        kv_heads_attr = node.attr("kv_num_heads")
+        notes: list[str] = []
+        if q is not None and len(q) == 3:
+            heads, seen_kv = q_heads_attr, kv_heads_attr
+            head = _divide(_at(q, -1), heads)
+            batch, seq_q, seq_kv = _at(q, 0), _at(q, 1), _at(k, 1)
+        else:
+            heads, seen_kv = _at(q, 1), _at(k, 1)
+            head = _at(q, -1)
+            batch, seq_q, seq_kv = _at(q, 0), _at(q, 2), _at(k, 2)
+        past = node.input(4)
+        if past:
+            past_len = _at(self.values.dims(past), -2)
+            seq_kv = None if seq_kv is None or past_len is None else seq_kv + past_len
+            notes.append("past key/value cache is concatenated inside the op")
+        k_path = self._operand_path(node.inputs[1])
+        v_path = self._operand_path(node.inputs[2])
+        q_path = self._operand_path(node.inputs[0])
+        if seen_kv == 1 and (heads or 0) > 1:
+            kv_true: int | None = 1
+        else:
+            kv_true = _divide(seen_kv, _combined_factor(k_path, v_path))
+        terms: list[_MaskTerm] = []
+        mask = node.input(3)
+        if mask:
+            how = "attn_bool" if self.graph.dtype(mask) == TensorProto.BOOL else "attn_add"
+            terms.append(_MaskTerm(mask, how, node))
+        facts = self._mask_facts(terms, seq_q, seq_kv, batch, rank=4)
+        causal = facts.causal
+        label = facts.label
+        if node.attr("is_causal", 0):
+            causal = True
+            if label == "none":
+                label = "causal"
+        nodes = [*k_path.repeat_nodes, *v_path.repeat_nodes, node]
+        qdq_types = q_path.qdq_types | k_path.qdq_types | v_path.qdq_types
+        ordered = tuple(sorted(dict.fromkeys(nodes), key=node_index))
+        site = AttentionSite(
+            nodes=tuple(n.name for n in ordered), anchor=node.name, native=True, batch=batch, num_heads=heads,
+            num_kv_heads=kv_true, kv_heads_seen=seen_kv, head_size=head, seq_q=seq_q, seq_kv=seq_kv,
+            causal=causal, mask=label, mask_extent=facts.extent, mask_shape=facts.shape, bias=facts.bias,
+            scale="attribute" if node.has_attr("scale") else "none", repeated_kv=bool(k_path.repeat_nodes or
+                                                                                       v_path.repeat_nodes),
+            repeat_nodes=tuple(n.name for n in k_path.repeat_nodes + v_path.repeat_nodes), windowed=False,
+            num_windows=None, qdq=q_path.dequantized and k_path.dequantized and v_path.dequantized,
+            qdq_types=tuple(sorted(qdq_types)), mask_inputs=facts.inputs, notes=tuple(notes + facts.notes))
+        return site, ordered
+
+    # -- masks ------------------------------------------------------------------------------------
+
+    def _mask_facts(self, terms: list[_MaskTerm], seq_q: int | None, seq_kv: int | None, batch: int | None,
+                    rank: int) -> _MaskFacts:
+        # Every layer of a model usually adds the same mask tensor: its analysis depends only on the
+        # terms' tensors and how they apply, so it is done once per distinct mask.
+        # The result is shared by those sites: callers only read it.
+        key = (tuple([(t.tensor, t.how) for t in terms]), seq_q, seq_kv, batch, rank)
+        cached = self._mask_cache.get(key)
+        if cached is None:
+            cached = self._mask_cache[key] = _MaskAnalysis(self, terms, seq_q, seq_kv, batch, rank).facts()
+        return cached
+
+
+@dataclass
+class _MaskFacts:
+    causal: bool | None
+    label: str | None
+    extent: str | None
+    shape: tuple[int | None, ...] | None
+    bias: bool
+    inputs: tuple[str, ...]
+    notes: list[str]
+
+
+class _MaskAnalysis:
+    """Classify the terms a site adds to (or selects on) its scores."""
+
+    def __init__(self, finder: _SiteFinder, terms: list[_MaskTerm], seq_q: int | None, seq_kv: int | None,
+                 batch: int | None, rank: int) -> None:
+        self.finder = finder
+        self.graph = finder.graph
+        self.values = finder.values
+        self.terms = self._split(terms)
+        self.seq_q, self.seq_kv, self.batch, self.rank = seq_q, seq_kv, batch, rank
+
+    def _split(self, terms: list[_MaskTerm]) -> list[_MaskTerm]:
+        """Additive terms that are sums themselves (T5: position bias + mask) are judged part by part."""
+        out: list[_MaskTerm] = []
+        stack = list(terms)
+        while stack and len(out) < 16:
+            term = stack.pop(0)
+            node = self.graph.producer(term.tensor)
+            if term.how == "add" and node is not None and node.op == "Add" and not self.values.is_known(term.tensor):
+                parts = [i for i in node.inputs if i]
+                if len(parts) == 2:
+                    stack.extend(_MaskTerm(p, "add", term.node) for p in parts)
+                    continue
+            out.append(term)
+        return out
+
+    def facts(self) -> _MaskFacts:
+        if not self.terms:
+            return _MaskFacts(False, "none", "none", None, False, (), [])
+        blocked_parts: list[np.ndarray] = []
+        unknown_blocking = False
+        bias = False
+        structural_causal = False
+        inputs: list[str] = []
+        notes: list[str] = []
+        shapes: list[Dims | None] = []
+        for term in self.terms:
+            cone = _Cone(self.graph, term.tensor)
+            inputs.extend(i for i in cone.inputs if i not in inputs)
+            structural_causal = structural_causal or cone.trilu or cone.range_compare
+            shapes.append(self.values.dims(term.tensor))
+            value = self.values.value(term.tensor)
+            if value is None:
+                if term.how in ("add", "attn_add", "sub") and cone.weight_gather:
+                    bias = True          # a learned table: relative position bias
+                elif term.how == "mul":
+                    bias = True
+                else:
+                    unknown_blocking = True
+                continue
+            blocked = self._blocked(term.how, value)
+            if blocked is None:
+                continue
+            if blocked.any():
+                blocked_parts.append(blocked)
+            if term.how in ("add", "attn_add", "sub"):
+                finite = value[np.isfinite(value) & (value > _BLOCKED_BELOW)] if value.dtype.kind == "f" else value
+                if finite.size and np.any(finite != 0) and not (value.dtype.kind == "f" and
+                                                               np.all(np.isin(finite, (0.0, 1.0)))):
+                    bias = True
+        causal = self._causal(blocked_parts, unknown_blocking, structural_causal)
+        label = self._label(inputs, causal, blocked_parts, unknown_blocking)
+        extent, shape = self._extent(shapes)
+        if unknown_blocking:
+            notes.append("part of the mask is a constant whose values are not in the file (external data)")
+        return _MaskFacts(causal, label, extent, shape, bias, tuple(inputs), notes)
+
+    def _blocked(self, how: str, value: np.ndarray) -> np.ndarray | None:
+        if how in ("keep_true", "attn_bool"):
+            return ~value.astype(bool)
+        if how == "keep_false":
+            return value.astype(bool)
+        if how in ("add", "attn_add"):
+            return value <= _BLOCKED_BELOW if value.dtype.kind == "f" else None
+        if how == "sub":
+            return value >= -_BLOCKED_BELOW if value.dtype.kind == "f" else None
+        return None
+
+    def _causal(self, parts: list[np.ndarray], unknown: bool, structural: bool) -> bool | None:
+        if parts:
+            try:
+                total = np.broadcast_arrays(*parts)[0].copy() if len(parts) == 1 else np.logical_or.reduce(
+                    np.broadcast_arrays(*parts))
+            except ValueError:
+                return None
+            if total.ndim >= 2 and _is_causal_pattern(total):
+                return True
+            if not unknown:
+                return False
+        if unknown:
+            return True if structural else None
+        return False
+
+    def _label(self, inputs: list[str], causal: bool | None, parts: list[np.ndarray], unknown: bool) -> str | None:
+        for name in inputs:
+            dims = self.values.dims(name)
+            if dims is None:
+                continue
+            two_d = len(dims) >= 2 and dims[-2] == self.seq_q and dims[-1] == self.seq_kv and \
+                (len(dims) > 2 or dims[0] != self.batch or self.batch is None)
+            if two_d:
+                return "bool" if self.graph.dtype(name) == TensorProto.BOOL else "additive"
+        if any(self._is_padding_input(name) for name in inputs):
+            return "padding"
+        if causal:
+            return "causal"
+        if unknown:
+            return None
+        return "constant" if parts else "none"
+
+    def _is_padding_input(self, name: str) -> bool:
+        dims = self.values.dims(name)
+        if dims is None or len(dims) not in (1, 2):
+            return False
+        return dims[-1] == self.seq_kv or dims[-1] is None
+
+    def _extent(self, shapes: list[Dims | None]) -> tuple[str | None, Dims | None]:
+        """How the mask varies as TensorRT sees it: scalar, along S_kv only (1d), or more (2d)."""
+        extent = "scalar"
+        widest: Dims | None = None
+        for dims in shapes:
+            if dims is None:
+                return None, None
+            aligned = (1,) * (self.rank - len(dims)) + tuple(dims) if len(dims) < self.rank else tuple(dims)
+            if widest is None or len(aligned) > len(widest) or sum(d != 1 for d in aligned) > sum(
+                    d != 1 for d in widest):
+                widest = aligned
+            inner = aligned[-2:]
+            heads = aligned[-3] if len(aligned) >= 3 else 1
+            if inner[0] != 1 or heads != 1:
+                if None in (inner[0], heads) and extent != "2d":
+                    extent = None  # type: ignore[assignment]
+                    continue
+                extent = "2d"
+            elif inner[-1] != 1 and extent == "scalar":
+                extent = "1d"
+        return extent, widest
+
+
+class _Cone:
+    """Graph inputs, triangles and learned tables behind a mask tensor (bounded breadth-first walk)."""
+
+    def __init__(self, graph: Graph, tensor: str, through_shape: bool = True) -> None:
+        self.inputs: list[str] = []
+        self.trilu = False
+        self.range_compare = False
+        self.weight_gather = False
+        seen = {tensor}
+        frontier = [tensor]
+        while frontier and len(seen) < _CONE_LIMIT:
+            nxt: list[str] = []
+            for name in frontier:
+                node = graph.producer(name)
+                if node is None:
+                    if graph.is_graph_input(name):
+                        self.inputs.append(name)
+                    continue
+                if node.op == "Trilu":
+                    self.trilu = True
+                elif node.op in ("Less", "LessOrEqual", "Greater", "GreaterOrEqual"):
+                    self.range_compare = self.range_compare or _crossed(graph, node)
+                elif node.op == "Gather" and graph.is_constant(node.inputs[0]) and \
+                        graph.dtype(node.inputs[0]) in (TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.BFLOAT16):
+                    self.weight_gather = True
+                if not through_shape and node.op in ("Shape", "Size"):
+                    continue
+                for inp in node.inputs:
+                    if inp and inp not in seen:
+                        seen.add(inp)
+                        nxt.append(inp)
+            frontier = nxt
+
+
+def _crossed(graph: Graph, node: Node) -> bool:
+    """A comparison of a [.., S, 1] index with a [.., 1, S] one: a triangle."""
+    a, b = (graph.shape(i) for i in node.inputs[:2])
+    if a is None or b is None or len(a) < 2 or len(b) < 2:
+        return False
+    return (a[-1] == 1 and b[-2] == 1 and a[-2] != 1 and b[-1] != 1) or \
+        (a[-2] == 1 and b[-1] == 1 and a[-1] != 1 and b[-2] != 1)
+
+
+def _is_causal_pattern(blocked: np.ndarray) -> bool:
+    s_q, s_kv = blocked.shape[-2], blocked.shape[-1]
+    if s_q < 2 and s_kv < 2:
+        return False
+    expected = np.triu(np.ones((s_q, s_kv), dtype=bool), k=1 + max(s_kv - s_q, 0))
+    flat = blocked.reshape(-1, s_q, s_kv)
+    return bool(expected.any()) and all(np.array_equal(m, expected) for m in flat[:64])
+
+
+def q_path_scale_nodes(path: _Path) -> list[Node]:
+    """The scale nodes on a Q or K operand (they belong to the fused attention)."""
+    return [n for n in path.nodes if n.op in ("Mul", "Div")]
+
+
+def _combined_factor(k_path: _Path, v_path: _Path) -> int | None:
+    if k_path.repeat_nodes:
+        return k_path.repeat_factor
+    if v_path.repeat_nodes:
+        return v_path.repeat_factor
+    return 1
+
+
+def _scale_label(on_q: bool, on_k: bool, on_scores: bool) -> str:
+    if on_q and on_k:
+        return "q+k"
+    if on_q:
+        return "q"
+    if on_k:
+        return "k"
+    return "scores" if on_scores else "none"
+
+
+def _at(dims: Dims | None, index: int) -> int | None:
+    if dims is None or len(dims) < abs(index):
+        return None
+    return dims[index]
+
+
+def _pick(*options: int | None) -> int | None:
+    for value in options:
+        if value is not None:
+            return value
+    return None
+
+
+def _divide(total: int | None, parts: int | None) -> int | None:
+    if total is None or not parts or total % parts:
+        return None
+    return total // parts

@@ -1,0 +1,285 @@
+"""`trtadvisor diff OLD.onnx NEW.onnx`: what a change to the model cost (or bought) the engine.
+
+Both models are audited for the same target, then compared: the predicted layers side by side, the
+fusions lost and gained, attention verdicts that changed, coverage before and after, and the findings
+that are new. Lost fusions (TRT501) and attention blocks that stopped fusing (TRT502) are errors;
+a coverage drop (TRT503) is a warning; the exit code follows ``--fail-on`` as for ``audit``.
+
+Nodes are matched by name. When most names differ (a re-export renumbered them), they are matched by
+their scope, op type and occurrence instead, the identity :mod:`trtadvisor.ci.baseline` uses.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from trtadvisor.api import AuditResult
+from trtadvisor.ci.baseline import Baseline, fingerprint, node_scope
+from trtadvisor.ci.source_locations import nodes_by_name
+from trtadvisor.ir.graph import Node
+from trtadvisor.knowledge.findings import Finding, finding_for, sort_findings
+from trtadvisor.knowledge.rulebook import RuleBook
+from trtadvisor.plan.context import PredictedLayer
+
+SCHEMA_ID = "trtadvisor.diff/v1"
+COVERAGE_TOLERANCE = 0.005  # half a percentage point: less is noise from a renamed or re-ordered node
+NAME_MATCH_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class FusionChange:
+    """A fusion present on one side only, on nodes that exist on both sides."""
+
+    fusion: str
+    layer: str  # the layer that had it (lost: old model; gained: new model)
+    nodes: tuple[str, ...]
+    ops: tuple[str, ...]
+    now: tuple[str, ...]  # the layers those nodes form on the other side
+
+    def to_json(self) -> dict[str, Any]:
+        return {"fusion": self.fusion, "layer": self.layer, "nodes": list(self.nodes), "ops": list(self.ops),
+                "other_side": list(self.now)}
+
+
+@dataclass(frozen=True)
+class AttentionChange:
+    nodes: tuple[str, ...]
+    old: Mapping[str, Any] | None
+    new: Mapping[str, Any] | None
+    nodes_remain: bool = True  # an old site without a partner: are its nodes still in the new model?
+
+    @property
+    def regression(self) -> bool:
+        """A fused block that no longer fuses, or whose nodes remain but are no longer seen as attention."""
+        if not self.old or self.old.get("fused") is not True:
+            return False
+        if self.new is None:
+            return self.nodes_remain
+        return self.new.get("fused") is not True
+
+    def to_json(self) -> dict[str, Any]:
+        return {"nodes": list(self.nodes), "old": dict(self.old) if self.old else None,
+                "new": dict(self.new) if self.new else None, "regression": self.regression}
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    """One row of the side-by-side table: an old layer, the new layers its nodes form, or an added layer."""
+
+    old: PredictedLayer | None
+    new: tuple[PredictedLayer, ...]
+
+    @property
+    def changed(self) -> bool:
+        if self.old is None or len(self.new) != 1:
+            return True
+        n = self.new[0]
+        return set(self.old.fusions) != set(n.fusions) or len(self.old.nodes) != len(n.nodes)
+
+
+@dataclass(frozen=True)
+class ModelDiff:
+    old: AuditResult
+    new: AuditResult
+    rows: tuple[LayerRow, ...]
+    lost: tuple[FusionChange, ...]
+    gained: tuple[FusionChange, ...]
+    attention: tuple[AttentionChange, ...]
+    new_findings: tuple[Finding, ...]
+    fixed_findings: tuple[Finding, ...]
+    findings: tuple[Finding, ...]  # what the diff reports: TRT5xx plus the new findings, most severe first
+    matched_by: str  # "name" or "scope"
+
+    @property
+    def coverage(self) -> tuple[float, float]:
+        return self.old.prediction.coverage, self.new.prediction.coverage
+
+    @property
+    def layer_counts(self) -> tuple[int, int]:
+        return len(self.old.prediction.layers), len(self.new.prediction.layers)
+
+
+def _canonical_ids(nodes: Sequence[Node], by_name: bool, index: Mapping[str, Node]) -> dict[str, str]:
+    """Node name -> the identity used to match it with the other model."""
+    if by_name:
+        return {n.name: n.name for n in nodes}
+    seen: Counter[tuple[str, str]] = Counter()
+    ids: dict[str, str] = {}
+    for n in nodes:
+        key = (node_scope(n.name, index), n.op)
+        ids[n.name] = f"{key[0]}|{key[1]}#{seen[key]}"
+        seen[key] += 1
+    return ids
+
+
+def _all_nodes(result: AuditResult) -> list[Node]:
+    return [n for g in result.model.graph.walk() for n in g.nodes]
+
+
+def _owners(layers: Sequence[PredictedLayer], ids: Mapping[str, str]) -> dict[str, int]:
+    return {ids.get(name, name): i for i, layer in enumerate(layers) for name in layer.nodes}
+
+
+def _fusion_changes(have: Sequence[PredictedLayer], have_ids: Mapping[str, str], other: Sequence[PredictedLayer],
+                    other_owner: Mapping[str, int]) -> list[FusionChange]:
+    changes: list[FusionChange] = []
+    for layer in have:
+        if not layer.fusions:
+            continue
+        keys = [have_ids.get(n, n) for n in layer.nodes]
+        partners = sorted({other_owner[k] for k in keys if k in other_owner})
+        if not partners:
+            continue  # the nodes are gone (or new): nothing was lost, something was removed
+        other_fusions = {f for i in partners for f in other[i].fusions}
+        for fusion in layer.fusions:
+            if fusion not in other_fusions:
+                changes.append(FusionChange(fusion=fusion, layer=layer.name, nodes=layer.nodes, ops=layer.ops,
+                                            now=tuple(other[i].name for i in partners)))
+    return changes
+
+
+def _rows(old: Sequence[PredictedLayer], old_ids: Mapping[str, str], new: Sequence[PredictedLayer],
+          new_owner: Mapping[str, int]) -> list[LayerRow]:
+    keyed: list[tuple[tuple[int, int, int], LayerRow]] = []
+    matched: set[int] = set()
+    for i, layer in enumerate(old):
+        partners = sorted({new_owner[k] for k in (old_ids.get(n, n) for n in layer.nodes) if k in new_owner})
+        matched.update(partners)
+        keyed.append(((i, 0, 0), LayerRow(layer, tuple(new[j] for j in partners))))
+    # An added layer goes after the old row whose partners come just before it in the new model.
+    row_of_new: dict[int, int] = {}
+    for i, (_, row) in enumerate(keyed):
+        for layer in row.new:
+            row_of_new.setdefault(id(layer), i)
+    anchor = -1
+    for j, layer in enumerate(new):
+        if j in matched:
+            anchor = max(anchor, row_of_new.get(id(layer), anchor))
+        else:
+            keyed.append(((anchor, 1, j), LayerRow(None, (layer,))))
+    keyed.sort(key=lambda item: item[0])
+    return [row for _, row in keyed]
+
+
+def _attention_changes(old: AuditResult, old_ids: Mapping[str, str], new: AuditResult,
+                       new_ids: Mapping[str, str]) -> list[AttentionChange]:
+    """Pair attention sites by shared nodes, then the rest in graph order; report verdicts that differ."""
+    old_sites = _attention_sites(old)
+    new_sites = _attention_sites(new)
+    if not old_sites and not new_sites:
+        return []
+    new_by_node: dict[str, int] = {}
+    for j, site in enumerate(new_sites):
+        for name in site.get("nodes", []):
+            new_by_node.setdefault(new_ids.get(name, name), j)
+    partner: dict[int, int] = {}
+    for i, site in enumerate(old_sites):
+        keys = [old_ids.get(n, n) for n in site.get("nodes", [])]
+        j = next((new_by_node[k] for k in keys if k in new_by_node and new_by_node[k] not in partner.values()),
+                 None)
+        if j is not None:
+            partner[i] = j
+    # Another exporter or attention implementation names the nodes differently: pair the rest in order.
+    spare_new = iter(j for j in range(len(new_sites)) if j not in partner.values())
+    for i in range(len(old_sites)):
+        if i not in partner:
+            j = next(spare_new, None)
+            if j is None:
+                break
+            partner[i] = j
+    new_keys = set(new_ids.values())
+    changes: list[AttentionChange] = []
+    for i, site in enumerate(old_sites):
+        other = new_sites[partner[i]] if i in partner else None
+        if other is None:
+            remain = any(old_ids.get(n, n) in new_keys for n in site.get("nodes", []))
+            changes.append(AttentionChange(tuple(site.get("nodes", [])), site, None, nodes_remain=remain))
+        elif _verdict(site) != _verdict(other):
+            changes.append(AttentionChange(tuple(site.get("nodes", [])), site, other))
+    paired = set(partner.values())
+    changes.extend(AttentionChange(tuple(site.get("nodes", [])), None, site)
+                   for j, site in enumerate(new_sites) if j not in paired)
+    return changes
+
+
+def _attention_sites(result: AuditResult) -> list[Mapping[str, Any]]:
+    sites = result.extras.get("attention")
+    if not isinstance(sites, list):
+        return []
+    return [s for s in sites if isinstance(s, Mapping)]
+
+
+def _verdict(site: Mapping[str, Any]) -> tuple[Any, ...]:
+    return site.get("fused"), site.get("kind"), site.get("mask"), site.get("causal")
+
+
+def _accepting(findings: Sequence[Finding], index: Mapping[str, Node]) -> Baseline:
+    return Baseline(dict(Counter(fingerprint(f, index) for f in findings)))
+
+
+def diff_results(old: AuditResult, new: AuditResult, book: RuleBook) -> ModelDiff:
+    old_nodes, new_nodes = _all_nodes(old), _all_nodes(new)
+    old_index, new_index = nodes_by_name(old.model.graph), nodes_by_name(new.model.graph)
+    shared = sum(1 for n in old_nodes if n.name in new_index)
+    by_name = not old_nodes or shared >= NAME_MATCH_SHARE * len(old_nodes)
+    old_ids = _canonical_ids(old_nodes, by_name, old_index)
+    new_ids = _canonical_ids(new_nodes, by_name, new_index)
+    old_layers, new_layers = old.prediction.layers, new.prediction.layers
+    old_owner, new_owner = _owners(old_layers, old_ids), _owners(new_layers, new_ids)
+    lost = _fusion_changes(old_layers, old_ids, new_layers, new_owner)
+    gained = _fusion_changes(new_layers, new_ids, old_layers, old_owner)
+    attention = _attention_changes(old, old_ids, new, new_ids)
+
+    # New and fixed findings are matched by fingerprint, as a baseline would match them.
+    new_findings, _ = _accepting(old.findings, old_index).split(new.findings, new_index)
+    fixed, _ = _accepting(new.findings, new_index).split(old.findings, old_index)
+
+    own = _diff_findings(book, lost, attention, old.prediction.coverage, new.prediction.coverage)
+    return ModelDiff(old=old, new=new, rows=tuple(_rows(old_layers, old_ids, new_layers, new_owner)),
+                     lost=tuple(lost), gained=tuple(gained), attention=tuple(attention),
+                     new_findings=tuple(new_findings), fixed_findings=tuple(fixed),
+                     findings=tuple(sort_findings([*own, *new_findings])), matched_by="name" if by_name else "scope")
+
+
+def _diff_findings(book: RuleBook, lost: Sequence[FusionChange], attention: Sequence[AttentionChange],
+                   old_coverage: float, new_coverage: float) -> list[Finding]:
+    out: list[Finding] = []
+    for change in lost:
+        out.append(finding_for(book, "TRT501", f"{change.fusion} fusion lost: '{change.layer}' "
+                               f"({' '.join(change.ops)}) is now {len(change.now)} layer(s): {' | '.join(change.now)}",
+                               change.nodes))
+    for change in attention:
+        if change.regression:
+            reasons = "; ".join(str(r) for r in (change.new or {}).get("reasons", [])) or "no longer recognised"
+            out.append(finding_for(book, "TRT502",
+                                   f"attention at {', '.join(change.nodes[:3])} no longer fuses: {reasons}",
+                                   change.nodes))
+    if old_coverage - new_coverage > COVERAGE_TOLERANCE:
+        out.append(finding_for(book, "TRT503",
+                               f"fusion coverage dropped from {old_coverage:.1%} to {new_coverage:.1%}"))
+    return out
+
+
+def diff_dict(diff: ModelDiff) -> dict[str, Any]:
+    """The JSON form of a diff (``--format json``)."""
+    old_cov, new_cov = diff.coverage
+    return {
+        "schema": SCHEMA_ID,
+        "old": {"path": diff.old.model.path, "layers": len(diff.old.prediction.layers),
+                "fusion_coverage": round(old_cov, 4), "findings": len(diff.old.findings)},
+        "new": {"path": diff.new.model.path, "layers": len(diff.new.prediction.layers),
+                "fusion_coverage": round(new_cov, 4), "findings": len(diff.new.findings)},
+        "target": {"trt": diff.new.target.trt, "sm": diff.new.target.sm, "precision": diff.new.target.precision},
+        "matched_by": diff.matched_by,
+        "fusions_lost": [c.to_json() for c in diff.lost],
+        "fusions_gained": [c.to_json() for c in diff.gained],
+        "attention_changes": [c.to_json() for c in diff.attention],
+        "new_findings": [f.to_json() for f in diff.new_findings],
+        "fixed_findings": [f.to_json() for f in diff.fixed_findings],
+        "findings": [f.to_json() for f in diff.findings],
+        "layers": [{"old": row.old.to_json() if row.old else None, "new": [n.to_json() for n in row.new]}
+                   for row in diff.rows],
+    }

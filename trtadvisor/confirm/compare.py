@@ -1,0 +1,212 @@
+"""Prediction vs. engine: which predicted fusions TensorRT confirmed, missed, or did beyond the prediction.
+
+The prediction is the list of layer dicts of the JSON contract (``{"name", "kind", "nodes", "ops",
+"fusions"}``). An engine layer is compared through its mapped ONNX nodes; reformat, NoOp, DLA helper,
+sync and internal layers (no ONNX node of their own) are left out.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from trtadvisor.confirm.mapping import layer_role
+from trtadvisor.confirm.model import Engine, EngineLayer
+
+_IGNORED_ROLES = frozenset({"reformat", "noop", "dla_helper", "sync", "internal"})
+
+
+@dataclass(frozen=True)
+class Comparison:
+    agreement: float
+    confirmed: list[dict[str, Any]] = field(default_factory=list)
+    missed: list[dict[str, Any]] = field(default_factory=list)
+    unpredicted: list[dict[str, Any]] = field(default_factory=list)
+    method: str = "names"  # "names": by ONNX node names; "signatures": by op types per layer, in order
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "agreement": round(self.agreement, 4),
+            "confirmed": self.confirmed,
+            "missed": self.missed,
+            "unpredicted": self.unpredicted,
+            "method": self.method,
+        }
+
+
+def comparable_layers(engine: Engine) -> list[EngineLayer]:
+    """Engine layers that implement ONNX nodes (reformats, NoOps and internal layers aside)."""
+    return [layer for layer in engine.layers if layer.onnx_nodes and layer_role(layer) not in _IGNORED_ROLES]
+
+
+def _reason_for_split(parts: Sequence[EngineLayer], node_ops: Mapping[str, str]) -> str:
+    types = {layer.type for layer in parts if layer.type}
+    precisions = {layer.precision for layer in parts if layer.precision}
+    if len(precisions) > 1:
+        return f"the pieces run in different precisions ({', '.join(sorted(precisions))})"
+    if "Myelin" in types or any(layer_role(layer) == "myelin" for layer in parts):
+        return "part of the group went into a Myelin region, the rest into standalone layers"
+    if any(layer_role(layer) == "qdq" for layer in parts):
+        return "a Quantize/Dequantize node stayed on its own and broke the fusion"
+    ops = sorted({node_ops.get(node, "?") for layer in parts for node in layer.onnx_nodes})
+    return f"TensorRT did not fuse these ops ({', '.join(ops)}): check the rule's conditions for this version"
+
+
+def compare(
+    predicted: Sequence[Mapping[str, Any]],
+    engine: Engine,
+    eliminated: Iterable[str] = (),
+    node_ops: Mapping[str, str] | None = None,
+    multi_node_only: bool = True,
+) -> Comparison:
+    """Confirmed, missed and unpredicted groupings, and the share of predicted layers the engine matches.
+
+    ``confirmed`` lists predicted layers whose node set equals an engine layer's (only multi-node layers
+    unless ``multi_node_only`` is False); ``agreement`` counts every predicted layer whose nodes all exist in
+    the engine.
+    """
+    node_ops = dict(node_ops or {})
+    gone = set(eliminated)
+    engine_layers = comparable_layers(engine)
+    engine_sets = {frozenset(layer.onnx_nodes): layer for layer in engine_layers}
+    layer_of_node: dict[str, list[EngineLayer]] = {}
+    for layer in engine_layers:
+        for node in layer.onnx_nodes:
+            layer_of_node.setdefault(node, []).append(layer)
+    predicted_of_node: dict[str, str] = {}
+    for item in predicted:
+        for node in item.get("nodes", ()):
+            predicted_of_node[node] = str(item.get("name", ""))
+
+    confirmed: list[dict[str, Any]] = []
+    missed: list[dict[str, Any]] = []
+    matched = 0
+    considered = 0
+    for item in predicted:
+        nodes = [node for node in item.get("nodes", ()) if node not in gone]
+        if not nodes or not any(node in layer_of_node for node in nodes):
+            continue  # the engine says nothing about these nodes (e.g. folded, or not in this artifact)
+        considered += 1
+        engine_layer = engine_sets.get(frozenset(nodes))
+        if engine_layer is not None:
+            matched += 1
+            if len(nodes) > 1 or not multi_node_only:
+                confirmed.append(
+                    {
+                        "predicted": item.get("name"),
+                        "engine_layer": engine_layer.name,
+                        "nodes": nodes,
+                        "fusions": list(item.get("fusions", ())),
+                    }
+                )
+            continue
+        if len(nodes) > 1:
+            parts: list[EngineLayer] = []
+            for node in nodes:
+                for layer in layer_of_node.get(node, ()):
+                    if layer not in parts:
+                        parts.append(layer)
+            if len(parts) > 1:
+                missed.append(
+                    {
+                        "predicted": item.get("name"),
+                        "nodes": nodes,
+                        "fusions": list(item.get("fusions", ())),
+                        "engine_layers": [layer.name for layer in parts],
+                        "reason": _reason_for_split(parts, node_ops),
+                    }
+                )
+
+    unpredicted: list[dict[str, Any]] = []
+    for layer in engine_layers:
+        groups = {predicted_of_node[node] for node in layer.onnx_nodes if node in predicted_of_node}
+        if len(groups) > 1:
+            unpredicted.append(
+                {
+                    "engine_layer": layer.name,
+                    "nodes": list(layer.onnx_nodes),
+                    "predicted_layers": sorted(groups),
+                    "ops": [node_ops.get(node, "?") for node in layer.onnx_nodes],
+                    "lead": "TensorRT fused nodes the prediction kept apart: a lead for a new or wider rule",
+                }
+            )
+    agreement = matched / considered if considered else 0.0
+    return Comparison(agreement, confirmed, missed, unpredicted)
+
+
+def shares_nodes(predicted: Sequence[Mapping[str, Any]], engine: Engine) -> bool:
+    """Whether any engine layer names a node of the prediction (the engine was built from this model)."""
+    nodes = {node for item in predicted for node in item.get("nodes", ())}
+    return any(node in nodes for layer in comparable_layers(engine) for node in layer.onnx_nodes)
+
+
+_NAME_OP_ALIASES = {
+    "conv": "Conv", "conv2d": "Conv", "relu": "Relu", "add": "Add", "mul": "Mul", "gemm": "Gemm",
+    "linear": "Gemm", "matmul": "MatMul", "maxpool": "MaxPool", "max_pool2d": "MaxPool", "softmax": "Softmax",
+    "globalaveragepool": "GlobalAveragePool", "clip": "Clip", "sigmoid": "Sigmoid", "argmax": "ArgMax",
+}
+
+
+def op_from_name(node: str) -> str:
+    """An ONNX op type read off a node name, for engines built from another export of the model.
+
+    Exporters name nodes '<Op>_<n>' (old TorchScript), '/scope/<Op>' (TorchScript) or
+    'node_<op>_<n>' (dynamo); anything else keeps its own name, which simply will not match.
+    """
+    last = node.rsplit("/", 1)[-1]
+    last = last.removeprefix("node_")
+    base = last.rstrip("0123456789").rstrip("_") or last
+    return _NAME_OP_ALIASES.get(base.lower(), base)
+
+
+def compare_by_signature(predicted: Sequence[Mapping[str, Any]], engine: Engine) -> Comparison:
+    """Align predicted layers with engine layers by their op types, in order (names aside).
+
+    For an engine built from another export of the same architecture: node names differ, the layers
+    TensorRT builds do not. ``agreement`` is the share of predicted layers matched in order.
+    """
+    ours = [tuple(item.get("ops", ())) for item in predicted if item.get("ops")]
+    layers = comparable_layers(engine)
+    theirs = [tuple(op_from_name(n) for n in layer.onnx_nodes) for layer in layers]
+    matcher = difflib.SequenceMatcher(a=ours, b=theirs, autojunk=False)
+    confirmed: list[dict[str, Any]] = []
+    missed: list[dict[str, Any]] = []
+    unpredicted: list[dict[str, Any]] = []
+    for tag, a0, a1, b0, b1 in matcher.get_opcodes():
+        if tag == "equal":
+            confirmed.extend({"predicted_ops": list(ours[i]), "engine_layer": layers[j].name}
+                             for i, j in zip(range(a0, a1), range(b0, b1), strict=True) if len(ours[i]) > 1)
+            continue
+        missed.extend({"predicted_ops": list(ours[i]), "reason": "no engine layer with these ops at this place"}
+                      for i in range(a0, a1))
+        unpredicted.extend({"engine_layer": layers[j].name, "ops": list(theirs[j]),
+                            "lead": "an engine layer the prediction does not have at this place"}
+                           for j in range(b0, b1))
+    matched = sum(block.size for block in matcher.get_matching_blocks())
+    agreement = matched / len(ours) if ours else 0.0
+    return Comparison(agreement, confirmed, missed, unpredicted, method="signatures")
+
+
+def comparison_to_json(comparison: Comparison) -> dict[str, Any]:
+    return comparison.to_json()
+
+
+def layer_signature(
+    layers: Sequence[EngineLayer | Mapping[str, Any]], node_ops: Mapping[str, str] | None = None
+) -> tuple[tuple[str, ...], ...]:
+    """The op types of each layer, reformats and internal layers aside: two engines (or an engine and a
+    prediction) built from one model group their ops alike when their signatures are equal."""
+    node_ops = dict(node_ops or {})
+    signature: list[tuple[str, ...]] = []
+    for layer in layers:
+        if isinstance(layer, EngineLayer):
+            if layer_role(layer) in _IGNORED_ROLES or not layer.onnx_nodes:
+                continue
+            signature.append(tuple(node_ops.get(node, node) for node in layer.onnx_nodes))
+        else:
+            ops = layer.get("ops") or [node_ops.get(node, node) for node in layer.get("nodes", ())]
+            if ops:
+                signature.append(tuple(ops))
+    return tuple(signature)

@@ -1,0 +1,257 @@
+"""Readers for the layer list of an engine, in every form TensorRT writes it.
+
+- ``--exportLayerInfo`` JSON: detailed (``{"Layers": [{...}], "Bindings": [...]}``) or names-only
+  (``"Layers": [str]``); ``Location`` (>= 8.4), ``Metadata``/``StreamId`` (>= 8.6) may be missing.
+- one-line text (``--dumpLayerInfo``, ``IEngineInspector`` ONELINE): ``Name: a, LayerType: b, Inputs: [...]``.
+- names-only text: one layer name per line after ``Layers:``.
+- the verbose build's ``Engine Layer Information:`` block:
+  ``Layer(CaskConvolution): name, Tactic: 0x.., in (Float[1,3,8,8]) -> out (Half[1,8:8,8,8])``
+  (before 8.6: ``in[Float(-2,1,28,28)]``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trtadvisor.confirm.files import looks_like_json, parse_json, read_text, split_lines
+from trtadvisor.confirm.mapping import metadata_nodes
+from trtadvisor.confirm.model import EngineLayer, EngineTensor
+from trtadvisor.errors import ArtifactError
+
+LAYER_INFO_EXPECTED = "a TensorRT layer-info file (trtexec --exportLayerInfo JSON or IEngineInspector output)"
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    layers: tuple[EngineLayer, ...]
+    bindings: tuple[str, ...] = ()
+    detailed: bool = True  # False for names-only exports (kLAYER_NAMES_ONLY)
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _dims(text: str) -> tuple[tuple[int, ...], int | None]:
+    """``"-1,32:8,14,14"`` -> ((-1, 32, 14, 14), 8): a vectorized dimension keeps its size."""
+    dims: list[int] = []
+    vector: int | None = None
+    for part in text.replace(" ", "").split(","):
+        if not part:
+            continue
+        size, _, vec = part.partition(":")
+        number = _int(size)
+        dims.append(number if number is not None else -1)
+        if vec and _int(vec) is not None:
+            vector = _int(vec)
+    return tuple(dims), vector
+
+
+def _tensor_from_json(item: Any) -> EngineTensor:
+    if not isinstance(item, dict):
+        return EngineTensor(name=str(item))
+    raw_dims = item.get("Dimensions") or []
+    dims = tuple(d if isinstance(d, int) else (_int(d) if _int(d) is not None else -1) for d in raw_dims)
+    return EngineTensor(
+        name=str(item.get("Name", "")),
+        dims=dims,
+        format=item.get("Format/Datatype"),
+        location=item.get("Location"),
+    )
+
+
+def _tactic(tactic_name: Any, tactic_value: Any) -> str | None:
+    if tactic_name:
+        return str(tactic_name)
+    return None if tactic_value in (None, "") else str(tactic_value)
+
+
+def layer_from_dict(item: dict[str, Any]) -> EngineLayer:
+    """One detailed layer object of ``--exportLayerInfo``."""
+    metadata = item.get("Metadata")
+    return EngineLayer(
+        name=str(item.get("Name", "")),
+        type=item.get("LayerType"),
+        inputs=tuple(_tensor_from_json(t) for t in item.get("Inputs") or ()),
+        outputs=tuple(_tensor_from_json(t) for t in item.get("Outputs") or ()),
+        tactic=_tactic(item.get("TacticName"), item.get("TacticValue")),
+        metadata_nodes=metadata_nodes(metadata if isinstance(metadata, str) else None),
+        stream_id=_int(item.get("StreamId")),
+        origin=item.get("Origin"),
+        raw=dict(item),
+    )
+
+
+def layers_from_json(data: Any, path: Path) -> LayerInfo:
+    """Layers of a parsed ``--exportLayerInfo`` document (detailed or names-only)."""
+    if isinstance(data, dict) and "Layers" in data:
+        items, bindings = data["Layers"], data.get("Bindings") or []
+    elif isinstance(data, list) and all(isinstance(i, dict) and "LayerType" in i for i in data):
+        items, bindings = data, []  # a bare list of layer objects (IEngineInspector JSON of one layer each)
+    else:
+        raise ArtifactError(
+            f'{path}: JSON without a "Layers" list, expected {LAYER_INFO_EXPECTED}',
+            "pass the file of --exportLayerInfo (the profile goes to --profile, the timing to --timing)",
+        )
+    if not isinstance(items, list):
+        raise ArtifactError(f'{path}: "Layers" is not a list', "re-export with trtexec --exportLayerInfo")
+    layers: list[EngineLayer] = []
+    detailed = True
+    for item in items:
+        if isinstance(item, str):
+            detailed = False
+            layers.append(EngineLayer(name=item))
+        elif isinstance(item, dict) and "Name" in item:
+            layers.append(layer_from_dict(item))
+        else:
+            raise ArtifactError(
+                f'{path}: a layer entry is neither a name nor an object with "Name"',
+                "re-export with trtexec --exportLayerInfo --profilingVerbosity=detailed",
+            )
+    return LayerInfo(tuple(layers), tuple(str(b) for b in bindings), detailed)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# One-line text: "Name: n, LayerType: t, Inputs: [ { Name: x, Location: Device, Dimensions: [1,2], ...
+_ONELINE_HEAD = re.compile(r"^Name: (?P<name>.*?), LayerType: (?P<type>[\w.]+)(?P<rest>.*)$")
+_ONELINE_TENSOR = re.compile(
+    r"\{ Name: (?P<name>.*?), (?:Location: (?P<loc>\w+), )?Dimensions: \[(?P<dims>[^\]]*)\], "
+    r"Format/Datatype: (?P<fmt>.*?) \}"
+)
+_ONELINE_FIELD = {
+    "tactic_name": re.compile(r", TacticName: ([^,]+)"),
+    "tactic_value": re.compile(r", TacticValue: (\w+)"),
+    "stream": re.compile(r", StreamId: (\d+)"),
+    "origin": re.compile(r", Origin: (\w+)"),
+    "metadata": re.compile(r", Metadata: (.*)$", re.DOTALL),
+}
+
+
+def _oneline_tensors(section: str) -> tuple[EngineTensor, ...]:
+    tensors = []
+    for match in _ONELINE_TENSOR.finditer(section):
+        dims, vector = _dims(match.group("dims"))
+        tensors.append(
+            EngineTensor(match.group("name"), dims, match.group("fmt"), match.group("loc"), vector)
+        )
+    return tuple(tensors)
+
+
+def parse_oneline_layer(line: str) -> EngineLayer | None:
+    """One ``Name: ..., LayerType: ...`` line, or ``None`` if the line is not one."""
+    head = _ONELINE_HEAD.match(line.rstrip("\r\n"))
+    if not head:
+        return None
+    rest = head.group("rest")
+    inputs_part, _, after_inputs = rest.partition(", Outputs: [")
+    outputs_part = after_inputs.split("}]", 1)[0] + "}" if after_inputs else ""
+    fields = {key: pattern.search(rest) for key, pattern in _ONELINE_FIELD.items()}
+    metadata = fields["metadata"].group(1) if fields["metadata"] else None
+    return EngineLayer(
+        name=head.group("name"),
+        type=head.group("type"),
+        inputs=_oneline_tensors(inputs_part),
+        outputs=_oneline_tensors(outputs_part),
+        tactic=_tactic(
+            fields["tactic_name"].group(1) if fields["tactic_name"] else None,
+            fields["tactic_value"].group(1) if fields["tactic_value"] else None,
+        ),
+        metadata_nodes=metadata_nodes(metadata),
+        stream_id=_int(fields["stream"].group(1)) if fields["stream"] else None,
+        origin=fields["origin"].group(1) if fields["origin"] else None,
+        raw={"line": line.rstrip("\r\n")},
+    )
+
+
+_LOG_PREFIX = re.compile(r"^\[[^\]]*\] \[[A-Z]\] (?:\[TRT\] )?")
+
+
+def parse_layers_block(lines: Sequence[str]) -> tuple[EngineLayer, ...]:
+    """The first ``Layers:`` block of a text dump: one-line layers, or names one per line.
+
+    IEngineInspector prints ``Layers:`` once per engine and then (8.4) every layer again under
+    ``Layer information:``; only the first block is the engine's layer list.
+    """
+    start = next((i for i, line in enumerate(lines) if _LOG_PREFIX.sub("", line).strip() == "Layers:"), None)
+    if start is None:
+        return ()
+    layers: list[EngineLayer] = []
+    for line in lines[start + 1 :]:
+        text = line.rstrip("\r\n")
+        if not text.strip() or text.startswith("Bindings:") or _LOG_PREFIX.match(text):
+            break
+        layer = parse_oneline_layer(text)
+        layers.append(layer if layer is not None else EngineLayer(name=text))
+    return tuple(layers)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Verbose build: "Layer(Type): name, Tactic: 0x.., a (Float[1,2]), b (Half[3]) -> c (Float[4])"
+_ENGINE_LAYER = re.compile(r"^Layer\((?P<type>[^)]*)\): (?P<name>.*), Tactic: (?P<tactic>-?\w+), (?P<io>.*)$")
+_NEW_TENSOR = re.compile(r"(?P<name>.+?) \((?P<fmt>\w+)\[(?P<dims>[^\]]*)\]\)(?:, |$)")
+_OLD_TENSOR = re.compile(r"(?P<name>.+?)\[(?P<fmt>\w+)\((?P<dims>[^)]*)\)\](?:, |$)")
+
+
+def _engine_tensors(text: str) -> tuple[EngineTensor, ...]:
+    text = text.strip()
+    if not text:
+        return ()
+    pattern = _NEW_TENSOR if _NEW_TENSOR.match(text) else _OLD_TENSOR
+    tensors = []
+    for match in pattern.finditer(text):
+        dims, vector = _dims(match.group("dims"))
+        tensors.append(EngineTensor(match.group("name").strip(), dims, match.group("fmt"), None, vector))
+    return tuple(tensors)
+
+
+def parse_engine_layer_line(line: str) -> EngineLayer | None:
+    match = _ENGINE_LAYER.match(line.rstrip("\r\n"))
+    if not match:
+        return None
+    inputs, _, outputs = match.group("io").partition(" -> ")
+    return EngineLayer(
+        name=match.group("name"),
+        type=match.group("type"),
+        inputs=_engine_tensors(inputs),
+        outputs=_engine_tensors(outputs),
+        tactic=match.group("tactic"),
+        raw={"line": line.rstrip("\r\n")},
+    )
+
+
+def parse_engine_layer_information(lines: Sequence[str]) -> tuple[EngineLayer, ...]:
+    """The last ``Engine Layer Information:`` block of a verbose build log (one per built engine)."""
+    starts = [i for i, line in enumerate(lines) if line.rstrip().endswith("Engine Layer Information:")]
+    if not starts:
+        return ()
+    layers: list[EngineLayer] = []
+    for line in lines[starts[-1] + 1 :]:
+        layer = parse_engine_layer_line(line)
+        if layer is None:
+            break
+        layers.append(layer)
+    return tuple(layers)
+
+
+# ---------------------------------------------------------------------------------------------------------
+def read_layer_info(path: Path) -> LayerInfo:
+    """``--exportLayerInfo`` JSON, or a text dump (IEngineInspector / ``--dumpLayerInfo``)."""
+    text = read_text(path, LAYER_INFO_EXPECTED)
+    if looks_like_json(text):
+        return layers_from_json(parse_json(text, path, LAYER_INFO_EXPECTED), path)
+    lines = split_lines(text)
+    layers = parse_layers_block(lines) or parse_engine_layer_information(lines)
+    if not layers:
+        raise ArtifactError(
+            f"{path}: no layers found, expected {LAYER_INFO_EXPECTED}",
+            "use trtexec --exportLayerInfo=<file> --profilingVerbosity=detailed",
+        )
+    detailed = any(layer.type for layer in layers)
+    return LayerInfo(layers, (), detailed)

@@ -1,0 +1,122 @@
+"""The confirm stage: read what TensorRT built and hold it against the prediction.
+
+It only reads artifacts (the readers beside this module) and adds the contract fields ``engine``,
+``bottlenecks``, ``diagnosis`` and ``comparison`` to an audit; it never changes the prediction.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from trtadvisor.api import AuditResult
+from trtadvisor.confirm.artifacts import load_engine
+from trtadvisor.confirm.compare import Comparison, compare, compare_by_signature, comparison_to_json, shares_nodes
+from trtadvisor.confirm.diagnose import (
+    Bottleneck,
+    Diagnosis,
+    bottlenecks_to_json,
+    diagnose,
+    diagnosis_to_json,
+    find_bottlenecks,
+)
+from trtadvisor.confirm.mapping import map_engine
+from trtadvisor.confirm.model import Engine, engine_to_json
+from trtadvisor.report.engine_rich import EngineView
+
+
+def confirm_into(result: AuditResult, *, layer_info: str | None = None, profile: str | None = None,
+                 timing: str | None = None, log: str | None = None) -> None:
+    """Read the artifacts, compare with ``result``'s prediction, and add the findings to its extras."""
+    graph = result.model.graph
+    topo = [n.name for g in graph.walk() for n in g.nodes]
+    node_ops = {n.name: n.op for g in graph.walk() for n in g.nodes}
+    engine = load_engine(layer_info=layer_info, profile=profile, timing=timing, log=log, onnx_nodes=topo)
+    bottlenecks = find_bottlenecks(engine, op_types=node_ops)
+    diagnosis = diagnose(engine)
+    predicted = [layer.to_json() for layer in result.prediction.layers]
+    if shares_nodes(predicted, engine):
+        comparison = compare(predicted, engine, eliminated=result.prediction.eliminated, node_ops=node_ops)
+    else:
+        # Built from another export (renamed nodes): compare the layers' op types in order instead.
+        by_name = map_engine(engine, None)  # map names on their own: the model's nodes are not in them
+        comparison = compare_by_signature(predicted, by_name)
+        diagnosis = [*diagnosis, Diagnosis(
+            rule="engine-from-another-export",
+            message="no engine layer names a node of this model: it was built from another export",
+            evidence=f"{len(engine.layers)} engine layers, none naming one of the model's "
+                     f"{result.prediction.node_count} nodes",
+            advice="compared by layer signatures (op types per layer, in order); for a node-by-node "
+                   "comparison, give the artifacts of an engine built from this very file")]
+    result.extras["engine"] = engine_to_json(engine)
+    result.extras["bottlenecks"] = bottlenecks_to_json(bottlenecks)
+    result.extras["diagnosis"] = diagnosis_to_json(diagnosis)
+    result.extras["comparison"] = comparison_to_json(comparison)
+    result.extras["engine_view"] = EngineView(engine, bottlenecks, diagnosis, comparison)
+
+
+def build_and_confirm(result: AuditResult, out_dir: Path, *, trtexec: str | None = None, use_api: bool = False) -> None:
+    """Build the model where TensorRT exists (trtexec, or the Python API), then confirm as from artifacts."""
+    from trtadvisor.advice.trtexec import build_flags
+    from trtadvisor.confirm.build import api_profile_records, build_with_tensorrt, run_trtexec
+    from trtadvisor.knowledge.rulebook import default_rulebook
+
+    model_path = Path(result.model.path)
+    if trtexec:
+        paths = run_trtexec(Path(trtexec), model_path, out_dir, build_flags(result.model, result.target,
+                                                                              default_rulebook()))
+        kwargs = {k: (str(v) if v is not None else None) for k, v in paths.as_kwargs().items()}
+        confirm_into(result, **kwargs)
+        return
+    if use_api:
+        precision = result.target.precision
+        build = build_with_tensorrt(model_path, fp16=precision in ("fp16", "best"), int8=precision in ("int8", "best"))
+        out_dir.mkdir(parents=True, exist_ok=True)
+        layer_info = out_dir / f"{model_path.stem}.layers.json"
+        profile = out_dir / f"{model_path.stem}.profile.json"
+        layer_info.write_text(build.layer_info_json, encoding="utf-8")
+        profile.write_text(json.dumps(api_profile_records(build)), encoding="utf-8")
+        confirm_into(result, layer_info=str(layer_info), profile=str(profile))
+
+
+@dataclass(frozen=True)
+class EngineReport:
+    """`trtadvisor engine`: an engine read without a model."""
+
+    engine: Engine
+    bottlenecks: list[Bottleneck]
+    diagnosis: list[Diagnosis]
+    comparison: Comparison | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"schema": "trtadvisor.engine/v1", "engine": engine_to_json(self.engine),
+                "bottlenecks": bottlenecks_to_json(self.bottlenecks), "diagnosis": diagnosis_to_json(self.diagnosis)}
+
+    def render_json(self) -> str:
+        return json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
+
+    def render_rich(self, color: bool = True, width: int = 120) -> str:
+        buffer = io.StringIO()
+        console = Console(file=buffer, width=width, force_terminal=color, no_color=not color, highlight=False)
+        console.print(EngineView(self.engine, self.bottlenecks, self.diagnosis, self.comparison))
+        return buffer.getvalue()
+
+
+def read_engine_report(*, layer_info: str | None = None, profile: str | None = None, timing: str | None = None,
+                       log: str | None = None, onnx: str | None = None) -> EngineReport:
+    topo: list[str] | None = None
+    node_ops: dict[str, str] | None = None
+    if onnx:
+        from trtadvisor.ir.load import load_model
+
+        graph = load_model(onnx).graph
+        topo = [n.name for g in graph.walk() for n in g.nodes]
+        node_ops = {n.name: n.op for g in graph.walk() for n in g.nodes}
+    engine = load_engine(layer_info=layer_info, profile=profile, timing=timing, log=log, onnx_nodes=topo)
+    return EngineReport(engine=engine, bottlenecks=find_bottlenecks(engine, op_types=node_ops),
+                        diagnosis=diagnose(engine))

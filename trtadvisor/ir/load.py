@@ -1,0 +1,315 @@
+"""Load an ONNX file into the lean IR without ever reading external weight data.
+
+Only shapes matter for a prediction, so a model whose ``.data`` file is absent (a checkout without
+LFS, say) audits fully, and a model over 2 GB loads as fast as its structure. The input file is
+opened read-only and never written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import marshal
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import onnx
+import onnx.inliner
+import onnx.shape_inference
+from google.protobuf.message import DecodeError
+from onnx.onnx_cpp2py_export import shape_inference as _cpp_shape_inference
+
+from trtadvisor.errors import ModelLoadError
+from trtadvisor.ir import shape_child
+from trtadvisor.ir.graph import Graph, Shape, TensorType, ValueInfoIndex, tensor_types_of
+
+_REEXPORT_HINT = "re-export the model, or check it with `python -c \"import onnx; onnx.checker.check_model('MODEL')\"`"
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """The parsed model, its IR and what loading learned about it."""
+
+    path: str
+    proto: onnx.ModelProto
+    graph: Graph
+    opset: int
+    producer: str
+    external_data_files: tuple[str, ...] = ()
+    missing_external_data: tuple[str, ...] = ()
+    shape_overrides: dict[str, Shape] = field(default_factory=dict)
+
+    @property
+    def node_count(self) -> int:
+        return sum(len(g.nodes) for g in self.graph.walk())
+
+
+def parse_shape_overrides(text: str | None) -> dict[str, Shape]:
+    """Parse ``name:1x3x224x224,other:1x128`` (trtexec's ``--shapes`` syntax)."""
+    if not text:
+        return {}
+    shapes: dict[str, Shape] = {}
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        name, sep, dims = item.rpartition(":")
+        if not sep or not name or not dims:
+            raise ModelLoadError(f"cannot read shape '{item}'",
+                                 "write --shapes as name:1x3x224x224,other:1x128")
+        try:
+            shapes[name.strip("'\"")] = tuple(int(d) for d in dims.split("x"))
+        except ValueError:
+            raise ModelLoadError(f"shape '{item}' has a dimension that is not a whole number",
+                                 "write --shapes as name:1x3x224x224 with integer dimensions") from None
+    return shapes
+
+
+def load_model(path: str | os.PathLike[str], shapes: dict[str, Shape] | None = None, *,
+               wait_for_shapes: bool = True) -> LoadedModel:
+    """Read ``path`` into a :class:`LoadedModel`; every failure is a :class:`ModelLoadError`.
+
+    With ``wait_for_shapes=False`` a large model's shapes may still be under inference when this
+    returns: the first shape query waits for them (and raises the ModelLoadError of an
+    inconsistent model then), so the caller's work until that query overlaps the inference.
+    """
+    file = Path(path)
+    if not file.exists():
+        raise ModelLoadError(f"{file}: no such file", "check the path to the .onnx file")
+    if file.is_dir():
+        raise ModelLoadError(f"{file}: is a directory", "pass the path of an .onnx file")
+    overrides = dict(shapes or {})
+    # A large model's shapes are inferred in a forked child while this process parses the model and
+    # builds the graph; the child starts before the parse, so it does not carry the parsed copy. The
+    # command line may have started it even earlier, before its own imports.
+    started = shape_child.take(file)
+    child = None
+    if started is not None:
+        data, child = started
+        if overrides:  # the inputs' shapes change: that inference answers another question
+            child.cancel()
+            child = None
+    else:
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            raise ModelLoadError(f"{file}: cannot be read ({exc.strerror})", "check the file's permissions") from None
+    early = None
+    if not overrides and (child is not None or len(data) >= shape_child.PARALLEL_MIN_BYTES):
+        early = _start_shape_inference(file, data, parallel=True, child=child)
+    try:
+        proto = _parse(file, data)
+        _check_structure(file, proto)
+        graph = None
+        if not (proto.functions or overrides):
+            graph = Graph(proto.graph)
+            if graph.has_bodies():
+                graph = None  # If/Loop/Scan bodies take their shapes from the inferred model: below
+        if graph is None:
+            # TensorRT's parser expands local functions; so do we, so patterns inside them are seen.
+            # Bodies of If/Loop get their shapes from the inferred model itself: infer, then build.
+            rewritten = bool(proto.functions or overrides)
+            if proto.functions:
+                proto = onnx.inliner.inline_local_functions(proto)
+            _apply_shape_overrides(file, proto, overrides)
+            if rewritten:
+                data = proto.SerializeToString()
+            proto = _parse(file, _infer_shapes(file, data))
+            graph = Graph(proto.graph)
+        else:
+            if early is None:
+                early = _start_shape_inference(file, data, parallel=False)
+            del data
+            pending, early = early, None
+            graph.adopt_types_later(pending, pending.cancel, pending.ready)
+            if wait_for_shapes:
+                graph.tensor_types  # noqa: B018  (waits, and raises for an inconsistent model)
+    finally:
+        if early is not None:
+            early.cancel()
+    _check_single_writers(file, graph)
+    _check_dangling_inputs(file, graph)
+    externals = _external_files(graph)
+    missing = tuple(f for f in externals if not (file.parent / f).exists())
+    return LoadedModel(
+        path=str(file),
+        proto=proto,
+        graph=graph,
+        opset=_default_opset(proto),
+        producer=f"{proto.producer_name} {proto.producer_version}".strip(),
+        external_data_files=externals,
+        missing_external_data=missing,
+        shape_overrides=overrides,
+    )
+
+
+def _parse(file: Path, data: bytes) -> onnx.ModelProto:
+    if not data:
+        raise ModelLoadError(f"{file}: the file is empty", "export the model again; the file holds no bytes")
+    proto = onnx.ModelProto()
+    try:
+        proto.ParseFromString(data)
+    except DecodeError:
+        raise ModelLoadError(f"{file}: not an ONNX model, or the file is truncated",
+                             "check that the download or export finished; an ONNX file is a protobuf "
+                             "ModelProto") from None
+    except Exception as exc:  # protobuf raises a few other types on odd input
+        raise ModelLoadError(f"{file}: not an ONNX model ({type(exc).__name__})",
+                             "pass an .onnx file written by an ONNX exporter") from None
+    return proto
+
+
+def _check_structure(file: Path, proto: onnx.ModelProto) -> None:
+    if proto.ir_version <= 0 or not proto.opset_import:
+        raise ModelLoadError(f"{file}: not an ONNX model (no IR version or opset)",
+                             "pass an .onnx file written by an ONNX exporter")
+    if not proto.graph.node:
+        raise ModelLoadError(f"{file}: the model's graph has no nodes", _REEXPORT_HINT)
+
+
+def _default_opset(proto: onnx.ModelProto) -> int:
+    for op in proto.opset_import:
+        if op.domain in ("", "ai.onnx"):
+            return int(op.version)
+    return 0
+
+
+def _apply_shape_overrides(file: Path, proto: onnx.ModelProto, overrides: dict[str, Shape]) -> None:
+    by_name = {vi.name: vi for vi in proto.graph.input}
+    for name, dims in overrides.items():
+        vi = by_name.get(name)
+        if vi is None:
+            known = ", ".join(sorted(by_name)) or "none"
+            raise ModelLoadError(f"--shapes names input '{name}', which the model does not have",
+                                 f"the model's inputs are: {known}")
+        shape = vi.type.tensor_type.shape
+        if len(shape.dim) and len(shape.dim) != len(dims):
+            raise ModelLoadError(f"--shapes gives input '{name}' rank {len(dims)}, the model says {len(shape.dim)}",
+                                 f"give {len(shape.dim)} dimensions for '{name}'")
+        del shape.dim[:]
+        for d in dims:
+            shape.dim.add().dim_value = int(d)
+    # Inferred intermediate shapes from the export would contradict the new input shapes.
+    if overrides:
+        del proto.graph.value_info[:]
+
+
+def _types_of_inferred(file: Path, inferred: bytes) -> ValueInfoIndex:
+    """The inferred model's value infos, inputs and outputs, indexed by name."""
+    model = _parse(file, inferred)
+    del inferred
+    _drop_nodes_and_weights(model.graph)
+    return ValueInfoIndex(model.graph)
+
+
+def _drop_nodes_and_weights(graph: onnx.GraphProto) -> None:
+    """Keep only what carries types (value infos, inputs, outputs): the rest is the parent's own."""
+    del graph.node[:]
+    del graph.initializer[:]
+    del graph.sparse_initializer[:]
+
+
+def _encode_types(file: Path, inferred: bytes) -> bytes:
+    """The shape-inference child's answer: every tensor's element type and shape, marshalled.
+
+    The child decodes them (each distinct type once: see tensor_types_of) while the parent is still
+    busy with shape-free passes; the parent then holds shared tuples, far smaller than the value
+    infos they come from, and loads them in one C call.
+    """
+    model = _parse(file, inferred)
+    del inferred
+    return marshal.dumps(tensor_types_of(model.graph))
+
+
+def _decode_types(payload: memoryview) -> dict[str, TensorType] | None:
+    """The parent's side of :func:`_encode_types`; None when the answer is not what was sent."""
+    types = marshal.loads(payload)
+    return types if isinstance(types, dict) else None
+
+
+def inferred_types_payload(file: Path, data: bytes) -> bytes:
+    """What the shape-inference child computes and sends (see trtadvisor.ir.shape_child)."""
+    return _encode_types(file, _cpp_shape_inference.infer_shapes(data, True, True, True))
+
+
+class _PendingTypes:
+    """Shape inference under way: call it for the tensor types (waiting), ask whether they are
+    ready (never waiting), or cancel it."""
+
+    def __init__(self, wait: Callable[[], ValueInfoIndex | dict[str, TensorType]],
+                 cancel: Callable[[], None] = lambda: None,
+                 ready: Callable[[], bool] = lambda: True) -> None:
+        self._wait = wait
+        self.cancel = cancel
+        self.ready = ready
+
+    def __call__(self) -> ValueInfoIndex | dict[str, TensorType]:
+        return self._wait()
+
+
+def _start_shape_inference(file: Path, data: bytes, parallel: bool,
+                           child: shape_child.ChildInference | None = None) -> _PendingTypes:
+    """Shape inference of ``data``: in ``child`` when one was started early, else in a child
+    started now when ``parallel`` (and fork is available), else right here."""
+    if child is None and parallel:
+        child = shape_child.start(file, data, inferred_types_payload)
+    if child is None:
+        result = _types_of_inferred(file, _infer_shapes(file, data))
+        return _PendingTypes(lambda: result)
+
+    def wait() -> ValueInfoIndex | dict[str, TensorType]:
+        answer = child.result()
+        if answer is not None:
+            ok, payload = answer
+            if not ok:
+                kind, _, message = payload.decode("utf-8", "replace").partition("\x1f")
+                raise _inference_error(file, kind, message)
+            with contextlib.suppress(EOFError, ValueError, TypeError):
+                types = _decode_types(memoryview(payload))
+                if types is not None:
+                    return types
+        return _types_of_inferred(file, _infer_shapes(file, data))  # the child died without an answer
+
+    return _PendingTypes(wait, child.cancel, child.ready)
+
+
+def _inference_error(file: Path, kind: str, message: str) -> ModelLoadError:
+    if kind == "InferenceError":
+        first = message.strip().splitlines()[0] if message.strip() else "shape inference failed"
+        return ModelLoadError(f"{file}: the model is inconsistent: {first[:300]}", _REEXPORT_HINT)
+    return ModelLoadError(f"{file}: shape inference failed ({kind}: {message[:200]})", _REEXPORT_HINT)
+
+
+def _infer_shapes(file: Path, data: bytes) -> bytes:
+    try:
+        return _cpp_shape_inference.infer_shapes(data, True, True, True)
+    except Exception as exc:
+        raise _inference_error(file, type(exc).__name__, str(exc)) from None
+
+
+def _check_single_writers(file: Path, graph: Graph) -> None:
+    for g in graph.walk():
+        if g.duplicate_outputs:
+            name = g.duplicate_outputs[0]
+            raise ModelLoadError(f"{file}: tensor '{name}' is written by more than one node "
+                                 f"(the last is '{g.producers[name].name}')", _REEXPORT_HINT)
+
+
+def _check_dangling_inputs(file: Path, graph: Graph) -> None:
+    for name in graph.outer_scope_reads():
+        reader = graph.readers[name][0]
+        raise ModelLoadError(f"{file}: node '{reader.name}' reads tensor '{name}', which no node, "
+                             "initializer or graph input provides", _REEXPORT_HINT)
+
+
+def _external_files(graph: Graph) -> tuple[str, ...]:
+    files: set[str] = set()
+    external = onnx.TensorProto.EXTERNAL
+    for init in graph.proto.initializer:  # the repeated field itself: iterated in C, no index lookups
+        if init.data_location == external:
+            for entry in init.external_data:
+                if entry.key == "location":
+                    files.add(entry.value)
+                    break
+    return tuple(sorted(files))

@@ -1,0 +1,131 @@
+"""Shape inference in a forked child process, so it overlaps the parent's own work.
+
+ONNX's shape inference holds the GIL, so a thread cannot overlap it; a forked child can, on
+platforms where fork is safe (Linux). The command line starts the child as soon as onnx is
+imported (the child inherits it: importing it again there would cost as much CPU as the parent
+spends, on a machine where both processes share the cores), before the rest of the rule engine.
+What the child computes is the loader's business (:func:`trtadvisor.ir.load.inferred_types_payload`);
+this module only runs it and carries bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+# Below this size, inference takes milliseconds and a fork would cost more than it saves.
+PARALLEL_MIN_BYTES = 1 << 20
+
+
+class ChildInference:
+    """A child process inferring shapes: :meth:`result` waits for its answer, :meth:`cancel` ends it."""
+
+    def __init__(self, pid: int, read_end: int) -> None:
+        self._pid = pid
+        self._read_end = read_end
+        self._reaped = False
+
+    def ready(self) -> bool:
+        """Whether the answer has started to arrive (the child is done inferring): never blocks."""
+        return bool(select.select([self._read_end], [], [], 0)[0])
+
+    def result(self) -> tuple[bool, bytes] | None:
+        """(True, payload) on success, (False, "kind\\x1fmessage") on an inference error, or None
+        when the child died without answering."""
+        with os.fdopen(self._read_end, "rb") as pipe:
+            payload = pipe.read()
+        self._reap()
+        if payload[:1] == b"\x00":
+            return True, payload[1:]
+        if payload[:1] == b"\x01":
+            return False, payload[1:]
+        return None
+
+    def cancel(self) -> None:
+        if self._reaped:
+            return
+        with contextlib.suppress(OSError):
+            os.kill(self._pid, signal.SIGKILL)
+            os.close(self._read_end)
+        self._reap()
+
+    def _reap(self) -> None:
+        if not self._reaped:
+            self._reaped = True
+            os.waitpid(self._pid, 0)
+
+
+def start(file: Path, data: bytes, compute: Callable[[Path, bytes], bytes]) -> ChildInference | None:
+    """Fork a child that sends back ``compute(file, data)`` (the loader's shape inference); None where fork
+    is unavailable."""
+    if sys.platform != "linux" or not hasattr(os, "fork"):
+        return None
+    try:
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+    except OSError:
+        return None
+    if pid == 0:  # the child: infer, send the answer (or the error) back, and leave at once
+        code = 0
+        try:
+            os.close(read_end)
+            try:
+                payload = b"\x00" + compute(file, data)
+            except Exception as exc:  # reported by the parent, which owns the user-facing error
+                payload = b"\x01" + f"{type(exc).__name__}\x1f{exc}".encode("utf-8", "replace")
+            with os.fdopen(write_end, "wb") as pipe:
+                pipe.write(payload)
+        except BaseException:
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    return ChildInference(pid, read_end)
+
+
+# Children started ahead of the load, by resolved path, with the bytes they were given and the
+# file's size and modification time then (a changed file is read and inferred again).
+_started: dict[str, tuple[tuple[int, int], bytes, ChildInference]] = {}
+
+
+def start_early(path: str, compute: Callable[[Path, bytes], bytes]) -> None:
+    """Read a large model and start its inference now; :func:`take` hands both to the loader.
+
+    Anything unusual (a missing or small file, no fork) does nothing: the loader then does the
+    work itself and reports any problem in its own words.
+    """
+    with contextlib.suppress(OSError):
+        file = Path(path)
+        stat = file.stat()
+        if not file.is_file() or stat.st_size < PARALLEL_MIN_BYTES:
+            return
+        data = file.read_bytes()
+        child = start(file, data, compute)
+        if child is not None:
+            _started[str(file.resolve())] = ((stat.st_size, stat.st_mtime_ns), data, child)
+
+
+def take(file: Path) -> tuple[bytes, ChildInference] | None:
+    """The bytes and the running child started early for ``file``, if it has not changed since."""
+    with contextlib.suppress(OSError):
+        entry = _started.pop(str(file.resolve()), None)
+        if entry is None:
+            return None
+        stamp, data, child = entry
+        stat = file.stat()
+        if (stat.st_size, stat.st_mtime_ns) == stamp:
+            return data, child
+        child.cancel()
+    return None
+
+
+def cancel_unused() -> None:
+    """End children started early whose model was never loaded (the command failed before)."""
+    while _started:
+        _, (_, _, child) = _started.popitem()
+        child.cancel()

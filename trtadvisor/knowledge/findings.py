@@ -1,0 +1,36 @@
+"""What the audit tells the user: findings with a rule code, a severity, the nodes involved and a hint."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the rule book is data this module only reads; no import cycle at run time
+    from trtadvisor.knowledge.rulebook import RuleBook
+
+SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    severity: str
+    message: str
+    nodes: tuple[str, ...]
+    hint: str
+
+    def to_json(self) -> dict[str, object]:
+        return {"rule": self.rule, "severity": self.severity, "message": self.message,
+                "nodes": list(self.nodes), "hint": self.hint}
+
+
+def finding_for(book: RuleBook, code: str, message: str, nodes: Iterable[str] = (), hint: str | None = None) -> Finding:
+    """A finding of rule ``code``: severity from the rule's documentation, its fix as the hint unless given."""
+    doc = book.rule(code)
+    return Finding(rule=code, severity=doc.severity, message=message, nodes=tuple(nodes), hint=hint or doc.fix)
+
+
+def sort_findings(findings: list[Finding]) -> list[Finding]:
+    """Most severe first, then by rule and node, so the same input always prints the same report."""
+    return sorted(findings, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.rule, f.nodes, f.message))

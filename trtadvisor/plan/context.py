@@ -1,0 +1,259 @@
+"""Resolve the ONNX graph into the predicted engine: every node in exactly one layer, or eliminated.
+
+The planner mirrors the order of TensorRT's builder passes as its verbose logs show them
+(``../shared/data/trt-artifacts/trt-cookbook/trt10.16.1/result-02-build-verbose.log``): constant and
+shape folding, Myelin partitioning on versions that have it, scale fusions, vertical fusions
+(convolution epilogues, activations, reductions), pointwise fusion, then the late fusions. Each pass
+lives in ``trtadvisor/plan/passes/`` and only merges groups through :class:`PlanContext`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from trtadvisor.analysis.shapes import broadcast_blocker
+from trtadvisor.ir.graph import Graph, Node, is_static, node_index
+from trtadvisor.ir.ops import kind_of
+from trtadvisor.knowledge.findings import Finding, finding_for
+from trtadvisor.knowledge.rulebook import RuleBook
+from trtadvisor.knowledge.target import Target
+
+_NO_FUSIONS: list[str] = []
+
+
+class Group:
+    """A layer under construction: the nodes TensorRT will run as one engine layer."""
+
+    __slots__ = ("fusions", "kind", "name", "nodes", "pointwise")
+
+    def __init__(self, node: Node, kind: str | None = None) -> None:
+        self.nodes: list[Node] = [node]
+        self.kind: str = kind if kind is not None else kind_of(node.op)
+        self.fusions: list[str] = _NO_FUSIONS  # most layers never fuse: share one empty list until one does
+        self.name: str = node.name
+        self.pointwise = False  # True once the group is a PWN(...) layer
+
+    @property
+    def head(self) -> Node:
+        return self.nodes[0]
+
+    @property
+    def tail(self) -> Node:
+        return self.nodes[-1]
+
+    def add_fusion(self, fusion_id: str) -> None:
+        if fusion_id not in self.fusions:
+            if self.fusions is _NO_FUSIONS:
+                self.fusions = []
+            self.fusions.append(fusion_id)
+
+
+class PredictedLayer(NamedTuple):
+    """One predicted engine layer (a tuple: a large model has tens of thousands of them)."""
+
+    name: str
+    kind: str
+    nodes: tuple[str, ...]
+    ops: tuple[str, ...]
+    fusions: tuple[str, ...]
+
+    def to_json(self) -> dict[str, object]:
+        return {"name": self.name, "kind": self.kind, "nodes": list(self.nodes), "ops": list(self.ops),
+                "fusions": list(self.fusions)}
+
+
+@dataclass
+class Prediction:
+    layers: list[PredictedLayer]
+    eliminated: list[str]
+    eliminated_reasons: dict[str, str]
+    findings: list[Finding]
+    node_count: int
+
+    @property
+    def fused_node_count(self) -> int:
+        return sum(len(layer.nodes) for layer in self.layers if len(layer.nodes) > 1)
+
+    @property
+    def coverage(self) -> float:
+        """Share of the nodes that run on the GPU which TensorRT fuses with at least one other node."""
+        live = sum(len(layer.nodes) for layer in self.layers)
+        return self.fused_node_count / live if live else 0.0
+
+
+@dataclass
+class PlanContext:
+    """The mutable state the fusion passes share: who owns which node, what was eliminated, findings."""
+
+    graph: Graph
+    target: Target
+    book: RuleBook
+    owner: dict[Node, Group] = field(default_factory=dict)
+    eliminated: dict[Node, str] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    # Decisions taken before shape inference answered, each with the check that confirms it once
+    # the shapes are in: see plan_graph.
+    assumptions: list[Callable[[], bool]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        owner = self.owner
+        kinds: dict[str, str] = {}  # one lookup per op type, not per node
+        for node in self.graph.nodes:
+            kind = kinds.get(node.op)
+            if kind is None:
+                kind = kinds[node.op] = kind_of(node.op)
+            owner[node] = Group(node, kind)
+
+    # -- node and tensor queries ----------------------------------------------------------------
+
+    def group(self, node: Node) -> Group | None:
+        """The layer holding ``node``; None once it is eliminated (eliminate() removes it from owner)."""
+        return self.owner.get(node)
+
+    def live_readers(self, tensor: str) -> list[Node]:
+        """Readers that become engine layers (shape-only readers run on the host and do not count)."""
+        return [n for n in self.graph.consumers(tensor) if n not in self.eliminated]
+
+    def sole_reader(self, tensor: str) -> Node | None:
+        """The one live reader of ``tensor`` when it has exactly one and is not a graph output."""
+        if self.graph.is_graph_output(tensor):
+            return None
+        readers = self.live_readers(tensor)
+        return readers[0] if len(readers) == 1 else None
+
+    def why_not_sole(self, tensor: str, wanted: Node) -> str | None:
+        """Why ``wanted`` is not the only reader of ``tensor``, in words; None when it is."""
+        if self.graph.is_graph_output(tensor):
+            return f"tensor '{tensor}' is a graph output"
+        others = [n.name for n in self.live_readers(tensor) if n is not wanted]
+        if others:
+            shown = ", ".join(others[:3]) + (" ..." if len(others) > 3 else "")
+            return f"tensor '{tensor}' is also read by {shown}"
+        return None
+
+    def data_inputs(self, node: Node) -> list[str]:
+        """Inputs that carry activations: not constants, not eliminated shape values, not empty."""
+        constants, producers, eliminated = self.graph.constant_names, self.graph.producers, self.eliminated
+        out = []
+        for name in node.inputs:
+            if not name or name in constants:
+                continue
+            producer = producers.get(name)
+            if producer is not None and producer in eliminated:
+                continue
+            out.append(name)
+        return out
+
+    def live_producer(self, tensor: str) -> Node | None:
+        node = self.graph.producer(tensor)
+        if node is None or node in self.eliminated:
+            return None
+        return node
+
+    def assume_no_broadcast(self, conv_out: str, other: str) -> None:
+        """Record that a fusion went ahead before the shapes of these two tensors were known."""
+        shape = self.graph.shape
+        self.assumptions.append(lambda: broadcast_blocker(shape(conv_out), shape(other)) is None)
+
+    def assume_static(self, tensor: str) -> None:
+        """Record that a shape was taken as fully known before shape inference said so."""
+        shape = self.graph.shape
+        self.assumptions.append(lambda: is_static(shape(tensor)))
+
+    def assumptions_hold(self) -> bool:
+        """Whether every speculative decision is what the shapes, now waited for, would have made."""
+        return all(check() for check in self.assumptions)
+
+    # -- mutations ------------------------------------------------------------------------------
+
+    def eliminate(self, node: Node, reason: str) -> None:
+        self.eliminated[node] = reason
+        self.owner.pop(node, None)
+
+    def merge(self, into: Group, other: Group, fusion_id: str | None, name: str | None = None) -> Group:
+        """Move ``other``'s nodes into ``into``; the name joins with ' + ' as TensorRT's does."""
+        if into is other:
+            if fusion_id:
+                into.add_fusion(fusion_id)
+            return into
+        for node in other.nodes:
+            self.owner[node] = into
+        if other.nodes[0].index > into.nodes[-1].index:
+            into.nodes.extend(other.nodes)  # the common case: appending a successor, already in order
+        else:
+            into.nodes = sorted(into.nodes + other.nodes, key=node_index)
+        for f in other.fusions:
+            into.add_fusion(f)
+        if fusion_id:
+            into.add_fusion(fusion_id)
+        into.name = name if name is not None else f"{into.name} + {other.name}"
+        return into
+
+    def fuse_nodes(self, nodes: Iterable[Node], fusion_id: str, kind: str | None = None) -> Group | None:
+        """Make ``nodes`` one layer tagged ``fusion_id``; None when they already sit in different layers.
+
+        Nodes inside one larger layer (a Myelin region, say) are only tagged: the pattern is fused
+        there too, by Myelin's own code generator.
+        """
+        groups: list[Group] = []
+        owner = self.owner
+        for node in nodes:
+            group = owner.get(node)
+            if group is None:
+                return None
+            if group not in groups:  # Group has no __eq__: this is an identity test
+                groups.append(group)
+        multi = [g for g in groups if len(g.nodes) > 1]
+        if len(multi) > 1:
+            return None
+        base = multi[0] if multi else groups[0]
+        absorbed = [g for g in groups if g is not base]
+        for g in absorbed:
+            self.merge(base, g, None, name=base.name if base.kind == "myelin" else None)
+        base.add_fusion(fusion_id)
+        if kind is not None and base.kind != "myelin":
+            base.kind = kind
+        return base
+
+    def absorb(self, base: Group, nodes: list[Node]) -> Group:
+        """Make ``nodes`` (sorted, containing ``base``'s own nodes) one layer in a single step.
+
+        Merging a large region one group at a time would re-sort it each time; this is linear.
+        """
+        owner = self.owner
+        merged: set[Group] = {base}
+        for node in nodes:
+            other = owner[node]
+            if other is not base:
+                if other not in merged:
+                    merged.add(other)
+                    for f in other.fusions:
+                        base.add_fusion(f)
+                owner[node] = base
+        base.nodes = list(nodes)
+        return base
+
+    def near_miss(self, fusion_id: str, nodes: Iterable[Node], condition: str) -> None:
+        spec = self.book.fusion(fusion_id)
+        names = [n.name for n in nodes]
+        # The fusion's own fix: several fusions share one code, whose doc carries only the first one's.
+        self.findings.append(finding_for(self.book, spec.code,
+                                         f"{spec.id} fusion of {' and '.join(names)} is blocked: {condition}",
+                                         names, spec.fix))
+
+    def groups(self) -> list[Group]:
+        """Distinct live groups in the order of their last node.
+
+        A fused layer runs once its last node's inputs exist, so ordering by the last node is a
+        topological order of the layers, and it is the order TensorRT lists them in
+        ('Conv_15' before 'Conv_16 + Add_17 + Relu_18' in the A100 ResNet-18 engine).
+        """
+        owner = self.owner
+        ordered: list[Group] = []
+        for node in self.graph.nodes:
+            g = owner.get(node)
+            if g is not None and g.nodes[-1] is node:  # one last node per group: no "seen" set needed
+                ordered.append(g)
+        return ordered

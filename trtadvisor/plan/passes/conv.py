@@ -1,0 +1,275 @@
+"""Convolution epilogue fusions: Pad + Conv, Conv + ElementWise, Conv + activation, and late fusions.
+
+Sources: rules/fusions.toml [fusion."pad+conv"], [fusion."conv+eltwise"], [fusion."conv+relu"],
+[fusion."conv+clip"], [fusion."conv+gelu"], [fusion."act+act"], [fusion."scale+act"],
+[fusion."conv+pool"], [fusion."depsep-conv"].
+"""
+
+from __future__ import annotations
+
+from trtadvisor.analysis.shapes import broadcast_blocker
+from trtadvisor.ir.graph import Graph, Node
+from trtadvisor.plan.context import Group, PlanContext
+from trtadvisor.plan.passes.scale import conv_like_ops
+
+
+def fuse_pad_into_conv(ctx: PlanContext) -> None:
+    graph = ctx.graph
+    for node in graph.nodes_of("Pad"):
+        if ctx.group(node) is None:
+            continue
+        reader = ctx.sole_reader(node.outputs[0])
+        if reader is None or reader.op not in ("Conv", "ConvTranspose") or ctx.group(reader) is None:
+            continue
+        if reader.inputs[0] != node.outputs[0]:
+            continue
+        reason = _pad_blocker(graph, node)
+        if reason is not None:
+            ctx.near_miss("pad+conv", [node, reader], reason)
+            continue
+        conv_group = ctx.owner[reader]
+        merged = ctx.merge(conv_group, ctx.owner[node], "pad+conv", name=f"{node.name} + {conv_group.name}")
+        merged.kind = "deconvolution" if reader.op == "ConvTranspose" else "convolution"
+
+
+def _pad_blocker(graph: Graph, pad: Node) -> str | None:
+    mode = pad.attr("mode", "constant")
+    if mode != "constant":
+        return f"pad mode is '{mode}', only constant zero padding folds into a convolution"
+    if pad.has_attr("pads"):
+        pads = pad.attr("pads")
+    else:
+        pads_input = pad.input(1)
+        value = graph.const_value(pads_input) if pads_input else None
+        if value is None:
+            return "the pads are not constants"
+        pads = [int(v) for v in value.reshape(-1)]
+    negative = [p for p in pads if p < 0]
+    if negative:
+        return f"pads {list(pads)} include negative values"
+    value_input = pad.input(2)
+    fill = graph.scalar(value_input) if value_input else float(pad.attr("value", 0.0))
+    if fill is None or fill != 0.0:
+        return f"the pad value is {fill if fill is not None else 'not a constant'}, not 0"
+    half = len(pads) // 2
+    if half >= 2 and (pads[0] or pads[1] or pads[half] or pads[half + 1]):
+        return "batch or channel dimensions are padded"
+    axes = pad.input(3)
+    if axes:
+        return "the Pad has explicit axes"
+    return None
+
+
+def _broadcast_blocker(ctx: PlanContext, conv_out: str, other: str) -> str | None:
+    """Why the residual operand ``other`` cannot join the convolution writing ``conv_out``.
+
+    While shape inference is still running, the fusion goes ahead as if nothing broadcasts (the
+    common case) and the plan checks the assumption once the shapes are in: see
+    PlanContext.assume_no_broadcast. That keeps this pass, and the Myelin partitioning after it,
+    off the wait for shapes.
+    """
+    graph = ctx.graph
+    known_a, a = graph.shape_if_ready(conv_out)
+    known_b, b = graph.shape_if_ready(other)
+    if not (known_a and known_b):
+        ctx.assume_no_broadcast(conv_out, other)
+        return None
+    return broadcast_blocker(a, b)
+
+
+
+
+def _is_conv_group(group: Group | None, conv_ops: frozenset[str]) -> bool:
+    if group is None:
+        return False
+    return group.kind in ("convolution", "deconvolution") or (group.kind == "gemm" and "Gemm" in conv_ops)
+
+
+def _conv_taking_add(ctx: PlanContext, add: Node, conv_ops: frozenset[str], prefer: int) -> int | None:
+    """Which input of ``add`` comes from a convolution free to take it, the preferred input first."""
+    for i in (prefer, 1 - prefer):
+        name = add.inputs[i]
+        producer = ctx.live_producer(name)
+        group = ctx.group(producer) if producer is not None else None
+        if not _is_conv_group(group, conv_ops) or group.tail is not producer:
+            continue
+        if "conv+eltwise" in group.fusions or ctx.sole_reader(name) is not add:
+            continue
+        return i
+    return None
+
+
+def fuse_conv_epilogues(ctx: PlanContext) -> None:
+    """Conv (+ scale) then + ElementWise sum/min/max, then + ReLU / Clip / GELU, in TensorRT's order."""
+    graph = ctx.graph
+    conv_ops = conv_like_ops(ctx)
+    eltwise_ops = frozenset(ctx.book.fusion("conv+eltwise").ops)
+    prefer = ctx.book.fusion("conv+eltwise").prefer_input
+    for node in graph.nodes_of(*conv_ops):
+        if ctx.group(node) is None:
+            continue
+        group = ctx.owner[node]
+        if node.op == "Gemm":
+            group.kind = "gemm"
+        if not _is_conv_group(group, conv_ops) or group.tail.op in _ACTIVATION_OPS:
+            continue
+        _try_eltwise(ctx, group, graph, eltwise_ops, conv_ops, prefer)
+        _try_activation(ctx, group)
+
+
+def _try_eltwise(ctx: PlanContext, group: Group, graph: Graph, eltwise_ops: frozenset[str],
+                 conv_ops: frozenset[str], prefer: int) -> None:
+    out = group.tail.outputs[0]
+    readers = ctx.live_readers(out)
+    adds = [r for r in readers if r.op in eltwise_ops and len(r.inputs) == 2]
+    if not adds:
+        return
+    add = adds[0]
+    if ctx.group(add) is None or len(ctx.owner[add].nodes) > 1:
+        return
+    other = add.inputs[1] if add.inputs[0] == out else add.inputs[0]
+    if other == out or graph.is_constant(other):
+        return  # x + x, or a bias: a scale, not a residual
+    my_index = 0 if add.inputs[0] == out else 1
+    if _conv_taking_add(ctx, add, conv_ops, prefer) not in (None, my_index):
+        return  # the other operand's convolution takes the Add (preferred input, or the only one free)
+    broadcast = _broadcast_blocker(ctx, out, other)
+    if broadcast is not None:
+        ctx.near_miss("conv+eltwise", [group.tail, add], broadcast)
+        return
+    why = ctx.why_not_sole(out, add)
+    if why is not None:
+        ctx.near_miss("conv+eltwise", [group.tail, add], why)
+        return
+    ctx.merge(group, ctx.owner[add], "conv+eltwise")
+
+
+def _try_activation(ctx: PlanContext, group: Group) -> None:
+    out = group.tail.outputs[0]
+    readers = ctx.live_readers(out)
+    acts = [r for r in readers if r.op in ("Relu", "Clip", "Gelu") and r.inputs[0] == out]
+    if not acts:
+        _try_decomposed_gelu(ctx, group, out, readers)
+        return
+    act = acts[0]
+    if ctx.group(act) is None or len(ctx.owner[act].nodes) > 1:
+        return
+    fusion = {"Relu": "conv+relu", "Clip": "conv+clip", "Gelu": "conv+gelu"}[act.op]
+    why = ctx.why_not_sole(out, act)
+    if why is not None:
+        ctx.near_miss(fusion, [group.tail, act], why)
+        return
+    if act.op == "Clip" and any(i and not ctx.graph.is_constant(i) for i in act.inputs[1:]):
+        ctx.near_miss(fusion, [group.tail, act], "the Clip bounds are not constants")
+        return
+    if act.op == "Gelu":
+        reason = gelu_blocker(ctx)
+        if reason is not None:
+            ctx.near_miss(fusion, [group.tail, act], reason)
+            return
+    ctx.merge(group, ctx.owner[act], fusion)
+
+
+def _try_decomposed_gelu(ctx: PlanContext, group: Group, out: str, readers: list[Node]) -> None:
+    """A GELU written as Erf/Tanh arithmetic (already grouped by the GELU fusion) after a convolution."""
+    gelu = ctx.owner.get(readers[0]) if readers else None
+    if gelu is None or "gelu" not in gelu.fusions or gelu.kind == "myelin":
+        return
+    tail = group.tail
+    if any(ctx.owner.get(r) is not gelu for r in readers) or ctx.graph.is_graph_output(out):
+        ctx.near_miss("conv+gelu", [tail, readers[0]], ctx.why_not_sole(out, readers[0]) or "other readers")
+        return
+    reason = gelu_blocker(ctx)
+    if reason is not None:
+        ctx.near_miss("conv+gelu", [tail, readers[0]], reason)
+        return
+    ctx.merge(group, gelu, "conv+gelu")
+
+
+def gelu_blocker(ctx: PlanContext) -> str | None:
+    """Why Conv + GELU cannot fuse on this target (FP16/INT8 on Turing or later); None when it can."""
+    spec = ctx.book.fusion("conv+gelu")
+    if ctx.target.precision not in spec.precisions:
+        return f"precision is {ctx.target.precision}; Conv + GELU needs FP16 or INT8 in and out"
+    if ctx.target.sm is not None and spec.min_sm is not None and ctx.target.sm < spec.min_sm:
+        return f"SM {ctx.target.sm} is older than Turing (SM {spec.min_sm})"
+    return None
+
+
+def fuse_activation_pairs(ctx: PlanContext) -> None:
+    """ReLU + ReLU, and a Scale (an unfolded BatchNormalization) + activation."""
+    graph = ctx.graph
+    for node in graph.nodes_of("Relu", "BatchNormalization"):
+        group = ctx.group(node)
+        if group is None or len(group.nodes) != 1:
+            continue
+        if node.op == "Relu":
+            reader = ctx.sole_reader(node.outputs[0])
+            if reader is not None and reader.op == "Relu" and ctx.group(reader) is not None \
+                    and len(ctx.owner[reader].nodes) == 1:
+                ctx.merge(group, ctx.owner[reader], "act+act")
+        elif node.op == "BatchNormalization":
+            out = node.outputs[0]
+            acts = [r for r in ctx.live_readers(out) if r.op in _ACTIVATION_OPS]
+            if not acts or ctx.group(acts[0]) is None or len(ctx.owner[acts[0]].nodes) != 1:
+                continue
+            why = ctx.why_not_sole(out, acts[0])
+            if why is not None:
+                ctx.near_miss("scale+act", [node, acts[0]], why)
+                continue
+            merged = ctx.merge(group, ctx.owner[acts[0]], "scale+act")
+            merged.kind = "pointwise"
+
+
+_ACTIVATION_OPS = frozenset({"Relu", "LeakyRelu", "Sigmoid", "Tanh", "Elu", "Selu", "Softplus", "Clip",
+                             "HardSigmoid", "ThresholdedRelu", "Softsign", "PRelu", "Gelu"})
+
+
+def fuse_conv_pool(ctx: PlanContext) -> None:
+    """Conv (+ activation) + Pooling in the same precision: seen in INT8 engines only."""
+    spec = ctx.book.fusion("conv+pool")
+    if ctx.target.precision not in spec.precisions:
+        return
+    for node in ctx.graph.nodes_of("MaxPool", "AveragePool"):
+        if ctx.group(node) is None:
+            continue
+        producer = ctx.live_producer(node.inputs[0])
+        group = ctx.group(producer) if producer is not None else None
+        if group is None or group.kind != "convolution" or group.tail is not producer:
+            continue
+        if ctx.sole_reader(node.inputs[0]) is not node:
+            continue
+        ctx.merge(group, ctx.owner[node], "conv+pool")
+
+
+def note_depthwise_separable(ctx: PlanContext) -> None:
+    """Depthwise conv + 1x1 conv may become a DepSepConvolution in INT8 on SM >= 7.2.
+
+    It is reported, not predicted: the real INT8 MobileNet-v2 engine on a TITAN RTX (SM 7.5) kept
+    them apart (../shared/data/trt-artifacts/trex/tests/inputs/mobilenet.qat.onnx.engine.graph.json,
+    'CudaDepthwiseConvolution'), so "may sometimes be fused" is the honest prediction.
+    """
+    spec = ctx.book.fusion("depsep-conv")
+    if ctx.target.precision != "int8":
+        return
+    graph = ctx.graph
+    for node in graph.nodes_of("Conv"):
+        if not _is_depthwise(graph, node) or ctx.group(node) is None:
+            continue
+        group = ctx.owner[node]
+        reader = ctx.sole_reader(group.tail.outputs[0])
+        if reader is None or reader.op != "Conv" or not _is_pointwise_conv(graph, reader):
+            continue
+        if ctx.target.sm is not None and spec.min_sm is not None and ctx.target.sm < spec.min_sm:
+            ctx.near_miss("depsep-conv", [node, reader], f"SM {ctx.target.sm} is below {spec.min_sm}")
+
+
+def _is_depthwise(graph: Graph, conv: Node) -> bool:
+    groups = conv.attr("group", 1)
+    shape = graph.shape(conv.inputs[0])
+    return groups > 1 and shape is not None and len(shape) > 1 and shape[1] == groups
+
+
+def _is_pointwise_conv(graph: Graph, conv: Node) -> bool:
+    w = graph.shape(conv.inputs[1]) if len(conv.inputs) > 1 else None
+    return w is not None and all(d == 1 for d in w[2:]) and conv.attr("group", 1) == 1

@@ -1,0 +1,151 @@
+"""Pointwise fusion into PWN(...) layers, then Convolution + generic activation.
+
+A pointwise layer joins its neighbour when it is an Activation, ElementWise or Unary layer whose
+constant operands hold a single value, the value between them is read only inside the fused layer,
+and the fused layer stays under the size cap. Names follow TensorRT's progressive fusion,
+``PWN(PWN(HardSigmoid_1), Mul_2)``. Sources: rules/fusions.toml [fusion.pointwise], [fusion."conv+act"].
+"""
+
+from __future__ import annotations
+
+from trtadvisor.ir.graph import Node
+from trtadvisor.ir.ops import POINTWISE_OPS, is_pointwise_class
+from trtadvisor.plan.context import Group, PlanContext
+from trtadvisor.plan.passes.conv import gelu_blocker
+
+_OWN_EPILOGUE = frozenset({"Relu", "Clip", "Gelu"})
+
+
+def _wrapped(group: Group) -> str:
+    return group.name if group.pointwise else f"PWN({group.name})"
+
+
+def _blocking_constant(ctx: PlanContext, node: Node) -> str | None:
+    constants = ctx.graph.constant_names
+    for name in node.inputs:
+        if not name or name not in constants:
+            continue
+        size = ctx.graph.constant_size(name)
+        if size is None or size > 1:
+            return name
+    return None
+
+
+def _eligible(ctx: PlanContext, node: Node) -> bool:
+    group = ctx.group(node)
+    if group is None or not is_pointwise_class(node.op):
+        return False
+    if len(group.nodes) > 1 and not group.pointwise:
+        return False  # already fused into a convolution, a reduction or a Myelin region
+    return _blocking_constant(ctx, node) is None
+
+
+def fuse_pointwise(ctx: PlanContext) -> None:
+    graph = ctx.graph
+    cap = ctx.book.fusion("pointwise").max_ops
+    owner = ctx.owner
+    for node in graph.nodes_of(*POINTWISE_OPS):  # no other op is ever eligible or noted
+        group = owner.get(node)
+        if group is None or (len(group.nodes) > 1 and not group.pointwise):
+            continue  # eliminated, or inside a convolution, reduction or Myelin layer
+        if _blocking_constant(ctx, node) is not None:
+            _note_blocked_constant(ctx, node)
+            continue
+        for name in ctx.data_inputs(node):
+            producer = ctx.live_producer(name)
+            if producer is None or not _eligible(ctx, producer):
+                continue
+            mine, theirs = ctx.owner[node], ctx.owner[producer]
+            if mine is theirs:
+                continue
+            if graph.is_graph_output(name):
+                continue
+            if any(ctx.owner.get(r) is not mine for r in ctx.live_readers(name)):
+                continue  # the value is needed outside: it would become a second output
+            if len(mine.nodes) + len(theirs.nodes) > cap:
+                ctx.near_miss("pointwise", [producer, node],
+                              f"the fused layer would hold {len(mine.nodes) + len(theirs.nodes)} ops, over the "
+                              f"cap of {cap}")
+                continue
+            name_ = f"PWN({_wrapped(theirs)}, {_wrapped(mine) if len(mine.nodes) > 1 else mine.name})"
+            merged = ctx.merge(mine, theirs, "pointwise", name=name_)
+            merged.pointwise = True
+            merged.kind = "pointwise"
+
+
+def _note_blocked_constant(ctx: PlanContext, node: Node) -> None:
+    """A pointwise op between pointwise neighbours that a multi-value constant keeps apart."""
+    if ctx.group(node) is None or not is_pointwise_class(node.op) or len(ctx.owner[node].nodes) > 1:
+        return
+    const = _blocking_constant(ctx, node)
+    if const is None:
+        return
+    neighbours = [p for p in (ctx.live_producer(i) for i in ctx.data_inputs(node)) if p is not None]
+    neighbours += ctx.live_readers(node.outputs[0])
+    if any(is_pointwise_class(n.op) and ctx.group(n) is not None and len(ctx.owner[n].nodes) == 1
+           for n in neighbours):
+        size = ctx.graph.constant_size(const)
+        ctx.near_miss("pointwise", [node], f"constant operand '{const}' holds {size if size else 'many'} values; "
+                      "pointwise fusion takes single-value constants only")
+
+
+def fuse_conv_generic_activation(ctx: PlanContext) -> None:
+    """A convolution followed by a pointwise layer with one input and one output."""
+    for group in _convolution_layers(ctx):
+        node = group.tail
+        if any(f in group.fusions for f in ("conv+relu", "conv+clip", "conv+gelu", "conv+act")):
+            continue
+        out = node.outputs[0]
+        readers = ctx.live_readers(out)
+        if not readers or ctx.graph.is_graph_output(out):
+            continue
+        act = ctx.owner.get(readers[0])
+        if act is None or readers[0] in ctx.eliminated or act.kind != "pointwise":
+            continue
+        if any(ctx.owner.get(r) is not act for r in readers):
+            # ReLU, Clip and GELU readers already had their own near miss from the epilogue pass.
+            why = ctx.why_not_sole(out, readers[0])
+            if why and _single_input(ctx, act, out) and not any(r.op in _OWN_EPILOGUE for r in readers):
+                ctx.near_miss("conv+act", [node, readers[0]], why)
+            continue
+        if not _single_input(ctx, act, out) or not _single_output(ctx, act):
+            continue
+        if "gelu" in act.fusions and gelu_blocker(ctx) is not None:
+            continue  # Conv + GELU has its own conditions (precision, SM), reported by the epilogue pass
+        ctx.merge(group, act, "conv+act", name=f"{group.name} + {_wrapped(act)}")
+        if len(act.nodes) > 1:
+            group.add_fusion("pointwise")
+
+
+def _convolution_layers(ctx: PlanContext) -> list[Group]:
+    """Convolution layers in the order of their last node (each holds a Conv or ConvTranspose)."""
+    layers: dict[Group, None] = {}
+    for conv in ctx.graph.nodes_of("Conv", "ConvTranspose"):
+        group = ctx.owner.get(conv)
+        if group is not None and group.kind in ("convolution", "deconvolution"):
+            layers[group] = None
+    return sorted(layers, key=_tail_index)
+
+
+def _tail_index(group: Group) -> int:
+    return group.nodes[-1].index
+
+
+def _single_input(ctx: PlanContext, group: Group, source: str) -> bool:
+    members = set(group.nodes)
+    for node in group.nodes:
+        for name in ctx.data_inputs(node):
+            producer = ctx.graph.producer(name)
+            if name != source and producer not in members:
+                return False
+    return True
+
+
+def _single_output(ctx: PlanContext, group: Group) -> bool:
+    members = set(group.nodes)
+    escaping = 0
+    for node in group.nodes:
+        for out in node.outputs:
+            if ctx.graph.is_graph_output(out) or any(r not in members for r in ctx.live_readers(out)):
+                escaping += 1
+    return escaping <= 1

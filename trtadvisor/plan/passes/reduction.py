@@ -1,0 +1,257 @@
+"""Reduction fusions: GELU (erf and tanh forms), L1Norm, sum of squares, L2Norm, LogSum, LogSumExp,
+and ReduceMean over H, W becoming average pooling.
+
+Sources: rules/fusions.toml [fusion.gelu], [fusion.l1norm], [fusion.sumsq], [fusion.l2norm],
+[fusion.logsum], [fusion.logsumexp], [fusion."reduce-to-pool"].
+"""
+
+from __future__ import annotations
+
+import heapq
+
+from trtadvisor.analysis.evaluate import (
+    EVALUABLE_OPS,
+    EVALUATED_ATTRIBUTES,
+    GELU_ERF_ON_SAMPLES,
+    GELU_TANH_ON_SAMPLES,
+    SAMPLES,
+    close,
+    evaluate,
+)
+from trtadvisor.ir.graph import Graph, Node
+from trtadvisor.plan.context import PlanContext
+
+_MAX_GELU_NODES = 10
+_SEARCH_DEPTH = 6
+
+
+def _backward_tensors(ctx: PlanContext, start: Node) -> list[str]:
+    """Tensors reachable backwards from ``start`` through evaluable nodes, nearest first.
+
+    The walk skips what ctx.data_inputs skips (empty names, constants, values of eliminated nodes),
+    with the graph's lookups bound once: it runs for every Erf and Tanh of the model.
+    """
+    producers, owner, eliminated = ctx.graph.producers, ctx.owner, ctx.eliminated
+    is_constant = ctx.graph.constant_names.__contains__
+    seen: list[str] = []
+    frontier = [start]
+    for _ in range(_SEARCH_DEPTH):
+        nxt: list[Node] = []
+        for node in frontier:
+            for name in node.inputs:
+                if not name or name in seen or is_constant(name):
+                    continue
+                producer = producers.get(name)
+                if producer is not None and producer in eliminated:
+                    continue
+                seen.append(name)
+                if producer is not None and producer.op in EVALUABLE_OPS and producer in owner:
+                    nxt.append(producer)
+        frontier = nxt
+    return seen
+
+
+def _forward_region(ctx: PlanContext, source: str) -> list[Node]:
+    """Evaluable nodes computed from ``source`` alone (plus constants), in topological order."""
+    graph = ctx.graph
+    readers_of, owner, eliminated = graph.readers, ctx.owner, ctx.eliminated
+    is_constant = graph.constant_names.__contains__
+    available = {source}
+    region: list[Node] = []
+    # Nodes waiting to be visited, lowest index first (a topological order); few at a time.
+    pending = [(n.index, n) for n in readers_of.get(source, ()) if n not in eliminated]
+    heapq.heapify(pending)
+    queued = {n for _, n in pending}
+    while pending and len(region) < 2 * _MAX_GELU_NODES:
+        _, node = heapq.heappop(pending)
+        queued.discard(node)  # a node skipped now may be reached again once its other inputs exist
+        if node.op not in EVALUABLE_OPS or node not in owner:
+            continue
+        if not all(not i or i in available or is_constant(i) for i in node.inputs):
+            continue
+        region.append(node)
+        available.update(node.outputs)
+        for reader in readers_of.get(node.outputs[0], ()):
+            if reader not in queued and reader not in eliminated:
+                queued.add(reader)
+                heapq.heappush(pending, (reader.index, reader))
+    return region
+
+
+def _ancestors_within(end: Node, region: list[Node], graph: Graph) -> list[Node]:
+    members = {n.outputs[0]: n for n in region}
+    keep: set[Node] = set()
+    stack = [end]
+    while stack:
+        node = stack.pop()
+        if node in keep:
+            continue
+        keep.add(node)
+        stack.extend(members[i] for i in node.inputs if i in members)
+    return [n for n in region if n in keep]
+
+
+def fuse_gelu(ctx: PlanContext) -> None:
+    graph = ctx.graph
+    tolerance = ctx.book.fusion("gelu").tolerance
+    verdicts: dict[tuple[object, ...], list[int]] = {}  # see _gelu_ends
+    for core in graph.nodes_of("Gelu", "Erf", "Tanh"):
+        if core.op == "Gelu" and ctx.group(core) is not None:
+            ctx.fuse_nodes([core], "gelu")
+            continue
+        if core.op not in ("Erf", "Tanh") or ctx.group(core) is None or "gelu" in ctx.owner[core].fusions:
+            continue
+        match = _match_gelu(ctx, core, tolerance, verdicts)
+        if match is None:
+            continue
+        nodes, escaped = match
+        if escaped:
+            ctx.near_miss("gelu", nodes, escaped)
+            continue
+        ctx.fuse_nodes(nodes, "gelu", kind="pointwise")
+
+
+def _match_gelu(ctx: PlanContext, core: Node, tolerance: float,
+                verdicts: dict[tuple[object, ...], list[int]]) -> tuple[list[Node], str | None] | None:
+    graph = ctx.graph
+    for source in _backward_tensors(ctx, core):
+        # GELU reads its input twice (inside erf/tanh and in the final product): a tensor with a
+        # single reader cannot be x, which saves evaluating most candidates.
+        if len(graph.readers.get(source, ())) < 2:
+            continue
+        region = _forward_region(ctx, source)
+        if core not in region:
+            continue
+        for position in _gelu_ends(graph, region, source, tolerance, verdicts):
+            end = region[position]
+            if end.index < core.index:
+                continue
+            nodes = _ancestors_within(end, region, graph)
+            if core not in nodes or len(nodes) > _MAX_GELU_NODES:
+                continue
+            return nodes, _escaping_value(ctx, nodes, end)
+    return None
+
+
+def _gelu_ends(graph: Graph, region: list[Node], source: str, tolerance: float,
+               verdicts: dict[tuple[object, ...], list[int]]) -> list[int]:
+    """Positions in ``region``, last first, of the nodes whose output is GELU of ``source``.
+
+    What a region computes is fixed by its ops, how they connect, their single-value constants
+    and the attributes evaluate() reads: regions alike in all of these (a model repeats its GELU
+    in every block) share one evaluation.
+    """
+    key = _region_key(graph, region, source, tolerance)
+    ends = verdicts.get(key)
+    if ends is None:
+        values = evaluate(graph, region, source, SAMPLES)
+        ends = []
+        for position in range(len(region) - 1, -1, -1):
+            result = values.get(region[position].outputs[0])
+            if result is not None and (close(result, GELU_ERF_ON_SAMPLES, tolerance)
+                                       or close(result, GELU_TANH_ON_SAMPLES, tolerance)):
+                ends.append(position)
+        verdicts[key] = ends
+    return ends
+
+
+def _region_key(graph: Graph, region: list[Node], source: str, tolerance: float) -> tuple[object, ...]:
+    """The region as evaluate() sees it: per node its op, where each input comes from (the source,
+    an earlier node of the region, or a constant's single value) and the attributes it reads."""
+    position: dict[str, int] = {source: -1}
+    parts: list[object] = [tolerance]
+    for k, node in enumerate(region):
+        refs: list[object] = []
+        for name in node.inputs:
+            p = position.get(name)
+            refs.append(p if p is not None else (name and ("value", graph.scalar(name))))
+        attributes = EVALUATED_ATTRIBUTES.get(node.op)
+        parts.append((node.op, tuple(refs), tuple(node.attr(a) for a in attributes) if attributes else ()))
+        position[node.outputs[0]] = k
+    return tuple(parts)
+
+
+def _escaping_value(ctx: PlanContext, nodes: list[Node], end: Node) -> str | None:
+    inside = set(nodes)
+    for node in nodes:
+        if node is end:
+            continue
+        out = node.outputs[0]
+        if ctx.graph.is_graph_output(out):
+            return f"intermediate '{out}' of the GELU is a graph output"
+        outside = [r.name for r in ctx.live_readers(out) if r not in inside]
+        if outside:
+            return f"intermediate '{out}' of the GELU is also read by {outside[0]}"
+    return None
+
+
+def _single_reader(ctx: PlanContext, node: Node, ops: tuple[str, ...]) -> Node | None:
+    reader = ctx.sole_reader(node.outputs[0])
+    if reader is None or reader.op not in ops or ctx.group(reader) is None:
+        return None
+    if len(ctx.owner[reader].nodes) > 1 and ctx.owner[reader].kind != "myelin":
+        return None
+    return reader
+
+
+def _is_square(graph: Graph, node: Node) -> bool:
+    if node.op == "Mul" and len(node.inputs) == 2:
+        return node.inputs[0] == node.inputs[1]
+    if node.op == "Pow" and len(node.inputs) == 2:
+        return graph.scalar(node.inputs[1]) == 2.0
+    return False
+
+
+def fuse_reductions(ctx: PlanContext) -> None:
+    graph = ctx.graph
+    for node in graph.nodes_of("Exp", "Abs", "Mul", "Pow", "ReduceSum"):
+        if ctx.group(node) is None:
+            continue
+        if node.op == "Exp":
+            total = _single_reader(ctx, node, ("ReduceSum",))
+            log = _single_reader(ctx, total, ("Log",)) if total is not None else None
+            if total is not None and log is not None:
+                ctx.fuse_nodes([node, total, log], "logsumexp", kind="reduction")
+        elif node.op == "Abs":
+            total = _single_reader(ctx, node, ("ReduceSum",))
+            if total is not None:
+                ctx.fuse_nodes([node, total], "l1norm", kind="reduction")
+        elif _is_square(graph, node):
+            total = _single_reader(ctx, node, ("ReduceSum",))
+            if total is None:
+                continue
+            group = ctx.fuse_nodes([node, total], "sumsq", kind="reduction")
+            root = _single_reader(ctx, total, ("Sqrt",))
+            if group is not None and root is not None:
+                ctx.fuse_nodes([node, total, root], "l2norm", kind="reduction")
+        elif node.op == "ReduceSum":
+            group = ctx.group(node)
+            if group is not None and len(group.nodes) == 1:
+                log = _single_reader(ctx, node, ("Log",))
+                if log is not None:
+                    ctx.fuse_nodes([node, log], "logsum", kind="reduction")
+
+
+def _reduce_axes(graph: Graph, node: Node) -> list[int] | None:
+    axes = node.attr("axes")
+    if axes is None and len(node.inputs) > 1 and node.inputs[1]:
+        value = graph.const_value(node.inputs[1])
+        axes = None if value is None else [int(a) for a in value.reshape(-1)]
+    return None if axes is None else list(axes)
+
+
+def reduce_to_pooling(ctx: PlanContext) -> None:
+    graph = ctx.graph
+    for node in graph.nodes_of("ReduceMean"):
+        if ctx.group(node) is None or len(ctx.owner[node].nodes) != 1:
+            continue
+        shape = graph.shape(node.inputs[0])
+        axes = _reduce_axes(graph, node)
+        if shape is None or len(shape) != 4 or axes is None:
+            continue
+        if sorted(a % 4 for a in axes) != [2, 3]:
+            continue
+        if not node.attr("keepdims", 1):
+            ctx.near_miss("reduce-to-pool", [node], "keepdims is 0")
+            continue
+        ctx.fuse_nodes([node], "reduce-to-pool", kind="pooling")

@@ -1,0 +1,122 @@
+"""Scale fusions: identity scales erased, Convolution + Scale (BatchNormalization folding).
+
+Source: rules/fusions.toml [fusion."scale-noop"] and [fusion."conv+scale"].
+"""
+
+from __future__ import annotations
+
+from trtadvisor.ir.graph import Graph, Node
+from trtadvisor.plan.context import Group, PlanContext
+
+# Element-wise ops with a constant operand that TensorRT turns into a Scale layer, and the
+# operand value that makes each one an identity.
+_IDENTITY_OPERAND = {"Add": 0.0, "Sub": 0.0, "Mul": 1.0, "Div": 1.0, "Pow": 1.0}
+
+
+def conv_like_ops(ctx: PlanContext) -> frozenset[str]:
+    """Ops that behave as a convolution for epilogue fusions on this TensorRT version."""
+    if not ctx.target.trt_at_least(ctx.book.platform["gemm_as_conv_before"]):
+        return frozenset({"Conv", "ConvTranspose", "Gemm"})
+    return frozenset({"Conv", "ConvTranspose"})
+
+
+def erase_identity_scales(ctx: PlanContext) -> None:
+    graph = ctx.graph
+    constants, owner = graph.constant_names, ctx.owner
+    for node in graph.nodes_of(*_IDENTITY_OPERAND):
+        if len(node.inputs) != 2 or node not in owner:
+            continue
+        data, const = node.inputs
+        if const not in constants and (data not in constants or node.op not in ("Add", "Mul")):
+            continue  # no constant operand where one could be: the common case, two set lookups
+        value = graph.scalar(const) if const in constants else None
+        if value is None and node.op in ("Add", "Mul"):  # commutative: the constant may come first
+            data, const = const, data
+            value = graph.scalar(const) if const in constants else None
+        identity = _IDENTITY_OPERAND[node.op]
+        if value is None or value != identity or data in constants:
+            continue
+        out = node.outputs[0]
+        if graph.is_graph_output(out):
+            continue
+        # Erasing must not change the data type or shape of the result.
+        if graph.shape(data) is not None and graph.shape(data) != graph.shape(out):
+            continue
+        ctx.eliminate(node, f"{node.op} by {identity:g} is an identity scale, erased")
+
+
+def _is_channel_constant(graph: Graph, name: str, conv_out: str) -> bool:
+    """A constant that scales uniformly or per output channel of an N x C x ... tensor."""
+    if not graph.is_constant(name):
+        return False
+    shape = graph.shape(name)
+    out_shape = graph.shape(conv_out)
+    if shape is None:
+        return False
+    size = 1
+    for d in shape:
+        size *= d if isinstance(d, int) else 0
+    if size == 1:
+        return True
+    if out_shape is None or len(out_shape) < 2:
+        return False
+    channels = out_shape[1]
+    # Right-aligned broadcast: [C,1,1] or [1,C,1,1] against [N,C,H,W].
+    padded = (1,) * (len(out_shape) - len(shape)) + tuple(shape)
+    if len(padded) != len(out_shape):
+        return False
+    return padded[1] == channels and all(d == 1 for i, d in enumerate(padded) if i != 1)
+
+
+def _scale_blocker(graph: Graph, node: Node, conv_out: str) -> str | None:
+    """Why ``node`` (reading ``conv_out``) is not a Scale that folds into the convolution; None if it is."""
+    if node.op == "BatchNormalization":
+        params = [i for i in node.inputs[1:] if i]
+        dynamic = [p for p in params if not graph.is_constant(p)]
+        if dynamic:
+            return f"BatchNormalization parameter '{dynamic[0]}' is not a constant"
+        return None
+    if node.op not in ("Mul", "Add", "Sub", "Div", "Pow") or len(node.inputs) != 2:
+        return "not a scale"
+    other = node.inputs[1] if node.inputs[0] == conv_out else node.inputs[0]
+    if node.inputs[1] != other and node.op in ("Sub", "Div", "Pow"):
+        return "not a scale"  # c - x or c / x is not an affine scale of x
+    if node.op == "Pow":
+        if not graph.is_constant(other):
+            return f"the power '{other}' is not a constant"
+        return None if _is_channel_constant(graph, other, conv_out) else "not a scale"
+    if not graph.is_constant(other):
+        return "not a scale"
+    return None if _is_channel_constant(graph, other, conv_out) else "not a scale"
+
+
+def fold_scales_into_convs(ctx: PlanContext) -> None:
+    graph = ctx.graph
+    conv_ops = conv_like_ops(ctx) - {"Gemm"}
+    for node in graph.nodes_of(*conv_ops):
+        if ctx.group(node) is None:
+            continue
+        group = ctx.owner[node]
+        while True:
+            out = group.tail.outputs[0]
+            reader = ctx.sole_reader(out)
+            if reader is None or ctx.group(reader) is None or len(ctx.owner[reader].nodes) > 1:
+                _report_blocked_scale(ctx, group, out)
+                break
+            reason = _scale_blocker(graph, reader, out)
+            if reason == "not a scale":
+                break
+            if reason is not None:
+                ctx.near_miss("conv+scale", [group.tail, reader], reason)
+                break
+            ctx.merge(group, ctx.owner[reader], "conv+scale")
+        group.kind = "deconvolution" if node.op == "ConvTranspose" else "convolution"
+
+
+def _report_blocked_scale(ctx: PlanContext, group: Group, out: str) -> None:
+    """A BatchNormalization right after a convolution that cannot fold because others read the conv."""
+    for reader in ctx.live_readers(out):
+        if reader.op == "BatchNormalization":
+            why = ctx.why_not_sole(out, reader)
+            if why:
+                ctx.near_miss("conv+scale", [group.tail, reader], why)

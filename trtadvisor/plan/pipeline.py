@@ -1,0 +1,124 @@
+"""The plan stage: the fusion passes in the order TensorRT's builder runs them, and the run over a graph
+(with the speculative re-plan) that resolves it into the predicted engine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from operator import attrgetter
+
+from trtadvisor.ir.graph import Graph, Node, node_index
+from trtadvisor.knowledge.findings import Finding
+from trtadvisor.knowledge.rulebook import RuleBook
+from trtadvisor.knowledge.target import Target
+from trtadvisor.plan.context import PlanContext, PredictedLayer, Prediction
+from trtadvisor.plan.passes.attention import fuse_normalizations, tag_attention
+from trtadvisor.plan.passes.conv import (
+    fuse_activation_pairs,
+    fuse_conv_epilogues,
+    fuse_conv_pool,
+    fuse_pad_into_conv,
+    note_depthwise_separable,
+)
+from trtadvisor.plan.passes.eliminate import eliminate
+from trtadvisor.plan.passes.myelin import fold_flatten_into_gemm, form_myelin_regions
+from trtadvisor.plan.passes.pointwise import fuse_conv_generic_activation, fuse_pointwise
+from trtadvisor.plan.passes.qdq import fuse_qdq, fuse_qdq_epilogues
+from trtadvisor.plan.passes.reduction import fuse_gelu, fuse_reductions, reduce_to_pooling
+from trtadvisor.plan.passes.scale import erase_identity_scales, fold_scales_into_convs
+from trtadvisor.plan.passes.shuffle import fuse_shuffle_reduce, fuse_shuffles
+from trtadvisor.plan.passes.softmax import fuse_softmax
+
+Pass = Callable[[PlanContext], None]
+
+
+def pipeline(target: Target, book: RuleBook) -> list[Pass]:
+    return [
+        eliminate,
+        erase_identity_scales,
+        fuse_qdq,
+        fold_flatten_into_gemm,
+        fuse_shuffles,
+        fuse_shuffle_reduce,
+        fold_scales_into_convs,
+        fuse_pad_into_conv,
+        fuse_gelu,
+        fuse_conv_epilogues,
+        fuse_activation_pairs,
+        fuse_reductions,
+        reduce_to_pooling,
+        # Myelin takes what the convolution and pooling fusions left: TensorRT 10 keeps conv + ReLU
+        # and pooling as Cask layers beside its Myelin regions (trt10.16.1 exportLayerInfo).
+        form_myelin_regions,
+        tag_attention,
+        fuse_normalizations,
+        fuse_softmax,
+        fuse_pointwise,
+        fuse_conv_generic_activation,
+        fuse_conv_pool,
+        note_depthwise_separable,
+        # Output Q into producers, residual DQ into Conv + Add, quantized pooling: after the epilogues.
+        fuse_qdq_epilogues,
+    ]
+
+
+def _outside_myelin_layers(ctx: PlanContext, found: list[Finding]) -> list[Finding]:
+    """Drop blocked classic fusions whose nodes all ended up in one Myelin region: not a miss, since
+    Myelin generates its own fused kernels there."""
+    by_name: dict[str, Node] | None = None  # built only if a classic fusion's miss needs it
+    kept = []
+    for finding in found:
+        if finding.rule.startswith("TRT1") and finding.nodes:
+            if by_name is None:
+                by_name = {n.name: n for n in ctx.graph.nodes}
+            groups = {id(ctx.owner.get(by_name.get(name))) for name in finding.nodes}
+            if len(groups) == 1:
+                group = ctx.owner.get(by_name.get(finding.nodes[0]))
+                if group is not None and group.kind == "myelin":
+                    continue
+        kept.append(finding)
+    return kept
+
+
+
+
+_name_of = attrgetter("name")
+_op_of = attrgetter("op")
+
+
+def _run_pipeline(graph: Graph, target: Target, book: RuleBook,
+                  steps: list[Callable[[PlanContext], None]]) -> PlanContext:
+    """Run the passes over one graph. A pass that went ahead before the shapes arrived relied on
+    an assumption; if the shapes prove one wrong, the plan is made again from the start, now with
+    every shape known, so the result never depends on when shape inference finished."""
+    ctx = _plan_once(graph, target, book, steps)
+    if ctx.assumptions and not ctx.assumptions_hold():
+        ctx = _plan_once(graph, target, book, steps)
+    return ctx
+
+
+def _plan_once(graph: Graph, target: Target, book: RuleBook,
+               steps: list[Callable[[PlanContext], None]]) -> PlanContext:
+    ctx = PlanContext(graph, target, book)
+    for step in steps:
+        step(ctx)
+    return ctx
+
+
+def plan_graph(graph: Graph, target: Target, book: RuleBook) -> Prediction:
+    """Predict the engine layers for ``graph`` and every nested If/Loop body."""
+    layers: list[PredictedLayer] = []
+    eliminated: dict[str, str] = {}
+    findings: list[Finding] = []
+    node_count = 0
+    for g in graph.walk():
+        ctx = _run_pipeline(g, target, book, pipeline(target, book))
+        node_count += len(g.nodes)
+        for group in ctx.groups():
+            layers.append(PredictedLayer(group.name, group.kind, tuple(map(_name_of, group.nodes)),
+                                         tuple(map(_op_of, group.nodes)), tuple(group.fusions)))
+        for node in sorted(ctx.eliminated, key=node_index):
+            eliminated[node.name] = ctx.eliminated[node]
+        if ctx.findings:
+            findings.extend(_outside_myelin_layers(ctx, ctx.findings))
+    return Prediction(layers=layers, eliminated=list(eliminated), eliminated_reasons=eliminated,
+                      findings=findings, node_count=node_count)

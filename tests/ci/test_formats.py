@@ -14,7 +14,7 @@ from trtadvisor.knowledge.rulebook import default_rulebook
 from trtadvisor.report.formats import FORMATS, FormatOptions, get_formatter
 from trtadvisor.report.github import escape_data, escape_property
 
-from conftest import REPO, SARIF_SCHEMA, sample_path, samples_where
+from conftest import REPO, SARIF_SCHEMA, sample_path, samples_where, unavailable
 
 TINYNET = "tests/ci/data/tinynet.dynamo.onnx"
 TINYNET_PY = REPO / "tests" / "ci" / "data" / "tinynet.py"
@@ -37,7 +37,7 @@ def _run(argv: list[str], tmp_path: Path, suffix: str = "out") -> tuple[int, str
 def _sarif_validator() -> Any:
     jsonschema = pytest.importorskip("jsonschema")
     if not SARIF_SCHEMA.is_file():
-        pytest.skip(f"SARIF schema not available: {SARIF_SCHEMA}")
+        unavailable(f"SARIF schema not available: {SARIF_SCHEMA}")
     schema = json.loads(SARIF_SCHEMA.read_text(encoding="utf-8"))
     return jsonschema.validators.validator_for(schema)(schema)
 

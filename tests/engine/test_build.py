@@ -18,7 +18,7 @@ from trtadvisor.confirm.build import (
 )
 from trtadvisor.errors import UserError
 
-from conftest import ARTIFACTS
+from conftest import ARTIFACTS, unavailable
 
 RESNET_FP16 = "trex/examples/pytorch/resnet/A100/fp16/resnet.onnx.engine."
 LOG = "trt-cookbook/trt10.16.1/result-03-inference-cudagraph.log"
@@ -43,7 +43,7 @@ sys.stdout.write(open({log!r}).read())
 
 def fake_trtexec(tmp_path: Path) -> Path:
     if not (ARTIFACTS / LOG).exists() or not (ARTIFACTS / (RESNET_FP16 + "graph.json")).exists():
-        pytest.skip("shared TensorRT artifacts not available")
+        unavailable("shared TensorRT artifacts not available (check out ../shared beside the repo)")
     script = tmp_path / "trtexec"
     script.write_text(
         FAKE_TRTEXEC.format(

@@ -50,17 +50,17 @@ class MhaRules:
 
     @classmethod
     def from_book(cls, book: RuleBook) -> MhaRules:
-        data: dict[str, Any] = book.tables.get("attention.toml", {})
+        data: dict[str, Any] = book.tables["attention.toml"]
         columns = tuple(MhaColumn(
             table=c["table"], precision=c["precision"], sm_ranges=tuple((int(a), int(b)) for a, b in c["sm"]),
             head_min=int(c["head_min"]), head_max=int(c["head_max"]), head_multiple=int(c["head_multiple"]),
             head_sizes=tuple(int(h) for h in c["head_sizes"]), seq_max=int(c["seq_max"]),
             fp8_seq_rule=bool(c["fp8_seq_rule"]), fp8_min_seq=int(c["fp8_min_seq"]),
             qdq_required=bool(c["qdq_required"]), masks=tuple(c["masks"]), source=c["source"])
-            for c in data.get("mha", {}).get("column", []))
-        versions = data.get("versions", {})
-        return cls(columns=columns, iattention_since=str(versions.get("iattention_since", "10.14")),
-                   decomposed_since=str(versions.get("decomposed_fusion_since", "8.6")))
+            for c in data["mha"]["column"])
+        versions = data["versions"]
+        return cls(columns=columns, iattention_since=versions["iattention_since"],
+                   decomposed_since=versions["decomposed_fusion_since"])
 
     def known_sm(self, sm: int | None) -> bool:
         return sm is not None and any(c.covers(sm) for c in self.columns)

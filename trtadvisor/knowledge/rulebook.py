@@ -1,12 +1,26 @@
 """Load and validate the rule data in ``rules/*.toml`` into frozen dataclasses.
 
-Rule data is the knowledge; the matchers in ``plan/passes/``, ``analysis/`` and ``advice/`` are the mechanism. Every
-table must cite its source, and unknown keys are errors naming the file and the key path, so a typo
-in the data cannot silently switch a rule off.
+Rule data is the knowledge; the matchers in ``plan/passes/``, ``analysis/`` and ``advice/`` are the mechanism.
+
+Every table of every rule file is checked on load against a declared schema, so a typo in the data cannot
+silently switch a rule off or let a default take over:
+
+- ``knowledge/rule_files.py`` ``FILES`` maps each file name to a ``Table(...)`` spec of its tables; a file
+  without an entry is refused.
+- ``knowledge/schema.py`` is the spec language: ``str``/``int``/``float``/``bool``, ``OneOf(...)``,
+  ``ListOf(spec)``, ``MapOf(spec, key=regex)`` (free keys such as rule codes), ``Table(key=spec, ...)`` (exactly
+  these keys) and ``Opt(spec, default)`` (an optional key whose default is declared there, next to the key).
+- An unknown, missing or mistyped key raises ``RuleDataError`` (exit 2) with one line naming the file and the
+  dotted key path, and a did-you-mean when an allowed key is close.
+
+To add a table: write it in ``rules/NAME.toml`` with a ``source``, declare it in ``FILES["NAME.toml"]``, and read
+it from ``RuleBook.tables["NAME.toml"]`` (validated, defaults filled in). ``tests/core/test_rule_schema.py``
+renames a key in every table of every file and expects the error, so a new table is covered without a new test.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from functools import cache
@@ -14,28 +28,17 @@ from pathlib import Path
 from typing import Any
 
 from trtadvisor.errors import RuleDataError
+from trtadvisor.knowledge.rule_files import FILES, RULE
+from trtadvisor.knowledge.rule_files import SEVERITIES as SEVERITIES  # re-exported for readers of codes
+from trtadvisor.knowledge.schema import validate
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-SEVERITIES = ("error", "warning", "info")
-
 # Keys every [rule.CODE] table must have; `explain` prints them and a meta-test checks them.
-RULE_KEYS = ("name", "severity", "summary", "rationale", "fix", "bad", "good", "source")
-FUSION_KEYS_REQUIRED = ("code", "name", "summary", "conditions", "fix", "bad", "good", "source")
-FUSION_KEYS_OPTIONAL = ("min_sm", "precisions", "ops", "prefer_input", "tolerance", "max_ops")
-
-# Allowed top-level tables per rule file; a file not listed here may hold [meta] and [rule.*] only
-# plus the tables it declares under [meta] `tables`.
-FILE_TABLES: dict[str, tuple[str, ...]] = {
-    "gpus.toml": ("meta", "gpus"),
-    "trt.toml": ("meta", "versions", "target", "precision_flags", "cuda_graph", "stable_measurement", "profiling",
-                 "aux_streams"),
-    "fusions.toml": ("fusion", "platform"),
-    "advice.toml": ("rule",),
-}
+RULE_KEYS = tuple(RULE.fields)
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,10 @@ class RuleBook:
 
 
 def rules_dir() -> Path:
-    """The rule data: inside the installed package, or at the top of a source checkout."""
+    """The rule data: $TRTADVISOR_RULES_DIR, inside the installed package, or at the top of a source checkout."""
+    override = os.environ.get("TRTADVISOR_RULES_DIR")
+    if override:
+        return Path(override)
     here = Path(__file__).resolve().parents[1]  # the trtadvisor package
     for candidate in (here / "rules", here.parent / "rules"):
         if (candidate / "fusions.toml").is_file():
@@ -114,70 +120,31 @@ def _load_file(path: Path) -> dict[str, Any]:
         raise RuleDataError(f"{path.name}: not valid TOML ({exc})", "fix the syntax of the rule file") from None
 
 
-def _rule_doc(file: str, code: str, table: dict[str, Any]) -> RuleDoc:
-    _check_keys(file, f"rule.{code}", table, RULE_KEYS, ())
-    if table["severity"] not in SEVERITIES:
-        raise RuleDataError(f"{file}: rule.{code}.severity is '{table['severity']}'",
-                            f"use one of {', '.join(SEVERITIES)}")
-    return RuleDoc(code=code, **{k: str(table[k]) for k in RULE_KEYS})
-
-
-def _check_keys(file: str, where: str, table: dict[str, Any], required: tuple[str, ...],
-                optional: tuple[str, ...]) -> None:
-    unknown = sorted(set(table) - set(required) - set(optional))
-    if unknown:
-        raise RuleDataError(f"{file}: unknown key '{where}.{unknown[0]}'",
-                            f"allowed keys: {', '.join(required + optional)}")
-    missing = [k for k in required if k not in table]
-    if missing:
-        raise RuleDataError(f"{file}: '{where}' lacks '{missing[0]}'", "every rule table needs " + ", ".join(required))
-
-
-def _fusion_spec(file: str, fusion_id: str, table: dict[str, Any]) -> FusionSpec:
-    _check_keys(file, f"fusion.{fusion_id}", table, FUSION_KEYS_REQUIRED, FUSION_KEYS_OPTIONAL)
-    return FusionSpec(
-        id=fusion_id,
-        code=table["code"],
-        name=table["name"],
-        summary=table["summary"],
-        conditions=tuple(table["conditions"]),
-        fix=table["fix"],
-        bad=table["bad"],
-        good=table["good"],
-        source=table["source"],
-        min_sm=table.get("min_sm"),
-        precisions=tuple(table.get("precisions", ())),
-        ops=tuple(table.get("ops", ())),
-        prefer_input=int(table.get("prefer_input", 0)),
-        tolerance=float(table.get("tolerance", 1e-3)),
-        max_ops=int(table.get("max_ops", 32)),
-    )
+def _fusion_spec(fusion_id: str, table: dict[str, Any]) -> FusionSpec:
+    return FusionSpec(id=fusion_id, **{**table, "conditions": tuple(table["conditions"]),
+                                      "precisions": tuple(table["precisions"]), "ops": tuple(table["ops"])})
 
 
 def load_rulebook(directory: Path | None = None) -> RuleBook:
     directory = directory or rules_dir()
     tables: dict[str, dict[str, Any]] = {}
     for path in sorted(directory.glob("*.toml")):
-        data = _load_file(path)
-        allowed = FILE_TABLES.get(path.name)
-        if allowed is None:
-            declared = tuple(data.get("meta", {}).get("tables", ()))
-            allowed = ("meta", "rule", *declared)
-        unknown = sorted(set(data) - set(allowed))
-        if unknown:
-            raise RuleDataError(f"{path.name}: unknown table '{unknown[0]}'", f"allowed tables: {', '.join(allowed)}")
-        tables[path.name] = data
-    for required in ("gpus.toml", "trt.toml", "fusions.toml", "advice.toml"):
+        spec = FILES.get(path.name)
+        if spec is None:
+            raise RuleDataError(f"rules/{path.name}: no schema declares this file",
+                                "declare its tables in trtadvisor/knowledge/rule_files.py FILES")
+        tables[path.name] = validate(spec, _load_file(path), path.name)
+    for required in FILES:
         if required not in tables:
-            raise RuleDataError(f"rule file {required} is missing", "reinstall trtadvisor")
+            raise RuleDataError(f"rule file rules/{required} is missing", "reinstall trtadvisor")
 
-    fusions = {fid: _fusion_spec("fusions.toml", fid, t) for fid, t in tables["fusions.toml"]["fusion"].items()}
+    fusions = {fid: _fusion_spec(fid, t) for fid, t in tables["fusions.toml"]["fusion"].items()}
     rules: dict[str, RuleDoc] = {}
     for file, data in tables.items():
         for code, table in data.get("rule", {}).items():
             if code in rules:
-                raise RuleDataError(f"{file}: rule code {code} is defined twice", "give each rule its own code")
-            rules[code] = _rule_doc(file, code, table)
+                raise RuleDataError(f"rules/{file}: rule code {code} is defined twice", "give each rule its own code")
+            rules[code] = RuleDoc(code=code, **table)
     for spec in fusions.values():
         # A fusion's near-miss code is documented by the first fusion that uses it.
         rules.setdefault(spec.code, RuleDoc(
@@ -185,10 +152,10 @@ def load_rulebook(directory: Path | None = None) -> RuleBook:
             summary=spec.summary, rationale="Conditions: " + "; ".join(spec.conditions) + ".",
             fix=spec.fix, bad=spec.bad, good=spec.good, source=spec.source))
     return RuleBook(
-        gpus={str(k): int(v) for k, v in tables["gpus.toml"]["gpus"].items()},
+        gpus=dict(tables["gpus.toml"]["gpus"]),
         trt=tables["trt.toml"],
         fusions=fusions,
-        platform=tables["fusions.toml"].get("platform", {}),
+        platform=tables["fusions.toml"]["platform"],
         rules=dict(sorted(rules.items())),
         tables=tables,
     )

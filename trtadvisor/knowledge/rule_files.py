@@ -1,0 +1,77 @@
+"""The schema of every rule file: which tables ``rules/NAME.toml`` holds and what keys each table has.
+
+To add a table, add its spec to the file's entry below (see ``knowledge/schema.py`` for the spec language);
+to add a rule file, add an entry ``"NAME.toml": Table(...)``. A file without an entry is refused on load.
+Finding codes live in ``rule = MapOf(RULE, key=CODE)`` tables; every code must have all ``RULE`` keys.
+"""
+
+from __future__ import annotations
+
+from trtadvisor.knowledge.schema import ListOf, MapOf, OneOf, Opt, Spec, Table
+
+SEVERITIES = ("error", "warning", "info")
+CODE = r"TRT\d{3}"
+VERSION = str  # "10.16": compared with Target.trt_at_least
+
+# [rule.CODE]: everything `trtadvisor rules` and `trtadvisor explain` print about one finding code.
+RULE = Table(name=str, severity=OneOf(*SEVERITIES), summary=str, rationale=str, fix=str, bad=str, good=str,
+             source=str)
+
+# [meta]: where a whole file's facts come from.
+META = Table(source=str, also=Opt(ListOf(str), []))
+
+FUSION = Table(
+    code=str, name=str, summary=str, conditions=ListOf(str), fix=str, bad=str, good=str, source=str,
+    min_sm=Opt(int, None), precisions=Opt(ListOf(str), []), ops=Opt(ListOf(str), []), prefer_input=Opt(int, 0),
+    tolerance=Opt(float, 1e-3), max_ops=Opt(int, 32),
+)
+
+MHA_COLUMN = Table(
+    table=str, precision=str, sm=ListOf(ListOf(int)), head_min=int, head_max=int, head_multiple=int,
+    head_sizes=ListOf(int), seq_max=int, fp8_seq_rule=bool, fp8_min_seq=int, qdq_required=bool,
+    masks=ListOf(OneOf("none", "scalar", "1d", "2d")), accumulation_bmm1=str, accumulation_bmm2=str, source=str,
+)
+
+FILES: dict[str, Spec] = {
+    "gpus.toml": Table(meta=META, gpus=MapOf(int)),
+    "trt.toml": Table(
+        meta=META,
+        versions=Table(known=ListOf(VERSION), default=VERSION),
+        target=Table(default_gpu=str, default_sm=int, default_precision=str),
+        precision_flags=Table(source=str, removed_in=VERSION, fp16=str, bf16=str, int8=str, fp8=str, tf32_off=str,
+                              best=str, bf16_since=VERSION, fp8_since=VERSION, strongly_typed_since=VERSION),
+        cuda_graph=Table(source=str, default_on_since=VERSION, flag=str),
+        stable_measurement=Table(source=str, flags=ListOf(str)),
+        profiling=Table(source=str, flags=ListOf(str)),
+        aux_streams=Table(source=str, since=VERSION, flag=str),
+    ),
+    "fusions.toml": Table(
+        fusion=MapOf(FUSION),
+        platform=Table(gemm_as_conv_before=VERSION, gemm_as_conv_source=str, myelin_gemm_since=VERSION,
+                       myelin_gemm_source=str, myelin_attention_since=VERSION, myelin_attention_source=str,
+                       myelin_ops=ListOf(str), io_reformat_precisions=ListOf(str), io_reformat_source=str),
+    ),
+    "advice.toml": Table(rule=MapOf(RULE, key=CODE)),
+    "ci.toml": Table(rule=MapOf(RULE, key=CODE)),
+    "attention.toml": Table(
+        meta=META,
+        mha=Table(source=str, gqa_requires_divisible_heads=bool, mqa_supported=bool, gqa_source=str,
+                  column=ListOf(MHA_COLUMN)),
+        versions=Table(iattention_since=VERSION, iattention_source=str, iattention_strict_source=str,
+                       decomposed_fusion_since=VERSION, decomposed_fusion_source=str),
+        rule=MapOf(RULE, key=CODE),
+    ),
+    "qdq.toml": Table(
+        qdq=Table(
+            source=str, types_since=MapOf(VERSION), block_types=ListOf(str), weight_axis=MapOf(int),
+            weight_axis_source=str, channel_multiple=MapOf(int), channel_multiple_source=str,
+            int8_attention_head_sizes=ListOf(int), int8_attention_max_seq=int, fp8_attention_head_min=int,
+            fp8_attention_head_max=int, fp8_attention_head_multiple=int, fp8_attention_min_seq=int,
+            attention_source=str,
+        ),
+        fusion_evidence=Table(weight_qdq=str, input_dq=str, output_q=str, standalone_q=str, duplicate_q=str,
+                              residual=str, scale_activation_names=str, generic_activation=str,
+                              quantized_pooling=str, gemm_flatten=str),
+        rule=MapOf(RULE, key=CODE),
+    ),
+}

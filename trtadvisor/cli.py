@@ -62,6 +62,20 @@ def _add_artifact_options(p: argparse.ArgumentParser) -> None:
     a.add_argument("--profile", metavar="FILE", help="trtexec --exportProfile JSON")
     a.add_argument("--timing", metavar="FILE", help="trtexec --exportTimes JSON")
     a.add_argument("--log", metavar="FILE", help="a trtexec log (version, device, summary, per-layer tables)")
+    a.add_argument("--top", metavar="N", type=_positive_int, default=10,
+                   help="hot layers ranked in 'bottlenecks', largest time first (default 10)")
+    a.add_argument("--all-layers", action="store_true",
+                   help="rich: also list the engine layers that took no time (NoOps, bookkeeping)")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text[:40]}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
+    return value
 
 
 def _add_build_options(p: argparse.ArgumentParser) -> None:
@@ -141,6 +155,18 @@ def _write(text: str, output: str | None) -> None:
         sys.stdout.write(text)
 
 
+def use_color(output: str | None) -> bool:
+    """Colour codes only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    return output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+def terminal_width() -> int:
+    """The columns of the terminal: COLUMNS where set, else the terminal's size, else 120 (a file or pipe)."""
+    import shutil
+
+    return shutil.get_terminal_size((120, 24)).columns
+
+
 def _choose_format(requested: str | None, output: str | None) -> str:
     if requested:
         return requested
@@ -209,8 +235,8 @@ def _format_options(args: argparse.Namespace, fail_on: str) -> FormatOptions:
     root = Path(args.source_root) if args.source_root else Path.cwd()
     if not root.is_dir():
         raise UserError(f"--source-root {args.source_root}: not a directory", "give the repository's top folder")
-    return FormatOptions(color=args.output is None and sys.stdout.isatty(), max_layers=args.max_layers, root=root,
-                         fail_on=fail_on)
+    return FormatOptions(color=use_color(args.output), max_layers=args.max_layers, root=root, fail_on=fail_on,
+                         width=terminal_width(), all_layers=getattr(args, "all_layers", False))
 
 
 def _filter_findings(result: AuditResult, config: Config) -> None:
@@ -252,11 +278,12 @@ def _audit_one(model: str, args: argparse.Namespace) -> tuple[AuditResult, str]:
     if args.trtexec or args.build:
         from trtadvisor.confirm.stage import build_and_confirm
 
-        build_and_confirm(result, Path(args.artifacts_dir), trtexec=args.trtexec, use_api=args.build)
+        build_and_confirm(result, Path(args.artifacts_dir), trtexec=args.trtexec, use_api=args.build, top=args.top)
     elif _artifacts_given(args):
         from trtadvisor.confirm.stage import confirm_into
 
-        confirm_into(result, layer_info=args.layer_info, profile=args.profile, timing=args.timing, log=args.log)
+        confirm_into(result, layer_info=args.layer_info, profile=args.profile, timing=args.timing, log=args.log,
+                     top=args.top)
     _filter_findings(result, config)
     return result, args.fail_on or config.fail_on or "error"
 
@@ -337,10 +364,10 @@ def cmd_engine(args: argparse.Namespace) -> int:
     from trtadvisor.confirm.stage import read_engine_report
 
     report = read_engine_report(layer_info=args.layer_info, profile=args.profile, timing=args.timing,
-                                log=args.log, onnx=args.onnx)
+                                log=args.log, onnx=args.onnx, top=args.top)
     fmt = _choose_format(args.format, args.output)
-    color = args.output is None and sys.stdout.isatty()
-    text = report.render_json() if fmt == "json" else report.render_rich(color=color)
+    text = report.render_json() if fmt == "json" else report.render_rich(
+        color=use_color(args.output), width=terminal_width(), all_layers=args.all_layers)
     _write(text, args.output)
     return _exit_code([], args.fail_on or "error", args.exit_zero)
 

@@ -32,14 +32,27 @@ NSYS_COMMAND = (
 )
 
 
+DEFAULT_TOP = 10  # hot layers ranked by default (``--top N``)
+
+
 @dataclass(frozen=True)
 class Bottleneck:
+    """One hot layer: its time and share of the engine's time, and its cause and advice where one is known.
+
+    ``rule`` is the cause's name (``None`` where no rule explains the time; ``why`` and ``advice`` are then
+    empty: the layer is hot, and nothing more is known).
+    """
+
     layer: str
-    median_ms: float
-    percent: float
+    median_ms: float  # the per-inference time ranked by: the median where measured, else the average
+    percent: float  # share of the sum of the same per-inference times
     why: str
     advice: str
-    rule: str = "largest-layer"
+    rule: str | None = "largest-layer"
+    rank: int = 0  # 1 = the hottest layer
+    type: str = ""
+    onnx_nodes: tuple[str, ...] = ()
+    measure: str = "median"  # "median" or "average": which time ``median_ms`` holds
 
 
 @dataclass(frozen=True)
@@ -58,17 +71,16 @@ class LayerShare:
 
 
 def layer_shares(engine: Engine) -> list[LayerShare]:
-    """Every timed layer with its per-inference time and share of the total, largest first."""
+    """Every timed layer with its per-inference time and share of the total, largest first.
+
+    The share is computed from the same per-inference times that rank the layers (TensorRT's own
+    ``percentage`` is a share of the summed ``timeMs`` instead, so it can disagree with the median).
+    Ties keep engine order.
+    """
     timed = [layer for layer in engine.layers if layer.time_ms is not None]
     total = sum(layer.time_ms or 0.0 for layer in timed)
     shares = [
-        LayerShare(
-            layer,
-            layer.time_ms or 0.0,
-            layer.percent
-            if layer.percent is not None
-            else (100.0 * (layer.time_ms or 0.0) / total if total else 0.0),
-        )
+        LayerShare(layer, layer.time_ms or 0.0, 100.0 * (layer.time_ms or 0.0) / total if total else 0.0)
         for layer in timed
     ]
     return sorted(shares, key=lambda share: share.time_ms, reverse=True)
@@ -123,22 +135,63 @@ def _reformat_changes_type(layer: EngineLayer) -> bool:
 
 
 def find_bottlenecks(
-    engine: Engine, op_types: dict[str, str] | None = None, limit: int | None = None
+    engine: Engine, op_types: dict[str, str] | None = None, top: int | None = DEFAULT_TOP
 ) -> list[Bottleneck]:
-    """Timed layers with a known cause of slowness, largest first (layers without times are skipped)."""
+    """The hottest layers, largest time first (``top`` of them; ``None`` for all), with their cause and advice
+    where a rule knows one. Layers that took no time (NoOps, bookkeeping) are never ranked."""
+    causes = {id(b.source): b for b in _causes(engine, op_types)}
+    ranked: list[Bottleneck] = []
+    for share in layer_shares(engine):
+        if share.time_ms <= 0.0 or (top is not None and len(ranked) >= top):
+            break
+        layer = share.layer
+        cause = causes.get(id(layer))
+        ranked.append(Bottleneck(
+            strip_profile_suffix(layer.name), share.time_ms, share.percent,
+            cause.why if cause else "", cause.advice if cause else "", cause.rule if cause else None,
+            rank=len(ranked) + 1, type=layer.type or "", onnx_nodes=tuple(layer.onnx_nodes),
+            measure="median" if layer.median_ms is not None else "average"))
+    return ranked
+
+
+def find_causes(engine: Engine, op_types: dict[str, str] | None = None) -> list[Bottleneck]:
+    """Every timed layer with a known cause of slowness, largest first (layers without times are skipped)."""
+    return [c.bottleneck for c in _causes(engine, op_types)]
+
+
+@dataclass(frozen=True)
+class _Cause:
+    source: EngineLayer
+    bottleneck: Bottleneck
+
+    @property
+    def why(self) -> str:
+        return self.bottleneck.why
+
+    @property
+    def advice(self) -> str:
+        return self.bottleneck.advice
+
+    @property
+    def rule(self) -> str | None:
+        return self.bottleneck.rule
+
+
+def _causes(engine: Engine, op_types: dict[str, str] | None = None) -> list[_Cause]:
+    """The rules that explain a layer's time, each layer explained once (the first rule that fires)."""
     shares = layer_shares(engine)
-    findings: list[Bottleneck] = []
+    findings: list[_Cause] = []
     seen: set[int] = set()
 
     def add(share: LayerShare, rule: str, why: str, advice: str) -> None:
         if id(share.layer) in seen:
             return
         seen.add(id(share.layer))
-        findings.append(
-            Bottleneck(
-                strip_profile_suffix(share.layer.name), share.time_ms, share.percent, why, advice, rule
-            )
-        )
+        layer = share.layer
+        findings.append(_Cause(layer, Bottleneck(
+            strip_profile_suffix(layer.name), share.time_ms, share.percent, why, advice, rule,
+            type=layer.type or "", onnx_nodes=tuple(layer.onnx_nodes),
+            measure="median" if layer.median_ms is not None else "average")))
 
     # Unfused attention: a Softmax layer of its own while MatMul layers exist beside it.
     def ops(layer: EngineLayer) -> set[str]:
@@ -218,8 +271,8 @@ def find_bottlenecks(
             "profile it alone (nsys/ncu) and check its precision and tactic; "
             "consider a lower precision or a fused implementation",
         )
-    findings.sort(key=lambda finding: finding.median_ms, reverse=True)
-    return findings[:limit] if limit is not None else findings
+    findings.sort(key=lambda finding: finding.bottleneck.median_ms, reverse=True)
+    return findings
 
 
 def _cuda_graph_advice(engine: Engine) -> str:
@@ -316,6 +369,11 @@ def bottlenecks_to_json(bottlenecks: Sequence[Bottleneck]) -> list[dict[str, obj
             "percent": round(b.percent, 4),
             "why": b.why,
             "advice": b.advice,
+            "rank": b.rank,
+            "rule": b.rule,
+            "type": b.type,
+            "onnx_nodes": list(b.onnx_nodes),
+            "measure": b.measure,
         }
         for b in bottlenecks
     ]

@@ -18,6 +18,7 @@ from trtadvisor.api import AuditResult
 from trtadvisor.confirm.artifacts import load_engine
 from trtadvisor.confirm.compare import Comparison, compare, compare_by_signature, comparison_to_json, shares_nodes
 from trtadvisor.confirm.diagnose import (
+    DEFAULT_TOP,
     Bottleneck,
     Diagnosis,
     bottlenecks_to_json,
@@ -31,13 +32,16 @@ from trtadvisor.report.engine_rich import EngineView
 
 
 def confirm_into(result: AuditResult, *, layer_info: str | None = None, profile: str | None = None,
-                 timing: str | None = None, log: str | None = None) -> None:
-    """Read the artifacts, compare with ``result``'s prediction, and add the findings to its extras."""
+                 timing: str | None = None, log: str | None = None, top: int | None = DEFAULT_TOP) -> None:
+    """Read the artifacts, compare with ``result``'s prediction, and add the findings to its extras.
+
+    ``top``: how many of the hottest layers ``bottlenecks`` ranks (``None``: every timed layer).
+    """
     graph = result.model.graph
     topo = [n.name for g in graph.walk() for n in g.nodes]
     node_ops = {n.name: n.op for g in graph.walk() for n in g.nodes}
     engine = load_engine(layer_info=layer_info, profile=profile, timing=timing, log=log, onnx_nodes=topo)
-    bottlenecks = find_bottlenecks(engine, op_types=node_ops)
+    bottlenecks = find_bottlenecks(engine, op_types=node_ops, top=top)
     diagnosis = diagnose(engine)
     predicted = [layer.to_json() for layer in result.prediction.layers]
     if shares_nodes(predicted, engine):
@@ -60,7 +64,8 @@ def confirm_into(result: AuditResult, *, layer_info: str | None = None, profile:
     result.extras["engine_view"] = EngineView(engine, bottlenecks, diagnosis, comparison)
 
 
-def build_and_confirm(result: AuditResult, out_dir: Path, *, trtexec: str | None = None, use_api: bool = False) -> None:
+def build_and_confirm(result: AuditResult, out_dir: Path, *, trtexec: str | None = None, use_api: bool = False,
+                      top: int | None = DEFAULT_TOP) -> None:
     """Build the model where TensorRT exists (trtexec, or the Python API), then confirm as from artifacts."""
     from trtadvisor.advice.trtexec import build_flags
     from trtadvisor.confirm.build import api_profile_records, build_with_tensorrt, run_trtexec
@@ -71,7 +76,7 @@ def build_and_confirm(result: AuditResult, out_dir: Path, *, trtexec: str | None
         paths = run_trtexec(Path(trtexec), model_path, out_dir, build_flags(result.model, result.target,
                                                                               default_rulebook()))
         kwargs = {k: (str(v) if v is not None else None) for k, v in paths.as_kwargs().items()}
-        confirm_into(result, **kwargs)
+        confirm_into(result, **kwargs, top=top)
         return
     if use_api:
         precision = result.target.precision
@@ -81,7 +86,7 @@ def build_and_confirm(result: AuditResult, out_dir: Path, *, trtexec: str | None
         profile = out_dir / f"{model_path.stem}.profile.json"
         layer_info.write_text(build.layer_info_json, encoding="utf-8")
         profile.write_text(json.dumps(api_profile_records(build)), encoding="utf-8")
-        confirm_into(result, layer_info=str(layer_info), profile=str(profile))
+        confirm_into(result, layer_info=str(layer_info), profile=str(profile), top=top)
 
 
 @dataclass(frozen=True)
@@ -100,15 +105,18 @@ class EngineReport:
     def render_json(self) -> str:
         return json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
 
-    def render_rich(self, color: bool = True, width: int = 120) -> str:
+    def render_rich(self, color: bool = True, width: int = 120, all_layers: bool = False) -> str:
         buffer = io.StringIO()
-        console = Console(file=buffer, width=width, force_terminal=color, no_color=not color, highlight=False)
-        console.print(EngineView(self.engine, self.bottlenecks, self.diagnosis, self.comparison))
+        console = Console(file=buffer, width=width, force_terminal=color, color_system="standard" if color else None,
+                          no_color=not color, highlight=False)
+        console.print(EngineView(self.engine, self.bottlenecks, self.diagnosis, self.comparison,
+                                 all_layers=all_layers))
         return buffer.getvalue()
 
 
 def read_engine_report(*, layer_info: str | None = None, profile: str | None = None, timing: str | None = None,
-                       log: str | None = None, onnx: str | None = None) -> EngineReport:
+                       log: str | None = None, onnx: str | None = None,
+                       top: int | None = DEFAULT_TOP) -> EngineReport:
     topo: list[str] | None = None
     node_ops: dict[str, str] | None = None
     if onnx:
@@ -118,5 +126,5 @@ def read_engine_report(*, layer_info: str | None = None, profile: str | None = N
         topo = [n.name for g in graph.walk() for n in g.nodes]
         node_ops = {n.name: n.op for g in graph.walk() for n in g.nodes}
     engine = load_engine(layer_info=layer_info, profile=profile, timing=timing, log=log, onnx_nodes=topo)
-    return EngineReport(engine=engine, bottlenecks=find_bottlenecks(engine, op_types=node_ops),
+    return EngineReport(engine=engine, bottlenecks=find_bottlenecks(engine, op_types=node_ops, top=top),
                         diagnosis=diagnose(engine))

@@ -84,3 +84,116 @@ def layer_time(layer: Mapping[str, Any]) -> float:
 def at_or_above(findings: Iterable[Finding], fail_on: str) -> list[Finding]:
     order = {s: i for i, s in enumerate(SEVERITIES)}
     return [f for f in findings if order.get(f.severity, 9) <= order.get(fail_on, 0)]
+
+
+@dataclass(frozen=True)
+class SiteGroup:
+    """Attention sites alike in every field but their nodes: one row of a report, ``count`` times."""
+
+    site: Mapping[str, Any]  # the first site of the group
+    count: int
+    softmaxes: tuple[str, ...]  # the Softmax (or Attention op) of every site, in model order
+
+
+_SITE_KEYS = ("kind", "num_heads", "num_kv_heads", "head_size", "seq_q", "seq_kv", "causal", "mask", "fused")
+
+
+def site_softmax(site: Mapping[str, Any], op_of: Mapping[str, str] | None = None) -> str:
+    """The node that names an attention site: its Softmax (or native Attention op), else its first node."""
+    nodes = [str(n) for n in site.get("nodes", [])]
+    if op_of is not None:
+        for name in nodes:
+            if op_of.get(name) in ("Softmax", "Attention"):
+                return name
+    for name in nodes:  # without the graph: exporters name the node after its op
+        if "softmax" in name.lower() or "attention" in name.rsplit("/", 1)[-1].lower():
+            return name
+    return nodes[0] if nodes else "?"
+
+
+def group_sites(sites: Sequence[Mapping[str, Any]], op_of: Mapping[str, str] | None = None) -> list[SiteGroup]:
+    """Identical attention sites (same kind, heads, sizes, mask, verdict and reasons) as one group each,
+    in the order their first site appears."""
+    groups: dict[tuple[Any, ...], list[Mapping[str, Any]]] = {}
+    for site in sites:
+        key = (*(repr(site.get(k)) for k in _SITE_KEYS), tuple(map(str, site.get("reasons", []))))
+        groups.setdefault(key, []).append(site)
+    return [SiteGroup(members[0], len(members), tuple(site_softmax(s, op_of) for s in members))
+            for members in groups.values()]
+
+
+@dataclass(frozen=True)
+class FindingGroup:
+    """Findings of one rule whose messages differ only in the node names they mention."""
+
+    finding: Finding  # the first of the group
+    count: int
+    members: tuple[Finding, ...]
+
+
+def _finding_key(f: Finding) -> tuple[str, ...]:
+    message = f.message
+    for name in sorted(set(f.nodes), key=len, reverse=True)[:50]:
+        if name:
+            message = message.replace(name, "\x00")
+    return (f.rule, f.severity, message, f.hint)
+
+
+def group_findings(findings: Sequence[Finding]) -> list[FindingGroup]:
+    """Repeated findings (same rule, severity, hint and message but for node names) as one group each."""
+    groups: dict[tuple[str, ...], list[Finding]] = {}
+    for f in findings:
+        groups.setdefault(_finding_key(f), []).append(f)
+    return [FindingGroup(members[0], len(members), tuple(members)) for members in groups.values()]
+
+
+def op_types(result: Any) -> dict[str, str]:
+    """Node name -> op type over the model and its subgraphs (built only when a report needs it)."""
+    return {n.name: n.op for g in result.model.graph.walk() for n in g.nodes}
+
+
+@dataclass(frozen=True)
+class ConfirmData:
+    """What the confirm stage added to a result (JSON contract fields), for formatters other than rich."""
+
+    engine: Mapping[str, Any]
+    bottlenecks: list[Mapping[str, Any]]
+    diagnosis: list[Mapping[str, Any]]
+    comparison: Mapping[str, Any] | None
+
+
+def confirm_data(extras: Mapping[str, Any]) -> ConfirmData | None:
+    """The confirm results of an audit, or None when no engine was read."""
+    engine = extras.get("engine")
+    if not isinstance(engine, Mapping):
+        return None
+
+    def rows(key: str) -> list[Mapping[str, Any]]:
+        value = extras.get(key)
+        return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
+
+    comparison = extras.get("comparison")
+    return ConfirmData(engine, rows("bottlenecks"), rows("diagnosis"),
+                       comparison if isinstance(comparison, Mapping) else None)
+
+
+def comparison_label(item: Mapping[str, Any]) -> str:
+    """What a comparison row is about: the predicted layer's name (by-name comparison) or its op types
+    (signature comparison, where names differ between the two exports)."""
+    if item.get("predicted") is not None:
+        return str(item["predicted"])
+    ops = item.get("predicted_ops") or item.get("ops")
+    if ops:
+        return " + ".join(map(str, ops))
+    return str(item.get("engine_layer", "?"))
+
+
+def patterns_of(extras: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """``extras["patterns"]``: every recognised pattern instance, when the audit listed them."""
+    found = extras.get("patterns")
+    return [p for p in found if isinstance(p, Mapping)] if isinstance(found, list) else []
+
+
+def pattern_counts(extras: Mapping[str, Any]) -> list[tuple[str, int]]:
+    counts = Counter(str(p.get("pattern", "?")) for p in patterns_of(extras))
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))

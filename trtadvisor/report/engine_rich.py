@@ -1,4 +1,8 @@
-"""Rich rendering of an engine: layers, time bars, comparison, bottlenecks and diagnosis. Pure rendering."""
+"""Rich rendering of an engine: hot layers, the layer table, comparison with the prediction, diagnosis.
+
+Pure rendering. Every name comes from an artifact, so it is escaped (``report.text``) before it reaches
+the terminal; long names fold at separators to the width the console gives.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,13 @@ from rich.table import Table
 from rich.text import Text
 
 from trtadvisor.confirm.compare import Comparison
-from trtadvisor.confirm.diagnose import Bottleneck, Diagnosis
-from trtadvisor.confirm.model import Engine
+from trtadvisor.confirm.diagnose import Bottleneck, Diagnosis, layer_shares
+from trtadvisor.confirm.model import Engine, EngineLayer
+from trtadvisor.report.common import comparison_label
+from trtadvisor.report.text import escape_control, fold
 
 BAR_WIDTH = 30
+MAX_COMPARISON_ROWS = 20  # missed and unpredicted rows each; the JSON report lists them all
 
 
 def _ms(value: float | None) -> str:
@@ -29,6 +36,10 @@ def _nodes(nodes: Sequence[str], limit: int = 4) -> str:
     return shown + (f" (+{len(nodes) - limit})" if len(nodes) > limit else "")
 
 
+def _name(text: object, width: int) -> Text:
+    return Text(fold(escape_control(str(text)), max(8, width)))
+
+
 @dataclass(frozen=True)
 class EngineView:
     """An engine and what was found about it, as one rich renderable."""
@@ -39,106 +50,148 @@ class EngineView:
     comparison: Comparison | None = None
     top: int = 10
     max_layers: int | None = 60
+    all_layers: bool = False  # show the layers that took no time (NoOps, bookkeeping) too
 
     def _header(self) -> Text:
         engine = self.engine
         parts = [
             f"TensorRT {engine.trt_version or '?'}",
-            f"GPU {engine.gpu or '?'}" + (f" (SM {engine.sm})" if engine.sm else ""),
+            f"GPU {escape_control(engine.gpu or '?')}" + (f" (SM {engine.sm})" if engine.sm else ""),
             f"{len(engine.layers)} layers",
         ]
         if engine.total_ms is not None:
             parts.append(f"{engine.total_ms:.4f} ms per inference (sum of layers)")
         return Text(" | ".join(parts), style="bold")
 
-    def _layer_table(self) -> Table:
-        table = Table(title="Engine layers", expand=False)
-        for column in ("#", "layer", "type", "prec", "median ms", "share", "ONNX nodes"):
-            table.add_column(column, overflow="fold")
-        layers = self.engine.layers if self.max_layers is None else self.engine.layers[: self.max_layers]
-        for index, layer in enumerate(layers):
-            table.add_row(
-                str(index),
-                layer.name,
-                layer.type or "",
-                layer.precision or "",
-                _ms(layer.time_ms),
-                _pct(layer.percent),
-                _nodes(layer.onnx_nodes),
-            )
-        if self.max_layers is not None and len(self.engine.layers) > self.max_layers:
-            table.caption = f"{len(self.engine.layers) - self.max_layers} more layers not shown"
+    def _shown_layers(self) -> tuple[list[tuple[int, EngineLayer]], int]:
+        """The layers of the table with their engine index, and how many zero-time layers were hidden."""
+        timed = any(layer.time_ms is not None for layer in self.engine.layers)
+        rows: list[tuple[int, EngineLayer]] = []
+        hidden = 0
+        for index, layer in enumerate(self.engine.layers):
+            if timed and not self.all_layers and not (layer.time_ms or 0.0) > 0.0:
+                hidden += 1
+                continue
+            rows.append((index, layer))
+        return rows, hidden
+
+    def _layer_table(self, width: int) -> Table:
+        shares = {id(s.layer): s.percent for s in layer_shares(self.engine)}
+        rows, hidden = self._shown_layers()
+        shown = rows if self.max_layers is None else rows[: self.max_layers]
+        mapped = any(layer.onnx_nodes for _, layer in shown)
+        type_width = max((len(layer.type or "") for _, layer in shown), default=4)
+        fixed = 4 + type_width + 5 + 7 + 6 + 3 * (7 if mapped else 6) + 1  # #, type, prec, ms, share, borders
+        room = max(16, width - fixed)
+        name_width = room * 3 // 5 if mapped else room
+        nodes_width = max(8, room - name_width)
+        table = Table(title="Engine layers (engine order)", title_justify="left", expand=False)
+        table.add_column("#", justify="right", style="dim", no_wrap=True)
+        table.add_column("layer", overflow="fold")
+        table.add_column("type", overflow="fold")
+        table.add_column("prec", no_wrap=True)
+        table.add_column("ms", justify="right", no_wrap=True)
+        table.add_column("share", justify="right", no_wrap=True)
+        if mapped:
+            table.add_column("ONNX nodes", overflow="fold")
+        for index, layer in shown:
+            cells: list[object] = [str(index), _name(layer.name, name_width), escape_control(layer.type or ""),
+                                   layer.precision or "", _ms(layer.time_ms), _pct(shares.get(id(layer)))]
+            if mapped:
+                cells.append(_name(_nodes(layer.onnx_nodes), nodes_width))
+            table.add_row(*cells)
+        notes = []
+        if len(shown) < len(rows):
+            notes.append(f"{len(rows) - len(shown)} more layers not shown")
+        if hidden:
+            notes.append(f"{hidden} layers that took no time hidden (--all-layers shows them)")
+        if notes:
+            table.caption = "; ".join(notes)
         return table
 
-    def _bars(self) -> Table | None:
-        timed = sorted(
-            (layer for layer in self.engine.layers if layer.percent is not None),
-            key=lambda layer: -(layer.percent or 0),
-        )
-        if not timed:
+    def _hot_layers(self, width: int) -> Table | None:
+        if not self.bottlenecks:
             return None
-        table = Table(title=f"Top {min(self.top, len(timed))} layers by time", show_header=False, box=None)
-        table.add_column("layer", overflow="fold", max_width=50)
-        table.add_column("bar")
-        table.add_column("share", justify="right")
-        for layer in timed[: self.top]:
-            filled = round(BAR_WIDTH * (layer.percent or 0.0) / 100.0)
-            table.add_row(
-                layer.name, Text("█" * filled + "·" * (BAR_WIDTH - filled), style="cyan"), _pct(layer.percent)
-            )
+        measure = "median" if all(b.measure == "median" for b in self.bottlenecks) else "time"
+        table = Table(title=f"Hot layers: the {len(self.bottlenecks)} largest by {measure} time",
+                      title_justify="left", show_lines=True)
+        table.add_column("#", justify="right", style="dim")
+        table.add_column("layer", overflow="fold")
+        table.add_column("ms", justify="right", no_wrap=True)
+        table.add_column("share", justify="right", no_wrap=True)
+        table.add_column("", no_wrap=True)
+        table.add_column("cause and advice", overflow="fold")
+        bar_width = 10 if width < 100 else 16
+        name_width = max(16, (width - 36 - bar_width) * 2 // 5)
+        largest = max(b.percent for b in self.bottlenecks) or 1.0
+        for b in self.bottlenecks:
+            filled = round(bar_width * b.percent / largest)  # bars relative to the hottest layer
+            bar = Text("█" * filled + "·" * (bar_width - filled), style="cyan")
+            cause = Text()
+            if b.rule:
+                cause.append(f"{b.rule}: ", style="bold")
+                cause.append(escape_control(b.why))
+                cause.append("\nAdvice: ", style="bold")
+                cause.append(escape_control(b.advice))
+            else:
+                cause.append("-", style="dim")
+            table.add_row(str(b.rank or ""), _name(b.layer, name_width), _ms(b.median_ms), _pct(b.percent), bar,
+                          cause)
         return table
 
-    def _comparison(self) -> Table | None:
+    def _comparison(self, width: int) -> Table | None:
         if self.comparison is None:
             return None
         c = self.comparison
-        table = Table(title=f"Prediction vs engine: agreement {100 * c.agreement:.0f}%")
-        table.add_column("result")
+        method = "by layer signatures (op types in order)" if c.method == "signatures" else "by ONNX node names"
+        table = Table(title=f"Prediction vs engine ({method}): agreement {100 * c.agreement:.0f}%, "
+                      f"{len(c.confirmed)} fusions confirmed, {len(c.missed)} missed, {len(c.unpredicted)} "
+                      "unpredicted", title_justify="left")
+        table.add_column("result", no_wrap=True)
         table.add_column("predicted / engine layer", overflow="fold")
         table.add_column("detail", overflow="fold")
-        for item in c.confirmed:
-            table.add_row(Text("confirmed", style="green"), str(item["predicted"]), str(item["engine_layer"]))
-        for item in c.missed:
-            table.add_row(
-                Text("missed", style="red"),
-                str(item["predicted"]),
-                f"split into {', '.join(item['engine_layers'])}: {item['reason']}",
-            )
-        for item in c.unpredicted:
-            table.add_row(
-                Text("unpredicted", style="yellow"),
-                str(item["engine_layer"]),
-                f"joins {', '.join(item['predicted_layers'])}",
-            )
-        return table
-
-    def _bottlenecks(self) -> Table | None:
-        if not self.bottlenecks:
-            return None
-        table = Table(title="Bottlenecks")
-        for column in ("layer", "median ms", "share", "why", "advice"):
-            table.add_column(column, overflow="fold")
-        for b in self.bottlenecks:
-            table.add_row(b.layer, _ms(b.median_ms), _pct(b.percent), b.why, b.advice)
+        name_width = max(16, (width - 20) // 2)
+        for item in c.missed[:MAX_COMPARISON_ROWS]:
+            split = item.get("engine_layers")
+            detail = f"split into {', '.join(map(str, split))}: " if split else ""
+            table.add_row(Text("missed", style="red"), _name(comparison_label(item), name_width),
+                          Text(escape_control(detail + str(item.get("reason", "")))))
+        for item in c.unpredicted[:MAX_COMPARISON_ROWS]:
+            joins = item.get("predicted_layers")
+            detail = f"joins {', '.join(map(str, joins))}" if joins else str(item.get("lead", ""))
+            if item.get("ops") and not joins:
+                detail = f"ops {' + '.join(map(str, item['ops']))}: {detail}"
+            table.add_row(Text("unpredicted", style="yellow"), _name(item.get("engine_layer", "?"), name_width),
+                          Text(escape_control(detail)))
+        more = max(0, len(c.missed) - MAX_COMPARISON_ROWS) + max(0, len(c.unpredicted) - MAX_COMPARISON_ROWS)
+        if more:
+            table.caption = f"{more} more rows: use --format json"
+        if not c.missed and not c.unpredicted:
+            table.add_row(Text("confirmed", style="green"), "every compared layer", "as predicted")
         return table
 
     def _diagnosis(self) -> Table | None:
         if not self.diagnosis:
             return None
-        table = Table(title="Diagnosis")
-        for column in ("rule", "message", "evidence", "advice"):
-            table.add_column(column, overflow="fold")
+        table = Table(title="Diagnosis", title_justify="left", show_lines=True)
+        table.add_column("rule", no_wrap=True)
+        table.add_column("finding", overflow="fold")
         for d in self.diagnosis:
-            table.add_row(d.rule, d.message, d.evidence, d.advice)
+            body = Text(escape_control(d.message))
+            body.append("\nEvidence: ", style="bold")
+            body.append(escape_control(d.evidence))
+            body.append("\nAdvice: ", style="bold")
+            body.append(escape_control(d.advice))
+            table.add_row(d.rule, body)
         return table
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = options.max_width
         parts = [
             self._header(),
-            self._layer_table(),
-            self._bars(),
-            self._comparison(),
-            self._bottlenecks(),
+            self._hot_layers(width),
+            self._comparison(width),
             self._diagnosis(),
+            self._layer_table(width),
         ]
         yield Group(*(part for part in parts if part is not None))

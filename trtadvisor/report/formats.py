@@ -26,6 +26,8 @@ class FormatOptions:
     root: Path = field(default_factory=Path.cwd)  # paths in SARIF/GitHub/Markdown are relative to it
     fail_on: str = "error"
     command: str = ""  # the command line that produced the report, for the record
+    width: int | None = None  # terminal columns for the rich report (None: 120)
+    all_layers: bool = False  # rich: also list the engine layers that took no time
 
 
 class Formatter(Protocol):

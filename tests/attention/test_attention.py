@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -207,18 +206,14 @@ def test_branches(tmp_path: Path, knobs: dict[str, Any], target: dict[str, str],
             assert site[key] == value
 
 
-def test_swin_style_graph_is_found_and_stays_within_the_per_node_budget(tmp_path: Path) -> None:
+def test_swin_style_graph_is_found(tmp_path: Path) -> None:
+    # Its time per node is measured in benchmarks/bench_parts.py (timing does not belong in a test).
     blocks, windows, tokens, heads = 180, 64, 49, 3
     path = tmp_path / "swin.onnx"
     onnx.save(swin_model(blocks, windows=windows, tokens=tokens, heads=heads), path)
     nodes = len(onnx.load(path).graph.node)
     assert nodes >= 6000
-    audit(path)  # warm imports and caches
-    start = time.perf_counter()
     result = audit(path)
-    elapsed = time.perf_counter() - start
-    # The 99k-node benchmark must stay under ~2 s: ~20 us a node; 1.5 s for 6k nodes is generous.
-    assert elapsed < 1.5, elapsed
     sites = result.extras["attention"]
     assert len(sites) == blocks
     assert {(s["num_heads"], s["head_size"], s["seq_q"], s["seq_kv"]) for s in sites} == {(heads, 32, tokens, tokens)}

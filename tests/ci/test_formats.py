@@ -47,11 +47,24 @@ def _in_repo(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(REPO)  # paths in reports are relative to the current directory
 
 
+# What each format must show for ResNet-18's audit (TRT001: its external weights are absent in the repository).
+_AUDIT_MARKS = {"rich": "TRT001", "json": '"rule": "TRT001"', "sarif": '"ruleId": "TRT001"',
+                "markdown": "| TRT001 |", "github": "title=TRT001 ", "html": "TRT001"}
+
+
 def test_every_format_is_registered_and_renders_audit_and_diff(tmp_path: Path) -> None:
+    from trtadvisor.api import audit
+    from trtadvisor.ci.diff import diff_results
+
     assert set(FORMATS) == {"rich", "json", "sarif", "markdown", "github", "html"}
+    result = audit(sample_path(RESNET_DYNAMO))
+    diff = diff_results(result, result, default_rulebook())
     for name in FORMATS:
         formatter = get_formatter(name, FormatOptions(root=REPO))
-        assert callable(formatter.format) and callable(formatter.format_diff)
+        text = formatter.format(result)
+        assert _AUDIT_MARKS[name] in text, name
+        assert RESNET_DYNAMO["path"].split("/")[-1] in text, name
+        assert formatter.format_diff(diff).strip(), name
 
 
 @pytest.mark.parametrize("entry", [RESNET_DYNAMO, RESNET_TS_DYNBATCH, BERT_DYNAMO], ids=lambda e: e["path"])
@@ -122,20 +135,30 @@ def test_github_escaping_follows_the_toolkit() -> None:
 
 
 def test_markdown_has_summary_coverage_findings_and_command(tmp_path: Path) -> None:
-    _, text = _run(["audit", RESNET_DYNAMO["path"], "--format", "markdown"], tmp_path, "md")
-    _, data = _run(["audit", RESNET_DYNAMO["path"], "--format", "json"], tmp_path, "json")
-    report = json.loads(data)
+    _, text = _run(["audit", RESNET_DYNAMO["path"], "--format", "markdown", "--trt", "10.16", "--sm", "90",
+                    "--precision", "fp16"], tmp_path, "md")
+    facts = RESNET_DYNAMO["facts"]
     assert text.startswith(f"## trtadvisor: `{RESNET_DYNAMO['path']}`")
     assert "### Fusion coverage by layer kind" in text
-    assert f"**{report['summary']['fusion_coverage']:.1%}**" in text
-    facts = RESNET_DYNAMO["facts"]
+    # Expected from the architecture (the exporter folds BatchNorm): the nodes are the convs, ReLU calls,
+    # residual Adds, the max pool, the average pool, and flatten + linear (Reshape + Gemm). Fused: every conv
+    # except the downsample ones, with its ReLU and Add; and Reshape + Gemm, which Myelin takes from TRT 10.
+    nodes = facts["conv2d"] + facts["activation_calls"]["ReLU"] + facts["residual_adds"] + facts["maxpool2d"] \
+        + facts["adaptive_avgpool2d"] + 2 * facts["linear"]
+    fused = facts["conv2d"] - facts["downsample_blocks"] + facts["activation_calls"]["ReLU"] \
+        + facts["residual_adds"] + 2 * facts["linear"]
+    assert (nodes, fused) == (49, 44)
+    assert f"**{fused / nodes:.1%}**" in text
     conv_row = next(x for x in text.splitlines() if x.startswith("| convolution |"))
     # Every nn.Conv2d of the architecture is a node of a convolution layer.
     assert int(conv_row.split("|")[3]) >= facts["conv2d"]
     assert "| | Rule | Where | Finding | Fix |" in text
-    for finding in report["findings"]:
-        assert f"| {finding['rule']} |" in text
-    assert f"```bash\n{report['recommendations']['trtexec']}\n```" in text
+    # The weights are external and absent (TRT001); the stem and downsample branches are independent (TRT204).
+    rows = {line.split("|")[2].strip() for line in text.splitlines() if line.startswith("| ") and "TRT" in line}
+    assert {"TRT001", "TRT204"} <= rows
+    # The command comes from rules/trt.toml: --fp16 before 11.0, stable measurement, CUDA graphs before 11.0.
+    assert f"```bash\ntrtexec --onnx={RESNET_DYNAMO['path']} --fp16 --noDataTransfers --useSpinWait " \
+        "--useCudaGraph\n```" in text
 
 
 def test_markdown_escapes_pipes_in_cells() -> None:
@@ -167,11 +190,17 @@ def test_sarif_of_a_diff_is_valid(tmp_path: Path) -> None:
     assert log["runs"][0]["results"] == []
 
 
-def test_rich_audit_still_default_for_a_terminal_and_json_otherwise(tmp_path: Path,
+def test_rich_audit_still_default_for_a_terminal_and_json_otherwise(monkeypatch: pytest.MonkeyPatch,
                                                                    capsys: pytest.CaptureFixture[str]) -> None:
     rc = main(["audit", str(sample_path(RESNET_DYNAMO))])
     assert rc == 0
     assert json.loads(capsys.readouterr().out)["schema"] == "trtadvisor.report/v1"
+    # A terminal gets the rich report: a table of predicted layers, not JSON.
+    monkeypatch.setattr("sys.stdout.isatty", lambda: True)
+    rc = main(["audit", str(sample_path(RESNET_DYNAMO))])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert not out.lstrip().startswith("{") and "TRT001" in out and "Conv" in out
 
 
 def test_markdown_lists_the_attention_sites_of_a_transformer(tmp_path: Path) -> None:

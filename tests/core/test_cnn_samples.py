@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import onnx
 import pytest
 
 from trtadvisor.api import AuditResult, audit
@@ -52,11 +53,29 @@ def test_every_conv_is_its_own_convolution_layer(audited: tuple[dict[str, Any], 
     assert all(ops.count("Conv") == 1 and ops[0] == "Conv" for ops in conv_layers)
 
 
-def test_batchnorm_folds_into_its_convolution(audited: tuple[dict[str, Any], AuditResult]) -> None:
-    _, result = audited
-    for layer in result.prediction.layers:
-        if "BatchNormalization" in layer.ops:
-            assert layer.ops[0] == "Conv" and "conv+scale" in layer.fusions
+def _batchnorm_nodes(entry: dict[str, Any]) -> int:
+    """BatchNormalization nodes the exporter left in the file (read from the ONNX, not from our loader)."""
+    model = onnx.load(str(sample_path(entry)), load_external_data=False)
+    return sum(1 for n in model.graph.node if n.op_type == "BatchNormalization")
+
+
+UNFOLDED_BN = [e for e in CNN if _batchnorm_nodes(e)]
+
+
+def test_some_samples_keep_their_batchnorm() -> None:
+    # Otherwise the folding test below would have nothing to check.
+    assert UNFOLDED_BN and all(_batchnorm_nodes(e) == e["facts"]["batchnorm2d"] for e in UNFOLDED_BN)
+
+
+@pytest.mark.parametrize("entry, target", [pytest.param(e, t, id=f"{Path(e['path']).name}@trt{t[0]}")
+                                           for e in UNFOLDED_BN for t in TARGETS])
+def test_batchnorm_folds_into_its_convolution(entry: dict[str, Any], target: tuple[str, str]) -> None:
+    result = _audit(entry, *target)
+    with_bn = [layer for layer in result.prediction.layers if "BatchNormalization" in layer.ops]
+    # Every nn.BatchNorm2d follows a Conv2d in these architectures: each folds into its own convolution layer.
+    assert len(with_bn) == entry["facts"]["batchnorm2d"]
+    assert all(layer.ops[:2] == ("Conv", "BatchNormalization") and "conv+scale" in layer.fusions
+               for layer in with_bn)
 
 
 def _family_params(prefix: str) -> list[Any]:
@@ -79,7 +98,8 @@ def test_resnet_blocks(entry: dict[str, Any], target: tuple[str, str]) -> None:
     assert all("conv+eltwise" in layer.fusions and "conv+relu" in layer.fusions
                for layer in result.prediction.layers if "Add" in layer.ops)
     batchnorms = [layer for layer in result.prediction.layers if "BatchNormalization" in layer.ops]
-    assert len(batchnorms) in (0, facts["batchnorm2d"])  # 0: the exporter folded them itself
+    # One layer per BatchNormalization the file holds: none where the exporter folded them itself.
+    assert len(batchnorms) == _batchnorm_nodes(entry) in (0, facts["batchnorm2d"])
     # Every ReLU call is fused into a convolution.
     relus_fused = sum(ops.count("Relu") for ops in _layers_with(result, "Conv"))
     assert relus_fused == facts["activation_calls"]["ReLU"]

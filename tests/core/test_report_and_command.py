@@ -96,14 +96,46 @@ def test_bad_target_options(args: list[str], fragment: str) -> None:
     assert proc.returncode == 2 and fragment in proc.stderr and "Hint:" in proc.stderr
 
 
-def test_sm_auto_without_a_gpu_is_a_clear_error() -> None:
-    proc = _cli("audit", str(sample_path(RESNET)), "--sm", "auto")
-    try:
-        import cuda  # noqa: F401
-    except ImportError:
-        assert proc.returncode == 2 and "cuda-python" in proc.stderr and "Hint:" in proc.stderr
+def _fake_cuda(monkeypatch: pytest.MonkeyPatch, devices: list[tuple[bytes, int, int]] | None) -> None:
+    """cuda-python as seen by --sm auto: absent (None), or a runtime reporting ``devices`` (name, major, minor)."""
+    from types import ModuleType, SimpleNamespace
+
+    if devices is None:
+        for name in ("cuda", "cuda.bindings", "cuda.bindings.runtime", "cuda.cudart"):
+            monkeypatch.setitem(sys.modules, name, None)  # import raises ImportError
         return
-    assert proc.returncode in (0, 2)  # with cuda-python: a GPU answers, or "found no CUDA GPU"
+    props = [SimpleNamespace(name=n, major=a, minor=b) for n, a, b in devices]
+    runtime = SimpleNamespace(cudaGetDeviceCount=lambda: (0, len(props)),
+                              cudaGetDeviceProperties=lambda i: (0, props[i]))
+    bindings = ModuleType("cuda.bindings")
+    bindings.runtime = runtime  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "cuda", ModuleType("cuda"))
+    monkeypatch.setitem(sys.modules, "cuda.bindings", bindings)
+
+
+def test_sm_auto_without_cuda_python_is_a_clear_error(monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from trtadvisor.cli import main
+
+    _fake_cuda(monkeypatch, None)
+    assert main(["audit", str(sample_path(RESNET)), "--sm", "auto"]) == 2
+    err = capsys.readouterr().err
+    assert "cuda-python" in err and "Hint:" in err
+
+
+def test_sm_auto_without_a_gpu_is_a_clear_error(monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from trtadvisor.cli import main
+
+    _fake_cuda(monkeypatch, [])
+    assert main(["audit", str(sample_path(RESNET)), "--sm", "auto"]) == 2
+    err = capsys.readouterr().err
+    assert "found no CUDA GPU" in err and "Hint:" in err
+
+
+def test_sm_auto_reads_the_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_cuda(monkeypatch, [(b"NVIDIA A10\x00", 8, 6)])
+    assert audit(sample_path(RESNET), sm="auto").target.sm == 86
 
 
 @pytest.mark.parametrize("name, sm", [("T4", 75), ("A100-SXM4-80GB", 80), ("NVIDIA A10", 86), ("RTX 3090", 86),

@@ -129,10 +129,37 @@ def test_build_with_tensorrt_real(tmp_path: Path) -> None:  # pragma: no cover -
     assert profile_from_json(api_profile_records(build), path).records
 
 
-def test_detect_device_without_cuda_python_or_gpu() -> None:
-    try:
-        name, sm, memory = detect_device()
-    except BuildError as error:
-        assert error.hint  # no cuda-python or no GPU: a hint, not a traceback
-    else:  # pragma: no cover - only on a GPU machine
-        assert name and sm >= 50 and memory > 0
+def _fake_cudart(monkeypatch: pytest.MonkeyPatch, devices: list[tuple[bytes, int, int, int]] | None) -> None:
+    """cuda-python as detect_device sees it: absent (None), or a runtime with ``devices``."""
+    from types import ModuleType, SimpleNamespace
+
+    if devices is None:
+        for name in ("cuda", "cuda.bindings", "cuda.bindings.runtime", "cuda.cudart"):
+            monkeypatch.setitem(sys.modules, name, None)  # import raises ImportError
+        return
+    props = [SimpleNamespace(name=n, major=a, minor=b, totalGlobalMem=m) for n, a, b, m in devices]
+    runtime = SimpleNamespace(cudaGetDeviceCount=lambda: (0, len(props)),
+                              cudaGetDeviceProperties=lambda i: (0, props[i]))
+    bindings = ModuleType("cuda.bindings")
+    bindings.runtime = runtime  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "cuda", ModuleType("cuda"))
+    monkeypatch.setitem(sys.modules, "cuda.bindings", bindings)
+
+
+def test_detect_device_without_cuda_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_cudart(monkeypatch, None)
+    with pytest.raises(BuildError) as error:
+        detect_device()
+    assert "cuda-python" in error.value.message and "pip install cuda-python" in error.value.hint
+
+
+def test_detect_device_without_a_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_cudart(monkeypatch, [])
+    with pytest.raises(BuildError) as error:
+        detect_device()
+    assert error.value.message == "no CUDA device 0 (0 found)" and "nvidia-smi" in error.value.hint
+
+
+def test_detect_device_reads_name_sm_and_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_cudart(monkeypatch, [(b"NVIDIA H100 80GB HBM3\x00", 9, 0, 80 * 2**30)])
+    assert detect_device() == ("NVIDIA H100 80GB HBM3", 90, 80 * 2**30)

@@ -132,6 +132,293 @@ def old_zoo_resnet50() -> onnx.ModelProto:
     return m
 
 
+# --------------------------------------------------------------------------------------------
+# (c) onnxruntime quantizer, QDQ format
+# --------------------------------------------------------------------------------------------
+
+@builder("ort_qdq_mobilenet_v2")
+def ort_qdq_mobilenet_v2() -> onnx.ModelProto:
+    """torchvision ``mobilenet_v2`` (TorchScript, opset 17, [1,3,224,224]) quantized by onnxruntime's
+    ``quantize_static`` in QDQ format, symmetric INT8 activations and weights (``QuantType.QInt8``,
+    ``ActivationSymmetric``/``WeightSymmetric``, per-channel weights), calibrated on 4 random inputs.
+    The quantizer writes ``Conv -> Q -> DQ -> Clip -> Q -> DQ`` (ReLU6 exported as Clip).
+    """
+    import tempfile
+
+    import torch
+    import torchvision
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    torch.manual_seed(0)
+    net = torchvision.models.mobilenet_v2(weights=None).eval()
+    x = torch.randn(1, 3, 224, 224)
+    fp32 = torchscript_export(net, (x,), 17, input_names=["input"], output_names=["logits"])
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            rng = np.random.default_rng(0)
+            self.items = iter([{"input": rng.standard_normal((1, 3, 224, 224), np.float32)} for _ in range(4)])
+
+        def get_next(self):
+            return next(self.items, None)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = os.path.join(tmp, "fp32.onnx"), os.path.join(tmp, "qdq.onnx")
+        onnx.save(fp32, src)
+        quantize_static(src, dst, Reader(), quant_format=QuantFormat.QDQ, activation_type=QuantType.QInt8,
+                        weight_type=QuantType.QInt8, per_channel=True,
+                        extra_options={"ActivationSymmetric": True, "WeightSymmetric": True})
+        return onnx.load(dst)
+
+
+# --------------------------------------------------------------------------------------------
+# (d) onnxruntime.transformers optimizer output (com.microsoft ops)
+# --------------------------------------------------------------------------------------------
+
+def _bert_export(opset: int = 17) -> onnx.ModelProto:
+    import torch
+    from transformers import BertConfig, BertModel
+    torch.manual_seed(0)
+    cfg = BertConfig(hidden_size=256, num_hidden_layers=2, num_attention_heads=4, intermediate_size=1024,
+                     vocab_size=1000, max_position_embeddings=128)
+    cfg._attn_implementation = "eager"
+    net = BertModel(cfg, add_pooling_layer=False).eval()
+
+    class Wrap(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = net
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask,
+                              token_type_ids=token_type_ids).last_hidden_state
+
+    ids = torch.randint(0, 1000, (1, 128))
+    mask = torch.ones(1, 128, dtype=torch.int64)
+    types = torch.zeros(1, 128, dtype=torch.int64)
+    return torchscript_export(Wrap(), (ids, mask, types), opset,
+                              input_names=["input_ids", "attention_mask", "token_type_ids"],
+                              output_names=["last_hidden_state"],
+                              dynamic_axes={n: {0: "batch", 1: "sequence"} for n in
+                                            ("input_ids", "attention_mask", "token_type_ids")})
+
+
+@builder("ort_optimized_bert")
+def ort_optimized_bert() -> onnx.ModelProto:
+    """transformers ``BertModel`` (2 layers, hidden 256, 4 heads, eager attention; TorchScript export,
+    opset 17, dynamic batch/sequence) rewritten by ``onnxruntime.transformers.optimizer.optimize_model
+    (model_type="bert", num_heads=4, hidden_size=256)`` with ``enable_gelu_approximation=True``:
+    the graph then holds com.microsoft ``Attention``, ``SkipLayerNormalization``,
+    ``EmbedLayerNormalization`` and ``FastGelu``, which TensorRT's ONNX parser does not know.
+    """
+    import tempfile
+
+    from onnxruntime.transformers.fusion_options import FusionOptions
+    from onnxruntime.transformers.optimizer import optimize_model
+    opts = FusionOptions("bert")
+    opts.enable_gelu_approximation = True
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "bert.onnx")
+        onnx.save(_bert_export(), src)
+        opt = optimize_model(src, model_type="bert", num_heads=4, hidden_size=256, optimization_options=opts)
+        return opt.model
+
+
+# --------------------------------------------------------------------------------------------
+# (e) unsorted nodes + duplicate initializers
+# --------------------------------------------------------------------------------------------
+
+@builder("unsorted_dup_init_resnet18")
+def unsorted_dup_init_resnet18() -> onnx.ModelProto:
+    """torchvision ``resnet18`` (TorchScript export, opset 17, [1,3,224,224]), then with ``onnx.helper``
+    (no exporter here writes this; hand-edited and merged files, and files written by some graph
+    tools, do): the node list reversed within each residual stage (so consumers come before their
+    producers) and every initializer read by the first convolution listed twice. onnxruntime runs
+    this file; TensorRT's ONNX parser sorts the nodes before importing.
+    """
+    import torch
+    import torchvision
+    torch.manual_seed(0)
+    net = torchvision.models.resnet18(weights=None).eval()
+    m = torchscript_export(net, (torch.randn(1, 3, 224, 224),), 17, input_names=["input"],
+                           output_names=["logits"])
+    g = m.graph
+    nodes = list(g.node)
+    # deterministic disorder: reverse the body between the stem and the head
+    body = nodes[4:-3]
+    ordered = nodes[:4] + body[::-1] + nodes[-3:]
+    del g.node[:]
+    g.node.extend(ordered)
+    first_conv = next(n for n in nodes if n.op_type == "Conv")
+    inits = {t.name: t for t in g.initializer}
+    g.initializer.extend([inits[i] for i in first_conv.input if i in inits])
+    return m
+
+
+# --------------------------------------------------------------------------------------------
+# (f) dynamic batch/sequence attention with past key/values
+# --------------------------------------------------------------------------------------------
+
+def _with_past(net, layers: int, kv_heads: int, head: int, name: str) -> onnx.ModelProto:
+    """TorchScript export of a decoder step with ``past_key_values`` given as inputs (one K and one V
+    [batch, kv_heads, past, head] per layer, wrapped in transformers' ``DynamicCache``), the present
+    K/V as outputs; batch, sequence and past length dynamic."""
+    import torch
+    from transformers import DynamicCache
+
+    class Step(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = net
+
+        def forward(self, input_ids, attention_mask, *past):
+            cache = DynamicCache()
+            for i in range(layers):
+                cache.update(past[2 * i], past[2 * i + 1], i)
+            out = self.inner(input_ids=input_ids, attention_mask=attention_mask, past_key_values=cache,
+                             use_cache=True)
+            present = out.past_key_values
+            flat = []
+            for i in range(layers):
+                layer = present.layers[i]
+                flat += [layer.keys, layer.values]
+            return (out.last_hidden_state, *flat)
+
+    batch, seq, past_len = 2, 8, 16
+    ids = torch.randint(0, 1000, (batch, seq))
+    mask = torch.ones(batch, past_len + seq, dtype=torch.int64)
+    past = [torch.randn(batch, kv_heads, past_len, head) for _ in range(2 * layers)]
+    past_names = [f"past_key_values.{i}.{kv}" for i in range(layers) for kv in ("key", "value")]
+    present_names = [f"present.{i}.{kv}" for i in range(layers) for kv in ("key", "value")]
+    axes = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "total_sequence"},
+            "last_hidden_state": {0: "batch", 1: "sequence"}}
+    axes.update({n: {0: "batch", 2: "past_sequence"} for n in past_names})
+    axes.update({n: {0: "batch", 2: "total_sequence"} for n in present_names})
+    return torchscript_export(Step().eval(), (ids, mask, *past), 17,
+                              input_names=["input_ids", "attention_mask", *past_names],
+                              output_names=["last_hidden_state", *present_names], dynamic_axes=axes)
+
+
+@builder("gpt2_past_kv_dynamic")
+def gpt2_past_kv_dynamic() -> onnx.ModelProto:
+    """transformers ``GPT2Model`` (2 layers, n_embd 256, 4 heads x 64, eager attention) exported with
+    TorchScript (opset 17) as one decoding step with past key/values inputs; dynamic batch,
+    sequence and past length."""
+    import torch
+    from transformers import GPT2Config, GPT2Model
+    torch.manual_seed(0)
+    cfg = GPT2Config(n_embd=256, n_layer=2, n_head=4, vocab_size=1000, n_positions=256)
+    cfg._attn_implementation = "eager"
+    return _with_past(GPT2Model(cfg).eval(), 2, 4, 64, "gpt2")
+
+
+@builder("llama_past_kv_dynamic")
+def llama_past_kv_dynamic() -> onnx.ModelProto:
+    """transformers ``LlamaModel`` (2 layers, hidden 256, 8 heads / 2 KV heads x 32, SDPA attention)
+    exported with TorchScript (opset 17) as one decoding step with past key/values inputs
+    [batch, 2, past, 32]; dynamic batch, sequence and past length."""
+    import torch
+    from transformers import LlamaConfig, LlamaModel
+    torch.manual_seed(0)
+    cfg = LlamaConfig(hidden_size=256, intermediate_size=512, num_hidden_layers=2, num_attention_heads=8,
+                      num_key_value_heads=2, vocab_size=1000, max_position_embeddings=256)
+    cfg._attn_implementation = "sdpa"
+    return _with_past(LlamaModel(cfg).eval(), 2, 2, 32, "llama")
+
+
+# --------------------------------------------------------------------------------------------
+# (g) torchvision Swin-T
+# --------------------------------------------------------------------------------------------
+
+@builder("swin_t")
+def swin_t() -> onnx.ModelProto:
+    """torchvision ``swin_t(weights=None)`` (depths 2-2-6-2 = 12 shifted-window attention blocks,
+    heads 3-6-12-24, every head 32 wide, window 7x7), TorchScript export, opset 17, [1,3,224,224].
+    The window partition pads to a multiple of the window with a pad computed from the traced
+    shape (``Shape``/``Sub``/``Mod`` arithmetic), and the attention reshapes use those values."""
+    import torch
+    import torchvision
+    torch.manual_seed(0)
+    net = torchvision.models.swin_t(weights=None).eval()
+    return torchscript_export(net, (torch.randn(1, 3, 224, 224),), 17, input_names=["input"],
+                              output_names=["logits"])
+
+
+# --------------------------------------------------------------------------------------------
+# (h) exporter noise inside GELU / LayerNorm / RMSNorm
+# --------------------------------------------------------------------------------------------
+
+@builder("fp16_noise_block")
+def fp16_noise_block() -> onnx.ModelProto:
+    """A half-precision block written the way many model files write their norms and activations
+    (hand-written LayerNorm with ``.pow(2)``, T5/Llama-style RMSNorm with a float32 upcast,
+    erf-GELU computed in float32 and cast back), exported with TorchScript at opset 17 from
+    ``.half()`` modules: the exporter writes the ``Cast`` nodes of the fp32 upcasts and the casts
+    back to fp16, and an ``Identity`` for the RMSNorm weight it deduplicated. Then, with
+    ``onnx.helper`` (seen in files that passed through graph tools; no exporter here writes it
+    into these spots): an ``Identity`` inserted in front of the GELU and a no-op ``Cast``
+    (float32 -> float32) right after the ``Erf``, and the LayerNorm's ``Pow`` exponent made an fp32
+    ``Constant`` cast to fp16 (TorchScript writes it as an fp16 ``Constant``).
+    """
+    import torch
+    import torch.nn as nn
+    torch.manual_seed(0)
+
+    class Block(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.ln_w = nn.Parameter(torch.ones(256))
+            self.ln_b = nn.Parameter(torch.zeros(256))
+            self.rms_w = nn.Parameter(torch.ones(256))
+            self.fc1 = nn.Linear(256, 1024)
+            self.fc2 = nn.Linear(1024, 256)
+
+        def forward(self, x):
+            mean = x.mean(-1, keepdim=True)
+            var = (x - mean).pow(2).mean(-1, keepdim=True)
+            h = (x - mean) / torch.sqrt(var + 1e-5) * self.ln_w + self.ln_b
+            f = self.fc1(h)
+            f32 = f.float()
+            g = (0.5 * f32 * (1.0 + torch.erf(f32 / math.sqrt(2.0)))).to(f.dtype)
+            y = self.fc2(g) + x
+            v = y.float().pow(2).mean(-1, keepdim=True)
+            y = (y.float() * torch.rsqrt(v + 1e-6)).to(y.dtype)
+            return self.rms_w * y
+
+    import math
+    net = Block().half().eval()
+    m = torchscript_export(net, (torch.randn(1, 128, 256).half(),), 17, input_names=["x"], output_names=["y"])
+    g = m.graph
+    nodes = list(g.node)
+    erf = next(n for n in nodes if n.op_type == "Erf")
+    # GELU input: the Div feeding Erf reads the fp32 copy of fc1's output; read it through an Identity
+    div = next(n for n in nodes if erf.input[0] in n.output)
+    gelu_in = div.input[0]
+    producer = next(n for n in nodes if gelu_in in n.output)
+    ident = helper.make_node("Identity", [gelu_in], [gelu_in + "_identity"], name="noise/Identity")
+    for n in nodes:
+        for i, name in enumerate(n.input):
+            if name == gelu_in:
+                n.input[i] = ident.output[0]
+    nodes.insert(nodes.index(producer) + 1, ident)
+    erf_out = erf.output[0]
+    erf.output[0] = erf_out + "_pre"
+    cast = helper.make_node("Cast", [erf.output[0]], [erf_out], name="noise/Cast_after_Erf", to=TensorProto.FLOAT)
+    nodes.insert(nodes.index(erf) + 1, cast)
+    # LayerNorm variance: the fp16 exponent of Pow comes through a Cast from an fp32 constant
+    pow_ = next(n for n in nodes if n.op_type == "Pow")
+    exp32 = helper.make_node("Constant", [], ["noise/exponent_fp32"], name="noise/exponent_fp32",
+                             value=numpy_helper.from_array(np.array(2.0, np.float32), "noise/exponent_fp32"))
+    exp16 = helper.make_node("Cast", ["noise/exponent_fp32"], ["noise/exponent_fp16"], name="noise/Cast_exponent",
+                             to=TensorProto.FLOAT16)
+    pow_.input[1] = "noise/exponent_fp16"
+    at = nodes.index(pow_)
+    nodes[at:at] = [exp32, exp16]
+    del g.node[:]
+    g.node.extend(nodes)
+    onnx.checker.check_model(m)
+    return m
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--only", nargs="*", default=None)

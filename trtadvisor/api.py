@@ -14,6 +14,7 @@ from trtadvisor.knowledge.findings import Finding, sort_findings
 from trtadvisor.knowledge.rulebook import RuleBook, default_rulebook
 from trtadvisor.knowledge.target import Target, make_target
 from trtadvisor.plan.context import Prediction
+from trtadvisor.plan.cost import CostEstimate, cost_missed_fusions, estimate_costs
 from trtadvisor.plan.pipeline import plan_graph
 
 
@@ -27,6 +28,7 @@ class AuditResult:
     findings: list[Finding]
     trtexec: str
     extras: dict[str, object] = field(default_factory=dict)  # contract additions (attention, engine, ...)
+    cost: CostEstimate | None = None  # predicted time per layer on the target GPU
 
 
 @contextmanager
@@ -56,7 +58,9 @@ def audit(path: str | os.PathLike[str], *, trt: str | None = None, sm: str | Non
         findings = list(prediction.findings)
         extras: dict[str, object] = {}
         findings.extend(advise(model, target, book, prediction, extras))
+        cost = estimate_costs(model.graph, prediction, target, book)
+        findings = cost_missed_fusions(findings, model.graph, prediction, cost, target, book)
         command = trtexec_command(model, target, book)
         extras["profile_command"] = profiling_command(model, target, book)
     return AuditResult(model=model, target=target, prediction=prediction, findings=sort_findings(findings),
-                       trtexec=command, extras=extras)
+                       trtexec=command, extras=extras, cost=cost)

@@ -18,7 +18,9 @@ import onnx.parser
 import pytest
 from onnx import numpy_helper
 
-from trtadvisor.api import audit
+from trtadvisor.api import AuditResult, audit
+from trtadvisor.ir.graph import is_static
+from trtadvisor.knowledge.rulebook import default_rulebook
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -75,6 +77,23 @@ def test_case(case: dict[str, Any], tmp_path: Path) -> None:
     assert sorted(f.rule for f in fusion_findings) == sorted(case.get("findings", []))
     for fragment in case.get("reasons", []):
         assert any(fragment in f.message for f in fusion_findings), (fragment, [f.message for f in fusion_findings])
+    _missed_fusions_state_their_cost(result)
     # Every node lands in exactly one layer or in eliminated.
     placed = [n for layer in layers for n in layer.nodes] + list(result.prediction.eliminated)
     assert sorted(placed) == sorted(n.name for n in result.model.graph.nodes)
+
+
+def _missed_fusions_state_their_cost(result: AuditResult) -> None:
+    """Every missed-fusion finding whose nodes' shapes are known states its predicted cost in ms."""
+    if result.cost is None or result.cost.gpu is None:
+        return  # a GPU with no figures in rules/gpu_perf.toml: no time can be stated
+    codes = {spec.code for spec in default_rulebook().fusions.values()}
+    graph = result.model.graph
+    by_name = {n.name: n for n in graph.nodes}
+    for finding in result.findings:
+        if finding.rule not in codes:
+            continue
+        outputs = [t for name in finding.nodes for t in by_name[name].outputs if t]
+        if all(is_static(graph.shape(t)) for t in outputs):
+            assert finding.cost_ms is not None and finding.cost_ms > 0, finding
+            assert " ms predicted on " in finding.message, finding.message

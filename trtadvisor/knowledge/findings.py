@@ -19,10 +19,14 @@ class Finding:
     message: str
     nodes: tuple[str, ...]
     hint: str
+    cost_ms: float | None = None  # a missed fusion's predicted extra memory pass on the target
 
     def to_json(self) -> dict[str, object]:
-        return {"rule": self.rule, "severity": self.severity, "message": self.message,
-                "nodes": list(self.nodes), "hint": self.hint}
+        data: dict[str, object] = {"rule": self.rule, "severity": self.severity, "message": self.message,
+                                   "nodes": list(self.nodes), "hint": self.hint}
+        if self.cost_ms is not None:
+            data["cost_ms"] = self.cost_ms
+        return data
 
 
 def finding_for(book: RuleBook, code: str, message: str, nodes: Iterable[str] = (), hint: str | None = None) -> Finding:

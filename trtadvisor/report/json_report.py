@@ -19,7 +19,7 @@ def report_dict(result: AuditResult) -> dict[str, Any]:
         "schema": SCHEMA_ID,
         "model": {"path": result.model.path, "opset": result.model.opset, "nodes": prediction.node_count},
         "target": {"trt": result.target.trt, "sm": result.target.sm, "precision": result.target.precision},
-        "layers": [layer.to_json() for layer in prediction.layers],
+        "layers": _layers_json(result),
         "eliminated": list(prediction.eliminated),
         "findings": [f.to_json() for f in result.findings],
         "recommendations": {"trtexec": result.trtexec},
@@ -35,6 +35,14 @@ def report_dict(result: AuditResult) -> dict[str, Any]:
     return data
 
 
+def _layers_json(result: AuditResult) -> list[dict[str, Any]]:
+    layers = [layer.to_json() for layer in result.prediction.layers]
+    if result.cost is not None:
+        for item, cost in zip(layers, result.cost.layers, strict=True):
+            item["cost"] = cost.to_json() if cost is not None else None
+    return layers
+
+
 def summary_dict(result: AuditResult) -> dict[str, Any]:
     prediction = result.prediction
     by_severity = {"error": 0, "warning": 0, "info": 0}
@@ -46,7 +54,15 @@ def summary_dict(result: AuditResult) -> dict[str, Any]:
         "fused_nodes": prediction.fused_node_count,
         "fusion_coverage": round(prediction.coverage, 4),
         "findings_by_severity": by_severity,
+        **_cost_summary(result),
     }
+
+
+def _cost_summary(result: AuditResult) -> dict[str, Any]:
+    if result.cost is None:
+        return {}
+    total = result.cost.predicted_ms
+    return {"predicted_ms": None if total is None else round(total, 6), "cost_basis": result.cost.basis()}
 
 
 def render_json(result: AuditResult) -> str:

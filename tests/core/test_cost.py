@@ -1,0 +1,149 @@
+"""The cost model (trtadvisor/plan/cost.py) against real A100 profiles and the architecture's arithmetic."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import jsonschema
+import onnx.parser
+import pytest
+
+from trtadvisor.api import audit
+from trtadvisor.confirm.artifacts import load_engine
+from trtadvisor.confirm.cost_check import check_costs, spearman
+from trtadvisor.errors import RuleDataError
+from trtadvisor.ir.graph import Shape
+from trtadvisor.knowledge.perf import parse_perf, perf_book
+from trtadvisor.knowledge.rulebook import default_rulebook
+from trtadvisor.report.json_report import report_dict
+
+from conftest import REPO, artifact
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+RESNET = REPO / "samples" / "cnn" / "resnet18.torchscript.opset17.onnx"
+DYNBATCH = REPO / "samples" / "cnn" / "resnet18_dynbatch.torchscript.opset17.onnx"
+A100 = "trex/examples/pytorch/resnet/A100"
+
+
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+def test_resnet18_a100_ranks_and_total_match_the_real_profile(precision: str) -> None:
+    """Done-when of issue 16: Spearman >= 0.8 over the paired layers, total within 2x of the sum of the
+    profile's layer medians (reformats included). The FP16 engine was not used to fit the efficiencies."""
+    graph_json = artifact(f"{A100}/{precision}/resnet.onnx.engine.graph.json")
+    profile = artifact(f"{A100}/{precision}/resnet.onnx.engine.profile.json")
+    result = audit(RESNET, trt="8.6", gpu="A100 80GB PCIe", precision=precision)
+    engine = load_engine(layer_info=graph_json, profile=profile)
+    nodes = [(n.name, n.op) for n in result.model.graph.nodes]
+    assert result.cost is not None
+    check = check_costs(result.prediction.layers, result.cost.layers, engine, nodes, set(result.prediction.eliminated))
+    assert check is not None
+    # 20 convolutions, the max pool, the average pool and the FC: every compute layer of ResNet-18.
+    assert len(check.pairs) == 23
+    assert check.spearman is not None and check.spearman >= 0.8, check.to_json()
+    measured = sum(r["medianMs"] for r in json.loads(profile.read_text())[1:])
+    assert check.measured_total_ms == pytest.approx(measured)
+    assert 0.5 <= check.predicted_total_ms / measured <= 2.0, check.to_json()
+
+
+def test_stem_cost_from_the_architecture() -> None:
+    """conv1 of ResNet-18 (7x7, 3 -> 64, stride 2) at batch 32, fused with its ReLU: FLOPs of the
+    convolution and the ReLU; bytes = input + weights + bias + output, and no pass for the ReLU."""
+    result = audit(RESNET, gpu="A100", precision="fp16")
+    stem = result.cost.layers[0]  # type: ignore[union-attr]
+    out = 32 * 64 * 112 * 112
+    assert result.prediction.layers[0].ops == ("Conv", "Relu")
+    assert stem.flops == 2 * out * 3 * 7 * 7 + out
+    assert stem.bytes == 2 * (32 * 3 * 224 * 224 + 64 * 3 * 7 * 7 + 64 + out)
+    assert stem.bound == "compute"
+    # The same layer in FP32 moves twice the bytes.
+    fp32 = audit(RESNET, gpu="A100", precision="fp32").cost.layers[0]  # type: ignore[union-attr]
+    assert fp32.bytes == 2 * stem.bytes
+
+
+def _conv_flops(path: Path, shapes: dict[str, Shape] | None) -> tuple[int | None, float | None]:
+    result = audit(path, gpu="A100", precision="fp16", shapes=shapes)
+    assert result.cost is not None
+    flops = [c.flops for layer, c in zip(result.prediction.layers, result.cost.layers, strict=True)
+             if layer.kind == "convolution" and c is not None]
+    return (sum(flops) if flops else None), result.cost.predicted_ms
+
+
+def test_batch_and_shapes_change_the_estimate() -> None:
+    """A symbolic batch leaves the cost unknown; --shapes fixes it, and the work scales with the batch."""
+    assert _conv_flops(DYNBATCH, None) == (None, None)
+    flops8, ms8 = _conv_flops(DYNBATCH, {"input": (8, 3, 224, 224)})
+    flops32, ms32 = _conv_flops(DYNBATCH, {"input": (32, 3, 224, 224)})
+    assert flops8 and flops32 and ms8 and ms32
+    assert flops32 == 4 * flops8
+    assert ms8 < ms32 < 4 * ms8  # the fixed per-layer overhead does not scale
+    static32, _ = _conv_flops(RESNET, None)
+    assert static32 == flops32  # the static batch-32 export costs what batch 32 costs
+
+
+def test_missed_fusion_states_its_extra_memory_pass(tmp_path: Path) -> None:
+    """A Conv whose output is also read by a Sigmoid keeps its ReLU apart: the miss costs writing
+    and reading back the 1x8x16x16 tensor once more (FP16: 2 bytes), at the A100's bandwidth."""
+    model = onnx.parser.parse_model('''
+<ir_version: 8, opset_import: ["" : 17]>
+g (float[1,8,16,16] x) => (float[1,8,16,16] y, float[1,8,16,16] z) <float[8,8,3,3] w = {0.5}> {
+  c = Conv<pads=[1,1,1,1]>(x, w)
+  y = Relu(c)
+  z = Sigmoid(c)
+}''')
+    path = tmp_path / "m.onnx"
+    onnx.save(model, path)
+    result = audit(path, gpu="A100", precision="fp16")
+    missed = [f for f in result.findings if f.rule == "TRT101"]
+    assert len(missed) == 1
+    perf = perf_book(default_rulebook())
+    expected = 2 * (8 * 16 * 16) * 2 / (2039e9 * perf.kind_efficiency("pointwise").memory) * 1e3
+    assert missed[0].cost_ms == pytest.approx(expected, rel=1e-3)
+    assert "ms predicted on A100 FP16" in missed[0].message
+
+
+def test_report_carries_costs_and_validates() -> None:
+    result = audit(RESNET, gpu="A100", precision="fp16")
+    data = report_dict(result)
+    schema = json.loads((REPO / "trtadvisor" / "schema" / "report-v1.json").read_text())
+    jsonschema.validate(data, schema)
+    assert all(layer["cost"]["bound"] in ("compute", "memory") for layer in data["layers"])
+    assert data["summary"]["predicted_ms"] == pytest.approx(sum(layer["cost"]["ms"] for layer in data["layers"]),
+                                                            rel=1e-4)
+    assert data["summary"]["cost_basis"]["gpu"] == "A100"
+
+
+def test_sm_only_target_names_the_assumed_gpu() -> None:
+    result = audit(RESNET, sm="86", precision="fp16")
+    basis = result.cost.basis()  # type: ignore[union-attr]
+    assert basis["gpu"] == "A10" and basis["gpu_assumed"] is True
+    unknown = audit(RESNET, sm="53", precision="fp16")  # a Jetson Nano class GPU: no figures
+    assert unknown.cost.predicted_ms is None  # type: ignore[union-attr]
+
+
+def test_gpu_perf_rules_are_checked_and_cited() -> None:
+    raw = tomllib.loads((REPO / "rules" / "gpu_perf.toml").read_text())
+    gpus = tomllib.loads((REPO / "rules" / "gpus.toml").read_text())["gpus"]
+    for name, table in raw["gpu"].items():
+        assert name in gpus, f"{name}: key the figures by a GPU name of rules/gpus.toml"
+        assert "https://" in table["source"], name
+    bad = json.loads(json.dumps(raw))
+    bad["gpu"]["A100"]["bandwith_gbs"] = 1
+    with pytest.raises(RuleDataError, match="bandwith_gbs"):
+        parse_perf(bad)
+    bad = json.loads(json.dumps(raw))
+    bad["efficiency"]["convolution"]["compute"] = "high"
+    with pytest.raises(RuleDataError, match=r"efficiency\.convolution\.compute"):
+        parse_perf(bad)
+
+
+def test_spearman_with_ties() -> None:
+    assert spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert spearman([1, 2, 3, 4], [40, 30, 20, 10]) == pytest.approx(-1.0)
+    # Ties share their average rank: ranks (1, 2.5, 2.5, 4) against (1, 2, 3, 4).
+    assert spearman([1, 2, 2, 3], [1, 2, 3, 4]) == pytest.approx(0.9486833, rel=1e-6)

@@ -1,0 +1,360 @@
+"""Predicted cost of each engine layer before any build: FLOPs and bytes from shapes, a roofline time on
+the target GPU.
+
+A layer reads the tensors it takes from outside (activations and weights) and writes the tensors read
+outside it; what flows between its own nodes stays on chip. So a fused epilogue costs no memory pass
+and an unfused one costs a write and a read. The time is ``max(compute, memory) + overhead``:
+compute is the layer's FLOPs over the peak of the path it runs on (tensor cores at the layer's
+precision, or CUDA cores) times a per-kind efficiency, memory its bytes over the bandwidth times a
+per-kind efficiency. Peaks, bandwidth and efficiencies are data (``rules/gpu_perf.toml``); the
+efficiencies were fitted on real profiles, and the README holds the held-out figures.
+
+Unknown shapes (a symbolic batch) leave a layer's cost unknown rather than guessed: ``--shapes`` fixes them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import NamedTuple
+
+from onnx import TensorProto
+
+from trtadvisor.ir.graph import Graph, Node
+from trtadvisor.ir.ops import SHAPE_INPUTS
+from trtadvisor.knowledge.findings import Finding
+from trtadvisor.knowledge.perf import GpuPerf, PerfBook, gpu_perf, perf_book
+from trtadvisor.knowledge.rulebook import RuleBook
+from trtadvisor.knowledge.target import Target
+from trtadvisor.plan.context import PredictedLayer, Prediction
+
+# Ops whose math runs on tensor cores when the precision and channel counts allow it.
+_MATRIX_OPS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul", "Attention"})
+_QDQ_OPS = frozenset({"QuantizeLinear", "DequantizeLinear"})
+_INT8_TYPES = frozenset({TensorProto.INT8, TensorProto.UINT8})
+# Arithmetic per element for ops that are not matrix math (a softmax exponentiates, sums and divides).
+_FLOPS_PER_ELEMENT = {"Softmax": 5, "LogSoftmax": 6, "LayerNormalization": 8, "InstanceNormalization": 8,
+                      "GroupNormalization": 8, "RMSNormalization": 6, "BatchNormalization": 2, "Erf": 8,
+                      "Gelu": 8, "Exp": 4, "Tanh": 4, "Sigmoid": 4}
+
+
+class LayerCost(NamedTuple):
+    """One layer's predicted cost on the target (a tuple: a large model has tens of thousands)."""
+
+    flops: int
+    bytes: int
+    ms: float
+    bound: str  # "compute" or "memory"
+
+    def to_json(self) -> dict[str, object]:
+        return {"flops": self.flops, "bytes": self.bytes, "ms": round(self.ms, 6), "bound": self.bound}
+
+
+@dataclass
+class CostEstimate:
+    """The cost of every predicted layer (None where a shape is unknown), on one GPU and precision."""
+
+    layers: list[LayerCost | None]
+    gpu: GpuPerf | None
+    precision: str
+
+    @property
+    def predicted_ms(self) -> float | None:
+        known = [c.ms for c in self.layers if c is not None]
+        return sum(known) if known else None
+
+    @property
+    def unknown(self) -> int:
+        return sum(1 for c in self.layers if c is None)
+
+    def basis(self) -> dict[str, object]:
+        """What the estimate stands on, for the summary: the GPU whose figures were used, and how."""
+        gpu = self.gpu
+        return {"gpu": gpu.name if gpu else None, "gpu_assumed": bool(gpu and gpu.assumed),
+                "precision": self.precision, "unknown_layers": self.unknown,
+                "source": gpu.source if gpu else None}
+
+
+@dataclass(frozen=True)
+class _Math:
+    """How a layer's matrix math runs: the peak key, the tensor-core channel rule, bytes per element."""
+
+    peak: str  # key of GpuPerf.peaks for tensor-core (or CUDA-core) matrix math
+    channels: int  # channel multiple tensor cores need; 0 when the math runs on CUDA cores
+    below: str  # "pad" or "cuda_cores": what happens to channel counts under `channels`
+    float_bytes: int
+
+
+def _math_for(target: Target, gpu: GpuPerf, perf: PerfBook, quantized: bool) -> _Math:
+    """The precision a layer's matrix math runs in. TensorRT enables TF32 by default (BuilderFlag.kTF32),
+    so FP32 convolutions and GEMMs use TF32 tensor cores where the GPU has them."""
+    precision = target.precision
+    float_bytes = 4 if precision in ("fp32", "tf32", "int8") else 2
+    if quantized or precision == "int8":
+        wanted = "fp8" if precision == "fp8" and gpu.peak("fp8_tc") else "int8"
+    elif precision in ("fp16", "best"):
+        wanted = "fp16"
+    elif precision in ("bf16", "fp8"):
+        wanted = "bf16" if precision == "bf16" else "fp8"
+    else:
+        wanted = "tf32"
+    for name in (wanted, "fp16", "tf32"):
+        if name == "tf32" and float_bytes == 2:
+            continue  # a half-precision target does not fall back to TF32 before FP16
+        if gpu.peak(f"{name}_tc") and name in perf.tensor_cores:
+            channels, below = perf.tensor_cores[name]
+            return _Math(f"{name}_tc", channels, below, float_bytes)
+    return _Math("fp32_cuda", 0, "cuda_cores", float_bytes)
+
+
+def _count(shape: tuple[object, ...] | None) -> int | None:
+    if shape is None:
+        return None
+    n = 1
+    for d in shape:
+        if type(d) is not int or d < 0:
+            return None
+        n *= d
+    return n
+
+
+def _padded(channels: int, multiple: int) -> int:
+    return -(-channels // multiple) * multiple
+
+
+class _NodeWork(NamedTuple):
+    flops: int  # the model's arithmetic
+    tensor_flops: float  # work on tensor cores, channel padding included
+    cuda_flops: float  # work on CUDA cores
+
+
+def _node_work(node: Node, graph: Graph, math_: _Math) -> _NodeWork | None:
+    """FLOPs of one node from its shapes; None when a shape it needs is unknown."""
+    op = node.op
+    shape = graph.shape
+    if op in _MATRIX_OPS:
+        return _matrix_work(node, graph, math_)
+    out = _count(shape(node.outputs[0])) if node.outputs and node.outputs[0] else 0
+    if out is None:
+        return None
+    if op in ("MaxPool", "AveragePool", "LpPool"):
+        kernel = node.attr("kernel_shape") or ()
+        flops = out * math.prod(kernel)
+    elif op.startswith(("Global", "Reduce")) or op in _FLOPS_PER_ELEMENT:
+        data = _count(shape(node.inputs[0])) if node.inputs else None
+        if data is None:
+            return None
+        flops = data * _FLOPS_PER_ELEMENT.get(op, 1)
+    else:
+        flops = out
+    return _NodeWork(flops, 0.0, float(flops))
+
+
+def _matrix_work(node: Node, graph: Graph, math_: _Math) -> _NodeWork | None:
+    shape = graph.shape
+    op = node.op
+    out_shape = shape(node.outputs[0]) if node.outputs else None
+    out = _count(out_shape)
+    if out is None:
+        return None
+    if op in ("Conv", "ConvTranspose"):
+        w = shape(node.input(1))
+        x = shape(node.input(0))
+        if _count(w) is None or len(w) < 3 or _count(x) is None:
+            return None
+        group = int(node.attr("group", 1) or 1)
+        window = math.prod(w[2:])  # type: ignore[arg-type]
+        if op == "Conv":
+            per_group_in, per_group_out = int(w[1]), int(w[0]) // group  # type: ignore[arg-type]
+            flops = 2 * out * per_group_in * window
+        else:  # every input element meets every weight of its group
+            per_group_in, per_group_out = int(w[0]) // group, int(w[1])  # type: ignore[arg-type]
+            flops = 2 * _count(x) * per_group_out * window  # type: ignore[operator]
+    elif op == "Attention":
+        q, k = shape(node.input(0)), shape(node.input(1))
+        if _count(q) is None or _count(k) is None or len(q) != 4 or len(k) != 4:
+            return None
+        batch, heads, seq_q, depth = q  # type: ignore[misc]
+        flops = 4 * batch * heads * seq_q * k[2] * depth  # type: ignore[operator]
+        per_group_in = per_group_out = int(depth)  # type: ignore[arg-type]
+    else:  # Gemm / MatMul: out = M x N, reduced over K
+        a = shape(node.input(0))
+        if a is None or not a or type(a[-1]) is not int:
+            return None
+        trans_a = op == "Gemm" and node.attr("transA", 0)
+        reduce = a[0] if trans_a and len(a) == 2 else a[-1]
+        if type(reduce) is not int:
+            return None
+        per_group_in = reduce
+        per_group_out = out_shape[-1] if out_shape and type(out_shape[-1]) is int else 1  # type: ignore[assignment]
+        flops = 2 * out * reduce
+    multiple = math_.channels
+    if not multiple or per_group_in == 1 or (per_group_in < multiple and math_.below == "cuda_cores"):
+        return _NodeWork(flops, 0.0, float(flops))  # depthwise, or too few channels: CUDA cores
+    padding = (_padded(per_group_in, multiple) / per_group_in) * (_padded(per_group_out, multiple) / per_group_out)
+    return _NodeWork(flops, flops * padding, 0.0)
+
+
+def estimate_costs(graph: Graph, prediction: Prediction, target: Target, book: RuleBook) -> CostEstimate:
+    """The cost of every predicted layer of ``graph`` (and its nested bodies) on the target."""
+    gpu = gpu_perf(book, target)
+    if gpu is None:
+        return CostEstimate([None] * len(prediction.layers), None, target.precision)
+    perf = perf_book(book)
+    nodes = {n.name: n for g in graph.walk() for n in g.nodes}
+    eliminated = set(prediction.eliminated)
+    costs = [_layer_cost(layer, nodes, eliminated, target, gpu, perf) for layer in prediction.layers]
+    return CostEstimate(costs, gpu, target.precision)
+
+
+def _layer_cost(layer: PredictedLayer, by_name: dict[str, Node], eliminated: set[str], target: Target,
+                gpu: GpuPerf, perf: PerfBook) -> LayerCost | None:
+    members = [by_name[name] for name in layer.nodes if name in by_name]
+    if not members:
+        return None
+    graph = members[0].graph
+    quantized = any(n.op in _QDQ_OPS for n in members)
+    math_ = _math_for(target, gpu, perf, quantized)
+    traffic = _traffic(members, graph, eliminated, math_.float_bytes, quantized)
+    if traffic is None:
+        return None
+    flops, tensor_flops, cuda_flops = 0, 0.0, 0.0
+    for node in members:
+        work = _node_work(node, graph, math_)
+        if work is None:
+            return None
+        flops += work.flops
+        tensor_flops += work.tensor_flops
+        cuda_flops += work.cuda_flops
+    return _roofline(layer.kind, flops, tensor_flops, cuda_flops, traffic, math_, gpu, perf)
+
+
+def _roofline(kind: str, flops: int, tensor_flops: float, cuda_flops: float, traffic: int, math_: _Math,
+              gpu: GpuPerf, perf: PerfBook) -> LayerCost:
+    eff = perf.kind_efficiency(kind)
+    compute_s = 0.0
+    if tensor_flops:
+        compute_s += tensor_flops / (gpu.peaks[math_.peak] * 1e12 * eff.compute)
+    if cuda_flops:
+        compute_s += cuda_flops / (gpu.peaks["fp32_cuda"] * 1e12 * perf.cuda_core)
+    memory_s = traffic / (gpu.bandwidth_gbs * 1e9 * eff.memory)
+    bound = "compute" if compute_s >= memory_s else "memory"
+    return LayerCost(flops, traffic, 1e3 * max(compute_s, memory_s) + perf.overhead_ms, bound)
+
+
+def _traffic(members: Sequence[Node], graph: Graph, eliminated: set[str], float_bytes: int,
+             quantized: bool) -> int | None:
+    """Bytes a layer moves: what it reads from outside (weights once) and what is read outside it."""
+    inside = {out for n in members for out in n.outputs}
+    member_names = {n.name for n in members}
+    shape, producers, constants = graph.shape, graph.producers, graph.constant_names
+    seen: set[str] = set()
+    total = 0
+    for node in members:
+        skip = SHAPE_INPUTS.get(node.op, ())
+        for i, tensor in enumerate(node.inputs):
+            if not tensor or tensor in inside or tensor in seen or i in skip:
+                continue
+            seen.add(tensor)
+            count = _count(shape(tensor))
+            if count is None:
+                return None
+            producer = producers.get(tensor)
+            weight = tensor in constants or (producer is not None and producer.name in eliminated)
+            total += count * _element_bytes(graph, tensor, producer, weight, quantized, float_bytes)
+        for tensor in node.outputs:
+            if not tensor or not _read_outside(graph, tensor, member_names, eliminated):
+                continue
+            count = _count(shape(tensor))
+            if count is None:
+                return None
+            total += count * _element_bytes(graph, tensor, node, False, quantized, float_bytes)
+    return total
+
+
+def _read_outside(graph: Graph, tensor: str, members: set[str], eliminated: set[str]) -> bool:
+    if graph.is_graph_output(tensor):
+        return True
+    return any(r.name not in members and r.name not in eliminated for r in graph.consumers(tensor))
+
+
+def _element_bytes(graph: Graph, tensor: str, producer: Node | None, weight: bool, quantized: bool,
+                   float_bytes: int) -> int:
+    if producer is not None and producer.op == "QuantizeLinear":
+        return 1
+    if weight:
+        return 1 if quantized or graph.dtype(tensor) in _INT8_TYPES else float_bytes
+    return float_bytes
+
+
+def extra_pass_cost(tensors: Iterable[str], graph: Graph, target: Target, book: RuleBook,
+                    kind: str = "pointwise") -> tuple[int, float] | None:
+    """(bytes, ms) of writing and reading back ``tensors`` once more: what an unfused epilogue costs.
+    None when a shape is unknown or the GPU has no figures."""
+    gpu = gpu_perf(book, target)
+    if gpu is None:
+        return None
+    perf = perf_book(book)
+    float_bytes = 4 if target.precision in ("fp32", "tf32", "int8") else 2
+    total = 0
+    for tensor in tensors:
+        count = _count(graph.shape(tensor))
+        if count is None:
+            return None
+        total += 2 * count * _element_bytes(graph, tensor, graph.producer(tensor), False, False, float_bytes)
+    if not total:
+        return None
+    ms = 1e3 * total / (gpu.bandwidth_gbs * 1e9 * perf.kind_efficiency(kind).memory)
+    return total, ms
+
+
+def _crossing_tensors(held: set[int], by_name: dict[str, Node], layer_of: dict[str, int],
+                      layers: Sequence[PredictedLayer]) -> list[str]:
+    """Tensors that flow between the layers in ``held``: the memory pass a missed fusion leaves."""
+    crossing = []
+    for index in held:
+        for name in layers[index].nodes:
+            node = by_name.get(name)
+            if node is None:
+                continue
+            for tensor in node.outputs:
+                if tensor and any(layer_of.get(r.name, index) != index and layer_of.get(r.name) in held
+                                  for r in node.graph.consumers(tensor)):
+                    crossing.append(tensor)
+    return crossing
+
+
+def cost_missed_fusions(findings: list[Finding], graph: Graph, prediction: Prediction, estimate: CostEstimate,
+                        target: Target, book: RuleBook) -> list[Finding]:
+    """Each missed-fusion finding (a fusion rule's code) with known shapes, with what the miss costs on
+    the target: the extra write and read of the tensors between the layers left apart, or, when the
+    finding names a single layer, that layer's own predicted time."""
+    codes = {spec.code for spec in book.fusions.values()}
+    missed = [f for f in findings if f.rule in codes and f.nodes]
+    gpu = estimate.gpu
+    if not missed or gpu is None:
+        return findings
+    by_name = {n.name: n for g in graph.walk() for n in g.nodes}
+    layer_of = {name: i for i, layer in enumerate(prediction.layers) for name in layer.nodes}
+    where = f"{gpu.name}{' (assumed for SM ' + str(target.sm) + ')' if gpu.assumed else ''} {target.precision.upper()}"
+    priced: dict[int, Finding] = {}
+    for finding in missed:
+        nodes = [by_name[n] for n in finding.nodes if n in by_name]
+        held = {layer_of[n.name] for n in nodes if n.name in layer_of}
+        if not held:
+            continue
+        if len(held) == 1:
+            own = estimate.layers[next(iter(held))]
+            if own is None:
+                continue
+            ms, note = own.ms, f"the layer left apart: {own.ms:.3g} ms predicted on {where}"
+        else:
+            tensors = _crossing_tensors(held, by_name, layer_of, prediction.layers)
+            cost = extra_pass_cost(tensors, nodes[0].graph, target, book) if tensors else None
+            if cost is None:
+                continue
+            size, ms = cost
+            note = f"unfused, an extra memory pass: {size / 1e6:.3g} MB, {ms:.3g} ms predicted on {where}"
+        priced[id(finding)] = replace(finding, cost_ms=float(f"{ms:.4g}"), message=f"{finding.message} [{note}]")
+    return [priced.get(id(f), f) for f in findings]

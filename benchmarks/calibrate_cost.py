@@ -90,7 +90,7 @@ def _with_efficiency(book: RuleBook, changes: dict[tuple[str, ...], float]) -> R
 
 # The parameters the fit moves: the kinds the fitting engines exercise with more than one layer, and the
 # two global terms (one tiny FC layer cannot tell a GEMM efficiency from the launch overhead).
-PARAMETERS = (("convolution", "compute"), ("convolution", "memory"), ("pooling", "memory"),
+PARAMETERS = (("kind", "convolution", "compute"), ("kind", "convolution", "memory"), ("kind", "pooling", "memory"),
               ("cuda_core",), ("overhead_ms",))
 GRID = {"overhead_ms": [0.001 * k for k in range(0, 16)]}
 

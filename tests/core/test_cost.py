@@ -137,8 +137,8 @@ def test_gpu_perf_rules_are_checked_and_cited() -> None:
     with pytest.raises(RuleDataError, match="bandwith_gbs"):
         parse_perf(bad)
     bad = json.loads(json.dumps(raw))
-    bad["efficiency"]["convolution"]["compute"] = "high"
-    with pytest.raises(RuleDataError, match=r"efficiency\.convolution\.compute"):
+    bad["efficiency"]["kind"]["convolution"]["compute"] = -0.5
+    with pytest.raises(RuleDataError, match=r"efficiency\.kind\.convolution\.compute"):
         parse_perf(bad)
 
 

@@ -12,8 +12,6 @@ from trtadvisor.knowledge.target import Target, normalise_gpu_name
 
 FILE = "gpu_perf.toml"
 PEAK_KEYS = ("fp32_cuda", "tf32_tc", "fp16_tc", "bf16_tc", "int8_tc", "fp8_tc")
-_GPU_KEYS = ("source", "bandwidth_gbs", *PEAK_KEYS)
-_BELOW = ("pad", "cuda_cores")
 
 
 @dataclass(frozen=True)
@@ -51,73 +49,49 @@ class PerfBook:
         return self.efficiency.get(kind) or self.efficiency["default"]
 
 
-def _number(where: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise RuleDataError(f"{FILE}: '{where}' is {value!r}, not a positive number", "fix the rule data")
+def _positive(where: str, value: Any) -> float:
+    if value is None or value <= 0:
+        raise RuleDataError(f"rules/{FILE}: '{where}' is {value!r}, not a positive number", "fix the rule data")
     return float(value)
 
 
-def _keys(where: str, table: Any, allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> dict[str, Any]:
-    if not isinstance(table, dict):
-        raise RuleDataError(f"{FILE}: '{where}' is not a table", "fix the rule data")
-    unknown = sorted(set(table) - set(allowed))
-    if unknown:
-        raise RuleDataError(f"{FILE}: unknown key '{where}.{unknown[0]}'", f"allowed keys: {', '.join(allowed)}")
-    missing = [k for k in required if k not in table]
-    if missing:
-        raise RuleDataError(f"{FILE}: '{where}' lacks '{missing[0]}'", "every table needs " + ", ".join(required))
-    return table
+def parse_perf(raw: dict[str, Any]) -> PerfBook:
+    """gpu_perf.toml as read from disk, validated against its declared schema (knowledge/rule_files.py)."""
+    from trtadvisor.knowledge.rule_files import FILES
+    from trtadvisor.knowledge.schema import validate
+
+    return _parse(validate(FILES[FILE], raw, FILE))
 
 
-def parse_perf(data: dict[str, Any]) -> PerfBook:
-    """Validate the raw tables of gpu_perf.toml: unknown or missing keys and non-numbers are errors."""
+def _parse(data: dict[str, Any]) -> PerfBook:
+    """Schema-checked data (defaults filled in), plus what a schema cannot say: numbers are positive,
+    and sm_default names GPUs of the table."""
     gpus: dict[str, dict[str, Any]] = {}
     names: dict[str, str] = {}
-    for name, table in data.get("gpu", {}).items():
-        _keys(f"gpu.{name}", table, (*_GPU_KEYS, "pcie"), ("source", "bandwidth_gbs", "fp32_cuda"))
+    for name, table in data["gpu"].items():
         for key in ("bandwidth_gbs", *PEAK_KEYS):
-            if key in table:
-                _number(f"gpu.{name}.{key}", table[key])
-        if "pcie" in table:
-            _keys(f"gpu.{name}.pcie", table["pcie"], _GPU_KEYS[1:])
-            for key, value in table["pcie"].items():
-                _number(f"gpu.{name}.pcie.{key}", value)
+            if table.get(key) is not None:
+                _positive(f"gpu.{name}.{key}", table[key])
         gpus[normalise_gpu_name(name)] = table
         names[normalise_gpu_name(name)] = name
-    sm_table = _keys("sm_default", data.get("sm_default", {}), ("source", *data.get("sm_default", {})), ("source",))
     sm_default = {}
-    for sm, gpu in sm_table.items():
-        if sm == "source":
-            continue
-        if not sm.isdigit() or normalise_gpu_name(str(gpu)) not in gpus:
-            raise RuleDataError(f"{FILE}: sm_default.{sm} = {gpu!r} names no [gpu] table",
+    for sm, gpu in data["sm_default"]["gpus"].items():
+        if normalise_gpu_name(gpu) not in gpus:
+            raise RuleDataError(f"rules/{FILE}: sm_default.gpus.{sm} = {gpu!r} names no [gpu] table",
                                 "add the GPU or fix the name")
-        sm_default[int(sm)] = str(gpu)
-    cores = _keys("tensor_cores", data.get("tensor_cores", {}), ("source", "tf32", "fp16", "bf16", "int8", "fp8"),
-                  ("source",))
-    tensor_cores = {}
-    for precision, rule in cores.items():
-        if precision == "source":
-            continue
-        _keys(f"tensor_cores.{precision}", rule, ("channels", "below"), ("channels", "below"))
-        if rule["below"] not in _BELOW:
-            raise RuleDataError(f"{FILE}: tensor_cores.{precision}.below is {rule['below']!r}",
-                                f"use one of {', '.join(_BELOW)}")
-        tensor_cores[precision] = (int(_number(f"tensor_cores.{precision}.channels", rule["channels"])), rule["below"])
-    eff_table = data.get("efficiency", {})
-    _keys("efficiency", eff_table, tuple(eff_table), ("source", "overhead_ms", "cuda_core", "default"))
-    efficiency = {}
-    for kind, value in eff_table.items():
-        if kind in ("source", "overhead_ms", "cuda_core"):
-            continue
-        _keys(f"efficiency.{kind}", value, ("compute", "memory"), ("compute", "memory"))
-        efficiency[kind] = Efficiency(_number(f"efficiency.{kind}.compute", value["compute"]),
-                                      _number(f"efficiency.{kind}.memory", value["memory"]))
-    calibration = _keys("calibration", data.get("calibration", {}), ("source", "fitted_on"), ("source", "fitted_on"))
+        sm_default[int(sm)] = gpu
+    cores = data["tensor_cores"]
+    tensor_cores = {p: (int(rule["channels"]), str(rule["below"])) for p, rule in cores.items() if p != "source"}
+    eff = data["efficiency"]
+    efficiency = {kind: Efficiency(_positive(f"efficiency.kind.{kind}.compute", v["compute"]),
+                                   _positive(f"efficiency.kind.{kind}.memory", v["memory"]))
+                  for kind, v in eff["kind"].items()}
+    if "default" not in efficiency:
+        raise RuleDataError(f"rules/{FILE}: efficiency.kind lacks 'default'", "add default = {compute, memory}")
     return PerfBook(gpus=gpus, names=names, sm_default=sm_default, tensor_cores=tensor_cores, efficiency=efficiency,
-                    overhead_ms=float(eff_table["overhead_ms"]),
-                    cuda_core=_number("efficiency.cuda_core", eff_table["cuda_core"]),
-                    fitted_on=tuple(calibration["fitted_on"]))
+                    overhead_ms=float(eff["overhead_ms"]),
+                    cuda_core=_positive("efficiency.cuda_core", eff["cuda_core"]),
+                    fitted_on=tuple(data["calibration"]["fitted_on"]))
 
 
 _PARSED: dict[int, tuple[dict[str, Any], PerfBook]] = {}  # id of the raw tables -> (them, parsed)
@@ -130,7 +104,7 @@ def perf_book(book: RuleBook) -> PerfBook:
         raise RuleDataError(f"rule file {FILE} is missing", "reinstall trtadvisor")
     known = _PARSED.get(id(data))
     if known is None or known[0] is not data:
-        known = _PARSED[id(data)] = (data, parse_perf(data))
+        known = _PARSED[id(data)] = (data, _parse(data))  # the rule book validated it on load
     return known[1]
 
 
@@ -155,7 +129,7 @@ def gpu_perf(book: RuleBook, target: Target) -> GpuPerf | None:
     table = dict(perf.gpus[key])
     pcie = table.pop("pcie", None)
     if pcie and target.gpu and "pcie" in target.gpu.lower():
-        table.update(pcie)
-    peaks = {k: float(table[k]) for k in PEAK_KEYS if k in table}
+        table.update({k: v for k, v in pcie.items() if v is not None})
+    peaks = {k: float(table[k]) for k in PEAK_KEYS if table.get(k) is not None}
     return GpuPerf(name=perf.names[key], bandwidth_gbs=float(table["bandwidth_gbs"]), peaks=peaks,
                    source=str(table["source"]), assumed=assumed)

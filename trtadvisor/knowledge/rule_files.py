@@ -32,7 +32,25 @@ MHA_COLUMN = Table(
     masks=ListOf(OneOf("none", "scalar", "1d", "2d")), accumulation_bmm1=str, accumulation_bmm2=str, source=str,
 )
 
+# rules/gpu_perf.toml: datasheet figures per GPU (TFLOPS/TOPS dense, GB/s) and the cost model's efficiencies.
+PEAK = Opt(float, None)  # absent: no tensor-core path for that type on that GPU
+GPU_PERF = Table(source=str, bandwidth_gbs=float, fp32_cuda=float, tf32_tc=PEAK, fp16_tc=PEAK, bf16_tc=PEAK,
+                 int8_tc=PEAK, fp8_tc=PEAK,
+                 pcie=Opt(Table(bandwidth_gbs=PEAK, fp32_cuda=PEAK, tf32_tc=PEAK, fp16_tc=PEAK, bf16_tc=PEAK,
+                                int8_tc=PEAK, fp8_tc=PEAK), None))
+TENSOR_CORE_RULE = Table(channels=int, below=OneOf("pad", "cuda_cores"))
+
 FILES: dict[str, Spec] = {
+    "gpu_perf.toml": Table(
+        meta=META,
+        sm_default=Table(source=str, gpus=MapOf(str, key=r"\d+")),
+        gpu=MapOf(GPU_PERF),
+        tensor_cores=Table(source=str, tf32=TENSOR_CORE_RULE, fp16=TENSOR_CORE_RULE, bf16=TENSOR_CORE_RULE,
+                           int8=TENSOR_CORE_RULE, fp8=TENSOR_CORE_RULE),
+        efficiency=Table(source=str, overhead_ms=float, cuda_core=float,
+                         kind=MapOf(Table(compute=float, memory=float))),
+        calibration=Table(source=str, fitted_on=ListOf(str)),
+    ),
     "gpus.toml": Table(meta=META, gpus=MapOf(int)),
     "trt.toml": Table(
         meta=META,

@@ -32,6 +32,7 @@ def general_findings(model: LoadedModel, target: Target, book: RuleBook, predict
         files = ", ".join(model.missing_external_data)
         findings.append(finding_for(book, "TRT001", f"external weight file(s) {files} are absent; "
                                  "the audit used shapes only"))
+    findings += [finding_for(book, "TRT009", repair) for repair in model.repairs]
     dynamic = [n for n in dynamic_inputs(model) if n not in model.shape_overrides]
     if dynamic:
         findings.append(finding_for(book, "TRT002", f"input(s) {', '.join(dynamic)} have dynamic dimensions and "
@@ -53,6 +54,7 @@ def general_findings(model: LoadedModel, target: Target, book: RuleBook, predict
 _RECENT_OPS = {"Trilu": 14, "HardSwish": 14, "CastLike": 15, "GridSample": 16, "LayerNormalization": 17,
                "GroupNormalization": 18, "Mish": 18, "Gelu": 20, "RMSNormalization": 23, "Attention": 23}
 _STANDARD_DOMAINS = ("", "ai.onnx", "ai.onnx.ml", "ai.onnx.preview.training")
+_ORT_DOMAIN = "com.microsoft"  # ONNX Runtime's contrib ops: no TensorRT importer (rule TRT008)
 _domain_of = attrgetter("domain")
 _op_of = attrgetter("op")
 
@@ -77,8 +79,15 @@ def _op_support_findings(model: LoadedModel, book: RuleBook) -> list[Finding]:
                 unknown.setdefault(node.op, []).append(node.name)
     findings = [finding_for(book, "TRT003", f"op '{op}' is not an ONNX op at opset {model.opset} "
                          f"({len(nodes)} node(s))", tuple(nodes[:20])) for op, nodes in sorted(unknown.items())]
+    contrib = {op: nodes for op, nodes in custom.items() if op.startswith(_ORT_DOMAIN + ".")}
+    if contrib:
+        prefix = _ORT_DOMAIN + "."
+        names = ", ".join(f"{op.removeprefix(prefix)} ({len(found)})" for op, found in sorted(contrib.items()))
+        nodes = tuple(n for _, found in sorted(contrib.items()) for n in found)
+        findings.append(finding_for(book, "TRT008", f"ONNX Runtime contrib ops TensorRT cannot parse: {names}; "
+                                 "the graph was rewritten by an ONNX Runtime optimizer", nodes[:20]))
     findings += [finding_for(book, "TRT004", f"custom op '{op}' needs a TensorRT plugin ({len(nodes)} node(s))",
-                          tuple(nodes[:20])) for op, nodes in sorted(custom.items())]
+                          tuple(nodes[:20])) for op, nodes in sorted(custom.items()) if op not in contrib]
     return findings
 
 

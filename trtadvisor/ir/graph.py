@@ -364,6 +364,27 @@ class Graph:
         return [name for name in self._read_before_written
                 if name not in producers and name not in initializers and name not in inputs]
 
+    def reads_before_producer(self) -> list[str]:
+        """Tensors a node reads before the node that writes them (nodes not in topological order).
+
+        Only names first read before any node wrote them can be such tensors (the build lists them),
+        so a sorted graph answers with a few set lookups per weight and input.
+        """
+        producers = self.producers
+        return [name for name in self._read_before_written if name in producers]
+
+    def duplicate_initializers(self) -> list[str]:
+        """Initializer names listed more than once (the index keeps the last copy, as ONNX Runtime does)."""
+        if len(self.initializers) == len(self.proto.initializer):
+            return []
+        seen: set[str] = set()
+        twice: list[str] = []
+        for t in self.proto.initializer:
+            if t.name in seen and t.name not in twice:
+                twice.append(t.name)
+            seen.add(t.name)
+        return twice
+
     @property
     def initializers(self) -> _InitializerIndex:
         if self._initializers is None:

@@ -8,6 +8,7 @@ opened read-only and never written.
 from __future__ import annotations
 
 import contextlib
+import heapq
 import marshal
 import os
 from collections.abc import Callable
@@ -39,6 +40,9 @@ class LoadedModel:
     external_data_files: tuple[str, ...] = ()
     missing_external_data: tuple[str, ...] = ()
     shape_overrides: dict[str, Shape] = field(default_factory=dict)
+    # What the loader put right so the model could be read as TensorRT's parser reads it (nodes
+    # sorted, duplicate initializers): one sentence each, reported as an info finding.
+    repairs: tuple[str, ...] = ()
 
     @property
     def node_count(self) -> int:
@@ -102,16 +106,26 @@ def load_model(path: str | os.PathLike[str], shapes: dict[str, Shape] | None = N
         proto = _parse(file, data)
         _check_structure(file, proto)
         graph = None
+        repairs: list[str] = []
+        unsorted = False
         if not (proto.functions or overrides):
             graph = Graph(proto.graph)
-            if graph.has_bodies():
+            unsorted = bool(graph.reads_before_producer())
+            if graph.has_bodies() or unsorted:
                 graph = None  # If/Loop/Scan bodies take their shapes from the inferred model: below
         if graph is None:
             # TensorRT's parser expands local functions; so do we, so patterns inside them are seen.
             # Bodies of If/Loop get their shapes from the inferred model itself: infer, then build.
-            rewritten = bool(proto.functions or overrides)
+            rewritten = bool(proto.functions or overrides or unsorted)
             if proto.functions:
                 proto = onnx.inliner.inline_local_functions(proto)
+            if unsorted or ((proto.functions or overrides) and _needs_sort(proto.graph)):
+                # ONNX Runtime runs such a graph and TensorRT's parser sorts the nodes before it
+                # imports them; shape inference and every pass here want graph order: sort a copy.
+                moved = _sort_nodes(proto.graph)
+                repairs.append(f"the nodes are not in topological order ({moved} node(s) read a tensor "
+                               "written by a later node); the audit read them sorted, as TensorRT's parser does")
+                rewritten = True
             _apply_shape_overrides(file, proto, overrides)
             if rewritten:
                 data = proto.SerializeToString()
@@ -130,6 +144,11 @@ def load_model(path: str | os.PathLike[str], shapes: dict[str, Shape] | None = N
             early.cancel()
     _check_single_writers(file, graph)
     _check_dangling_inputs(file, graph)
+    twice = graph.duplicate_initializers()
+    if twice:
+        shown = ", ".join(f"'{n}'" for n in twice[:3]) + (" ..." if len(twice) > 3 else "")
+        repairs.append(f"{len(twice)} initializer name(s) are listed more than once ({shown}); the audit, like "
+                       "ONNX Runtime, used the last copy")
     externals = _external_files(graph)
     missing = tuple(f for f in externals if not (file.parent / f).exists())
     return LoadedModel(
@@ -141,6 +160,7 @@ def load_model(path: str | os.PathLike[str], shapes: dict[str, Shape] | None = N
         external_data_files=externals,
         missing_external_data=missing,
         shape_overrides=overrides,
+        repairs=tuple(repairs),
     )
 
 
@@ -286,6 +306,50 @@ def _infer_shapes(file: Path, data: bytes) -> bytes:
         return _cpp_shape_inference.infer_shapes(data, True, True, True)
     except Exception as exc:
         raise _inference_error(file, type(exc).__name__, str(exc)) from None
+
+
+def _needs_sort(graph: onnx.GraphProto) -> bool:
+    written: set[str] = set()
+    produced = {o for n in graph.node for o in n.output if o}
+    for node in graph.node:
+        if any(i in produced and i not in written for i in node.input):
+            return True
+        written.update(node.output)
+    return False
+
+
+def _sort_nodes(graph: onnx.GraphProto) -> int:
+    """Put ``graph``'s nodes in topological order (stable: ties keep file order); returns how many
+    nodes read a tensor that a later node writes. A cycle keeps its nodes in file order at the end
+    (shape inference then reports the model as inconsistent)."""
+    nodes = list(graph.node)
+    writer = {o: i for i, n in enumerate(nodes) for o in n.output if o}
+    waiting = [0] * len(nodes)
+    readers: dict[int, list[int]] = {}
+    moved = 0
+    for i, node in enumerate(nodes):
+        deps = {writer[name] for name in node.input if name in writer and writer[name] != i}
+        if any(d > i for d in deps):
+            moved += 1
+        waiting[i] = len(deps)
+        for d in deps:
+            readers.setdefault(d, []).append(i)
+    ready = [i for i, w in enumerate(waiting) if w == 0]
+    heapq.heapify(ready)
+    order: list[int] = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(i)
+        for r in readers.get(i, ()):
+            waiting[r] -= 1
+            if waiting[r] == 0:
+                heapq.heappush(ready, r)
+    placed = set(order)
+    order += [i for i in range(len(nodes)) if i not in placed]
+    copies = [nodes[i] for i in order]
+    del graph.node[:]
+    graph.node.extend(copies)
+    return moved
 
 
 def _check_single_writers(file: Path, graph: Graph) -> None:

@@ -96,6 +96,9 @@ class PlanContext:
     # Decisions taken before shape inference answered, each with the check that confirms it once
     # the shapes are in: see plan_graph.
     assumptions: list[Callable[[], bool]] = field(default_factory=list)
+    # Outputs of nodes the build folds (every input a constant, or a static Shape): known at build
+    # time like initializers (filled by the eliminate pass; see is_build_constant).
+    folded: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         owner = self.owner
@@ -145,6 +148,12 @@ class PlanContext:
                 continue
             out.append(name)
         return out
+
+    def is_build_constant(self, tensor: str) -> bool:
+        """Whether ``tensor``'s value is fixed when the engine is built: an initializer, a Constant,
+        or computed from those only (ConstantOfShape of a constant shape, shape arithmetic on static
+        shapes), which TensorRT folds before it builds layers."""
+        return tensor in self.graph.constant_names or tensor in self.folded
 
     def live_producer(self, tensor: str) -> Node | None:
         node = self.graph.producer(tensor)

@@ -128,7 +128,7 @@ def _try_eltwise(ctx: PlanContext, group: Group, graph: Graph, eltwise_ops: froz
     if ctx.group(add) is None or len(ctx.owner[add].nodes) > 1:
         return
     other = add.inputs[1] if add.inputs[0] == out else add.inputs[0]
-    if other == out or graph.is_constant(other):
+    if other == out or ctx.is_build_constant(other):
         return  # x + x, or a bias: a scale, not a residual
     my_index = 0 if add.inputs[0] == out else 1
     if _conv_taking_add(ctx, add, conv_ops, prefer) not in (None, my_index):
@@ -159,7 +159,7 @@ def _try_activation(ctx: PlanContext, group: Group) -> None:
     if why is not None:
         ctx.near_miss(fusion, [group.tail, act], why)
         return
-    if act.op == "Clip" and any(i and not ctx.graph.is_constant(i) for i in act.inputs[1:]):
+    if act.op == "Clip" and any(i and not ctx.is_build_constant(i) for i in act.inputs[1:]):
         ctx.near_miss(fusion, [group.tail, act], "the Clip bounds are not constants")
         return
     if act.op == "Gelu":

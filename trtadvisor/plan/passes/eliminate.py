@@ -38,7 +38,7 @@ def _noop_reason(graph: Graph, node: Node) -> str | None:
 def _fold_constants(ctx: PlanContext, graph: Graph) -> None:
     """Eliminate no-ops and nodes whose every input is known at build time (one pass: a hot path)."""
     constants = graph.constant_names  # weights and Constant outputs
-    folded: set[str] = set()  # outputs of nodes folded so far: known at build time too
+    folded = ctx.folded  # outputs of nodes folded so far: known at build time too
     for node in graph.nodes:
         op = node.op
         if op == "Constant":

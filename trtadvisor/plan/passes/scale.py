@@ -5,7 +5,7 @@ Source: rules/fusions.toml [fusion."scale-noop"] and [fusion."conv+scale"].
 
 from __future__ import annotations
 
-from trtadvisor.ir.graph import Graph, Node
+from trtadvisor.ir.graph import Node
 from trtadvisor.plan.context import Group, PlanContext
 
 # Element-wise ops with a constant operand that TensorRT turns into a Scale layer, and the
@@ -45,9 +45,10 @@ def erase_identity_scales(ctx: PlanContext) -> None:
         ctx.eliminate(node, f"{node.op} by {identity:g} is an identity scale, erased")
 
 
-def _is_channel_constant(graph: Graph, name: str, conv_out: str) -> bool:
-    """A constant that scales uniformly or per output channel of an N x C x ... tensor."""
-    if not graph.is_constant(name):
+def _is_channel_constant(ctx: PlanContext, name: str, conv_out: str) -> bool:
+    """A build-time constant that scales uniformly or per output channel of an N x C x ... tensor."""
+    graph = ctx.graph
+    if not ctx.is_build_constant(name):
         return False
     shape = graph.shape(name)
     out_shape = graph.shape(conv_out)
@@ -68,11 +69,12 @@ def _is_channel_constant(graph: Graph, name: str, conv_out: str) -> bool:
     return padded[1] == channels and all(d == 1 for i, d in enumerate(padded) if i != 1)
 
 
-def _scale_blocker(graph: Graph, node: Node, conv_out: str) -> str | None:
+def _scale_blocker(ctx: PlanContext, node: Node, conv_out: str) -> str | None:
     """Why ``node`` (reading ``conv_out``) is not a Scale that folds into the convolution; None if it is."""
+    constant = ctx.is_build_constant
     if node.op == "BatchNormalization":
         params = [i for i in node.inputs[1:] if i]
-        dynamic = [p for p in params if not graph.is_constant(p)]
+        dynamic = [p for p in params if not constant(p)]
         if dynamic:
             return f"BatchNormalization parameter '{dynamic[0]}' is not a constant"
         return None
@@ -82,12 +84,12 @@ def _scale_blocker(graph: Graph, node: Node, conv_out: str) -> str | None:
     if node.inputs[1] != other and node.op in ("Sub", "Div", "Pow"):
         return "not a scale"  # c - x or c / x is not an affine scale of x
     if node.op == "Pow":
-        if not graph.is_constant(other):
+        if not constant(other):
             return f"the power '{other}' is not a constant"
-        return None if _is_channel_constant(graph, other, conv_out) else "not a scale"
-    if not graph.is_constant(other):
+        return None if _is_channel_constant(ctx, other, conv_out) else "not a scale"
+    if not constant(other):
         return "not a scale"
-    return None if _is_channel_constant(graph, other, conv_out) else "not a scale"
+    return None if _is_channel_constant(ctx, other, conv_out) else "not a scale"
 
 
 def fold_scales_into_convs(ctx: PlanContext) -> None:
@@ -103,7 +105,7 @@ def fold_scales_into_convs(ctx: PlanContext) -> None:
             if reader is None or ctx.group(reader) is None or len(ctx.owner[reader].nodes) > 1:
                 _report_blocked_scale(ctx, group, out)
                 break
-            reason = _scale_blocker(graph, reader, out)
+            reason = _scale_blocker(ctx, reader, out)
             if reason == "not a scale":
                 break
             if reason is not None:

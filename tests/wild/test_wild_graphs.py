@@ -1,0 +1,72 @@
+"""Graphs written by other tools and other vintages (samples/wild/, made by samples/wild/make_*_samples.py).
+
+Expected values come from the architectures (torchvision, transformers, Keras) and from what the
+tool that wrote each file is documented to write, never from our own output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import onnx
+
+from trtadvisor.api import audit
+
+from conftest import REPO
+
+WILD = REPO / "samples" / "wild"
+
+# torchvision ResNet-50: stem conv + 16 bottlenecks x 3 convs + 4 downsample convs; one residual per block.
+RESNET50_CONVS = 1 + 16 * 3 + 4
+RESNET50_BLOCKS = 3 + 4 + 6 + 3
+
+
+def _ops(path, op: str) -> list[str]:
+    model = onnx.load(path, load_external_data=False)
+    return [n.name for n in model.graph.node if n.op_type == op]
+
+
+def test_unsorted_graph_with_duplicate_initializers_is_audited_not_refused() -> None:
+    path = WILD / "unsorted_dup_init_resnet18.onnx"
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    result = audit(path, trt="10.16", sm="90")
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before  # the input is never modified
+    repairs = [f for f in result.findings if f.rule == "TRT009"]
+    assert {f.severity for f in repairs} == {"info"} and len(repairs) == 2
+    assert any("topological order" in f.message for f in repairs)
+    assert any("listed more than once" in f.message for f in repairs)
+    # the same architecture exported in order (samples/cnn) gives the same layers
+    sorted_export = audit(REPO / "samples" / "cnn" / "resnet18.torchscript.opset17.onnx", trt="10.16", sm="90")
+    assert sorted(layer.name for layer in result.prediction.layers) == sorted(
+        layer.name for layer in sorted_export.prediction.layers)
+
+
+def test_old_zoo_resnet50_folds_build_time_parameters_and_fuses_sum_residuals() -> None:
+    path = WILD / "old_zoo_resnet50.onnx"
+    result = audit(path, trt="10.16", sm="90")
+    assert not [f for f in result.findings if "not a constant" in f.message]
+    layers = result.prediction.layers
+    convs = [layer for layer in layers if "Conv" in layer.ops]
+    assert len(convs) == RESNET50_CONVS
+    # every BatchNormalization (parameters from ConstantOfShape / Constant) folds into its convolution
+    bns = set(_ops(path, "BatchNormalization"))
+    assert len(bns) == RESNET50_CONVS
+    assert bns <= {n for layer in convs for n in layer.nodes}
+    # every Sum residual fuses into a convolution together with the Relu after it, like Add does
+    sums = [layer for layer in convs if "Sum" in layer.ops]
+    assert len(sums) == RESNET50_BLOCKS
+    assert all(layer.ops.count("Conv") == 1 and layer.ops[-1] == "Relu" for layer in sums)
+
+
+def test_onnxruntime_contrib_ops_are_an_error_naming_them() -> None:
+    path = WILD / "ort_optimized_bert.onnx"
+    result = audit(path, trt="10.16", sm="90")
+    errors = [f for f in result.findings if f.rule == "TRT008"]
+    assert len(errors) == 1 and errors[0].severity == "error"
+    model = onnx.load(path, load_external_data=False)
+    contrib = {n.op_type for n in model.graph.node if n.domain == "com.microsoft"}
+    # what onnxruntime.transformers.optimizer writes for BERT with GELU approximation
+    assert {"Attention", "SkipLayerNormalization", "FastGelu"} <= contrib
+    assert all(op in errors[0].message for op in contrib)
+    assert "export" in errors[0].hint.lower()
+    assert not [f for f in result.findings if f.rule == "TRT004" and "com.microsoft" in f.message]

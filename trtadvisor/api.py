@@ -45,13 +45,14 @@ def _no_cyclic_gc() -> Iterator[None]:
 
 def audit(path: str | os.PathLike[str], *, trt: str | None = None, sm: str | None = None,
           gpu: str | None = None, precision: str | None = None, shapes: dict[str, Shape] | None = None,
+          shape_mode: str | None = None, opt_level: int | None = None,
           book: RuleBook | None = None) -> AuditResult:
     """Predict the engine TensorRT builds for the model at ``path`` and advise on it."""
     from trtadvisor.advice import advise
     from trtadvisor.advice.trtexec import profiling_command, trtexec_command
 
     book = book or default_rulebook()
-    target = make_target(book, trt, sm, gpu, precision)
+    target = make_target(book, trt, sm, gpu, precision, shape_mode, opt_level)
     with _no_cyclic_gc():
         model = load_model(path, shapes, wait_for_shapes=False)
         prediction = plan_graph(model.graph, target, book)

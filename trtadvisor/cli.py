@@ -44,7 +44,17 @@ def _add_target_options(p: argparse.ArgumentParser) -> None:
     t.add_argument("--sm", metavar="N|auto", help="GPU compute capability, e.g. 90 or 8.6; 'auto' asks the GPU")
     t.add_argument("--gpu", metavar="NAME", help="GPU name, e.g. A100, L4, H100 (see rules/gpus.toml)")
     t.add_argument("--precision", choices=PRECISIONS, help="precision to build for (default: fp16)")
-    t.add_argument("--shapes", metavar="SPEC", help="shapes of dynamic inputs, trtexec style: name:1x3x224x224,...")
+    t.add_argument("--shapes", metavar="SPEC", help="shapes of dynamic inputs, trtexec style: name:1x3x224x224,... "
+                   "(one static shape per input, as trtexec builds it)")
+    # trtexec's own spelling, so a build command can be pasted: --minShapes=x:1x1x28x28 ...
+    t.add_argument("--minShapes", "--min-shapes", dest="min_shapes", metavar="SPEC",
+                   help="smallest shapes of the optimization profile (with --optShapes and --maxShapes)")
+    t.add_argument("--optShapes", "--opt-shapes", dest="opt_shapes", metavar="SPEC",
+                   help="the shapes TensorRT tunes for; the audit infers shapes from these")
+    t.add_argument("--maxShapes", "--max-shapes", dest="max_shapes", metavar="SPEC",
+                   help="largest shapes; min != max makes the target a dynamic-shape build")
+    t.add_argument("--builderOptimizationLevel", "--builder-optimization-level", dest="opt_level", type=int,
+                   metavar="N", help="trtexec's builder optimization level, 0 to 5 (default 3)")
 
 
 def _add_output_options(p: argparse.ArgumentParser, formats: Sequence[str]) -> None:
@@ -224,9 +234,23 @@ def _target_kwargs(args: argparse.Namespace, config: Config) -> dict[str, object
 
     # --sm and --gpu both name the GPU: a flag for either replaces both of the file's.
     gpu_flags = args.sm is not None or args.gpu is not None
+    profile = (args.min_shapes, args.opt_shapes, args.max_shapes)
+    shapes = parse_shape_overrides(args.shapes or config.shapes)
+    shape_mode = None
+    if any(profile):
+        if not all(profile):
+            raise UserError("an optimization profile needs --minShapes, --optShapes and --maxShapes together",
+                            "give all three (as trtexec does), or --shapes for one static shape")
+        if args.shapes:
+            raise UserError("--shapes and --minShapes/--optShapes/--maxShapes were both given",
+                            "give --shapes for one static shape, or the three profile flags")
+        from trtadvisor.knowledge.target import shape_mode as profile_mode
+
+        shapes = parse_shape_overrides(args.opt_shapes)
+        shape_mode = profile_mode(parse_shape_overrides(args.min_shapes), parse_shape_overrides(args.max_shapes))
     return {"trt": args.trt or config.trt, "sm": args.sm if gpu_flags else config.sm,
             "gpu": args.gpu if gpu_flags else config.gpu, "precision": args.precision or config.precision,
-            "shapes": parse_shape_overrides(args.shapes or config.shapes)}
+            "shapes": shapes, "shape_mode": shape_mode, "opt_level": args.opt_level}
 
 
 def _format_options(args: argparse.Namespace, fail_on: str) -> FormatOptions:
@@ -294,7 +318,7 @@ MULTI_MODEL_FORMATS = ("rich", "github", "markdown", "sarif")
 def cmd_audit(args: argparse.Namespace) -> int:
     from trtadvisor.ir import shape_child
 
-    if args.model and not args.shapes:
+    if args.model and not args.shapes and not args.opt_shapes:
         # Before the heavy imports of the audit: the model's shape inference runs in a child meanwhile
         # (onnx, imported here once, serves both processes).
         from trtadvisor.ir.load import inferred_types_payload

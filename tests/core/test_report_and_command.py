@@ -40,7 +40,7 @@ def test_json_report_contract_values() -> None:
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert data["schema"] == "trtadvisor.report/v1"
-    assert data["target"] == {"trt": "8.6", "sm": 86, "precision": "fp16"}
+    assert data["target"] == {"trt": "8.6", "sm": 86, "precision": "fp16", "shapes": "static", "opt_level": 3}
     assert data["model"] == {"path": str(sample_path(RESNET)), "opset": 17, "nodes": 65}
     first = data["layers"][0]
     assert first["kind"] == "convolution" and first["ops"] == ["Conv", "Relu"] and first["fusions"] == ["conv+relu"]

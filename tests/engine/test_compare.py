@@ -51,18 +51,32 @@ def test_compare_with_trt10_engine() -> None:
         layer("L6", "node_softmax", "node_argmax"),
     ]
     result = compare(predicted, trt10(), node_ops=OPS)
-    assert [c["predicted"] for c in result.confirmed] == ["L0", "L2", "L4", "L6"]
+    assert [c["predicted"] for c in result.confirmed] == ["L0", "L2"]
     assert result.confirmed[0]["engine_layer"] == "node_conv2d + node_relu"
-    # Every predicted layer has an engine layer with exactly its nodes (L5: __myl_MulSum_myl4_1).
-    assert result.agreement == 1.0
+    # The five kernels sharing _myl4_ are one Myelin region: L4, L5 and L6 each hold only part of it.
+    assert result.agreement == 4 / 7
     assert result.missed == []
-    leads = {u["engine_layer"]: u for u in result.unpredicted}
-    assert set(leads) == {"__myl_AddMaxrSubExpSum_myl4_2"}
-    assert leads["__myl_AddMaxrSubExpSum_myl4_2"]["predicted_layers"] == ["L5", "L6"]
-    assert leads["__myl_AddMaxrSubExpSum_myl4_2"]["ops"] == ["Gemm", "Softmax"]
+    (lead,) = result.unpredicted
+    assert lead["engine_layer"].startswith("{Myelin region myl4: node_linear_myl4_0")
+    assert lead["predicted_layers"] == ["L4", "L5", "L6"]
+    assert lead["ops"] == ["Gemm", "Relu", "Gemm", "Softmax", "ArgMax"]
     json = result.to_json()
-    assert set(json) == {"agreement", "confirmed", "missed", "unpredicted", "method"}
+    assert {"agreement", "grouping_agreement", "confirmed", "missed", "unpredicted", "kind_mismatches",
+            "calibration", "explained", "method"} == set(json)
     assert json["method"] == "names"
+
+
+def test_myelin_kernels_count_as_one_region_of_its_kind() -> None:
+    head = ["node_linear", "node_relu_2", "node_linear_1", "node_softmax", "node_argmax"]
+    region = {**layer("R", *head), "kind": "myelin", "confidence": "observed"}
+    classic = {**layer("R", *head), "kind": "softmax", "confidence": "inferred"}
+    assert compare([region], trt10(), node_ops=OPS).agreement == 1.0
+    result = compare([classic], trt10(), node_ops=OPS)
+    # Same nodes, but the engine ran them in Myelin: grouping agrees, the layer does not.
+    assert (result.agreement, result.grouping_agreement) == (0.0, 1.0)
+    assert result.kind_mismatches[0]["engine_kind"] == "myelin"
+    assert result.calibration["inferred"] == {"matched": 0, "total": 1}
+    assert compare([region], trt10(), node_ops=OPS).calibration["observed"] == {"matched": 1, "total": 1}
 
 
 def test_missed_fusion_names_engine_layers() -> None:

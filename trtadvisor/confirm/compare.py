@@ -1,8 +1,11 @@
 """Prediction vs. engine: which predicted fusions TensorRT confirmed, missed, or did beyond the prediction.
 
 The prediction is the list of layer dicts of the JSON contract (``{"name", "kind", "nodes", "ops",
-"fusions"}``). An engine layer is compared through its mapped ONNX nodes; reformat, NoOp, DLA helper,
-sync and internal layers (no ONNX node of their own) are left out.
+"fusions", "confidence", "alternatives"}``). An engine layer is compared through its mapped ONNX nodes;
+reformat, NoOp, DLA helper, sync and internal layers (no ONNX node of their own) are left out. A layer
+matches when it holds the same nodes *and* is of the same kind, Myelin or classic: TensorRT 10.x lists
+a Myelin region as its kernels (``node_linear_myl4_0``, ``__myl_MulSum_myl4_1``, ... sharing ``_myl4_``),
+which count as one region here.
 """
 
 from __future__ import annotations
@@ -12,10 +15,23 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from trtadvisor.confirm.mapping import layer_role
+from trtadvisor.confirm.mapping import layer_role, merge_myelin_kernels
 from trtadvisor.confirm.model import Engine, EngineLayer
 
 _IGNORED_ROLES = frozenset({"reformat", "noop", "dla_helper", "sync", "internal"})
+CONFIDENCE_LEVELS = ("observed", "documented", "inferred")
+
+# tensor -> (producing node, that node's inputs): lets a Myelin region be mapped by its boundary tensors.
+Producers = Mapping[str, tuple[str, Sequence[str]]]
+
+
+def kind_class(kind: str | None) -> str:
+    """``myelin`` for a Myelin region, ``classic`` for every other layer (predicted kind or LayerType)."""
+    return "myelin" if kind in ("myelin", "Myelin") else "classic"
+
+
+def engine_kind(layer: EngineLayer) -> str:
+    return "myelin" if layer.type == "Myelin" or layer_role(layer) == "myelin" else "classic"
 
 
 @dataclass(frozen=True)
@@ -25,20 +41,70 @@ class Comparison:
     missed: list[dict[str, Any]] = field(default_factory=list)
     unpredicted: list[dict[str, Any]] = field(default_factory=list)
     method: str = "names"  # "names": by ONNX node names; "signatures": by op types per layer, in order
+    grouping_agreement: float = 0.0  # the same nodes, whatever the kind
+    kind_mismatches: list[dict[str, Any]] = field(default_factory=list)
+    # confidence level -> {"matched", "total"}: of the predicted layers marked so, how many the engine matched
+    calibration: dict[str, dict[str, int]] = field(default_factory=dict)
+    # engine layers predicted exactly, or listed among the alternatives of the predicted layers holding them
+    explained: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "agreement": round(self.agreement, 4),
+            "grouping_agreement": round(self.grouping_agreement, 4),
             "confirmed": self.confirmed,
             "missed": self.missed,
             "unpredicted": self.unpredicted,
+            "kind_mismatches": self.kind_mismatches,
+            "calibration": self.calibration,
+            "explained": self.explained,
             "method": self.method,
         }
 
 
-def comparable_layers(engine: Engine) -> list[EngineLayer]:
-    """Engine layers that implement ONNX nodes (reformats, NoOps and internal layers aside)."""
-    return [layer for layer in engine.layers if layer.onnx_nodes and layer_role(layer) not in _IGNORED_ROLES]
+def comparable_layers(engine: Engine, producers: Producers | None = None) -> list[EngineLayer]:
+    """Engine layers that implement ONNX nodes (reformats, NoOps and internal layers aside), each Myelin
+    region's kernels merged into one layer."""
+    merged = merge_myelin_kernels(engine.layers, producers)
+    return [layer for layer in merged if layer.onnx_nodes and layer_role(layer) not in _IGNORED_ROLES]
+
+
+def _calibration(rows: Iterable[tuple[str | None, bool]]) -> dict[str, dict[str, int]]:
+    table = {level: {"matched": 0, "total": 0} for level in CONFIDENCE_LEVELS}
+    for confidence, matched in rows:
+        if confidence in table:
+            table[confidence]["total"] += 1
+            table[confidence]["matched"] += int(matched)
+    return table
+
+
+def _explained(predicted: Sequence[Mapping[str, Any]], engine_layers: Sequence[EngineLayer],
+               gone: set[str]) -> dict[str, Any]:
+    """Each engine layer: predicted exactly (nodes and kind), or one of the alternatives of the predicted
+    layers that hold its nodes, or neither (listed)."""
+    exact: set[tuple[frozenset[str], str]] = set()
+    holders: dict[str, list[Mapping[str, Any]]] = {}
+    for item in predicted:
+        nodes = frozenset(n for n in item.get("nodes", ()) if n not in gone)
+        exact.add((nodes, kind_class(item.get("kind"))))
+        for node in nodes:
+            holders.setdefault(node, []).append(item)
+    counts = {"exact": 0, "alternative": 0, "neither": 0}
+    unexplained: list[str] = []
+    for layer in engine_layers:
+        key = (frozenset(layer.onnx_nodes), engine_kind(layer))
+        if key in exact:
+            counts["exact"] += 1
+            continue
+        listed = any((frozenset(alt.get("nodes", ())) - gone, kind_class(alt.get("kind"))) == key
+                     for node in layer.onnx_nodes for item in holders.get(node, ())
+                     for alt in item.get("alternatives", ()))
+        if listed:
+            counts["alternative"] += 1
+        else:
+            counts["neither"] += 1
+            unexplained.append(layer.name)
+    return {**counts, "total": len(engine_layers), "unexplained": unexplained}
 
 
 def _reason_for_split(parts: Sequence[EngineLayer], node_ops: Mapping[str, str]) -> str:
@@ -60,16 +126,18 @@ def compare(
     eliminated: Iterable[str] = (),
     node_ops: Mapping[str, str] | None = None,
     multi_node_only: bool = True,
+    producers: Producers | None = None,
 ) -> Comparison:
     """Confirmed, missed and unpredicted groupings, and the share of predicted layers the engine matches.
 
     ``confirmed`` lists predicted layers whose node set equals an engine layer's (only multi-node layers
-    unless ``multi_node_only`` is False); ``agreement`` counts every predicted layer whose nodes all exist in
-    the engine.
+    unless ``multi_node_only`` is False); ``agreement`` is the share of the predicted layers the engine
+    speaks of that it built with the same nodes and of the same kind (``grouping_agreement``: same nodes).
+    ``producers`` (the model's tensors) maps a Myelin region by the tensors at its boundary.
     """
     node_ops = dict(node_ops or {})
     gone = set(eliminated)
-    engine_layers = comparable_layers(engine)
+    engine_layers = comparable_layers(engine, producers)
     engine_sets = {frozenset(layer.onnx_nodes): layer for layer in engine_layers}
     layer_of_node: dict[str, list[EngineLayer]] = {}
     for layer in engine_layers:
@@ -82,7 +150,10 @@ def compare(
 
     confirmed: list[dict[str, Any]] = []
     missed: list[dict[str, Any]] = []
+    mismatches: list[dict[str, Any]] = []
+    rows: list[tuple[str | None, bool]] = []
     matched = 0
+    grouped = 0
     considered = 0
     for item in predicted:
         nodes = [node for node in item.get("nodes", ()) if node not in gone]
@@ -90,7 +161,15 @@ def compare(
             continue  # the engine says nothing about these nodes (e.g. folded, or not in this artifact)
         considered += 1
         engine_layer = engine_sets.get(frozenset(nodes))
+        same_kind = engine_layer is not None and engine_kind(engine_layer) == kind_class(item.get("kind"))
+        rows.append((item.get("confidence"), same_kind))
         if engine_layer is not None:
+            grouped += 1
+            if not same_kind:
+                mismatches.append({"predicted": item.get("name"), "predicted_kind": kind_class(item.get("kind")),
+                                   "engine_layer": engine_layer.name, "engine_kind": engine_kind(engine_layer),
+                                   "nodes": nodes})
+                continue
             matched += 1
             if len(nodes) > 1 or not multi_node_only:
                 confirmed.append(
@@ -133,7 +212,9 @@ def compare(
                 }
             )
     agreement = matched / considered if considered else 0.0
-    return Comparison(agreement, confirmed, missed, unpredicted)
+    return Comparison(agreement, confirmed, missed, unpredicted, grouping_agreement=grouped / considered
+                      if considered else 0.0, kind_mismatches=mismatches, calibration=_calibration(rows),
+                      explained=_explained(predicted, engine_layers, gone))
 
 
 def shares_nodes(predicted: Sequence[Mapping[str, Any]], engine: Engine) -> bool:
@@ -162,31 +243,39 @@ def op_from_name(node: str) -> str:
 
 
 def compare_by_signature(predicted: Sequence[Mapping[str, Any]], engine: Engine) -> Comparison:
-    """Align predicted layers with engine layers by their op types, in order (names aside).
+    """Align predicted layers with engine layers by their op types and kind, in order (names aside).
 
     For an engine built from another export of the same architecture: node names differ, the layers
-    TensorRT builds do not. ``agreement`` is the share of predicted layers matched in order.
+    TensorRT builds do not. ``agreement`` is the share of predicted layers matched in order, op types
+    and kind (Myelin or classic) alike; ``grouping_agreement`` asks the op types only.
     """
-    ours = [tuple(item.get("ops", ())) for item in predicted if item.get("ops")]
+    items = [item for item in predicted if item.get("ops")]
+    ours = [(tuple(item.get("ops", ())), kind_class(item.get("kind"))) for item in items]
     layers = comparable_layers(engine)
-    theirs = [tuple(op_from_name(n) for n in layer.onnx_nodes) for layer in layers]
+    theirs = [(tuple(op_from_name(n) for n in layer.onnx_nodes), engine_kind(layer)) for layer in layers]
     matcher = difflib.SequenceMatcher(a=ours, b=theirs, autojunk=False)
     confirmed: list[dict[str, Any]] = []
     missed: list[dict[str, Any]] = []
     unpredicted: list[dict[str, Any]] = []
+    hit = [False] * len(ours)
     for tag, a0, a1, b0, b1 in matcher.get_opcodes():
         if tag == "equal":
-            confirmed.extend({"predicted_ops": list(ours[i]), "engine_layer": layers[j].name}
-                             for i, j in zip(range(a0, a1), range(b0, b1), strict=True) if len(ours[i]) > 1)
+            for i, j in zip(range(a0, a1), range(b0, b1), strict=True):
+                hit[i] = True
+                if len(ours[i][0]) > 1:
+                    confirmed.append({"predicted_ops": list(ours[i][0]), "engine_layer": layers[j].name})
             continue
-        missed.extend({"predicted_ops": list(ours[i]), "reason": "no engine layer with these ops at this place"}
+        missed.extend({"predicted_ops": list(ours[i][0]), "reason": "no engine layer with these ops at this place"}
                       for i in range(a0, a1))
-        unpredicted.extend({"engine_layer": layers[j].name, "ops": list(theirs[j]),
+        unpredicted.extend({"engine_layer": layers[j].name, "ops": list(theirs[j][0]),
                             "lead": "an engine layer the prediction does not have at this place"}
                            for j in range(b0, b1))
-    matched = sum(block.size for block in matcher.get_matching_blocks())
-    agreement = matched / len(ours) if ours else 0.0
-    return Comparison(agreement, confirmed, missed, unpredicted, method="signatures")
+    grouping = difflib.SequenceMatcher(a=[o for o, _ in ours], b=[o for o, _ in theirs], autojunk=False)
+    grouped = sum(block.size for block in grouping.get_matching_blocks())
+    agreement = sum(hit) / len(ours) if ours else 0.0
+    rows = [(item.get("confidence"), ok) for item, ok in zip(items, hit, strict=True)]
+    return Comparison(agreement, confirmed, missed, unpredicted, method="signatures",
+                      grouping_agreement=grouped / len(ours) if ours else 0.0, calibration=_calibration(rows))
 
 
 def comparison_to_json(comparison: Comparison) -> dict[str, Any]:

@@ -20,7 +20,7 @@ Some tokens are not ONNX nodes at all: weights (``conv1.weight``), PyTorch const
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from trtadvisor.confirm.model import Engine, EngineLayer
@@ -237,3 +237,90 @@ def layer_role(layer: EngineLayer) -> str:
     if not layer.onnx_nodes and not map_name(name):
         return "internal"
     return "compute"
+
+
+# TensorRT 10.x lists a Myelin region as its kernels, named after a node or a generated kernel and
+# ending in the region's suffix: "node_linear_myl4_0", "__myl_MulSum_myl4_1", "__mye26_0_myl7_0".
+_MYELIN_KERNEL = re.compile(r"_myl(\d+)_\d+$")
+
+# tensor -> (node index, node name, node inputs), or None for a graph input or initializer.
+TensorProducers = Mapping[str, "tuple[int, str, Sequence[str]] | None"]
+
+
+def myelin_region_of(layer: EngineLayer) -> str | None:
+    """The region a Myelin kernel belongs to (``"4"`` for ``__myl_MulSum_myl4_1``); None for other layers."""
+    match = _MYELIN_KERNEL.search(strip_profile_suffix(layer.name).strip())
+    return match.group(1) if match else None
+
+
+def nodes_between(inputs: Iterable[str], outputs: Iterable[str], producers: TensorProducers) -> tuple[str, ...]:
+    """The model's nodes that turn ``inputs`` into ``outputs`` (walking back from the outputs), in graph
+    order; empty when a boundary tensor is not one of the model's (TensorRT's own helper tensors)."""
+    stop = set(inputs)
+    if not stop or any(name not in producers for name in stop):
+        return ()
+    stack = [name for name in outputs if name in producers]
+    found: dict[str, int] = {}
+    while stack:
+        tensor = stack.pop()
+        if tensor in stop:
+            continue
+        entry = producers.get(tensor)
+        if entry is None:
+            continue
+        index, node, node_inputs = entry
+        if node not in found:
+            found[node] = index
+            stack.extend(node_inputs)
+    return tuple(sorted(found, key=found.__getitem__))
+
+
+def _by_boundary(layer: EngineLayer, aliases: Mapping[str, str], producers: TensorProducers) -> tuple[str, ...]:
+    """A Myelin region's nodes from the tensors at its boundary, when they are the model's and the result
+    holds every node its name or metadata gave (TensorRT leaves a folded Reshape out of the metadata)."""
+    inputs = [aliases.get(t.name, t.name) for t in layer.inputs]
+    outputs = [t.name for t in layer.outputs if t.name in producers]
+    if not outputs:
+        return layer.onnx_nodes
+    found = nodes_between(inputs, outputs, producers)
+    return found if found and set(found) >= set(layer.onnx_nodes) else layer.onnx_nodes
+
+
+def merge_myelin_kernels(layers: Sequence[EngineLayer], producers: TensorProducers | None = None
+                         ) -> list[EngineLayer]:
+    """Layers with each Myelin region's kernels merged into one ``Myelin`` layer (at its first kernel's
+    place): its nodes are the kernels' nodes, or the nodes between its boundary tensors when
+    ``producers`` (the model's tensors) is given. Other layers are returned as they are."""
+    members: dict[str, list[EngineLayer]] = {}
+    for layer in layers:
+        region = myelin_region_of(layer)
+        if region is not None:
+            members.setdefault(region, []).append(layer)
+    aliases = {layer.outputs[0].name: layer.inputs[0].name for layer in layers
+               if layer_role(layer) == "reformat" and len(layer.inputs) == 1 and len(layer.outputs) == 1}
+    merged: list[EngineLayer] = []
+    for layer in layers:
+        region = myelin_region_of(layer)
+        if region is None:
+            if producers is not None and (layer.type == "Myelin" or _FOREIGN.match(layer.name.strip())):
+                layer = replace(layer, onnx_nodes=_by_boundary(layer, aliases, producers))
+            merged.append(layer)
+            continue
+        kernels = members.pop(region, None)
+        if kernels is None:
+            continue  # a later kernel of a region already placed
+        nodes: list[str] = []
+        for kernel in kernels:
+            nodes.extend(n for n in kernel.onnx_nodes if n not in nodes)
+        made = {t.name for k in kernels for t in k.outputs}
+        inputs = tuple(t for k in kernels for t in k.inputs if t.name not in made)
+        outputs = tuple(t for k in kernels for t in k.outputs)
+        timed = [k.time_ms for k in kernels if k.time_ms is not None]
+        region_layer = EngineLayer(
+            name=f"{{Myelin region myl{region}: {kernels[0].name} ... {kernels[-1].name}}}" if len(kernels) > 1
+            else kernels[0].name, type="Myelin", inputs=inputs, outputs=outputs, onnx_nodes=tuple(nodes),
+            median_ms=sum(timed) if timed else None)
+        if producers is not None:
+            region_layer = replace(region_layer, onnx_nodes=_by_boundary(region_layer, aliases, producers))
+        merged.append(region_layer)
+    return merged

@@ -31,6 +31,21 @@ from trtadvisor.confirm.model import Engine, engine_to_json
 from trtadvisor.report.engine_rich import EngineView
 
 
+def tensor_producers(result: AuditResult) -> dict[str, tuple[int, str, tuple[str, ...]] | None]:
+    """Every tensor of the model: its producing node (index, name, inputs), None for inputs and weights."""
+    producers: dict[str, tuple[int, str, tuple[str, ...]] | None] = {}
+    index = 0
+    for g in result.model.graph.walk():
+        for name in (*g.inputs, *g.constant_names):
+            producers.setdefault(name, None)
+        for node in g.nodes:
+            for out in node.outputs:
+                if out:
+                    producers[out] = (index, node.name, node.inputs)
+            index += 1
+    return producers
+
+
 def confirm_into(result: AuditResult, *, layer_info: str | None = None, profile: str | None = None,
                  timing: str | None = None, log: str | None = None, top: int | None = DEFAULT_TOP) -> None:
     """Read the artifacts, compare with ``result``'s prediction, and add the findings to its extras.
@@ -45,7 +60,8 @@ def confirm_into(result: AuditResult, *, layer_info: str | None = None, profile:
     diagnosis = diagnose(engine)
     predicted = [layer.to_json() for layer in result.prediction.layers]
     if shares_nodes(predicted, engine):
-        comparison = compare(predicted, engine, eliminated=result.prediction.eliminated, node_ops=node_ops)
+        comparison = compare(predicted, engine, eliminated=result.prediction.eliminated, node_ops=node_ops,
+                             producers=tensor_producers(result))
     else:
         # Built from another export (renamed nodes): compare the layers' op types in order instead.
         by_name = map_engine(engine, None)  # map names on their own: the model's nodes are not in them

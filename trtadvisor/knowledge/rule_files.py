@@ -40,6 +40,11 @@ GPU_PERF = Table(source=str, bandwidth_gbs=float, fp32_cuda=float, tf32_tc=PEAK,
                                 int8_tc=PEAK, fp8_tc=PEAK), None))
 TENSOR_CORE_RULE = Table(channels=int, below=OneOf("pad", "cuda_cores"))
 
+# rules/engines.toml: real engines whose ONNX is rebuilt node for node (plan/calibrate.py reads them).
+ENGINE_LAYER = Table(kind=str, type=str, ops=ListOf(str), nodes=ListOf(str), fusions=Opt(ListOf(str), []))
+ENGINE = Table(artifact=str, model=str, trt=VERSION, sm=int, gpu=str, precision=str,
+               shapes=OneOf("static", "dynamic"), opt_level=int, build=str, showed=str, layers=ListOf(ENGINE_LAYER))
+
 FILES: dict[str, Spec] = {
     "gpu_perf.toml": Table(
         meta=META,
@@ -51,6 +56,8 @@ FILES: dict[str, Spec] = {
                          kind=MapOf(Table(compute=float, memory=float))),
         calibration=Table(source=str, fitted_on=ListOf(str)),
     ),
+    "engines.toml": Table(meta=META, calibration=Table(documented_markers=ListOf(str), max_run=int),
+                          engine=MapOf(ENGINE)),
     "gpus.toml": Table(meta=META, gpus=MapOf(int)),
     "trt.toml": Table(
         meta=META,

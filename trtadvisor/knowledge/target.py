@@ -1,4 +1,8 @@
-"""The deployment target: TensorRT version, GPU (as an SM version) and precision."""
+"""The deployment target: TensorRT version, GPU (as an SM version), precision, shape mode and builder level.
+
+Shape mode and optimization level change what TensorRT 10.x hands to Myelin (the cookbook LeNet's
+static FP32 and min/opt/max FP16 builds differ: rules/engines.toml), so they are part of the target.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,10 @@ from trtadvisor.errors import TargetError
 from trtadvisor.knowledge.rulebook import RuleBook
 
 PRECISIONS = ("fp32", "tf32", "fp16", "bf16", "int8", "fp8", "best")
+SHAPE_MODES = ("static", "dynamic")
+# trtexec's --builderOptimizationLevel: 0 to 5, 3 when not given (trtexec --help).
+OPT_LEVELS = range(0, 6)
+DEFAULT_OPT_LEVEL = 3
 
 Version = tuple[int, ...]
 
@@ -36,6 +44,10 @@ class Target:
     sm: int | None
     precision: str
     gpu: str | None = None
+    # "static": one shape per input (no flags, or --shapes: trtexec builds a single-shape profile);
+    # "dynamic": an optimization profile whose min and max differ (--minShapes/--maxShapes).
+    shapes: str = "static"
+    opt_level: int = DEFAULT_OPT_LEVEL
 
     @property
     def trt_version(self) -> Version:
@@ -100,7 +112,7 @@ def detect_sm() -> tuple[int, str]:
 
 
 def make_target(book: RuleBook, trt: str | None, sm: str | None, gpu: str | None,
-                precision: str | None = None) -> Target:
+                precision: str | None = None, shapes: str | None = None, opt_level: int | None = None) -> Target:
     trt_text = trt or book.default_trt
     precision = precision or str(book.trt["target"]["default_precision"])
     parse_version(trt_text)  # validates
@@ -122,4 +134,20 @@ def make_target(book: RuleBook, trt: str | None, sm: str | None, gpu: str | None
     else:
         sm_value = int(book.trt["target"]["default_sm"])
         gpu_name = str(book.trt["target"]["default_gpu"])
-    return Target(trt=trt_text, sm=sm_value, precision=precision, gpu=gpu_name)
+    shape_mode = shapes or "static"
+    if shape_mode not in SHAPE_MODES:
+        raise TargetError(f"unknown shape mode '{shape_mode}'", f"use one of {', '.join(SHAPE_MODES)}")
+    level = DEFAULT_OPT_LEVEL if opt_level is None else opt_level
+    if level not in OPT_LEVELS:
+        raise TargetError(f"--builderOptimizationLevel={level} is out of range",
+                          "trtexec takes 0 to 5 (3 when not given)")
+    return Target(trt=trt_text, sm=sm_value, precision=precision, gpu=gpu_name, shapes=shape_mode,
+                  opt_level=level)
+
+
+def shape_mode(min_shapes: dict[str, tuple[int, ...]], max_shapes: dict[str, tuple[int, ...]]) -> str:
+    """trtexec's profile: dynamic when an input's --minShapes and --maxShapes differ, else static."""
+    for name in set(min_shapes) | set(max_shapes):
+        if min_shapes.get(name) != max_shapes.get(name):
+            return "dynamic"
+    return "static"

@@ -58,10 +58,16 @@ class PredictedLayer(NamedTuple):
     nodes: tuple[str, ...]
     ops: tuple[str, ...]
     fusions: tuple[str, ...]
+    # How sure the prediction is (plan/calibrate.py, from rules/engines.toml): "observed", "documented"
+    # or "inferred"; the artifacts or documentation behind it; what other builds made of these nodes.
+    confidence: str = "inferred"
+    evidence: tuple[str, ...] = ()
+    alternatives: tuple[dict[str, object], ...] = ()
 
     def to_json(self) -> dict[str, object]:
         return {"name": self.name, "kind": self.kind, "nodes": list(self.nodes), "ops": list(self.ops),
-                "fusions": list(self.fusions)}
+                "fusions": list(self.fusions), "confidence": self.confidence, "evidence": list(self.evidence),
+                "alternatives": list(self.alternatives)}
 
 
 @dataclass

@@ -10,6 +10,7 @@ from trtadvisor.ir.graph import Graph, Node, node_index
 from trtadvisor.knowledge.findings import Finding
 from trtadvisor.knowledge.rulebook import RuleBook
 from trtadvisor.knowledge.target import Target
+from trtadvisor.plan.calibrate import calibrate
 from trtadvisor.plan.context import PlanContext, PredictedLayer, Prediction
 from trtadvisor.plan.passes.attention import fuse_normalizations, tag_attention
 from trtadvisor.plan.passes.conv import (
@@ -113,9 +114,9 @@ def plan_graph(graph: Graph, target: Target, book: RuleBook) -> Prediction:
     for g in graph.walk():
         ctx = _run_pipeline(g, target, book, pipeline(target, book))
         node_count += len(g.nodes)
-        for group in ctx.groups():
-            layers.append(PredictedLayer(group.name, group.kind, tuple(map(_name_of, group.nodes)),
-                                         tuple(map(_op_of, group.nodes)), tuple(group.fusions)))
+        planned = [PredictedLayer(group.name, group.kind, tuple(map(_name_of, group.nodes)),
+                                  tuple(map(_op_of, group.nodes)), tuple(group.fusions)) for group in ctx.groups()]
+        layers.extend(calibrate(planned, target, book))
         for node in sorted(ctx.eliminated, key=node_index):
             eliminated[node.name] = ctx.eliminated[node]
         if ctx.findings:

@@ -197,3 +197,28 @@ def patterns_of(extras: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 def pattern_counts(extras: Mapping[str, Any]) -> list[tuple[str, int]]:
     counts = Counter(str(p.get("pattern", "?")) for p in patterns_of(extras))
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+
+CONFIDENCE_LEVELS = ("observed", "documented", "inferred")
+
+
+def confidence_counts(layers: Sequence[PredictedLayer]) -> dict[str, int]:
+    """Predicted layers per confidence level (observed in a matching engine, documented, inferred)."""
+    counts = dict.fromkeys(CONFIDENCE_LEVELS, 0)
+    for layer in layers:
+        counts[layer.confidence] = counts.get(layer.confidence, 0) + 1
+    return counts
+
+
+def confidence_text(layers: Sequence[PredictedLayer]) -> str:
+    counts = confidence_counts(layers)
+    either = sum(1 for layer in layers if layer.alternatives)
+    return (", ".join(f"{counts[level]} {level}" for level in CONFIDENCE_LEVELS)
+            + f"; {either} could go another way")
+
+
+def alternative_text(alternative: Mapping[str, Any]) -> str:
+    """``myelin [node_conv2d, node_relu] when TensorRT 10.16, SM 90 ...``"""
+    nodes = list(alternative.get("nodes", ()))
+    shown = ", ".join(nodes[:4]) + (" …" if len(nodes) > 4 else "")
+    return f"{alternative.get('kind')} [{shown}] when {alternative.get('when')}"

@@ -144,9 +144,12 @@ class EngineView:
             return None
         c = self.comparison
         method = "by layer signatures (op types in order)" if c.method == "signatures" else "by ONNX node names"
-        table = Table(title=f"Prediction vs engine ({method}): agreement {100 * c.agreement:.0f}%, "
+        sure = ", ".join(f"{level} {row['matched']}/{row['total']}" for level, row in c.calibration.items()
+                         if row.get("total"))
+        table = Table(title=f"Prediction vs engine ({method}): agreement {100 * c.agreement:.0f}% (nodes and "
+                      f"kind; nodes alone {100 * c.grouping_agreement:.0f}%), "
                       f"{len(c.confirmed)} fusions confirmed, {len(c.missed)} missed, {len(c.unpredicted)} "
-                      "unpredicted", title_justify="left")
+                      f"unpredicted" + (f"; matched by confidence: {sure}" if sure else ""), title_justify="left")
         table.add_column("result", no_wrap=True)
         table.add_column("predicted / engine layer", overflow="fold")
         table.add_column("detail", overflow="fold")
@@ -163,10 +166,14 @@ class EngineView:
                 detail = f"ops {' + '.join(map(str, item['ops']))}: {detail}"
             table.add_row(Text("unpredicted", style="yellow"), _name(item.get("engine_layer", "?"), name_width),
                           Text(escape_control(detail)))
+        for item in c.kind_mismatches[:MAX_COMPARISON_ROWS]:
+            table.add_row(Text("other kind", style="red"), _name(str(item.get("engine_layer", "?")), name_width),
+                          Text(escape_control(f"predicted {item.get('predicted_kind')}, "
+                                              f"the engine ran these nodes {item.get('engine_kind')}")))
         more = max(0, len(c.missed) - MAX_COMPARISON_ROWS) + max(0, len(c.unpredicted) - MAX_COMPARISON_ROWS)
         if more:
             table.caption = f"{more} more rows: use --format json"
-        if not c.missed and not c.unpredicted:
+        if not c.missed and not c.unpredicted and not c.kind_mismatches:
             table.add_row(Text("confirmed", style="green"), "every compared layer", "as predicted")
         return table
 

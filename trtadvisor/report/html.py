@@ -19,8 +19,10 @@ from trtadvisor.ci.diff import ModelDiff
 from trtadvisor.ci.source_locations import Locator
 from trtadvisor.knowledge.findings import Finding
 from trtadvisor.report.common import (
+    alternative_text,
     attention_sites,
     attention_verdict,
+    confidence_text,
     coverage_by_kind,
     engine_layers,
     fusion_counts,
@@ -210,13 +212,17 @@ def _time_section(extras: Mapping[str, Any]) -> str:
 def _layers_section(result: AuditResult) -> str:
     layers = result.prediction.layers
     rows = "".join(f"<tr><td class=num>{i}</td><td>{escape(layer.name)}</td><td>{escape(layer.kind)}</td>"
+                   f"<td>{escape(layer.confidence)}</td>"
+                   f"<td>{escape('; '.join(alternative_text(a) for a in layer.alternatives))}</td>"
                    f"<td>{escape(', '.join(layer.fusions))}</td><td><code>{escape(' '.join(layer.ops[:12]))}"
                    f"{' …' if len(layer.ops) > 12 else ''}</code></td></tr>"
                    for i, layer in enumerate(layers[:MAX_LAYER_ROWS]))
     more = (f"<p class=hint>{len(layers) - MAX_LAYER_ROWS} more layers: use --format json.</p>"
             if len(layers) > MAX_LAYER_ROWS else "")
-    return (f"<section><details><summary><b>Predicted engine: {len(layers)} layers</b></summary>"
-            "<table><thead><tr><th>#</th><th>Layer</th><th>Kind</th><th>Fusions</th><th>Ops</th></tr></thead>"
+    return (f"<section><details><summary><b>Predicted engine: {len(layers)} layers</b> "
+            f"({escape(confidence_text(layers))})</summary>"
+            "<table><thead><tr><th>#</th><th>Layer</th><th>Kind</th><th>Confidence</th><th>Also seen</th>"
+            "<th>Fusions</th><th>Ops</th></tr></thead>"
             f"<tbody>{rows}</tbody></table>{more}</details></section>")
 
 

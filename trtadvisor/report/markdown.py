@@ -12,8 +12,10 @@ from trtadvisor.ci.diff import ModelDiff
 from trtadvisor.ci.source_locations import FindingLocation, Locator
 from trtadvisor.knowledge.findings import Finding
 from trtadvisor.report.common import (
+    alternative_text,
     attention_sites,
     attention_verdict,
+    confidence_text,
     coverage_by_kind,
     fusion_counts,
     severity_counts,
@@ -83,6 +85,14 @@ class MarkdownFormatter:
         fusions = fusion_counts(p)
         if fusions:
             out += ["", "Fusions: " + ", ".join(f"{code(f)} × {n}" for f, n in fusions)]
+        out += ["", f"How sure: {confidence_text(p.layers)}."]
+        either = [layer for layer in p.layers if layer.alternatives]
+        if either:
+            out += ["", "<details><summary>Layers that could go another way</summary>", "",
+                    "| Layer | Kind | Confidence | Also seen |", "|---|---|---|---|"]
+            out += [f"| {cell(layer.name)} | {layer.kind} | {layer.confidence} | "
+                    f"{cell('; '.join(alternative_text(a) for a in layer.alternatives))} |" for layer in either[:50]]
+            out += ["", "</details>"]
         sites = attention_sites(result.extras)
         if sites:
             out += ["", "### Attention", "", "| Nodes | Kind | Heads | Head size | Verdict | Why |",

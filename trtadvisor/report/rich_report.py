@@ -21,6 +21,7 @@ from rich.text import Text
 from trtadvisor.api import AuditResult
 from trtadvisor.report.common import (
     attention_sites,
+    confidence_text,
     confirm_data,
     group_findings,
     group_sites,
@@ -122,21 +123,26 @@ class AuditView:
         table.add_column("#", justify="right", style="dim", no_wrap=True)
         table.add_column("Layer", overflow="fold")
         table.add_column("Kind", no_wrap=True)
+        table.add_column("Sure", no_wrap=True)  # confidence: observed / documented / inferred (+ alternatives)
         table.add_column("Fusions", style="green", overflow="fold")
         table.add_column("Ops", style="dim", overflow="fold")
         shown = layers[: self.max_layers]
         index_width = len(str(max(0, len(shown) - 1)))
         kind_width = max((len(layer.kind) for layer in shown), default=4)
-        room = max(30, width - 16 - index_width - kind_width)  # 5 columns: 16 cells of borders and padding
+        room = max(30, width - 26 - index_width - kind_width)  # 6 columns: 19 cells of borders and padding, 7 for Sure
         name_width, fusion_width = room * 9 // 20, room * 5 // 20
         ops_width = room - name_width - fusion_width
         for i, layer in enumerate(shown):
             # Text(), not markup: layer names hold brackets ('{ForeignNode[a...b]}').
-            table.add_row(str(i), safe(layer.name, name_width), layer.kind,
+            sure = layer.confidence[:3] + (f" +{len(layer.alternatives)}" if layer.alternatives else "")
+            table.add_row(str(i), safe(layer.name, name_width), layer.kind, sure,
                           Text(fold(", ".join(layer.fusions), fusion_width)),
                           safe(_ops_text(layer.ops), ops_width))
+        caption = [f"Sure: obs(erved in a real engine of this build), doc(umented), inf(erred); +N: N other "
+                   f"builds seen ({confidence_text(layers)})"]
         if len(layers) > self.max_layers:
-            table.caption = f"{len(layers) - self.max_layers} more layers: use --format json for all of them"
+            caption.append(f"{len(layers) - self.max_layers} more layers: use --format json for all of them")
+        table.caption = "\n".join(caption)
         return table
 
     def _attention(self, width: int) -> Table | None:

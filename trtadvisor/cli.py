@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -27,15 +28,49 @@ if TYPE_CHECKING:
     from trtadvisor.report.formats import FormatOptions
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
-REPORT_FORMATS = ("rich", "json", "sarif", "markdown", "github", "html")
+REPORT_FORMATS = ("rich", "json", "sarif", "markdown", "github", "html", "concise")
+
+_INVALID_CHOICE = re.compile(r"invalid choice: '([^']*)' \(choose from ([^)]*)\)")
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but usage errors follow the one-line-with-a-hint rule and exit 2."""
+    """argparse, but usage errors follow the one-line-with-a-hint rule and exit 2, with a did-you-mean."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        sys.stderr.write(f"error: {message}. Hint: run '{self.prog} --help' for the options\n")
+        message = message if len(message) <= 300 else message[:300] + "..."
+        suggestion = self._suggestion(message)
+        hint = f"did you mean {suggestion}? Run '{self.prog} --help' for the options" if suggestion else \
+            f"run '{self.prog} --help' for the options"
+        sys.stderr.write(f"error: {message}. Hint: {hint}\n")
         raise SystemExit(EXIT_ERROR)
+
+    def _suggestion(self, message: str) -> str | None:
+        import difflib
+
+        choice = _INVALID_CHOICE.search(message)
+        if choice:
+            options = [c.strip().strip("'") for c in choice.group(2).split(",")]
+            close = difflib.get_close_matches(choice.group(1), options, n=1, cutoff=0.5)
+            return f"'{close[0]}'" if close else None
+        if "unrecognized arguments:" in message:
+            known = sorted(_option_strings(self))
+            for token in message.split("unrecognized arguments:", 1)[1].split():
+                if token.startswith("-"):
+                    close = difflib.get_close_matches(token.split("=", 1)[0], known, n=1, cutoff=0.6)
+                    if close:
+                        return f"'{close[0]}'"
+        return None
+
+
+def _option_strings(parser: argparse.ArgumentParser) -> set[str]:
+    """Every long option of ``parser`` and of its subcommands."""
+    found: set[str] = set()
+    for action in parser._actions:  # argparse keeps no public list of them
+        found.update(o for o in action.option_strings if o.startswith("--"))
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found |= _option_strings(sub)
+    return found
 
 
 def _add_target_options(p: argparse.ArgumentParser) -> None:
@@ -116,6 +151,12 @@ def _add_baseline_options(p: argparse.ArgumentParser) -> None:
     which.add_argument("--write-baseline", metavar="FILE", help="accept every current finding: write them to FILE")
 
 
+def _add_debug(p: argparse.ArgumentParser) -> None:
+    # Accepted after the subcommand too (the crash hint says to append it); SUPPRESS keeps a --debug given
+    # before the subcommand from being reset by the subcommand's default.
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks for errors")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="trtadvisor", description="Predict, explain and confirm the engine TensorRT builds "
                      "from an ONNX model.")
@@ -125,15 +166,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit = sub.add_parser("audit", help="predict the engine of an ONNX model, with findings and commands")
     audit.add_argument("model", metavar="MODEL.onnx", nargs="+",
-                       help="the model; several (as pre-commit passes them) with --format rich, github, markdown "
-                       "or sarif")
+                       help="the model; several (as pre-commit passes them) with --format rich, github, markdown, "
+                       "concise or sarif; a folder or a glob ('zoo/*.onnx') audits every model in it")
     _add_target_options(audit)
     _add_output_options(audit, REPORT_FORMATS)
+    audit.add_argument("--statistics", action="store_true",
+                       help="print how many findings each rule raised instead of the report")
     _add_config_options(audit)
     _add_baseline_options(audit)
     _add_artifact_options(audit)
     _add_build_options(audit)
     audit.add_argument("--max-layers", type=int, default=80, help="layers shown in the rich report (default 80)")
+    zoo = audit.add_argument_group("many models (a folder or a glob)")
+    zoo.add_argument("-j", "--jobs", metavar="N", type=_positive_int, default=None,
+                     help="audit the models in N parallel processes and end with one summary table")
+    zoo.add_argument("--reports-dir", metavar="DIR",
+                     help="write each model's report to DIR in the chosen format; print only the summary")
+    zoo.add_argument("--batch-row", action="store_true", help=argparse.SUPPRESS)  # one model of a zoo run
+    _add_debug(audit)
 
     diff = sub.add_parser("diff", help="compare the predicted engines of two models: fusions lost and gained, "
                           "attention verdicts, coverage, new findings; exit 1 on a regression")
@@ -143,15 +193,21 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output_options(diff, REPORT_FORMATS)
     _add_config_options(diff)
     diff.add_argument("--max-layers", type=int, default=80, help="changed rows shown in the rich report (default 80)")
+    _add_debug(diff)
 
     engine = sub.add_parser("engine", help="read what TensorRT built (no ONNX needed)")
     _add_artifact_options(engine)
     engine.add_argument("--onnx", metavar="MODEL.onnx", help="the model, to resolve ForeignNode ranges")
     _add_output_options(engine, ("rich", "json"))
+    _add_debug(engine)
 
-    sub.add_parser("rules", help="list every rule: code, name, severity, summary")
+    rules = sub.add_parser("rules", help="list every rule: code, name, severity, summary")
+    rules.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or json")
+    _add_debug(rules)
     explain = sub.add_parser("explain", help="what a rule checks, why, examples, the fix and its source")
     explain.add_argument("code", metavar="CODE")
+    explain.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or json")
+    _add_debug(explain)
     return parser
 
 
@@ -312,12 +368,15 @@ def _audit_one(model: str, args: argparse.Namespace) -> tuple[AuditResult, str]:
     return result, args.fail_on or config.fail_on or "error"
 
 
-MULTI_MODEL_FORMATS = ("rich", "github", "markdown", "sarif")
+MULTI_MODEL_FORMATS = ("rich", "github", "markdown", "sarif", "concise")
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
+    from trtadvisor.batch import is_batch_pattern
     from trtadvisor.ir import shape_child
 
+    if not args.batch_row and (args.jobs is not None or any(is_batch_pattern(m) for m in args.model)):
+        return _audit_zoo(args)
     if args.model and not args.shapes and not args.opt_shapes:
         # Before the heavy imports of the audit: the model's shape inference runs in a child meanwhile
         # (onnx, imported here once, serves both processes).
@@ -325,9 +384,126 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
         shape_child.start_early(args.model[0], inferred_types_payload)
     try:
-        return _audit_models(args)
+        if args.batch_row:
+            return _audit_row(args)
+        from trtadvisor.progress import progress
+
+        with progress(f"auditing {args.model[0] if len(args.model) == 1 else f'{len(args.model)} models'}"):
+            return _audit_models(args)
     finally:
         shape_child.cancel_unused()  # a command that failed before loading leaves no child behind
+
+
+def _audit_row(args: argparse.Namespace) -> int:
+    """One model of a zoo run: its summary row and its report, as one JSON line for the parent process."""
+    import json
+    import time
+
+    from trtadvisor.batch import row_of
+    from trtadvisor.report.formats import get_formatter
+
+    start = time.perf_counter()
+    result, fail_on = _audit_one(args.model[0], args)
+    _apply_baseline([result], args)
+    code = _exit_code([f.severity for f in result.findings], fail_on, args.exit_zero)
+    fmt = args.format or "rich"
+    options = replace_options(_format_options(args, fail_on), color=use_color_for_rows())
+    report = get_formatter(fmt, options).format(result)
+    row = row_of(result, code, time.perf_counter() - start)
+    sys.stdout.write(json.dumps({"row": row.to_json(), "report": report}, ensure_ascii=False) + "\n")
+    return code
+
+
+def replace_options(options: FormatOptions, **changes: object) -> FormatOptions:
+    from dataclasses import replace
+
+    return replace(options, **changes)  # type: ignore[arg-type]
+
+
+def use_color_for_rows() -> bool:
+    """A zoo worker writes to a pipe; its parent says whether the user's terminal takes colours."""
+    return os.environ.get("TRTADVISOR_ROW_COLOR") == "1"
+
+
+_ZOO_ONLY = frozenset({"model", "jobs", "reports_dir", "output", "format", "statistics", "debug", "batch_row",
+                       "help", "version", "command"})
+
+
+def _row_argv(args: argparse.Namespace) -> list[str]:
+    """The audit options of this command line, for each worker of a zoo run (models and zoo options aside)."""
+    audit = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices["audit"]
+    argv: list[str] = []
+    for action in audit._actions:
+        if not action.option_strings or action.dest in _ZOO_ONLY:
+            continue
+        value = getattr(args, action.dest, None)
+        if value is None or value == action.default or value is False:
+            continue
+        flag = next((o for o in action.option_strings if o.startswith("--")), action.option_strings[0])
+        argv += [flag] if value is True else [flag, str(value)]
+    return argv
+
+
+def _audit_zoo(args: argparse.Namespace) -> int:
+    """Many models in parallel processes: the per-model reports in the chosen format, then one summary."""
+    from trtadvisor.batch import (
+        batch_json,
+        expand_models,
+        render_summary_markdown,
+        render_summary_rich,
+        report_name,
+        run_batch,
+    )
+    from trtadvisor.progress import Counter
+
+    models = expand_models(args.model)
+    fmt = _choose_format(args.format, args.output)
+    if args.statistics:
+        raise UserError("--statistics counts the findings of one run of models", "leave out --jobs and folders, "
+                        "or give the models as files")
+    if args.trtexec or args.build or _artifacts_given(args):
+        raise UserError("engine artifacts and builds belong to one model", "give one model with them")
+    if fmt == "html" and not args.reports_dir:
+        raise UserError("--format html writes one page per model", "add --reports-dir DIR for the pages")
+    jobs = args.jobs or 1
+    color = use_color(args.output)
+    if color:
+        os.environ["TRTADVISOR_ROW_COLOR"] = "1"
+    with Counter("audited", len(models)) as counter:
+        rows = run_batch(models, _row_argv(args), fmt, jobs, progress=counter.step)
+    worst = max((row.exit_code for row, _ in rows), default=EXIT_CLEAN)
+    if args.reports_dir:
+        folder = Path(args.reports_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        taken: set[str] = set()
+        for row, report in rows:
+            if report:
+                (folder / report_name(row.model, fmt, taken)).write_text(report, encoding="utf-8")
+    summary_rows = [row for row, _ in rows]
+    if fmt == "json":
+        _write(batch_json(rows), args.output)
+        sys.stderr.write(render_summary_rich(summary_rows, terminal_width(), color=sys.stderr.isatty()
+                                             and not os.environ.get("NO_COLOR")))
+        return worst
+    reports = "" if args.reports_dir else _joined_reports([r for _, r in rows], fmt)
+    if fmt == "markdown":
+        _write(render_summary_markdown(summary_rows) + ("\n" + reports if reports else ""), args.output)
+    elif fmt == "rich":
+        _write(reports + render_summary_rich(summary_rows, terminal_width(), color), args.output)
+    else:  # machine formats keep standard output theirs; the table goes to standard error
+        _write(reports, args.output)
+        sys.stderr.write(render_summary_rich(summary_rows, terminal_width(), color=sys.stderr.isatty()
+                                             and not os.environ.get("NO_COLOR")))
+    return worst
+
+
+def _joined_reports(reports: Sequence[str], fmt: str) -> str:
+    reports = [r for r in reports if r]
+    if fmt == "sarif" and len(reports) > 1:
+        from trtadvisor.report.sarif import merge_logs
+
+        return merge_logs(reports)
+    return "\n".join(reports) if fmt == "markdown" else "".join(reports)
 
 
 def _audit_models(args: argparse.Namespace) -> int:
@@ -344,6 +520,13 @@ def _audit_models(args: argparse.Namespace) -> int:
     audited = [_audit_one(model, args) for model in models]
     results = [result for result, _ in audited]
     _apply_baseline(results, args)
+    codes = [_exit_code([f.severity for f in r.findings], fail_on, args.exit_zero) for r, fail_on in audited]
+    if args.statistics:
+        from trtadvisor.report.statistics import render_statistics
+
+        _write(render_statistics((f for r in results for f in r.findings), "json" if fmt == "json" else "text"),
+               args.output)
+        return max(codes)
     formatter = get_formatter(fmt, _format_options(args, audited[0][1]))
     texts = [formatter.format(result) for result in results]
     if fmt == "sarif" and len(texts) > 1:
@@ -351,7 +534,6 @@ def _audit_models(args: argparse.Namespace) -> int:
 
         texts = [merge_logs(texts)]
     _write("".join(texts) if fmt != "markdown" else "\n".join(texts), args.output)
-    codes = [_exit_code([f.severity for f in r.findings], fail_on, args.exit_zero) for r, fail_on in audited]
     return max(codes)
 
 
@@ -397,16 +579,16 @@ def cmd_engine(args: argparse.Namespace) -> int:
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
-    from trtadvisor.report.rules_doc import render_rules
+    from trtadvisor.report.rules_doc import render_rules, rules_json
 
-    sys.stdout.write(render_rules())
+    sys.stdout.write(rules_json() if args.format == "json" else render_rules(width=terminal_width()))
     return EXIT_CLEAN
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from trtadvisor.report.rules_doc import render_explain
 
-    sys.stdout.write(render_explain(args.code))
+    sys.stdout.write(render_explain(args.code, fmt=args.format))
     return EXIT_CLEAN
 
 

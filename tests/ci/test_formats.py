@@ -49,14 +49,14 @@ def _in_repo(monkeypatch: pytest.MonkeyPatch) -> None:
 
 # What each format must show for ResNet-18's audit (TRT001: its external weights are absent in the repository).
 _AUDIT_MARKS = {"rich": "TRT001", "json": '"rule": "TRT001"', "sarif": '"ruleId": "TRT001"',
-                "markdown": "| TRT001 |", "github": "title=TRT001 ", "html": "TRT001"}
+                "markdown": "| TRT001 |", "github": "title=TRT001 ", "html": "TRT001", "concise": ": TRT001 info "}
 
 
 def test_every_format_is_registered_and_renders_audit_and_diff(tmp_path: Path) -> None:
     from trtadvisor.api import audit
     from trtadvisor.ci.diff import diff_results
 
-    assert set(FORMATS) == {"rich", "json", "sarif", "markdown", "github", "html"}
+    assert set(FORMATS) == {"rich", "json", "sarif", "markdown", "github", "html", "concise"}
     result = audit(sample_path(RESNET_DYNAMO))
     diff = diff_results(result, result, default_rulebook())
     for name in FORMATS:

@@ -27,7 +27,8 @@ def test_every_rule_documents_every_part(code: str) -> None:
     assert doc.bad != doc.good, f"{code}: the bad and good examples are the same"
 
 
-def test_rules_lists_every_rule(capsys: pytest.CaptureFixture[str]) -> None:
+def test_rules_lists_every_rule(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "400")  # wide enough for one line per rule (narrower terminals wrap)
     assert main(["rules"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["CODE", "SEVERITY", "NAME", "SUMMARY"]

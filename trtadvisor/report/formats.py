@@ -44,6 +44,7 @@ FORMATS: dict[str, str] = {
     "markdown": "trtadvisor.report.markdown:MarkdownFormatter",
     "github": "trtadvisor.report.github:GithubFormatter",
     "html": "trtadvisor.report.html:HtmlFormatter",
+    "concise": "trtadvisor.report.concise:ConciseFormatter",
 }
 
 

@@ -1,0 +1,44 @@
+"""``--format concise``: one line per finding, ``MODEL:NODE: CODE severity message`` (ruff's name for it).
+
+For pre-commit hooks, editors and grep: no boxes, no colour, nothing but the findings. A finding without
+a node reads ``MODEL: CODE severity message``. Text from the model is escaped so that every finding stays
+on one line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from trtadvisor.ci.source_locations import Locator
+from trtadvisor.knowledge.findings import Finding
+from trtadvisor.report.formats import FormatOptions
+from trtadvisor.report.text import escape_control
+
+if TYPE_CHECKING:
+    from trtadvisor.api import AuditResult
+    from trtadvisor.ci.diff import ModelDiff
+
+
+def finding_line(model: str, f: Finding) -> str:
+    where = escape_control(model)
+    if f.nodes:
+        where += ":" + escape_control(f.nodes[0])
+    return f"{where}: {f.rule} {f.severity} {escape_control(f.message)}"
+
+
+def concise_lines(model: str, findings: Sequence[Finding]) -> str:
+    return "".join(finding_line(model, f) + "\n" for f in findings)
+
+
+class ConciseFormatter:
+    def __init__(self, options: FormatOptions) -> None:
+        self.options = options
+
+    def format(self, result: AuditResult) -> str:
+        model = Locator(result.model.path, result.model.graph, self.options.root).model
+        return concise_lines(model, result.findings)
+
+    def format_diff(self, diff: ModelDiff) -> str:
+        model = Locator(diff.new.model.path, diff.new.model.graph, self.options.root).model
+        return concise_lines(model, diff.findings)

@@ -1,4 +1,4 @@
-"""Command line: ``trtadvisor audit | diff | engine | rules | explain``.
+"""Command line: ``trtadvisor audit | diff | engine | fix | rules | explain``.
 
 Exit codes, the same in every format: 0 clean, 1 findings at or above --fail-on, 2 usage or input
 errors. Errors a user can cause print one line with a ``Hint:`` and no traceback unless --debug.
@@ -200,6 +200,20 @@ def build_parser() -> argparse.ArgumentParser:
     engine.add_argument("--onnx", metavar="MODEL.onnx", help="the model, to resolve ForeignNode ranges")
     _add_output_options(engine, ("rich", "json"))
     _add_debug(engine)
+
+    fix = sub.add_parser("fix", help="rewrite the model so TensorRT builds it better (LayerNorm, GQA K/V, "
+                         "folding, BatchNorm), prove the outputs unchanged, and show the engine before and after")
+    fix.add_argument("model", metavar="MODEL.onnx", help="the model (never modified)")
+    fix.add_argument("-o", "--output", metavar="OUT.onnx", help="where to write the fixed model (required unless "
+                     "--dry-run; never the model itself)")
+    fix.add_argument("--dry-run", action="store_true", help="print the plan: what would be rewritten and why not")
+    fix.add_argument("--select", metavar="CODES", help="only the rewrites resolving these rule codes or prefixes")
+    fix.add_argument("--ignore", metavar="CODES", help="leave out the rewrites resolving these codes or prefixes")
+    fix.add_argument("--no-verify", action="store_true", help="skip the onnxruntime comparison (the checker runs)")
+    fix.add_argument("--format", choices=("text", "json"), default="text", help="report format (default text)")
+    fix.add_argument("--report", metavar="FILE", help="write the report to FILE instead of standard output")
+    _add_target_options(fix)
+    _add_debug(fix)
 
     rules = sub.add_parser("rules", help="list every rule: code, name, severity, summary")
     rules.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or json")
@@ -578,6 +592,32 @@ def cmd_engine(args: argparse.Namespace) -> int:
     return _exit_code([], args.fail_on or "error", args.exit_zero)
 
 
+def cmd_fix(args: argparse.Namespace) -> int:
+    from trtadvisor.fix.stage import fix_model, rewrite_codes
+    from trtadvisor.knowledge.rulebook import default_rulebook
+    from trtadvisor.report.fix_report import render_fix_json, render_fix_text
+
+    book = default_rulebook()
+    known = rewrite_codes()
+    for flag, text in (("--select", args.select), ("--ignore", args.ignore)):
+        for code in _codes(text):
+            if not any(c.startswith(code) for c in book.rules):
+                raise UserError(f"{flag} names unknown rule code '{code}'", "run 'trtadvisor rules' for the codes")
+            if not any(c.startswith(code) for c in known):
+                raise UserError(f"{flag} {code}: no rewrite resolves that rule",
+                                f"the rewrites resolve {', '.join(sorted(known))}")
+    target = {"trt": args.trt, "sm": args.sm, "gpu": args.gpu, "precision": args.precision}
+    if args.shapes:
+        from trtadvisor.ir.load import parse_shape_overrides
+
+        target["shapes"] = parse_shape_overrides(args.shapes)
+    report = fix_model(args.model, args.output, select=_codes(args.select), ignore=_codes(args.ignore),
+                       dry_run=args.dry_run, target=target, verify_numerics=not args.no_verify)
+    text = render_fix_json(report) if args.format == "json" else render_fix_text(report)
+    _write(text, args.report)
+    return EXIT_FINDINGS if report.refused else EXIT_CLEAN
+
+
 def cmd_rules(args: argparse.Namespace) -> int:
     from trtadvisor.report.rules_doc import render_rules, rules_json
 
@@ -596,6 +636,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "audit": cmd_audit,
     "diff": cmd_diff,
     "engine": cmd_engine,
+    "fix": cmd_fix,
     "rules": cmd_rules,
     "explain": cmd_explain,
 }

@@ -1,0 +1,152 @@
+"""The proof that goes with every fix: the full ONNX check, and the same outputs in onnxruntime.
+
+Both models run on the same seeded random inputs: floats from N(0, 1); integers that index a table
+(a Gather's indices) uniform below the table's length, other integers 1 (masks: every position
+attends); booleans true. Dynamic dimensions are 1. Outputs must agree within
+``|fixed - original| <= rtol * |original| + atol * max|original|`` (atol relative to the output's
+largest magnitude, so a softmax of 1000 classes is held as tightly as a hidden state), with NaN
+exactly where the original has NaN.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from trtadvisor.ir.graph import Graph
+
+SEED = 0
+# Tolerances by output element type: the rewrites reorder float arithmetic (a fused LayerNorm, a
+# folded BatchNorm), so results differ in the last bits, never by more than rounding.
+TOLERANCES = {"float32": (1e-3, 1e-4), "float64": (1e-6, 1e-8), "float16": (1e-2, 1e-2),
+              "bfloat16": (2e-2, 2e-2)}
+
+
+@dataclass
+class NumericCheck:
+    ran: bool
+    passed: bool | None
+    reason: str = ""
+    outputs: list[dict[str, object]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, object]:
+        return {"ran": self.ran, "passed": self.passed, "reason": self.reason, "outputs": self.outputs,
+                "seed": SEED, "tolerance": {k: {"rtol": r, "atol": a} for k, (r, a) in TOLERANCES.items()}}
+
+
+def full_check(path: Path | None, proto: onnx.ModelProto) -> str | None:
+    """None when ``onnx.checker`` (full check: strict shape inference too) accepts the model, else why not."""
+    try:
+        if path is not None:
+            onnx.checker.check_model(str(path), full_check=True)
+        else:
+            onnx.checker.check_model(proto, full_check=True)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return first[:300]
+    return None
+
+
+def onnxruntime_available() -> bool:
+    return importlib.util.find_spec("onnxruntime") is not None
+
+
+def _index_bounds(graph: Graph) -> dict[str, int]:
+    """Integer inputs used as Gather indices, and the length of the smallest table they index."""
+    bounds: dict[str, int] = {}
+    for name in graph.inputs:
+        for reader in graph.consumers(name):
+            if reader.op in ("Gather", "GatherElements") and reader.input(1) == name:
+                shape = graph.shape(reader.inputs[0])
+                axis = reader.attr("axis", 0)
+                if shape and isinstance(shape[axis], int):
+                    bounds[name] = min(bounds.get(name, shape[axis]), shape[axis])
+    return bounds
+
+
+def random_inputs(session, graph: Graph) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(SEED)
+    bounds = _index_bounds(graph)
+    feeds: dict[str, np.ndarray] = {}
+    types = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64,
+             "tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(bool)": np.bool_,
+             "tensor(int8)": np.int8, "tensor(uint8)": np.uint8}
+    for meta in session.get_inputs():
+        shape = [d if isinstance(d, int) and d >= 0 else 1 for d in meta.shape]
+        dtype = types.get(meta.type)
+        if dtype is None:
+            raise ValueError(f"input '{meta.name}' has type {meta.type}")
+        if np.issubdtype(dtype, np.floating):
+            feeds[meta.name] = rng.standard_normal(shape).astype(dtype)
+        elif dtype is np.bool_:
+            feeds[meta.name] = np.ones(shape, dtype=bool)
+        elif meta.name in bounds:
+            feeds[meta.name] = rng.integers(0, max(bounds[meta.name], 1), size=shape).astype(dtype)
+        else:
+            feeds[meta.name] = np.ones(shape, dtype=dtype)
+    return feeds
+
+
+def _session(path: Path):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    options.intra_op_num_threads = 2
+    # Each model runs as written: no runtime fusion may hide (or cause) a difference.
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def compare_outputs(original: Path, fixed: Path, graph: Graph) -> NumericCheck:
+    try:
+        before = _session(original)
+    except Exception as exc:
+        return NumericCheck(False, None, f"onnxruntime cannot load the original model ({_first(exc)})")
+    try:
+        feeds = random_inputs(before, graph)
+        expected = before.run(None, feeds)
+    except Exception as exc:
+        return NumericCheck(False, None, f"onnxruntime cannot run the original model ({_first(exc)})")
+    try:
+        got = _session(fixed).run(None, feeds)
+    except Exception as exc:
+        return NumericCheck(True, False, f"onnxruntime cannot run the fixed model ({_first(exc)})")
+    names = [o.name for o in before.get_outputs()]
+    check = NumericCheck(True, True)
+    for name, want, have in zip(names, expected, got, strict=False):
+        want, have = np.asarray(want), np.asarray(have)
+        entry: dict[str, object] = {"name": name, "shape": list(want.shape), "dtype": str(want.dtype)}
+        if want.shape != have.shape or want.dtype != have.dtype:
+            entry["max_abs_diff"] = None
+            check.passed = False
+            check.reason = f"output '{name}' changed shape or type"
+        elif want.dtype.kind in "fc":
+            rtol, atol = TOLERANCES.get(str(want.dtype), (1e-3, 1e-4))
+            w64, h64 = want.astype(np.float64), have.astype(np.float64)
+            same_nan = np.array_equal(np.isnan(w64), np.isnan(h64))
+            finite = np.isfinite(w64)
+            diff = np.abs(w64 - h64)[finite]
+            entry["max_abs_diff"] = float(diff.max()) if diff.size else 0.0
+            entry.update(rtol=rtol, atol=atol)
+            scale = float(np.abs(w64[finite]).max()) if finite.any() else 1.0
+            if not same_nan or not np.allclose(h64, w64, rtol=rtol, atol=atol * scale, equal_nan=True):
+                check.passed = False
+                check.reason = f"output '{name}' differs by up to {entry['max_abs_diff']:.3g}"
+        else:
+            equal = bool(np.array_equal(want, have))
+            entry["max_abs_diff"] = 0.0 if equal else None
+            if not equal:
+                check.passed = False
+                check.reason = f"output '{name}' differs"
+        check.outputs.append(entry)
+    return check
+
+
+def _first(exc: Exception) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:200]

@@ -43,6 +43,23 @@ def _evaluate(node: onnx.NodeProto, args: list[np.ndarray], opsets) -> list[np.n
         return None
 
 
+def _constant_node_value(work: Work, node) -> np.ndarray | None:
+    """A Constant node's value (its tensor may live in the external file, with convert_attribute)."""
+    value = node.graph.const_value(node.outputs[0])
+    if value is not None:
+        return value
+    attr = next((a for a in node.proto.attribute if a.name == "value" and a.type == a.TENSOR), None)
+    if attr is None:
+        return None
+    external = attr.t.data_location == onnx.TensorProto.EXTERNAL
+    if external and not work.weights_present:
+        return None
+    try:
+        return numpy_helper.to_array(attr.t, base_dir=str(work.base_dir)) if external else numpy_helper.to_array(attr.t)
+    except Exception:
+        return None
+
+
 class FoldRewrite:
     name = "fold"
     codes = ("TRT106", "TRT105")
@@ -56,15 +73,6 @@ class FoldRewrite:
         blocked: list[str] = []
         outputs = set(ir.outputs)
         for node in ir.nodes:
-            if node.op == "Constant":
-                value = ir.const_value(node.outputs[0])
-                if value is None:
-                    proto = node.proto
-                    attr = next((a for a in proto.attribute if a.name == "value"), None)
-                    value = numpy_helper.to_array(attr.t) if attr is not None and attr.type == attr.TENSOR else None
-                if value is not None:
-                    known[node.outputs[0]] = value
-                continue
             if node.op in _NEVER or node.domain not in ("", "ai.onnx") or node.subgraphs or \
                     any(o in outputs for o in node.outputs):
                 continue
@@ -128,12 +136,13 @@ class FoldRewrite:
                 continue
             value = known.get(name)
             if value is None:
-                if not ir.is_constant(name) or ir.producer(name) is not None:
+                if not ir.is_constant(name):
                     return None
                 size = ir.constant_size(name)
                 if size is None or size > _MAX_INPUT_ELEMENTS:
                     return None
-                value = work.value(name)
+                producer = ir.producer(name)
+                value = work.value(name) if producer is None else _constant_node_value(work, producer)
                 if value is None:
                     blocked.append(node.name)
                     return None

@@ -32,7 +32,13 @@ from trtadvisor.fix.layernorm import LayerNormRewrite
 from trtadvisor.fix.repeat_kv import RepeatKVRewrite
 from trtadvisor.fix.rmsnorm import RMSNormRewrite
 from trtadvisor.fix.toposort import TopoSortRewrite
-from trtadvisor.fix.verify import NumericCheck, compare_outputs, full_check, onnxruntime_available
+from trtadvisor.fix.verify import (
+    NumericCheck,
+    compare_outputs,
+    full_check,
+    full_check_without_weights,
+    onnxruntime_available,
+)
 
 
 def all_rewrites() -> list[Rewrite]:
@@ -203,9 +209,12 @@ def _link_external(inputs: list[Path], source: Path, out: Path, created: list[Pa
     if out.parent.resolve() == source.parent.resolve():
         return
     for f in inputs[1:]:
-        if not f.exists():
-            continue
         dest = out.parent / f.relative_to(source.parent)
+        if not f.exists():
+            if dest.exists():
+                raise UserError(f"the model's absent weight file {f.name} exists beside {out} (another file)",
+                                "write the fixed model to a folder without that file")
+            continue
         if dest.exists():
             if _same(dest, f) or _identical(dest, f):
                 continue
@@ -248,7 +257,7 @@ def _write_and_prove(report: FixReport, work: Work, source: Path, inputs: list[P
         else:
             onnx.save_model(proto, str(tmp))
         created.append(tmp)
-        problem = full_check(tmp if work.weights_present else None, proto)
+        problem = full_check(tmp, proto) if work.weights_present else full_check_without_weights(proto)
         if problem is not None:
             report.checker = f"failed: {problem}"
             report.refused = f"the result does not pass onnx.checker ({problem})"

@@ -1,7 +1,9 @@
-"""Models for the ``trtadvisor fix`` tests, made by the real exporters with random weights.
+"""Models for ``trtadvisor fix``, made by the real exporters with random weights (torch venv).
 
-Weights are saved as external data beside the model (``<name>.onnx.data``) so the rewrites that
-read values (BatchNorm folding, the onnxruntime comparison) have them.
+Run from the repository root: ``python samples/fix/make_fix_samples.py`` writes the structure-only
+samples of samples/fix/ (see samples/README.md). ``export_bert`` / ``export_llama`` are also used by
+samples/fix/done_when.py, which keeps the weights (external ``<name>.onnx.data``) in a temporary
+folder so the rewrites that read values and the onnxruntime comparison have them.
 """
 
 from __future__ import annotations
@@ -88,4 +90,34 @@ def export_llama(path: Path, *, layers: int = 2, hidden: int = 64, heads: int = 
         program = torch.onnx.export(model, (ids, mask), dynamo=True, opset_version=opset,
                                     input_names=["input_ids", "attention_mask"],
                                     output_names=["last_hidden_state"], verbose=False, optimize=optimize)
-    return _save(program.model_proto, path)
+    proto = program.model_proto
+    for node in proto.graph.node:  # stack traces and FX dumps name this machine's paths
+        del node.metadata_props[:]
+        node.doc_string = ""
+    return _save(proto, path)
+
+
+def save_structure_only(path: Path) -> Path:
+    """Drop the external data of an exported model (the sample keeps structure and small constants)."""
+    path.with_name(path.name + ".data").unlink(missing_ok=True)
+    return path
+
+
+SAMPLES = {
+    # TorchScript writes LayerNormalization only from opset 17: at 16 every LayerNorm is decomposed.
+    "bert_tiny.torchscript.opset16.onnx": lambda p: export_bert(p, layers=2, hidden=64, heads=4, opset=16),
+    # dynamo without its optimiser keeps HF's RMSNorm decomposed (Pow, ReduceMean, Add, Sqrt, Reciprocal, Mul).
+    "llama_gqa_sdpa.dynamo.opset23.noopt.onnx": lambda p: export_llama(p, optimize=False),
+}
+
+
+def main() -> int:
+    here = Path(__file__).resolve().parent
+    for name, make in SAMPLES.items():
+        path = save_structure_only(make(here / name))
+        print(f"{path.relative_to(here.parent.parent)}  {path.stat().st_size / 1024:.0f} KiB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -148,6 +148,18 @@ def test_unsorted_nodes_are_sorted(tmp_path: Path) -> None:
     assert "TRT005" not in report.after.findings
 
 
+def test_a_graph_the_audit_rejects_for_its_order_is_sorted(tmp_path: Path) -> None:
+    wild = SAMPLES / "wild" / "unsorted_dup_init_resnet18.onnx"  # reversed node list, duplicate initializers
+    out = tmp_path / "sorted.onnx"
+    report = fix_model(wild, out, select=("TRT005",))
+    assert report.before is None and any("cannot be audited" in n for n in report.notes)
+    assert report.written and report.checker.startswith("passed")
+    proto = onnx.load(str(out), load_external_data=False)
+    names = [i.name for i in proto.graph.initializer]
+    assert len(names) == len(set(names))
+    assert report.after is not None and "TRT005" not in report.after.findings
+
+
 def test_a_rewrite_that_changes_the_outputs_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from trtadvisor.fix.base import Change, Outcome
 

@@ -129,6 +129,8 @@ class FoldRewrite:
 
     @staticmethod
     def _constant_args(work: Work, ir, node, known: dict[str, np.ndarray], blocked: list[str]):
+        if not all(not name or name in known or ir.is_constant(name) for name in node.inputs):
+            return None  # reads an activation: not a parameter subgraph
         args: list[np.ndarray] = []
         for name in node.inputs:
             if not name:

@@ -62,10 +62,10 @@ def render_fix_text(report: FixReport) -> str:
                                  f"{'n/a' if diff is None else f'{diff:.3g}'}{tol}")
             else:
                 lines.append(f"  onnxruntime: not compared ({numeric.reason})")
-    if report.before is not None:
+    if report.before is not None or report.after is not None:
         lines.append("")
         lines.append("predicted engine:")
-        lines.append(_engine_row("before", report.before))
+        lines.append(_engine_row("before", report.before) if report.before else "  before  (cannot be audited)")
         if report.after is not None:
             lines.append(_engine_row("after", report.after))
             resolved = report.resolved

@@ -128,7 +128,6 @@ def test_absent_weights_skip_the_value_rewrites_with_the_reason(tmp_path: Path) 
     assert [s for s in report.skips if s.rewrite == "batchnorm" and "absent" in s.reason]
     assert report.numeric is not None and not report.numeric.ran
     assert _ops(out)["BatchNormalization"] == 53 and _ops(out)["ConstantOfShape"] == 0
-    assert "TRT106" in report.resolved  # the statistics are build-time constants now: TensorRT folds them
 
 
 def test_unsorted_nodes_are_sorted(tmp_path: Path) -> None:
@@ -140,24 +139,26 @@ def test_unsorted_nodes_are_sorted(tmp_path: Path) -> None:
     del proto.graph.node[:]
     proto.graph.node.extend(reversed(nodes))
     onnx.save(proto, str(model))
-    assert "TRT005" in {f.rule for f in audit(model).findings}
+    assert "TRT009" in {f.rule for f in audit(model).findings}
     out = tmp_path / "sorted.onnx"
-    report = fix_model(model, out, select=("TRT005",))
+    report = fix_model(model, out, select=("TRT009",))
     assert report.written and report.numeric.passed
     assert [c.rewrite for c in report.changes] == ["toposort"]
-    assert "TRT005" not in report.after.findings
+    assert "TRT009" not in report.after.findings
 
 
-def test_a_graph_the_audit_rejects_for_its_order_is_sorted(tmp_path: Path) -> None:
+def test_unsorted_nodes_and_duplicate_initializers_are_repaired_in_the_file(tmp_path: Path) -> None:
     wild = SAMPLES / "wild" / "unsorted_dup_init_resnet18.onnx"  # reversed node list, duplicate initializers
+    with pytest.raises(onnx.checker.ValidationError):
+        onnx.checker.check_model(onnx.load(str(wild), load_external_data=False))
     out = tmp_path / "sorted.onnx"
-    report = fix_model(wild, out, select=("TRT005",))
-    assert report.before is None and any("cannot be audited" in n for n in report.notes)
+    report = fix_model(wild, out, select=("TRT009",))
+    assert {c.rewrite for c in report.changes} == {"toposort"} and len(report.changes) == 2
     assert report.written and report.checker.startswith("passed")
     proto = onnx.load(str(out), load_external_data=False)
     names = [i.name for i in proto.graph.initializer]
     assert len(names) == len(set(names))
-    assert report.after is not None and "TRT005" not in report.after.findings
+    assert report.before.findings.get("TRT009") == 2 and "TRT009" not in report.after.findings
 
 
 def test_a_rewrite_that_changes_the_outputs_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -112,21 +112,6 @@ def _summary(path: Path, target: dict[str, object]) -> EngineSummary:
                          latency_ms=latency if isinstance(latency, (int, float)) else None)
 
 
-def _unsorted_proto(source: Path) -> onnx.ModelProto | None:
-    """The model, when it parses and its only problem may be node order; else None."""
-    try:
-        proto = onnx.load(str(source), load_external_data=False)
-    except Exception:
-        return None
-    written: set[str] = {i.name for i in proto.graph.input} | {i.name for i in proto.graph.initializer}
-    produced = {o for n in proto.graph.node for o in n.output}
-    for node in proto.graph.node:
-        if any(i and i not in written and i in produced for i in node.input):
-            return proto
-        written.update(node.output)
-    return None
-
-
 def _inputs_of(model: Path, proto: onnx.ModelProto) -> list[Path]:
     """The files the model consists of: itself and its external data files."""
     files = [model]
@@ -163,23 +148,13 @@ def fix_model(model: str | os.PathLike[str], output: str | os.PathLike[str] | No
               select: Sequence[str] = (), ignore: Sequence[str] = (), dry_run: bool = False,
               target: dict[str, object] | None = None, verify_numerics: bool = True) -> FixReport:
     """Rewrite ``model`` into ``output`` (see the module docstring); every user error is a UserError."""
-    from trtadvisor.errors import ModelLoadError
     from trtadvisor.ir.load import load_model
 
     target = target or {}
     source = Path(model)
-    unreadable = None
-    try:
-        loaded = load_model(source, wait_for_shapes=True)  # the house's checks and errors for bad input
-        missing = loaded.missing_external_data
-        del loaded
-    except ModelLoadError as exc:
-        # An unsorted graph fails shape inference, so the audit rejects it: that is what the sort fixes.
-        proto = _unsorted_proto(source)
-        if proto is None:
-            raise
-        unreadable = exc.message
-        missing = tuple(f.name for f in _inputs_of(source, proto)[1:] if not f.exists())
+    loaded = load_model(source, wait_for_shapes=True)  # the house's checks and errors for bad input
+    missing = loaded.missing_external_data
+    del loaded
     proto = onnx.load(str(source), load_external_data=False)
     inputs = _inputs_of(source, proto)
     out = Path(output) if output is not None else None
@@ -200,11 +175,7 @@ def fix_model(model: str | os.PathLike[str], output: str | os.PathLike[str] | No
     if not weights_present:
         report.notes.append(f"external weights {', '.join(missing)} are absent: rewrites that "
                             "read weight values are skipped and the outputs cannot be compared")
-    if unreadable is None:
-        report.before = _summary(source, target)
-    else:
-        report.notes.append(f"the model as it is cannot be audited ({unreadable[:200]}); its nodes are not "
-                            "topologically sorted")
+    report.before = _summary(source, target)
     work = Work(proto, source.parent, weights_present)
     for rewrite in _select(select, ignore):
         saved = onnx.ModelProto()

@@ -612,7 +612,8 @@ def cmd_fix(args: argparse.Namespace) -> int:
 
         target["shapes"] = parse_shape_overrides(args.shapes)
     report = fix_model(args.model, args.output, select=_codes(args.select), ignore=_codes(args.ignore),
-                       dry_run=args.dry_run, target=target, verify_numerics=not args.no_verify)
+                       dry_run=args.dry_run, target=target, verify_numerics=not args.no_verify,
+                       report_path=args.report)
     text = render_fix_json(report) if args.format == "json" else render_fix_text(report)
     _write(text, args.report)
     return EXIT_FINDINGS if report.refused else EXIT_CLEAN

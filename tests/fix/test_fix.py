@@ -12,6 +12,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import jsonschema
 import onnx
 import pytest
 
@@ -208,11 +209,12 @@ def test_json_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     out = tmp_path / "out.onnx"
     assert main(["fix", str(model), "-o", str(out), "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
+    jsonschema.validate(data, json.loads((REPO / "trtadvisor" / "schema" / "fix-v1.json").read_text()))
     assert data["written"] and data["numeric"]["passed"] and data["resolved"]["TRT303"] == 2
     assert data["before"]["predicted_layers"] >= 1 and data["after"]["findings"].get("TRT303") is None
 
 
-@pytest.mark.parametrize("case", ["same", "data", "missing", "no-output", "select", "folder"])
+@pytest.mark.parametrize("case", ["same", "data", "missing", "no-output", "select", "folder", "report"])
 def test_bad_input_is_one_line_exit_2_inputs_untouched(case: str, tmp_path: Path,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     src = tmp_path / "in"
@@ -226,6 +228,7 @@ def test_bad_input_is_one_line_exit_2_inputs_untouched(case: str, tmp_path: Path
         "no-output": ["fix", str(model)],
         "select": ["fix", str(model), "-o", str(tmp_path / "o.onnx"), "--select", "TRT999"],
         "folder": ["fix", str(model), "-o", str(tmp_path / "no" / "such" / "o.onnx")],
+        "report": ["fix", str(model), "-o", str(tmp_path / "o.onnx"), "--report", str(model)],
     }[case]
     assert main(args) == 2
     err = capsys.readouterr().err

@@ -91,7 +91,8 @@ class FixReport:
                 if self.after.findings.get(code, 0) < n}
 
     def to_json(self) -> dict[str, object]:
-        return {"model": self.model, "output": self.output, "dry_run": self.dry_run, "written": self.written,
+        return {"schema": "trtadvisor.fix/v1", "model": self.model, "output": self.output, "dry_run": self.dry_run,
+                "written": self.written,
                 "refused": self.refused, "changes": [c.to_json() for c in self.changes],
                 "skipped": [s.to_json() for s in self.skips], "notes": self.notes, "checker": self.checker,
                 "numeric": self.numeric.to_json() if self.numeric else None,
@@ -146,7 +147,8 @@ def _select(select: Sequence[str], ignore: Sequence[str]) -> list[Rewrite]:
 
 def fix_model(model: str | os.PathLike[str], output: str | os.PathLike[str] | None, *,
               select: Sequence[str] = (), ignore: Sequence[str] = (), dry_run: bool = False,
-              target: dict[str, object] | None = None, verify_numerics: bool = True) -> FixReport:
+              target: dict[str, object] | None = None, verify_numerics: bool = True,
+              report_path: str | os.PathLike[str] | None = None) -> FixReport:
     """Rewrite ``model`` into ``output`` (see the module docstring); every user error is a UserError."""
     from trtadvisor.ir.load import load_model
 
@@ -158,6 +160,10 @@ def fix_model(model: str | os.PathLike[str], output: str | os.PathLike[str] | No
     proto = onnx.load(str(source), load_external_data=False)
     inputs = _inputs_of(source, proto)
     out = Path(output) if output is not None else None
+    if report_path is not None:
+        for f in [*inputs, *([out] if out is not None else [])]:
+            if _same(Path(report_path), f):
+                raise UserError(f"--report {report_path} would overwrite {f}", "write the report to another file")
     if out is None and not dry_run:
         raise UserError("no output given", "pass -o OUT.onnx (the model is never rewritten in place)")
     if out is not None:

@@ -60,11 +60,12 @@ class EngineSummary:
     nodes: int
     findings: dict[str, int]
     latency_ms: float | None = None
+    latency_unknown_layers: int = 0   # layers the cost model could not price: the latency leaves them out
 
     def to_json(self) -> dict[str, object]:
         return {"predicted_layers": self.layers, "fusion_coverage": round(self.fusion_coverage, 4),
                 "eliminated_nodes": self.eliminated_nodes, "nodes": self.nodes, "findings": self.findings,
-                "predicted_latency_ms": self.latency_ms}
+                "predicted_latency_ms": self.latency_ms, "latency_unknown_layers": self.latency_unknown_layers}
 
 
 @dataclass
@@ -110,7 +111,8 @@ def _summary(path: Path, target: dict[str, object]) -> EngineSummary:
     return EngineSummary(layers=len(prediction.layers), fusion_coverage=prediction.coverage,
                          eliminated_nodes=len(prediction.eliminated), nodes=result.model.node_count,
                          findings=dict(sorted(Counter(f.rule for f in result.findings).items())),
-                         latency_ms=latency if isinstance(latency, (int, float)) else None)
+                         latency_ms=latency if isinstance(latency, (int, float)) else None,
+                         latency_unknown_layers=int(getattr(cost, "unknown", 0) or 0))
 
 
 def _inputs_of(model: Path, proto: onnx.ModelProto) -> list[Path]:

@@ -16,6 +16,8 @@ def render_fix_json(report: FixReport) -> str:
 
 def _engine_row(label: str, s: EngineSummary) -> str:
     latency = f", predicted latency {s.latency_ms:.3f} ms" if s.latency_ms is not None else ""
+    if latency and s.latency_unknown_layers:
+        latency += f" ({s.latency_unknown_layers} layer(s) without a cost, left out)"
     return (f"  {label:<7} {s.nodes} nodes -> {s.layers} predicted layers, fusion coverage "
             f"{s.fusion_coverage:.1%}, {sum(s.findings.values())} finding(s){latency}")
 

@@ -45,9 +45,10 @@ def test_config_is_found_upward_and_sets_the_target(tmp_path: Path) -> None:
     assert find_config(model) == tmp_path / "trtadvisor.toml"
     _, report = _audit(model)
     book = default_rulebook()
-    assert report["target"] == {"trt": "10.8", "sm": book.gpus["L4"], "precision": "int8"}
+    assert report["target"] == {"trt": "10.8", "sm": book.gpus["L4"], "precision": "int8", "shapes": "static",
+                                "opt_level": 3}
     _, report = _audit(model, "--sm", "80", "--precision", "fp16")  # flags win over the file
-    assert report["target"] == {"trt": "10.8", "sm": 80, "precision": "fp16"}
+    assert report["target"] == {"trt": "10.8", "sm": 80, "precision": "fp16", "shapes": "static", "opt_level": 3}
     _, report = _audit(model, "--no-config")
     assert report["target"]["trt"] == book.default_trt
 

@@ -129,9 +129,10 @@ class AuditView:
         shown = layers[: self.max_layers]
         index_width = len(str(max(0, len(shown) - 1)))
         kind_width = max((len(layer.kind) for layer in shown), default=4)
-        room = max(30, width - 26 - index_width - kind_width)  # 6 columns: 19 cells of borders and padding, 7 for Sure
-        name_width, fusion_width = room * 9 // 20, room * 5 // 20
-        ops_width = room - name_width - fusion_width
+        room = max(30, width - 16 - index_width - kind_width)  # 5 columns: 16 cells of borders and padding
+        # The Sure column (7 cells and 3 of padding) is taken from fusions and ops, never from the name.
+        name_width, fusion_width = room * 9 // 20, max(8, room * 5 // 20 - 5)
+        ops_width = max(8, room - name_width - fusion_width - 10)
         for i, layer in enumerate(shown):
             # Text(), not markup: layer names hold brackets ('{ForeignNode[a...b]}').
             sure = layer.confidence[:3] + (f" +{len(layer.alternatives)}" if layer.alternatives else "")

@@ -73,6 +73,19 @@ def test_decomposed_layernorm_becomes_layernormalization(tmp_path: Path) -> None
     assert report.before.findings.get("TRT306") and "TRT306" not in report.after.findings
 
 
+def test_weights_no_rewrite_changed_stay_in_the_input_file_by_reference(tmp_path: Path) -> None:
+    model = with_random_weights(LLAMA23, tmp_path)
+    before = _digest(tmp_path)
+    out = tmp_path / "fixed.onnx"
+    report = fix_model(model, out, select=("TRT303",))
+    assert report.written and report.numeric.passed
+    assert {k: v for k, v in _digest(tmp_path).items() if k in before} == before
+    assert sorted(set(_digest(tmp_path)) - set(before)) == ["fixed.onnx"]  # no copy, no new data file
+    locations = {e.value for t in onnx.load(str(out), load_external_data=False).graph.initializer
+                 for e in t.external_data if e.key == "location"}
+    assert locations == {LLAMA23.name + ".data"}
+
+
 def test_native_layernorm_is_left_as_it_is(tmp_path: Path) -> None:
     out, report = _fixed(BERT17, tmp_path)
     assert _ops(out)["LayerNormalization"] == 2 * LAYERS + 1

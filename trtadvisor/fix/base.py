@@ -72,6 +72,10 @@ class Work:
         self.weights_present = weights_present
         self.notes: list[str] = []
         self._ir: Graph | None = None
+        from onnx.external_data_helper import _get_all_tensors
+
+        # Tensors the input holds inline: written back inline (only new or changed ones go to OUT.data).
+        self.original_inline = {t.name for t in _get_all_tensors(proto) if t.data_location != TensorProto.EXTERNAL}
 
     @property
     def opset(self) -> int:

@@ -233,6 +233,24 @@ def _link_external(inputs: list[Path], source: Path, out: Path, created: list[Pa
         created.append(dest)
 
 
+def _new_tensors_external(proto: onnx.ModelProto, original_inline: set[str], location: str) -> None:
+    """New or changed tensors of 1 KiB or more go to ``location``; what the input held inline stays inline,
+    what it held externally stays in its file."""
+    from onnx import numpy_helper
+    from onnx.external_data_helper import _get_all_tensors, set_external_data
+
+    for tensor in _get_all_tensors(proto):
+        if tensor.data_location == onnx.TensorProto.EXTERNAL or tensor.name in original_inline:
+            continue
+        if not tensor.HasField("raw_data"):
+            array = numpy_helper.to_array(tensor)
+            if array.nbytes < 1024:
+                continue
+            tensor.CopyFrom(numpy_helper.from_array(array, tensor.name))
+        if len(tensor.raw_data) >= 1024:
+            set_external_data(tensor, location)
+
+
 def _identical(a: Path, b: Path) -> bool:
     if a.stat().st_size != b.stat().st_size:
         return False
@@ -253,15 +271,16 @@ def _write_and_prove(report: FixReport, work: Work, source: Path, inputs: list[P
     try:
         _link_external(inputs, source, out, created)
         proto = work.proto
-        external = len(inputs) > 1 or proto.ByteSize() > 1_900_000_000
         (out.parent / data_name).unlink(missing_ok=True)
-        if external:
+        if proto.ByteSize() > 1_900_000_000 and len(inputs) == 1:  # protobuf's 2 GB limit
             onnx.save_model(proto, str(tmp), save_as_external_data=True, all_tensors_to_one_file=True,
                             location=data_name, size_threshold=1024)
-            if (out.parent / data_name).exists():
-                created.append(out.parent / data_name)
         else:
+            if len(inputs) > 1:
+                _new_tensors_external(proto, work.original_inline, data_name)
             onnx.save_model(proto, str(tmp))
+        if (out.parent / data_name).exists():
+            created.append(out.parent / data_name)
         created.append(tmp)
         problem = full_check(tmp, proto) if work.weights_present else full_check_without_weights(proto)
         if problem is not None:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from trtadvisor.analysis.cache import analysis_scope
 from trtadvisor.ir.graph import Shape
 from trtadvisor.ir.load import LoadedModel, load_model
 from trtadvisor.knowledge.findings import Finding, sort_findings
@@ -53,15 +54,24 @@ def audit(path: str | os.PathLike[str], *, trt: str | None = None, sm: str | Non
 
     book = book or default_rulebook()
     target = make_target(book, trt, sm, gpu, precision, shape_mode, opt_level)
-    with _no_cyclic_gc():
+    with _no_cyclic_gc(), analysis_scope():
         model = load_model(path, shapes, wait_for_shapes=False)
-        prediction = plan_graph(model.graph, target, book)
-        findings = list(prediction.findings)
-        extras: dict[str, object] = {}
-        findings.extend(advise(model, target, book, prediction, extras))
-        cost = estimate_costs(model.graph, prediction, target, book)
-        findings = cost_missed_fusions(findings, model.graph, prediction, cost, target, book)
-        command = trtexec_command(model, target, book)
-        extras["profile_command"] = profiling_command(model, target, book)
+        # The audit owns the shape inference the load left running: it ends before audit() returns
+        # (waited for, so the result holds every shape) or, when the audit fails, is stopped at once.
+        try:
+            prediction = plan_graph(model.graph, target, book)
+            findings = list(prediction.findings)
+            extras: dict[str, object] = {}
+            findings.extend(advise(model, target, book, prediction, extras))
+            cost = estimate_costs(model.graph, prediction, target, book)
+            findings = cost_missed_fusions(findings, model.graph, prediction, cost, target, book)
+            command = trtexec_command(model, target, book)
+            extras["profile_command"] = profiling_command(model, target, book)
+            for graph in model.graph.walk():
+                graph.settle_types()
+        except BaseException:
+            for graph in model.graph.walk():
+                graph.cancel_types()
+            raise
     return AuditResult(model=model, target=target, prediction=prediction, findings=sort_findings(findings),
                        trtexec=command, extras=extras, cost=cost)

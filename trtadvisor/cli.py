@@ -644,9 +644,18 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # One command, then exit: the cyclic GC would only re-scan the million objects an audit of a
-    # large model builds (the library API pauses it per audit; the CLI never needs it).
+    # The cyclic GC would only re-scan the million objects an audit of a large model builds: it is off
+    # for the command and back as it was afterwards (main() may run inside a longer-lived process).
+    was_enabled = gc.isenabled()
     gc.disable()
+    try:
+        return _main(argv)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:

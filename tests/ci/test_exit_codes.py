@@ -94,3 +94,17 @@ def test_source_root_must_be_a_folder_and_relocates_paths(tmp_path: Path,
     # With the samples folder as the root, the model's path is relative to it.
     assert main(["audit", STATIC, "--format", "github", "-o", str(out), "--source-root", "samples"]) == 0
     assert f"file={STATIC.removeprefix('samples/')}," in out.read_text()
+
+
+def test_the_command_leaves_the_garbage_collector_as_it_found_it() -> None:
+    import gc
+
+    assert gc.isenabled()
+    assert main(["rules"]) == 0
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert main(["rules"]) == 0
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -135,3 +135,46 @@ g (float[4] x) => (int64[2] s) {
     assert verdicts == [False]  # NonZero's output has a data-dependent axis: the guess was wrong
     assert speculative.eliminated == known.eliminated == []
     assert [layer.ops for layer in speculative.layers] == [("NonZero",), ("Shape",)]
+
+
+def test_only_the_plan_context_reads_shapes_speculatively() -> None:
+    # A pass that read shape_if_ready itself could go ahead without registering its assumption; every
+    # speculative decision goes through PlanContext.from_shapes, which registers it.
+    package = Path(plan.__file__).resolve().parents[1]
+    callers = sorted(str(p.relative_to(package)) for p in package.rglob("*.py")
+                     if "shape_if_ready(" in p.read_text() and p.name != "graph.py")
+    assert callers == ["plan/context.py"]
+
+
+def test_the_audit_ends_its_shape_inference_child(tmp_path: Path) -> None:
+    # The child is owned by the audit and reaped before audit() returns: no process outlives it.
+    import os
+
+    from trtadvisor.api import audit
+    from trtadvisor.ir import shape_child
+
+    children: list[shape_child.ChildInference] = []
+    real_start = shape_child.start
+
+    def spy(*args: object, **kwargs: object) -> shape_child.ChildInference | None:
+        child = real_start(*args, **kwargs)  # type: ignore[arg-type]
+        if child is not None:
+            children.append(child)
+        return child
+
+    big = tmp_path / "big.onnx"
+    model = onnx.parser.parse_model(_MODEL.format(dims="1,8,16,16"))
+    model.graph.initializer.append(numpy_helper.from_array(np.ones((8, 8, 1, 1), np.float32), "w"))
+    model.graph.initializer.append(numpy_helper.from_array(np.zeros(1 << 18, np.float32), "padding"))
+    onnx.save(model, big)
+    assert big.stat().st_size >= shape_child.PARALLEL_MIN_BYTES  # so the load forks a child
+    mp = pytest.MonkeyPatch()
+    mp.setattr(shape_child, "start", spy)
+    try:
+        result = audit(big)
+    finally:
+        mp.undo()
+    assert len(children) == 1 and children[0]._reaped
+    with pytest.raises(ChildProcessError):
+        os.waitpid(children[0]._pid, os.WNOHANG)
+    assert result.model.graph.shape("y") == (1, 8, 16, 16)

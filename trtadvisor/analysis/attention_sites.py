@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from onnx import TensorProto
 
+from trtadvisor.analysis.cache import memoized
 from trtadvisor.analysis.values import Dims, GraphValues
 from trtadvisor.ir.graph import Graph, Node, node_index
 
@@ -110,7 +111,7 @@ def attention_site_nodes(graph: Graph) -> list[tuple[Node, ...]]:
 
 
 def _sites_with_nodes(graph: Graph, values: GraphValues | None) -> tuple[tuple[AttentionSite, tuple[Node, ...]], ...]:
-    return graph.memoized("attention_sites", lambda: tuple(_find_sites(graph, values)))
+    return memoized(graph, "attention_sites", lambda: tuple(_find_sites(graph, values)))
 
 
 def _find_sites(graph: Graph, values: GraphValues | None) -> list[tuple[AttentionSite, tuple[Node, ...]]]:
@@ -150,7 +151,7 @@ class _MaskTerm:
 
 def graph_values(graph: Graph) -> GraphValues:
     """The graph's value analysis, shared by every stage that needs it."""
-    return graph.memoized("graph_values", lambda: GraphValues(graph))
+    return memoized(graph, "graph_values", lambda: GraphValues(graph))
 
 
 class _SiteFinder:

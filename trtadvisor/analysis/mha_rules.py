@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from trtadvisor.analysis.attention_sites import AttentionSite, find_attention_sites
+from trtadvisor.analysis.cache import memoized
 from trtadvisor.ir.graph import Graph
 from trtadvisor.knowledge.rulebook import RuleBook
 from trtadvisor.knowledge.target import Target, version_at_least
@@ -100,7 +101,7 @@ def judge_sites(graph: Graph, target: Target, rules: MhaRules) -> list[Verdict]:
     The plan and the advice ask for the same verdicts, so they are computed once per target and
     rules; and a model repeats one block many times, so sites with the same judged facts share one.
     """
-    by_target: dict[tuple[Target, MhaRules], tuple[Verdict, ...]] = graph.memoized("attention_verdicts", dict)
+    by_target: dict[tuple[Target, MhaRules], tuple[Verdict, ...]] = memoized(graph, "attention_verdicts", dict)
     key = (target, rules)
     verdicts = by_target.get(key)
     if verdicts is None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from trtadvisor.analysis.cache import memoized
 from trtadvisor.ir.graph import Graph, Node, node_index
 
 _MAX_STEPS = 14
@@ -30,7 +31,7 @@ class NormSite:
 
 def find_normalizations(graph: Graph) -> list[NormSite]:
     """LayerNorm and RMSNorm sites, native and decomposed; pure in the graph, so computed once."""
-    return list(graph.memoized("normalizations", lambda: tuple(_find_normalizations(graph))))
+    return list(memoized(graph, "normalizations", lambda: tuple(_find_normalizations(graph))))
 
 
 def _find_normalizations(graph: Graph) -> list[NormSite]:

@@ -11,7 +11,6 @@ nothing is known; a shape of ``None`` means the rank is unknown.
 from __future__ import annotations
 
 import math
-import weakref
 from collections.abc import Callable, Iterable, Iterator, KeysView
 from operator import attrgetter
 from typing import Any
@@ -275,9 +274,8 @@ class Graph:
         self._scalar_cache: dict[str, float | None] = {}
         self.duplicate_outputs: list[str] = []  # tensors written by two nodes: an invalid model
         self._control_nodes: list[Node] = []  # nodes with bodies (If/Loop/Scan), so walk() skips the rest
-        # Pure analyses of this graph (attention sites, normalizations) computed once, read by both
-        # the plan and the advice: see memoized().
-        self.memo: dict[str, Any] = {}
+        self._declared_input_shapes: dict[str, Shape | None] | None = None
+        self._cancel_types: Callable[[], None] = _nothing
         self._op_index: dict[str, list[Node]] = {}
         self._op_combinations: dict[frozenset[str], list[Node]] = {}
         self._read_before_written: list[str] = []  # see outer_scope_reads
@@ -397,6 +395,7 @@ class Graph:
         if self._types is None:
             if self._pending_types is not None:
                 pending, self._pending_types = self._pending_types, None
+                self._types_ready, self._cancel_types = _always, _nothing
                 self.adopt_types(pending())
             else:
                 self._types = ValueInfoIndex(self.proto)
@@ -407,14 +406,28 @@ class Graph:
                           ready: Callable[[], bool] = lambda: True) -> None:
         """Types still being inferred elsewhere: the first shape query waits for them.
 
-        ``ready`` tells, without waiting, whether they have arrived (see shape_if_ready). ``cancel``
-        runs if the graph is dropped before anyone asked (so no child process lingers).
+        ``ready`` tells, without waiting, whether they have arrived (see shape_if_ready). Whoever loaded
+        the graph this way owns the inference and ends it: :meth:`settle_types` waits for it,
+        :meth:`cancel_types` stops it (``api.audit`` does one or the other before it returns or raises).
         """
         self._pending_types = pending
         self._types_ready = ready
+        self._cancel_types = cancel
         self._types = None
         self._shape_cache.clear()
-        weakref.finalize(self, cancel)
+
+    def settle_types(self) -> None:
+        """Wait for pending shape inference, if any (its process, if any, is then reaped)."""
+        if self._pending_types is not None:
+            self.tensor_types  # noqa: B018  (waits, adopts, and raises for an inconsistent model)
+
+    def cancel_types(self) -> None:
+        """Stop pending shape inference (an audit that failed): its process ends now."""
+        if self._pending_types is not None:
+            self._pending_types = None
+            self._types_ready = _always
+            cancel, self._cancel_types = self._cancel_types, _nothing
+            cancel()
 
     def adopt_types(self, types: ValueInfoIndex | dict[str, TensorType]) -> None:
         """Take element types and shapes from shape inference's result (value infos, inputs and
@@ -447,8 +460,9 @@ class Graph:
     def shape_if_ready(self, name: str) -> tuple[bool, Shape | None]:
         """(True, shape) when the shape is known without waiting for shape inference, else (False, None).
 
-        A pass may go on speculatively with what it has, provided it checks its assumption once the
-        shapes are in (see PlanContext.assume_no_broadcast).
+        Only ``PlanContext.from_shapes`` calls this: it records the assumption of any decision made
+        without the shape, so no pass can go ahead speculatively without registering one
+        (tests/core/test_speculative_plan.py checks that nothing else calls it).
         """
         if self._pending_types is None or name in self._shape_cache or self.initializers.get(name) is not None:
             return True, self.shape(name)
@@ -462,8 +476,10 @@ class Graph:
     def declared_input_shapes(self) -> dict[str, Shape | None]:
         """Each graph input's shape as the model declares it: shape inference never changes these,
         so they are known before it answers."""
-        return self.memoized("declared_input_shapes", lambda: {
-            vi.name: _shape_of_type(vi.type)[1] for vi in self.proto.input if vi.name in self._input_set})
+        if self._declared_input_shapes is None:
+            self._declared_input_shapes = {
+                vi.name: _shape_of_type(vi.type)[1] for vi in self.proto.input if vi.name in self._input_set}
+        return self._declared_input_shapes
 
     def inputs_static(self) -> bool:
         """Whether every graph input declares a fully known shape (no symbolic or unknown axis)."""
@@ -569,12 +585,6 @@ class Graph:
             self._op_combinations[key] = found
         return found
 
-    def memoized(self, key: str, compute: Callable[[], Any]) -> Any:
-        """The result of a pure analysis of this graph, computed on first use."""
-        if key not in self.memo:
-            self.memo[key] = compute()
-        return self.memo[key]
-
     def has_bodies(self) -> bool:
         """Whether any node holds a nested graph (If, Loop, Scan)."""
         return bool(self._control_nodes)
@@ -590,6 +600,10 @@ class Graph:
 def is_static(shape: Shape | None) -> bool:
     """A shape whose every dimension is a known number."""
     return shape is not None and all(isinstance(d, int) for d in shape)
+
+
+def _nothing() -> None:
+    return None
 
 
 def _always() -> bool:

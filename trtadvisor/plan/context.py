@@ -11,16 +11,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from enum import Enum
+from typing import NamedTuple, TypeVar
 
-from trtadvisor.analysis.shapes import broadcast_blocker
-from trtadvisor.ir.graph import Graph, Node, is_static, node_index
+from trtadvisor.ir.graph import Graph, Node, node_index
 from trtadvisor.ir.ops import kind_of
 from trtadvisor.knowledge.findings import Finding, finding_for
 from trtadvisor.knowledge.rulebook import RuleBook
 from trtadvisor.knowledge.target import Target
 
 _NO_FUSIONS: list[str] = []
+T = TypeVar("T")
+
+
+class _Wait(Enum):
+    WAIT = "wait"
+
+
+WAIT = _Wait.WAIT  # PlanContext.from_shapes: no guess, wait for the shapes
 
 
 class Group:
@@ -167,15 +175,29 @@ class PlanContext:
             return None
         return node
 
-    def assume_no_broadcast(self, conv_out: str, other: str) -> None:
-        """Record that a fusion went ahead before the shapes of these two tensors were known."""
-        shape = self.graph.shape
-        self.assumptions.append(lambda: broadcast_blocker(shape(conv_out), shape(other)) is None)
+    def from_shapes(self, names: tuple[str, ...], rule: Callable[..., T], guess: T | _Wait = WAIT) -> T:
+        """``rule(*shapes)`` for the tensors ``names``: the one way a pass decides from shapes that shape
+        inference may still be computing.
 
-    def assume_static(self, tensor: str) -> None:
-        """Record that a shape was taken as fully known before shape inference said so."""
-        shape = self.graph.shape
-        self.assumptions.append(lambda: is_static(shape(tensor)))
+        When every shape is known without waiting, ``rule`` decides. Otherwise, given a ``guess``, the pass
+        goes on with it and the plan records the assumption ``rule(*shapes) == guess``, checked once the
+        shapes are in: a wrong guess makes the plan run again with every shape known (plan/pipeline.py),
+        so the result never depends on when inference finished. Without a guess (WAIT) it waits.
+        """
+        graph = self.graph
+        shapes = []
+        for name in names:
+            known, shape = graph.shape_if_ready(name)
+            if not known:
+                break
+            shapes.append(shape)
+        else:
+            return rule(*shapes)
+        if guess is WAIT:
+            return rule(*map(graph.shape, names))
+        shape = graph.shape
+        self.assumptions.append(lambda: rule(*map(shape, names)) == guess)
+        return guess  # type: ignore[return-value]
 
     def assumptions_hold(self) -> bool:
         """Whether every speculative decision is what the shapes, now waited for, would have made."""

@@ -65,16 +65,10 @@ def _broadcast_blocker(ctx: PlanContext, conv_out: str, other: str) -> str | Non
 
     While shape inference is still running, the fusion goes ahead as if nothing broadcasts (the
     common case) and the plan checks the assumption once the shapes are in: see
-    PlanContext.assume_no_broadcast. That keeps this pass, and the Myelin partitioning after it,
-    off the wait for shapes.
+    PlanContext.from_shapes. That keeps this pass, and the Myelin partitioning after it, off the
+    wait for shapes.
     """
-    graph = ctx.graph
-    known_a, a = graph.shape_if_ready(conv_out)
-    known_b, b = graph.shape_if_ready(other)
-    if not (known_a and known_b):
-        ctx.assume_no_broadcast(conv_out, other)
-        return None
-    return broadcast_blocker(a, b)
+    return ctx.from_shapes((conv_out, other), broadcast_blocker, guess=None)
 
 
 

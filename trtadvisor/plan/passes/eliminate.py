@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from trtadvisor.ir.graph import Graph, Node, is_static, node_index
 from trtadvisor.ir.ops import SHAPE_INPUTS
-from trtadvisor.plan.context import PlanContext
+from trtadvisor.plan.context import WAIT, PlanContext
 
 # Q/DQ on constant weights is not folded away: TensorRT fuses it into the consuming layer
 # ('conv1.weight + QuantizeLinear_7 + Conv_9' in the A100 QAT engine), so it stays a layer node.
@@ -76,15 +76,8 @@ def _has_static_shape(ctx: PlanContext, name: str) -> bool:
     """Whether ``name``'s shape is fully known, so a Shape of it folds. This is the first pass: it
     should not hold the plan up waiting for shape inference. A graph input's shape is declared; and
     when every input's is static, nearly every tensor's is too, so the plan goes on as if this one's
-    is and checks once inference answers (see PlanContext.assume_static)."""
-    graph = ctx.graph
-    known, shape = graph.shape_if_ready(name)
-    if known:
-        return is_static(shape)
-    if graph.inputs_static():
-        ctx.assume_static(name)
-        return True
-    return is_static(graph.shape(name))
+    is and checks once inference answers (see PlanContext.from_shapes)."""
+    return ctx.from_shapes((name,), is_static, guess=True if ctx.graph.inputs_static() else WAIT)
 
 
 def _eliminate_shape_arithmetic(ctx: PlanContext, graph: Graph) -> None:

@@ -1,0 +1,41 @@
+"""Results of the pure graph analyses, computed once per audit and read by both the plan and the advice.
+
+The cache belongs to the analysis stage, not to the IR, and lives exactly as long as the audit that opens it
+(``with analysis_scope(): ...`` in ``api.audit``). Outside a scope every call computes afresh, so a caller
+that runs one analysis on its own holds nothing afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, TypeVar
+
+from trtadvisor.ir.graph import Graph
+
+T = TypeVar("T")
+
+# (id(graph), key) -> (graph, result); the graph is kept so a reused id is never mistaken for it.
+_SCOPE: ContextVar[dict[tuple[int, str], tuple[Graph, Any]] | None] = ContextVar("analysis_scope", default=None)
+
+
+@contextmanager
+def analysis_scope() -> Iterator[None]:
+    """Share analysis results between the stages run inside; dropped when the scope ends."""
+    token = _SCOPE.set({})
+    try:
+        yield
+    finally:
+        _SCOPE.reset(token)
+
+
+def memoized(graph: Graph, key: str, compute: Callable[[], T]) -> T:
+    """``compute()``, the analysis ``key`` of ``graph``: once per scope."""
+    results = _SCOPE.get()
+    if results is None:
+        return compute()
+    entry = results.get((id(graph), key))
+    if entry is None or entry[0] is not graph:
+        entry = results[(id(graph), key)] = (graph, compute())
+    return entry[1]  # type: ignore[no-any-return]

@@ -6,7 +6,7 @@ Each finding's code is documented in rules/advice.toml with its source section.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from operator import attrgetter
 
 import onnx.defs
@@ -14,7 +14,6 @@ import onnx.defs
 from trtadvisor.advice.trtexec import CUDA_GRAPH_BLOCKERS, dynamic_inputs, input_shapes
 from trtadvisor.ir.graph import Graph, Node
 from trtadvisor.ir.load import LoadedModel
-from trtadvisor.ir.ops import LAYER_CLASS
 from trtadvisor.knowledge.findings import Finding, finding_for
 from trtadvisor.knowledge.rulebook import RuleBook
 from trtadvisor.knowledge.target import Target
@@ -49,7 +48,7 @@ def general_findings(model: LoadedModel, target: Target, book: RuleBook, predict
     return findings
 
 
-# Ops of trtadvisor.ir.ops.LAYER_CLASS added to ONNX after opset 13, with the opset that added them:
+# Ops of rules/ops.toml added to ONNX after opset 13, with the opset that added them:
 # below it, the schema registry decides (https://onnx.ai/onnx/operators/).
 _RECENT_OPS = {"Trilu": 14, "HardSwish": 14, "CastLike": 15, "GridSample": 16, "LayerNormalization": 17,
                "GroupNormalization": 18, "Mish": 18, "Gelu": 20, "RMSNormalization": 23, "Attention": 23}
@@ -65,14 +64,14 @@ def _op_support_findings(model: LoadedModel, book: RuleBook) -> list[Finding]:
     custom: dict[str, list[str]] = {}
     checked: dict[tuple[str, str], bool] = {}
     for g in model.graph.walk():
-        if _all_standard_default_domain(g, model.opset):
+        if _all_standard_default_domain(g, model.opset, book.ops.layer_class):
             continue  # the common case, decided per distinct op rather than per node
         for node in g.nodes:
             key = (node.domain, node.op)
             known = checked.get(key)
             if known is None:
-                known = checked[key] = node.domain not in _STANDARD_DOMAINS or _is_standard(node.op, node.domain,
-                                                                                             model.opset)
+                known = checked[key] = node.domain not in _STANDARD_DOMAINS or _is_standard(
+                    node.op, node.domain, model.opset, book.ops.layer_class)
             if node.domain not in _STANDARD_DOMAINS:
                 custom.setdefault(f"{node.domain}.{node.op}", []).append(node.name)
             elif not known:
@@ -91,15 +90,15 @@ def _op_support_findings(model: LoadedModel, book: RuleBook) -> list[Finding]:
     return findings
 
 
-def _all_standard_default_domain(graph: Graph, opset: int) -> bool:
+def _all_standard_default_domain(graph: Graph, opset: int, known_ops: Collection[str]) -> bool:
     """Whether every node is a default-domain op the standard defines at ``opset`` (nothing to report)."""
     if set(map(_domain_of, graph.nodes)) != {""}:
         return False
-    return all(_is_standard(op, "", opset) for op in set(map(_op_of, graph.nodes)))
+    return all(_is_standard(op, "", opset, known_ops) for op in set(map(_op_of, graph.nodes)))
 
 
-def _is_standard(op: str, domain: str, opset: int) -> bool:
-    if domain in ("", "ai.onnx") and op in LAYER_CLASS and (op not in _RECENT_OPS or opset >= _RECENT_OPS[op]):
+def _is_standard(op: str, domain: str, opset: int, known_ops: Collection[str]) -> bool:
+    if domain in ("", "ai.onnx") and op in known_ops and (op not in _RECENT_OPS or opset >= _RECENT_OPS[op]):
         # Ops the rules know need no schema lookup: the first lookup builds ONNX's whole schema
         # registry (several MB), which most models never need.
         return True

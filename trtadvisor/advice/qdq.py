@@ -31,8 +31,6 @@ from trtadvisor.plan.passes.qdq import (
     weight_input_index,
 )
 
-_ACTIVATIONS = frozenset({"Relu", "Clip", "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Gelu",
-                          "Elu", "Selu", "PRelu", "Softplus", "Mish"})
 _SHOWN = 4  # node names spelled out in one finding's message
 
 
@@ -239,7 +237,7 @@ def _activation_after_qdq(graph: Graph, node: Node, checks: _Checks) -> None:
         for dq in graph.consumers(q.outputs[0]):
             if dq.op != "DequantizeLinear":
                 continue
-            acts = [r for r in graph.consumers(dq.outputs[0]) if r.op in _ACTIVATIONS]
+            acts = [r for r in graph.consumers(dq.outputs[0]) if r.op in checks.book.ops.activations]
             if acts:
                 checks.flag("TRT406", f"Q/DQ between {node.op} and its {acts[0].op}", [node, q, dq, acts[0]])
 

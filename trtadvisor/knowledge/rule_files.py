@@ -45,7 +45,15 @@ ENGINE_LAYER = Table(kind=str, type=str, ops=ListOf(str), nodes=ListOf(str), fus
 ENGINE = Table(artifact=str, model=str, trt=VERSION, sm=int, gpu=str, precision=str,
                shapes=OneOf("static", "dynamic"), opt_level=int, build=str, showed=str, layers=ListOf(ENGINE_LAYER))
 
+OP_CLASS = Table(ops=ListOf(str), kind=str, pointwise=bool, source=str)
+
 FILES: dict[str, Spec] = {
+    "ops.toml": Table(
+        meta=META,
+        # "activation" and "other" must exist: the activation set and the class of unlisted ops.
+        **{"class": MapOf(OP_CLASS, key=r"[a-z]+")},
+        shape_inputs=Table(source=str, inputs=MapOf(ListOf(int))),
+    ),
     "gpu_perf.toml": Table(
         meta=META,
         sm_default=Table(source=str, gpus=MapOf(str, key=r"\d+")),
@@ -92,7 +100,7 @@ FILES: dict[str, Spec] = {
             weight_axis_source=str, channel_multiple=MapOf(int), channel_multiple_source=str,
             int8_attention_head_sizes=ListOf(int), int8_attention_max_seq=int, fp8_attention_head_min=int,
             fp8_attention_head_max=int, fp8_attention_head_multiple=int, fp8_attention_min_seq=int,
-            attention_source=str,
+            attention_source=str, pool_ops=ListOf(str), scale_activation_ops=ListOf(str),
         ),
         fusion_evidence=Table(weight_qdq=str, input_dq=str, output_q=str, standalone_q=str, duplicate_q=str,
                               residual=str, scale_activation_names=str, generic_activation=str,

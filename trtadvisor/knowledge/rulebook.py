@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from trtadvisor.errors import RuleDataError
+from trtadvisor.knowledge.ops import OpFacts
 from trtadvisor.knowledge.rule_files import FILES, RULE
 from trtadvisor.knowledge.rule_files import SEVERITIES as SEVERITIES  # re-exported for readers of codes
 from trtadvisor.knowledge.schema import validate
@@ -82,6 +83,7 @@ class RuleBook:
     fusions: dict[str, FusionSpec]
     platform: dict[str, Any]
     rules: dict[str, RuleDoc]
+    ops: OpFacts
     tables: dict[str, dict[str, Any]]  # every file's raw data, for rule families with their own tables
 
     @property
@@ -157,8 +159,16 @@ def load_rulebook(directory: Path | None = None) -> RuleBook:
         fusions=fusions,
         platform=tables["fusions.toml"]["platform"],
         rules=dict(sorted(rules.items())),
+        ops=_op_facts(tables["ops.toml"]),
         tables=tables,
     )
+
+
+def _op_facts(table: dict[str, Any]) -> OpFacts:
+    for needed in ("activation", "other"):
+        if needed not in table["class"]:
+            raise RuleDataError(f"rules/ops.toml: missing key 'class.{needed}'", "the rules need this layer class")
+    return OpFacts.from_table(table)
 
 
 # Near misses that cost a convolution its epilogue fusion are worth a warning; the others are info.

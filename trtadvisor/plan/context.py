@@ -15,7 +15,6 @@ from enum import Enum
 from typing import NamedTuple, TypeVar
 
 from trtadvisor.ir.graph import Graph, Node, node_index
-from trtadvisor.ir.ops import kind_of
 from trtadvisor.knowledge.findings import Finding, finding_for
 from trtadvisor.knowledge.rulebook import RuleBook
 from trtadvisor.knowledge.target import Target
@@ -36,9 +35,9 @@ class Group:
 
     __slots__ = ("fusions", "kind", "name", "nodes", "pointwise")
 
-    def __init__(self, node: Node, kind: str | None = None) -> None:
+    def __init__(self, node: Node, kind: str) -> None:
         self.nodes: list[Node] = [node]
-        self.kind: str = kind if kind is not None else kind_of(node.op)
+        self.kind: str = kind
         self.fusions: list[str] = _NO_FUSIONS  # most layers never fuse: share one empty list until one does
         self.name: str = node.name
         self.pointwise = False  # True once the group is a PWN(...) layer
@@ -120,7 +119,7 @@ class PlanContext:
         for node in self.graph.nodes:
             kind = kinds.get(node.op)
             if kind is None:
-                kind = kinds[node.op] = kind_of(node.op)
+                kind = kinds[node.op] = self.book.ops.kind_of(node.op)
             owner[node] = Group(node, kind)
 
     # -- node and tensor queries ----------------------------------------------------------------

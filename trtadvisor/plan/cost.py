@@ -22,7 +22,6 @@ from typing import NamedTuple
 from onnx import TensorProto
 
 from trtadvisor.ir.graph import Graph, Node
-from trtadvisor.ir.ops import SHAPE_INPUTS
 from trtadvisor.knowledge.findings import Finding
 from trtadvisor.knowledge.perf import GpuPerf, PerfBook, gpu_perf, perf_book
 from trtadvisor.knowledge.rulebook import RuleBook
@@ -204,19 +203,20 @@ def estimate_costs(graph: Graph, prediction: Prediction, target: Target, book: R
     perf = perf_book(book)
     nodes = {n.name: n for g in graph.walk() for n in g.nodes}
     eliminated = set(prediction.eliminated)
-    costs = [_layer_cost(layer, nodes, eliminated, target, gpu, perf) for layer in prediction.layers]
+    shape_inputs = book.ops.shape_inputs
+    costs = [_layer_cost(layer, nodes, eliminated, target, gpu, perf, shape_inputs) for layer in prediction.layers]
     return CostEstimate(costs, gpu, target.precision)
 
 
 def _layer_cost(layer: PredictedLayer, by_name: dict[str, Node], eliminated: set[str], target: Target,
-                gpu: GpuPerf, perf: PerfBook) -> LayerCost | None:
+                gpu: GpuPerf, perf: PerfBook, shape_inputs: dict[str, tuple[int, ...]]) -> LayerCost | None:
     members = [by_name[name] for name in layer.nodes if name in by_name]
     if not members:
         return None
     graph = members[0].graph
     quantized = any(n.op in _QDQ_OPS for n in members)
     math_ = _math_for(target, gpu, perf, quantized)
-    traffic = _traffic(members, graph, eliminated, math_.float_bytes, quantized)
+    traffic = _traffic(members, graph, eliminated, math_.float_bytes, quantized, shape_inputs)
     if traffic is None:
         return None
     flops, tensor_flops, cuda_flops = 0, 0.0, 0.0
@@ -244,7 +244,7 @@ def _roofline(kind: str, flops: int, tensor_flops: float, cuda_flops: float, tra
 
 
 def _traffic(members: Sequence[Node], graph: Graph, eliminated: set[str], float_bytes: int,
-             quantized: bool) -> int | None:
+             quantized: bool, shape_inputs: dict[str, tuple[int, ...]]) -> int | None:
     """Bytes a layer moves: what it reads from outside (weights once) and what is read outside it."""
     inside = {out for n in members for out in n.outputs}
     member_names = {n.name for n in members}
@@ -252,7 +252,7 @@ def _traffic(members: Sequence[Node], graph: Graph, eliminated: set[str], float_
     seen: set[str] = set()
     total = 0
     for node in members:
-        skip = SHAPE_INPUTS.get(node.op, ())
+        skip = shape_inputs.get(node.op, ())
         for i, tensor in enumerate(node.inputs):
             if not tensor or tensor in inside or tensor in seen or i in skip:
                 continue

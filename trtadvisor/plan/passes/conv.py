@@ -105,7 +105,7 @@ def fuse_conv_epilogues(ctx: PlanContext) -> None:
         group = ctx.owner[node]
         if node.op == "Gemm":
             group.kind = "gemm"
-        if not _is_conv_group(group, conv_ops) or group.tail.op in _ACTIVATION_OPS:
+        if not _is_conv_group(group, conv_ops) or group.tail.op in ctx.book.ops.activations:
             continue
         _try_eltwise(ctx, group, graph, eltwise_ops, conv_ops, prefer)
         _try_activation(ctx, group)
@@ -204,7 +204,7 @@ def fuse_activation_pairs(ctx: PlanContext) -> None:
                 ctx.merge(group, ctx.owner[reader], "act+act")
         elif node.op == "BatchNormalization":
             out = node.outputs[0]
-            acts = [r for r in ctx.live_readers(out) if r.op in _ACTIVATION_OPS]
+            acts = [r for r in ctx.live_readers(out) if r.op in ctx.book.ops.activations]
             if not acts or ctx.group(acts[0]) is None or len(ctx.owner[acts[0]].nodes) != 1:
                 continue
             why = ctx.why_not_sole(out, acts[0])
@@ -215,8 +215,6 @@ def fuse_activation_pairs(ctx: PlanContext) -> None:
             merged.kind = "pointwise"
 
 
-_ACTIVATION_OPS = frozenset({"Relu", "LeakyRelu", "Sigmoid", "Tanh", "Elu", "Selu", "Softplus", "Clip",
-                             "HardSigmoid", "ThresholdedRelu", "Softsign", "PRelu", "Gelu"})
 
 
 def fuse_conv_pool(ctx: PlanContext) -> None:

@@ -9,7 +9,6 @@ import heapq
 from collections.abc import Iterable
 
 from trtadvisor.ir.graph import Graph, Node, is_static, node_index
-from trtadvisor.ir.ops import SHAPE_INPUTS
 from trtadvisor.plan.context import WAIT, PlanContext
 
 # Q/DQ on constant weights is not folded away: TensorRT fuses it into the consuming layer
@@ -104,7 +103,7 @@ def _eliminate_shape_arithmetic(ctx: PlanContext, graph: Graph) -> None:
                     queued.add(producer)
                     heapq.heappush(pending, (-producer.index, producer))
 
-    for op, positions in SHAPE_INPUTS.items():
+    for op, positions in ctx.book.ops.shape_inputs.items():
         for reader in graph.nodes_of(op):
             push_producers(reader, positions)
     for node in eliminated:
@@ -135,7 +134,7 @@ def _is_shape_only(ctx: PlanContext, graph: Graph, node: Node, shape_only: set[N
             has_reader = True
             if reader in shape_only or (reader in eliminated and reader not in passthrough):
                 continue
-            positions = SHAPE_INPUTS.get(reader.op, ())
+            positions = ctx.book.ops.shape_inputs.get(reader.op, ())
             if not any(i < len(reader.inputs) and reader.inputs[i] == out for i in positions):
                 return False
     return has_reader

@@ -9,7 +9,6 @@ and the fused layer stays under the size cap. Names follow TensorRT's progressiv
 from __future__ import annotations
 
 from trtadvisor.ir.graph import Node
-from trtadvisor.ir.ops import POINTWISE_OPS, is_pointwise_class
 from trtadvisor.plan.context import Group, PlanContext
 from trtadvisor.plan.passes.conv import gelu_blocker
 
@@ -33,7 +32,7 @@ def _blocking_constant(ctx: PlanContext, node: Node) -> str | None:
 
 def _eligible(ctx: PlanContext, node: Node) -> bool:
     group = ctx.group(node)
-    if group is None or not is_pointwise_class(node.op):
+    if group is None or not ctx.book.ops.is_pointwise(node.op):
         return False
     if len(group.nodes) > 1 and not group.pointwise:
         return False  # already fused into a convolution, a reduction or a Myelin region
@@ -44,7 +43,7 @@ def fuse_pointwise(ctx: PlanContext) -> None:
     graph = ctx.graph
     cap = ctx.book.fusion("pointwise").max_ops
     owner = ctx.owner
-    for node in graph.nodes_of(*POINTWISE_OPS):  # no other op is ever eligible or noted
+    for node in graph.nodes_of(*ctx.book.ops.pointwise_ops):  # no other op is ever eligible or noted
         group = owner.get(node)
         if group is None or (len(group.nodes) > 1 and not group.pointwise):
             continue  # eliminated, or inside a convolution, reduction or Myelin layer
@@ -75,14 +74,14 @@ def fuse_pointwise(ctx: PlanContext) -> None:
 
 def _note_blocked_constant(ctx: PlanContext, node: Node) -> None:
     """A pointwise op between pointwise neighbours that a multi-value constant keeps apart."""
-    if ctx.group(node) is None or not is_pointwise_class(node.op) or len(ctx.owner[node].nodes) > 1:
+    if ctx.group(node) is None or not ctx.book.ops.is_pointwise(node.op) or len(ctx.owner[node].nodes) > 1:
         return
     const = _blocking_constant(ctx, node)
     if const is None:
         return
     neighbours = [p for p in (ctx.live_producer(i) for i in ctx.data_inputs(node)) if p is not None]
     neighbours += ctx.live_readers(node.outputs[0])
-    if any(is_pointwise_class(n.op) and ctx.group(n) is not None and len(ctx.owner[n].nodes) == 1
+    if any(ctx.book.ops.is_pointwise(n.op) and ctx.group(n) is not None and len(ctx.owner[n].nodes) == 1
            for n in neighbours):
         size = ctx.graph.constant_size(const)
         ctx.near_miss("pointwise", [node], f"constant operand '{const}' holds {size if size else 'many'} values; "

@@ -23,16 +23,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from trtadvisor.ir.graph import Graph, Node
+from trtadvisor.knowledge.rulebook import RuleBook
 from trtadvisor.plan.context import Group, PlanContext
 
 QDQ_OPS = frozenset({"QuantizeLinear", "DequantizeLinear"})
 WEIGHTED_OPS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul"})
-POOL_OPS = frozenset({"MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool"})
 _WINDOW_POOLS = frozenset({"MaxPool", "AveragePool"})
 _SHUFFLES = frozenset({"Flatten", "Reshape", "Squeeze", "Unsqueeze"})
 # Activations TensorRT's ScaleActivationFusion merges into a BatchNormalization before the scale folds
 # into a quantized convolution: their names vanish from the layer name (``QConvScaleFusion``).
-_SCALE_ACTIVATIONS = frozenset({"Relu"})
 _CONV_KINDS = frozenset({"convolution", "deconvolution", "gemm"})
 
 
@@ -158,7 +157,7 @@ def fuse_qdq_epilogues(ctx: PlanContext) -> None:
     if not has_qdq(graph):
         return
     for node in graph.nodes:
-        if node.op in POOL_OPS and ctx.group(node) is not None:
+        if node.op in _pool_ops(ctx) and ctx.group(node) is not None:
             _quantize_pool_input(ctx, node)
     for node in graph.nodes:
         if node.op == "QuantizeLinear" and ctx.group(node) is not None and len(ctx.owner[node].nodes) == 1:
@@ -169,7 +168,7 @@ def fuse_qdq_epilogues(ctx: PlanContext) -> None:
             _standalone(ctx, node, group)
     for group in ctx.groups():
         if any(n.op in QDQ_OPS for n in group.nodes) and group.kind in _CONV_KINDS:
-            group.name = engine_style_name(graph, group.nodes, group.name)
+            group.name = engine_style_name(graph, group.nodes, group.name, ctx.book)
 
 
 def _quantize_pool_input(ctx: PlanContext, pool: Node) -> None:
@@ -237,7 +236,7 @@ def _writes_int8(ctx: PlanContext, group: Group, producer: Node) -> bool:
         add = _fused_add(group)
         # A Conv + Add writes the type of its residual operand: INT8 only when that operand is a DQ.
         return add is None or _residual_dq(ctx, group) is not None
-    if group.kind == "pooling" and producer.op in POOL_OPS:
+    if group.kind == "pooling" and producer.op in _pool_ops(ctx):
         if any(n.op == "DequantizeLinear" for n in group.nodes):
             return True
         return producer.op in _WINDOW_POOLS and _conv_before_pool(ctx, producer) is not None
@@ -375,7 +374,11 @@ def _quantizer_key(graph: Graph, q: Node) -> tuple[object, ...] | None:
     return (q.attr("axis", 1), *values)
 
 
-def engine_style_name(graph: Graph, nodes: list[Node], fallback: str) -> str:
+def _pool_ops(ctx: PlanContext) -> list[str]:
+    return ctx.book.tables["qdq.toml"]["qdq"]["pool_ops"]  # type: ignore[no-any-return]
+
+
+def engine_style_name(graph: Graph, nodes: list[Node], fallback: str, book: RuleBook) -> str:
     """The name TensorRT 8.x gives a quantized Conv/Gemm layer.
 
     ``weight + QuantizeLinear_w + Conv`` (ConstWeightsFusion), then the epilogue: fused DQs, the
@@ -387,6 +390,8 @@ def engine_style_name(graph: Graph, nodes: list[Node], fallback: str) -> str:
     anchor = next((n for n in nodes if n.op in WEIGHTED_OPS), None)
     if anchor is None:
         return fallback
+    table = book.tables["qdq.toml"]["qdq"]
+    scale_activations, pool_ops = table["scale_activation_ops"], table["pool_ops"]
     parts: list[str] = []
     index = weight_input_index(graph, anchor)
     chain = weight_chain(graph, anchor.inputs[index]) if index is not None else None
@@ -404,9 +409,9 @@ def engine_style_name(graph: Graph, nodes: list[Node], fallback: str) -> str:
         if node.op in ("Add", "Sum"):
             after_add = True
             parts.append(node.name)
-        elif node.op in _SCALE_ACTIVATIONS and after_scale and not after_add:
+        elif node.op in scale_activations and after_scale and not after_add:
             continue
-        elif node.op in _SCALE_ACTIVATIONS or node.op in POOL_OPS:
+        elif node.op in scale_activations or node.op in pool_ops:
             parts.append(node.name)
         else:
             parts.append(f"PWN({node.name})")

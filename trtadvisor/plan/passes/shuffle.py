@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from trtadvisor.ir.graph import Node
-from trtadvisor.ir.ops import SHUFFLE_OPS
 from trtadvisor.plan.context import Group, PlanContext
 
 Perm = tuple[int, ...] | None  # None: identity of any rank
@@ -66,7 +65,8 @@ def fuse_shuffles(ctx: PlanContext) -> None:
     graph = ctx.graph
     owner, readers_of, eliminated = ctx.owner, graph.readers, ctx.eliminated
     states: dict[Group, ShuffleState] = {}
-    for node in graph.nodes_of(*SHUFFLE_OPS):
+    shuffle_ops = frozenset(ctx.book.fusion("shuffle+shuffle").ops)
+    for node in graph.nodes_of(*shuffle_ops):
         group = owner.get(node)
         if group is None or group.nodes[0] is not node:
             continue
@@ -83,7 +83,7 @@ def fuse_shuffles(ctx: PlanContext) -> None:
                 break
             reader = live[0]
             other = owner.get(reader)
-            if reader.op not in SHUFFLE_OPS or other is None:
+            if reader.op not in shuffle_ops or other is None:
                 break
             if len(other.nodes) > 1 or reader.inputs[0] != out:
                 break

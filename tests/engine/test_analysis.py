@@ -11,7 +11,6 @@ from rich.console import Console
 
 from trtadvisor.confirm.artifacts import load_engine
 from trtadvisor.confirm.diagnose import (
-    NSYS_COMMAND,
     bottlenecks_to_json,
     diagnose,
     diagnosis_to_json,
@@ -19,6 +18,7 @@ from trtadvisor.confirm.diagnose import (
     find_causes,
 )
 from trtadvisor.confirm.model import Engine, EngineLayer, EngineTensor, PerfSummary, engine_to_json
+from trtadvisor.knowledge.rulebook import default_rulebook
 from trtadvisor.report.engine_rich import EngineView
 
 from conftest import artifact as art
@@ -125,7 +125,8 @@ def test_myelin_dominant_gives_nsys_command() -> None:
     found = find_bottlenecks(Engine(layers=(layer, other)))
     assert found[0].rule == "myelin-dominant"
     assert "a, x, b" in found[0].why
-    assert NSYS_COMMAND in found[0].advice and "--cuda-graph-trace=node" in found[0].advice
+    nsys = default_rulebook().tables["engine.toml"]["myelin"]["nsys"]
+    assert nsys in found[0].advice and "--cuda-graph-trace=node" in found[0].advice
 
 
 def test_transfer_bound_and_trt11_advice() -> None:
@@ -175,10 +176,10 @@ def test_engine_json_contract() -> None:
     assert data["total_ms"] == pytest.approx(1.016832)
     bottlenecks = bottlenecks_to_json(find_bottlenecks(engine))
     assert all(set(b) == {"layer", "median_ms", "percent", "why", "advice", "rank", "rule", "type", "onnx_nodes",
-                          "measure"} for b in bottlenecks)
+                          "measure", "code"} for b in bottlenecks)
     assert [b["rank"] for b in bottlenecks] == list(range(1, len(bottlenecks) + 1))
     assert all(
-        set(d) == {"rule", "message", "evidence", "advice"} for d in diagnosis_to_json(diagnose(levit()))
+        set(d) == {"rule", "message", "evidence", "advice", "code"} for d in diagnosis_to_json(diagnose(levit()))
     )
     assert engine_to_json(replace(engine, summary=None))["summary"] is None
 

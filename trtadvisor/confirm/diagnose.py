@@ -1,7 +1,9 @@
 """Where the engine spends its time (bottlenecks) and what the performance summary says (diagnosis).
 
-Diagnosis rules follow ``../shared/reference/tensorrt-best-practices.txt``: "Enqueue-Bound Workloads and
-CUDA Graphs", "H2D/D2H Data Transfers and PCIe Bandwidth", "BlockingSync and SpinWait Synchronization
+Every threshold, tactic pattern and text is rule data (``rules/engine.toml``, one ``[rule.CODE]`` per check, so
+``--select``/``--ignore`` and ``explain`` reach them); each check here returns the rule it fired with the fields
+its message needs. The rules follow ``../shared/reference/tensorrt-best-practices.txt``: "Enqueue-Bound Workloads
+and CUDA Graphs", "H2D/D2H Data Transfers and PCIe Bandwidth", "BlockingSync and SpinWait Synchronization
 Modes" and "GPU Clock Locking and Floating Clock".
 """
 
@@ -10,26 +12,62 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from functools import cache
+from typing import Any
 
 from trtadvisor.confirm.mapping import layer_role, strip_profile_suffix
 from trtadvisor.confirm.model import Engine, EngineLayer
+from trtadvisor.knowledge.rulebook import RuleBook, default_rulebook
+from trtadvisor.knowledge.target import parse_version
 
-# trtexec warns "enqueue-bound" when the enqueue time reaches this share of the GPU compute time.
-ENQUEUE_BOUND_RATIO = 0.8
-TRANSFER_BOUND_SHARE = 0.30
-UNSTABLE_P99_RATIO = 1.2
-MYELIN_DOMINANT_PERCENT = 50.0
-LARGEST_LAYER_PERCENT = 25.0
 
-# Tactic name fragments of tensor-core kernels (HMMA/IMMA/QMMA/GMMA, cuDNN/cuBLAS tensor-op names).
-_TENSOR_CORE = re.compile(r"hmma|imma|qmma|gmma|tensorop|s16816|h16816|i16832|1688|16816|8816|tf32", re.I)
-_XMMA = re.compile(r"xmma", re.I)
-_SCALAR_FMA = re.compile(r"ffma|_fp32_|f32f32_f32f32", re.I)
+@dataclass(frozen=True)
+class EngineRules:
+    """rules/engine.toml, compiled: the checks' thresholds, tactic patterns and texts, by rule id."""
 
-NSYS_COMMAND = (
-    "nsys profile -o prof --capture-range cudaProfilerApi --cuda-graph-trace=node trtexec "
-    "--loadEngine=<engine> --profilingVerbosity=detailed --warmUp=0 --duration=0 --iterations=50"
-)
+    by_id: dict[str, dict[str, Any]]  # "enqueue-bound" -> its [rule.CODE] table (code added)
+    thresholds: dict[str, float]
+    tensor_core: re.Pattern[str]
+    xmma: re.Pattern[str]
+    scalar_fma: re.Pattern[str]
+    channel_multiple: dict[str, int]
+    myelin_types: frozenset[str]
+    nsys: str
+    myelin_attention_since: str
+    cuda_graph_default_on_since: str
+
+    @classmethod
+    def from_book(cls, book: RuleBook) -> EngineRules:
+        data = book.tables["engine.toml"]
+        tactics = data["tactics"]
+        return cls(
+            by_id={t["id"]: {**t, "code": code} for code, t in data["rule"].items()},
+            thresholds={k: v for k, v in data["thresholds"].items() if k != "source"},
+            tensor_core=re.compile(tactics["tensor_core"], re.I), xmma=re.compile(tactics["xmma"], re.I),
+            scalar_fma=re.compile(tactics["scalar_fma"], re.I), channel_multiple=tactics["channel_multiple"],
+            myelin_types=frozenset(data["myelin"]["layer_types"]), nsys=data["myelin"]["nsys"],
+            myelin_attention_since=book.platform["myelin_attention_since"],
+            cuda_graph_default_on_since=book.trt["cuda_graph"]["default_on_since"],
+        )
+
+    def code(self, rule_id: str) -> str:
+        return str(self.by_id[rule_id]["code"])
+
+    def text(self, rule_id: str, key: str, **fields: object) -> str:
+        """The rule's ``key`` text (message, advice, evidence) with ``fields`` filled in."""
+        return str(self.by_id[rule_id][key]).format(**fields)
+
+    def variant(self, rule_id: str, name: str, **fields: object) -> str:
+        return str(self.by_id[rule_id]["variants"][name]).format(**fields)
+
+
+@cache
+def _default_rules() -> EngineRules:
+    return EngineRules.from_book(default_rulebook())
+
+
+def engine_rules(book: RuleBook | None = None) -> EngineRules:
+    return _default_rules() if book is None else EngineRules.from_book(book)
 
 
 DEFAULT_TOP = 10  # hot layers ranked by default (``--top N``)
@@ -39,8 +77,8 @@ DEFAULT_TOP = 10  # hot layers ranked by default (``--top N``)
 class Bottleneck:
     """One hot layer: its time and share of the engine's time, and its cause and advice where one is known.
 
-    ``rule`` is the cause's name (``None`` where no rule explains the time; ``why`` and ``advice`` are then
-    empty: the layer is hot, and nothing more is known).
+    ``rule`` is the cause's id and ``code`` its rule code in rules/engine.toml (``None`` where no rule explains
+    the time; ``why`` and ``advice`` are then empty: the layer is hot, and nothing more is known).
     """
 
     layer: str
@@ -53,6 +91,7 @@ class Bottleneck:
     type: str = ""
     onnx_nodes: tuple[str, ...] = ()
     measure: str = "median"  # "median" or "average": which time ``median_ms`` holds
+    code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +100,13 @@ class Diagnosis:
     message: str
     evidence: str
     advice: str
+    code: str = ""  # the rule code in rules/engine.toml
+
+
+def diagnosis_of(rules: EngineRules, rule_id: str, advice: str | None = None, **fields: object) -> Diagnosis:
+    """The diagnosis ``rule_id`` with its message, evidence and advice filled in from the rule data."""
+    return Diagnosis(rule_id, rules.text(rule_id, "message", **fields), rules.text(rule_id, "evidence", **fields),
+                     rules.text(rule_id, "advice", **fields) if advice is None else advice, rules.code(rule_id))
 
 
 @dataclass(frozen=True)
@@ -98,33 +144,29 @@ def _is_conv(layer: EngineLayer) -> bool:
     return "Convolution" in (layer.type or "") or (layer.raw.get("ParameterType") == "Convolution")
 
 
-def _uses_tensor_cores(tactic: str) -> bool:
-    return bool(_TENSOR_CORE.search(tactic)) or bool(_XMMA.search(tactic) and not _SCALAR_FMA.search(tactic))
+def _uses_tensor_cores(tactic: str, rules: EngineRules) -> bool:
+    return bool(rules.tensor_core.search(tactic)) or bool(rules.xmma.search(tactic)
+                                                          and not rules.scalar_fma.search(tactic))
 
 
-def _conv_finding(layer: EngineLayer) -> tuple[str, str] | None:
+def _conv_finding(layer: EngineLayer, rules: EngineRules) -> tuple[str, str] | None:
     precision = layer.precision
     # Only a tactic *name* tells the kernel; bare tactic values (0x..., or decimal before 8.2) do not.
     tactic = layer.tactic or ""
-    if precision not in ("fp16", "int8", "bf16", "fp8") or not re.search(
-        r"[g-zG-Z_]", tactic.removeprefix("0x")
-    ):
+    if precision not in rules.channel_multiple or not re.search(r"[g-zG-Z_]", tactic.removeprefix("0x")):
         return None
-    if _uses_tensor_cores(tactic):
+    if _uses_tensor_cores(tactic, rules):
         return None
-    multiple = 8 if precision in ("fp16", "bf16") else 32
+    multiple = rules.channel_multiple[precision]
     channels = [
         t.dims[1] for t in (*layer.inputs[:1], *layer.outputs[:1]) if len(t.dims) >= 2 and t.dims[1] > 0
     ]
     misaligned = sorted({c for c in channels if c % multiple})
-    why = f"{precision.upper()} convolution runs tactic {tactic}, which is not a tensor-core kernel"
+    fields = {"precision": precision.upper(), "tactic": tactic, "multiple": multiple, "channels": misaligned}
+    why = rules.text("conv-no-tensor-cores", "message", **fields)
     if misaligned:
-        why += f"; channels {misaligned} are not a multiple of {multiple}"
-    advice = (
-        f"pad input/output channels to a multiple of {multiple} ({precision.upper()} tensor cores need it), "
-        "or check that the layer's precision was not forced; rebuild and compare the tactic name"
-    )
-    return why, advice
+        why += rules.variant("conv-no-tensor-cores", "misaligned", **fields)
+    return why, rules.text("conv-no-tensor-cores", "advice", **fields)
 
 
 def _reformat_changes_type(layer: EngineLayer) -> bool:
@@ -135,11 +177,12 @@ def _reformat_changes_type(layer: EngineLayer) -> bool:
 
 
 def find_bottlenecks(
-    engine: Engine, op_types: dict[str, str] | None = None, top: int | None = DEFAULT_TOP
+    engine: Engine, op_types: dict[str, str] | None = None, top: int | None = DEFAULT_TOP,
+    rules: EngineRules | None = None,
 ) -> list[Bottleneck]:
     """The hottest layers, largest time first (``top`` of them; ``None`` for all), with their cause and advice
     where a rule knows one. Layers that took no time (NoOps, bookkeeping) are never ranked."""
-    causes = {id(b.source): b for b in _causes(engine, op_types)}
+    causes = {id(b.source): b for b in _causes(engine, op_types, rules or engine_rules())}
     ranked: list[Bottleneck] = []
     for share in layer_shares(engine):
         if share.time_ms <= 0.0 or (top is not None and len(ranked) >= top):
@@ -150,13 +193,15 @@ def find_bottlenecks(
             strip_profile_suffix(layer.name), share.time_ms, share.percent,
             cause.why if cause else "", cause.advice if cause else "", cause.rule if cause else None,
             rank=len(ranked) + 1, type=layer.type or "", onnx_nodes=tuple(layer.onnx_nodes),
-            measure="median" if layer.median_ms is not None else "average"))
+            measure="median" if layer.median_ms is not None else "average",
+            code=cause.bottleneck.code if cause else None))
     return ranked
 
 
-def find_causes(engine: Engine, op_types: dict[str, str] | None = None) -> list[Bottleneck]:
+def find_causes(engine: Engine, op_types: dict[str, str] | None = None,
+                rules: EngineRules | None = None) -> list[Bottleneck]:
     """Every timed layer with a known cause of slowness, largest first (layers without times are skipped)."""
-    return [c.bottleneck for c in _causes(engine, op_types)]
+    return [c.bottleneck for c in _causes(engine, op_types, rules or engine_rules())]
 
 
 @dataclass(frozen=True)
@@ -177,11 +222,12 @@ class _Cause:
         return self.bottleneck.rule
 
 
-def _causes(engine: Engine, op_types: dict[str, str] | None = None) -> list[_Cause]:
+def _causes(engine: Engine, op_types: dict[str, str] | None, rules: EngineRules) -> list[_Cause]:
     """The rules that explain a layer's time, each layer explained once (the first rule that fires)."""
     shares = layer_shares(engine)
     findings: list[_Cause] = []
     seen: set[int] = set()
+    threshold = rules.thresholds
 
     def add(share: LayerShare, rule: str, why: str, advice: str) -> None:
         if id(share.layer) in seen:
@@ -191,7 +237,7 @@ def _causes(engine: Engine, op_types: dict[str, str] | None = None) -> list[_Cau
         findings.append(_Cause(layer, Bottleneck(
             strip_profile_suffix(layer.name), share.time_ms, share.percent, why, advice, rule,
             type=layer.type or "", onnx_nodes=tuple(layer.onnx_nodes),
-            measure="median" if layer.median_ms is not None else "average")))
+            measure="median" if layer.median_ms is not None else "average", code=rules.code(rule))))
 
     # Unfused attention: a Softmax layer of its own while MatMul layers exist beside it.
     def ops(layer: EngineLayer) -> set[str]:
@@ -206,18 +252,13 @@ def _causes(engine: Engine, op_types: dict[str, str] | None = None) -> list[_Cau
             and matmul_layers
             and layer_role(share.layer) != "myelin"
         ):
-            add(
-                share,
-                "unfused-attention",
-                "attention is unfused: Softmax runs as its own layer between separate MatMul layers "
-                f"({len(matmul_layers)} MatMul layers in the engine)",
-                "let TensorRT fuse attention: export MatMul-Softmax-MatMul without casts/reshapes between "
-                "them (opset >= 17, FP16/BF16); TensorRT >= 8.6 fuses MHA in Myelin; or use a plugin",
-            )
+            fields = {"matmul_layers": len(matmul_layers), "myelin_attention_since": rules.myelin_attention_since}
+            add(share, "unfused-attention", rules.text("unfused-attention", "message", **fields),
+                rules.text("unfused-attention", "advice", **fields))
     # Convolutions off tensor cores.
     for share in shares:
         if _is_conv(share.layer):
-            finding = _conv_finding(share.layer)
+            finding = _conv_finding(share.layer, rules)
             if finding:
                 add(share, "conv-no-tensor-cores", *finding)
     # Reformats that change the data type.
@@ -225,128 +266,76 @@ def _causes(engine: Engine, op_types: dict[str, str] | None = None) -> list[_Cau
     converting_share = sum(s.percent for s in converting)
     for share in converting:
         before, after = share.layer.inputs[0].precision, share.layer.outputs[0].precision
-        add(
-            share,
-            "type-changing-reformat",
-            f"reformat converts {before} -> {after}; {len(converting)} such reformats take "
-            f"{converting_share:.1f}% of GPU time together",
-            "keep neighbouring layers in one precision (check layer precision constraints and I/O formats: "
-            "--inputIOFormats/--outputIOFormats), or give the engine I/O in the precision it computes in",
-        )
+        fields = {"before": before, "after": after, "count": len(converting), "share": converting_share}
+        add(share, "type-changing-reformat", rules.text("type-changing-reformat", "message", **fields),
+            rules.text("type-changing-reformat", "advice", **fields))
     # Standalone Q/DQ layers.
     for share in shares:
         if layer_role(share.layer) == "qdq":
-            add(
-                share,
-                "standalone-qdq",
-                "a Quantize/Dequantize layer runs on its own instead of being fused into its neighbour",
-                "move Q/DQ so every DequantizeLinear feeds a quantizable op (Conv, MatMul, residual Add) "
-                "and every QuantizeLinear follows one; TensorRT then fuses them",
-            )
+            add(share, "standalone-qdq", rules.text("standalone-qdq", "message"),
+                rules.text("standalone-qdq", "advice"))
     # A Myelin region taking most of the time.
     for share in shares:
         name = share.layer.name
         is_myelin = layer_role(share.layer) in ("myelin", "internal") and (
-            share.layer.type in ("Myelin", "kgen", "gemm", "fusion")
+            share.layer.type in rules.myelin_types
             or "ForeignNode" in name
             or "__myl" in name
         )
-        if is_myelin and share.percent >= MYELIN_DOMINANT_PERCENT:
+        if is_myelin and share.percent >= threshold["myelin_dominant_percent"]:
             nodes = share.layer.onnx_nodes
             listed = ", ".join(nodes[:8]) + (f" and {len(nodes) - 8} more" if len(nodes) > 8 else "")
-            add(
-                share,
-                "myelin-dominant",
-                f"one Myelin region takes {share.percent:.1f}% of GPU time; its kernels are hidden from the "
-                f"per-layer profile (ONNX nodes inside: {listed or 'unknown'})",
-                f"look inside with Nsight Systems: {NSYS_COMMAND}",
-            )
+            fields = {"percent": share.percent, "nodes": listed or "unknown", "nsys": rules.nsys}
+            add(share, "myelin-dominant", rules.text("myelin-dominant", "message", **fields),
+                rules.text("myelin-dominant", "advice", **fields))
     # Otherwise the single largest layer, when it dominates.
-    if shares and shares[0].percent >= LARGEST_LAYER_PERCENT:
+    if shares and shares[0].percent >= threshold["largest_layer_percent"]:
         top = shares[0]
-        add(
-            top,
-            "largest-layer",
-            f"the largest layer takes {top.percent:.1f}% of GPU time",
-            "profile it alone (nsys/ncu) and check its precision and tactic; "
-            "consider a lower precision or a fused implementation",
-        )
+        add(top, "largest-layer", rules.text("largest-layer", "message", percent=top.percent),
+            rules.text("largest-layer", "advice"))
     findings.sort(key=lambda finding: finding.bottleneck.median_ms, reverse=True)
     return findings
 
 
-def _cuda_graph_advice(engine: Engine) -> str:
+def _cuda_graph_advice(engine: Engine, rules: EngineRules) -> str:
     if engine.flags.get("CUDA Graph", "").lower() == "enabled":
-        return (
-            "CUDA graphs are already on in this run: raise the work per launch (larger batch) and remove "
-            "device synchronizations (loops, if-conditionals, data-dependent shapes) from the network"
-        )
+        return rules.variant("enqueue-bound", "graphs_on")
     major = engine.trt_major
-    if major is not None and major >= 11:
-        return (
-            "CUDA graphs are on by default in TensorRT 11.x: check that the workload is capturable "
-            "(no loops/conditionals/data-dependent shapes) and raise the batch size"
-        )
-    return (
-        "add --useCudaGraph to trtexec (or capture enqueueV3 into a CUDA graph in the application) "
-        "and raise the batch size so each kernel does more work"
-    )
+    default_on = parse_version(rules.cuda_graph_default_on_since)[0]
+    if major is not None and major >= default_on:
+        return rules.variant("enqueue-bound", "graphs_default", major=default_on)
+    return rules.text("enqueue-bound", "advice")
 
 
-def diagnose(engine: Engine) -> list[Diagnosis]:
+def diagnose(engine: Engine, rules: EngineRules | None = None) -> list[Diagnosis]:
     """Rules over the performance summary and the run's options."""
+    rules = rules or engine_rules()
+    threshold = rules.thresholds
     found: list[Diagnosis] = []
     summary = engine.summary
     if summary is not None:
         enqueue, compute = summary.enqueue_median_ms, summary.gpu_compute_median_ms
-        if enqueue is not None and compute and enqueue >= ENQUEUE_BOUND_RATIO * compute:
-            found.append(
-                Diagnosis(
-                    "enqueue-bound",
-                    "the workload is enqueue-bound: launching kernels takes about as long as running them",
-                    f"enqueue median {enqueue:g} ms vs GPU compute median {compute:g} ms "
-                    f"(ratio {enqueue / compute:.2f} >= {ENQUEUE_BOUND_RATIO})",
-                    _cuda_graph_advice(engine),
-                )
-            )
+        ratio = threshold["enqueue_bound_ratio"]
+        if enqueue is not None and compute and enqueue >= ratio * compute:
+            found.append(diagnosis_of(rules, "enqueue-bound", _cuda_graph_advice(engine, rules), enqueue=enqueue,
+                                      compute=compute, ratio=enqueue / compute, threshold=ratio))
         latency = summary.latency_median_ms
         transfers = (summary.h2d_median_ms or 0.0) + (summary.d2h_median_ms or 0.0)
-        if latency and transfers >= TRANSFER_BOUND_SHARE * latency:
-            found.append(
-                Diagnosis(
-                    "transfer-bound",
-                    "host<->device copies are a large part of the latency",
-                    f"H2D {summary.h2d_median_ms or 0:g} ms + D2H {summary.d2h_median_ms or 0:g} ms = "
-                    f"{100 * transfers / latency:.0f}% of the {latency:g} ms median latency",
-                    "use pinned host memory (cudaHostAlloc/cudaMallocHost), overlap copies with compute on "
-                    "another stream, send less data (e.g. compressed inputs); measure the GPU part alone "
-                    "with --noDataTransfers",
-                )
-            )
+        if latency and transfers >= threshold["transfer_bound_share"] * latency:
+            found.append(diagnosis_of(rules, "transfer-bound", h2d=summary.h2d_median_ms or 0,
+                                      d2h=summary.d2h_median_ms or 0, percent=100 * transfers / latency,
+                                      latency=latency))
         median = summary.gpu_compute_median_ms or summary.latency_median_ms
         p99 = summary.gpu_compute_p99_ms if summary.gpu_compute_median_ms else summary.latency_p99_ms
-        if median and p99 and p99 > UNSTABLE_P99_RATIO * median:
+        if median and p99 and p99 > threshold["unstable_p99_ratio"] * median:
             spin = engine.flags.get("Spin-wait", "").lower() == "enabled"
-            found.append(
-                Diagnosis(
-                    "unstable-timing",
-                    "GPU time varies a lot between inferences",
-                    f"p99 {p99:g} ms is {p99 / median:.2f}x the median {median:g} ms",
-                    ("" if spin else "add --useSpinWait for stable synchronization; ")
-                    + "lock the GPU clock (sudo nvidia-smi -lgc <freq>); check for power/thermal throttling",
-                )
-            )
+            advice = ("" if spin else rules.variant("unstable-timing", "no_spin")) \
+                + rules.text("unstable-timing", "advice")
+            found.append(diagnosis_of(rules, "unstable-timing", advice, p99=p99, ratio=p99 / median, median=median))
     if _profiled_inline(engine):
-        found.append(
-            Diagnosis(
-                "profile-without-separate-run",
-                "per-layer times were taken in the same run as the end-to-end timing",
-                f"Separate profiling: {engine.flags.get('Separate profiling', 'Disabled')}; "
-                f"Profile: {engine.flags.get('Profile', 'Enabled')}",
-                "re-run with --separateProfileRun so the profiler's synchronizations do not distort "
-                "the performance summary (and per-layer times are taken in their own run)",
-            )
-        )
+        found.append(diagnosis_of(rules, "profile-without-separate-run",
+                                  separate=engine.flags.get("Separate profiling", "Disabled"),
+                                  profile=engine.flags.get("Profile", "Enabled")))
     return found
 
 
@@ -374,6 +363,7 @@ def bottlenecks_to_json(bottlenecks: Sequence[Bottleneck]) -> list[dict[str, obj
             "type": b.type,
             "onnx_nodes": list(b.onnx_nodes),
             "measure": b.measure,
+            "code": b.code,
         }
         for b in bottlenecks
     ]

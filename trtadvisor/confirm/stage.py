@@ -23,7 +23,9 @@ from trtadvisor.confirm.diagnose import (
     Diagnosis,
     bottlenecks_to_json,
     diagnose,
+    diagnosis_of,
     diagnosis_to_json,
+    engine_rules,
     find_bottlenecks,
 )
 from trtadvisor.confirm.mapping import map_engine
@@ -66,13 +68,8 @@ def confirm_into(result: AuditResult, *, layer_info: str | None = None, profile:
         # Built from another export (renamed nodes): compare the layers' op types in order instead.
         by_name = map_engine(engine, None)  # map names on their own: the model's nodes are not in them
         comparison = compare_by_signature(predicted, by_name)
-        diagnosis = [*diagnosis, Diagnosis(
-            rule="engine-from-another-export",
-            message="no engine layer names a node of this model: it was built from another export",
-            evidence=f"{len(engine.layers)} engine layers, none naming one of the model's "
-                     f"{result.prediction.node_count} nodes",
-            advice="compared by layer signatures (op types per layer, in order); for a node-by-node "
-                   "comparison, give the artifacts of an engine built from this very file")]
+        diagnosis = [*diagnosis, diagnosis_of(engine_rules(), "engine-from-another-export",
+                                              layers=len(engine.layers), nodes=result.prediction.node_count)]
     result.extras["engine"] = engine_to_json(engine)
     result.extras["bottlenecks"] = bottlenecks_to_json(bottlenecks)
     result.extras["diagnosis"] = diagnosis_to_json(diagnosis)

@@ -20,8 +20,13 @@ RULE = Table(name=str, severity=OneOf(*SEVERITIES), summary=str, rationale=str, 
 # [meta]: where a whole file's facts come from.
 META = Table(source=str, also=Opt(ListOf(str), []))
 
+# [rule.CODE] of rules/engine.toml: checks over a built engine's artifacts, with their texts (see that file).
+ENGINE_RULE = RULE.extend(id=str, fixture=str, message=str, advice=str, evidence=Opt(str, ""),
+                          variants=Opt(MapOf(str), {}))
+
 FUSION = Table(
-    code=str, name=str, summary=str, conditions=ListOf(str), fix=str, bad=str, good=str, source=str,
+    code=str, severity=OneOf(*SEVERITIES), name=str, summary=str, conditions=ListOf(str), fix=str, bad=str,
+    good=str, source=str,
     min_sm=Opt(int, None), precisions=Opt(ListOf(str), []), ops=Opt(ListOf(str), []), prefer_input=Opt(int, 0),
     tolerance=Opt(float, 1e-3), max_ops=Opt(int, 32),
 )
@@ -85,6 +90,14 @@ FILES: dict[str, Spec] = {
                        myelin_ops=ListOf(str), io_reformat_precisions=ListOf(str), io_reformat_source=str),
     ),
     "advice.toml": Table(rule=MapOf(RULE, key=CODE)),
+    "engine.toml": Table(
+        thresholds=Table(source=str, enqueue_bound_ratio=float, transfer_bound_share=float,
+                         unstable_p99_ratio=float, myelin_dominant_percent=float, largest_layer_percent=float),
+        tactics=Table(source=str, tensor_core=str, xmma=str, scalar_fma=str, channel_multiple=MapOf(int),
+                      channel_multiple_source=str),
+        myelin=Table(source=str, layer_types=ListOf(str), nsys=str),
+        rule=MapOf(ENGINE_RULE, key=CODE),
+    ),
     "ci.toml": Table(rule=MapOf(RULE, key=CODE)),
     "attention.toml": Table(
         meta=META,

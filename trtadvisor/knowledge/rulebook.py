@@ -61,6 +61,7 @@ class RuleDoc:
 class FusionSpec:
     id: str
     code: str
+    severity: str
     name: str
     summary: str
     conditions: tuple[str, ...]
@@ -146,11 +147,16 @@ def load_rulebook(directory: Path | None = None) -> RuleBook:
         for code, table in data.get("rule", {}).items():
             if code in rules:
                 raise RuleDataError(f"rules/{file}: rule code {code} is defined twice", "give each rule its own code")
-            rules[code] = RuleDoc(code=code, **table)
+            rules[code] = RuleDoc(code=code, **{key: table[key] for key in RULE_KEYS})
     for spec in fusions.values():
+        first = next(f for f in fusions.values() if f.code == spec.code)
+        if spec.severity != first.severity:
+            raise RuleDataError(f"rules/fusions.toml: fusion.{spec.id}.severity is '{spec.severity}' but "
+                                f"fusion.{first.id} gives {spec.code} '{first.severity}'",
+                                "fusions sharing a code share its severity")
         # A fusion's near-miss code is documented by the first fusion that uses it.
         rules.setdefault(spec.code, RuleDoc(
-            code=spec.code, name=spec.name, severity="warning" if spec.code in _WARNING_FUSION_CODES else "info",
+            code=spec.code, name=spec.name, severity=spec.severity,
             summary=spec.summary, rationale="Conditions: " + "; ".join(spec.conditions) + ".",
             fix=spec.fix, bad=spec.bad, good=spec.good, source=spec.source))
     return RuleBook(
@@ -171,8 +177,6 @@ def _op_facts(table: dict[str, Any]) -> OpFacts:
     return OpFacts.from_table(table)
 
 
-# Near misses that cost a convolution its epilogue fusion are worth a warning; the others are info.
-_WARNING_FUSION_CODES = frozenset({"TRT101", "TRT102", "TRT105", "TRT106"})
 
 
 @cache

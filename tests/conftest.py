@@ -55,3 +55,19 @@ def samples_where(**match: Any) -> list[dict[str, Any]]:
 
 def sample_path(entry: dict[str, Any]) -> Path:
     return REPO / entry["path"]
+
+
+def judged_site(nodes: list[str], *, head_size: int, fused: bool, reasons: tuple[str, ...] = (),
+                mask: str | None = None) -> Any:
+    """An attention site with its verdict as the attention advisor records it (AuditResult.attention), for
+    tests that give a result verdicts its model does not have: 12 heads, sequence 128, BERT-like."""
+    from trtadvisor.advice.notes import JudgedSite
+    from trtadvisor.analysis.attention_sites import AttentionSite
+    from trtadvisor.analysis.mha_rules import Verdict
+
+    site = AttentionSite(
+        nodes=tuple(nodes), anchor=nodes[-1], native=False, batch=1, num_heads=12, num_kv_heads=12,
+        kv_heads_seen=12, head_size=head_size, seq_q=128, seq_kv=128, causal=False, mask=mask, mask_extent=None,
+        mask_shape=None, bias=False, scale="scores", repeated_kv=False, repeat_nodes=(), windowed=False,
+        num_windows=None, qdq=False, qdq_types=(), mask_inputs=())
+    return JudgedSite(site, Verdict(fused=fused, reasons=() if fused else reasons, fixes=(), precision="fp16"))

@@ -6,9 +6,14 @@ import gc
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+from trtadvisor.advice.notes import AdviceNotes, JudgedSite
 from trtadvisor.analysis.cache import analysis_scope
+from trtadvisor.config import EMPTY, Config, apply_config, find_config, load_config
+from trtadvisor.confirm.evidence import EngineEvidence
 from trtadvisor.ir.graph import Shape
 from trtadvisor.ir.load import LoadedModel, load_model
 from trtadvisor.knowledge.findings import Finding, sort_findings
@@ -19,17 +24,55 @@ from trtadvisor.plan.cost import CostEstimate, cost_missed_fusions, estimate_cos
 from trtadvisor.plan.pipeline import plan_graph
 
 
+@dataclass(frozen=True)
+class BaselineUse:
+    """How a baseline filtered the findings (JSON contract field ``baseline``)."""
+
+    path: str
+    accepted: int
+    new: int
+
+    def to_json(self) -> dict[str, object]:
+        return {"path": self.path, "accepted": self.accepted, "new": self.new}
+
+
 @dataclass
 class AuditResult:
-    """Everything one audit found; the report formatters render it and nothing else."""
+    """Everything one audit found; the report formatters render it and nothing else.
+
+    Each optional field is one stage's addition to the JSON contract v1, typed: the advice's attention
+    verdicts, Q/DQ coverage and boundary reformats, the confirm stage's engine evidence, and the baseline's
+    accounting. :meth:`contract_fields` gives them as the report's JSON fields, in contract order.
+    """
 
     model: LoadedModel
     target: Target
     prediction: Prediction
     findings: list[Finding]
     trtexec: str
-    extras: dict[str, object] = field(default_factory=dict)  # contract additions (attention, engine, ...)
+    profile_command: str | None = None
     cost: CostEstimate | None = None  # predicted time per layer on the target GPU
+    attention: tuple[JudgedSite, ...] | None = None
+    quantization: dict[str, Any] | None = None
+    reformats: list[dict[str, str]] | None = None
+    engine: EngineEvidence | None = None
+    baseline: BaselineUse | None = None
+    config: Config | None = None  # the configuration the findings were filtered by (None: none)
+
+    def contract_fields(self) -> dict[str, Any]:
+        """The optional JSON contract fields this result has, in the order the report writes them."""
+        fields: dict[str, Any] = {}
+        if self.attention is not None:
+            fields["attention"] = [site.to_json() for site in self.attention]
+        if self.quantization is not None:
+            fields["quantization"] = self.quantization
+        if self.reformats is not None:
+            fields["reformats"] = self.reformats
+        if self.engine is not None:
+            fields.update(self.engine.to_json())
+        if self.baseline is not None:
+            fields["baseline"] = self.baseline.to_json()
+        return fields
 
 
 @contextmanager
@@ -44,15 +87,32 @@ def _no_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
+FIND = "find"  # audit(config=FIND): the project's configuration file, found upward from the model
+
+
 def audit(path: str | os.PathLike[str], *, trt: str | None = None, sm: str | None = None,
           gpu: str | None = None, precision: str | None = None, shapes: dict[str, Shape] | None = None,
           shape_mode: str | None = None, opt_level: int | None = None,
-          book: RuleBook | None = None) -> AuditResult:
-    """Predict the engine TensorRT builds for the model at ``path`` and advise on it."""
+          book: RuleBook | None = None, config: Config | str | os.PathLike[str] | None = None) -> AuditResult:
+    """Predict the engine TensorRT builds for the model at ``path`` and advise on it.
+
+    ``config``: a :class:`Config`, the path of a configuration file, :data:`FIND` (the file found upward from
+    the model, as the command line does), or None (no configuration). Its target options fill in the ones
+    not given here, and its select/ignore/severity/per-node rules filter the findings, as on the command line.
+    """
     from trtadvisor.advice import advise
     from trtadvisor.advice.trtexec import profiling_command, trtexec_command
 
     book = book or default_rulebook()
+    config = resolve_config(config, path, book)
+    if config is not None:
+        gpu_given = sm is not None or gpu is not None  # --sm and --gpu both name the GPU: either replaces both
+        trt, precision = trt or config.trt, precision or config.precision
+        sm, gpu = (sm, gpu) if gpu_given else (config.sm, config.gpu)
+        if shapes is None and config.shapes:
+            from trtadvisor.ir.load import parse_shape_overrides
+
+            shapes = parse_shape_overrides(config.shapes)
     target = make_target(book, trt, sm, gpu, precision, shape_mode, opt_level)
     with _no_cyclic_gc(), analysis_scope():
         model = load_model(path, shapes, wait_for_shapes=False)
@@ -61,17 +121,76 @@ def audit(path: str | os.PathLike[str], *, trt: str | None = None, sm: str | Non
         try:
             prediction = plan_graph(model.graph, target, book)
             findings = list(prediction.findings)
-            extras: dict[str, object] = {}
-            findings.extend(advise(model, target, book, prediction, extras))
+            notes = AdviceNotes()
+            findings.extend(advise(model, target, book, prediction, notes))
             cost = estimate_costs(model.graph, prediction, target, book)
             findings = cost_missed_fusions(findings, model.graph, prediction, cost, target, book)
             command = trtexec_command(model, target, book)
-            extras["profile_command"] = profiling_command(model, target, book)
+            profile = profiling_command(model, target, book)
             for graph in model.graph.walk():
                 graph.settle_types()
         except BaseException:
             for graph in model.graph.walk():
                 graph.cancel_types()
             raise
-    return AuditResult(model=model, target=target, prediction=prediction, findings=sort_findings(findings),
-                       trtexec=command, extras=extras, cost=cost)
+    result = AuditResult(model=model, target=target, prediction=prediction, findings=sort_findings(findings),
+                         trtexec=command, profile_command=profile, attention=notes.attention,
+                         quantization=notes.quantization, reformats=notes.reformats, config=config,
+                         cost=cost)
+    if config is not None:
+        apply_config_to(result)
+    return result
+
+
+def resolve_config(config: Config | str | os.PathLike[str] | None, model: str | os.PathLike[str],
+                   book: RuleBook) -> Config | None:
+    """The configuration ``audit(config=...)`` means: given, read from a path, found upward, or none."""
+    if config is None or isinstance(config, Config):
+        return config
+    if config == FIND:
+        found = find_config(Path(model))
+        return load_config(found, book) if found else EMPTY
+    path = Path(config)
+    if not path.is_file():
+        from trtadvisor.config import ConfigError
+
+        raise ConfigError(f"--config {config}: no such file", "check the path to the configuration file")
+    return load_config(path, book)
+
+
+def apply_config_to(result: AuditResult) -> None:
+    """Filter the findings (and the engine's diagnoses, when confirmed) by ``result.config``: select, ignore,
+    severity overrides and per-node ignores (globs over node names or module scopes)."""
+    config = result.config
+    if config is None:
+        return
+    from trtadvisor.ci.source_locations import Locator
+
+    locator = Locator(result.model.path, result.model.graph, Path.cwd())
+    result.findings = apply_config(result.findings, config, locator.scope_of)
+    if result.engine is not None:
+        result.engine = result.engine.selected(config.enabled)
+
+
+def apply_baseline(results: list[AuditResult], *, read: str | os.PathLike[str] | None = None,
+                   write: str | os.PathLike[str] | None = None) -> None:
+    """Drop the findings the baseline at ``read`` accepts from every result, or write one at ``write`` that
+    accepts them all; each result records the accounting in ``baseline``."""
+    from trtadvisor.ci.baseline import read_baseline, write_baseline
+    from trtadvisor.ci.source_locations import nodes_by_name
+
+    if not (read or write):
+        return
+    indices = [nodes_by_name(r.model.graph) for r in results]
+    if write:
+        everything = [(f, nodes) for r, nodes in zip(results, indices, strict=True) for f in r.findings]
+        write_baseline(str(write), everything, ", ".join(r.model.path for r in results))
+        for r in results:
+            r.baseline = BaselineUse(str(write), len(r.findings), 0)
+            r.findings = []
+        return
+    baseline = read_baseline(str(read))
+    left = baseline.remaining()
+    for r, nodes in zip(results, indices, strict=True):
+        r.findings, accepted = baseline.split(r.findings, nodes, left)
+        r.baseline = BaselineUse(str(read), len(accepted), len(r.findings))

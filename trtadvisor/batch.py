@@ -76,7 +76,7 @@ def row_of(result: Any, exit_code: int, seconds: float) -> Row:
 
     p = result.prediction
     verdicts: dict[str, int] = {}
-    for site in attention_sites(result.extras):
+    for site in attention_sites(result.contract_fields()):
         verdict = attention_verdict(site)
         verdicts[verdict] = verdicts.get(verdict, 0) + 1
     return Row(model=result.model.path, exit_code=exit_code, nodes=p.node_count, layers=len(p.layers),

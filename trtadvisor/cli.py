@@ -299,13 +299,12 @@ def _config(args: argparse.Namespace, anchor: str) -> Config:
     return replace(config, **overrides) if overrides else config  # type: ignore[arg-type]
 
 
-def _target_kwargs(args: argparse.Namespace, config: Config) -> dict[str, object]:
+def _target_kwargs(args: argparse.Namespace) -> dict[str, object]:
+    """The target flags given (the configuration fills in the rest: api.audit)."""
     from trtadvisor.ir.load import parse_shape_overrides
 
-    # --sm and --gpu both name the GPU: a flag for either replaces both of the file's.
-    gpu_flags = args.sm is not None or args.gpu is not None
     profile = (args.min_shapes, args.opt_shapes, args.max_shapes)
-    shapes = parse_shape_overrides(args.shapes or config.shapes)
+    shapes = parse_shape_overrides(args.shapes) if args.shapes else None
     shape_mode = None
     if any(profile):
         if not all(profile):
@@ -318,8 +317,7 @@ def _target_kwargs(args: argparse.Namespace, config: Config) -> dict[str, object
 
         shapes = parse_shape_overrides(args.opt_shapes)
         shape_mode = profile_mode(parse_shape_overrides(args.min_shapes), parse_shape_overrides(args.max_shapes))
-    return {"trt": args.trt or config.trt, "sm": args.sm if gpu_flags else config.sm,
-            "gpu": args.gpu if gpu_flags else config.gpu, "precision": args.precision or config.precision,
+    return {"trt": args.trt, "sm": args.sm, "gpu": args.gpu, "precision": args.precision,
             "shapes": shapes, "shape_mode": shape_mode, "opt_level": args.opt_level}
 
 
@@ -333,42 +331,12 @@ def _format_options(args: argparse.Namespace, fail_on: str) -> FormatOptions:
                          width=terminal_width(), all_layers=getattr(args, "all_layers", False))
 
 
-def _filter_findings(result: AuditResult, config: Config) -> None:
-    from trtadvisor.ci.source_locations import Locator
-    from trtadvisor.config import apply_config
-
-    locator = Locator(result.model.path, result.model.graph, Path.cwd())
-    result.findings = apply_config(result.findings, config, locator.scope_of)
-
-
-def _apply_baseline(results: Sequence[AuditResult], args: argparse.Namespace) -> None:
-    """Drop the findings the baseline accepts (or, writing one, accept them all) from every result."""
-    from trtadvisor.ci.baseline import read_baseline, write_baseline
-    from trtadvisor.ci.source_locations import nodes_by_name
-
-    if not (args.baseline or args.write_baseline):
-        return
-    indices = [nodes_by_name(r.model.graph) for r in results]
-    if args.write_baseline:
-        everything = [(f, nodes) for r, nodes in zip(results, indices, strict=True) for f in r.findings]
-        write_baseline(args.write_baseline, everything, ", ".join(r.model.path for r in results))
-        for r in results:
-            r.extras["baseline"] = {"path": args.write_baseline, "accepted": len(r.findings), "new": 0}
-            r.findings = []
-        return
-    baseline = read_baseline(args.baseline)
-    left = baseline.remaining()
-    for r, nodes in zip(results, indices, strict=True):
-        r.findings, accepted = baseline.split(r.findings, nodes, left)
-        r.extras["baseline"] = {"path": args.baseline, "accepted": len(accepted), "new": len(r.findings)}
-
-
 def _audit_one(model: str, args: argparse.Namespace) -> tuple[AuditResult, str]:
     """One model audited, confirmed when asked, and filtered by its configuration; and its --fail-on."""
     from trtadvisor.api import audit
 
     config = _config(args, model)
-    result = audit(model, **_target_kwargs(args, config))  # type: ignore[arg-type]
+    result = audit(model, **_target_kwargs(args), config=config)  # type: ignore[arg-type]
     if args.trtexec or args.build:
         from trtadvisor.confirm.stage import build_and_confirm
 
@@ -378,7 +346,6 @@ def _audit_one(model: str, args: argparse.Namespace) -> tuple[AuditResult, str]:
 
         confirm_into(result, layer_info=args.layer_info, profile=args.profile, timing=args.timing, log=args.log,
                      top=args.top)
-    _filter_findings(result, config)
     return result, args.fail_on or config.fail_on or "error"
 
 
@@ -413,12 +380,13 @@ def _audit_row(args: argparse.Namespace) -> int:
     import json
     import time
 
+    from trtadvisor.api import apply_baseline
     from trtadvisor.batch import row_of
     from trtadvisor.report.formats import get_formatter
 
     start = time.perf_counter()
     result, fail_on = _audit_one(args.model[0], args)
-    _apply_baseline([result], args)
+    apply_baseline([result], read=args.baseline, write=args.write_baseline)
     code = _exit_code([f.severity for f in result.findings], fail_on, args.exit_zero)
     fmt = args.format or "rich"
     options = replace_options(_format_options(args, fail_on), color=use_color_for_rows())
@@ -521,6 +489,7 @@ def _joined_reports(reports: Sequence[str], fmt: str) -> str:
 
 
 def _audit_models(args: argparse.Namespace) -> int:
+    from trtadvisor.api import apply_baseline
     from trtadvisor.report.formats import get_formatter
 
     models: list[str] = args.model
@@ -533,7 +502,7 @@ def _audit_models(args: argparse.Namespace) -> int:
             raise UserError("engine artifacts and builds belong to one model", "give one model with them")
     audited = [_audit_one(model, args) for model in models]
     results = [result for result, _ in audited]
-    _apply_baseline(results, args)
+    apply_baseline(results, read=args.baseline, write=args.write_baseline)
     codes = [_exit_code([f.severity for f in r.findings], fail_on, args.exit_zero) for r, fail_on in audited]
     if args.statistics:
         from trtadvisor.report.statistics import render_statistics
@@ -564,11 +533,9 @@ def cmd_diff(args: argparse.Namespace) -> int:
     config = _config(args, args.new)
     fail_on = args.fail_on or config.fail_on or "error"
     options = _format_options(args, fail_on)
-    target = _target_kwargs(args, config)
-    old = audit(args.old, **target)  # type: ignore[arg-type]
-    new = audit(args.new, **target)  # type: ignore[arg-type]
-    _filter_findings(old, config)
-    _filter_findings(new, config)
+    target = _target_kwargs(args)
+    old = audit(args.old, **target, config=config)  # type: ignore[arg-type]
+    new = audit(args.new, **target, config=config)  # type: ignore[arg-type]
     diff = diff_results(old, new, default_rulebook())
     # The diff's own findings (TRT5xx) obey select/ignore and severity overrides too.
     locator = Locator(new.model.path, new.model.graph, Path.cwd())
@@ -586,8 +553,13 @@ def cmd_engine(args: argparse.Namespace) -> int:
     report = read_engine_report(layer_info=args.layer_info, profile=args.profile, timing=args.timing,
                                 log=args.log, onnx=args.onnx, top=args.top)
     fmt = _choose_format(args.format, args.output)
-    text = report.render_json() if fmt == "json" else report.render_rich(
-        color=use_color(args.output), width=terminal_width(), all_layers=args.all_layers)
+    if fmt == "json":
+        text = report.render_json()
+    else:
+        from trtadvisor.report.engine_rich import render_engine_report
+
+        text = render_engine_report(report, color=use_color(args.output), width=terminal_width(),
+                                    all_layers=args.all_layers)
     _write(text, args.output)
     return _exit_code([], args.fail_on or "error", args.exit_zero)
 

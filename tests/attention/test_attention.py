@@ -101,7 +101,7 @@ def test_verdicts_of_the_tables(entry: dict[str, Any]) -> None:
     for sm in SMS:
         for precision in PRECISIONS:
             result = audit(sample_path(entry), sm=str(sm), precision=precision)
-            (site,) = result.extras["attention"]
+            (site,) = result.contract_fields()["attention"]
             assert site["fused"] is _expected(entry, sm, precision), (sm, precision, site["reasons"])
             assert (site["reasons"] == []) is site["fused"]
             fused_layers = [layer for layer in result.prediction.layers if "mha" in layer.fusions]
@@ -112,7 +112,7 @@ def test_named_failing_conditions_on_the_samples() -> None:
     def reasons(name: str, **target: str) -> list[str]:
         entry = next(s for s in ATTENTION_BLOCKS if s["name"] == name and s["exporter"] == "dynamo"
                      and s["opset"] == 18)
-        return audit(sample_path(entry), **target).extras["attention"][0]["reasons"]
+        return audit(sample_path(entry), **target).contract_fields()["attention"][0]["reasons"]
 
     assert "head size 320 > 256 for FP16 on SM90" in reasons("sdpa_head320", sm="90")
     assert "head size 320 > 128 for FP16 on SM100" in reasons("sdpa_head320", sm="100")
@@ -127,7 +127,7 @@ def test_named_failing_conditions_on_the_samples() -> None:
 def test_targets_outside_the_tables_are_unknown(sm: str) -> None:
     entry = ATTENTION_BLOCKS[0]
     result = audit(sample_path(entry), sm=sm)
-    assert result.extras["attention"][0]["fused"] is None
+    assert result.contract_fields()["attention"][0]["fused"] is None
     assert "TRT302" in {f.rule for f in result.findings}
 
 
@@ -135,7 +135,7 @@ def test_gqa_reports_true_kv_heads_and_advises_unrepeated_kv() -> None:
     entry = next(s for s in TRANSFORMERS if s["name"] == "llama_gqa_sdpa" and s["opset"] == 23)
     result = audit(sample_path(entry))
     fact = entry["facts"]["attention_sites"][0]
-    assert {(a["num_heads"], a["num_kv_heads"]) for a in result.extras["attention"]} == {
+    assert {(a["num_heads"], a["num_kv_heads"]) for a in result.contract_fields()["attention"]} == {
         (fact["num_heads"], fact["num_kv_heads"])}
     assert sum(1 for f in result.findings if f.rule == "TRT303") == entry["facts"]["num_attention_sites"]
 
@@ -143,11 +143,11 @@ def test_gqa_reports_true_kv_heads_and_advises_unrepeated_kv() -> None:
 def test_native_attention_needs_10_14_and_decomposed_needs_8_6() -> None:
     native = next(s for s in ATTENTION_BLOCKS if s["opset"] == 23)
     old = audit(sample_path(native), trt="10.8")
-    assert old.extras["attention"][0]["fused"] is False
+    assert old.contract_fields()["attention"][0]["fused"] is False
     assert "TRT304" in {f.rule for f in old.findings}
     decomposed = next(s for s in ATTENTION_BLOCKS if s["name"] == "sdpa_causal_baseline" and s["opset"] == 17)
-    assert audit(sample_path(decomposed), trt="8.2").extras["attention"][0]["fused"] is False
-    assert audit(sample_path(decomposed), trt="8.6").extras["attention"][0]["fused"] is True
+    assert audit(sample_path(decomposed), trt="8.2").contract_fields()["attention"][0]["fused"] is False
+    assert audit(sample_path(decomposed), trt="8.6").contract_fields()["attention"][0]["fused"] is True
 
 
 # -- one small graph per branch ---------------------------------------------------------------------
@@ -155,7 +155,7 @@ def test_native_attention_needs_10_14_and_decomposed_needs_8_6() -> None:
 def _audit(tmp_path: Path, model: onnx.ModelProto, **target: str) -> dict[str, Any]:
     path = tmp_path / "m.onnx"
     onnx.save(model, path)
-    (site,) = audit(path, **target).extras["attention"]
+    (site,) = audit(path, **target).contract_fields()["attention"]
     return site
 
 
@@ -214,7 +214,7 @@ def test_swin_style_graph_is_found(tmp_path: Path) -> None:
     nodes = len(onnx.load(path).graph.node)
     assert nodes >= 6000
     result = audit(path)
-    sites = result.extras["attention"]
+    sites = result.contract_fields()["attention"]
     assert len(sites) == blocks
     assert {(s["num_heads"], s["head_size"], s["seq_q"], s["seq_kv"]) for s in sites} == {(heads, 32, tokens, tokens)}
     assert all(s["mask"] == "none" for s in sites[::2]) and all(s["mask"] == "constant" for s in sites[1::2])

@@ -16,7 +16,7 @@ from trtadvisor.ci.diff import diff_results
 from trtadvisor.cli import main
 from trtadvisor.knowledge.rulebook import default_rulebook
 
-from conftest import REPO, SARIF_SCHEMA, sample_path, samples_where
+from conftest import REPO, SARIF_SCHEMA, judged_site, sample_path, samples_where
 
 EFFICIENTNET = samples_where(name="efficientnet_b0", exporter="dynamo", opset=18)[0]
 RESNET = samples_where(name="resnet18", exporter="dynamo", opset=18)[0]
@@ -130,15 +130,13 @@ def test_a_fusion_gained_is_no_regression(tmp_path: Path) -> None:
 
 
 def _with_attention(result: Any, fused: bool) -> Any:
-    result.extras["attention"] = [{"nodes": [n.name for n in result.model.graph.nodes[:2]], "kind": "mha",
-                                   "num_heads": 12, "num_kv_heads": 12, "head_size": 64, "seq_q": 128,
-                                   "seq_kv": 128, "causal": False, "mask": None, "fused": fused,
-                                   "reasons": [] if fused else ["head size 320 is above the fused kernels' 256"]}]
+    result.attention = (judged_site([n.name for n in result.model.graph.nodes[:2]], head_size=64, fused=fused,
+                                    reasons=("head size 320 is above the fused kernels' 256",)),)
     return result
 
 
 def test_attention_verdict_that_stops_fusing_is_a_regression() -> None:
-    # The attention advisor fills extras["attention"]; the diff reads whatever verdicts it holds.
+    # The attention advisor fills result.attention; the diff reads whatever verdicts it holds.
     path = sample_path(samples_where(name="bert_sdpa", exporter="dynamo", opset=18)[0])
     old, new = _with_attention(audit(path), True), _with_attention(audit(path), False)
     diff = diff_results(old, new, default_rulebook())
@@ -186,9 +184,9 @@ def test_another_attention_implementation_is_paired_not_lost(tmp_path: Path) -> 
     sites = eager["facts"]["num_attention_sites"]
     assert sites == sdpa["facts"]["num_attention_sites"] == 2
     old, new = audit(sample_path(eager)), audit(sample_path(sdpa))
-    assert len(old.extras["attention"]) == len(new.extras["attention"]) == sites
-    assert not {n for s in old.extras["attention"] for n in s["nodes"]} & {n for s in new.extras["attention"]
-                                                                          for n in s["nodes"]}
+    assert old.attention is not None and new.attention is not None
+    assert len(old.attention) == len(new.attention) == sites
+    assert not {n for j in old.attention for n in j.site.nodes} & {n for j in new.attention for n in j.site.nodes}
     # Every site finds its partner (an unpaired one would be listed as a change with one side None) and the
     # partners agree (head 64, seq 128, the padding mask: both fuse on the default target).
     diff = diff_results(old, new, default_rulebook())

@@ -24,7 +24,7 @@ from trtadvisor.confirm.stage import confirm_into
 from trtadvisor.knowledge.rulebook import default_rulebook
 from trtadvisor.report.formats import FormatOptions, get_formatter
 
-from conftest import ARTIFACTS, REPO, sample_path, samples_where, unavailable
+from conftest import ARTIFACTS, REPO, judged_site, sample_path, samples_where, unavailable
 
 CHROMIUM = Path("/usr/bin/chromium")
 FUSED_RGB = (0x2E, 0x9D, 0x62)  # --fused in the page's CSS: the bars of fused nodes
@@ -116,15 +116,12 @@ def _audit_with_engine() -> Any:
 
 
 def _with_attention_verdicts(result: Any) -> Any:
-    """Attention verdicts as the attention advisor writes them (extras["attention"], contract v1)."""
-    if "attention" not in result.extras:
+    """Attention verdicts as the attention advisor records them (AuditResult.attention, contract v1)."""
+    if result.attention is None:
         nodes = [n.name for n in result.model.graph.nodes]
-        result.extras["attention"] = [
-            {"nodes": nodes[:3], "kind": "mha", "num_heads": 12, "num_kv_heads": 12, "head_size": 64, "seq_q": 128,
-             "seq_kv": 128, "causal": False, "mask": "bool", "fused": True, "reasons": []},
-            {"nodes": nodes[3:6], "kind": "mha", "num_heads": 12, "num_kv_heads": 12, "head_size": 320,
-             "seq_q": 128, "seq_kv": 128, "causal": False, "mask": None, "fused": False,
-             "reasons": ["head size 320 is above 256"]}]
+        result.attention = (judged_site(nodes[:3], head_size=64, fused=True, mask="bool"),
+                            judged_site(nodes[3:6], head_size=320, fused=False,
+                                        reasons=("head size 320 is above 256",)))
     return result
 
 
@@ -167,7 +164,7 @@ def test_audit_page_renders_with_its_plots(tmp_path: Path) -> None:
     assert ">convolution<" in coverage.group(0) and coverage.group(0).count("<rect") >= 2
     assert '<svg id="attention-verdicts"' in html
     assert "head size 320 is above 256" in html
-    if "engine" in result.extras:
+    if result.engine is not None:
         timing = re.search(r'<svg id="layer-time".*?</svg>', html, re.S)
         assert timing is not None
         # The slowest layer of the A100 profile is drawn first: read it from the artifact itself.
@@ -186,7 +183,7 @@ def test_audit_page_renders_with_its_plots(tmp_path: Path) -> None:
     assert image.shape[:2] == (2000, 1280)
     assert len(np.unique(image.reshape(-1, 3), axis=0)) > 50, "the screenshot is not a blank page"
     assert _pixels_of(image, FUSED_RGB) > 500, "the fusion-coverage bars are drawn"
-    if "engine" in result.extras:
+    if result.engine is not None:
         assert _pixels_of(image, TIME_RGB) > 500, "the per-layer time bars are drawn"
     keep = REPO / "tests" / "ci" / "out"
     if keep.is_dir():  # for a person to look at: mkdir tests/ci/out

@@ -67,7 +67,7 @@ def test_trtexec_flags_follow_the_version(trt: str, expected: list[str], absent:
     result = audit(sample_path(RESNET), trt=trt, precision="fp16")
     flags = result.trtexec.split()
     assert all(f in flags for f in expected) and not any(f in flags for f in absent)
-    profile = str(result.extras["profile_command"])
+    profile = str(result.profile_command)
     for flag in ("--profilingVerbosity=detailed", "--exportLayerInfo=resnet18.torchscript.opset17.layers.json",
                  "--exportProfile=resnet18.torchscript.opset17.profile.json", "--separateProfileRun"):
         assert flag in profile

@@ -80,7 +80,7 @@ def _all_targets() -> Iterator[tuple[str, dict[str, Any]]]:
 @pytest.mark.parametrize(("engine_id", "layers_artifact", "log"), ENGINES, ids=[e[0] for e in ENGINES])
 def test_lenet_engine_predicted_exactly_for_its_own_build(engine_id: str, layers_artifact: str, log: str) -> None:
     target = build_of(log)
-    comparison = _confirmed(target, layers_artifact).extras["comparison"]
+    comparison = _confirmed(target, layers_artifact).contract_fields()["comparison"]
     assert comparison["method"] == "names"
     assert comparison["explained"]["neither"] == 0, comparison["explained"]["unexplained"]
     assert comparison["explained"]["exact"] == comparison["explained"]["total"]
@@ -97,7 +97,7 @@ def test_lenet_engine_explained_under_every_other_build(engine_id: str, layers_a
     others = [(other, target) for other, target in _all_targets() if other != engine_id]
     others.append(("default target", {}))
     for other, target in others:
-        comparison = _confirmed(target, layers_artifact).extras["comparison"]
+        comparison = _confirmed(target, layers_artifact).contract_fields()["comparison"]
         explained = comparison["explained"]
         assert explained["neither"] == 0, (other, explained["unexplained"])
 
@@ -105,7 +105,7 @@ def test_lenet_engine_explained_under_every_other_build(engine_id: str, layers_a
 def test_fp16_h100_engine_is_no_longer_full_agreement_when_kinds_differ() -> None:
     """Audited for the default build (static shapes), conv + ReLU is predicted as a Cask convolution;
     the H100 FP16 min/opt/max engine ran each in its own Myelin region: same nodes, other kind."""
-    comparison = _confirmed({}, "trt10.16.1/result-02-build-verbose.log").extras["comparison"]
+    comparison = _confirmed({}, "trt10.16.1/result-02-build-verbose.log").contract_fields()["comparison"]
     assert comparison["grouping_agreement"] == 1.0
     assert comparison["agreement"] == 3 / 5
     assert [m["nodes"] for m in comparison["kind_mismatches"]] == [["node_conv2d", "node_relu"],
@@ -195,7 +195,7 @@ def test_levit_attention_stays_unfused_on_8_2_as_the_engine_shows() -> None:
     predicted_softmax = [layer for layer in result.prediction.layers if layer.ops == ("Softmax",)]
     assert modules == len(engine_softmax) == len(predicted_softmax) == 11
     confirm_into(result, layer_info=str(artifact("trt2022-levit/levit128S.exportLayerInfo-namesonly.json")))
-    comparison = result.extras["comparison"]
+    comparison = result.contract_fields()["comparison"]
     assert comparison["method"] == "signatures"
     calibration = comparison["calibration"]
     assert sum(row["total"] for row in calibration.values()) == len(result.prediction.layers)

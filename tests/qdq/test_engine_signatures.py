@@ -72,7 +72,7 @@ def test_standalone_qdq_layers_match_engine_and_architecture(entry: dict[str, An
     qdq_layers = [layer for layer in engine.layers if layer_role(layer) == "qdq"]
     engine_q = sum(1 for layer in qdq_layers if "QuantizeLinear" in layer.name)
     engine_dq = sum(1 for layer in qdq_layers if "DequantizeLinear" in layer.name)
-    coverage = result.extras["quantization"]
+    coverage = result.quantization
     assert coverage["standalone_q_layers"] == engine_q == entry["facts"]["standalone_q"]
     assert coverage["standalone_dq_layers"] == engine_dq == entry["facts"]["standalone_dq"]
 
@@ -91,7 +91,7 @@ def test_predicted_int8_outputs_match_engine_formats(entry: dict[str, Any]) -> N
     order = [n.name for n in graph.nodes]
     predicted = Counter(
         (tuple(node_ops[n] for n in map_name(item["name"], order)), item["precision"].endswith("int8"))
-        for item in result.extras["quantization"]["layers"] if map_name(item["name"], order))
+        for item in result.quantization["layers"] if map_name(item["name"], order))
     assert predicted == expected
 
 
@@ -104,7 +104,7 @@ def _raw_layers(entry: dict[str, Any]) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("entry", MIRRORS, ids=lambda e: e["path"].rsplit("/", 1)[-1])
 def test_weighted_coverage_from_architecture(entry: dict[str, Any]) -> None:
     result = audit(sample_path(entry), trt="8.4", sm="80")
-    weighted = result.extras["quantization"]["weighted"]
+    weighted = result.quantization["weighted"]
     facts = entry["facts"]
     assert weighted["Conv"] == {"total": facts["convs"], "quantized": facts["quantized_convs"],
                                 "fused": facts["quantized_convs"]}

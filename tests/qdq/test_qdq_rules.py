@@ -238,7 +238,7 @@ def test_onnxruntime_symmetric_int8_is_accepted_and_flags_qdq_before_relu() -> N
     trt406 = next(f for f in result.findings if f.rule == "TRT406")
     convs = {n for n in trt406.nodes if n.endswith("/Conv")}
     assert len(convs) == 9  # stem + the first conv of each of the 8 blocks (the second feeds the Add)
-    weighted = result.extras["quantization"]["weighted"]
+    weighted = result.quantization["weighted"]
     assert weighted["Conv"]["quantized"] == weighted["Conv"]["fused"] == 20
 
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from trtadvisor.advice.notes import AdviceNotes
 from trtadvisor.ir.load import LoadedModel
 from trtadvisor.knowledge.findings import Finding
 from trtadvisor.knowledge.rulebook import RuleBook
 from trtadvisor.knowledge.target import Target
 from trtadvisor.plan.context import Prediction
 
-Advisor = Callable[[LoadedModel, Target, RuleBook, Prediction, dict[str, object]], list[Finding]]
+__all__ = ["AdviceNotes", "Advisor", "advise", "advisors"]
+
+Advisor = Callable[[LoadedModel, Target, RuleBook, Prediction, AdviceNotes], list[Finding]]
 
 
 def advisors() -> list[Advisor]:
@@ -23,9 +26,9 @@ def advisors() -> list[Advisor]:
 
 
 def advise(model: LoadedModel, target: Target, book: RuleBook, prediction: Prediction,
-           extras: dict[str, object]) -> list[Finding]:
-    """Run every advice family; each may also add contract fields to ``extras``."""
+           notes: AdviceNotes) -> list[Finding]:
+    """Run every advice family; each may also fill its part of ``notes``."""
     findings: list[Finding] = []
     for advisor in advisors():
-        findings.extend(advisor(model, target, book, prediction, extras))
+        findings.extend(advisor(model, target, book, prediction, notes))
     return findings

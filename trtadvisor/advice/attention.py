@@ -1,21 +1,20 @@
 """Attention verdicts per target, normalization advice and the attention table of the report.
 
-Contract v1 (``extras["attention"]``), one entry per site:
+Contract v1 (``attention``, from AuditResult.attention), one entry per site:
 ``{"nodes", "kind", "num_heads", "num_kv_heads", "head_size", "seq_q", "seq_kv", "causal", "mask",
 "fused", "reasons"}``; ``fused`` is null where the rules do not know the target, ``reasons`` is empty
-when ``fused`` is true. ``extras["attention_view"]`` is the rich table (site, kind, N_q, N_kv, H,
-S_q, S_kv, mask, causal, verdict, reason).
+when ``fused`` is true. The report builds its tables from them (report/).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from trtadvisor.advice.notes import AdviceNotes, JudgedSite
 from trtadvisor.analysis.activations import PatternSite, find_patterns
 from trtadvisor.analysis.attention_sites import AttentionSite, find_attention_sites
-from trtadvisor.analysis.mha_rules import MhaRules, Verdict, judge_sites
+from trtadvisor.analysis.mha_rules import MhaRules, judge_sites
 from trtadvisor.analysis.normalization import find_normalizations
 from trtadvisor.ir.load import LoadedModel
 from trtadvisor.knowledge.findings import Finding, finding_for
@@ -24,23 +23,11 @@ from trtadvisor.knowledge.target import Target
 from trtadvisor.plan.context import Prediction
 
 if TYPE_CHECKING:
-    from rich.console import Console, ConsoleOptions, RenderResult
-
-
-@dataclass(frozen=True)
-class JudgedSite:
-    site: AttentionSite
-    verdict: Verdict
-
-    def to_json(self) -> dict[str, object]:
-        s, v = self.site, self.verdict
-        return {"nodes": list(s.nodes), "kind": s.kind, "num_heads": s.num_heads, "num_kv_heads": s.num_kv_heads,
-                "head_size": s.head_size, "seq_q": s.seq_q, "seq_kv": s.seq_kv, "causal": s.causal,
-                "mask": s.mask, "fused": v.fused, "reasons": [] if v.fused else list(v.reasons)}
+    pass
 
 
 def attention_findings(model: LoadedModel, target: Target, book: RuleBook, prediction: Prediction,
-                       extras: dict[str, object]) -> list[Finding]:
+                       notes: AdviceNotes) -> list[Finding]:
     rules = MhaRules.from_book(book)
     judged: list[JudgedSite] = []
     findings: list[Finding] = []
@@ -51,8 +38,7 @@ def attention_findings(model: LoadedModel, target: Target, book: RuleBook, predi
         gelu_outputs = frozenset(n.outputs[0] for n in graph.nodes_of("Gelu") if n.outputs)
         patterns.extend(find_patterns(graph, gelu_outputs))
     if judged:  # a model without attention gets no attention section
-        extras["attention"] = [j.to_json() for j in judged]
-        extras["attention_view"] = AttentionView(tuple(judged), target)
+        notes.attention = tuple(judged)
     findings.extend(_site_findings(judged, target, book, rules))
     if patterns:
         findings.append(_pattern_finding(patterns, book))
@@ -115,34 +101,6 @@ def _pattern_finding(patterns: list[PatternSite], book: RuleBook) -> Finding:
     counts = Counter(p.kind for p in patterns)
     text = ", ".join(f"{kind} x{n}" for kind, n in sorted(counts.items()))
     return finding_for(book, "TRT307", f"recognised patterns: {text}", (n for p in patterns[:20] for n in p.nodes))
-
-
-class AttentionView:
-    """The attention table of the rich report; renders data computed above, nothing more."""
-
-    def __init__(self, judged: tuple[JudgedSite, ...], target: Target) -> None:
-        self.judged = judged
-        self.target = target
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        # rich is imported here, when the table renders: a JSON or SARIF audit never needs it.
-        from rich.table import Table
-        from rich.text import Text
-
-        t = self.target
-        table = Table(title=f"Attention (SM {t.sm}, {t.precision.upper()}, TensorRT {t.trt})", title_justify="left")
-        for column in ("Site", "Kind", "N_q", "N_kv", "H", "S_q", "S_kv", "Mask", "Causal", "Verdict", "Reason"):
-            table.add_column(column, overflow="fold")
-        for j in self.judged:
-            s, v = j.site, j.verdict
-            verdict = {True: Text("fused", style="green"), False: Text("not fused", style="yellow"),
-                       None: Text("unknown", style="cyan")}[v.fused]
-            mask = _d_str(s.mask) + ("+bias" if s.bias else "")
-            causal = "?" if s.causal is None else ("yes" if s.causal else "no")
-            table.add_row(Text(s.anchor), s.kind + (" (op)" if s.native else ""), _d(s.num_heads),
-                          _d(s.num_kv_heads), _d(s.head_size), _d(s.seq_q), _d(s.seq_kv), mask, causal, verdict,
-                          Text("; ".join(v.reasons)))
-        yield table
 
 
 def _d_str(value: str | None) -> str:

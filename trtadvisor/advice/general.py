@@ -11,6 +11,7 @@ from operator import attrgetter
 
 import onnx.defs
 
+from trtadvisor.advice.notes import AdviceNotes
 from trtadvisor.advice.trtexec import CUDA_GRAPH_BLOCKERS, dynamic_inputs, input_shapes
 from trtadvisor.ir.graph import Graph, Node
 from trtadvisor.ir.load import LoadedModel
@@ -25,7 +26,7 @@ _MAX_BATCH = 1 << 16
 
 
 def general_findings(model: LoadedModel, target: Target, book: RuleBook, prediction: Prediction,
-                     extras: dict[str, object]) -> list[Finding]:
+                     notes: AdviceNotes) -> list[Finding]:
     findings: list[Finding] = []
     if model.missing_external_data:
         files = ", ".join(model.missing_external_data)

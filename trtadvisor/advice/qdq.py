@@ -9,10 +9,10 @@ quantized attention outside the fused-MHA limits. Rule texts and sources: rules/
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Any
 
+from trtadvisor.advice.notes import AdviceNotes
 from trtadvisor.ir.graph import Graph, Node
 from trtadvisor.ir.load import LoadedModel
 from trtadvisor.knowledge.findings import Finding, finding_for
@@ -35,7 +35,7 @@ _SHOWN = 4  # node names spelled out in one finding's message
 
 
 def qdq_findings(model: LoadedModel, target: Target, book: RuleBook, prediction: Prediction,
-                 extras: dict[str, object]) -> list[Finding]:
+                 notes: AdviceNotes) -> list[Finding]:
     graphs = [g for g in model.graph.walk() if has_qdq(g)]
     if not graphs:
         return []
@@ -48,8 +48,7 @@ def qdq_findings(model: LoadedModel, target: Target, book: RuleBook, prediction:
         attention.extend(_attention(graph, table, checks))
     coverage = quantization_coverage(model.graph, prediction)
     coverage["attention"] = attention
-    extras["quantization"] = coverage
-    extras["qdq_view"] = QdqView(coverage)
+    notes.quantization = coverage
     return checks.findings()
 
 
@@ -379,24 +378,3 @@ def quantization_coverage(graph: Graph, prediction: Prediction) -> dict[str, Any
         "quantized_layers": sum(1 for item in layers if "int8" in item["precision"] or "fp8" in item["precision"]),
         "layers": layers,
     }
-
-
-@dataclass(frozen=True)
-class QdqView:
-    """The rich report's quantization panel: coverage per weighted op and the standalone Q/DQ layers."""
-
-    coverage: dict[str, Any] = field(default_factory=dict)
-
-    def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
-        from rich.table import Table
-
-        table = Table(title="Quantization (Q/DQ)", show_lines=False)
-        for column in ("op", "total", "quantized", "Q/DQ fused"):
-            table.add_column(column, justify="right" if column != "op" else "left")
-        for op, stats in self.coverage.get("weighted", {}).items():
-            if stats["total"]:
-                table.add_row(op, str(stats["total"]), str(stats["quantized"]), str(stats["fused"]))
-        yield table
-        yield (f"standalone Q layers: {self.coverage.get('standalone_q_layers', 0)}, standalone DQ layers: "
-               f"{self.coverage.get('standalone_dq_layers', 0)}, layers with quantized I/O: "
-               f"{self.coverage.get('quantized_layers', 0)}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from onnx import TensorProto
 
+from trtadvisor.advice.notes import AdviceNotes
 from trtadvisor.advice.trtexec import has_qdq
 from trtadvisor.ir.graph import Graph
 from trtadvisor.ir.load import LoadedModel
@@ -21,8 +22,8 @@ _LAYER_PRECISION = {"fp16": "fp16", "bf16": "bf16", "int8": "fp16", "fp8": "fp16
 
 
 def reformat_findings(model: LoadedModel, target: Target, book: RuleBook, prediction: Prediction,
-                      extras: dict[str, object]) -> list[Finding]:
-    """Adds ``extras["reformats"]``: the boundary reformats this target will have (no findings)."""
+                      notes: AdviceNotes) -> list[Finding]:
+    """Fills ``notes.reformats``: the boundary reformats this target will have (no findings)."""
     platform = book.platform
     if target.precision not in platform["io_reformat_precisions"] or has_qdq(model.graph):
         return []  # FP32/TF32 builds keep FP32 at the boundary; strongly typed Q/DQ models follow the model
@@ -49,7 +50,7 @@ def reformat_findings(model: LoadedModel, target: Target, book: RuleBook, predic
         reformats.append({"name": f"Reformatting CopyNode for Output Tensor 0 to {layer}", "at": "output",
                           "tensor": name, "layer": layer, "from": inner, "to": "fp32"})
     if reformats:
-        extras["reformats"] = reformats
+        notes.reformats = reformats
     return []
 
 

@@ -206,7 +206,7 @@ def _attention_changes(old: AuditResult, old_ids: Mapping[str, str], new: AuditR
 
 
 def _attention_sites(result: AuditResult) -> list[Mapping[str, Any]]:
-    sites = result.extras.get("attention")
+    sites = result.contract_fields().get("attention")
     if not isinstance(sites, list):
         return []
     return [s for s in sites if isinstance(s, Mapping)]

@@ -6,17 +6,14 @@ It only reads artifacts (the readers beside this module) and adds the contract f
 
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-
 from trtadvisor.api import AuditResult
 from trtadvisor.confirm.artifacts import load_engine
-from trtadvisor.confirm.compare import Comparison, compare, compare_by_signature, comparison_to_json, shares_nodes
+from trtadvisor.confirm.compare import Comparison, compare, compare_by_signature, shares_nodes
 from trtadvisor.confirm.diagnose import (
     DEFAULT_TOP,
     Bottleneck,
@@ -28,9 +25,9 @@ from trtadvisor.confirm.diagnose import (
     engine_rules,
     find_bottlenecks,
 )
+from trtadvisor.confirm.evidence import EngineEvidence
 from trtadvisor.confirm.mapping import map_engine
 from trtadvisor.confirm.model import Engine, engine_to_json
-from trtadvisor.report.engine_rich import EngineView
 
 
 def tensor_producers(result: AuditResult) -> dict[str, tuple[int, str, tuple[str, ...]] | None]:
@@ -50,7 +47,8 @@ def tensor_producers(result: AuditResult) -> dict[str, tuple[int, str, tuple[str
 
 def confirm_into(result: AuditResult, *, layer_info: str | None = None, profile: str | None = None,
                  timing: str | None = None, log: str | None = None, top: int | None = DEFAULT_TOP) -> None:
-    """Read the artifacts, compare with ``result``'s prediction, and add the findings to its extras.
+    """Read the artifacts, compare with ``result``'s prediction, and set ``result.engine`` (filtered by the
+    result's configuration, as its findings are).
 
     ``top``: how many of the hottest layers ``bottlenecks`` ranks (``None``: every timed layer).
     """
@@ -70,11 +68,8 @@ def confirm_into(result: AuditResult, *, layer_info: str | None = None, profile:
         comparison = compare_by_signature(predicted, by_name)
         diagnosis = [*diagnosis, diagnosis_of(engine_rules(), "engine-from-another-export",
                                               layers=len(engine.layers), nodes=result.prediction.node_count)]
-    result.extras["engine"] = engine_to_json(engine)
-    result.extras["bottlenecks"] = bottlenecks_to_json(bottlenecks)
-    result.extras["diagnosis"] = diagnosis_to_json(diagnosis)
-    result.extras["comparison"] = comparison_to_json(comparison)
-    result.extras["engine_view"] = EngineView(engine, bottlenecks, diagnosis, comparison)
+    evidence = EngineEvidence(engine, bottlenecks, diagnosis, comparison)
+    result.engine = evidence if result.config is None else evidence.selected(result.config.enabled)
 
 
 def build_and_confirm(result: AuditResult, out_dir: Path, *, trtexec: str | None = None, use_api: bool = False,
@@ -117,14 +112,6 @@ class EngineReport:
 
     def render_json(self) -> str:
         return json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
-
-    def render_rich(self, color: bool = True, width: int = 120, all_layers: bool = False) -> str:
-        buffer = io.StringIO()
-        console = Console(file=buffer, width=width, force_terminal=color, color_system="standard" if color else None,
-                          no_color=not color, highlight=False)
-        console.print(EngineView(self.engine, self.bottlenecks, self.diagnosis, self.comparison,
-                                 all_layers=all_layers))
-        return buffer.getvalue()
 
 
 def read_engine_report(*, layer_info: str | None = None, profile: str | None = None, timing: str | None = None,

@@ -53,9 +53,9 @@ def severity_counts(findings: Iterable[Finding]) -> dict[str, int]:
     return counts
 
 
-def attention_sites(extras: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """``extras["attention"]`` when the attention advisor filled it, else nothing."""
-    sites = extras.get("attention")
+def attention_sites(fields: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The ``attention`` contract field (AuditResult.contract_fields) when the audit has one, else nothing."""
+    sites = fields.get("attention")
     return [s for s in sites if isinstance(s, Mapping)] if isinstance(sites, list) else []
 
 
@@ -64,9 +64,9 @@ def attention_verdict(site: Mapping[str, Any]) -> str:
     return "fused" if fused is True else "not fused" if fused is False else "unknown"
 
 
-def engine_layers(extras: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """The timed layers of ``extras["engine"]`` (what TensorRT built), slowest first."""
-    engine = extras.get("engine")
+def engine_layers(fields: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The timed layers of the ``engine`` contract field (what TensorRT built), slowest first."""
+    engine = fields.get("engine")
     if not isinstance(engine, Mapping) or not isinstance(engine.get("layers"), list):
         return []
     timed = [layer for layer in engine["layers"] if isinstance(layer, Mapping)
@@ -162,17 +162,17 @@ class ConfirmData:
     comparison: Mapping[str, Any] | None
 
 
-def confirm_data(extras: Mapping[str, Any]) -> ConfirmData | None:
+def confirm_data(fields: Mapping[str, Any]) -> ConfirmData | None:
     """The confirm results of an audit, or None when no engine was read."""
-    engine = extras.get("engine")
+    engine = fields.get("engine")
     if not isinstance(engine, Mapping):
         return None
 
     def rows(key: str) -> list[Mapping[str, Any]]:
-        value = extras.get(key)
+        value = fields.get(key)
         return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
 
-    comparison = extras.get("comparison")
+    comparison = fields.get("comparison")
     return ConfirmData(engine, rows("bottlenecks"), rows("diagnosis"),
                        comparison if isinstance(comparison, Mapping) else None)
 
@@ -188,14 +188,14 @@ def comparison_label(item: Mapping[str, Any]) -> str:
     return str(item.get("engine_layer", "?"))
 
 
-def patterns_of(extras: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """``extras["patterns"]``: every recognised pattern instance, when the audit listed them."""
-    found = extras.get("patterns")
+def patterns_of(fields: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The ``patterns`` contract field: every recognised pattern instance, when the audit listed them."""
+    found = fields.get("patterns")
     return [p for p in found if isinstance(p, Mapping)] if isinstance(found, list) else []
 
 
-def pattern_counts(extras: Mapping[str, Any]) -> list[tuple[str, int]]:
-    counts = Counter(str(p.get("pattern", "?")) for p in patterns_of(extras))
+def pattern_counts(fields: Mapping[str, Any]) -> list[tuple[str, int]]:
+    counts = Counter(str(p.get("pattern", "?")) for p in patterns_of(fields))
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
 

@@ -16,6 +16,7 @@ from rich.text import Text
 from trtadvisor.confirm.compare import Comparison
 from trtadvisor.confirm.diagnose import Bottleneck, Diagnosis, layer_shares
 from trtadvisor.confirm.model import Engine, EngineLayer
+from trtadvisor.confirm.stage import EngineReport
 from trtadvisor.report.common import comparison_label
 from trtadvisor.report.text import escape_control, fold
 
@@ -202,3 +203,15 @@ class EngineView:
             self._layer_table(width),
         ]
         yield Group(*(part for part in parts if part is not None))
+
+
+def render_engine_report(report: EngineReport, color: bool = True, width: int = 120, all_layers: bool = False) -> str:
+    """`trtadvisor engine` in the terminal: the engine view of a report read without a model."""
+    import io
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width, force_terminal=color, color_system="standard" if color else None,
+                      no_color=not color, highlight=False)
+    console.print(EngineView(report.engine, report.bottlenecks, report.diagnosis, report.comparison,
+                             all_layers=all_layers))
+    return buffer.getvalue()

@@ -1,8 +1,8 @@
 """``--format html``: one self-contained page (inline CSS, SVG and a little JS; no network).
 
 Plots where people would rather look than read: fusion coverage by layer kind, the fusions found,
-attention verdicts (when the attention advisor filled ``extras["attention"]``) and per-layer time
-(when an engine was read, ``extras["engine"]``). Everything else is a table. Every text that comes
+attention verdicts (when the audit has ``attention``) and per-layer time
+(when an engine was read, ``engine``). Everything else is a table. Every text that comes
 from the model is escaped.
 """
 
@@ -190,8 +190,8 @@ def _attention_section(sites: Sequence[Mapping[str, Any]]) -> str:
             f"<th>Why</th></tr></thead><tbody>{rows}</tbody></table></section>")
 
 
-def _time_section(extras: Mapping[str, Any]) -> str:
-    layers = engine_layers(extras)
+def _time_section(fields: Mapping[str, Any]) -> str:
+    layers = engine_layers(fields)
     if not layers:
         return ""
     total = sum(layer_time(layer) for layer in layers) or 1.0
@@ -199,7 +199,7 @@ def _time_section(extras: Mapping[str, Any]) -> str:
                 ((layer_time(layer), "var(--time)", f"{layer.get('name')}: {layer_time(layer):.4f} ms"),),
                 f"{layer_time(layer):.3f} ms ({100 * layer_time(layer) / total:.1f}%)")
             for layer in layers[:MAX_TIME_BARS]]
-    engine = extras.get("engine")
+    engine = fields.get("engine")
     known = [f"TensorRT {engine.get(k)}" if k == "trt_version" else str(engine.get(k))
              for k in ("trt_version", "gpu") if isinstance(engine, Mapping) and engine.get(k)]
     head = f" ({', '.join(known)})" if known else ""
@@ -240,12 +240,12 @@ class HtmlFormatter:
                         ("errors", str(counts["error"])), ("warnings", str(counts["warning"])),
                         ("info", str(counts["info"]))))
         commands = f"<section><h2>Run</h2><pre>{escape(result.trtexec)}</pre>"
-        profile = result.extras.get("profile_command")
+        profile = result.profile_command
         if isinstance(profile, str):
             commands += f"<p>Profile per layer:</p><pre>{escape(profile)}</pre>"
         commands += "</section>"
-        body = [cards, _coverage_section(result), _attention_section(attention_sites(result.extras)),
-                _time_section(result.extras), _findings(result.findings, locator, "findings"),
+        body = [cards, _coverage_section(result), _attention_section(attention_sites(result.contract_fields())),
+                _time_section(result.contract_fields()), _findings(result.findings, locator, "findings"),
                 _layers_section(result), commands]
         return _page(f"trtadvisor: {locator.model}",
                      f"TensorRT {t.trt} · SM {t.sm}{gpu} · {t.precision} · opset {result.model.opset}", body)

@@ -26,13 +26,9 @@ def report_dict(result: AuditResult) -> dict[str, Any]:
         "recommendations": {"trtexec": result.trtexec},
         "summary": summary_dict(result),
     }
-    profile = result.extras.get("profile_command")
-    if isinstance(profile, str):
-        data["recommendations"]["profile"] = profile
-    for key, value in result.extras.items():
-        # "*_view" entries are rich renderables for the terminal report, not data.
-        if key != "profile_command" and not key.endswith("_view"):
-            data[key] = value
+    if result.profile_command is not None:
+        data["recommendations"]["profile"] = result.profile_command
+    data.update(result.contract_fields())
     return data
 
 

@@ -74,9 +74,9 @@ class MarkdownFormatter:
                f"**TensorRT {t.trt} · SM {t.sm}{gpu} · {t.precision}** — {p.node_count} ONNX nodes → "
                f"**{len(p.layers)}** predicted layers, {len(p.eliminated)} eliminated · fusion coverage "
                f"**{p.coverage:.1%}** · findings: {_counts(result.findings)}", ""]
-        baseline = result.extras.get("baseline")
-        if isinstance(baseline, dict) and baseline.get("accepted"):
-            out += [f"{baseline['accepted']} finding(s) accepted by the baseline {code(str(baseline.get('path')))}"
+        baseline = result.baseline
+        if baseline is not None and baseline.accepted:
+            out += [f"{baseline.accepted} finding(s) accepted by the baseline {code(baseline.path)}"
                     " are not shown.", ""]
         out += ["### Fusion coverage by layer kind", "", "| Kind | Layers | Nodes | Fused nodes | Share |",
                 "|---|---:|---:|---:|---:|"]
@@ -93,7 +93,7 @@ class MarkdownFormatter:
             out += [f"| {cell(layer.name)} | {layer.kind} | {layer.confidence} | "
                     f"{cell('; '.join(alternative_text(a) for a in layer.alternatives))} |" for layer in either[:50]]
             out += ["", "</details>"]
-        sites = attention_sites(result.extras)
+        sites = attention_sites(result.contract_fields())
         if sites:
             out += ["", "### Attention", "", "| Nodes | Kind | Heads | Head size | Verdict | Why |",
                     "|---|---|---:|---:|---|---|"]
@@ -105,7 +105,7 @@ class MarkdownFormatter:
                            f"{cell('; '.join(map(str, s.get('reasons', []))))} |")
         out += ["", "### Findings", "", *_findings_table(result.findings, locator)]
         out += ["### Run", "", "```bash", result.trtexec, "```", ""]
-        profile = result.extras.get("profile_command")
+        profile = result.profile_command
         if isinstance(profile, str):
             out += ["<details><summary>Profile per layer</summary>", "", "```bash", profile, "```", "",
                     "</details>", ""]

@@ -7,7 +7,6 @@ gives (the terminal's, or ``COLUMNS``); every name from the model is escaped and
 
 from __future__ import annotations
 
-import dataclasses
 import io
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -28,6 +27,8 @@ from trtadvisor.report.common import (
     op_types,
     pattern_counts,
 )
+from trtadvisor.report.engine_rich import EngineView
+from trtadvisor.report.qdq_view import QdqView
 from trtadvisor.report.text import escape_control, fold
 
 if TYPE_CHECKING:
@@ -93,15 +94,15 @@ class AuditView:
         grid.add_row("Target", f"TensorRT {r.target.trt}, SM {r.target.sm}{gpu}, {r.target.precision}")
         grid.add_row("Predicted layers", f"{len(p.layers)}  ({', '.join(f'{k} {v}' for k, v in kinds.most_common())})")
         grid.add_row("Eliminated nodes", str(len(p.eliminated)))
-        reformats = r.extras.get("reformats")
-        if isinstance(reformats, list) and reformats:
+        reformats = r.reformats
+        if reformats:
             grid.add_row("Boundary reformats", safe(", ".join(
                 f"{f['from'].upper()}->{f['to'].upper()} at {f['at']} '{f['tensor']}'" for f in reformats)))
         grid.add_row("Fusion coverage", f"{p.coverage:.1%} of the nodes that run share a layer with another node")
-        patterns = pattern_counts(r.extras)
+        patterns = pattern_counts(r.contract_fields())
         if patterns:
             grid.add_row("Patterns", ", ".join(f"{name} x{n}" for name, n in patterns))
-        confirm = confirm_data(r.extras)
+        confirm = confirm_data(r.contract_fields())
         if confirm is not None and confirm.comparison is not None:
             c = confirm.comparison
             grid.add_row("Engine read", f"agreement {100 * float(c.get('agreement', 0)):.0f}% "
@@ -147,7 +148,7 @@ class AuditView:
         return table
 
     def _attention(self, width: int) -> Table | None:
-        sites = attention_sites(self.result.extras)
+        sites = attention_sites(self.result.contract_fields())
         if not sites:
             return None
         t = self.result.target
@@ -177,12 +178,12 @@ class AuditView:
         return table
 
     def _extra_sections(self) -> Iterable[object]:
-        qdq = self.result.extras.get("qdq_view")
-        if qdq is not None:
-            yield qdq
-        view = self.result.extras.get("engine_view")
-        if view is not None:
-            yield dataclasses.replace(view, all_layers=self.all_layers) if dataclasses.is_dataclass(view) else view
+        if self.result.quantization is not None:
+            yield QdqView(self.result.quantization)
+        evidence = self.result.engine
+        if evidence is not None:
+            yield EngineView(evidence.engine, evidence.bottlenecks, evidence.diagnosis, evidence.comparison,
+                             all_layers=self.all_layers)
 
     def _findings(self, width: int) -> object:
         findings = self.result.findings
@@ -209,7 +210,7 @@ class AuditView:
     def _commands(self, width: int) -> Panel:
         room = max(20, width - 4)
         lines = [Text("Benchmark:", style="bold"), safe(fold_words(self.result.trtexec, room))]
-        profile = self.result.extras.get("profile_command")
+        profile = self.result.profile_command
         if isinstance(profile, str):
             lines += [Text("Profile per layer (then: trtadvisor audit MODEL --layer-info ... --profile ...):",
                            style="bold"), safe(fold_words(profile, room))]

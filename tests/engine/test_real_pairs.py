@@ -39,6 +39,9 @@ ENGINES = [
      "trt10.14.1/result-02-build-verbose.log"),
     ("lenet-10-16-h100-fp16-dynamic", "trt10.16.1/result-02-build-verbose.log",
      "trt10.16.1/result-02-build-verbose.log"),
+    # A Python API build: no trtexec command; its build is read off the layers (see build_of).
+    ("lenet-10-16-h100-fp16-dynamic-python", "trt10.16.1/EngineInspector-python-oneline.log",
+     "trt10.16.1/EngineInspector-python-oneline.log"),
 ]
 
 
@@ -49,11 +52,17 @@ def _flag(command: str, name: str) -> str | None:
 
 def build_of(log: str) -> dict[str, Any]:
     """The audit target of the build a trtexec log records: its version, device and flags."""
-    engine = load_engine(log=str(artifact("trt-cookbook/" + log)))
     text = artifact("trt-cookbook/" + log).read_text(errors="replace")
+    if "EngineInspector" in log:
+        # IEngineInspector output of a Python build: FP16 formats, a -1 batch (two profiles), sm90 tactics.
+        # The version is the commit's (SOURCES.md: 10.16, inferred); the level is the API default.
+        assert "Channel major FP16" in text and "(-1, 1, 28, 28)" in text and "sm90_xmma" in text
+        return {"trt": "10.16", "gpu": "H100", "precision": "fp16", "shapes": {"x": (4, 1, 28, 28)},
+                "shape_mode": "dynamic", "opt_level": None}
+    engine = load_engine(log=str(artifact("trt-cookbook/" + log)))
     command = engine.command or ""
     device = re.search(r"Selected Device: (.+)", text)
-    level = re.search(r"BuilderOptimizationLevel: (\d+)", text)
+    level = re.search(r"BuilderOptimizationLevel: (\d+)", text)  # trtexec prints -1 when it is not set
     lo, opt, hi = (_flag(command, f"{k}Shapes") for k in ("min", "opt", "max"))
     return {
         "trt": ".".join((engine.trt_version or "").split(".")[:2]),
@@ -67,9 +76,12 @@ def build_of(log: str) -> dict[str, Any]:
 
 def _confirmed(target: dict[str, Any], layers_artifact: str) -> AuditResult:
     result = audit(LENET, **target)
-    kind = "layer_info" if layers_artifact.endswith(".json") else "log"
-    confirm_into(result, **{kind: str(artifact("trt-cookbook/" + layers_artifact))})
+    confirm_into(result, **{_reader(layers_artifact): str(artifact("trt-cookbook/" + layers_artifact))})
     return result
+
+
+def _reader(path: str) -> str:
+    return "layer_info" if path.endswith(".json") or "EngineInspector" in path else "log"
 
 
 def _all_targets() -> Iterator[tuple[str, dict[str, Any]]]:
@@ -120,14 +132,17 @@ def test_rule_data_is_what_the_engine_shows(engine_id: str, layers_artifact: str
     build = build_of(log)
     assert (entry["trt"], entry["precision"], entry["shapes"]) == (build["trt"], build["precision"],
                                                                    build["shape_mode"])
-    assert entry["opt_level"] == (build["opt_level"] if build["opt_level"] is not None else 3)
+    if build["opt_level"] is None:
+        assert entry["opt_level"] == 3 and "default" in entry["build"]  # not set: TensorRT's default level
+    else:
+        assert entry["opt_level"] == build["opt_level"]
     assert entry["gpu"].lower() in (build["gpu"] or "").lower()
     assert entry["artifact"].endswith(layers_artifact)
     result = audit(LENET)
     topo = [n.name for n in result.model.graph.nodes]
     ops = {n.name: n.op for n in result.model.graph.nodes}
-    kind = "layer_info" if layers_artifact.endswith(".json") else "log"
-    engine = load_engine(onnx_nodes=topo, **{kind: str(artifact("trt-cookbook/" + layers_artifact))})
+    path = str(artifact("trt-cookbook/" + layers_artifact))
+    engine = load_engine(onnx_nodes=topo, **{_reader(layers_artifact): path})
     seen = [(list(layer.onnx_nodes), engine_kind(layer))
             for layer in comparable_layers(engine, tensor_producers(result))]
     recorded = [(item["nodes"], "myelin" if item["kind"] == "myelin" else "classic") for item in entry["layers"]

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from trtadvisor.confirm.mapping import layer_role, merge_myelin_kernels
+from trtadvisor.confirm.mapping import is_other_profile, layer_role, merge_myelin_kernels
 from trtadvisor.confirm.model import Engine, EngineLayer
 
 _IGNORED_ROLES = frozenset({"reformat", "noop", "dla_helper", "sync", "internal"})
@@ -66,7 +66,8 @@ def comparable_layers(engine: Engine, producers: Producers | None = None) -> lis
     """Engine layers that implement ONNX nodes (reformats, NoOps and internal layers aside), each Myelin
     region's kernels merged into one layer."""
     merged = merge_myelin_kernels(engine.layers, producers)
-    return [layer for layer in merged if layer.onnx_nodes and layer_role(layer) not in _IGNORED_ROLES]
+    return [layer for layer in merged if layer.onnx_nodes and layer_role(layer) not in _IGNORED_ROLES
+            and not is_other_profile(layer.name)]
 
 
 def _calibration(rows: Iterable[tuple[str | None, bool]]) -> dict[str, dict[str, int]]:
@@ -233,12 +234,14 @@ _NAME_OP_ALIASES = {
 def op_from_name(node: str) -> str:
     """An ONNX op type read off a node name, for engines built from another export of the model.
 
-    Exporters name nodes '<Op>_<n>' (old TorchScript), '/scope/<Op>' (TorchScript) or
-    'node_<op>_<n>' (dynamo); anything else keeps its own name, which simply will not match.
+    Exporters name nodes '<Op>_<n>' (old TorchScript), '/scope/<Op>' (TorchScript), 'node_<op>_<n>' (dynamo)
+    or '<Op>-<n>' (the cookbook's TensorRT 8.x LeNet); anything else keeps its own name, which simply will
+    not match.
     """
     last = node.rsplit("/", 1)[-1]
     last = last.removeprefix("node_")
-    base = last.rstrip("0123456789").rstrip("_") or last
+    base = last.rstrip("0123456789").rstrip("_-") or last  # 'Conv_9', 'node_conv2d_1', 'Conv-1'
+
     return _NAME_OP_ALIASES.get(base.lower(), base)
 
 

@@ -53,6 +53,15 @@ _INTERNAL_PREFIXES = (
 _WEIGHT_SUFFIXES = (".weight", ".bias", ".running_mean", ".running_var", "/read:0", "_weight", "_bias")
 
 
+_OTHER_PROFILE = re.compile(r"\[profile [1-9]\d*\]")
+
+
+def is_other_profile(name: str) -> bool:
+    """A layer's copy for a second or later optimization profile (``node_linear [profile 1]_myl11_2``):
+    the same layer as the first profile's, built again."""
+    return bool(_OTHER_PROFILE.search(name))
+
+
 def strip_profile_suffix(name: str) -> str:
     """``"node_linear [profile 1]_myl11_2"`` -> ``"node_linear_myl11_2"``."""
     return _PROFILE_SUFFIX.sub("", name)
@@ -316,10 +325,15 @@ def merge_myelin_kernels(layers: Sequence[EngineLayer], producers: TensorProduce
         inputs = tuple(t for k in kernels for t in k.inputs if t.name not in made)
         outputs = tuple(t for k in kernels for t in k.outputs)
         timed = [k.time_ms for k in kernels if k.time_ms is not None]
-        region_layer = EngineLayer(
-            name=f"{{Myelin region myl{region}: {kernels[0].name} ... {kernels[-1].name}}}" if len(kernels) > 1
-            else kernels[0].name, type="Myelin", inputs=inputs, outputs=outputs, onnx_nodes=tuple(nodes),
-            median_ms=sum(timed) if timed else None)
+        # A region built for a second profile names the profile in some kernels only: say it in its name.
+        found = (_OTHER_PROFILE.search(k.name) for k in kernels)
+        profile = next((m.group(0) for m in found if m), "")
+        name = (f"{{Myelin region myl{region}: {kernels[0].name} ... {kernels[-1].name}}}" if len(kernels) > 1
+                else kernels[0].name)
+        if profile and profile not in name:
+            name = f"{name} {profile}"
+        region_layer = EngineLayer(name=name, type="Myelin", inputs=inputs, outputs=outputs, onnx_nodes=tuple(nodes),
+                                   median_ms=sum(timed) if timed else None)
         if producers is not None:
             region_layer = replace(region_layer, onnx_nodes=_by_boundary(region_layer, aliases, producers))
         merged.append(region_layer)

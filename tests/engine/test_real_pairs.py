@@ -222,3 +222,20 @@ def test_every_engine_rule_cites_an_existing_artifact() -> None:
         assert artifact(path).is_file(), engine_id
         assert (REPO / entry["model"]).is_file(), engine_id
         assert Path(entry["model"]).suffix == ".onnx"
+
+
+def test_every_layer_format_shows_confidence_and_alternatives() -> None:
+    """JSON, rich, Markdown, HTML, SARIF and GitHub say how sure the prediction is (concise lists only
+    findings, by design). Audited for the default build, the H100 level-5 engine's conv-in-Myelin is an
+    alternative of each convolution."""
+    from trtadvisor.report.formats import FormatOptions, get_formatter
+
+    result = audit(LENET)
+    conv = result.prediction.layers[0]
+    assert conv.confidence == "documented" and conv.alternatives
+    assert conv.alternatives[0]["kind"] == "myelin" and "SM 90" in conv.alternatives[0]["when"]
+    marks = {"json": '"confidence": "documented"', "rich": "doc +1", "markdown": "could go another way",
+             "html": "SM 90 (H100 PCIe)", "sarif": '"documented": 2', "github": "2 documented"}
+    for name, mark in marks.items():
+        text = get_formatter(name, FormatOptions(root=REPO)).format(result)
+        assert mark in text, name

@@ -88,6 +88,11 @@ class Work:
         for entry in self.proto.opset_import:
             if entry.domain in ("", "ai.onnx"):
                 entry.version = version
+        # An opset needs a minimum IR version (opset 17: IR 8); later IR versions only add features.
+        needed = onnx.helper.find_min_ir_version_for(list(self.proto.opset_import), ignore_unknown=True)
+        if self.proto.ir_version < needed:
+            self.notes.append(f"IR version raised {self.proto.ir_version} -> {needed} for opset {version}")
+            self.proto.ir_version = needed
         self._ir = None
 
     def ir(self) -> Graph:

@@ -12,6 +12,7 @@ from typing import Any
 
 from trtadvisor.advice.notes import AdviceNotes, JudgedSite
 from trtadvisor.analysis.cache import analysis_scope
+from trtadvisor.analysis.strong_typing import settle_typing
 from trtadvisor.config import EMPTY, Config, apply_config, find_config, load_config
 from trtadvisor.confirm.evidence import EngineEvidence
 from trtadvisor.ir.graph import Shape
@@ -93,7 +94,8 @@ FIND = "find"  # audit(config=FIND): the project's configuration file, found upw
 def audit(path: str | os.PathLike[str], *, trt: str | None = None, sm: str | None = None,
           gpu: str | None = None, precision: str | None = None, shapes: dict[str, Shape] | None = None,
           shape_mode: str | None = None, opt_level: int | None = None,
-          book: RuleBook | None = None, config: Config | str | os.PathLike[str] | None = None) -> AuditResult:
+          book: RuleBook | None = None, strongly_typed: bool = False,
+          config: Config | str | os.PathLike[str] | None = None) -> AuditResult:
     """Predict the engine TensorRT builds for the model at ``path`` and advise on it.
 
     ``config``: a :class:`Config`, the path of a configuration file, :data:`FIND` (the file found upward from
@@ -113,13 +115,14 @@ def audit(path: str | os.PathLike[str], *, trt: str | None = None, sm: str | Non
             from trtadvisor.ir.load import parse_shape_overrides
 
             shapes = parse_shape_overrides(config.shapes)
-    target = make_target(book, trt, sm, gpu, precision, shape_mode, opt_level)
+    target = make_target(book, trt, sm, gpu, precision, shape_mode, opt_level, strongly_typed)
     with _no_cyclic_gc(), analysis_scope():
         model = load_model(path, shapes, wait_for_shapes=False)
         # The audit owns the shape inference the load left running: it ends before audit() returns
         # (waited for, so the result holds every shape) or, when the audit fails, is stopped at once.
         try:
-            prediction = plan_graph(model.graph, target, book)
+            target, types = settle_typing(target, model.graph, book)  # strong typing: the model decides
+            prediction = plan_graph(model.graph, target, book, types)
             findings = list(prediction.findings)
             notes = AdviceNotes()
             findings.extend(advise(model, target, book, prediction, notes))

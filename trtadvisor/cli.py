@@ -78,7 +78,11 @@ def _add_target_options(p: argparse.ArgumentParser) -> None:
     t.add_argument("--trt", metavar="VERSION", help="TensorRT version (default: the newest the rules cover)")
     t.add_argument("--sm", metavar="N|auto", help="GPU compute capability, e.g. 90 or 8.6; 'auto' asks the GPU")
     t.add_argument("--gpu", metavar="NAME", help="GPU name, e.g. A100, L4, H100 (see rules/gpus.toml)")
-    t.add_argument("--precision", choices=PRECISIONS, help="precision to build for (default: fp16)")
+    t.add_argument("--precision", choices=PRECISIONS, help="precision to build for (default: fp16); on strongly "
+                   "typed targets (TensorRT 11, --strongly-typed) the model's types decide and this is the intent "
+                   "a finding compares them with")
+    t.add_argument("--strongly-typed", action="store_true", help="TensorRT 9.0-10.x: predict a --stronglyTyped "
+                   "build (always on from 11.0; a Q/DQ model is built strongly typed on 9.0+)")
     t.add_argument("--shapes", metavar="SPEC", help="shapes of dynamic inputs, trtexec style: name:1x3x224x224,... "
                    "(one static shape per input, as trtexec builds it)")
     # trtexec's own spelling, so a build command can be pasted: --minShapes=x:1x1x28x28 ...
@@ -318,7 +322,8 @@ def _target_kwargs(args: argparse.Namespace) -> dict[str, object]:
         shapes = parse_shape_overrides(args.opt_shapes)
         shape_mode = profile_mode(parse_shape_overrides(args.min_shapes), parse_shape_overrides(args.max_shapes))
     return {"trt": args.trt, "sm": args.sm, "gpu": args.gpu, "precision": args.precision,
-            "shapes": shapes, "shape_mode": shape_mode, "opt_level": args.opt_level}
+            "shapes": shapes, "shape_mode": shape_mode, "opt_level": args.opt_level,
+            "strongly_typed": bool(args.strongly_typed)}
 
 
 def _format_options(args: argparse.Namespace, fail_on: str) -> FormatOptions:

@@ -46,9 +46,10 @@ def test_config_is_found_upward_and_sets_the_target(tmp_path: Path) -> None:
     _, report = _audit(model)
     book = default_rulebook()
     assert report["target"] == {"trt": "10.8", "sm": book.gpus["L4"], "precision": "int8", "shapes": "static",
-                                "opt_level": 3}
+                                "opt_level": 3, "typing": "weak", "requested_precision": "int8", "gpu": "L4"}
     _, report = _audit(model, "--sm", "80", "--precision", "fp16")  # flags win over the file
-    assert report["target"] == {"trt": "10.8", "sm": 80, "precision": "fp16", "shapes": "static", "opt_level": 3}
+    assert report["target"] == {"trt": "10.8", "sm": 80, "precision": "fp16", "shapes": "static", "opt_level": 3,
+                                "typing": "weak", "requested_precision": "fp16", "gpu": None}
     _, report = _audit(model, "--no-config")
     assert report["target"]["trt"] == book.default_trt
 

@@ -21,6 +21,10 @@ from trtadvisor.report.json_report import report_dict
 
 from conftest import REPO, artifact
 
+# The cost figures here are for weakly typed builds, where --precision decides (FP16 on an FP32
+# model); the default TensorRT 11 target is strongly typed and builds an FP32 model in FP32/TF32.
+WEAK_TRT = "10.16"
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -54,7 +58,7 @@ def test_resnet18_a100_ranks_and_total_match_the_real_profile(precision: str) ->
 def test_stem_cost_from_the_architecture() -> None:
     """conv1 of ResNet-18 (7x7, 3 -> 64, stride 2) at batch 32, fused with its ReLU: FLOPs of the
     convolution and the ReLU; bytes = input + weights + bias + output, and no pass for the ReLU."""
-    result = audit(RESNET, gpu="A100", precision="fp16")
+    result = audit(RESNET, trt=WEAK_TRT, gpu="A100", precision="fp16")
     stem = result.cost.layers[0]  # type: ignore[union-attr]
     out = 32 * 64 * 112 * 112
     assert result.prediction.layers[0].ops == ("Conv", "Relu")
@@ -62,7 +66,7 @@ def test_stem_cost_from_the_architecture() -> None:
     assert stem.bytes == 2 * (32 * 3 * 224 * 224 + 64 * 3 * 7 * 7 + 64 + out)
     assert stem.bound == "compute"
     # The same layer in FP32 moves twice the bytes.
-    fp32 = audit(RESNET, gpu="A100", precision="fp32").cost.layers[0]  # type: ignore[union-attr]
+    fp32 = audit(RESNET, trt=WEAK_TRT, gpu="A100", precision="fp32").cost.layers[0]  # type: ignore[union-attr]
     assert fp32.bytes == 2 * stem.bytes
 
 
@@ -98,7 +102,7 @@ g (float[1,8,16,16] x) => (float[1,8,16,16] y, float[1,8,16,16] z) <float[8,8,3,
 }''')
     path = tmp_path / "m.onnx"
     onnx.save(model, path)
-    result = audit(path, gpu="A100", precision="fp16")
+    result = audit(path, trt=WEAK_TRT, gpu="A100", precision="fp16")
     missed = [f for f in result.findings if f.rule == "TRT101"]
     assert len(missed) == 1
     perf = perf_book(default_rulebook())
@@ -108,7 +112,7 @@ g (float[1,8,16,16] x) => (float[1,8,16,16] y, float[1,8,16,16] z) <float[8,8,3,
 
 
 def test_report_carries_costs_and_validates() -> None:
-    result = audit(RESNET, gpu="A100", precision="fp16")
+    result = audit(RESNET, trt=WEAK_TRT, gpu="A100", precision="fp16")
     data = report_dict(result)
     schema = json.loads((REPO / "trtadvisor" / "schema" / "report-v1.json").read_text())
     jsonschema.validate(data, schema)
@@ -119,10 +123,10 @@ def test_report_carries_costs_and_validates() -> None:
 
 
 def test_sm_only_target_names_the_assumed_gpu() -> None:
-    result = audit(RESNET, sm="86", precision="fp16")
+    result = audit(RESNET, trt=WEAK_TRT, sm="86", precision="fp16")
     basis = result.cost.basis()  # type: ignore[union-attr]
     assert basis["gpu"] == "A10" and basis["gpu_assumed"] is True
-    unknown = audit(RESNET, sm="53", precision="fp16")  # a Jetson Nano class GPU: no figures
+    unknown = audit(RESNET, trt=WEAK_TRT, sm="53", precision="fp16")  # a Jetson Nano class GPU: no figures
     assert unknown.cost.predicted_ms is None  # type: ignore[union-attr]
 
 

@@ -40,7 +40,8 @@ def test_json_report_contract_values() -> None:
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert data["schema"] == "trtadvisor.report/v1"
-    assert data["target"] == {"trt": "8.6", "sm": 86, "precision": "fp16", "shapes": "static", "opt_level": 3}
+    assert data["target"] == {"trt": "8.6", "sm": 86, "precision": "fp16", "shapes": "static", "opt_level": 3,
+                              "typing": "weak", "requested_precision": "fp16", "gpu": "A10"}
     assert data["model"] == {"path": str(sample_path(RESNET)), "opset": 17, "nodes": 65}
     first = data["layers"][0]
     assert first["kind"] == "convolution" and first["ops"] == ["Conv", "Relu"] and first["fusions"] == ["conv+relu"]
@@ -61,26 +62,37 @@ def test_rich_report_shows_summary_layers_findings_and_command() -> None:
 @pytest.mark.parametrize("trt, expected, absent", [
     ("8.6", ["--fp16", "--noDataTransfers", "--useSpinWait", "--useCudaGraph"], []),
     ("10.16", ["--fp16", "--useCudaGraph"], []),
-    ("11.0", ["--noDataTransfers", "--useSpinWait"], ["--fp16", "--useCudaGraph"]),
+    # 11.0: precision flags removed; CUDA graphs, spin-wait, no transfers and a separate profile run
+    # are defaults whose old flags are deprecated no-ops (tensorrt-11.md 'trtexec').
+    ("11.0", [], ["--fp16", "--useCudaGraph", "--noDataTransfers", "--useSpinWait", "--separateProfileRun"]),
+    ("11.4", [], ["--fp16", "--useCudaGraph", "--noDataTransfers", "--useSpinWait", "--separateProfileRun"]),
 ])
 def test_trtexec_flags_follow_the_version(trt: str, expected: list[str], absent: list[str]) -> None:
     result = audit(sample_path(RESNET), trt=trt, precision="fp16")
     flags = result.trtexec.split()
-    assert all(f in flags for f in expected) and not any(f in flags for f in absent)
-    profile = str(result.profile_command)
+    profile = str(result.profile_command).split()
+    assert all(f in flags for f in expected) and not any(f in flags + profile for f in absent)
     for flag in ("--profilingVerbosity=detailed", "--exportLayerInfo=resnet18.torchscript.opset17.layers.json",
-                 "--exportProfile=resnet18.torchscript.opset17.profile.json", "--separateProfileRun"):
+                 "--exportProfile=resnet18.torchscript.opset17.profile.json"):
         assert flag in profile
+    assert ("--separateProfileRun" in profile) is (trt.startswith(("8.", "10.")))
 
 
 @pytest.mark.parametrize("precision, flag", [("fp32", "--noTF32"), ("bf16", "--bf16"), ("int8", "--int8"),
-                                             ("fp8", "--fp8"), ("best", "--best")])
+                                             ("fp16", "--fp16"), ("best", "--best")])
 def test_precision_flags(precision: str, flag: str) -> None:
     assert flag in audit(sample_path(RESNET), trt="10.16", precision=precision).trtexec.split()
 
 
+def test_fp8_without_qdq_is_not_a_flag_away() -> None:
+    # FP8 exists only through explicit Q/DQ: the FP32 ResNet-18 (no Q/DQ) gets no --fp8, and TRT222 says why.
+    result = audit(sample_path(RESNET), trt="10.16", precision="fp8")
+    assert "--fp8" not in result.trtexec.split() and "--fp16" in result.trtexec.split()
+    assert "TRT222" in {f.rule for f in result.findings}
+
+
 def test_unsupported_precision_on_the_gpu_is_reported() -> None:
-    result = audit(sample_path(RESNET), gpu="A100", precision="fp8")
+    result = audit(sample_path(RESNET), trt="10.16", gpu="A100", precision="fp8")
     assert [f.message for f in result.findings if f.rule == "TRT206"] == [
         "FP8 needs SM 89 or newer; the target is SM 80"]
 
@@ -88,7 +100,7 @@ def test_unsupported_precision_on_the_gpu_is_reported() -> None:
 @pytest.mark.parametrize("args, fragment", [
     (["--gpu", "Voodoo 5"], "unknown GPU 'Voodoo 5'"),
     (["--trt", "ten"], "is not a TensorRT version"),
-    (["--sm", "abc"], "is not a number"),
+    (["--sm", "abc"], "is not a compute capability"),
     (["--sm", "80", "--gpu", "A100"], "both --sm and --gpu"),
 ])
 def test_bad_target_options(args: list[str], fragment: str) -> None:

@@ -129,7 +129,7 @@ def test_renamed_key_is_refused(file: str, where: tuple[Any, ...], kind: str, tm
 def test_renamed_key_gets_did_you_mean(tmp_path: Path) -> None:
     for path in RULES.glob("*.toml"):
         shutil.copy(path, tmp_path / path.name)
-    text = (tmp_path / "trt.toml").read_text().replace('default = "10.16"', 'defualt = "10.16"')
+    text = (tmp_path / "trt.toml").read_text().replace('default = "11.4"', 'defualt = "11.4"')
     (tmp_path / "trt.toml").write_text(text)
     with pytest.raises(RuleDataError) as raised:
         load_rulebook(tmp_path)

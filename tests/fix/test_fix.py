@@ -62,7 +62,8 @@ def _fixed(sample: Path, tmp_path: Path, **kwargs) -> tuple[Path, stage.FixRepor
 
 def test_decomposed_layernorm_becomes_layernormalization(tmp_path: Path) -> None:
     assert _ops(BERT16)["LayerNormalization"] == 0  # TorchScript at opset 16 decomposes every LayerNorm
-    out, report = _fixed(BERT16, tmp_path)
+    # TRT306 warns of FP16 overflow: a weakly typed FP16 build (10.x). TensorRT 11 builds this FP32 model in FP32.
+    out, report = _fixed(BERT16, tmp_path, target={"trt": "10.16"})
     ops = _ops(out)
     assert ops["LayerNormalization"] == 2 * LAYERS + 1
     assert ops["ReduceMean"] == 0 and ops["Sqrt"] == 0 and ops["Pow"] == 0

@@ -21,8 +21,9 @@ def advisors() -> list[Advisor]:
     from trtadvisor.advice.general import general_findings
     from trtadvisor.advice.qdq import qdq_findings
     from trtadvisor.advice.reformats import reformat_findings
+    from trtadvisor.advice.typing_mode import typing_findings
 
-    return [general_findings, attention_findings, qdq_findings, reformat_findings]
+    return [general_findings, attention_findings, qdq_findings, reformat_findings, typing_findings]
 
 
 def advise(model: LoadedModel, target: Target, book: RuleBook, prediction: Prediction,

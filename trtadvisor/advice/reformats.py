@@ -25,10 +25,13 @@ def reformat_findings(model: LoadedModel, target: Target, book: RuleBook, predic
                       notes: AdviceNotes) -> list[Finding]:
     """Fills ``notes.reformats``: the boundary reformats this target will have (no findings)."""
     platform = book.platform
+    if target.strong:
+        casts = _cast_layers(model.graph, prediction)
+        if casts:
+            notes.reformats = casts
+        return []
     if target.precision not in platform["io_reformat_precisions"] or has_qdq(model.graph):
-        return []  # FP32/TF32 builds keep FP32 at the boundary; strongly typed Q/DQ models follow the model
-    if target.trt_at_least(book.trt["precision_flags"]["removed_in"]):
-        return []  # strongly typed by default: the model's own types decide
+        return []  # FP32/TF32 builds keep FP32 at the boundary; Q/DQ models follow the model
     graph = model.graph
     layer_of = _boundary_layers(graph, prediction)
     inner = _LAYER_PRECISION[target.precision]
@@ -52,6 +55,28 @@ def reformat_findings(model: LoadedModel, target: Target, book: RuleBook, predic
     if reformats:
         notes.reformats = reformats
     return []
+
+
+def _cast_layers(graph: Graph, prediction: Prediction) -> list[dict[str, str]]:
+    """Strongly typed: network I/O keeps the model's declared types (no boundary reformat is added);
+    the data-type changes are the model's own Cast nodes, each a conversion layer (precision
+    ``from->to``), at the inputs, outputs or inside."""
+    casts = [layer for layer in prediction.layers if "->" in (layer.precision or "")
+             and all(op in ("Cast", "CastLike") for op in layer.ops)]
+    if not casts:
+        return []
+    by_name = {n.name: n for g in graph.walk() for n in g.nodes}
+    found: list[dict[str, str]] = []
+    for layer in casts:
+        src, dst = (layer.precision or "").split("->", 1)
+        first, last = by_name.get(layer.nodes[0]), by_name.get(layer.nodes[-1])
+        if src == dst or first is None or last is None or not last.outputs:
+            continue
+        tensor = last.outputs[0]
+        at = ("input" if any(graph.is_graph_input(i) for i in first.inputs)
+              else "output" if graph.is_graph_output(tensor) else "inside")
+        found.append({"name": layer.name, "at": at, "tensor": tensor, "layer": layer.name, "from": src, "to": dst})
+    return found
 
 
 def _boundary_layers(graph: Graph, prediction: Prediction) -> dict[str, str]:

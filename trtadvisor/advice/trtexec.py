@@ -1,9 +1,10 @@
 """The trtexec commands that fit the model and the TensorRT version.
 
 Flags and their history come from rules/trt.toml: precision flags exist through 10.x and are gone in
-11.x (strongly typed by default); CUDA graphs are asked for with --useCudaGraph before 11.x and on by
-default after; --noDataTransfers --useSpinWait make measurements stable; the profiling recipe adds
-detailed verbosity, the three exports and --separateProfileRun.
+11.x (strongly typed only); CUDA graphs, spin-wait and no data transfers are asked for before 11.x
+and are defaults from 11.x (their inverses --noCudaGraph, --noSpinWait, --includeDataTransfers);
+the profiling recipe adds detailed verbosity, the three exports and, before 11.x,
+--separateProfileRun. Every printed flag is one the target version's trtexec has.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from trtadvisor.ir.graph import Graph
 from trtadvisor.ir.load import LoadedModel
 from trtadvisor.knowledge.rulebook import RuleBook
 from trtadvisor.knowledge.target import Target
+from trtadvisor.knowledge.trtexec_flags import grammar
 
 CUDA_GRAPH_BLOCKERS = frozenset({"Loop", "If", "Scan", "NonZero", "NonMaxSuppression", "Unique"})
 
@@ -46,19 +48,22 @@ def has_cuda_graph_blockers(graph: Graph) -> bool:
 
 
 def precision_flags(model: LoadedModel, target: Target, book: RuleBook) -> list[str]:
+    """Weakly typed: the flag of --precision. Strongly typed: the model's types decide, so no precision
+    flag at all from 11.0 (they are removed) and --stronglyTyped on 9.0-10.x; --noTF32 for fp32 in both."""
     flags_table = book.trt["precision_flags"]
-    if target.trt_at_least(flags_table["removed_in"]):
-        return []  # strongly typed by default: the model's own types decide
-    if has_qdq(model.graph) and target.trt_at_least(flags_table["strongly_typed_since"]):
-        return ["--stronglyTyped"]
+    if target.strong:
+        flags = [] if target.trt_at_least(flags_table["removed_in"]) else [flags_table["strongly_typed"]]
+        return flags + ([flags_table["tf32_off"]] if target.intent == "fp32" else [])
     if target.precision == "fp32":
         return [flags_table["tf32_off"]]
     if target.precision == "tf32":
         return []
     if target.precision == "best":
         return [flags_table["best"]]
+    if target.precision == "fp8" and not has_qdq(model.graph):
+        return [flags_table["fp16"]]  # FP8 exists only through Q/DQ: TRT222 says so; FP16 is what builds
     flag = flags_table.get(target.precision)
-    return [flag] if flag else []
+    return [flag] if flag else []  # implicit INT8: TRT222 names the calibration cache flag
 
 
 def _shapes_flag(model: LoadedModel) -> list[str]:
@@ -75,7 +80,9 @@ def _shapes_flag(model: LoadedModel) -> list[str]:
 
 
 def _quote_name(name: str) -> str:
-    return f"'{name}'" if any(c in name for c in ",: ") else name
+    """trtexec reads a name holding ',' or ':' inside single quotes; the shell quoting of the whole
+    argument (see _join) keeps those quotes for trtexec."""
+    return f"'{name}'" if any(c in name for c in ",:") else name
 
 
 def build_flags(model: LoadedModel, target: Target, book: RuleBook) -> list[str]:
@@ -83,19 +90,46 @@ def build_flags(model: LoadedModel, target: Target, book: RuleBook) -> list[str]
     return [*_shapes_flag(model), *precision_flags(model, target, book)]
 
 
+def measurement_flags(model: LoadedModel, target: Target, book: RuleBook) -> list[str]:
+    """Stable measurement: --noDataTransfers --useSpinWait (--useCudaGraph when nothing blocks capture)
+    before 11.0; from 11.0 all three are defaults, and only --noCudaGraph is printed where capture is
+    blocked (the same engine run as before)."""
+    cuda_graph = book.trt["cuda_graph"]
+    blocked = has_cuda_graph_blockers(model.graph)
+    if target.trt_at_least(book.trt["stable_measurement"]["default_since"]):
+        flags = []
+    else:
+        flags = list(book.trt["stable_measurement"]["flags"])
+    if target.trt_at_least(cuda_graph["default_on_since"]):
+        if blocked:
+            flags.append(cuda_graph["off_flag"])
+    elif not blocked:
+        flags.append(cuda_graph["flag"])
+    return flags
+
+
+def _usable(flags: list[str], target: Target, book: RuleBook) -> list[str]:
+    """Only flags the target's trtexec has (rules/trt.toml [trtexec_flags]); the rest would fail the run."""
+    g = grammar(book)
+    return [f for f in flags if g.usable(f, target.trt_version)]
+
+
+def _join(parts: list[str]) -> str:
+    return " ".join(shlex.quote(p) for p in parts)
+
+
 def trtexec_command(model: LoadedModel, target: Target, book: RuleBook) -> str:
     """The benchmark command: shapes, precision and the stable-measurement flags."""
-    parts = ["trtexec", f"--onnx={model.path}", *build_flags(model, target, book)]
-    parts += list(book.trt["stable_measurement"]["flags"])
-    cuda_graph = book.trt["cuda_graph"]
-    if not target.trt_at_least(cuda_graph["default_on_since"]) and not has_cuda_graph_blockers(model.graph):
-        parts.append(cuda_graph["flag"])
-    return " ".join(shlex.quote(p) if " " in p else p for p in parts)
+    return _join(["trtexec", *_command_flags(model, target, book)])
+
+
+def _command_flags(model: LoadedModel, target: Target, book: RuleBook) -> list[str]:
+    flags = [f"--onnx={model.path}", *build_flags(model, target, book), *measurement_flags(model, target, book)]
+    return _usable(flags, target, book)
 
 
 def profiling_command(model: LoadedModel, target: Target, book: RuleBook) -> str:
     """The per-layer profiling recipe whose outputs `trtadvisor audit --layer-info ...` reads back."""
     stem = Path(model.path).with_suffix("").name
-    base = trtexec_command(model, target, book)
     recipe = [flag.format(stem=stem) for flag in book.trt["profiling"]["flags"]]
-    return " ".join([base, *recipe])
+    return _join(["trtexec", *_command_flags(model, target, book), *_usable(recipe, target, book)])

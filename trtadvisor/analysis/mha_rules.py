@@ -123,6 +123,12 @@ def _judged_facts(site: AttentionSite) -> tuple[object, ...]:
             site.num_kv_heads, site.mask, site.mask_extent, site.mask_shape, site.bias, site.causal)
 
 
+def _reduced_precision_fix(target: Target) -> str:
+    if target.strong:  # strongly typed: no precision switch exists; the model's types decide
+        return "convert the model to FP16 or BF16 (ModelOpt AutoCast) to use the fused MHA kernels"
+    return "build with --fp16 (or --bf16) to use the fused MHA kernels"
+
+
 def judge(site: AttentionSite, target: Target, rules: MhaRules) -> Verdict:
     """The verdict of the tables (and the TensorRT version) for one site on one target."""
     version_reasons, version_fixes = _version_checks(site, target, rules)
@@ -137,7 +143,7 @@ def judge(site: AttentionSite, target: Target, rules: MhaRules) -> Verdict:
     if precision is None:
         return Verdict(None, (f"the MHA fusion tables have no {target.precision.upper()} column "
                               "(FP16, BF16, INT8 and FP8 only)",),
-                       ("build with --fp16 (or --bf16) to use the fused MHA kernels",), None, unknown_target=True)
+                       (_reduced_precision_fix(target),), None, unknown_target=True)
     column = rules.column(sm, precision)
     name = PRECISION_NAMES[precision]
     if column is None:

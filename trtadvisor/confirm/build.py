@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import statistics
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,10 +38,14 @@ class ArtifactPaths:
         }
 
 
-def profiling_command(trtexec: Path, onnx: Path, out_dir: Path, extra_flags: Sequence[str] = ()) -> list[str]:
-    """trtexec's arguments for a build whose layers, per-layer times and timings can all be read back."""
+def profiling_command(trtexec: Path, onnx: Path, out_dir: Path, extra_flags: Sequence[str] = (),
+                      keep: Callable[[str], bool] | None = None) -> list[str]:
+    """trtexec's arguments for a build whose layers, per-layer times and timings can all be read back.
+
+    ``keep``: which flags the target's trtexec has (from 11.0 --separateProfileRun is a deprecated
+    no-op, always on); None keeps them all."""
     stem = onnx.stem
-    return [
+    command = [
         str(trtexec),
         f"--onnx={onnx}",
         f"--saveEngine={out_dir / (stem + '.engine')}",
@@ -53,6 +57,7 @@ def profiling_command(trtexec: Path, onnx: Path, out_dir: Path, extra_flags: Seq
         "--dumpProfile",
         *extra_flags,
     ]
+    return command if keep is None else [command[0], *filter(keep, command[1:])]
 
 
 def run_trtexec(
@@ -61,10 +66,11 @@ def run_trtexec(
     out_dir: Path,
     extra_flags: list[str] | None = None,
     timeout_s: float | None = None,
+    keep: Callable[[str], bool] | None = None,
 ) -> ArtifactPaths:
     """Build and profile ``onnx`` with trtexec; the log (stdout and stderr) goes to ``<stem>.trtexec.log``."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    command = profiling_command(Path(trtexec), Path(onnx), out_dir, extra_flags or [])
+    command = profiling_command(Path(trtexec), Path(onnx), out_dir, extra_flags or [], keep)
     log_path = out_dir / f"{Path(onnx).stem}.trtexec.log"
     try:
         with log_path.open("w", encoding="utf-8") as log:

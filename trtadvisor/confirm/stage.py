@@ -78,17 +78,22 @@ def build_and_confirm(result: AuditResult, out_dir: Path, *, trtexec: str | None
     from trtadvisor.advice.trtexec import build_flags
     from trtadvisor.confirm.build import api_profile_records, build_with_tensorrt, run_trtexec
     from trtadvisor.knowledge.rulebook import default_rulebook
+    from trtadvisor.knowledge.trtexec_flags import grammar
 
     model_path = Path(result.model.path)
     if trtexec:
-        paths = run_trtexec(Path(trtexec), model_path, out_dir, build_flags(result.model, result.target,
-                                                                              default_rulebook()))
+        book = default_rulebook()
+        version = result.target.trt_version
+        paths = run_trtexec(Path(trtexec), model_path, out_dir, build_flags(result.model, result.target, book),
+                            keep=lambda flag: grammar(book).usable(flag, version))
         kwargs = {k: (str(v) if v is not None else None) for k, v in paths.as_kwargs().items()}
         confirm_into(result, **kwargs, top=top)
         return
     if use_api:
         precision = result.target.precision
-        build = build_with_tensorrt(model_path, fp16=precision in ("fp16", "best"), int8=precision in ("int8", "best"))
+        weak = not result.target.strong  # strongly typed: the model's types decide, no precision switches
+        build = build_with_tensorrt(model_path, fp16=weak and precision in ("fp16", "best"),
+                                    int8=weak and precision in ("int8", "best"))
         out_dir.mkdir(parents=True, exist_ok=True)
         layer_info = out_dir / f"{model_path.stem}.layers.json"
         profile = out_dir / f"{model_path.stem}.profile.json"

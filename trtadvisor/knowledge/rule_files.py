@@ -52,6 +52,12 @@ ENGINE = Table(artifact=str, model=str, trt=VERSION, sm=int, gpu=str, precision=
 
 OP_CLASS = Table(ops=ListOf(str), kind=str, pointwise=bool, source=str)
 
+# rules/trt.toml [trtexec.flags]: one trtexec option's history; value names a [trtexec.values] grammar
+# ("" = no value) and value_from switches grammar from a version on.
+TRTEXEC_FLAG = Table(value=str, since=Opt(VERSION, None), removed_in=Opt(VERSION, None),
+                     deprecated_in=Opt(VERSION, None), value_from=Opt(MapOf(str, key=r"\d+\.\d+"), {}))
+PLATFORM = Table(jetpack=bool, dla=bool, note=str)
+
 FILES: dict[str, Spec] = {
     "ops.toml": Table(
         meta=META,
@@ -71,18 +77,33 @@ FILES: dict[str, Spec] = {
     ),
     "engines.toml": Table(meta=META, calibration=Table(documented_markers=ListOf(str), max_run=int),
                           engine=MapOf(ENGINE)),
-    "gpus.toml": Table(meta=META, gpus=MapOf(int)),
+    "gpus.toml": Table(
+        meta=META, gpus=MapOf(int),
+        compute_capabilities=Table(
+            source=str, known=ListOf(int), jetson=ListOf(int),
+            since=MapOf(Table(trt=VERSION, source=str), key=r"\d+"),
+            unconfirmed=Table(trt=VERSION, below=int, note=str, source=str)),
+    ),
     "trt.toml": Table(
         meta=META,
-        versions=Table(known=ListOf(VERSION), default=VERSION),
+        versions=Table(source=str, known=ListOf(VERSION), default=VERSION),
         target=Table(default_gpu=str, default_sm=int, default_precision=str),
+        typing=Table(source=str, strong_only_since=VERSION, strongly_typed_flag_since=VERSION,
+                     calibration_removed_in=VERSION, overflow_prone_ops=ListOf(str), autocast=str, autocast_source=str,
+                     quantize=str, quantize_source=str),
         precision_flags=Table(source=str, removed_in=VERSION, fp16=str, bf16=str, int8=str, fp8=str, tf32_off=str,
-                              best=str, bf16_since=VERSION, fp8_since=VERSION, strongly_typed_since=VERSION),
-        cuda_graph=Table(source=str, default_on_since=VERSION, flag=str),
-        stable_measurement=Table(source=str, flags=ListOf(str)),
+                              best=str, strongly_typed=str, calib=str, bf16_since=VERSION, fp8_since=VERSION,
+                              strongly_typed_since=VERSION),
+        cuda_graph=Table(source=str, default_on_since=VERSION, flag=str, off_flag=str),
+        stable_measurement=Table(source=str, flags=ListOf(str), default_since=VERSION),
         profiling=Table(source=str, flags=ListOf(str)),
         aux_streams=Table(source=str, since=VERSION, flag=str),
+        platforms=Table(source=str, unconfirmed=ListOf(VERSION), unconfirmed_note=str,
+                        by_version=MapOf(PLATFORM, key=r"\d+\.\d+")),
+        trtexec=Table(source=str, values_source=str, unknown_option_fails_since=VERSION, values=MapOf(str),
+                      flags=MapOf(TRTEXEC_FLAG, key=r"--[A-Za-z][A-Za-z0-9]*")),
     ),
+    "typing.toml": Table(meta=META, rule=MapOf(RULE, key=CODE)),
     "fusions.toml": Table(
         fusion=MapOf(FUSION),
         platform=Table(gemm_as_conv_before=VERSION, gemm_as_conv_source=str, myelin_gemm_since=VERSION,

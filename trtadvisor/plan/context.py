@@ -70,11 +70,12 @@ class PredictedLayer(NamedTuple):
     confidence: str = "inferred"
     evidence: tuple[str, ...] = ()
     alternatives: tuple[dict[str, object], ...] = ()
+    precision: str | None = None  # plan/precision.py: "fp16", "tf32", "int8", "fp32->fp16" (a Cast), ...
 
     def to_json(self) -> dict[str, object]:
         return {"name": self.name, "kind": self.kind, "nodes": list(self.nodes), "ops": list(self.ops),
                 "fusions": list(self.fusions), "confidence": self.confidence, "evidence": list(self.evidence),
-                "alternatives": list(self.alternatives)}
+                "alternatives": list(self.alternatives), "precision": self.precision}
 
 
 @dataclass

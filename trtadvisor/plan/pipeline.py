@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from operator import attrgetter
 
+from trtadvisor.analysis.dtypes import tensor_dtypes
 from trtadvisor.ir.graph import Graph, Node, node_index
 from trtadvisor.knowledge.findings import Finding
 from trtadvisor.knowledge.rulebook import RuleBook
@@ -28,6 +29,7 @@ from trtadvisor.plan.passes.reduction import fuse_gelu, fuse_reductions, reduce_
 from trtadvisor.plan.passes.scale import erase_identity_scales, fold_scales_into_convs
 from trtadvisor.plan.passes.shuffle import fuse_shuffle_reduce, fuse_shuffles
 from trtadvisor.plan.passes.softmax import fuse_softmax
+from trtadvisor.plan.precision import LayerPrecision
 
 Pass = Callable[[PlanContext], None]
 
@@ -105,8 +107,11 @@ def _plan_once(graph: Graph, target: Target, book: RuleBook,
     return ctx
 
 
-def plan_graph(graph: Graph, target: Target, book: RuleBook) -> Prediction:
-    """Predict the engine layers for ``graph`` and every nested If/Loop body."""
+def plan_graph(graph: Graph, target: Target, book: RuleBook, types: dict[str, int] | None = None) -> Prediction:
+    """Predict the engine layers for ``graph`` and every nested If/Loop body.
+
+    ``types``: every tensor's element type (analysis/dtypes.py), computed here when not given."""
+    precision_of = LayerPrecision(target, tensor_dtypes(graph) if types is None else types).of
     layers: list[PredictedLayer] = []
     eliminated: dict[str, str] = {}
     findings: list[Finding] = []
@@ -116,7 +121,9 @@ def plan_graph(graph: Graph, target: Target, book: RuleBook) -> Prediction:
         node_count += len(g.nodes)
         planned = [PredictedLayer(group.name, group.kind, tuple(map(_name_of, group.nodes)),
                                   tuple(map(_op_of, group.nodes)), tuple(group.fusions)) for group in ctx.groups()]
-        layers.extend(calibrate(planned, target, book))
+        by_name = {n.name: n for n in g.nodes}  # calibration may regroup nodes: precision after it
+        layers.extend(layer._replace(precision=precision_of([by_name[n] for n in layer.nodes if n in by_name]))
+                      for layer in calibrate(planned, target, book))
         for node in sorted(ctx.eliminated, key=node_index):
             eliminated[node.name] = ctx.eliminated[node]
         if ctx.findings:

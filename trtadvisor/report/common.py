@@ -222,3 +222,33 @@ def alternative_text(alternative: Mapping[str, Any]) -> str:
     nodes = list(alternative.get("nodes", ()))
     shown = ", ".join(nodes[:4]) + (" …" if len(nodes) > 4 else "")
     return f"{alternative.get('kind')} [{shown}] when {alternative.get('when')}"
+
+
+def target_dict(target: Any) -> dict[str, Any]:
+    """The target as the JSON contract and SARIF state it: what was assumed, and the typing mode."""
+    return {"trt": target.trt, "sm": target.sm, "precision": target.precision, "shapes": target.shapes,
+            "opt_level": target.opt_level, "typing": target.typing, "requested_precision": target.intent,
+            "gpu": target.gpu}
+
+
+def typing_text(target: Any) -> str:
+    """One phrase for every format: the typing mode and whose types decide the precision."""
+    if target.strong:
+        asked = f"; --precision {target.intent} is the intent" if target.intent != target.precision else ""
+        return f"strongly typed (the model's tensor types decide{asked})"
+    return f"weakly typed (--precision {target.precision} enables the kernels TensorRT picks from)"
+
+
+def target_text(target: Any, sep: str = ", ") -> str:
+    """``TensorRT 11.4, SM 90 (H100), tf32, strongly typed (...)``."""
+    gpu = f" ({target.gpu})" if target.gpu else ""
+    return sep.join((f"TensorRT {target.trt}", f"SM {target.sm}{gpu}", target.precision, typing_text(target)))
+
+
+def precision_counts(layers: Sequence[PredictedLayer]) -> list[tuple[str, int]]:
+    """Predicted layers per precision, most common first (``[("tf32", 21), ("fp32", 12)]``)."""
+    return Counter(layer.precision or "unknown" for layer in layers).most_common()
+
+
+def precision_text(layers: Sequence[PredictedLayer]) -> str:
+    return ", ".join(f"{p} × {n}" for p, n in precision_counts(layers))

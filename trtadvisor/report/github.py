@@ -13,7 +13,7 @@ from trtadvisor.ci.diff import ModelDiff
 from trtadvisor.ci.source_locations import Locator
 from trtadvisor.knowledge.findings import Finding
 from trtadvisor.knowledge.rulebook import RuleBook, default_rulebook
-from trtadvisor.report.common import confidence_text
+from trtadvisor.report.common import confidence_text, precision_text, target_text
 from trtadvisor.report.formats import FormatOptions
 
 COMMAND = {"error": "error", "warning": "warning", "info": "notice"}
@@ -58,8 +58,9 @@ class GithubFormatter:
     def format(self, result: AuditResult) -> str:
         locator = Locator(result.model.path, result.model.graph, self.options.root)
         p = result.prediction
-        summary = (f"trtadvisor: {locator.model}: {len(p.layers)} predicted layers ({confidence_text(p.layers)}), "
-                   f"fusion coverage {p.coverage:.1%}, {len(result.findings)} finding(s)")
+        summary = (f"trtadvisor: {locator.model}: {target_text(result.target)}: {len(p.layers)} predicted layers "
+                   f"({precision_text(p.layers)}; {confidence_text(p.layers)}), fusion coverage {p.coverage:.1%}, "
+                   f"{len(result.findings)} finding(s)")
         return _lines(result.findings, locator, self.book, summary)
 
     def format_diff(self, diff: ModelDiff) -> str:

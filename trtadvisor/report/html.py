@@ -27,7 +27,9 @@ from trtadvisor.report.common import (
     engine_layers,
     fusion_counts,
     layer_time,
+    precision_text,
     severity_counts,
+    typing_text,
 )
 from trtadvisor.report.formats import FormatOptions
 
@@ -214,7 +216,8 @@ def _layers_section(result: AuditResult) -> str:
     rows = "".join(f"<tr><td class=num>{i}</td><td>{escape(layer.name)}</td><td>{escape(layer.kind)}</td>"
                    f"<td>{escape(layer.confidence)}</td>"
                    f"<td>{escape('; '.join(alternative_text(a) for a in layer.alternatives))}</td>"
-                   f"<td>{escape(', '.join(layer.fusions))}</td><td><code>{escape(' '.join(layer.ops[:12]))}"
+                   f"<td>{escape(layer.precision or '')}</td><td>{escape(', '.join(layer.fusions))}</td>"
+                   f"<td><code>{escape(' '.join(layer.ops[:12]))}"
                    f"{' …' if len(layer.ops) > 12 else ''}</code></td></tr>"
                    for i, layer in enumerate(layers[:MAX_LAYER_ROWS]))
     more = (f"<p class=hint>{len(layers) - MAX_LAYER_ROWS} more layers: use --format json.</p>"
@@ -222,7 +225,7 @@ def _layers_section(result: AuditResult) -> str:
     return (f"<section><details><summary><b>Predicted engine: {len(layers)} layers</b> "
             f"({escape(confidence_text(layers))})</summary>"
             "<table><thead><tr><th>#</th><th>Layer</th><th>Kind</th><th>Confidence</th><th>Also seen</th>"
-            "<th>Fusions</th><th>Ops</th></tr></thead>"
+            "<th>Precision</th><th>Fusions</th><th>Ops</th></tr></thead>"
             f"<tbody>{rows}</tbody></table>{more}</details></section>")
 
 
@@ -248,7 +251,8 @@ class HtmlFormatter:
                 _time_section(result.contract_fields()), _findings(result.findings, locator, "findings"),
                 _layers_section(result), commands]
         return _page(f"trtadvisor: {locator.model}",
-                     f"TensorRT {t.trt} · SM {t.sm}{gpu} · {t.precision} · opset {result.model.opset}", body)
+                     f"TensorRT {t.trt} · SM {t.sm}{gpu} · {t.precision} · {typing_text(t)} · "
+                     f"layer precisions: {precision_text(p.layers)} · opset {result.model.opset}", body)
 
     def format_diff(self, diff: ModelDiff) -> str:
         locator = Locator(diff.new.model.path, diff.new.model.graph, self.options.root)

@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from trtadvisor.api import AuditResult
+from trtadvisor.report.common import target_dict
 
 SCHEMA_ID = "trtadvisor.report/v1"
 
@@ -18,8 +19,7 @@ def report_dict(result: AuditResult) -> dict[str, Any]:
     data: dict[str, Any] = {
         "schema": SCHEMA_ID,
         "model": {"path": result.model.path, "opset": result.model.opset, "nodes": prediction.node_count},
-        "target": {"trt": result.target.trt, "sm": result.target.sm, "precision": result.target.precision,
-                   "shapes": result.target.shapes, "opt_level": result.target.opt_level},
+        "target": target_dict(result.target),
         "layers": _layers_json(result),
         "eliminated": list(prediction.eliminated),
         "findings": [f.to_json() for f in result.findings],

@@ -18,7 +18,9 @@ from trtadvisor.report.common import (
     confidence_text,
     coverage_by_kind,
     fusion_counts,
+    precision_text,
     severity_counts,
+    typing_text,
 )
 from trtadvisor.report.formats import FormatOptions
 
@@ -73,7 +75,8 @@ class MarkdownFormatter:
         out = [f"## trtadvisor: {code(locator.model)}", "",
                f"**TensorRT {t.trt} · SM {t.sm}{gpu} · {t.precision}** — {p.node_count} ONNX nodes → "
                f"**{len(p.layers)}** predicted layers, {len(p.eliminated)} eliminated · fusion coverage "
-               f"**{p.coverage:.1%}** · findings: {_counts(result.findings)}", ""]
+               f"**{p.coverage:.1%}** · findings: {_counts(result.findings)}", "",
+               f"Typing: {typing_text(t)} · layer precisions: {precision_text(p.layers)}", ""]
         baseline = result.baseline
         if baseline is not None and baseline.accepted:
             out += [f"{baseline.accepted} finding(s) accepted by the baseline {code(baseline.path)}"

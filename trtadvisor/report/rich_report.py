@@ -26,6 +26,8 @@ from trtadvisor.report.common import (
     group_sites,
     op_types,
     pattern_counts,
+    precision_text,
+    typing_text,
 )
 from trtadvisor.report.engine_rich import EngineView
 from trtadvisor.report.qdq_view import QdqView
@@ -92,6 +94,8 @@ class AuditView:
         model.append(f"  opset {r.model.opset}  {p.node_count} nodes")
         grid.add_row("Model", model)
         grid.add_row("Target", f"TensorRT {r.target.trt}, SM {r.target.sm}{gpu}, {r.target.precision}")
+        grid.add_row("Typing", typing_text(r.target))
+        grid.add_row("Layer precisions", precision_text(p.layers))
         grid.add_row("Predicted layers", f"{len(p.layers)}  ({', '.join(f'{k} {v}' for k, v in kinds.most_common())})")
         grid.add_row("Eliminated nodes", str(len(p.eliminated)))
         reformats = r.reformats
@@ -126,7 +130,7 @@ class AuditView:
         table.add_column("Kind", no_wrap=True)
         table.add_column("Sure", no_wrap=True)  # confidence: observed / documented / inferred (+ alternatives)
         table.add_column("Fusions", style="green", overflow="fold")
-        table.add_column("Ops", style="dim", overflow="fold")
+        table.add_column("Precision · ops", style="dim", overflow="fold")  # precision first: the ops fold
         shown = layers[: self.max_layers]
         index_width = len(str(max(0, len(shown) - 1)))
         kind_width = max((len(layer.kind) for layer in shown), default=4)
@@ -137,9 +141,9 @@ class AuditView:
         for i, layer in enumerate(shown):
             # Text(), not markup: layer names hold brackets ('{ForeignNode[a...b]}').
             sure = layer.confidence[:3] + (f" +{len(layer.alternatives)}" if layer.alternatives else "")
+            ops = f"{layer.precision} · {_ops_text(layer.ops)}" if layer.precision else _ops_text(layer.ops)
             table.add_row(str(i), safe(layer.name, name_width), layer.kind, sure,
-                          Text(fold(", ".join(layer.fusions), fusion_width)),
-                          safe(_ops_text(layer.ops), ops_width))
+                          Text(fold(", ".join(layer.fusions), fusion_width)), safe(ops, ops_width))
         caption = [f"Sure: obs(erved in a real engine of this build), doc(umented), inf(erred); +N: N other "
                    f"builds seen ({confidence_text(layers)})"]
         if len(layers) > self.max_layers:

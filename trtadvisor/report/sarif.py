@@ -21,7 +21,7 @@ from trtadvisor.ci.diff import ModelDiff
 from trtadvisor.ci.source_locations import FindingLocation, Locator
 from trtadvisor.knowledge.findings import Finding
 from trtadvisor.knowledge.rulebook import RuleBook, RuleDoc, default_rulebook
-from trtadvisor.report.common import SARIF_LEVEL, confidence_counts
+from trtadvisor.report.common import SARIF_LEVEL, confidence_counts, precision_counts, target_dict, target_text
 from trtadvisor.report.formats import FormatOptions
 
 SARIF_VERSION = "2.1.0"
@@ -122,13 +122,13 @@ class SarifFormatter:
 
     def format(self, result: AuditResult) -> str:
         locator = Locator(result.model.path, result.model.graph, self.options.root)
-        target = {"trt": result.target.trt, "sm": result.target.sm, "precision": result.target.precision,
-                  "shapes": result.target.shapes, "opt_level": result.target.opt_level}
+        target = {**target_dict(result.target), "assumed": target_text(result.target)}
         layers = result.prediction.layers
         return _dump(sarif_log(result.findings, locator, self.options, self.book,
                                {"target": target, "fusion_coverage": round(result.prediction.coverage, 4),
                                 "predicted_layers": len(layers), "confidence": confidence_counts(layers),
-                                "layers_with_alternatives": sum(1 for layer in layers if layer.alternatives)}))
+                                "layers_with_alternatives": sum(1 for layer in layers if layer.alternatives),
+                                "layer_precisions": dict(precision_counts(layers))}))
 
     def format_diff(self, diff: ModelDiff) -> str:
         locator = Locator(diff.new.model.path, diff.new.model.graph, self.options.root)

@@ -1,0 +1,109 @@
+"""Findings about typing mode and platform: what a strongly typed build really makes of --precision
+(TRT221), INT8/FP8 without Q/DQ (TRT222), Jetson/DLA per version (TRT223), GPUs whose support on the
+version is unconfirmed (TRT224). Facts: rules/trt.toml [typing], [platforms]; rules/gpus.toml."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from trtadvisor.advice.notes import AdviceNotes
+from trtadvisor.advice.trtexec import has_qdq
+from trtadvisor.ir.load import LoadedModel
+from trtadvisor.knowledge.findings import Finding, finding_for
+from trtadvisor.knowledge.rulebook import RuleBook
+from trtadvisor.knowledge.target import Target, parse_version
+from trtadvisor.plan.context import Prediction
+
+_FLOAT_INTENTS = {"fp16": "fp16", "bf16": "bf16", "best": "fp16"}
+
+
+def typing_findings(model: LoadedModel, target: Target, book: RuleBook, prediction: Prediction,
+                    notes: AdviceNotes) -> list[Finding]:
+    found = [*_model_decides(model, target, book, prediction), *_without_qdq(model, target, book),
+             *_platform(target, book)]
+    return found
+
+
+def _mode_words(target: Target, book: RuleBook) -> str:
+    if target.trt_at_least(book.trt["typing"]["strong_only_since"]):
+        return f"TensorRT {target.trt} builds every network strongly typed"
+    return f"with --stronglyTyped, TensorRT {target.trt} builds the network strongly typed"
+
+
+def _model_decides(model: LoadedModel, target: Target, book: RuleBook, prediction: Prediction) -> list[Finding]:
+    """Strongly typed and the intent is FP16/BF16, but the model computes in another float type."""
+    if not target.strong:
+        return []
+    wanted = _FLOAT_INTENTS.get(target.intent)
+    if wanted is None or target.precision in (wanted, "int8", "fp8"):
+        return []
+    rules = book.trt["typing"]
+    built = {"tf32": "FP32 (TF32 math in convolutions and matrix multiplies)", "fp32": "FP32"}.get(
+        target.precision, target.precision.upper())
+    tf32_layers = sum(1 for layer in prediction.layers if layer.precision == "tf32")
+    islands = _overflow_prone(model, rules["overflow_prone_ops"])
+    stem = Path(model.path).with_suffix("").name
+    command = rules["autocast"].format(model=model.path, stem=stem, precision=wanted)
+    kept = ", ".join(f"{op} x{n}" for op, n in Counter(op for op, _ in islands).most_common())
+    carried = "FP32" if target.precision in ("tf32", "fp32") else target.precision.upper()
+    message = (f"{_mode_words(target, book)}: this model's tensors are {carried}, so the engine is "
+               f"{built}, not {wanted.upper()} ({tf32_layers} layers predicted tf32); the model's types decide, "
+               "no build flag can")
+    hint = (f"convert the model with ModelOpt AutoCast: {command} (it keeps overflow-prone reductions in FP32 "
+            f"islands{': here ' + kept if kept else ''}), then audit the converted model")
+    return [finding_for(book, "TRT221", message, tuple(name for _, name in islands[:20]), hint)]
+
+
+def _overflow_prone(model: LoadedModel, ops: list[str]) -> list[tuple[str, str]]:
+    wanted = set(ops)
+    return [(n.op, n.name) for g in model.graph.walk() for n in g.nodes if n.op in wanted]
+
+
+def _without_qdq(model: LoadedModel, target: Target, book: RuleBook) -> list[Finding]:
+    intent = target.intent
+    if intent not in ("int8", "fp8") or has_qdq(model.graph):
+        return []
+    typing = book.trt["typing"]
+    stem = Path(model.path).with_suffix("").name
+    quantize = typing["quantize"].format(model=model.path, stem=stem, precision=intent)
+    name = intent.upper()
+    if target.strong:
+        removed = target.trt_at_least(typing["calibration_removed_in"])
+        why = ("TensorRT 11 has no calibration (the calibrator API and trtexec's INT8 and calibration flags were "
+               "removed in 11.0)" if removed else "a strongly typed build follows the model's types")
+        message = (f"{name} was asked for but the model has no Q/DQ nodes: {why}, so explicit Q/DQ is the only way "
+                   f"to {name}; this model builds in {target.precision.upper()}")
+        return [finding_for(book, "TRT222", message, (), f"insert Q/DQ with ModelOpt: {quantize}")]
+    if intent == "fp8":
+        message = ("FP8 was asked for but the model has no Q/DQ nodes: FP8 exists only through explicit Q/DQ (no FP8 "
+                   "calibration), so the command builds FP16; the prediction judges FP8 kernels as if the model "
+                   "were quantized")
+        return [finding_for(book, "TRT222", message, (), f"insert FP8 Q/DQ with ModelOpt: {quantize}")]
+    calib = book.trt["precision_flags"]["calib"].format(stem=stem)
+    message = (f"implicit INT8 on TensorRT {target.trt} needs calibration: without a calibration cache trtexec "
+               "uses placeholder dynamic ranges, right for speed, meaningless for accuracy; TensorRT 11 removes "
+               "calibration altogether")
+    hint = (f"give trtexec a calibration cache written by your calibrator (--int8 {calib}), or insert Q/DQ "
+            f"with ModelOpt, which also works on TensorRT 11: {quantize}")
+    return [finding_for(book, "TRT222", message, (), hint)]
+
+
+def _platform(target: Target, book: RuleBook) -> list[Finding]:
+    if target.sm is None:
+        return []
+    caps = book.tables["gpus.toml"]["compute_capabilities"]
+    found: list[Finding] = []
+    platforms = book.trt["platforms"]
+    minor = ".".join(map(str, target.trt_version[:2]))
+    if target.sm in caps["jetson"]:
+        where = f"TensorRT {target.trt} on a Jetson target (SM {target.sm}{', ' + target.gpu if target.gpu else ''})"
+        entry = platforms["by_version"].get(minor)
+        if entry is not None:
+            found.append(finding_for(book, "TRT223", f"{where}: {entry['note']}"))
+        elif minor in platforms["unconfirmed"]:
+            found.append(finding_for(book, "TRT223", f"{where}: {platforms['unconfirmed_note']}"))
+    old = caps["unconfirmed"]
+    if target.trt_version >= parse_version(old["trt"]) and target.sm < int(old["below"]):
+        found.append(finding_for(book, "TRT224", f"SM {target.sm} on TensorRT {target.trt}: {old['note']}"))
+    return found

@@ -1,0 +1,92 @@
+"""Each predicted layer's precision (``layers[].precision`` in the JSON contract).
+
+Strongly typed (rules/trt.toml [typing]): a layer runs in the types of its tensors: its convolution
+or matrix multiply's output type, else the float type it writes. FP32 convolutions and matrix
+multiplies use TF32 math on SM 8.0+ unless --noTF32 (predicted precision ``fp32``) and show as
+``tf32``. A Cast layer, or a standalone Q/DQ layer, converts: ``fp32->fp16``, ``fp32->int8``.
+
+Weakly typed (8.x-10.x without --stronglyTyped): TensorRT picks each layer's kernel among the
+precisions the flags enable; the prediction shows the one the flags aim for on float layers (FP16
+for --fp16, INT8 on convolutions and matrix multiplies for --int8/--best), and the tensor's own
+type on integer and boolean layers. Q/DQ-fused layers show their quantized type in both modes.
+"""
+
+from __future__ import annotations
+
+from trtadvisor.analysis.dtypes import FLOAT, FLOAT_TYPES, QUANTIZED_TYPES, type_name
+from trtadvisor.ir.graph import Node
+from trtadvisor.knowledge.target import Target
+
+_HEAVY = frozenset({"Conv", "ConvTranspose", "MatMul", "Gemm", "Attention"})
+_CASTS = frozenset({"Cast", "CastLike"})
+_TF32_MIN_SM = 80  # TF32 tensor cores arrived with Ampere (SM 8.0)
+# Weakly typed: float heavy layers / other float layers, per --precision.
+_WEAK = {"fp32": ("fp32", "fp32"), "tf32": ("tf32", "fp32"), "fp16": ("fp16", "fp16"), "bf16": ("bf16", "bf16"),
+         "int8": ("int8", "fp32"), "fp8": ("fp8", "fp32"), "best": ("int8", "fp16")}
+
+
+class LayerPrecision:
+    """Names the precision of layers for one target and the model's tensor types."""
+
+    def __init__(self, target: Target, types: dict[str, int]) -> None:
+        self.types = types
+        self.strong = target.strong
+        self.tf32 = target.precision != "fp32" and (target.sm is None or target.sm >= _TF32_MIN_SM)
+        self.weak = _WEAK.get(target.precision, ("fp32", "fp32"))
+        if not self.tf32 and self.weak[0] == "tf32":
+            self.weak = ("fp32", "fp32")
+
+    def _float_name(self, dtype: int, heavy: bool) -> str:
+        if not self.strong:
+            return self.weak[0] if heavy else self.weak[1]
+        if dtype == FLOAT and heavy and self.tf32:
+            return "tf32"
+        return type_name(dtype) or "fp32"
+
+    def of(self, nodes: list[Node]) -> str | None:
+        types = self.types
+        heavy = any(n.op in _HEAVY for n in nodes)
+        if all(n.op in _CASTS for n in nodes):
+            first, last = nodes[0], nodes[-1]
+            src = types.get(first.inputs[0], 0) if first.inputs else 0
+            dst = types.get(last.outputs[0], 0) if last.outputs else 0
+            return f"{type_name(src) or '?'}->{type_name(dst) or '?'}"
+        quantized_in = next((types.get(n.inputs[0], 0) for n in nodes if n.op == "DequantizeLinear"
+                             and n.inputs and types.get(n.inputs[0], 0) in QUANTIZED_TYPES
+                             and (not heavy or not _reads_weight(n, nodes))), 0)
+        if all(n.op in ("QuantizeLinear", "DequantizeLinear") for n in nodes):
+            node = nodes[0]
+            src = types.get(node.inputs[0], 0) if node.inputs else 0
+            dst = types.get(nodes[-1].outputs[0], 0) if nodes[-1].outputs else 0
+            return f"{self._named(src)}->{self._named(dst)}"
+        if quantized_in:
+            return type_name(quantized_in)
+        dtype = _compute_dtype(nodes, types)
+        if dtype in FLOAT_TYPES:
+            return self._float_name(dtype, heavy)
+        return type_name(dtype)
+
+    def _named(self, dtype: int) -> str:
+        if dtype in FLOAT_TYPES:
+            return self._float_name(dtype, False)
+        return type_name(dtype) or "?"
+
+
+def _reads_weight(dq: Node, nodes: list[Node]) -> bool:
+    """A DQ whose input is a constant (a weight) rather than an activation."""
+    graph = dq.graph
+    return graph is not None and graph.is_constant(dq.inputs[0])
+
+
+def _compute_dtype(nodes: list[Node], types: dict[str, int]) -> int:
+    for node in nodes:
+        if node.op in _HEAVY and node.outputs:
+            return types.get(node.outputs[0], 0)
+    last = 0
+    for node in reversed(nodes):
+        for out in node.outputs:
+            dtype = types.get(out, 0) if out else 0
+            if dtype in FLOAT_TYPES:
+                return dtype
+            last = last or dtype
+    return last

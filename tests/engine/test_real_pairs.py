@@ -197,13 +197,11 @@ def test_cli_static_shapes_and_bad_profiles() -> None:
 
 
 def test_levit_attention_stays_unfused_on_8_2_as_the_engine_shows() -> None:
-    """LeViT-128S has 11 attention modules (timm levit_128s: depths 2, 3, 4 plus two subsampling
-    attentions); the TensorRT 8.2.4 engine runs each Softmax as its own layer."""
-    import timm
-
-    model = timm.create_model("levit_128s", pretrained=False)
-    modules = sum(1 for m in model.modules() if type(m).__name__ in ("Attention", "AttentionDownsample",
-                                                                    "AttentionSubsample"))
+    """LeViT-128S has 11 attention modules: timm's levit_128s config has stage depths (2, 3, 4) and an
+    attention-downsample block between consecutive stages (2); the TensorRT 8.2.4 engine runs each
+    Softmax as its own layer. The count comes from the config, so CI needs no timm."""
+    stage_depths, downsamples = (2, 3, 4), 2
+    modules = sum(stage_depths) + downsamples
     names = json.loads(artifact("trt2022-levit/levit128S.exportLayerInfo-namesonly.json").read_text())["Layers"]
     engine_softmax = [n for n in names if re.fullmatch(r"Softmax_\d+", n)]
     result = audit(LEVIT, trt="8.2", gpu="RTX 3050 Ti", precision="fp32")

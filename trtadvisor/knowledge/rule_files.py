@@ -13,9 +13,17 @@ SEVERITIES = ("error", "warning", "info")
 CODE = r"TRT\d{3}"
 VERSION = str  # "10.16": compared with Target.trt_at_least
 
+# A code's examples as ONNX text (onnx.parser; inputs named const_* become initializers), with the target each
+# is audited for (trt, sm, precision; default 8.6, SM 86, fp16): tests/core/test_rule_examples.py proves the
+# bad one raises the code and the good one does not.
+TARGET = MapOf(str, key="trt|sm|precision")
+EXAMPLES = {"bad_onnx": Opt(str, ""), "bad_target": Opt(TARGET, {}), "good_onnx": Opt(str, ""),
+            "good_target": Opt(TARGET, {})}
+
 # [rule.CODE]: everything `trtadvisor rules` and `trtadvisor explain` print about one finding code.
-RULE = Table(name=str, severity=OneOf(*SEVERITIES), summary=str, rationale=str, fix=str, bad=str, good=str,
-             source=str)
+RULE_DOC = {"name": str, "severity": OneOf(*SEVERITIES), "summary": str, "rationale": str, "fix": str, "bad": str,
+            "good": str, "source": str}
+RULE = Table({**RULE_DOC, **EXAMPLES})
 
 # [meta]: where a whole file's facts come from.
 META = Table(source=str, also=Opt(ListOf(str), []))
@@ -28,7 +36,7 @@ FUSION = Table(
     code=str, severity=OneOf(*SEVERITIES), name=str, summary=str, conditions=ListOf(str), fix=str, bad=str,
     good=str, source=str,
     min_sm=Opt(int, None), precisions=Opt(ListOf(str), []), ops=Opt(ListOf(str), []), prefer_input=Opt(int, 0),
-    tolerance=Opt(float, 1e-3), max_ops=Opt(int, 32),
+    tolerance=Opt(float, 1e-3), max_ops=Opt(int, 32), **EXAMPLES,
 )
 
 MHA_COLUMN = Table(

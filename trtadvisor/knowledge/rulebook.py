@@ -29,7 +29,7 @@ from typing import Any
 
 from trtadvisor.errors import RuleDataError
 from trtadvisor.knowledge.ops import OpFacts
-from trtadvisor.knowledge.rule_files import FILES, RULE
+from trtadvisor.knowledge.rule_files import EXAMPLES, FILES, RULE_DOC
 from trtadvisor.knowledge.rule_files import SEVERITIES as SEVERITIES  # re-exported for readers of codes
 from trtadvisor.knowledge.schema import validate
 
@@ -39,7 +39,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 # Keys every [rule.CODE] table must have; `explain` prints them and a meta-test checks them.
-RULE_KEYS = tuple(RULE.fields)
+RULE_KEYS = tuple(RULE_DOC)
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,8 @@ def _load_file(path: Path) -> dict[str, Any]:
 
 
 def _fusion_spec(fusion_id: str, table: dict[str, Any]) -> FusionSpec:
-    return FusionSpec(id=fusion_id, **{**table, "conditions": tuple(table["conditions"]),
+    fields = {k: v for k, v in table.items() if k not in EXAMPLES}  # examples stay in tables, for the meta-test
+    return FusionSpec(id=fusion_id, **{**fields, "conditions": tuple(table["conditions"]),
                                       "precisions": tuple(table["precisions"]), "ops": tuple(table["ops"])})
 
 

@@ -1,0 +1,112 @@
+"""Every code's bad example raises it and its good example does not (pylint's doc data, sqlfluff's meta-test).
+
+The examples are rule data: ``bad_onnx``/``good_onnx`` (ONNX text for onnx.parser) with ``bad_target``/
+``good_target`` in a code's [rule.CODE] or [fusion.ID] table. Codes that no small ONNX text can raise are
+listed below with what exercises them instead; a code with neither fails here, so a new code cannot land
+without its examples or a stated reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnx.parser
+import pytest
+from onnx import numpy_helper
+
+from trtadvisor.api import audit
+from trtadvisor.knowledge.rulebook import default_rulebook
+
+BOOK = default_rulebook()
+
+# Codes raised from a built engine's artifacts (rules/engine.toml, `fixture`), not from a model: their checks
+# are exercised on engine fixtures in tests/engine/test_analysis.py and tests/core/test_engine_signature.py.
+ENGINE_CODES = {code for code in BOOK.tables["engine.toml"]["rule"]}
+
+# Codes whose examples are not ONNX text yet, and what tests them today (a shrinking list: it must match exactly).
+NOT_YET: dict[str, str] = {
+    "TRT001": "external weights absent: needs an external-data file (tests/core/test_loader.py)",
+    "TRT002": "tests/core/test_report_and_command.py", "TRT003": "tests/core/test_report_and_command.py",
+    "TRT004": "tests/core/test_report_and_command.py", "TRT008": "tests/wild (onnxruntime contrib ops)",
+    "TRT009": "tests/wild (unsorted graph with duplicate initializers)",
+    "TRT110": "tests/cases/conv.toml 'act+act' (good only)", "TRT111": "tests/cases/conv.toml (bad only)",
+    "TRT112": "tests/cases/conv.toml 'conv+pool in INT8' (good only)", "TRT114": "tests/cases/conv.toml (good only)",
+    "TRT116": "tests/cases/pointwise.toml", "TRT119": "tests/cases/shuffle.toml",
+    "TRT121": "tests/cases/reduction.toml (good only)",
+    **{code: "tests/core/test_report_and_command.py, tests/ci" for code in
+       ("TRT201", "TRT202", "TRT203", "TRT204", "TRT205", "TRT206")},
+    **{code: "tests/attention/test_attention.py (exported samples)" for code in
+       ("TRT301", "TRT302", "TRT303", "TRT304", "TRT305", "TRT306", "TRT307")},
+    **{code: "tests/qdq/test_qdq_rules.py (onnx.helper models per rule, bad and good)" for code in
+       ("TRT401", "TRT402", "TRT403", "TRT404", "TRT405", "TRT406", "TRT407", "TRT408", "TRT409", "TRT410",
+        "TRT411", "TRT412")},
+    **{code: "raised by `trtadvisor diff` from two audits: tests/ci/test_diff.py" for code in
+       ("TRT501", "TRT502", "TRT503")},
+}
+
+
+def _examples() -> dict[str, dict[str, Any]]:
+    """Code -> its example keys, from whichever [rule.CODE] or [fusion.ID] table gives them."""
+    found: dict[str, dict[str, Any]] = {}
+    for data in BOOK.tables.values():
+        for code, table in data.get("rule", {}).items():
+            if table.get("bad_onnx"):
+                found[code] = table
+    for table in BOOK.tables["fusions.toml"]["fusion"].values():
+        if table["bad_onnx"]:
+            found.setdefault(table["code"], table)
+    return found
+
+
+EXAMPLES = _examples()
+
+
+def test_every_code_has_examples_or_a_stated_reason() -> None:
+    codes = set(BOOK.rules)
+    assert set(EXAMPLES) | ENGINE_CODES | set(NOT_YET) == codes
+    assert not set(EXAMPLES) & set(NOT_YET), "a code with examples must leave NOT_YET"
+    assert all(table["good_onnx"] for table in EXAMPLES.values()), "every bad example needs a good one"
+    assert len(EXAMPLES) >= 11
+
+
+def _materialise(text: str, tmp_path: Path, name: str) -> Path:
+    """The model of ONNX text, its const_* inputs turned into initializers (filled with 0.5)."""
+    model = onnx.parser.parse_model(text)
+    keep = []
+    for vi in model.graph.input:
+        if not vi.name.startswith("const_"):
+            keep.append(vi)
+            continue
+        dims = [d.dim_value for d in vi.type.tensor_type.shape.dim]
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(vi.type.tensor_type.elem_type)
+        model.graph.initializer.append(numpy_helper.from_array(np.full(dims, 0.5, dtype), vi.name))
+    del model.graph.input[:]
+    model.graph.input.extend(keep)
+    path = tmp_path / f"{name}.onnx"
+    onnx.save(model, path)
+    return path
+
+
+def _codes(text: str, target: dict[str, str], tmp_path: Path, name: str) -> set[str]:
+    result = audit(_materialise(text, tmp_path, name), trt=target.get("trt", "8.6"), sm=target.get("sm", "86"),
+                   precision=target.get("precision", "fp16"))
+    return {f.rule for f in result.findings}
+
+
+@pytest.mark.parametrize("code", sorted(EXAMPLES))
+def test_bad_example_raises_the_code_and_good_does_not(code: str, tmp_path: Path) -> None:
+    table = EXAMPLES[code]
+    assert code in _codes(table["bad_onnx"], table["bad_target"], tmp_path, "bad")
+    assert code not in _codes(table["good_onnx"], table["good_target"], tmp_path, "good")
+
+
+@pytest.mark.parametrize("code", sorted(ENGINE_CODES))
+def test_engine_codes_are_exercised_on_engine_fixtures(code: str) -> None:
+    rule_id = BOOK.tables["engine.toml"]["rule"][code]["id"]
+    tests = Path(__file__).resolve().parents[1]
+    texts = [p.read_text() for p in (tests / "engine" / "test_analysis.py", tests / "core" / "test_engine_signature.py",
+                                     tests / "report" / "test_hot_layers.py") if p.exists()]
+    assert any(f'"{rule_id}"' in text for text in texts), f"no engine fixture test asserts {rule_id} ({code})"

@@ -54,6 +54,8 @@ def _fixed(sample: Path, tmp_path: Path, **kwargs) -> tuple[Path, stage.FixRepor
     assert _digest(src) == before, "the input files are byte-identical afterwards"
     assert report.refused is None, report.refused
     assert report.written and out.exists()
+    # Another folder: the weights OUT reads are in OUT.data (nothing else is carried along or left behind).
+    assert sorted(p.name for p in out.parent.iterdir()) == ["fixed.onnx", "fixed.onnx.data"]
     assert report.checker.startswith("passed")
     onnx.checker.check_model(str(out), full_check=True)
     assert report.numeric is not None and report.numeric.ran and report.numeric.passed, report.numeric

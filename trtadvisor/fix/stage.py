@@ -6,16 +6,15 @@ BatchNorm folding, the native normalization ops, and un-repeated K/V.
 
 The model is written beside ``OUT`` under a temporary name, checked, compared in onnxruntime, and
 only then renamed to ``OUT``; a failed proof removes everything written. External weights that no
-rewrite changed stay in their file and are referenced from ``OUT`` (when ``OUT`` is in another
-folder, the file is copied beside it: onnx.checker refuses linked data); new or changed tensors of
-1 KiB or more go to ``OUT.data``.
+rewrite changed stay in their file and are referenced from ``OUT`` when ``OUT`` is in the same
+folder; in another folder, the tensors ``OUT`` reads are streamed into ``OUT.data`` byte for byte
+(onnx.checker refuses linked data files). New or changed tensors of 1 KiB or more go to ``OUT.data``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -210,27 +209,52 @@ def fix_model(model: str | os.PathLike[str], output: str | os.PathLike[str] | No
     return report
 
 
-def _link_external(inputs: list[Path], source: Path, out: Path, created: list[Path]) -> None:
-    """Make the input's external data files reachable from ``out``'s folder under the same names."""
+def _check_absent_external(inputs: list[Path], source: Path, out: Path) -> None:
+    """Weights absent: ``out`` names the same files; none of that name may sit beside it already."""
     if out.parent.resolve() == source.parent.resolve():
         return
     for f in inputs[1:]:
         dest = out.parent / f.relative_to(source.parent)
-        if not f.exists():
-            if dest.exists():
-                raise UserError(f"the model's absent weight file {f.name} exists beside {out} (another file)",
-                                "write the fixed model to a folder without that file")
-            continue
-        if dest.exists():
-            if _same(dest, f) or _identical(dest, f):
-                continue
-            raise UserError(f"{dest} exists and is not the model's weight file {f}",
+        if not f.exists() and dest.exists():
+            raise UserError(f"the model's absent weight file {f.name} exists beside {out} (another file)",
                             "write the fixed model to a folder without that file")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        # Copied in chunks, never parsed. Not linked: onnx.checker refuses external data with several
-        # hard links or behind a symbolic link (path-traversal guards).
-        shutil.copyfile(f, dest)
-        created.append(dest)
+
+
+def _carry_external(proto: onnx.ModelProto, source_dir: Path, dest: Path) -> None:
+    """Weights ``out`` still reads from the input's data files, streamed into ``dest`` (OUT.data).
+
+    Used when OUT is in another folder: only the tensors the fixed model reads are copied, byte for
+    byte in chunks (never decoded), so weights a rewrite replaced are not carried along.
+    """
+    from onnx.external_data_helper import _get_all_tensors
+
+    placed: dict[tuple[str, int, int], int] = {}
+    with dest.open("ab") as fh:
+        for tensor in _get_all_tensors(proto):
+            if tensor.data_location != onnx.TensorProto.EXTERNAL:
+                continue
+            info = {e.key: e.value for e in tensor.external_data}
+            src = source_dir / info["location"]
+            offset = int(info.get("offset", 0))
+            length = int(info["length"]) if "length" in info else src.stat().st_size - offset
+            key = (info["location"], offset, length)
+            if key not in placed:
+                fh.seek(0, 2)
+                fh.write(b"\0" * ((-fh.tell()) % 64))
+                placed[key] = fh.tell()
+                with src.open("rb") as data:
+                    data.seek(offset)
+                    left = length
+                    while left:
+                        chunk = data.read(min(left, 1 << 24))
+                        if not chunk:
+                            raise UserError(f"{src} is shorter than the model says", "re-export the model")
+                        fh.write(chunk)
+                        left -= len(chunk)
+            del tensor.external_data[:]
+            for k, v in (("location", dest.name), ("offset", str(placed[key])), ("length", str(length))):
+                entry = tensor.external_data.add()
+                entry.key, entry.value = k, v
 
 
 def _new_tensors_external(proto: onnx.ModelProto, original_inline: set[str], location: str) -> None:
@@ -269,9 +293,14 @@ def _write_and_prove(report: FixReport, work: Work, source: Path, inputs: list[P
     tmp = out.with_name(f".{out.name}.tmp")
     data_name = out.name + ".data"
     try:
-        _link_external(inputs, source, out, created)
         proto = work.proto
         (out.parent / data_name).unlink(missing_ok=True)
+        elsewhere = out.parent.resolve() != source.parent.resolve()
+        if elsewhere and work.weights_present and len(inputs) > 1:
+            created.append(out.parent / data_name)
+            _carry_external(proto, source.parent, out.parent / data_name)
+        elif elsewhere:
+            _check_absent_external(inputs, source, out)
         if proto.ByteSize() > 1_900_000_000 and len(inputs) == 1:  # protobuf's 2 GB limit
             onnx.save_model(proto, str(tmp), save_as_external_data=True, all_tensors_to_one_file=True,
                             location=data_name, size_threshold=1024)
@@ -279,7 +308,7 @@ def _write_and_prove(report: FixReport, work: Work, source: Path, inputs: list[P
             if len(inputs) > 1:
                 _new_tensors_external(proto, work.original_inline, data_name)
             onnx.save_model(proto, str(tmp))
-        if (out.parent / data_name).exists():
+        if (out.parent / data_name).exists() and out.parent / data_name not in created:
             created.append(out.parent / data_name)
         created.append(tmp)
         problem = full_check(tmp, proto) if work.weights_present else full_check_without_weights(proto)

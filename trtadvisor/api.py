@@ -93,7 +93,7 @@ FIND = "find"  # audit(config=FIND): the project's configuration file, found upw
 
 def audit(path: str | os.PathLike[str], *, trt: str | None = None, sm: str | None = None,
           gpu: str | None = None, precision: str | None = None, shapes: dict[str, Shape] | None = None,
-          shape_mode: str | None = None, opt_level: int | None = None,
+          shape_mode: str | None = None, opt_level: int | None = None, profile_flags: tuple[str, ...] = (),
           book: RuleBook | None = None, strongly_typed: bool = False,
           config: Config | str | os.PathLike[str] | None = None) -> AuditResult:
     """Predict the engine TensorRT builds for the model at ``path`` and advise on it.
@@ -115,7 +115,7 @@ def audit(path: str | os.PathLike[str], *, trt: str | None = None, sm: str | Non
             from trtadvisor.ir.load import parse_shape_overrides
 
             shapes = parse_shape_overrides(config.shapes)
-    target = make_target(book, trt, sm, gpu, precision, shape_mode, opt_level, strongly_typed)
+    target = make_target(book, trt, sm, gpu, precision, shape_mode, opt_level, strongly_typed, profile_flags)
     with _no_cyclic_gc(), analysis_scope():
         model = load_model(path, shapes, wait_for_shapes=False)
         # The audit owns the shape inference the load left running: it ends before audit() returns

@@ -310,6 +310,7 @@ def _target_kwargs(args: argparse.Namespace) -> dict[str, object]:
     profile = (args.min_shapes, args.opt_shapes, args.max_shapes)
     shapes = parse_shape_overrides(args.shapes) if args.shapes else None
     shape_mode = None
+    profile_flags: tuple[str, ...] = ()
     if any(profile):
         if not all(profile):
             raise UserError("an optimization profile needs --minShapes, --optShapes and --maxShapes together",
@@ -321,9 +322,11 @@ def _target_kwargs(args: argparse.Namespace) -> dict[str, object]:
 
         shapes = parse_shape_overrides(args.opt_shapes)
         shape_mode = profile_mode(parse_shape_overrides(args.min_shapes), parse_shape_overrides(args.max_shapes))
+        profile_flags = (f"--minShapes={args.min_shapes}", f"--optShapes={args.opt_shapes}",
+                         f"--maxShapes={args.max_shapes}")
     return {"trt": args.trt, "sm": args.sm, "gpu": args.gpu, "precision": args.precision,
             "shapes": shapes, "shape_mode": shape_mode, "opt_level": args.opt_level,
-            "strongly_typed": bool(args.strongly_typed)}
+            "strongly_typed": bool(args.strongly_typed), "profile_flags": profile_flags}
 
 
 def _format_options(args: argparse.Namespace, fail_on: str) -> FormatOptions:

@@ -180,6 +180,8 @@ def test_cli_takes_trtexec_spelling_of_the_cookbook_build() -> None:
     assert data["target"]["shapes"] == "dynamic" and data["target"]["opt_level"] == 5
     kinds = [(layer["kind"], layer["confidence"]) for layer in data["layers"]]
     assert kinds[0] == ("myelin", "observed")  # conv + ReLU in Myelin, as that engine built it
+    # The recommended build is that build: the same profile and level.
+    assert all(flag in data["recommendations"]["trtexec"].split() for flag in flags)
 
 
 def test_cli_static_shapes_and_bad_profiles() -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from trtadvisor.ir.graph import Graph
 from trtadvisor.ir.load import LoadedModel
 from trtadvisor.knowledge.rulebook import RuleBook
-from trtadvisor.knowledge.target import Target
+from trtadvisor.knowledge.target import DEFAULT_OPT_LEVEL, Target
 from trtadvisor.knowledge.trtexec_flags import grammar
 
 CUDA_GRAPH_BLOCKERS = frozenset({"Loop", "If", "Scan", "NonZero", "NonMaxSuppression", "Unique"})
@@ -86,8 +86,11 @@ def _quote_name(name: str) -> str:
 
 
 def build_flags(model: LoadedModel, target: Target, book: RuleBook) -> list[str]:
-    """The flags that decide what engine is built: input shapes and precision."""
-    return [*_shapes_flag(model), *precision_flags(model, target, book)]
+    """The flags that decide what engine is built: input shapes (the optimization profile the target was
+    given), precision and a builder optimization level other than the default."""
+    shapes = list(target.profile_flags) or _shapes_flag(model)
+    level = [f"--builderOptimizationLevel={target.opt_level}"] if target.opt_level != DEFAULT_OPT_LEVEL else []
+    return [*shapes, *precision_flags(model, target, book), *level]
 
 
 def measurement_flags(model: LoadedModel, target: Target, book: RuleBook) -> list[str]:

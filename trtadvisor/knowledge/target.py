@@ -57,6 +57,8 @@ class Target:
     typing: str = "weak"                    # "strong" (the model's types decide) or "weak" (the flags do)
     requested_precision: str | None = None  # the --precision asked for (None: same as precision)
     strongly_typed_flag: bool = False       # --strongly-typed was given (9.0-10.x)
+    # trtexec's --minShapes/--optShapes/--maxShapes as given, so the recommended build uses the same profile.
+    profile_flags: tuple[str, ...] = ()
 
     @property
     def strong(self) -> bool:
@@ -219,7 +221,7 @@ def detect_sm() -> tuple[int, str]:
 
 def make_target(book: RuleBook, trt: str | None, sm: str | None, gpu: str | None,
                 precision: str | None = None, shapes: str | None = None, opt_level: int | None = None,
-                strongly_typed: bool = False) -> Target:
+                strongly_typed: bool = False, profile_flags: tuple[str, ...] = ()) -> Target:
     trt_text = check_known_trt(trt, book) if trt else book.default_trt
     typing_rules = book.trt["typing"]
     version = parse_version(trt_text)
@@ -252,7 +254,8 @@ def make_target(book: RuleBook, trt: str | None, sm: str | None, gpu: str | None
                           "trtexec takes 0 to 5 (3 when not given)")
     check_sm_supported(version, sm_value, book)
     return Target(trt=trt_text, sm=sm_value, precision=precision, gpu=gpu_name, shapes=shape_mode,
-                  opt_level=level, typing=typing, requested_precision=precision, strongly_typed_flag=strongly_typed)
+                  opt_level=level, typing=typing, requested_precision=precision, strongly_typed_flag=strongly_typed,
+                  profile_flags=tuple(profile_flags))
 
 
 def shape_mode(min_shapes: dict[str, tuple[int, ...]], max_shapes: dict[str, tuple[int, ...]]) -> str:

@@ -63,6 +63,12 @@ PAIRS: list[tuple[str, Path, dict[str, Any], str, str]] = [
     ("ResNet-18 A100 FP16", REPO / "samples/cnn/resnet18.torchscript.opset17.onnx",
      {"trt": "8.5", "gpu": "A100", "precision": "fp16"}, "layer_info",
      "trex/examples/pytorch/resnet/A100/fp16/resnet.onnx.engine.graph.json"),
+    ("Keras ResNet-50 RTX 3090 FP32", REPO / "samples/real_pairs/keras_resnet50.tf2onnx.opset13.onnx",
+     {"trt": "8.5", "gpu": "RTX 3090", "precision": "fp32"}, "layer_info",
+     "trex/examples/tensorflow/resnet/RTX-3090/fp32/resnet.onnx.engine.graph.json"),
+    ("Keras ResNet-50 RTX 3090 FP16", REPO / "samples/real_pairs/keras_resnet50.tf2onnx.opset13.onnx",
+     {"trt": "8.5", "gpu": "RTX 3090", "precision": "fp16"}, "layer_info",
+     "trex/examples/tensorflow/resnet/RTX-3090/fp16/resnet.onnx.engine.graph.json"),
     ("LeViT-128S 8.2 RTX 3050 Ti FP32", REPO / "samples/real_pairs/levit_128s.torchscript.opset13.onnx",
      {"trt": "8.2", "gpu": "RTX 3050 Ti", "precision": "fp32"}, "layer_info",
      "trt2022-levit/levit128S.exportLayerInfo-namesonly.json"),
@@ -95,7 +101,7 @@ def main() -> int:
         book = _without_engine(default_rulebook(), path) if held_out else default_rulebook()
         result = audit(model, book=book, **target)
         confirm_into(result, **{kind: str(ART / path)})
-        c = result.extras["comparison"]
+        c = result.contract_fields()["comparison"]
         cells = []
         for level in levels:
             row = c["calibration"].get(level, {"matched": 0, "total": 0})

@@ -239,3 +239,25 @@ def test_every_layer_format_shows_confidence_and_alternatives() -> None:
     for name, mark in marks.items():
         text = get_formatter(name, FormatOptions(root=REPO)).format(result)
         assert mark in text, name
+
+
+KERAS = REPO / "samples" / "real_pairs" / "keras_resnet50.tf2onnx.opset13.onnx"
+
+
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+def test_keras_resnet50_against_the_rtx3090_engines(precision: str) -> None:
+    """Keras ResNet-50 has 16 bottleneck blocks (3 + 4 + 6 + 3), each ending in a residual Add; the RTX 3090
+    engines fuse each Add (and its ReLU) into a convolution ('..._0_conv/Conv2D + ..._add/add + ...')."""
+    path = f"trex/examples/tensorflow/resnet/RTX-3090/{precision}/resnet.onnx.engine.graph.json"
+    names = [layer["Name"] for layer in json.loads(artifact(path).read_text())["Layers"]]
+    engine_residual = [n for n in names if re.search(r"_add/add\b", n) and "Conv2D" in n
+                       and not n.startswith("Reformatting")]
+    result = audit(KERAS, trt="8.5", gpu="RTX 3090", precision=precision)
+    predicted_residual = [layer for layer in result.prediction.layers if "conv+eltwise" in layer.fusions]
+    assert len(engine_residual) == len(predicted_residual) == 3 + 4 + 6 + 3
+    confirm_into(result, layer_info=str(artifact(path)))
+    comparison = result.contract_fields()["comparison"]
+    assert comparison["method"] == "signatures"
+    # Every layer resting on TensorRT's documentation (the convolution fusions) is what the engine built.
+    documented = comparison["calibration"]["documented"]
+    assert documented["total"] >= 3 + 4 + 6 + 3 and documented["matched"] == documented["total"]

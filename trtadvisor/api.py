@@ -56,6 +56,7 @@ class AuditResult:
     attention: tuple[JudgedSite, ...] | None = None
     quantization: dict[str, Any] | None = None
     reformats: list[dict[str, str]] | None = None
+    patterns: list[dict[str, Any]] | None = None  # every recognised pattern instance {pattern, nodes, layer}
     engine: EngineEvidence | None = None
     baseline: BaselineUse | None = None
     config: Config | None = None  # the configuration the findings were filtered by (None: none)
@@ -69,6 +70,8 @@ class AuditResult:
             fields["quantization"] = self.quantization
         if self.reformats is not None:
             fields["reformats"] = self.reformats
+        if self.patterns is not None:
+            fields["patterns"] = self.patterns
         if self.engine is not None:
             fields.update(self.engine.to_json())
         if self.baseline is not None:
@@ -138,7 +141,8 @@ def audit(path: str | os.PathLike[str], *, trt: str | None = None, sm: str | Non
             raise
     result = AuditResult(model=model, target=target, prediction=prediction, findings=sort_findings(findings),
                          trtexec=command, profile_command=profile, attention=notes.attention,
-                         quantization=notes.quantization, reformats=notes.reformats, config=config,
+                         quantization=notes.quantization, reformats=notes.reformats, patterns=notes.patterns,
+                         config=config,
                          cost=cost)
     if config is not None:
         apply_config_to(result)

@@ -12,6 +12,7 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from trtadvisor.advice.notes import AdviceNotes, JudgedSite
+from trtadvisor.advice.patterns import pattern_instances
 from trtadvisor.analysis.activations import PatternSite, find_patterns
 from trtadvisor.analysis.attention_sites import AttentionSite, find_attention_sites
 from trtadvisor.analysis.mha_rules import MhaRules, judge_sites
@@ -42,6 +43,9 @@ def attention_findings(model: LoadedModel, target: Target, book: RuleBook, predi
     findings.extend(_site_findings(judged, target, book, rules))
     if patterns:
         findings.append(_pattern_finding(patterns, book))
+    instances = pattern_instances(model.graph.walk(), prediction, patterns)
+    if instances:
+        notes.patterns = instances
     return findings
 
 

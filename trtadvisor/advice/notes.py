@@ -26,3 +26,4 @@ class AdviceNotes:
     attention: tuple[JudgedSite, ...] | None = None  # every attention site and its verdict
     quantization: dict[str, Any] | None = None        # Q/DQ coverage (advice/qdq.quantization_coverage)
     reformats: list[dict[str, str]] | None = None     # the boundary reformats the target will have
+    patterns: list[dict[str, object]] | None = None   # every recognised pattern instance (advice/patterns)

@@ -85,6 +85,9 @@ class Prediction:
     eliminated_reasons: dict[str, str]
     findings: list[Finding]
     node_count: int
+    # Every pattern fusion applied (fuse_nodes): (fusion id, its nodes). A Myelin region holding twelve
+    # GELUs is one layer tagged "gelu" once, and twelve instances here.
+    instances: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
 
     @property
     def fused_node_count(self) -> int:
@@ -113,6 +116,8 @@ class PlanContext:
     # Outputs of nodes the build folds (every input a constant, or a static Shape): known at build
     # time like initializers (filled by the eliminate pass; see is_build_constant).
     folded: set[str] = field(default_factory=set)
+    # Each pattern fusion applied by fuse_nodes, as (fusion id, nodes): Prediction.instances.
+    instances: list[tuple[str, tuple[Node, ...]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         owner = self.owner
@@ -234,6 +239,7 @@ class PlanContext:
         Nodes inside one larger layer (a Myelin region, say) are only tagged: the pattern is fused
         there too, by Myelin's own code generator.
         """
+        nodes = tuple(nodes)
         groups: list[Group] = []
         owner = self.owner
         for node in nodes:
@@ -252,6 +258,7 @@ class PlanContext:
         base.add_fusion(fusion_id)
         if kind is not None and base.kind != "myelin":
             base.kind = kind
+        self.instances.append((fusion_id, nodes))
         return base
 
     def absorb(self, base: Group, nodes: list[Node]) -> Group:

@@ -115,6 +115,7 @@ def plan_graph(graph: Graph, target: Target, book: RuleBook, types: dict[str, in
     layers: list[PredictedLayer] = []
     eliminated: dict[str, str] = {}
     findings: list[Finding] = []
+    instances: list[tuple[str, tuple[str, ...]]] = []
     node_count = 0
     for g in graph.walk():
         ctx = _run_pipeline(g, target, book, pipeline(target, book))
@@ -128,5 +129,6 @@ def plan_graph(graph: Graph, target: Target, book: RuleBook, types: dict[str, in
             eliminated[node.name] = ctx.eliminated[node]
         if ctx.findings:
             findings.extend(_outside_myelin_layers(ctx, ctx.findings))
+        instances.extend((fusion, tuple(map(_name_of, nodes))) for fusion, nodes in ctx.instances)
     return Prediction(layers=layers, eliminated=list(eliminated), eliminated_reasons=eliminated,
-                      findings=findings, node_count=node_count)
+                      findings=findings, node_count=node_count, instances=instances)

@@ -42,7 +42,12 @@ def coverage_by_kind(layers: Sequence[PredictedLayer]) -> list[KindCoverage]:
 
 
 def fusion_counts(prediction: Prediction) -> list[tuple[str, int]]:
+    """Fusions by type, counted as fusions: a layer per classic fusion, and each instance of a pattern
+    fusion (twelve GELUs inside one Myelin region count twelve)."""
     counts = Counter(f for layer in prediction.layers for f in layer.fusions)
+    instances = Counter(fusion for fusion, _ in getattr(prediction, "instances", ()))
+    for fusion, n in instances.items():
+        counts[fusion] = max(counts[fusion], n)
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
 

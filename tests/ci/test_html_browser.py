@@ -165,7 +165,7 @@ def test_audit_page_renders_with_its_plots(tmp_path: Path) -> None:
     assert '<svg id="attention-verdicts"' in html
     assert "head size 320 is above 256" in html
     if result.engine is not None:
-        timing = re.search(r'<svg id="layer-time".*?</svg>', html, re.S)
+        timing = re.search(r'<svg id="hot-layers".*?</svg>', html, re.S)
         assert timing is not None
         # The slowest layer of the A100 profile is drawn first: read it from the artifact itself.
         import json

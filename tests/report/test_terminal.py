@@ -114,4 +114,5 @@ def test_escape_sequences_in_node_names_are_shown_escaped(tmp_path: Path) -> Non
     code, text = _on_terminal("audit", str(hostile), "--format", "rich", columns=120, NO_COLOR="1")
     assert code in (0, 1)
     assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
-    assert "evil\\x1b]0;pwned\\x07\\x1b[2J\\u202ename" in text.replace("\n", "").replace("│", "").replace(" ", "")
+    # Shown escaped (the name may fold after its ';' onto the next line of its cell).
+    assert "evil\\x1b]0;" in text and "pwned\\x07\\x1b[2J\\u202ename" in text

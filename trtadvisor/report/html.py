@@ -22,11 +22,15 @@ from trtadvisor.report.common import (
     alternative_text,
     attention_sites,
     attention_verdict,
+    comparison_label,
     confidence_text,
+    confirm_data,
     coverage_by_kind,
-    engine_layers,
     fusion_counts,
-    layer_time,
+    group_findings,
+    group_sites,
+    op_types,
+    pattern_counts,
     precision_text,
     severity_counts,
     typing_text,
@@ -34,7 +38,6 @@ from trtadvisor.report.common import (
 from trtadvisor.report.formats import FormatOptions
 
 MAX_LAYER_ROWS = 2000  # the page must stay light on 100k-node graphs; JSON has every layer
-MAX_TIME_BARS = 25
 
 CSS = """
 :root{--fg:#1d2330;--muted:#5d6b82;--line:#dfe3ea;--bg:#f6f7f9;--card:#fff;--fused:#2e9d62;--alone:#c9d1dc;
@@ -61,6 +64,9 @@ svg text{font:12px system-ui,sans-serif;fill:var(--fg)}svg .muted{fill:var(--mut
 .grid2{display:grid;grid-template-columns:1fr 1fr;gap:18px}@media(max-width:900px){.grid2{grid-template-columns:1fr}}
 .lost{color:var(--lost);font-weight:600}.gained{color:var(--gained);font-weight:600}
 footer{color:var(--muted);font-size:12px;padding:0 28px 24px}
+.cmd{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12.5px;background:#f0f2f5;padding:10px;
+border-radius:6px;overflow-x:auto}.cmd .arg{white-space:nowrap}h3{font-size:14px;margin:14px 0 8px}
+.count{font-weight:600;color:var(--muted)}svg.chart{display:block}
 """
 
 JS = """
@@ -86,19 +92,27 @@ class Bar:
     note: str = ""
 
 
-def bar_chart(chart_id: str, title: str, bars: Sequence[Bar], width: int = 560, label_width: int = 170,
-              note_width: int = 80) -> str:
-    """A horizontal stacked bar chart as inline SVG; ``note_width`` is kept free for the longest bar's note."""
+def bar_chart(chart_id: str, title: str, bars: Sequence[Bar], width: int = 560, label_width: int | None = None,
+              note_width: int | None = None) -> str:
+    """A horizontal stacked bar chart as inline SVG. Labels and notes get the room their text needs (about
+    7 px a character at 12 px), so no note is clipped; the chart scales down with the page."""
     row, top = 24, 8
     height = top + row * len(bars) + 8
     scale_max = max((sum(v for v, _, _ in b.segments) for b in bars), default=0.0) or 1.0
-    plot = width - label_width - note_width
+    longest_label = max((len(b.label) for b in bars), default=4)
+    if label_width is None:
+        label_width = min(width // 2, max(60, 7 * longest_label + 16))
+    if note_width is None:
+        note_width = max(40, 7 * max((len(b.note) for b in bars), default=4) + 14)
+    plot = max(60, width - label_width - note_width)
+    width = label_width + plot + note_width
     parts = [f'<svg id="{escape(chart_id)}" class="chart" role="img" aria-label="{escape(title)}" '
-             f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">',
+             f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" preserveAspectRatio="xMinYMin meet" '
+             f'style="max-width:100%;height:auto" xmlns="http://www.w3.org/2000/svg">',
              f"<title>{escape(title)}</title>"]
     for i, b in enumerate(bars):
         y = top + i * row
-        fits = max(8, label_width // 7)  # about 7 px per character at 12 px
+        fits = max(8, (label_width - 8) // 7)
         label = b.label if len(b.label) <= fits else b.label[: fits - 1] + "…"
         parts.append(f'<text x="{label_width - 8}" y="{y + 15}" text-anchor="end"><title>{escape(b.label)}</title>'
                      f"{escape(label)}</text>")
@@ -120,7 +134,27 @@ def legend(items: Sequence[tuple[str, str]]) -> str:
                                             for t, c in items) + "</div>"
 
 
-def _page(title: str, subtitle: str, body: Sequence[str]) -> str:
+PREDICTED_FOOTER = "predicted from the ONNX graph; confirm with the engine's layer information"
+
+
+def footer_note(fields: Mapping[str, Any]) -> str:
+    """What the page rests on: the prediction alone, or the prediction held against an engine read."""
+    confirm = confirm_data(fields)
+    if confirm is None:
+        return PREDICTED_FOOTER
+    c = confirm.comparison
+    agreement = f", agreement {100 * float(c.get('agreement', 0)):.0f}%" if c is not None else ""
+    return (f"predicted from the ONNX graph and confirmed against the engine read "
+            f"({len(confirm.engine.get('layers', []))} engine layers{agreement})")
+
+
+def command_html(command: str) -> str:
+    """A command line that wraps only between its arguments, never inside a flag or a path."""
+    return ('<div class="cmd">' + " ".join(f'<span class="arg">{escape(arg)}</span>' for arg in command.split(" "))
+            + "</div>")
+
+
+def _page(title: str, subtitle: str, body: Sequence[str], footer: str = PREDICTED_FOOTER) -> str:
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
@@ -129,8 +163,8 @@ def _page(title: str, subtitle: str, body: Sequence[str]) -> str:
         f"<title>{escape(title)}</title><style>{CSS}</style></head><body>"
         f"<header><h1>{escape(title)}</h1><div class=\"sub\">{escape(subtitle)}</div></header><main>"
         + "".join(body)
-        + f"</main><footer>trtadvisor {escape(__version__)} · predicted from the ONNX graph; confirm with the "
-        "engine's layer information.</footer><script>" + JS + "</script></body></html>\n"
+        + f"</main><footer>trtadvisor {escape(__version__)} · {escape(footer)}.</footer><script>" + JS
+        + "</script></body></html>\n"
     )
 
 
@@ -146,13 +180,15 @@ def _findings(findings: Sequence[Finding], locator: Locator, table_id: str) -> s
     buttons = "".join(f'<button class="on" data-sev="{s}">{s} ({counts[s]})</button>'
                       for s in ("error", "warning", "info") if counts[s])
     rows = []
-    for f in findings:
+    for g in group_findings(findings)[:MAX_LAYER_ROWS]:
+        f = g.finding
         where = locator.locate(f.nodes)
         place = (f"{where.source.file}:{where.source.line}" if where.source is not None else where.model)
         node = f"<br><code>{escape(where.node)}</code>" if where.node else ""
+        count = f'<span class="count">×{g.count} like this one</span> ' if g.count > 1 else ""
         rows.append(f'<tr data-sev="{escape(f.severity)}"><td><span class="sev {escape(f.severity)}">'
                     f"{escape(f.severity)}</span></td><td><code>{escape(f.rule)}</code></td>"
-                    f"<td><code>{escape(place)}</code>{node}</td><td>{escape(f.message)}"
+                    f"<td><code>{escape(place)}</code>{node}</td><td>{count}{escape(f.message)}"
                     f'<div class="hint">Hint: {escape(f.hint)}</div></td></tr>')
     return (f'<section><h2>Findings</h2><div class="filters" data-table="{table_id}">{buttons}</div>'
             f'<table id="{table_id}"><thead><tr><th>Severity</th><th>Rule</th><th>Where</th><th>Finding</th></tr>'
@@ -165,7 +201,7 @@ def _coverage_section(result: AuditResult) -> str:
                          (c.nodes - c.fused_nodes, "var(--alone)", f"{c.nodes - c.fused_nodes} nodes alone")),
                 f"{c.share:.0%} of {c.nodes}") for c in kinds]
     fusions = fusion_counts(result.prediction)
-    fusion_bars = [Bar(f, ((n, "var(--fused)", f"{n} layers with {f}"),), str(n)) for f, n in fusions]
+    fusion_bars = [Bar(f, ((n, "var(--fused)", f"{n} {f} fusion(s)"),), str(n)) for f, n in fusions]
     right = (bar_chart("fusions-by-type", "Fusions by type", fusion_bars, width=520)
              if fusion_bars else "<p>No fusions predicted.</p>")
     return ('<section><h2>Fusion coverage by layer kind</h2><div class="grid2"><div>'
@@ -174,41 +210,102 @@ def _coverage_section(result: AuditResult) -> str:
             + "</div><div><h2>Fusions by type</h2>" + right + "</div></div></section>")
 
 
-def _attention_section(sites: Sequence[Mapping[str, Any]]) -> str:
+def _attention_section(sites: Sequence[Mapping[str, Any]], op_of: Mapping[str, str]) -> str:
     if not sites:
         return ""
     order = ("fused", "not fused", "unknown")
     colour = {"fused": "var(--fused)", "not fused": "var(--error)", "unknown": "var(--alone)"}
     counts = {v: sum(1 for s in sites if attention_verdict(s) == v) for v in order}
-    bars = [Bar(v, ((counts[v], colour[v], f"{counts[v]} attention blocks {v}"),), str(counts[v]))
+    bars = [Bar(v, ((counts[v], colour[v], f"{counts[v]} attention sites {v}"),), str(counts[v]))
             for v in order if counts[v]]
-    rows = "".join(
-        f"<tr><td><code>{escape(', '.join(map(str, list(s.get('nodes', []))[:3])))}</code></td>"
-        f"<td>{escape(str(s.get('kind', '')))}</td><td class=num>{escape(str(s.get('num_heads', '')))}</td>"
-        f"<td class=num>{escape(str(s.get('head_size', '')))}</td><td>{escape(attention_verdict(s))}</td>"
-        f"<td>{escape('; '.join(map(str, s.get('reasons', []))))}</td></tr>" for s in sites)
-    return ('<section><h2>Attention verdicts</h2>' + bar_chart("attention-verdicts", "Attention verdicts", bars)
-            + "<table><thead><tr><th>Nodes</th><th>Kind</th><th>Heads</th><th>Head size</th><th>Verdict</th>"
-            f"<th>Why</th></tr></thead><tbody>{rows}</tbody></table></section>")
+    groups = group_sites(sites, op_of)
+    rows = []
+    for g in groups[:MAX_LAYER_ROWS]:
+        s = g.site
+        more = f" and {g.count - 3} more" if g.count > 3 else ""
+        where = escape(", ".join(g.softmaxes[:3])) + escape(more)
+        count = f'<span class="count">×{g.count}</span> ' if g.count > 1 else ""
+        causal = s.get("causal")
+        cells = [_d(s.get(k)) for k in ("num_heads", "num_kv_heads", "head_size", "seq_q", "seq_kv")]
+        rows.append(
+            f"<tr><td>{count}<code>{where}</code></td><td>{escape(str(s.get('kind', '')))}</td>"
+            + "".join(f"<td class=num>{escape(c)}</td>" for c in cells)
+            + f"<td>{escape(_d(s.get('mask')))}</td><td>{'?' if causal is None else ('yes' if causal else 'no')}</td>"
+            f"<td>{escape(attention_verdict(s))}</td><td>{escape('; '.join(map(str, s.get('reasons', []))))}</td></tr>")
+    title = f"Attention verdicts: {len(sites)} sites" + (
+        f" in {len(groups)} group(s) of identical sites" if len(groups) < len(sites) else "")
+    return (f'<section id="attention"><h2>{escape(title)}</h2>'
+            + bar_chart("attention-verdicts", "Attention verdicts", bars)
+            + '<table id="attention-sites"><thead><tr><th>Softmax</th><th>Kind</th><th>N_q</th><th>N_kv</th>'
+            "<th>H</th><th>S_q</th><th>S_kv</th><th>Mask</th><th>Causal</th><th>Verdict</th><th>Why</th></tr>"
+            f"</thead><tbody>{''.join(rows)}</tbody></table></section>")
 
 
-def _time_section(fields: Mapping[str, Any]) -> str:
-    layers = engine_layers(fields)
-    if not layers:
+def _d(value: object) -> str:
+    return "?" if value is None else str(value)
+
+
+def _patterns_section(fields: Mapping[str, Any]) -> str:
+    counts = pattern_counts(fields)
+    if not counts:
         return ""
-    total = sum(layer_time(layer) for layer in layers) or 1.0
-    bars = [Bar(str(layer.get("name", "?")),
-                ((layer_time(layer), "var(--time)", f"{layer.get('name')}: {layer_time(layer):.4f} ms"),),
-                f"{layer_time(layer):.3f} ms ({100 * layer_time(layer) / total:.1f}%)")
-            for layer in layers[:MAX_TIME_BARS]]
-    engine = fields.get("engine")
-    known = [f"TensorRT {engine.get(k)}" if k == "trt_version" else str(engine.get(k))
-             for k in ("trt_version", "gpu") if isinstance(engine, Mapping) and engine.get(k)]
-    head = f" ({', '.join(known)})" if known else ""
-    return (f"<section><h2>Per-layer time of the engine read{escape(head)}</h2>"
-            + bar_chart("layer-time", "Per-layer median time", bars, width=1100, label_width=420, note_width=140)
-            + (f"<p class=hint>{len(layers) - MAX_TIME_BARS} faster layers not shown.</p>"
-               if len(layers) > MAX_TIME_BARS else "") + "</section>")
+    bars = [Bar(name, ((n, "var(--fused)", f"{n} {name}"),), str(n)) for name, n in counts]
+    rows = "".join(f"<tr><td>{escape(name)}</td><td class=num>{n}</td></tr>" for name, n in counts)
+    return ('<section id="patterns"><h2>Recognised patterns</h2><div class="grid2"><div>'
+            + bar_chart("pattern-counts", "Recognised patterns", bars)
+            + f'</div><div><table><thead><tr><th>Pattern</th><th>Instances</th></tr></thead><tbody>{rows}'
+            "</tbody></table></div></div></section>")
+
+
+def _engine_section(fields: Mapping[str, Any]) -> str:
+    confirm = confirm_data(fields)
+    if confirm is None:
+        return ""
+    engine = confirm.engine
+    known = [f"TensorRT {engine.get('trt_version')}" if engine.get("trt_version") else "",
+             str(engine.get("gpu") or "")]
+    head = ", ".join(k for k in known if k)
+    out = [f'<section id="engine"><h2>The engine read{escape(f" ({head})" if head else "")}</h2>']
+    hot = confirm.bottlenecks
+    if hot:
+        bars = [Bar(str(b.get("layer", "?")), ((float(b.get("median_ms", 0)), "var(--time)",
+                                                 f"{b.get('layer')}: {float(b.get('median_ms', 0)):.4f} ms"),),
+                    f"{float(b.get('median_ms', 0)):.3f} ms ({float(b.get('percent', 0)):.1f}%)") for b in hot]
+        rows = "".join(
+            f"<tr><td class=num>{escape(str(b.get('rank', i + 1)))}</td><td><code>{escape(str(b.get('layer')))}"
+            f"</code></td><td class=num>{float(b.get('median_ms', 0)):.4f}</td>"
+            f"<td class=num>{float(b.get('percent', 0)):.1f}%</td><td>"
+            + (f"<b>{escape(str(b.get('rule')))}</b>: {escape(str(b.get('why', '')))}"
+               f"<div class=hint>Advice: {escape(str(b.get('advice', '')))}</div>" if b.get("rule") else "-")
+            + "</td></tr>" for i, b in enumerate(hot))
+        out.append(f"<h3>Hot layers: the {len(hot)} largest by time</h3>"
+                   + bar_chart("hot-layers", "Hot layers", bars, width=1100)
+                   + '<table id="hot-layers-table"><thead><tr><th>#</th><th>Layer</th><th>ms</th><th>Share</th>'
+                   f"<th>Cause and advice</th></tr></thead><tbody>{rows}</tbody></table>")
+    c = confirm.comparison
+    if c is not None:
+        confirmed, missed, unpredicted = (list(c.get(k, [])) for k in ("confirmed", "missed", "unpredicted"))
+        method = "by layer signatures" if c.get("method") == "signatures" else "by ONNX node names"
+        out.append(f"<h3>Prediction vs engine ({escape(method)})</h3>"
+                   + _cards((("agreement", f"{100 * float(c.get('agreement', 0)):.0f}%"),
+                             ("fusions confirmed", str(len(confirmed))), ("missed", str(len(missed))),
+                             ("unpredicted", str(len(unpredicted))))))
+        rows = [f'<tr><td class="lost">missed</td><td><code>{escape(comparison_label(m))}</code></td>'
+                f"<td>{escape(str(m.get('reason', '')))}</td></tr>" for m in missed[:MAX_LAYER_ROWS]]
+        rows += [f'<tr><td>unpredicted</td><td><code>{escape(str(u.get("engine_layer", "?")))}</code></td>'
+                 f"<td>{escape(', '.join(map(str, u.get('predicted_layers', []))) or str(u.get('lead', '')))}"
+                 "</td></tr>" for u in unpredicted[:MAX_LAYER_ROWS]]
+        if rows:
+            out.append('<table id="comparison"><thead><tr><th>Result</th><th>Predicted / engine layer</th>'
+                       f"<th>Detail</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
+    if confirm.diagnosis:
+        rows = "".join(f"<tr><td><code>{escape(str(d.get('rule')))}</code></td><td>{escape(str(d.get('message')))}"
+                       f"<div class=hint>Evidence: {escape(str(d.get('evidence')))}</div>"
+                       f"<div class=hint>Advice: {escape(str(d.get('advice')))}</div></td></tr>"
+                       for d in confirm.diagnosis)
+        out.append(f'<h3>Diagnosis</h3><table id="diagnosis"><tbody>{rows}</tbody></table>')
+    out.append("</section>")
+    return "".join(out)
 
 
 def _layers_section(result: AuditResult) -> str:
@@ -242,17 +339,20 @@ class HtmlFormatter:
                         ("eliminated", str(len(p.eliminated))), ("fusion coverage", f"{p.coverage:.1%}"),
                         ("errors", str(counts["error"])), ("warnings", str(counts["warning"])),
                         ("info", str(counts["info"]))))
-        commands = f"<section><h2>Run</h2><pre>{escape(result.trtexec)}</pre>"
+        commands = f"<section><h2>Run</h2>{command_html(result.trtexec)}"
         profile = result.profile_command
         if isinstance(profile, str):
-            commands += f"<p>Profile per layer:</p><pre>{escape(profile)}</pre>"
+            commands += f"<p>Profile per layer:</p>{command_html(profile)}"
         commands += "</section>"
-        body = [cards, _coverage_section(result), _attention_section(attention_sites(result.contract_fields())),
-                _time_section(result.contract_fields()), _findings(result.findings, locator, "findings"),
-                _layers_section(result), commands]
+        fields = result.contract_fields()
+        sites = attention_sites(fields)
+        body = [cards, _engine_section(fields), _coverage_section(result), _patterns_section(fields),
+                _attention_section(sites, op_types(result) if sites else {}),
+                _findings(result.findings, locator, "findings"), _layers_section(result), commands]
         return _page(f"trtadvisor: {locator.model}",
                      f"TensorRT {t.trt} · SM {t.sm}{gpu} · {t.precision} · {typing_text(t)} · "
-                     f"layer precisions: {precision_text(p.layers)} · opset {result.model.opset}", body)
+                     f"layer precisions: {precision_text(p.layers)} · opset {result.model.opset}", body,
+                     footer_note(fields))
 
     def format_diff(self, diff: ModelDiff) -> str:
         locator = Locator(diff.new.model.path, diff.new.model.graph, self.options.root)

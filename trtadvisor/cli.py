@@ -375,10 +375,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     try:
         if args.batch_row:
             return _audit_row(args)
-        from trtadvisor.progress import progress
-
-        with progress(f"auditing {args.model[0] if len(args.model) == 1 else f'{len(args.model)} models'}"):
-            return _audit_models(args)
+        return _audit_models(args)
     finally:
         shape_child.cancel_unused()  # a command that failed before loading leaves no child behind
 
@@ -508,7 +505,11 @@ def _audit_models(args: argparse.Namespace) -> int:
                             f"audit one model at a time, or use --format {', '.join(MULTI_MODEL_FORMATS)}")
         if args.trtexec or args.build or _artifacts_given(args):
             raise UserError("engine artifacts and builds belong to one model", "give one model with them")
-    audited = [_audit_one(model, args) for model in models]
+    from trtadvisor.progress import progress
+
+    # The progress line ends (and is erased) before the report is written.
+    with progress(f"auditing {models[0] if len(models) == 1 else f'{len(models)} models'}"):
+        audited = [_audit_one(model, args) for model in models]
     results = [result for result, _ in audited]
     apply_baseline(results, read=args.baseline, write=args.write_baseline)
     codes = [_exit_code([f.severity for f in r.findings], fail_on, args.exit_zero) for r, fail_on in audited]

@@ -236,12 +236,23 @@ def diff_results(old: AuditResult, new: AuditResult, book: RuleBook) -> ModelDif
     # New and fixed findings are matched by fingerprint, as a baseline would match them.
     new_findings, _ = _accepting(old.findings, old_index).split(new.findings, new_index)
     fixed, _ = _accepting(new.findings, new_index).split(old.findings, old_index)
+    # An attention site that changed is reported once, as the attention change: not again as an "mha"
+    # fusion lost or gained, nor as the new model's own attention finding on the same nodes.
+    changed = {n for c in attention for n in c.nodes}
+    if changed:
+        lost = [c for c in lost if not (c.fusion in ATTENTION_FUSIONS and changed & set(c.nodes))]
+        gained = [c for c in gained if not (c.fusion in ATTENTION_FUSIONS and changed & set(c.nodes))]
+        new_findings = [f for f in new_findings if not (f.rule in ATTENTION_RULES and changed & set(f.nodes))]
 
     own = _diff_findings(book, lost, attention, old.prediction.coverage, new.prediction.coverage)
     return ModelDiff(old=old, new=new, rows=tuple(_rows(old_layers, old_ids, new_layers, new_owner)),
                      lost=tuple(lost), gained=tuple(gained), attention=tuple(attention),
                      new_findings=tuple(new_findings), fixed_findings=tuple(fixed),
                      findings=tuple(sort_findings([*own, *new_findings])), matched_by="name" if by_name else "scope")
+
+
+ATTENTION_FUSIONS = frozenset({"mha"})  # the plan's fusion id for a fused attention block
+ATTENTION_RULES = frozenset({"TRT301", "TRT302", "TRT305"})  # the audit's verdicts on one attention site
 
 
 def _diff_findings(book: RuleBook, lost: Sequence[FusionChange], attention: Sequence[AttentionChange],

@@ -8,6 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from trtadvisor.ci.diff import ModelDiff
+from trtadvisor.report.text import escape_control
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
@@ -32,8 +33,8 @@ class DiffView:
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="bold")
         grid.add_column()
-        grid.add_row("Old", Text(d.old.model.path))
-        grid.add_row("New", Text(d.new.model.path))
+        grid.add_row("Old", Text(escape_control(d.old.model.path)))
+        grid.add_row("New", Text(escape_control(d.new.model.path)))
         grid.add_row("Target", f"TensorRT {d.new.target.trt}, SM {d.new.target.sm}, {d.new.target.precision}")
         grid.add_row("Predicted layers", f"{old_n} -> {new_n}")
         style = "red" if new_cov < old_cov else "green"
@@ -47,11 +48,11 @@ class DiffView:
         for column in ("", "fusion", "layer", "ops", "now"):
             table.add_column(column, overflow="fold")
         for change in self.diff.lost:
-            table.add_row(Text("lost", style="bold red"), change.fusion, Text(change.layer), " ".join(change.ops),
-                          Text(" | ".join(change.now)))
+            table.add_row(Text("lost", style="bold red"), change.fusion, Text(escape_control(change.layer)),
+                          " ".join(change.ops), Text(escape_control(" | ".join(change.now))))
         for change in self.diff.gained:
-            table.add_row(Text("gained", style="green"), change.fusion, Text(change.layer), " ".join(change.ops),
-                          Text(" | ".join(change.now)))
+            table.add_row(Text("gained", style="green"), change.fusion, Text(escape_control(change.layer)),
+                          " ".join(change.ops), Text(escape_control(" | ".join(change.now))))
         return table
 
     def _attention(self) -> Table:
@@ -61,7 +62,7 @@ class DiffView:
         for change in self.diff.attention:
             old = change.old.get("fused") if change.old else "absent"
             new = change.new.get("fused") if change.new else "absent"
-            table.add_row(Text(", ".join(change.nodes[:3])), f"fused={old}", Text(f"fused={new}",
+            table.add_row(Text(escape_control(", ".join(change.nodes[:3]))), f"fused={old}", Text(f"fused={new}",
                           style="red" if change.regression else ""))
         return table
 
@@ -73,9 +74,10 @@ class DiffView:
         table.add_column("new fusions", style="dim")
         changed = [row for row in self.diff.rows if row.changed]
         for row in changed[: self.max_rows]:
-            table.add_row(Text(row.old.name) if row.old else Text("(added)", style="green"),
+            table.add_row(Text(escape_control(row.old.name)) if row.old else Text("(added)", style="green"),
                           ", ".join(row.old.fusions) if row.old else "",
-                          Text(" | ".join(n.name for n in row.new)) if row.new else Text("(removed)", style="red"),
+                          Text(escape_control(" | ".join(n.name for n in row.new))) if row.new
+                          else Text("(removed)", style="red"),
                           ", ".join(f for n in row.new for f in n.fusions))
         if not changed:
             table.caption = "no layer changed"
@@ -91,8 +93,8 @@ class DiffView:
         table.add_column("Severity", no_wrap=True)
         table.add_column("Finding", overflow="fold")
         for f in self.diff.findings:
-            body = Text(f.message)
+            body = Text(escape_control(f.message, keep_newlines=True))
             body.append("\nHint: ", style="bold")
-            body.append(f.hint)
+            body.append(escape_control(f.hint, keep_newlines=True))
             table.add_row(f.rule, Text(f.severity, style=SEVERITY_STYLE.get(f.severity, "")), body)
         return Group(table)

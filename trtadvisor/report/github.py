@@ -1,19 +1,25 @@
-"""``--format github``: GitHub Actions workflow commands, one annotation per finding.
+"""``--format github``: GitHub Actions workflow commands, one annotation per finding (repeated findings grouped).
 
 ``::warning file=net.py,line=12,title=TRT101 fusion.conv-activation::message``. A finding points at
-the Python line the exporter recorded when that file is in the checkout, else at the model file.
+the Python line the exporter recorded when that file is in the checkout, else at the model file. After a
+confirm, a notice gives the agreement and the hot layers and each diagnosis is a warning. The output fits
+65,536 characters: annotations past that are cut, and a last notice says how many and where the full
+report is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
 
 from trtadvisor.api import AuditResult
 from trtadvisor.ci.diff import ModelDiff
 from trtadvisor.ci.source_locations import Locator
 from trtadvisor.knowledge.findings import Finding
 from trtadvisor.knowledge.rulebook import RuleBook, default_rulebook
-from trtadvisor.report.common import confidence_text, precision_text, target_text
+from trtadvisor.report.common import confidence_text, confirm_data, group_findings, precision_text, target_text
+from trtadvisor.report.fit import GITHUB_COMMENT_LIMIT, full_report_hint
 from trtadvisor.report.formats import FormatOptions
 
 COMMAND = {"error": "error", "warning": "warning", "info": "notice"}
@@ -44,10 +50,61 @@ def annotation(f: Finding, locator: Locator, book: RuleBook) -> str:
     return f"::{COMMAND.get(f.severity, 'notice')} {','.join(props)}::{escape_data(message)}"
 
 
-def _lines(findings: Sequence[Finding], locator: Locator, book: RuleBook, summary: str) -> str:
-    lines = [annotation(f, locator, book) for f in findings]
-    lines.append(summary.replace("\n", " "))
-    return "\n".join(lines) + "\n"
+def _grouped(findings: Sequence[Finding]) -> list[Finding]:
+    """One finding per group of repeated findings, its message saying how many and where the others are."""
+    out = []
+    for g in group_findings(findings):
+        f = g.finding
+        if g.count > 1:
+            others = [m.nodes[0] for m in g.members[1:] if m.nodes][:3]
+            also = f" (also at {', '.join(others)}{' and more' if g.count - 1 > len(others) else ''})" if others else ""
+            f = replace(f, message=f"x{g.count} like this{also}: {f.message}")
+        out.append(f)
+    return out
+
+
+def _engine_lines(extras: Mapping[str, Any], model: str) -> list[str]:
+    confirm = confirm_data(extras)
+    if confirm is None:
+        return []
+    parts = []
+    c = confirm.comparison
+    if c is not None:
+        parts.append(f"agreement {100 * float(c.get('agreement', 0)):.0f}% ({c.get('method', 'names')}): "
+                     f"{len(c.get('confirmed', []))} fusions confirmed, {len(c.get('missed', []))} missed, "
+                     f"{len(c.get('unpredicted', []))} unpredicted")
+    if confirm.bottlenecks:
+        parts.append("hot layers: " + "; ".join(
+            f"{b.get('layer')} {float(b.get('median_ms', 0)):.4f} ms ({float(b.get('percent', 0)):.1f}%)"
+            + (f" [{b.get('rule')}]" if b.get("rule") else "") for b in confirm.bottlenecks[:5]))
+    where = f"file={escape_property(model)}"
+    lines = [f"::notice {where},title={escape_property('trtadvisor engine read')}::{escape_data('. '.join(parts))}"]
+    for d in confirm.diagnosis:
+        title = escape_property(f"trtadvisor diagnosis {d.get('rule')}")
+        lines.append(f"::warning {where},title={title}::"
+                     + escape_data(f"{d.get('message')}. Evidence: {d.get('evidence')}. Advice: {d.get('advice')}"))
+    return lines
+
+
+def _lines(findings: Sequence[Finding], locator: Locator, book: RuleBook, summary: str,
+           extra: Sequence[str] = ()) -> str:
+    """The annotations, cut to fit the limit with a last notice saying how many were cut."""
+    lines = [*extra, *(annotation(f, locator, book) for f in _grouped(findings))]
+    summary = summary.replace("\n", " ")
+    budget = GITHUB_COMMENT_LIMIT - len(summary) - 600
+    kept: list[str] = []
+    used = 0
+    for line in lines:
+        if used + len(line) + 1 > budget:
+            break
+        kept.append(line)
+        used += len(line) + 1
+    if len(kept) < len(lines):
+        note = (f"{len(lines) - len(kept)} more annotation(s) cut to fit {GITHUB_COMMENT_LIMIT:,} characters. "
+                f"{full_report_hint(locator.model)}")
+        kept.append(f"::notice file={escape_property(locator.model)},title=trtadvisor::{escape_data(note)}")
+    kept.append(summary)
+    return "\n".join(kept) + "\n"
 
 
 class GithubFormatter:
@@ -61,7 +118,8 @@ class GithubFormatter:
         summary = (f"trtadvisor: {locator.model}: {target_text(result.target)}: {len(p.layers)} predicted layers "
                    f"({precision_text(p.layers)}; {confidence_text(p.layers)}), fusion coverage {p.coverage:.1%}, "
                    f"{len(result.findings)} finding(s)")
-        return _lines(result.findings, locator, self.book, summary)
+        engine = _engine_lines(result.contract_fields(), locator.model)
+        return _lines(result.findings, locator, self.book, summary, engine)
 
     def format_diff(self, diff: ModelDiff) -> str:
         locator = Locator(diff.new.model.path, diff.new.model.graph, self.options.root)

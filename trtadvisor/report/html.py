@@ -46,11 +46,12 @@ CSS = """
 color:var(--fg);background:var(--bg)}header{background:#1d2330;color:#fff;padding:18px 28px}
 header h1{margin:0 0 4px;font-size:20px}header .sub{color:#b8c2d3;font-size:13px;word-break:break-all}
 main{padding:20px 28px;max-width:1220px}section{background:var(--card);border:1px solid var(--line);
-border-radius:8px;padding:16px 20px;margin:0 0 18px}h2{font-size:16px;margin:0 0 12px}
+border-radius:8px;padding:16px 20px;margin:0 0 18px;overflow-x:auto}h2{font-size:16px;margin:0 0 12px}
 .cards{display:flex;flex-wrap:wrap;gap:12px;margin:0 0 18px}.card{background:var(--card);border:1px solid var(--line);
 border-radius:8px;padding:12px 16px;min-width:150px}.card .v{font-size:24px;font-weight:600}
 .card .k{color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.04em}
-table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:6px 8px;border-bottom:1px solid var(--line);
+table{border-collapse:collapse;width:100%}td,h1,h2,h3,p,.card{overflow-wrap:anywhere}
+th,td{text-align:left;padding:6px 8px;border-bottom:1px solid var(--line);
 vertical-align:top}th{font-size:12px;color:var(--muted);text-transform:uppercase;letter-spacing:.03em}
 td.num{text-align:right;font-variant-numeric:tabular-nums}code,pre{font-family:ui-monospace,Menlo,Consolas,monospace;
 font-size:12.5px}pre{background:#f0f2f5;padding:10px;border-radius:6px;white-space:pre-wrap;word-break:break-all}

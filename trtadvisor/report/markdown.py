@@ -1,6 +1,9 @@
-"""``--format markdown``: a pull-request comment (summary, coverage, findings table, the trtexec command).
+"""``--format markdown``: a pull-request comment (summary, the engine read, coverage, attention, findings,
+the trtexec command).
 
-GitHub-flavoured Markdown that also reads well on GitLab: tables, no HTML beyond ``<details>``.
+GitHub-flavoured Markdown that also reads well on GitLab: tables, no HTML beyond ``<details>``. Identical
+attention sites and repeated findings are grouped, and the comment fits GitHub's 65,536 characters: rows
+are cut where needed and the comment says what was cut and where the full report is.
 """
 
 from __future__ import annotations
@@ -15,17 +18,23 @@ from trtadvisor.report.common import (
     alternative_text,
     attention_sites,
     attention_verdict,
+    comparison_label,
     confidence_text,
+    confirm_data,
     coverage_by_kind,
     fusion_counts,
+    group_findings,
+    group_sites,
+    op_types,
+    pattern_counts,
     precision_text,
     severity_counts,
     typing_text,
 )
+from trtadvisor.report.fit import GITHUB_COMMENT_LIMIT, Block, fit
 from trtadvisor.report.formats import FormatOptions
 
 ICON = {"error": "🔴", "warning": "🟠", "info": "🔵"}
-MAX_FINDINGS = 100  # a PR comment has a size limit (65536 characters on GitHub)
 
 
 def cell(text: object) -> str:
@@ -47,21 +56,99 @@ def _where(where: FindingLocation) -> str:
     return code(where.model)
 
 
-def _findings_table(findings: Sequence[Finding], locator: Locator) -> list[str]:
+def _findings_rows(findings: Sequence[Finding], locator: Locator) -> list[str]:
+    rows = []
+    for g in group_findings(findings):
+        f = g.finding
+        count = f"×{g.count} like this: " if g.count > 1 else ""
+        rows.append(f"| {ICON.get(f.severity, '')} {f.severity} | {f.rule} | {cell(_where(locator.locate(f.nodes)))}"
+                    f" | {cell(count + f.message)} | {cell(f.hint)} |")
+    return rows
+
+
+def _findings_block(findings: Sequence[Finding], locator: Locator, title: str) -> Block:
     if not findings:
-        return ["No findings. ✅", ""]
-    lines = ["| | Rule | Where | Finding | Fix |", "|---|---|---|---|---|"]
-    for f in findings[:MAX_FINDINGS]:
-        lines.append(f"| {ICON.get(f.severity, '')} {f.severity} | {f.rule} | {cell(_where(locator.locate(f.nodes)))}"
-                     f" | {cell(f.message)} | {cell(f.hint)} |")
-    if len(findings) > MAX_FINDINGS:
-        lines.append(f"\n{len(findings) - MAX_FINDINGS} more findings: see the SARIF or JSON report.")
-    return [*lines, ""]
+        return Block(head=[title, "", "No findings. ✅", ""])
+    return Block(head=[title, "", "| | Rule | Where | Finding | Fix |", "|---|---|---|---|---|"],
+                 rows=_findings_rows(findings, locator), tail=[""], what="findings")
+
+
+def _findings_table(findings: Sequence[Finding], locator: Locator) -> list[str]:
+    return _findings_block(findings, locator, "").lines()[2:]
 
 
 def _counts(findings: Sequence[Finding]) -> str:
     counts = severity_counts(findings)
     return ", ".join(f"{counts[s]} {s}" for s in ("error", "warning", "info"))
+
+
+def _engine_blocks(result: AuditResult) -> list[Block]:
+    """What confirming found: agreement, hot layers, missed and unpredicted layers, diagnosis."""
+    confirm = confirm_data(result.contract_fields())
+    if confirm is None:
+        return []
+    engine = confirm.engine
+    about = ", ".join(str(x) for x in (f"TensorRT {engine.get('trt_version')}" if engine.get("trt_version") else "",
+                                       engine.get("gpu") or "") if x)
+    head = [f"### The engine read{f' ({about})' if about else ''}", ""]
+    blocks: list[Block] = []
+    c = confirm.comparison
+    if c is not None:
+        method = "layer signatures" if c.get("method") == "signatures" else "ONNX node names"
+        head += [f"Prediction vs engine, by {method}: agreement **{100 * float(c.get('agreement', 0)):.0f}%** · "
+                 f"{len(c.get('confirmed', []))} fusions confirmed · {len(c.get('missed', []))} missed · "
+                 f"{len(c.get('unpredicted', []))} unpredicted", ""]
+    blocks.append(Block(head=head))
+    if confirm.bottlenecks:
+        blocks.append(Block(
+            head=[f"**Hot layers** (the {len(confirm.bottlenecks)} largest by time)", "",
+                  "| # | Layer | ms | Share | Cause and advice |", "|---:|---|---:|---:|---|"],
+            rows=[f"| {b.get('rank', i + 1)} | {cell(code(str(b.get('layer'))))} | "
+                  f"{float(b.get('median_ms', 0)):.4f} | {float(b.get('percent', 0)):.1f}% | "
+                  + (cell(f"**{b.get('rule')}**: {b.get('why')} Advice: {b.get('advice')}") if b.get("rule") else "-")
+                  + " |" for i, b in enumerate(confirm.bottlenecks)],
+            tail=[""], what="hot layers"))
+    if c is not None and (c.get("missed") or c.get("unpredicted")):
+        rows = [f"| ❌ missed | {cell(code(comparison_label(m)))} | {cell(m.get('reason', ''))} |"
+                for m in c.get("missed", [])]
+        rows += [f"| ➕ unpredicted | {cell(code(str(u.get('engine_layer', '?'))))} | "
+                 f"{cell(', '.join(map(str, u.get('predicted_layers', []))) or u.get('lead', ''))} |"
+                 for u in c.get("unpredicted", [])]
+        blocks.append(Block(head=["| | Predicted / engine layer | Detail |", "|---|---|---|"], rows=rows,
+                            tail=[""], what="comparison rows"))
+    if confirm.diagnosis:
+        blocks.append(Block(head=["**Diagnosis**", "", "| Rule | Finding | Evidence | Advice |", "|---|---|---|---|"],
+                            rows=[f"| {cell(d.get('rule'))} | {cell(d.get('message'))} | {cell(d.get('evidence'))} | "
+                                  f"{cell(d.get('advice'))} |" for d in confirm.diagnosis], tail=[""],
+                            what="diagnosis rows"))
+    return blocks
+
+
+def _attention_block(result: AuditResult) -> Block | None:
+    sites = attention_sites(result.contract_fields())
+    if not sites:
+        return None
+    groups = group_sites(sites, op_types(result))
+    title = f"### Attention: {len(sites)} sites" + (f" in {len(groups)} groups of identical sites"
+                                                     if len(groups) < len(sites) else "")
+    rows = []
+    for g in groups:
+        s = g.site
+        names = ", ".join(g.softmaxes[:2]) + (f" and {g.count - 2} more" if g.count > 2 else "")
+        count = f"×{g.count} " if g.count > 1 else ""
+        causal = s.get("causal")
+        dims = " | ".join(_d(s.get(k)) for k in ("num_heads", "num_kv_heads", "head_size", "seq_q", "seq_kv"))
+        rows.append(f"| {cell(count)}{cell(code(names))} | {s.get('kind', '')} | {dims} | {cell(_d(s.get('mask')))} | "
+                    f"{'?' if causal is None else ('yes' if causal else 'no')} | {attention_verdict(s)} | "
+                    f"{cell('; '.join(map(str, s.get('reasons', []))))} |")
+    return Block(head=["", title, "",
+                       "| Softmax | Kind | N_q | N_kv | H | S_q | S_kv | Mask | Causal | Verdict | Why |",
+                       "|---|---|---:|---:|---:|---:|---:|---|---|---|---|"], rows=rows, tail=[""],
+                 what="attention groups")
+
+
+def _d(value: object) -> str:
+    return "?" if value is None else str(value)
 
 
 class MarkdownFormatter:
@@ -72,47 +159,49 @@ class MarkdownFormatter:
         locator = Locator(result.model.path, result.model.graph, self.options.root)
         p, t = result.prediction, result.target
         gpu = f" ({t.gpu})" if t.gpu else ""
-        out = [f"## trtadvisor: {code(locator.model)}", "",
-               f"**TensorRT {t.trt} · SM {t.sm}{gpu} · {t.precision}** — {p.node_count} ONNX nodes → "
-               f"**{len(p.layers)}** predicted layers, {len(p.eliminated)} eliminated · fusion coverage "
-               f"**{p.coverage:.1%}** · findings: {_counts(result.findings)}", "",
-               f"Typing: {typing_text(t)} · layer precisions: {precision_text(p.layers)}", ""]
+        head = [f"## trtadvisor: {code(locator.model)}", "",
+                f"**TensorRT {t.trt} · SM {t.sm}{gpu} · {t.precision}** — {p.node_count} ONNX nodes → "
+                f"**{len(p.layers)}** predicted layers, {len(p.eliminated)} eliminated · fusion coverage "
+                f"**{p.coverage:.1%}** · findings: {_counts(result.findings)}", "",
+                f"Typing: {typing_text(t)} · layer precisions: {precision_text(p.layers)}", ""]
         baseline = result.baseline
         if baseline is not None and baseline.accepted:
-            out += [f"{baseline.accepted} finding(s) accepted by the baseline {code(baseline.path)}"
-                    " are not shown.", ""]
-        out += ["### Fusion coverage by layer kind", "", "| Kind | Layers | Nodes | Fused nodes | Share |",
-                "|---|---:|---:|---:|---:|"]
-        out += [f"| {c.kind} | {c.layers} | {c.nodes} | {c.fused_nodes} | {c.share:.0%} |"
-                for c in coverage_by_kind(p.layers)]
+            head += [f"{baseline.accepted} finding(s) accepted by the baseline {code(baseline.path)}"
+                     " are not shown.", ""]
+        blocks = [Block(head=head), *_engine_blocks(result)]
+        blocks.append(Block(head=["### Fusion coverage by layer kind", "",
+                                  "| Kind | Layers | Nodes | Fused nodes | Share |", "|---|---:|---:|---:|---:|"],
+                            rows=[f"| {c.kind} | {c.layers} | {c.nodes} | {c.fused_nodes} | {c.share:.0%} |"
+                                  for c in coverage_by_kind(p.layers)], what="layer kinds"))
+        extra = []
         fusions = fusion_counts(p)
         if fusions:
-            out += ["", "Fusions: " + ", ".join(f"{code(f)} × {n}" for f, n in fusions)]
-        out += ["", f"How sure: {confidence_text(p.layers)}."]
+            extra += ["", "Fusions: " + ", ".join(f"{code(f)} × {n}" for f, n in fusions)]
+        patterns = pattern_counts(result.contract_fields())
+        if patterns:
+            extra += ["", "Recognised patterns: " + ", ".join(f"{code(name)} × {n}" for name, n in patterns)]
+        extra += ["", f"How sure: {confidence_text(p.layers)}."]
+        blocks.append(Block(head=extra))
         either = [layer for layer in p.layers if layer.alternatives]
         if either:
-            out += ["", "<details><summary>Layers that could go another way</summary>", "",
-                    "| Layer | Kind | Confidence | Also seen |", "|---|---|---|---|"]
-            out += [f"| {cell(layer.name)} | {layer.kind} | {layer.confidence} | "
-                    f"{cell('; '.join(alternative_text(a) for a in layer.alternatives))} |" for layer in either[:50]]
-            out += ["", "</details>"]
-        sites = attention_sites(result.contract_fields())
-        if sites:
-            out += ["", "### Attention", "", "| Nodes | Kind | Heads | Head size | Verdict | Why |",
-                    "|---|---|---:|---:|---|---|"]
-            for s in sites:
-                nodes = list(s.get("nodes", []))
-                shown = ", ".join(nodes[:2]) + (" …" if len(nodes) > 2 else "")
-                out.append(f"| {cell(shown)} | {s.get('kind', '')} | {s.get('num_heads', '')} | "
-                           f"{s.get('head_size', '')} | {attention_verdict(s)} | "
-                           f"{cell('; '.join(map(str, s.get('reasons', []))))} |")
-        out += ["", "### Findings", "", *_findings_table(result.findings, locator)]
-        out += ["### Run", "", "```bash", result.trtexec, "```", ""]
+            blocks.append(Block(head=["", "<details><summary>Layers that could go another way</summary>", "",
+                                      "| Layer | Kind | Confidence | Also seen |", "|---|---|---|---|"],
+                                rows=[f"| {cell(layer.name)} | {layer.kind} | {layer.confidence} | "
+                                      f"{cell('; '.join(alternative_text(a) for a in layer.alternatives))} |"
+                                      for layer in either[:50]], tail=["", "</details>"],
+                                what="layers with alternatives"))
+        attention = _attention_block(result)
+        if attention is not None:
+            blocks.append(attention)
+        blocks.append(Block(head=[""]))
+        blocks.append(_findings_block(result.findings, locator, "### Findings"))
+        run = ["### Run", "", "```bash", result.trtexec, "```", ""]
         profile = result.profile_command
         if isinstance(profile, str):
-            out += ["<details><summary>Profile per layer</summary>", "", "```bash", profile, "```", "",
+            run += ["<details><summary>Profile per layer</summary>", "", "```bash", profile, "```", "",
                     "</details>", ""]
-        return "\n".join(out)
+        blocks.append(Block(head=run))
+        return fit(blocks, GITHUB_COMMENT_LIMIT, locator.model)
 
     def format_diff(self, diff: ModelDiff) -> str:
         locator = Locator(diff.new.model.path, diff.new.model.graph, self.options.root)

@@ -63,8 +63,8 @@ def _grouped(findings: Sequence[Finding]) -> list[Finding]:
     return out
 
 
-def _engine_lines(extras: Mapping[str, Any], model: str) -> list[str]:
-    confirm = confirm_data(extras)
+def _engine_lines(fields: Mapping[str, Any], model: str) -> list[str]:
+    confirm = confirm_data(fields)
     if confirm is None:
         return []
     parts = []

@@ -70,3 +70,41 @@ def test_onnxruntime_contrib_ops_are_an_error_naming_them() -> None:
     assert all(op in errors[0].message for op in contrib)
     assert "export" in errors[0].hint.lower()
     assert not [f for f in result.findings if f.rule == "TRT004" and "com.microsoft" in f.message]
+
+
+def test_gelu_layernorm_rmsnorm_are_seen_through_identity_and_cast() -> None:
+    from trtadvisor.analysis.normalization import find_normalizations
+
+    path = WILD / "fp16_noise_block.onnx"
+    result = audit(path, trt="10.16", sm="90", precision="fp16")
+    graph = result.model.graph
+    # the block computes one LayerNorm (pow-2 variance, exponent through a Cast), one erf GELU (an
+    # Identity before it, a no-op Cast after Erf) and one RMSNorm with a weight read through Identity
+    sites = {site.kind: site for site in find_normalizations(graph)}
+    assert set(sites) == {"layernorm", "rmsnorm"}
+    assert [n.op for n in sites["layernorm"].nodes].count("ReduceMean") == 2
+    assert "Pow" in [n.op for n in sites["layernorm"].nodes]
+    rms_ops = [n.op for n in sites["rmsnorm"].nodes]
+    assert rms_ops[-1] == "Mul" and rms_ops.count("Mul") == 2  # x * rsqrt(...), then the weight
+    erf = next(n.name for n in graph.nodes if n.op == "Erf")
+    gelu = [layer for layer in result.prediction.layers if erf in layer.nodes]
+    assert len(gelu) == 1 and "gelu" in gelu[0].fusions
+    eliminated = set(result.prediction.eliminated)
+    assert {"noise/Identity", "noise/Cast_after_Erf"} <= eliminated
+
+
+def test_tf2onnx_einsum_attention_is_found() -> None:
+    from trtadvisor.analysis.attention_sites import find_attention_sites
+
+    path = WILD / "tf2onnx_transformer_block_einsum.onnx"
+    einsums = _ops(path, "Einsum")
+    assert len(einsums) == 2  # tf2onnx kept Keras' two attention einsums (btnh,bsnh->bnts; bnts,bsnh->btnh)
+    result = audit(path, trt="10.16", sm="90", precision="fp16")
+    sites = find_attention_sites(result.model.graph)
+    assert len(sites) == 1
+    site = sites[0]
+    # Keras MultiHeadAttention(num_heads=4, key_dim=64) on [1, 128, 256]
+    assert (site.batch, site.num_heads, site.head_size, site.seq_q, site.seq_kv) == (1, 4, 64, 128, 128)
+    assert set(einsums) <= set(site.nodes)
+    mha = [layer for layer in result.prediction.layers if "mha" in layer.fusions]
+    assert len(mha) == 1 and set(einsums) <= set(mha[0].nodes)

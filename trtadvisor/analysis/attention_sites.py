@@ -129,6 +129,40 @@ def _find_sites(graph: Graph, values: GraphValues | None) -> list[tuple[Attentio
     return sites
 
 
+def _einsum_terms(node: Node) -> tuple[str, str, str] | None:
+    """The operand and output letters of a two-operand Einsum without ellipsis, e.g. ('btnh', 'bsnh', 'bnts')."""
+    equation = node.attr("equation")
+    if not isinstance(equation, str) or "->" not in equation or "." in equation:
+        return None
+    lhs, out = equation.replace(" ", "").split("->")
+    operands = lhs.split(",")
+    if len(operands) != 2 or not out:
+        return None
+    return operands[0], operands[1], out
+
+
+def _einsum_dims(node: Node, a: Dims | None, b: Dims | None) -> tuple[int | None, ...] | None:
+    """(batch, heads, kv heads, S_q, S_kv, H) of an Einsum BMM1: the output's last two letters are the
+    query and key positions, the letter summed over is the head size, the one before them the heads."""
+    terms = _einsum_terms(node)
+    if terms is None:
+        return None
+    first, second, out = terms
+    summed = [c for c in first if c in second and c not in out]
+    if len(out) < 3 or len(summed) != 1:
+        return None
+    size: dict[str, int | None] = {}
+    for letters, dims in ((first, a), (second, b)):
+        if dims is not None and len(dims) == len(letters):
+            for letter, d in zip(letters, dims, strict=True):
+                if size.get(letter) is None:
+                    size[letter] = d
+    heads = size.get(out[-3])
+    seen_kv = heads if out[-3] in second else 1
+    batch = size.get(out[-4]) if len(out) >= 4 else None
+    return batch, heads, seen_kv, size.get(out[-2]), size.get(out[-1]), size.get(summed[0])
+
+
 @dataclass
 class _Path:
     """What a walk from a MatMul operand back to its projection found."""
@@ -166,7 +200,10 @@ class _SiteFinder:
         return bool(tensor) and not self.graph.is_constant(tensor)
 
     def _is_activation_matmul(self, node: Node) -> bool:
-        return node.op == "MatMul" and len(node.inputs) == 2 and all(self._is_activation(i) for i in node.inputs)
+        """An activation-by-activation product: MatMul, or a two-operand Einsum (tf2onnx, Keras MHA)."""
+        if len(node.inputs) != 2 or not all(self._is_activation(i) for i in node.inputs):
+            return False
+        return node.op == "MatMul" or (node.op == "Einsum" and _einsum_terms(node) is not None)
 
     def _scalar_const(self, tensor: str) -> bool:
         """A one-value constant, or one computed from constants and shapes (TorchScript's 1/sqrt(d))."""
@@ -209,7 +246,11 @@ class _SiteFinder:
         seq_kv = _pick(_at(kt, -1), _at(scores, -1), _at(v, -2))
         head = _pick(_at(q, -1), _at(kt, -2))
         rank = len(q) if q is not None else None
-        if rank is not None and rank >= 4:
+        einsum = _einsum_dims(bmm1, q, kt) if bmm1.op == "Einsum" else None
+        if einsum is not None:  # the letters name the axes: Q [b,t,n,h], K [b,s,n,h] -> scores [b,n,t,s]
+            batch, heads, seen_kv, seq_q, seq_kv, head = einsum
+            seq_kv = _pick(seq_kv, _at(scores, -1))
+        elif rank is not None and rank >= 4:
             heads = _at(q, -3)
             batch = _at(q, -4)
             seen_kv = _at(kt, -3)
@@ -249,7 +290,7 @@ class _SiteFinder:
             guards = [r for r in readers if r.op == "IsNaN"]
             nxt = None
             for r in readers:
-                if r.op == "MatMul" and r.inputs[0] == tensor and self._is_activation(r.input(1)):
+                if r.op in ("MatMul", "Einsum") and r.inputs[0] == tensor and self._is_activation_matmul(r):
                     return r, passed, qdq
             for r in readers:
                 if r.op in _PROB_OPS and r.op != "IsNaN":
@@ -281,7 +322,7 @@ class _SiteFinder:
                 if node is None:
                     continue
                 op = node.op
-                if op == "MatMul" and self._is_activation_matmul(node):
+                if op in ("MatMul", "Einsum") and self._is_activation_matmul(node):
                     bmm1, reached = node, tensor
                     break
                 if op not in _SCORE_OPS:

@@ -4,7 +4,9 @@ Decomposed LayerNorm:  mean = ReduceMean(x); d = x - mean; var = ReduceMean(d^2)
                        y = d / Sqrt(var + eps) (or d * Reciprocal(...)); then optional Mul(gamma), Add(beta).
 Decomposed RMSNorm:    ms = ReduceMean(x^2); r = 1 / Sqrt(ms + eps) (Div or Reciprocal) or x / Sqrt(...);
                        y = x * r; then optional Mul(weight).
-Casts may sit anywhere (TorchScript keeps HF's fp32 upcasts). Each match starts at a ReduceMean and
+Casts and Identities may sit anywhere (TorchScript keeps HF's fp32 upcasts and routes deduplicated
+weights through Identity; FP16 exports cast constants such as the exponent); TensorRT sees through
+both, and so does the match. Each match starts at a ReduceMean and
 follows single readers a fixed number of steps, so finding all of them is linear in the graph.
 """
 
@@ -16,6 +18,26 @@ from trtadvisor.analysis.cache import memoized
 from trtadvisor.ir.graph import Graph, Node, node_index
 
 _MAX_STEPS = 14
+_SEE_THROUGH = ("Cast", "Identity")  # value-preserving for matching: TensorRT removes or fuses them
+
+
+def _behind(graph: Graph, tensor: str) -> str:
+    """``tensor`` with Casts and Identities before it stepped over (x and Cast(x) are the same value)."""
+    for _ in range(3):
+        node = graph.producer(tensor)
+        if node is None or node.op not in _SEE_THROUGH or not node.inputs:
+            break
+        tensor = node.inputs[0]
+    return tensor
+
+
+def _scalar(graph: Graph, tensor: str) -> float | None:
+    """A single-value constant, also when it arrives through a Cast or Identity (FP16 exports)."""
+    return graph.scalar(_behind(graph, tensor))
+
+
+def _constant(graph: Graph, tensor: str) -> bool:
+    return graph.is_constant(_behind(graph, tensor))
 
 
 @dataclass(frozen=True)
@@ -66,7 +88,7 @@ class _Walk:
             if match:
                 self.nodes.append(match[0])
                 return match[0]
-            casts = [r for r in readers if r.op == "Cast"]
+            casts = [r for r in readers if r.op in _SEE_THROUGH]
             if len(readers) != 1 or not casts:
                 return None
             self.nodes.append(casts[0])
@@ -74,18 +96,13 @@ class _Walk:
         return None
 
     def source(self, tensor: str) -> str:
-        """``tensor`` with Casts before it stepped over (x and Cast(x) are the same value)."""
-        for _ in range(3):
-            node = self.graph.producer(tensor)
-            if node is None or node.op != "Cast":
-                break
-            tensor = node.inputs[0]
-        return tensor
+        """``tensor`` with Casts and Identities before it stepped over."""
+        return _behind(self.graph, tensor)
 
 
 def _is_square(graph: Graph, node: Node, of: str, walk: _Walk) -> bool:
     if node.op == "Pow":
-        value = graph.scalar(node.inputs[1]) if len(node.inputs) > 1 else None
+        value = _scalar(graph, node.inputs[1]) if len(node.inputs) > 1 else None
         return value == 2.0 and walk.source(node.inputs[0]) == walk.source(of)
     if node.op == "Mul":
         return len(node.inputs) == 2 and node.inputs[0] == node.inputs[1]
@@ -96,7 +113,7 @@ def _tail(walk: _Walk, start: Node, normalized_of: str) -> Node | None:
     """From the variance's ReduceMean: Add eps, Sqrt, then Div or Reciprocal/Mul back onto ``normalized_of``."""
     graph = walk.graph
     add = walk.reader(start.outputs[0], ("Add",))
-    if add is None or not any(graph.is_constant(i) for i in add.inputs):
+    if add is None or not any(_constant(graph, i) for i in add.inputs):
         return None
     root = walk.reader(add.outputs[0], ("Sqrt",))
     if root is None:
@@ -107,7 +124,7 @@ def _tail(walk: _Walk, start: Node, normalized_of: str) -> Node | None:
     if nxt.op == "Div" and walk.source(nxt.inputs[1]) == walk.source(root.outputs[0]):
         if walk.source(nxt.inputs[0]) == walk.source(normalized_of):
             return nxt                              # d / sqrt(var + eps)
-        if graph.scalar(nxt.inputs[0]) != 1.0:
+        if _scalar(graph, nxt.inputs[0]) != 1.0:
             return None
     mul = walk.reader(nxt.outputs[0], ("Mul",))    # 1/sqrt(...) times the value
     if mul is None or not any(walk.source(i) == walk.source(normalized_of) for i in mul.inputs):
@@ -122,10 +139,10 @@ def _affine(walk: _Walk, node: Node) -> None:
     for op in ("Mul", "Add"):
         readers = graph.consumers(current.outputs[0])
         cast = None
-        if len(readers) == 1 and readers[0].op == "Cast":
+        if len(readers) == 1 and readers[0].op in _SEE_THROUGH:
             cast = readers[0]
             readers = graph.consumers(cast.outputs[0])
-        if len(readers) != 1 or readers[0].op != op or not any(graph.is_constant(i) for i in readers[0].inputs):
+        if len(readers) != 1 or readers[0].op != op or not any(_constant(graph, i) for i in readers[0].inputs):
             return
         if cast is not None:
             walk.nodes.append(cast)
@@ -146,7 +163,7 @@ def _layernorm_from_mean(graph: Graph, mean: Node) -> NormSite | None:
             square = r
             break
     if square is None:
-        casts = [r for r in graph.consumers(d) if r.op == "Cast"]
+        casts = [r for r in graph.consumers(d) if r.op in _SEE_THROUGH]
         for c in casts:
             square = next((r for r in graph.consumers(c.outputs[0]) if _is_square(graph, r, d, walk)), None)
             if square is not None:

@@ -23,6 +23,14 @@ from trtadvisor.plan.context import PlanContext
 
 _MAX_GELU_NODES = 10
 _SEARCH_DEPTH = 6
+# Removed no-ops (Identity, Dropout, a Cast to the same type) still pass their value on: a GELU is
+# matched through them, as TensorRT sees through them, and they stay eliminated (not fused).
+_PASS_THROUGH = frozenset({"Identity", "Dropout", "Cast"})
+
+
+def _passes_through(ctx: PlanContext, node: Node) -> bool:
+    return node.op in _PASS_THROUGH and node in ctx.eliminated and bool(node.inputs) and \
+        node.inputs[0] not in ctx.graph.constant_names and node.inputs[0] not in ctx.folded
 
 
 def _backward_tensors(ctx: PlanContext, start: Node) -> list[str]:
@@ -42,10 +50,11 @@ def _backward_tensors(ctx: PlanContext, start: Node) -> list[str]:
                 if not name or name in seen or is_constant(name):
                     continue
                 producer = producers.get(name)
-                if producer is not None and producer in eliminated:
+                if producer is not None and producer in eliminated and not _passes_through(ctx, producer):
                     continue
                 seen.append(name)
-                if producer is not None and producer.op in EVALUABLE_OPS and producer in owner:
+                if producer is not None and producer.op in EVALUABLE_OPS and (
+                        producer in owner or _passes_through(ctx, producer)):
                     nxt.append(producer)
         frontier = nxt
     return seen
@@ -59,20 +68,23 @@ def _forward_region(ctx: PlanContext, source: str) -> list[Node]:
     available = {source}
     region: list[Node] = []
     # Nodes waiting to be visited, lowest index first (a topological order); few at a time.
-    pending = [(n.index, n) for n in readers_of.get(source, ()) if n not in eliminated]
+    def visible(n: Node) -> bool:
+        return n not in eliminated or _passes_through(ctx, n)
+
+    pending = [(n.index, n) for n in readers_of.get(source, ()) if visible(n)]
     heapq.heapify(pending)
     queued = {n for _, n in pending}
     while pending and len(region) < 2 * _MAX_GELU_NODES:
         _, node = heapq.heappop(pending)
         queued.discard(node)  # a node skipped now may be reached again once its other inputs exist
-        if node.op not in EVALUABLE_OPS or node not in owner:
+        if node.op not in EVALUABLE_OPS or (node not in owner and not _passes_through(ctx, node)):
             continue
         if not all(not i or i in available or is_constant(i) for i in node.inputs):
             continue
         region.append(node)
         available.update(node.outputs)
         for reader in readers_of.get(node.outputs[0], ()):
-            if reader not in queued and reader not in eliminated:
+            if reader not in queued and visible(reader):
                 queued.add(reader)
                 heapq.heappush(pending, (reader.index, reader))
     return region
@@ -105,6 +117,7 @@ def fuse_gelu(ctx: PlanContext) -> None:
         if match is None:
             continue
         nodes, escaped = match
+        nodes = [n for n in nodes if n not in ctx.eliminated]  # see-through no-ops stay removed
         if escaped:
             ctx.near_miss("gelu", nodes, escaped)
             continue

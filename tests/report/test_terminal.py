@@ -111,7 +111,7 @@ def test_escape_sequences_in_node_names_are_shown_escaped(tmp_path: Path) -> Non
     conv.name = "evil\x1b]0;pwned\x07\x1b[2J\u202ename"
     hostile = tmp_path / "hostile.onnx"
     onnx.save(model, str(hostile))
-    code, text = _on_terminal("audit", str(hostile), "--format", "rich", columns=120, NO_COLOR="1")
+    code, text = _on_terminal("audit", str(hostile), "--format", "rich", columns=200, NO_COLOR="1")
     assert code in (0, 1)
     assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
     # Shown escaped (the name may fold after its ';' onto the next line of its cell).

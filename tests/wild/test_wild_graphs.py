@@ -108,3 +108,52 @@ def test_tf2onnx_einsum_attention_is_found() -> None:
     assert set(einsums) <= set(site.nodes)
     mha = [layer for layer in result.prediction.layers if "mha" in layer.fusions]
     assert len(mha) == 1 and set(einsums) <= set(mha[0].nodes)
+
+
+# torchvision swin_t: patch 4, embed 96, depths 2-2-6-2, heads 3-6-12-24, window 7x7, on 224x224
+SWIN_DEPTHS, SWIN_HEADS, SWIN_EMBED, SWIN_WINDOW, SWIN_PATCH = (2, 2, 6, 2), (3, 6, 12, 24), 96, 7, 4
+
+
+def test_swin_windowed_attention_sites_have_head_size_and_windows() -> None:
+    from trtadvisor.analysis.attention_sites import find_attention_sites
+
+    result = audit(WILD / "swin_t.onnx", trt="10.16", sm="90", precision="fp16")
+    sites = find_attention_sites(result.model.graph)
+    assert len(sites) == sum(SWIN_DEPTHS)
+    expected = []
+    for stage, (depth, heads) in enumerate(zip(SWIN_DEPTHS, SWIN_HEADS, strict=True)):
+        side = 224 // SWIN_PATCH // 2 ** stage  # 56, 28, 14, 7 tokens per side
+        windows = (side // SWIN_WINDOW) ** 2
+        expected += [(heads, SWIN_EMBED * 2 ** stage // heads, windows, (SWIN_WINDOW, SWIN_WINDOW))] * depth
+    got = [(s.num_heads, s.head_size, s.num_windows, s.window) for s in sites]
+    assert got == expected
+    assert {s.head_size for s in sites} == {32}
+    assert all(s.seq_q == s.seq_kv == SWIN_WINDOW ** 2 for s in sites)
+    # every other block shifts its windows and adds the per-window mask
+    assert [s.windowed for s in sites[:4]] == [False, True, False, True]
+
+
+def test_attention_with_past_kv_and_dynamic_shapes_has_heads_and_head_size() -> None:
+    from trtadvisor.analysis.attention_sites import find_attention_sites
+
+    # GPT2Config(n_embd=256, n_head=4): 4 x 64; LlamaConfig(hidden 256, 8 heads, 2 KV heads): 8 x 32, GQA
+    for name, heads, kv_heads, head in (("gpt2_past_kv_dynamic", 4, 4, 64), ("llama_past_kv_dynamic", 8, 2, 32)):
+        path = WILD / f"{name}.onnx"
+        model = onnx.load(path, load_external_data=False)
+        past = [i for i in model.graph.input if i.name.startswith("past_key_values")]
+        assert past and all(d.dim_param for d in past[0].type.tensor_type.shape.dim[::2])  # batch, past: symbolic
+        result = audit(path, trt="10.16", sm="90", precision="fp16")
+        sites = find_attention_sites(result.model.graph)
+        assert len(sites) == 2, name
+        for site in sites:
+            assert (site.num_heads, site.num_kv_heads, site.head_size) == (heads, kv_heads, head), name
+            assert site.seq_q is None and site.seq_kv is None  # dynamic: never guessed
+
+
+def test_symbolic_shape_arithmetic_keeps_expressions() -> None:
+    from trtadvisor.analysis.values import Sym, sym_op
+
+    batch, seq = Sym("batch"), Sym("sequence")
+    assert sym_op("*", batch, 1) == batch and sym_op("+", seq, 0) == seq and sym_op("-", seq, seq) == 0
+    assert str(sym_op("+", Sym("past"), seq)) == "(past + sequence)"
+    assert sym_op("//", sym_op("+", 49, 7), 7) == 8

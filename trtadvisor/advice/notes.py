@@ -18,7 +18,8 @@ class JudgedSite:
         s, v = self.site, self.verdict
         return {"nodes": list(s.nodes), "kind": s.kind, "num_heads": s.num_heads, "num_kv_heads": s.num_kv_heads,
                 "head_size": s.head_size, "seq_q": s.seq_q, "seq_kv": s.seq_kv, "causal": s.causal,
-                "mask": s.mask, "fused": v.fused, "reasons": [] if v.fused else list(v.reasons)}
+                "mask": s.mask, "fused": v.fused, "reasons": [] if v.fused else list(v.reasons),
+                "windows": s.num_windows, "window": list(s.window) if s.window else None}
 
 
 @dataclass

@@ -77,6 +77,7 @@ class AttentionSite:
     qdq_types: tuple[str, ...]         # "int8" / "fp8" as the Q/DQ layers quantize
     mask_inputs: tuple[str, ...]       # graph inputs the mask is computed from
     notes: tuple[str, ...] = field(default=())
+    window: tuple[int, int] | None = None  # Swin: the window (rows, columns) the partition before Q cuts
 
     @property
     def kind(self) -> str:
@@ -270,6 +271,11 @@ class _SiteFinder:
         qdq_types = q_path.qdq_types | k_path.qdq_types | v_path.qdq_types | prob_qdq
         qdq = q_path.dequantized and k_path.dequantized and v_path.dequantized
         ordered = tuple(sorted(nodes, key=node_index))  # indices are unique: a set loses no order
+        partition = self._window_partition(q_path.source)
+        window = None
+        if partition is not None:
+            windows, window = partition
+            num_windows = num_windows if num_windows is not None else windows
         site = AttentionSite(
             nodes=tuple(n.name for n in ordered), anchor=softmax.name, native=False, batch=batch,
             num_heads=heads, num_kv_heads=kv_true, kv_heads_seen=seen_kv, head_size=head, seq_q=seq_q,
@@ -277,8 +283,41 @@ class _SiteFinder:
             mask_shape=facts.shape, bias=facts.bias, scale=scale, repeated_kv=bool(repeat_nodes),
             repeat_nodes=tuple(n.name for n in repeat_nodes),
             windowed=windowed, num_windows=num_windows, qdq=qdq, qdq_types=tuple(sorted(qdq_types)),
-            mask_inputs=facts.inputs, notes=tuple(facts.notes))
+            mask_inputs=facts.inputs, notes=tuple(facts.notes), window=window)
         return site, ordered
+
+    def _weight(self, tensor: str) -> bool:
+        """A constant, also behind the Identity TorchScript routes a deduplicated weight through."""
+        node = self.graph.producer(tensor)
+        if node is not None and node.op == "Identity" and node.inputs:
+            tensor = node.inputs[0]
+        return self.graph.is_constant(tensor)
+
+    def _window_partition(self, tensor: str) -> tuple[int, tuple[int, int]] | None:
+        """Windows per image and the window of a Swin-style partition feeding the Q projection:
+        x.view(B, H/wh, wh, W/ww, ww, C).permute(0, 1, 3, 2, 4, 5), a rank-6 Transpose a few layout
+        steps before the projection (its sizes usually come from shape arithmetic on padded shapes)."""
+        graph = self.graph
+        for _ in range(_LAYOUT_STEPS + 4):
+            node = graph.producer(tensor)
+            if node is None or not node.inputs:
+                return None
+            op = node.op
+            if op == "Transpose" and list(node.attr("perm") or ()) == [0, 1, 3, 2, 4, 5]:
+                d = self.values.dims(node.inputs[0])
+                if d is None or len(d) != 6 or None in d[1:5]:
+                    return None
+                return d[1] * d[3], (d[2], d[4])  # type: ignore[operator]
+            if op in ("MatMul", "Gemm", "Add"):   # the projection: weights and bias are constants
+                data = [i for i in node.inputs if i and not self._weight(i)]
+                if len(data) != 1:
+                    return None
+                tensor = data[0]
+            elif op in _LAYOUT or op in ("Gather", "Split", "Slice"):
+                tensor = node.inputs[0]
+            else:
+                return None
+        return None
 
     def _forward_to_bmm2(self, softmax: Node) -> tuple[Node | None, list[Node], set[str]]:
         graph = self.graph

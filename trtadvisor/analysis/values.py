@@ -6,12 +6,21 @@ whose shape comes from ``Where(Equal(...))`` on constants). :class:`GraphValues`
 following Reshape targets, Transpose perms and broadcasting, and evaluates small subgraphs of
 constants (and graph inputs set to "all ones": every position attends) with numpy.
 
+Shape arithmetic is evaluated symbolically: a dimension that depends on a symbolic input dimension
+is a :class:`Sym` expression of it (``batch``, ``(past_sequence + sequence)``), so a Reshape target
+built as ``Concat(Gather(Shape(x)), [4], [64])`` still tells 4 heads of 64, and padding computed from
+a traced shape (Swin's window partition) folds to numbers when the input is static. ``dims`` answers
+with the numbers (``None`` for an axis that stays symbolic: it is never guessed); ``sym_dims`` and
+``sym_value`` keep the expressions.
+
 Everything is memoised per tensor and bounded (depth, elements, evaluated nodes), so asking about a
-few hundred attention sites stays linear in the graph. A dimension that depends on a symbolic input
-dimension stays ``None``: it is never guessed.
+few hundred attention sites stays linear in the graph.
 """
 
 from __future__ import annotations
+
+import sys
+from collections import Counter
 
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
@@ -20,7 +29,10 @@ from trtadvisor.ir.graph import Graph, decode_tensor
 
 Dims = tuple[int | None, ...]
 
-_MAX_DEPTH = 48
+# Deep enough to walk a Swin block's data path (pad, roll, window partition, attention, merge) back
+# to the previous block whose dimensions are memoised; each level costs two Python frames.
+_MAX_DEPTH = 400
+_RECURSION_LIMIT = 4 * _MAX_DEPTH + 2000
 _MAX_ELEMENTS = 1 << 22          # a 2048 x 2048 mask is fine; anything larger is not evaluated
 _MAX_EVALUATED_NODES = 20_000    # per graph: keeps a 100k-node graph linear even with many masks
 _MAX_INLINE_DECODE = 1 << 22     # inline initializers (bool/int masks) decoded on demand
@@ -52,6 +64,102 @@ _NP_UNARY = {
 }
 
 
+class Sym:
+    """A dimension known only as an expression of the graph's symbolic input dims (``batch``,
+    ``past_sequence + sequence``): shape arithmetic on it stays exact, so a Reshape target built
+    from ``Shape`` keeps its constant parts (heads, head size) and its symbolic ones."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sym) and other.text == self.text
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+    def __add__(self, other: object) -> SymInt:
+        return sym_op("+", self, other)
+
+    def __radd__(self, other: object) -> SymInt:
+        return sym_op("+", other, self)
+
+    def __sub__(self, other: object) -> SymInt:
+        return sym_op("-", self, other)
+
+    def __rsub__(self, other: object) -> SymInt:
+        return sym_op("-", other, self)
+
+    def __mul__(self, other: object) -> SymInt:
+        return sym_op("*", self, other)
+
+    def __rmul__(self, other: object) -> SymInt:
+        return sym_op("*", other, self)
+
+    def __floordiv__(self, other: object) -> SymInt:
+        return sym_op("//", self, other)
+
+    def __rfloordiv__(self, other: object) -> SymInt:
+        return sym_op("//", other, self)
+
+    def __mod__(self, other: object) -> SymInt:
+        return sym_op("%", self, other)
+
+    def __rmod__(self, other: object) -> SymInt:
+        return sym_op("%", other, self)
+
+    def __neg__(self) -> SymInt:
+        return sym_op("-", 0, self)
+
+
+SymInt = int | Sym
+SymDims = tuple[SymInt | None, ...]
+
+
+def sym_op(op: str, a: object, b: object) -> SymInt:
+    """``a op b`` on ints and Syms, folding what is known (x + 0, x * 1, x // 1, 0 * x)."""
+    if isinstance(a, np.integer):
+        a = int(a)
+    if isinstance(b, np.integer):
+        b = int(b)
+    if not isinstance(a, int | Sym) or not isinstance(b, int | Sym) or isinstance(a, bool) or isinstance(b, bool):
+        return NotImplemented  # type: ignore[return-value]
+    if isinstance(a, int) and isinstance(b, int):
+        return _INT_OPS[op](a, b)
+    if (op == "+" and b == 0) or (op == "-" and b == 0) or (op in ("*", "//") and b == 1):
+        return a
+    if (op == "+" and a == 0) or (op == "*" and a == 1):
+        return b
+    if op == "*" and (a == 0 or b == 0):
+        return 0
+    if op == "-" and a == b:
+        return 0
+    if op == "//" and a == b:
+        return 1
+    return Sym(f"({a} {op} {b})")
+
+
+_INT_OPS = {"+": int.__add__, "-": int.__sub__, "*": int.__mul__, "//": int.__floordiv__, "%": int.__mod__}
+
+
+def _is_concrete(dims: SymDims | None) -> bool:
+    return dims is not None and all(type(d) is int for d in dims)
+
+
+def _as_numbers(value: np.ndarray | None) -> np.ndarray | None:
+    """A value with symbolic elements as plain numbers when it has none; else None."""
+    if value is None or value.dtype != object:
+        return value
+    if all(type(v) is int for v in value.reshape(-1)):
+        return value.astype(np.int64)
+    return None
+
+
 def _np_dtype(onnx_type: int) -> np.dtype | None:
     try:
         return np.dtype(helper.tensor_dtype_to_np_dtype(onnx_type))
@@ -65,8 +173,12 @@ class GraphValues:
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
         self._dims: dict[str, Dims | None] = {}
-        self._values: dict[str, np.ndarray | None] = {}
+        self._sym_dims: dict[str, SymDims | None] = {}
+        self._values: dict[str, np.ndarray | None] = {}    # may hold Sym elements (object arrays)
+        self._numbers: dict[str, np.ndarray | None] = {}
         self._evaluated = 0
+        if sys.getrecursionlimit() < _RECURSION_LIMIT:
+            sys.setrecursionlimit(_RECURSION_LIMIT)
 
     # -- dimensions -------------------------------------------------------------------------------
 
@@ -79,51 +191,93 @@ class GraphValues:
         if shape is not None and _INT_ONLY.issuperset(map(type, shape)):
             self._dims[tensor] = shape  # type: ignore[assignment]  # every axis known: nothing to derive
             return shape  # type: ignore[return-value]
-        known = None if shape is None else tuple(d if isinstance(d, int) else None for d in shape)
-        if (known is None or None in known) and depth < _MAX_DEPTH:
-            derived = self._derive_dims(tensor, depth + 1)
-            known = _merge(known, derived)
+        sym = self.sym_dims(tensor, depth)
+        known = None if sym is None else tuple(d if type(d) is int else None for d in sym)
         self._dims[tensor] = known
         return known
 
-    def _derive_dims(self, tensor: str, depth: int) -> Dims | None:
+    def sym_dims(self, tensor: str, depth: int = 0) -> SymDims | None:
+        """Per-axis sizes as numbers or expressions of symbolic input dims (``None`` where unknown)."""
+        known = self._sym_dims.get(tensor, _MISSING)
+        if known is not _MISSING:
+            return known  # type: ignore[return-value]
+        shape = self.graph.shape(tensor)
+        if shape is not None and _INT_ONLY.issuperset(map(type, shape)):
+            self._sym_dims[tensor] = shape  # type: ignore[assignment]
+            return shape  # type: ignore[return-value]
+        declared = None if shape is None else tuple(
+            d if isinstance(d, int) else Sym(d) if isinstance(d, str) and d else None for d in shape)
+        result = declared
+        if depth < _MAX_DEPTH and self.graph.producer(tensor) is not None:
+            result = _merge(declared, self._derive_dims(tensor, depth + 1))
+        self._sym_dims[tensor] = result
+        return result
+
+    def _derive_dims(self, tensor: str, depth: int) -> SymDims | None:
         node = self.graph.producer(tensor)
         if node is None:
             return None
         op = node.op
         ins = node.inputs
+        dims = self.sym_dims
         if op == "Constant" or (self.graph.is_constant(tensor)):
             value = self.value(tensor)
             return None if value is None else tuple(int(d) for d in value.shape)
         if op in _SAME_AS_INPUT and ins:
-            return self.dims(ins[0], depth)
+            return dims(ins[0], depth)
         if op in _BROADCAST:
-            return broadcast_dims([self.dims(i, depth) for i in ins if i])
+            return broadcast_sym([dims(i, depth) for i in ins if i])
         if op == "Transpose" and ins:
-            src = self.dims(ins[0], depth)
+            src = dims(ins[0], depth)
             if src is None:
                 return None
             perm = node.attr("perm") or list(range(len(src)))[::-1]
             return tuple(src[p] for p in perm) if len(perm) == len(src) else None
         if op == "Reshape" and len(ins) > 1:
-            return self._reshape_dims(node.attr("allowzero", 0), self.dims(ins[0], depth), self.value(ins[1]))
+            return _reshape_dims(node.attr("allowzero", 0), dims(ins[0], depth), self.sym_value(ins[1], depth))
         if op in ("Unsqueeze", "Squeeze") and ins:
-            return self._squeeze_dims(op, node, self.dims(ins[0], depth))
+            return self._squeeze_dims(op, node, dims(ins[0], depth))
         if op == "Expand" and len(ins) > 1:
-            target = self.value(ins[1])
+            target = self.sym_value(ins[1], depth)
             if target is None:
                 return None
-            return broadcast_dims([self.dims(ins[0], depth), tuple(int(v) for v in target.reshape(-1))])
+            return broadcast_sym([dims(ins[0], depth), tuple(_sym_int(v) for v in target.reshape(-1))])
         if op == "MatMul" and len(ins) == 2:
-            return _matmul_dims(self.dims(ins[0], depth), self.dims(ins[1], depth))
+            return _matmul_dims(dims(ins[0], depth), dims(ins[1], depth))
+        if op == "Gemm" and len(ins) >= 2:
+            a, b = dims(ins[0], depth), dims(ins[1], depth)
+            if a is None or b is None or len(a) != 2 or len(b) != 2:
+                return None
+            return (a[1] if node.attr("transA", 0) else a[0], b[0] if node.attr("transB", 0) else b[1])
         if op == "Gather" and len(ins) == 2:
-            return self._gather_dims(node.attr("axis", 0), self.dims(ins[0], depth), ins[1])
+            return self._gather_dims(node.attr("axis", 0), dims(ins[0], depth), ins[1], depth)
         if op == "Concat":
-            return self._concat_dims(node.attr("axis", 0), [self.dims(i, depth) for i in ins if i])
+            return _concat_dims(node.attr("axis", 0), [dims(i, depth) for i in ins if i])
         if op == "Split" and ins:
-            return self._split_dims(node, tensor, self.dims(ins[0], depth))
+            return self._split_dims(node, tensor, dims(ins[0], depth))
+        if op == "Pad" and len(ins) > 1:
+            return self._pad_dims(node, dims(ins[0], depth), depth)
+        if op == "Slice" and len(ins) >= 3:
+            return self._slice_dims(node, dims(ins[0], depth))
+        if op == "Shape" and ins:
+            src = dims(ins[0], depth)
+            if src is None:
+                return None
+            start, end = node.attr("start", 0), node.attr("end")
+            return (len(src[start:end]),)
+        if op == "Size":
+            return ()
+        if op == "ConstantOfShape" and ins:
+            target = self.sym_value(ins[0], depth)
+            return None if target is None else tuple(_sym_int(v) for v in target.reshape(-1))
+        if op == "Flatten" and ins:
+            src = dims(ins[0], depth)
+            if src is None:
+                return None
+            axis = node.attr("axis", 1) % (len(src) + 1) if src else 0
+            return (_sym_product(src[:axis]), _sym_product(src[axis:]))
         if op == "Attention" and len(ins) >= 3:
-            q, v = self.dims(ins[0], depth), self.dims(ins[2], depth)
+            q, v = dims(ins[0], depth), dims(ins[2], depth)
             if q is None or v is None or node.outputs[0] != tensor:
                 return None
             if len(q) == 4 and len(v) == 4:
@@ -131,23 +285,7 @@ class GraphValues:
             return None
         return None
 
-    @staticmethod
-    def _reshape_dims(allowzero: int, src: Dims | None, target: np.ndarray | None) -> Dims | None:
-        if target is None:
-            return None
-        out: list[int | None] = []
-        for i, t in enumerate(int(v) for v in target.reshape(-1)):
-            if t == 0 and not allowzero:
-                out.append(src[i] if src is not None and i < len(src) else None)
-            else:
-                out.append(t)
-        if out.count(-1) == 1:
-            total = _product(src)
-            rest = _product(tuple(d for d in out if d != -1))
-            out[out.index(-1)] = total // rest if total is not None and rest else None
-        return tuple(None if d is not None and d < 0 else d for d in out)
-
-    def _squeeze_dims(self, op: str, node, src: Dims | None) -> Dims | None:
+    def _squeeze_dims(self, op: str, node, src: SymDims | None) -> SymDims | None:
         if src is None:
             return None
         axes = node.attr("axes")
@@ -159,7 +297,7 @@ class GraphValues:
                 return None
             rank = len(src) + len(axes)
             wanted = sorted(a % rank for a in axes)
-            out: list[int | None] = list(src)
+            out: list[SymInt | None] = list(src)
             for a in wanted:
                 out.insert(a, 1)
             return tuple(out)
@@ -168,29 +306,16 @@ class GraphValues:
         drop = {a % len(src) for a in axes} if src else set()
         return tuple(d for i, d in enumerate(src) if i not in drop)
 
-    def _gather_dims(self, axis: int, src: Dims | None, indices: str) -> Dims | None:
+    def _gather_dims(self, axis: int, src: SymDims | None, indices: str, depth: int) -> SymDims | None:
         if src is None:
             return None
-        idx = self.dims(indices)
+        idx = self.sym_dims(indices, depth)
         if idx is None:
             return None
         axis %= max(len(src), 1)
         return src[:axis] + idx + src[axis + 1:]
 
-    @staticmethod
-    def _concat_dims(axis: int, parts: list[Dims | None]) -> Dims | None:
-        if not parts or any(p is None for p in parts):
-            return None
-        rank = len(parts[0])  # type: ignore[arg-type]
-        if any(len(p) != rank for p in parts):  # type: ignore[arg-type]
-            return None
-        axis %= max(rank, 1)
-        out = list(parts[0])  # type: ignore[arg-type]
-        sizes = [p[axis] for p in parts]  # type: ignore[index]
-        out[axis] = sum(sizes) if None not in sizes else None  # type: ignore[arg-type]
-        return tuple(out)
-
-    def _split_dims(self, node, tensor: str, src: Dims | None) -> Dims | None:
+    def _split_dims(self, node, tensor: str, src: SymDims | None) -> SymDims | None:
         if src is None:
             return None
         axis = node.attr("axis", 0) % max(len(src), 1)
@@ -200,21 +325,73 @@ class GraphValues:
             value = self.value(node.inputs[1])
             sizes = None if value is None else [int(v) for v in value.reshape(-1)]
         out = list(src)
+        whole = src[axis]
         if sizes is not None and index < len(sizes):
             out[axis] = int(sizes[index])
-        elif src[axis] is not None and src[axis] % len(node.outputs) == 0:
-            out[axis] = src[axis] // len(node.outputs)
+        elif type(whole) is int and whole % len(node.outputs) == 0:
+            out[axis] = whole // len(node.outputs)
         else:
             out[axis] = None
+        return tuple(out)
+
+    def _pad_dims(self, node, src: SymDims | None, depth: int) -> SymDims | None:
+        """Pad: each axis grows by its begin and end pads (pads computed from shapes included)."""
+        pads = self.sym_value(node.inputs[1], depth)
+        if src is None or pads is None or (len(node.inputs) > 3 and node.inputs[3]):
+            return None  # opset-18 ``axes`` input: not modelled
+        flat = [_sym_int(p) for p in pads.reshape(-1)]
+        rank = len(src)
+        if len(flat) != 2 * rank:
+            return None
+        return tuple(None if d is None or flat[i] is None or flat[i + rank] is None else
+                     (d + flat[i]) + flat[i + rank] for i, d in enumerate(src))  # type: ignore[operator]
+
+    def _slice_dims(self, node, src: SymDims | None) -> SymDims | None:
+        if src is None:
+            return None
+        args = [self.value(i) if i else None for i in node.inputs[1:5]]
+        starts, ends = args[0], args[1]
+        if starts is None or ends is None:
+            return None
+        starts, ends = starts.reshape(-1), ends.reshape(-1)
+        axes = args[2].reshape(-1) if len(args) > 2 and args[2] is not None else np.arange(len(starts))
+        steps = args[3].reshape(-1) if len(args) > 3 and args[3] is not None else np.ones(len(starts), np.int64)
+        out = list(src)
+        for s, e, ax, st in zip(starts, ends, axes, steps, strict=False):
+            axis = int(ax) % max(len(src), 1)
+            d = src[axis]
+            s, e, st = int(s), int(e), int(st)
+            if type(d) is int:
+                out[axis] = len(range(*slice(max(min(s, 2**62), -(2**62)), max(min(e, 2**62), -(2**62)),
+                                             st).indices(d)))
+            elif d is not None and st == 1 and s >= 0 and e >= 2**31 - 1:
+                out[axis] = d - s          # x[s:] of a symbolic axis
+            elif d is not None and st == 1 and s == 0 and e < 0:
+                out[axis] = d + e          # x[:-k]
+            elif st == 1 and 0 <= s <= e < 2**31 - 1:
+                out[axis] = None           # x[s:e]: e - s unless the axis is shorter; not guessed
+            else:
+                out[axis] = None
         return tuple(out)
 
     # -- values -----------------------------------------------------------------------------------
 
     def value(self, tensor: str, depth: int = 0) -> np.ndarray | None:
         """The value of ``tensor`` when it follows from constants and graph inputs set to ones."""
+        known = self._numbers.get(tensor, _MISSING)
+        if known is not _MISSING:
+            return known  # type: ignore[return-value]
+        result = _as_numbers(self.sym_value(tensor, depth))
+        self._numbers[tensor] = result
+        return result
+
+    def sym_value(self, tensor: str, depth: int = 0) -> np.ndarray | None:
+        """Like :meth:`value`, with :class:`Sym` elements where a shape is symbolic (object arrays)."""
         if tensor in self._values:
             return self._values[tensor]
         result = self._compute_value(tensor, depth)
+        if result is not None and not isinstance(result, np.ndarray):  # numpy hands one element back bare
+            result = np.array(result, dtype=object if isinstance(result, Sym) else None)
         if result is not None and result.size > _MAX_ELEMENTS:
             result = None
         self._values[tensor] = result
@@ -244,16 +421,18 @@ class GraphValues:
             return None
         self._evaluated += 1
         if node.op in ("Shape", "Size"):
-            dims = self.dims(node.inputs[0]) if node.inputs else None
+            dims = self.sym_dims(node.inputs[0], depth) if node.inputs else None
             if dims is None or None in dims:
                 return None
             if node.op == "Size":
-                return np.array(_product(dims), dtype=np.int64)
+                size = _sym_product(dims)
+                return np.array(size, dtype=np.int64 if type(size) is int else object)
             start, end = node.attr("start", 0), node.attr("end")
-            return np.array(dims[start:end], dtype=np.int64)
+            picked = dims[start:end]
+            return np.array(picked, dtype=np.int64 if _is_concrete(picked) else object)
         args: list[np.ndarray | None] = []
         for name in node.inputs:
-            args.append(self.value(name, depth + 1) if name else None)
+            args.append(self.sym_value(name, depth + 1) if name else None)
         try:
             with np.errstate(all="ignore"):
                 out = _evaluate(node, args, tensor)
@@ -273,8 +452,18 @@ class GraphValues:
 
 
 def _evaluate(node, args: list[np.ndarray | None], tensor: str) -> np.ndarray | None:
+    if any(x is not None and x.dtype == object for x in args):
+        return _evaluate_symbolic(node, args)
+    return _evaluate_plain(node, args)
+
+
+def _evaluate_plain(node, args: list[np.ndarray | None]) -> np.ndarray | None:
     op = node.op
     a = args[0] if args else None
+    if op == "Mod":
+        if a is None or len(args) < 2 or args[1] is None:
+            return None
+        return np.fmod(a, args[1]) if node.attr("fmod", 0) else np.mod(a, args[1])
     if op in _NP_UNARY:
         return None if a is None else _NP_UNARY[op](a)
     if op in _NP_BINARY:
@@ -366,26 +555,160 @@ def _evaluate(node, args: list[np.ndarray | None], tensor: str) -> np.ndarray | 
     return None
 
 
+# Ops that move or pick elements without computing on them: they work on Sym elements as they are.
+_SYMBOLIC_MOVES = frozenset({"Identity", "Reshape", "Unsqueeze", "Squeeze", "Transpose", "Flatten", "Concat",
+                             "Gather", "GatherND", "Slice", "Where", "Tile"})
+_ARITH_OPS = {"Add": "+", "Sub": "-", "Mul": "*", "Div": "//", "Mod": "%"}
+
+
+def _evaluate_symbolic(node, args: list[np.ndarray | None]) -> np.ndarray | None:
+    """Shape arithmetic with :class:`Sym` elements: integer +, -, *, floor division and modulo on
+    dimensions (never negative, so floor and truncation agree), element moves, casts between
+    integer types, and comparisons that the symbols decide."""
+    op = node.op
+    a = args[0] if args else None
+    if a is None:
+        return None
+    if op in _ARITH_OPS:
+        if len(args) < 2 or args[1] is None:
+            return None
+        sign = _ARITH_OPS[op]
+        left, right = np.broadcast_arrays(a.astype(object), args[1].astype(object))
+        out = [sym_op(sign, x, y) for x, y in zip(left.reshape(-1), right.reshape(-1), strict=True)]
+        if any(v is NotImplemented for v in out):
+            return None
+        return _pack(out, left.shape)
+    if op == "Cast":
+        dtype = _np_dtype(node.attr("to", 0))
+        if dtype is None or not np.issubdtype(dtype, np.integer):
+            return None  # a symbolic dimension as a float: what follows is not shape arithmetic
+        return a
+    if op == "Equal":
+        if len(args) < 2 or args[1] is None:
+            return None
+        left, right = np.broadcast_arrays(a.astype(object), args[1].astype(object))
+        decided = [_sym_equal(x, y) for x, y in zip(left.reshape(-1), right.reshape(-1), strict=True)]
+        if None in decided:
+            return None
+        return np.array(decided, dtype=bool).reshape(left.shape)
+    if op == "Where":
+        if any(x is None for x in args[:3]) or args[0].dtype == object:
+            return None
+        return np.where(args[0], args[1].astype(object), args[2].astype(object))
+    if op in _SYMBOLIC_MOVES:
+        if op in ("Reshape", "Tile", "Gather", "GatherND", "Slice") and any(
+                x is not None and x.dtype == object for x in args[1:]):
+            return None  # a symbolic index or target: which elements move is unknown
+        return _evaluate_plain(node, args)  # numpy moves object elements like numbers
+    return None
+
+
+def _sym_equal(a: object, b: object) -> bool | None:
+    a = int(a) if isinstance(a, np.integer) else a
+    b = int(b) if isinstance(b, np.integer) else b
+    if type(a) is int and type(b) is int:
+        return a == b
+    if isinstance(a, Sym) and isinstance(b, Sym):
+        return True if a == b else None
+    number = a if type(a) is int else b
+    return False if type(number) is int and number < 0 else None  # a dimension is never negative
+
+
+def _pack(items: list, shape: tuple[int, ...]) -> np.ndarray:
+    if all(type(v) is int for v in items):
+        return np.array(items, dtype=np.int64).reshape(shape)
+    out = np.empty(len(items), dtype=object)
+    out[:] = items
+    return out.reshape(shape)
+
+
+def _sym_int(v: object) -> SymInt | None:
+    if isinstance(v, Sym):
+        return v
+    try:
+        return int(v)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return None
+
+
+def _sym_product(dims) -> SymInt | None:
+    total: SymInt = 1
+    for d in dims:
+        if d is None:
+            return None
+        total = sym_op("*", total, d)
+    return total
+
+
+def _factors(dims) -> tuple[int, Counter[str]] | None:
+    """A product of dims as (number, symbols with multiplicity); None if one is unknown."""
+    number, symbols = 1, Counter()
+    for d in dims:
+        if d is None:
+            return None
+        if type(d) is int:
+            number *= d
+        else:
+            symbols[d.text] += 1
+    return number, symbols
+
+
+def _reshape_dims(allowzero: int, src: SymDims | None, target: np.ndarray | None) -> SymDims | None:
+    if target is None:
+        return None
+    out: list[SymInt | None] = []
+    for i, t in enumerate(_sym_int(v) for v in target.reshape(-1)):
+        if t == 0 and type(t) is int and not allowzero:
+            out.append(src[i] if src is not None and i < len(src) else None)
+        else:
+            out.append(t)
+    if out.count(-1) == 1:
+        at = out.index(-1)
+        out[at] = None
+        whole = _factors(src) if src is not None else None
+        rest = _factors([d for i, d in enumerate(out) if i != at])
+        if whole is not None and rest is not None and rest[0] and whole[0] % rest[0] == 0 and \
+                not rest[1] - whole[1]:
+            left = whole[1] - rest[1]   # the symbols -1 takes over (products cancel exactly)
+            size: SymInt = whole[0] // rest[0]
+            for text, times in sorted(left.items()):
+                for _ in range(times):
+                    size = sym_op("*", Sym(text), size) if not (type(size) is int and size == 1) else Sym(text)
+            out[at] = size
+    return tuple(None if type(d) is int and d < 0 else d for d in out)
+
+
 def _slice(a: np.ndarray, args: list[np.ndarray | None]) -> np.ndarray | None:
     if len(args) < 3 or args[1] is None or args[2] is None:
         return None
     starts, ends = args[1].reshape(-1), args[2].reshape(-1)
     axes = args[3].reshape(-1) if len(args) > 3 and args[3] is not None else np.arange(len(starts))
     steps = args[4].reshape(-1) if len(args) > 4 and args[4] is not None else np.ones(len(starts), dtype=np.int64)
-    index: list[slice] = [slice(None)] * a.ndim
+    out = a
     for s, e, ax, st in zip(starts, ends, axes, steps, strict=False):
-        dim = a.shape[int(ax)]
-        index[int(ax)] = slice(*slice(int(max(min(s, 2**62), -(2**62))), int(max(min(e, 2**62), -(2**62))),
-                                      int(st)).indices(dim))
-    return a[tuple(index)]
+        axis = int(ax) % max(a.ndim, 1)
+        picked = range(*slice(int(max(min(s, 2**62), -(2**62))), int(max(min(e, 2**62), -(2**62))),
+                              int(st)).indices(a.shape[axis]))
+        # positions, not slice(*indices): a reversed slice's stop of -1 would wrap to the end
+        out = np.take(out, np.array(picked, dtype=np.int64), axis=axis)
+    return out
 
 
-def _merge(shape: Dims | None, derived: Dims | None) -> Dims | None:
+def _merge(shape: SymDims | None, derived: SymDims | None) -> SymDims | None:
+    """Declared numbers win; then derived numbers or expressions; then declared symbols."""
     if shape is None:
         return derived
     if derived is None or len(derived) != len(shape):
         return shape
-    return tuple(s if s is not None else d for s, d in zip(shape, derived, strict=True))
+    out: list[SymInt | None] = []
+    for s, d in zip(shape, derived, strict=True):
+        if type(s) is int:
+            out.append(s)
+        elif type(d) is int or d is not None:
+            out.append(d)
+        else:
+            out.append(s)
+    return tuple(out)
 
 
 def _product(dims: Dims | None) -> int | None:
@@ -399,26 +722,52 @@ def _product(dims: Dims | None) -> int | None:
     return total
 
 
-def broadcast_dims(parts: list[Dims | None]) -> Dims | None:
-    """Numpy broadcasting of partly known shapes: an unknown axis stays unknown unless another is > 1."""
+def broadcast_sym(parts: list[SymDims | None]) -> SymDims | None:
+    """Numpy broadcasting of partly known shapes: a number > 1 wins, then one shared symbol; an
+    unknown axis stays unknown unless another is > 1."""
     if not parts or any(p is None for p in parts):
         return None
     rank = max(len(p) for p in parts)  # type: ignore[arg-type]
-    out: list[int | None] = []
+    out: list[SymInt | None] = []
     for axis in range(rank):
         values = [p[axis - rank + len(p)] if axis - rank + len(p) >= 0 else 1 for p in parts]  # type: ignore[arg-type]
-        big = [v for v in values if v is not None and v != 1]
+        big = [v for v in values if type(v) is int and v != 1]
+        symbols = {v for v in values if isinstance(v, Sym)}
         if big:
             out.append(big[0])
-        elif all(v == 1 for v in values):
+        elif all(type(v) is int and v == 1 for v in values):
             out.append(1)
+        elif len(symbols) == 1 and None not in values:
+            out.append(next(iter(symbols)))
         else:
             out.append(None)
     return tuple(out)
 
 
-def _matmul_dims(a: Dims | None, b: Dims | None) -> Dims | None:
+def broadcast_dims(parts: list[Dims | None]) -> Dims | None:
+    """Numpy broadcasting of partly known shapes (numbers only)."""
+    out = broadcast_sym(parts)  # type: ignore[arg-type]
+    return None if out is None else tuple(d if type(d) is int else None for d in out)
+
+
+def _concat_dims(axis: int, parts: list[SymDims | None]) -> SymDims | None:
+    if not parts or any(p is None for p in parts):
+        return None
+    rank = len(parts[0])  # type: ignore[arg-type]
+    if any(len(p) != rank for p in parts):  # type: ignore[arg-type]
+        return None
+    axis %= max(rank, 1)
+    out = list(parts[0])  # type: ignore[arg-type]
+    sizes = [p[axis] for p in parts]  # type: ignore[index]
+    total: SymInt | None = 0
+    for s in sizes:
+        total = None if total is None or s is None else sym_op("+", total, s)
+    out[axis] = total
+    return tuple(out)
+
+
+def _matmul_dims(a: SymDims | None, b: SymDims | None) -> SymDims | None:
     if a is None or b is None or len(a) < 2 or len(b) < 2:
         return None
-    batch = broadcast_dims([a[:-2], b[:-2]])
+    batch = broadcast_sym([a[:-2], b[:-2]])
     return None if batch is None else (*batch, a[-2], b[-1])

@@ -7,12 +7,14 @@ tool that wrote each file is documented to write, never from our own output.
 from __future__ import annotations
 
 import hashlib
+import re
 
 import onnx
+import pytest
 
 from trtadvisor.api import audit
 
-from conftest import REPO
+from conftest import REPO, artifact
 
 WILD = REPO / "samples" / "wild"
 
@@ -157,3 +159,62 @@ def test_symbolic_shape_arithmetic_keeps_expressions() -> None:
     assert sym_op("*", batch, 1) == batch and sym_op("+", seq, 0) == seq and sym_op("-", seq, seq) == 0
     assert str(sym_op("+", Sym("past"), seq)) == "(past + sequence)"
     assert sym_op("//", sym_op("+", 49, 7), 7) == 8
+
+
+def test_onnxruntime_qdq_conv_relu_is_one_inferred_int8_layer_with_alternatives() -> None:
+    path = WILD / "ort_qdq_mobilenet_v2.onnx"
+    model = onnx.load(path, load_external_data=False)
+    producer = {o: n for n in model.graph.node for o in n.output}
+    # what onnxruntime's quantize_static wrote: Conv -> Q -> DQ -> Clip (ReLU6) -> Q
+    pattern = []
+    for clip in (n for n in model.graph.node if n.op_type == "Clip"):
+        dq = producer.get(clip.input[0])
+        q = producer.get(dq.input[0]) if dq is not None else None
+        conv = producer.get(q.input[0]) if q is not None else None
+        if dq is not None and dq.op_type == "DequantizeLinear" and q.op_type == "QuantizeLinear" and \
+                conv is not None and conv.op_type == "Conv":
+            pattern.append((conv.name, q.name, dq.name, clip.name))
+    assert len(pattern) == 35  # torchvision mobilenet_v2: every ReLU6 follows a conv (+BN)
+    result = audit(path, trt="10.16", sm="90")
+    by_node = {n: layer for layer in result.prediction.layers for n in layer.nodes}
+    for conv, q, dq, clip in pattern:
+        layer = by_node[conv]
+        assert {conv, q, dq, clip} <= set(layer.nodes) and layer.kind == "convolution"
+        assert "conv+qdq+act" in layer.fusions
+        assert layer.confidence == "inferred"  # no engine of this layout was found
+        kinds = {a["kind"] for a in layer.alternatives}
+        assert kinds == {"convolution", "pointwise"}
+        assert any("docs.nvidia.com" in e for a in layer.alternatives for e in a["evidence"])
+
+
+TF_RESNET = "trex/examples/tensorflow/resnet/RTX-3090/{}/resnet.onnx.engine.graph.json"
+_KERAS_LAYER = re.compile(r"(conv\d_block\d+_(?:\d|add|out)|conv1_relu|pool1_(?:pad|pool)|avg_pool|predictions)")
+
+
+def _keras_signature(name: str) -> tuple[str, ...]:
+    """The Keras layers a TensorRT or predicted layer name covers (resnet50/conv2_block1_add/add and
+    tf2onnx 1.17's resnet50_1/conv2_block1_add_1/Add both give conv2_block1_add)."""
+    return tuple(sorted(set(_KERAS_LAYER.findall(name))))
+
+
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+def test_tf2onnx_resnet50_matches_the_rtx3090_engines(precision: str) -> None:
+    """Keras ResNet50 through tf2onnx against the RTX 3090 (SM 8.6) engines built from the same
+    architecture: the same layers in the same order, by the Keras layers each one covers (node names
+    differ between tf2onnx versions: the engine's stem is 'Conv__435', tf2onnx 1.17 names it after the
+    folded BatchNormalization)."""
+    import json
+
+    engine = json.loads(artifact(TF_RESNET.format(precision)).read_text())["Layers"]
+    built = [layer for layer in engine if layer["LayerType"] not in ("Reformat", "NoOp")
+             and not layer["Name"].startswith("Reformatting")]
+    result = audit(WILD / "tf2onnx_resnet50.onnx", trt="8.4", sm="86", precision=precision)
+    layers = result.prediction.layers
+    assert len(layers) == len(built)
+    # NHWC -> NCHW: the first layer is the input transpose (a Shuffle), before any convolution
+    assert built[0]["LayerType"] == "Shuffle" and layers[0].ops == ("Transpose",)
+    ours = [_keras_signature(layer.name) for layer in layers[1:]]
+    theirs = [_keras_signature(layer["Name"]) for layer in built[1:]]
+    assert ours == theirs
+    convs = [layer for layer in built if layer["LayerType"] in ("CaskConvolution", "CublasConvolution")]
+    assert len(convs) == RESNET50_CONVS + 1  # + the classifier MatMul, run as a convolution by TensorRT 8

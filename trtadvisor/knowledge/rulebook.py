@@ -75,6 +75,9 @@ class FusionSpec:
     prefer_input: int = 0
     tolerance: float = 1e-3
     max_ops: int = 32
+    # "inferred" when the documentation only implies the fusion and no engine showed it: a layer
+    # resting on it is never "documented" (plan/calibrate.py)
+    evidence: str = "documented"
 
 
 @dataclass(frozen=True)

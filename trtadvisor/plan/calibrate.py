@@ -155,6 +155,7 @@ class _Sources:
         found = self.cache.get(key)
         if found is None:
             sources: list[str] = []
+            implied = False  # a fusion the documentation only implies (FusionSpec.evidence)
             if kind == "myelin":
                 platform = self.book.platform
                 sources.extend(str(platform[k]) for k in ("myelin_gemm_source", "myelin_attention_source")
@@ -163,7 +164,8 @@ class _Sources:
                 spec = self.book.fusions.get(fusion_id)
                 if spec is not None and spec.source not in sources:
                     sources.append(spec.source)
-            documented = bool(sources) and all(any(m in s for m in self.markers) for s in sources)
+                implied = implied or (spec is not None and spec.evidence == "inferred")
+            documented = not implied and bool(sources) and all(any(m in s for m in self.markers) for s in sources)
             found = self.cache[key] = (tuple(sources), documented)
         return found
 
@@ -187,7 +189,7 @@ def calibrate(layers: list[PredictedLayer], target: Target, book: RuleBook) -> l
         if observations is None:  # no engine built these op types: the common case, kept cheap
             evidence, documented = sources.of(layer.kind, layer.fusions)
             out.append(PredictedLayer(layer.name, layer.kind, layer.nodes, layer.ops, layer.fusions,
-                                      "documented" if documented else "inferred", evidence))
+                                      "documented" if documented else "inferred", evidence, layer.alternatives))
             continue
         matching = [(e, run) for e, run in observations if e.matches(target)]
         agreeing = [e for e, run in matching if _same_build(layer, run)]
@@ -218,7 +220,7 @@ def calibrate(layers: list[PredictedLayer], target: Target, book: RuleBook) -> l
         for new, confidence, evidence in made:
             alts = tuple(_alternative(kind, nodes, engines) for (kind, nodes), engines in alternatives.items()
                          if set(nodes) & set(new.nodes))
-            out.append(new._replace(confidence=confidence, evidence=evidence, alternatives=alts))
+            out.append(new._replace(confidence=confidence, evidence=evidence, alternatives=layer.alternatives + alts))
     return _wider_alternatives(out, data)
 
 

@@ -118,6 +118,8 @@ class PlanContext:
     folded: set[str] = field(default_factory=set)
     # Each pattern fusion applied by fuse_nodes, as (fusion id, nodes): Prediction.instances.
     instances: list[tuple[str, tuple[Node, ...]]] = field(default_factory=list)
+    # Other builds a pass knows for a layer (by id of its Group): carried into PredictedLayer.alternatives.
+    alternatives: dict[int, tuple[dict[str, object], ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         owner = self.owner

@@ -120,8 +120,10 @@ def plan_graph(graph: Graph, target: Target, book: RuleBook, types: dict[str, in
     for g in graph.walk():
         ctx = _run_pipeline(g, target, book, pipeline(target, book))
         node_count += len(g.nodes)
+        known = ctx.alternatives
         planned = [PredictedLayer(group.name, group.kind, tuple(map(_name_of, group.nodes)),
-                                  tuple(map(_op_of, group.nodes)), tuple(group.fusions)) for group in ctx.groups()]
+                                  tuple(map(_op_of, group.nodes)), tuple(group.fusions),
+                                  alternatives=known.get(id(group), ())) for group in ctx.groups()]
         by_name = {n.name: n for n in g.nodes}  # calibration may regroup nodes: precision after it
         layers.extend(layer._replace(precision=precision_of([by_name[n] for n in layer.nodes if n in by_name]))
                       for layer in calibrate(planned, target, book))

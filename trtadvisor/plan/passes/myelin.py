@@ -160,15 +160,20 @@ def _make_region(ctx: PlanContext, nodes: list[Node]) -> Group:
 
 
 def fold_flatten_into_gemm(ctx: PlanContext) -> None:
-    """TensorRT 8.x runs Gemm as a 1x1 convolution and absorbs the Flatten/Reshape before it."""
+    """TensorRT 8.x runs Gemm (and a MatMul by a 2-D weight) as a 1x1 convolution and absorbs the
+    Flatten/Reshape/Squeeze before it: the RTX 3090 engines of tf2onnx's Keras ResNet-50
+    (trex/examples/tensorflow/resnet/RTX-3090/*/resnet.onnx.engine.graph.json) have no layer for the
+    Squeeze between the average pooling and 'resnet50/predictions/MatMul' (a CublasConvolution / CaskConvolution)."""
     if ctx.target.trt_at_least(ctx.book.platform["gemm_as_conv_before"]):
         return
     graph = ctx.graph
-    for node in graph.nodes_of("Gemm"):
-        if ctx.group(node) is None:
+    for node in graph.nodes_of("Gemm", "MatMul"):
+        if ctx.group(node) is None or len(node.inputs) < 2:
+            continue
+        if node.op == "MatMul" and not (graph.is_constant(node.inputs[1]) and graph.rank(node.inputs[1]) == 2):
             continue
         producer = ctx.live_producer(node.inputs[0])
-        if producer is None or producer.op not in ("Flatten", "Reshape"):
+        if producer is None or producer.op not in ("Flatten", "Reshape", "Squeeze"):
             continue
         if ctx.sole_reader(producer.outputs[0]) is not node:
             continue

@@ -162,6 +162,9 @@ def fuse_qdq_epilogues(ctx: PlanContext) -> None:
     for node in graph.nodes:
         if node.op == "QuantizeLinear" and ctx.group(node) is not None and len(ctx.owner[node].nodes) == 1:
             _fuse_output_quantizer(ctx, node)
+    for node in graph.nodes_of("Relu", "Clip"):
+        if ctx.group(node) is not None:
+            _fuse_requantized_activation(ctx, node)
     for node in graph.nodes:
         group = ctx.group(node)
         if group is not None and len(group.nodes) == 1 and node.op in QDQ_OPS:
@@ -169,6 +172,70 @@ def fuse_qdq_epilogues(ctx: PlanContext) -> None:
     for group in ctx.groups():
         if any(n.op in QDQ_OPS for n in group.nodes) and group.kind in _CONV_KINDS:
             group.name = engine_style_name(graph, group.nodes, group.name, ctx.book)
+
+
+def _fuse_requantized_activation(ctx: PlanContext, act: Node) -> None:
+    """ONNX Runtime's QDQ format: Conv -> Q -> DQ -> Relu -> Q. With a symmetric Q/DQ pair (zero point
+    0) the DQ commutes with the ReLU, so TensorRT can move it past the activation and fuse the ReLU and
+    the requantization into the INT8 convolution (rules/fusions.toml [fusion."conv+qdq+act"]). No engine
+    of this format was found: the layer is inferred, and the other outcomes are listed as alternatives."""
+    graph = ctx.graph
+    if len(ctx.owner[act].nodes) != 1 or not act.inputs:
+        return
+    dq = ctx.live_producer(act.inputs[0])
+    if dq is None or dq.op != "DequantizeLinear" or ctx.group(dq) is None or len(ctx.owner[dq].nodes) != 1:
+        return
+    q = ctx.live_producer(dq.inputs[0])
+    group = ctx.group(q) if q is not None and q.op == "QuantizeLinear" else None
+    if group is None or group.kind not in _CONV_KINDS or group.tail is not q:
+        return
+    if ctx.sole_reader(q.outputs[0]) is not dq or ctx.sole_reader(dq.outputs[0]) is not act:
+        return
+    if not _same_symmetric_scale(graph, q, dq) or not _starts_at_zero(ctx, act):
+        return
+    requantize = _quantizers_of(ctx, act.outputs[0])
+    if not requantize or any(ctx.group(r) is None or len(ctx.owner[r].nodes) != 1 for r in requantize):
+        return
+    conv_nodes = [n.name for n in group.nodes]
+    tail = [dq.name, act.name, *(r.name for r in requantize)]
+    for node in (dq, act, *requantize):
+        ctx.merge(group, ctx.owner[node], "conv+qdq+act", name=group.name)
+    source = "https://docs.nvidia.com/deeplearning/tensorrt/latest/inference-library/work-quantized-types.html"
+    ctx.alternatives[id(group)] = (
+        {"kind": "convolution", "nodes": conv_nodes,
+         "when": "TensorRT does not move the DequantizeLinear past the activation: the convolution writes the "
+                 "first Q's INT8 and the rest runs as its own layer", "evidence": [source]},
+        {"kind": "pointwise", "nodes": tail,
+         "when": "the same build: DQ, the activation and the requantizing Q as one INT8 pointwise layer, or as "
+                 "separate DQ / activation / Q layers", "evidence": [source]},
+    )
+
+
+def _same_symmetric_scale(graph: Graph, q: Node, dq: Node) -> bool:
+    """A Q/DQ pair that round-trips: same scale, zero point 0 (absent or constant zero)."""
+    if len(q.inputs) < 2 or len(dq.inputs) < 2:
+        return False
+    if q.inputs[1] != dq.inputs[1]:
+        a, b = graph.const_value(q.inputs[1]), graph.const_value(dq.inputs[1])
+        if a is None or b is None or a.shape != b.shape or not (a == b).all():
+            return False
+    for node in (q, dq):
+        zero = node.input(2)
+        if zero:
+            value = graph.const_value(zero)
+            if value is None or value.any():
+                return False
+    return True
+
+
+def _starts_at_zero(ctx: PlanContext, act: Node) -> bool:
+    """ReLU, or a Clip whose lower bound is 0 (ReLU6): both commute with a zero-point-0 quantizer."""
+    if act.op == "Relu":
+        return True
+    low = act.input(1)
+    if not low:
+        return act.attr("min", None) == 0.0
+    return ctx.is_build_constant(low) and ctx.graph.scalar(low) == 0.0
 
 
 def _quantize_pool_input(ctx: PlanContext, pool: Node) -> None:

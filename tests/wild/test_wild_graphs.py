@@ -218,3 +218,15 @@ def test_tf2onnx_resnet50_matches_the_rtx3090_engines(precision: str) -> None:
     assert ours == theirs
     convs = [layer for layer in built if layer["LayerType"] in ("CaskConvolution", "CublasConvolution")]
     assert len(convs) == RESNET50_CONVS + 1  # + the classifier MatMul, run as a convolution by TensorRT 8
+
+
+def test_tf2onnx_attention_with_einsum_rewritten_as_matmul_is_found() -> None:
+    from trtadvisor.analysis.attention_sites import find_attention_sites
+
+    # tf2onnx 1.17's default optimizers rewrite each Einsum as Reshape/Transpose/MatMul with Squeeze and
+    # Unsqueeze around the scores and probabilities
+    path = WILD / "tf2onnx_transformer_block.onnx"
+    assert not _ops(path, "Einsum") and _ops(path, "Squeeze")
+    sites = find_attention_sites(audit(path, trt="10.16", sm="90", precision="fp16").model.graph)
+    assert len(sites) == 1
+    assert (sites[0].num_heads, sites[0].head_size, sites[0].seq_kv) == (4, 64, 128)  # MHA(4 heads, key_dim 64)

@@ -35,12 +35,13 @@ _LAYOUT = frozenset({"Transpose", "Reshape", "Cast", "Identity", "Squeeze", "Uns
 _REPEAT = frozenset({"Expand", "Tile", "Concat"})
 # Ops allowed between BMM1 and the Softmax.
 _SCORE_OPS = frozenset({"Add", "Sub", "Mul", "Div", "Where", "Cast", "Reshape", "Identity", "Tanh",
-                        "Clip", "Dropout"})
+                        "Clip", "Dropout", "Squeeze", "Unsqueeze"})
 # Ops allowed between the Softmax and BMM2.
-_PROB_OPS = frozenset({"Where", "Cast", "Identity", "Dropout", "QuantizeLinear", "DequantizeLinear"})
+_PROB_OPS = frozenset({"Where", "Cast", "Identity", "Dropout", "QuantizeLinear", "DequantizeLinear", "Reshape",
+                       "Squeeze", "Unsqueeze"})  # reshapes: tf2onnx's Einsum rewritten as MatMul
 
 # Score ops whose first input alone carries the scores (the others are shapes or bounds).
-_SCORE_FIRST_ONLY = frozenset({"Reshape", "Cast", "Identity", "Tanh", "Clip", "Dropout"})
+_SCORE_FIRST_ONLY = frozenset({"Reshape", "Cast", "Identity", "Tanh", "Clip", "Dropout", "Squeeze", "Unsqueeze"})
 
 
 _BLOCKED_BELOW = -50.0   # additive masks write -inf, finfo.min, -1e4, -1e9 or Swin's -100

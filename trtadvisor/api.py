@@ -23,6 +23,7 @@ from trtadvisor.knowledge.target import Target, make_target
 from trtadvisor.plan.context import Prediction
 from trtadvisor.plan.cost import CostEstimate, cost_missed_fusions, estimate_costs
 from trtadvisor.plan.pipeline import plan_graph
+from trtadvisor.plan.schedule import Schedule
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class AuditResult:
     trtexec: str
     profile_command: str | None = None
     cost: CostEstimate | None = None  # predicted time per layer on the target GPU
+    schedule: Schedule | None = None  # audit --schedule: critical path, what auxiliary streams could overlap
     attention: tuple[JudgedSite, ...] | None = None
     quantization: dict[str, Any] | None = None
     reformats: list[dict[str, str]] | None = None
@@ -76,6 +78,8 @@ class AuditResult:
             fields.update(self.engine.to_json())
         if self.baseline is not None:
             fields["baseline"] = self.baseline.to_json()
+        if self.schedule is not None:
+            fields["schedule"] = self.schedule.to_json()
         return fields
 
 

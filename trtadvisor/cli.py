@@ -181,6 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_artifact_options(audit)
     _add_build_options(audit)
     audit.add_argument("--max-layers", type=int, default=80, help="layers shown in the rich report (default 80)")
+    audit.add_argument("--schedule", action="store_true",
+                       help="add the critical path of the predicted layers and the time auxiliary streams could "
+                       "overlap ('schedule' in JSON)")
     zoo = audit.add_argument_group("many models (a folder or a glob)")
     zoo.add_argument("-j", "--jobs", metavar="N", type=_positive_int, default=None,
                      help="audit the models in N parallel processes and end with one summary table")
@@ -354,6 +357,11 @@ def _audit_one(model: str, args: argparse.Namespace) -> tuple[AuditResult, str]:
 
         confirm_into(result, layer_info=args.layer_info, profile=args.profile, timing=args.timing, log=args.log,
                      top=args.top)
+    if getattr(args, "schedule", False) and result.cost is not None:
+        from trtadvisor.plan.schedule import schedule
+
+        times = [c.ms if c is not None else None for c in result.cost.layers]
+        result.schedule = schedule(result.model.graph, result.prediction.layers, times)
     return result, args.fail_on or config.fail_on or "error"
 
 

@@ -151,3 +151,54 @@ def test_spearman_with_ties() -> None:
     assert spearman([1, 2, 3, 4], [40, 30, 20, 10]) == pytest.approx(-1.0)
     # Ties share their average rank: ranks (1, 2.5, 2.5, 4) against (1, 2, 3, 4).
     assert spearman([1, 2, 2, 3], [1, 2, 3, 4]) == pytest.approx(0.9486833, rel=1e-6)
+
+
+def test_diff_reports_the_predicted_latency_change() -> None:
+    """The same architecture exported without the optimizer (BatchNormalization kept, its statistics
+    outputs unused) predicts the same latency; batch 8 against batch 32 predicts less, by the ratio of
+    the two totals."""
+    from trtadvisor.ci.diff import diff_dict, diff_results
+
+    book = default_rulebook()
+    base = audit(RESNET, gpu="A100", precision="fp16")
+    unoptimized = audit(REPO / "samples" / "cnn" / "resnet18_unoptimized.dynamo.opset18.onnx", gpu="A100",
+                        precision="fp16")
+    assert unoptimized.cost is not None and unoptimized.cost.unknown == 0
+    same = diff_results(base, unoptimized, book)
+    assert same.predicted_change is not None and abs(same.predicted_change) < 0.01
+    small = audit(DYNBATCH, gpu="A100", precision="fp16", shapes={"input": (8, 3, 224, 224)})
+    change = diff_results(base, small, book)
+    old_ms, new_ms = change.predicted_ms
+    assert old_ms and new_ms and new_ms < old_ms
+    assert change.predicted_change == pytest.approx(new_ms / old_ms - 1)
+    assert diff_dict(change)["predicted_change"] == pytest.approx(new_ms / old_ms - 1, abs=1e-4)
+    # A symbolic batch leaves the total unknown: no change is claimed.
+    assert diff_results(base, audit(DYNBATCH, gpu="A100", precision="fp16"), book).predicted_change is None
+
+
+def test_schedule_finds_the_branches_auxiliary_streams_could_overlap() -> None:
+    """ResNet-18's three downsample 1x1 convolutions run beside the main path of their blocks: the
+    critical path is every other layer, and the time they take is what auxiliary streams could hide."""
+    from trtadvisor.plan.schedule import schedule
+
+    result = audit(RESNET, gpu="A100", precision="fp16")
+    assert result.cost is not None
+    times = [c.ms if c is not None else None for c in result.cost.layers]
+    plan = schedule(result.model.graph, result.prediction.layers, times)
+    downsample = [i for i, layer in enumerate(result.prediction.layers) if "downsample" in layer.name]
+    assert len(downsample) == 3
+    assert not any("downsample" in name for name in plan.critical_path)
+    assert len(plan.critical_path) == len(result.prediction.layers) - 3
+    assert plan.overlappable_ms == pytest.approx(sum(times[i] for i in downsample))  # type: ignore[misc]
+    assert plan.max_width == 2
+
+
+def test_cli_schedule_in_json(tmp_path: Path) -> None:
+    from trtadvisor import cli
+
+    out = tmp_path / "r.json"
+    assert cli.main(["audit", str(RESNET), "--gpu", "A100", "--schedule", "--format", "json", "-o", str(out),
+                     "--exit-zero"]) == 0
+    data = json.loads(out.read_text())
+    jsonschema.validate(data, json.loads((REPO / "trtadvisor" / "schema" / "report-v1.json").read_text()))
+    assert data["schedule"]["critical_path_ms"] < data["summary"]["predicted_ms"]

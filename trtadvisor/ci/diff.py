@@ -101,6 +101,27 @@ class ModelDiff:
     def layer_counts(self) -> tuple[int, int]:
         return len(self.old.prediction.layers), len(self.new.prediction.layers)
 
+    @property
+    def predicted_ms(self) -> tuple[float | None, float | None]:
+        """Predicted latency of each model on the target (the sum of its layer estimates); None where a
+        layer's shapes are unknown, since a partial sum does not compare."""
+        return tuple(r.cost.predicted_ms if r.cost is not None and not r.cost.unknown else None  # type: ignore[return-value]
+                     for r in (self.old, self.new))
+
+    @property
+    def predicted_change(self) -> float | None:
+        """Relative change of the predicted latency, new over old minus one; None when either is unknown.
+        """
+        old, new = self.predicted_ms
+        return (new / old - 1.0) if old and new is not None else None
+
+    def predicted_text(self) -> str | None:
+        old, new = self.predicted_ms
+        if old is None or new is None:
+            return None
+        gpu = self.new.cost.gpu.name if self.new.cost and self.new.cost.gpu else "the target"
+        return f"{old:.3f} ms -> {new:.3f} ms ({100 * (self.predicted_change or 0.0):+.1f}%) on {gpu}"
+
 
 def _canonical_ids(nodes: Sequence[Node], by_name: bool, index: Mapping[str, Node]) -> dict[str, str]:
     """Node name -> the identity used to match it with the other model."""
@@ -277,12 +298,16 @@ def _diff_findings(book: RuleBook, lost: Sequence[FusionChange], attention: Sequ
 def diff_dict(diff: ModelDiff) -> dict[str, Any]:
     """The JSON form of a diff (``--format json``)."""
     old_cov, new_cov = diff.coverage
+    (old_ms, new_ms), change = diff.predicted_ms, diff.predicted_change
     return {
         "schema": SCHEMA_ID,
         "old": {"path": diff.old.model.path, "layers": len(diff.old.prediction.layers),
-                "fusion_coverage": round(old_cov, 4), "findings": len(diff.old.findings)},
+                "fusion_coverage": round(old_cov, 4), "findings": len(diff.old.findings),
+                "predicted_ms": None if old_ms is None else round(old_ms, 6)},
         "new": {"path": diff.new.model.path, "layers": len(diff.new.prediction.layers),
-                "fusion_coverage": round(new_cov, 4), "findings": len(diff.new.findings)},
+                "fusion_coverage": round(new_cov, 4), "findings": len(diff.new.findings),
+                "predicted_ms": None if new_ms is None else round(new_ms, 6)},
+        "predicted_change": None if change is None else round(change, 4),
         "target": {"trt": diff.new.target.trt, "sm": diff.new.target.sm, "precision": diff.new.target.precision},
         "matched_by": diff.matched_by,
         "fusions_lost": [c.to_json() for c in diff.lost],

@@ -186,6 +186,10 @@ class ValueInfoIndex:
         names = [vi.name for items in self._lists for vi in items]
         self._where = dict(zip(names, range(len(names)), strict=True))
 
+    def decode_all(self) -> dict[str, TensorType]:
+        """Every entry at once, each distinct type decoded once: for a pass that asks about nearly all."""
+        return _decode_all(self._lists)
+
     def get(self, name: str) -> TensorType | None:
         k = self._where.get(name)
         if k is None:
@@ -200,12 +204,16 @@ class ValueInfoIndex:
 def tensor_types_of(source: onnx.GraphProto) -> dict[str, TensorType]:
     """Every declared tensor's element type and shape, decoded at once (value infos, then inputs,
     then outputs, later ones winning, as in ValueInfoIndex): plain data a child process can send."""
+    return _decode_all((source.value_info, source.input, source.output))
+
+
+def _decode_all(lists: Iterable[Any]) -> dict[str, TensorType]:
     types: dict[str, TensorType] = {}
     # Most tensors share a type with many others (float[batch,64,56,56]): decode each distinct
     # TypeProto once, keyed by its bytes (one C call), and share the tuple, which also keeps the
     # marshalled answer small and quick to load.
     decoded: dict[bytes, TensorType] = {}
-    for items in (source.value_info, source.input, source.output):
+    for items in lists:
         for vi in items:
             tp = vi.type
             key = tp.SerializeToString()
@@ -428,6 +436,13 @@ class Graph:
             self._types_ready = _always
             cancel, self._cancel_types = self._cancel_types, _nothing
             cancel()
+
+    def decode_all_types(self) -> None:
+        """Decode every declared type now, in bulk: cheaper than one by one when a pass (the cost
+        model) reads nearly every tensor's shape; lazy decoding stays the default."""
+        types = self.tensor_types
+        if isinstance(types, ValueInfoIndex):
+            self.adopt_types(types.decode_all())
 
     def adopt_types(self, types: ValueInfoIndex | dict[str, TensorType]) -> None:
         """Take element types and shapes from shape inference's result (value infos, inputs and

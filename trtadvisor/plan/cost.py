@@ -15,13 +15,14 @@ Unknown shapes (a symbolic batch) leave a layer's cost unknown rather than guess
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from operator import attrgetter
 from typing import NamedTuple
 
 from onnx import TensorProto
 
-from trtadvisor.ir.graph import Graph, Node
+from trtadvisor.ir.graph import Graph, Node, Shape
 from trtadvisor.knowledge.findings import Finding
 from trtadvisor.knowledge.perf import GpuPerf, PerfBook, gpu_perf, perf_book
 from trtadvisor.knowledge.rulebook import RuleBook
@@ -32,6 +33,7 @@ from trtadvisor.plan.context import PredictedLayer, Prediction
 _MATRIX_OPS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul", "Attention"})
 _QDQ_OPS = frozenset({"QuantizeLinear", "DequantizeLinear"})
 _INT8_TYPES = frozenset({TensorProto.INT8, TensorProto.UINT8})
+_POOLS = frozenset({"MaxPool", "AveragePool", "LpPool"})
 # Arithmetic per element for ops that are not matrix math (a softmax exponentiates, sums and divides).
 _FLOPS_PER_ELEMENT = {"Softmax": 5, "LogSoftmax": 6, "LayerNormalization": 8, "InstanceNormalization": 8,
                       "GroupNormalization": 8, "RMSNormalization": 6, "BatchNormalization": 2, "Erf": 8,
@@ -128,30 +130,7 @@ class _NodeWork(NamedTuple):
     cuda_flops: float  # work on CUDA cores
 
 
-def _node_work(node: Node, graph: Graph, math_: _Math) -> _NodeWork | None:
-    """FLOPs of one node from its shapes; None when a shape it needs is unknown."""
-    op = node.op
-    shape = graph.shape
-    if op in _MATRIX_OPS:
-        return _matrix_work(node, graph, math_)
-    out = _count(shape(node.outputs[0])) if node.outputs and node.outputs[0] else 0
-    if out is None:
-        return None
-    if op in ("MaxPool", "AveragePool", "LpPool"):
-        kernel = node.attr("kernel_shape") or ()
-        flops = out * math.prod(kernel)
-    elif op.startswith(("Global", "Reduce")) or op in _FLOPS_PER_ELEMENT:
-        data = _count(shape(node.inputs[0])) if node.inputs else None
-        if data is None:
-            return None
-        flops = data * _FLOPS_PER_ELEMENT.get(op, 1)
-    else:
-        flops = out
-    return _NodeWork(flops, 0.0, float(flops))
-
-
-def _matrix_work(node: Node, graph: Graph, math_: _Math) -> _NodeWork | None:
-    shape = graph.shape
+def _matrix_work(node: Node, shape: Callable[[str], Shape | None], math_: _Math) -> _NodeWork | None:
     op = node.op
     out_shape = shape(node.outputs[0]) if node.outputs else None
     out = _count(out_shape)
@@ -200,34 +179,160 @@ def estimate_costs(graph: Graph, prediction: Prediction, target: Target, book: R
     gpu = gpu_perf(book, target)
     if gpu is None:
         return CostEstimate([None] * len(prediction.layers), None, target.precision)
-    perf = perf_book(book)
-    nodes = {n.name: n for g in graph.walk() for n in g.nodes}
-    eliminated = set(prediction.eliminated)
-    shape_inputs = book.ops.shape_inputs
-    costs = [_layer_cost(layer, nodes, eliminated, target, gpu, perf, shape_inputs) for layer in prediction.layers]
-    return CostEstimate(costs, gpu, target.precision)
+    pricer = _Pricer(graph, prediction, target, gpu, perf_book(book), book.ops.shape_inputs)
+    return CostEstimate([pricer.layer_cost(i, layer) for i, layer in enumerate(prediction.layers)], gpu,
+                        target.precision)
 
 
-def _layer_cost(layer: PredictedLayer, by_name: dict[str, Node], eliminated: set[str], target: Target,
-                gpu: GpuPerf, perf: PerfBook, shape_inputs: dict[str, tuple[int, ...]]) -> LayerCost | None:
-    members = [by_name[name] for name in layer.nodes if name in by_name]
-    if not members:
-        return None
-    graph = members[0].graph
-    quantized = any(n.op in _QDQ_OPS for n in members)
-    math_ = _math_for(target, gpu, perf, quantized)
-    traffic = _traffic(members, graph, eliminated, math_.float_bytes, quantized, shape_inputs)
-    if traffic is None:
-        return None
-    flops, tensor_flops, cuda_flops = 0, 0.0, 0.0
-    for node in members:
-        work = _node_work(node, graph, math_)
-        if work is None:
+class _Pricer:
+    """One pass over the predicted layers, over element counts computed once for every tensor (each is
+    met as an output of one layer and as an input of the next)."""
+
+    def __init__(self, graph: Graph, prediction: Prediction, target: Target, gpu: GpuPerf, perf: PerfBook,
+                 shape_inputs: dict[str, tuple[int, ...]]) -> None:
+        self.gpu, self.perf, self.shape_inputs = gpu, perf, shape_inputs
+        self.by_name: dict[str, Node] = {}
+        self.shapes: dict[int, _Shapes] = {}
+        for g in graph.walk():
+            self.by_name.update(zip(map(_name_of, g.nodes), g.nodes, strict=True))
+            self.shapes[id(g)] = _Shapes(g)
+        self.eliminated = frozenset(prediction.eliminated)
+        self.maths = (_math_for(target, gpu, perf, False), _math_for(target, gpu, perf, True))
+
+    def layer_cost(self, index: int, layer: PredictedLayer) -> LayerCost | None:
+        """Bytes: what the layer reads from outside (weights once) and what is read outside it; nodes
+        with no layer were eliminated (their outputs are folded constants, their reads cost nothing).
+        FLOPs: each node's own arithmetic."""
+        by_name = self.by_name
+        members = [by_name[name] for name in layer.nodes if name in by_name]
+        if not members:
             return None
-        flops += work.flops
-        tensor_flops += work.tensor_flops
-        cuda_flops += work.cuda_flops
-    return _roofline(layer.kind, flops, tensor_flops, cuda_flops, traffic, math_, gpu, perf)
+        graph = members[0].graph
+        shapes = self.shapes[id(graph)]
+        cached, count, dims = shapes.cache.get, shapes.count, shapes.dims
+        last = members[-1].outputs
+        if last and last[0] and count(last[0]) is None:
+            return None  # the common unknown case (a symbolic batch), answered at once
+        quantized = not _QDQ_OPS.isdisjoint(layer.ops)
+        math_ = self.maths[quantized]
+        float_bytes = math_.float_bytes
+        weight_bytes = 1 if quantized else float_bytes
+        eliminated = self.eliminated
+        producers, constants, readers = graph.producers, graph.constant_names, graph.readers
+        graph_output = graph.is_graph_output
+        # Tensors made inside the layer stay on chip unless read outside it; a tensor read only by
+        # the layer's own nodes is recognised by counting (its reader list holds one entry per read).
+        inside: set[str] | frozenset[str] = _NOTHING
+        internal_reads: dict[str, int] = {}
+        member_set: set[Node] | frozenset[Node] = frozenset(members)
+        if len(members) > 1:
+            inside = {t for node in members for t in node.outputs}
+            get = internal_reads.get
+            for node in members:
+                for t in node.inputs:
+                    if t in inside:
+                        internal_reads[t] = get(t, 0) + 1
+        seen: set[str] = set()
+        traffic = flops = 0
+        tensor_flops = cuda_flops = 0.0
+        shape_inputs = self.shape_inputs
+        for node in members:
+            op = node.op
+            skip = shape_inputs.get(op, ())
+            for i, tensor in enumerate(node.inputs):
+                if not tensor or tensor in inside or tensor in seen or i in skip:
+                    continue
+                seen.add(tensor)
+                n = cached(tensor, _MISSING)
+                if n is _MISSING:
+                    n = count(tensor)
+                producer = producers.get(tensor)
+                if tensor in constants or (producer is not None and producer.name in eliminated):
+                    # Weights, or a folded constant; one whose shape inference could not tell (a bias
+                    # computed by folded nodes) is left out rather than losing the layer.
+                    traffic += (n or 0) * weight_bytes  # type: ignore[operator]
+                elif n is None:
+                    return None
+                else:
+                    traffic += n * (1 if producer is not None and producer.op == "QuantizeLinear"  # type: ignore[operator]
+                                    else float_bytes)
+            out = 0
+            for k, tensor in enumerate(node.outputs):
+                if not tensor:
+                    continue
+                n = cached(tensor, _MISSING)
+                if n is _MISSING:
+                    n = count(tensor)
+                if k == 0:
+                    if n is None:
+                        return None
+                    out = n  # type: ignore[assignment]
+                here = readers.get(tensor, _NO_READERS)
+                if graph_output(tensor) or (len(here) != internal_reads.get(tensor, 0) and any(
+                        r not in member_set and r.name not in eliminated for r in here)):
+                    if n is None:  # an output nobody reads (BatchNormalization's statistics) costs nothing
+                        return None
+                    traffic += n * (1 if op == "QuantizeLinear" else float_bytes)  # type: ignore[operator]
+            if op in _MATRIX_OPS:
+                work = _matrix_work(node, dims, math_)
+                if work is None:
+                    return None
+                flops += work.flops
+                tensor_flops += work.tensor_flops
+                cuda_flops += work.cuda_flops
+                continue
+            if op in _POOLS:
+                out *= math.prod(node.attr("kernel_shape") or ())
+            elif op in _FLOPS_PER_ELEMENT or op.startswith(("Global", "Reduce")):
+                data = count(node.inputs[0]) if node.inputs else None
+                if data is None:
+                    return None
+                out = data * _FLOPS_PER_ELEMENT.get(op, 1)
+            flops += out
+            cuda_flops += out
+        return _roofline(layer.kind, flops, tensor_flops, cuda_flops, traffic, math_, self.gpu, self.perf)
+
+
+_NOTHING: frozenset[str] = frozenset()
+_NO_READERS: list[Node] = []
+_name_of = attrgetter("name")
+
+
+class _Shapes:
+    """Shapes and element counts of one graph's tensors for a pass that reads nearly all of them: types
+    decoded in bulk, weight shapes read in one sweep, each distinct shape's count computed once."""
+
+    __slots__ = ("_by_shape", "_graph", "_types", "_weights", "cache")
+
+    def __init__(self, graph: Graph) -> None:
+        graph.decode_all_types()
+        self._graph = graph
+        self._types = graph.tensor_types
+        self._weights = {t.name: tuple(t.dims) for t in graph.proto.initializer}
+        self.cache: dict[str, int | None] = {}
+        self._by_shape: dict[object, int | None] = {}
+
+    def dims(self, tensor: str) -> Shape | None:
+        found = self._weights.get(tensor)
+        if found is not None:
+            return found
+        declared = self._types.get(tensor)
+        if declared is not None and declared[1] is not None:
+            return declared[1]
+        return self._graph.shape(tensor)  # Constant outputs; a weight some node overwrites
+
+    def count(self, tensor: str) -> int | None:
+        found = self.cache.get(tensor, _MISSING)
+        if found is _MISSING:
+            shape = self.dims(tensor)
+            found = self._by_shape.get(shape, _MISSING)
+            if found is _MISSING:
+                found = self._by_shape[shape] = _count(shape)
+            self.cache[tensor] = found  # type: ignore[assignment]
+        return found  # type: ignore[return-value]
+
+
+_MISSING = object()
 
 
 def _roofline(kind: str, flops: int, tensor_flops: float, cuda_flops: float, traffic: int, math_: _Math,
@@ -241,42 +346,6 @@ def _roofline(kind: str, flops: int, tensor_flops: float, cuda_flops: float, tra
     memory_s = traffic / (gpu.bandwidth_gbs * 1e9 * eff.memory)
     bound = "compute" if compute_s >= memory_s else "memory"
     return LayerCost(flops, traffic, 1e3 * max(compute_s, memory_s) + perf.overhead_ms, bound)
-
-
-def _traffic(members: Sequence[Node], graph: Graph, eliminated: set[str], float_bytes: int,
-             quantized: bool, shape_inputs: dict[str, tuple[int, ...]]) -> int | None:
-    """Bytes a layer moves: what it reads from outside (weights once) and what is read outside it."""
-    inside = {out for n in members for out in n.outputs}
-    member_names = {n.name for n in members}
-    shape, producers, constants = graph.shape, graph.producers, graph.constant_names
-    seen: set[str] = set()
-    total = 0
-    for node in members:
-        skip = shape_inputs.get(node.op, ())
-        for i, tensor in enumerate(node.inputs):
-            if not tensor or tensor in inside or tensor in seen or i in skip:
-                continue
-            seen.add(tensor)
-            count = _count(shape(tensor))
-            if count is None:
-                return None
-            producer = producers.get(tensor)
-            weight = tensor in constants or (producer is not None and producer.name in eliminated)
-            total += count * _element_bytes(graph, tensor, producer, weight, quantized, float_bytes)
-        for tensor in node.outputs:
-            if not tensor or not _read_outside(graph, tensor, member_names, eliminated):
-                continue
-            count = _count(shape(tensor))
-            if count is None:
-                return None
-            total += count * _element_bytes(graph, tensor, node, False, quantized, float_bytes)
-    return total
-
-
-def _read_outside(graph: Graph, tensor: str, members: set[str], eliminated: set[str]) -> bool:
-    if graph.is_graph_output(tensor):
-        return True
-    return any(r.name not in members and r.name not in eliminated for r in graph.consumers(tensor))
 
 
 def _element_bytes(graph: Graph, tensor: str, producer: Node | None, weight: bool, quantized: bool,

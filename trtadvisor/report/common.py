@@ -257,3 +257,44 @@ def precision_counts(layers: Sequence[PredictedLayer]) -> list[tuple[str, int]]:
 
 def precision_text(layers: Sequence[PredictedLayer]) -> str:
     return ", ".join(f"{p} × {n}" for p, n in precision_counts(layers))
+
+
+@dataclass(frozen=True)
+class HotLayer:
+    """A predicted layer ranked by its predicted time (before any build)."""
+
+    index: int
+    name: str
+    kind: str
+    ms: float
+    share: float  # of the predicted total
+    bound: str
+
+
+HOT_LAYERS = 8
+
+
+def hot_layers(result: Any, count: int = HOT_LAYERS) -> list[HotLayer]:
+    """The predicted layers that will dominate, slowest first; empty when no cost is known."""
+    estimate = getattr(result, "cost", None)
+    if estimate is None or not estimate.predicted_ms:
+        return []
+    total = estimate.predicted_ms
+    known = [(c.ms, i, c) for i, c in enumerate(estimate.layers) if c is not None]
+    known.sort(key=lambda item: (-item[0], item[1]))
+    layers = result.prediction.layers
+    return [HotLayer(i, layers[i].name, layers[i].kind, c.ms, c.ms / total, c.bound) for _, i, c in known[:count]]
+
+
+def predicted_time_text(result: Any) -> str | None:
+    """'2.109 ms on A100 FP32 (...)': the predicted total and what it stands on; None when unknown."""
+    estimate = getattr(result, "cost", None)
+    if estimate is None or estimate.gpu is None:
+        return None
+    total = estimate.predicted_ms
+    gpu = estimate.gpu.name + (f" (assumed for SM {result.target.sm})" if estimate.gpu.assumed else "")
+    if total is None:
+        return f"unknown on {gpu}: no layer has fully known shapes (give --shapes)"
+    unknown = f"; {estimate.unknown} layers with unknown shapes not counted" if estimate.unknown else ""
+    return (f"{total:.3f} ms on {gpu} {estimate.precision.upper()} (sum of per-layer roofline estimates, "
+            f"before any build{unknown})")

@@ -39,6 +39,9 @@ class DiffView:
         grid.add_row("Predicted layers", f"{old_n} -> {new_n}")
         style = "red" if new_cov < old_cov else "green"
         grid.add_row("Fusion coverage", Text(f"{old_cov:.1%} -> {new_cov:.1%}", style=style))
+        predicted = d.predicted_text()
+        if predicted is not None:
+            grid.add_row("Predicted time", Text(predicted, style="red" if (d.predicted_change or 0) > 0 else "green"))
         grid.add_row("Fusions", f"{len(d.lost)} lost, {len(d.gained)} gained")
         grid.add_row("Findings", f"{len(d.new_findings)} new, {len(d.fixed_findings)} fixed")
         return Panel(grid, title="trtadvisor diff", border_style="red" if d.lost else "green")

@@ -29,9 +29,11 @@ from trtadvisor.report.common import (
     fusion_counts,
     group_findings,
     group_sites,
+    hot_layers,
     op_types,
     pattern_counts,
     precision_text,
+    predicted_time_text,
     severity_counts,
     typing_text,
 )
@@ -309,6 +311,19 @@ def _engine_section(fields: Mapping[str, Any]) -> str:
     return "".join(out)
 
 
+def _hot_section(result: AuditResult) -> str:
+    predicted = predicted_time_text(result)
+    if predicted is None:
+        return ""
+    hot = hot_layers(result)
+    rows = "".join(f"<tr><td class=num>{h.index}</td><td>{escape(h.name)}</td><td>{escape(h.kind)}</td>"
+                   f"<td class=num>{h.ms:.4f}</td><td class=num>{h.share:.1%}</td><td>{h.bound}</td></tr>"
+                   for h in hot)
+    table = ("<table><thead><tr><th>#</th><th>Layer</th><th>Kind</th><th>ms</th><th>Share</th><th>Bound</th>"
+             f"</tr></thead><tbody>{rows}</tbody></table>") if hot else ""
+    return f"<section><h2>Predicted hot layers</h2><p>Predicted time: {escape(predicted)}.</p>{table}</section>"
+
+
 def _layers_section(result: AuditResult) -> str:
     layers = result.prediction.layers
     rows = "".join(f"<tr><td class=num>{i}</td><td>{escape(layer.name)}</td><td>{escape(layer.kind)}</td>"
@@ -347,7 +362,8 @@ class HtmlFormatter:
         commands += "</section>"
         fields = result.contract_fields()
         sites = attention_sites(fields)
-        body = [cards, _engine_section(fields), _coverage_section(result), _patterns_section(fields),
+        body = [cards, _engine_section(fields), _hot_section(result), _coverage_section(result),
+                _patterns_section(fields),
                 _attention_section(sites, op_types(result) if sites else {}),
                 _findings(result.findings, locator, "findings"), _layers_section(result), commands]
         return _page(f"trtadvisor: {locator.model}",

@@ -25,9 +25,11 @@ from trtadvisor.report.common import (
     fusion_counts,
     group_findings,
     group_sites,
+    hot_layers,
     op_types,
     pattern_counts,
     precision_text,
+    predicted_time_text,
     severity_counts,
     typing_text,
 )
@@ -124,6 +126,19 @@ def _engine_blocks(result: AuditResult) -> list[Block]:
     return blocks
 
 
+def _hot_block(result: AuditResult) -> Block | None:
+    """The predicted total and the layers expected to dominate, before any build."""
+    predicted = predicted_time_text(result)
+    if predicted is None:
+        return None
+    hot = hot_layers(result)
+    rows = [f"| {h.index} | {cell(code(h.name))} | {h.kind} | {h.ms:.4f} | {h.share:.1%} | {h.bound} |" for h in hot]
+    head = ["", "### Predicted hot layers", "", f"Predicted time: {predicted}."]
+    if hot:
+        head += ["", "| # | Layer | Kind | ms | Share | Bound |", "|---:|---|---|---:|---:|---|"]
+    return Block(head=head, rows=rows, tail=[""], what="hot layers")
+
+
 def _attention_block(result: AuditResult) -> Block | None:
     sites = attention_sites(result.contract_fields())
     if not sites:
@@ -190,6 +205,9 @@ class MarkdownFormatter:
                                       f"{cell('; '.join(alternative_text(a) for a in layer.alternatives))} |"
                                       for layer in either[:50]], tail=["", "</details>"],
                                 what="layers with alternatives"))
+        hot = _hot_block(result)
+        if hot is not None:
+            blocks.append(hot)
         attention = _attention_block(result)
         if attention is not None:
             blocks.append(attention)
@@ -213,7 +231,12 @@ class MarkdownFormatter:
                "| | Old | New |", "|---|---:|---:|",
                f"| Predicted layers | {old_n} | {new_n} |",
                f"| Fusion coverage | {old_cov:.1%} | {new_cov:.1%} |",
-               f"| Findings | {len(diff.old.findings)} | {len(diff.new.findings)} |", ""]
+               f"| Findings | {len(diff.old.findings)} | {len(diff.new.findings)} |"]
+        old_ms, new_ms = diff.predicted_ms
+        if old_ms is not None and new_ms is not None:
+            change = 100 * (diff.predicted_change or 0.0)
+            out.append(f"| Predicted time (ms) | {old_ms:.3f} | {new_ms:.3f} ({change:+.1f}%) |")
+        out.append("")
         if diff.lost or diff.gained:
             out += ["### Fusions lost and gained", "", "| | Fusion | Layer | Ops | Now |", "|---|---|---|---|---|"]
             out += [f"| ❌ lost | {code(c.fusion)} | {cell(c.layer)} | {cell(' '.join(c.ops))} | "

@@ -24,9 +24,11 @@ from trtadvisor.report.common import (
     confirm_data,
     group_findings,
     group_sites,
+    hot_layers,
     op_types,
     pattern_counts,
     precision_text,
+    predicted_time_text,
     typing_text,
 )
 from trtadvisor.report.engine_rich import EngineView
@@ -73,6 +75,9 @@ class AuditView:
         width = options.max_width
         yield self._summary(width)
         yield self._layers(width)
+        hot = self._hot_layers(width)
+        if hot is not None:
+            yield hot
         attention = self._attention(width)
         if attention is not None:
             yield attention
@@ -103,6 +108,14 @@ class AuditView:
             grid.add_row("Boundary reformats", safe(", ".join(
                 f"{f['from'].upper()}->{f['to'].upper()} at {f['at']} '{f['tensor']}'" for f in reformats)))
         grid.add_row("Fusion coverage", f"{p.coverage:.1%} of the nodes that run share a layer with another node")
+        predicted = predicted_time_text(r)
+        if predicted is not None:
+            grid.add_row("Predicted time", predicted)
+        plan = r.schedule
+        if plan is not None:
+            grid.add_row("Critical path", f"{plan.critical_path_ms:.3f} ms over {len(plan.critical_path)} "
+                         f"layers; auxiliary streams could overlap up to {plan.overlappable_ms:.3f} ms "
+                         f"({plan.parallel_layers} layers off the path, at most {plan.max_width} side by side)")
         patterns = pattern_counts(r.contract_fields())
         if patterns:
             grid.add_row("Patterns", ", ".join(f"{name} x{n}" for name, n in patterns))
@@ -149,6 +162,23 @@ class AuditView:
         if len(layers) > self.max_layers:
             caption.append(f"{len(layers) - self.max_layers} more layers: use --format json for all of them")
         table.caption = "\n".join(caption)
+        return table
+
+    def _hot_layers(self, width: int) -> Table | None:
+        hot = hot_layers(self.result)
+        if not hot:
+            return None
+        table = Table(title="Predicted hot layers (roofline on the target GPU, before any build)",
+                      title_justify="left", expand=False)
+        table.add_column("#", justify="right", style="dim", no_wrap=True)
+        table.add_column("Layer", overflow="fold")
+        table.add_column("Kind", no_wrap=True)
+        table.add_column("ms", justify="right", no_wrap=True)
+        table.add_column("Share", justify="right", no_wrap=True)
+        table.add_column("Bound", no_wrap=True)
+        name_width = max(20, width - 50)
+        for h in hot:
+            table.add_row(str(h.index), safe(h.name, name_width), h.kind, f"{h.ms:.4f}", f"{h.share:.1%}", h.bound)
         return table
 
     def _attention(self, width: int) -> Table | None:

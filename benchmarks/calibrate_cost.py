@@ -41,6 +41,8 @@ class Engine:
     trt: str = "8.6"
     shapes: dict[str, tuple[int, ...]] | None = None
     fit: bool = False
+    log: str | None = None  # a trtexec --dumpProfile log instead of the JSON files (under artifacts)
+    batch: int | None = None  # the engine ran at another batch than the sample's static one
 
 
 A100 = "trex/examples/pytorch/resnet/A100"
@@ -55,10 +57,19 @@ ENGINES = (
            f"{A100}/qat-residual/resnet-qat-residual.onnx.engine", "A100 80GB PCIe", "best"),
     Engine("ResNet-18 QAT+residual+GAP A100 INT8 b32", "samples/qdq/resnet18_qat_residual_qgap.onnx",
            f"{A100}/qat-residual-qgap/resnet-qat-residual-qgap.onnx.engine", "A100 80GB PCIe", "best"),
+    Engine("ResNet-50 (Keras, tf2onnx) RTX 3090 FP32 b32", "samples/wild/tf2onnx_resnet50.onnx",
+           "trex/examples/tensorflow/resnet/RTX-3090/fp32/resnet.onnx.engine", "RTX 3090", "fp32"),
+    Engine("ResNet-50 (Keras, tf2onnx) RTX 3090 FP16 b32", "samples/wild/tf2onnx_resnet50.onnx",
+           "trex/examples/tensorflow/resnet/RTX-3090/fp16/resnet.onnx.engine", "RTX 3090", "fp16"),
+    Engine("LeNet 10.16 H100 PCIe FP16 b4", "samples/real_pairs/lenet.dynamo.opset18.onnx", "", "H100 PCIe", "fp16",
+           trt="10.16", shapes={"x": (4, 1, 28, 28)}, log="trt-cookbook/trt10.16.1/result-05-dumpProfile.log"),
+    Engine("LeNet 10.14 RTX 6000 Ada FP16 b4", "samples/real_pairs/lenet.dynamo.opset18.onnx", "", "RTX 6000 Ada",
+           "fp16", trt="10.14", shapes={"x": (4, 1, 28, 28)}, log="trt-cookbook/trt10.14.1/result-05-dumpProfile.log"),
     Engine("MobileNet-v2 QAT TITAN RTX INT8 b1", "samples/qdq/mobilenet_v2_qat.onnx",
-           "trex/tests/inputs/mobilenet.qat.onnx.engine", "TITAN RTX", "best"),
+           "trex/tests/inputs/mobilenet.qat.onnx.engine", "TITAN RTX", "best", batch=1),
     Engine("MobileNet-v2 QAT+residual TITAN RTX INT8 b1", "samples/qdq/mobilenet_v2_qat_residuals.onnx",
-           "trex/tests/inputs/mobilenet_v2_residuals.qat.onnx.engine", "TITAN RTX", "best"),
+           "trex/tests/inputs/mobilenet_v2_residuals.qat.onnx.engine", "TITAN RTX", "best",
+           batch=1),
 )
 
 
@@ -66,14 +77,38 @@ def check(engine: Engine, book: RuleBook) -> CostCheck | None:
     model = REPO / engine.onnx
     graph_json = ARTIFACTS / f"{engine.artifacts}.graph.json"
     profile = ARTIFACTS / f"{engine.artifacts}.profile.json"
-    if not model.exists() or not profile.exists():
+    log = ARTIFACTS / engine.log if engine.log else None
+    if not model.exists() or not (profile.exists() or (log and log.exists())):
         return None
+    if engine.batch is not None:
+        model = _at_batch(model, engine.batch)
     result = audit(model, trt=engine.trt, gpu=engine.gpu, precision=engine.precision, shapes=engine.shapes,
                    book=book)
     estimate = estimate_costs(result.model.graph, result.prediction, result.target, book)
-    built = load_engine(layer_info=graph_json if graph_json.exists() else None, profile=profile)
     nodes = [(n.name, n.op) for g in result.model.graph.walk() for n in g.nodes]
+    if log is not None:  # the profile table of a trtexec log: Myelin kernels named after their nodes
+        built = load_engine(log=log, onnx_nodes=[name for name, _ in nodes])
+    else:
+        built = load_engine(layer_info=graph_json if graph_json.exists() else None, profile=profile)
     return check_costs(result.prediction.layers, estimate.layers, built, nodes, set(result.prediction.eliminated))
+
+
+def _at_batch(path: Path, batch: int) -> Path:
+    """A copy of a static-batch sample at another batch: the first axis of every graph input and output
+    set, the intermediate shapes dropped for shape inference to redo (structure only, weights absent)."""
+    import tempfile
+
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    for value in (*model.graph.input, *model.graph.output):
+        dims = value.type.tensor_type.shape.dim
+        if dims:
+            dims[0].dim_value = batch
+    del model.graph.value_info[:]
+    out = Path(tempfile.mkdtemp()) / path.name
+    onnx.save(model, str(out))
+    return out
 
 
 def _with_efficiency(book: RuleBook, changes: dict[tuple[str, ...], float]) -> RuleBook:

@@ -202,3 +202,19 @@ def test_cli_schedule_in_json(tmp_path: Path) -> None:
     data = json.loads(out.read_text())
     jsonschema.validate(data, json.loads((REPO / "trtadvisor" / "schema" / "report-v1.json").read_text()))
     assert data["schedule"]["critical_path_ms"] < data["summary"]["predicted_ms"]
+
+
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+def test_held_out_keras_resnet50_on_rtx3090(precision: str) -> None:
+    """A profile the efficiencies were not fitted on: Keras ResNet-50 (tf2onnx) on an RTX 3090 at batch
+    32, another GPU, architecture and exporter. Paired by aligned op sequences (tf2onnx names differ)."""
+    base = f"trex/examples/tensorflow/resnet/RTX-3090/{precision}/resnet.onnx.engine"
+    graph_json, profile = artifact(f"{base}.graph.json"), artifact(f"{base}.profile.json")
+    result = audit(REPO / "samples" / "wild" / "tf2onnx_resnet50.onnx", trt="8.6", gpu="RTX 3090", precision=precision)
+    engine = load_engine(layer_info=graph_json, profile=profile)
+    nodes = [(n.name, n.op) for n in result.model.graph.nodes]
+    check = check_costs(result.prediction.layers, result.cost.layers, engine, nodes,  # type: ignore[union-attr]
+                        set(result.prediction.eliminated))
+    assert check is not None and len(check.pairs) >= 50  # 53 convolutions, pools and the FC
+    assert check.spearman is not None and check.spearman >= 0.8, check.to_json()
+    assert 0.5 <= check.ratio <= 2.0, check.to_json()  # type: ignore[operator]

@@ -15,8 +15,10 @@ Unknown shapes (a symbolic batch) leave a layer's cost unknown rather than guess
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from itertools import chain
 from operator import attrgetter
 from typing import NamedTuple
 
@@ -215,6 +217,8 @@ class _Pricer:
             return None  # the common unknown case (a symbolic batch), answered at once
         quantized = not _QDQ_OPS.isdisjoint(layer.ops)
         math_ = self.maths[quantized]
+        if len(members) >= _LARGE:
+            return self._large_layer_cost(layer, members, graph, shapes, math_, quantized)
         float_bytes = math_.float_bytes
         weight_bytes = 1 if quantized else float_bytes
         eliminated = self.eliminated
@@ -293,6 +297,94 @@ class _Pricer:
         return _roofline(layer.kind, flops, tensor_flops, cuda_flops, traffic, math_, self.gpu, self.perf)
 
 
+    def _large_layer_cost(self, layer: PredictedLayer, members: list[Node], graph: Graph, shapes: _Shapes,
+                          math_: _Math, quantized: bool) -> LayerCost | None:
+        """The same sums for a layer of many nodes (a Myelin region), with set and counting operations
+        over all its tensors at once instead of one test per input. Shape inputs are not told apart
+        here: they are small constants."""
+        count, cached = shapes.count, shapes.cache.get
+        float_bytes = math_.float_bytes
+        weight_bytes = 1 if quantized else float_bytes
+        eliminated, producers, constants = self.eliminated, graph.producers, graph.constant_names
+        inside = {t for node in members for t in node.outputs}
+        reads = Counter(chain.from_iterable(node.inputs for node in members))
+        traffic = 0
+        for tensor in reads.keys() - inside:
+            if not tensor:
+                continue
+            n = cached(tensor, _MISSING)
+            if n is _MISSING:
+                n = count(tensor)
+            producer = producers.get(tensor)
+            if tensor in constants or (producer is not None and producer.name in eliminated):
+                traffic += (n or 0) * weight_bytes  # type: ignore[operator]
+            elif n is None:
+                return None
+            else:
+                traffic += n * (1 if producer is not None and producer.op == "QuantizeLinear"  # type: ignore[operator]
+                                else float_bytes)
+        rget, graph_outputs = graph.readers.get, graph.outputs
+        member_set = set(members)
+        written = [t for t in inside if len(rget(t, _NO_READERS)) != reads[t]]
+        written += [t for t in graph_outputs if t in inside and t not in written]
+        for tensor in written:
+            if tensor and (graph.is_graph_output(tensor) or any(
+                    r not in member_set and r.name not in eliminated for r in rget(tensor, _NO_READERS))):
+                n = count(tensor)
+                if n is None:
+                    return None
+                traffic += n * (1 if producers[tensor].op == "QuantizeLinear" else float_bytes)
+        flops = 0
+        tensor_flops = cuda_flops = 0.0
+        role = _ROLE.get
+        for node in members:
+            op = node.op
+            how = role(op)
+            if how is None:
+                how = _role(op)
+            if how == _MATRIX:
+                work = _matrix_work(node, shapes.dims, math_)
+                if work is None:
+                    return None
+                flops += work.flops
+                tensor_flops += work.tensor_flops
+                cuda_flops += work.cuda_flops
+                continue
+            outputs = node.outputs
+            out = cached(outputs[0], _MISSING) if outputs else 0
+            if out is _MISSING:
+                out = count(outputs[0])
+            if out is None:
+                return None
+            if how == _POOL:
+                out *= math.prod(node.attr("kernel_shape") or ())  # type: ignore[operator]
+            elif how == _PER_INPUT:
+                data = count(node.inputs[0]) if node.inputs else None
+                if data is None:
+                    return None
+                out = data * _FLOPS_PER_ELEMENT.get(op, 1)
+            flops += out  # type: ignore[operator]
+            cuda_flops += out  # type: ignore[operator]
+        return _roofline(layer.kind, flops, tensor_flops, cuda_flops, traffic, math_, self.gpu, self.perf)
+
+
+_LARGE = 64  # members from which a layer is summed with set operations
+_PLAIN, _MATRIX, _POOL, _PER_INPUT = range(4)
+_ROLE: dict[str, int] = {}
+
+
+def _role(op: str) -> int:
+    """How an op's FLOPs are counted (memoised per op type)."""
+    if op in _MATRIX_OPS:
+        how = _MATRIX
+    elif op in _POOLS:
+        how = _POOL
+    elif op in _FLOPS_PER_ELEMENT or op.startswith(("Global", "Reduce")):
+        how = _PER_INPUT
+    else:
+        how = _PLAIN
+    _ROLE[op] = how
+    return how
 _NOTHING: frozenset[str] = frozenset()
 _NO_READERS: list[Node] = []
 _name_of = attrgetter("name")
@@ -300,30 +392,34 @@ _name_of = attrgetter("name")
 
 class _Shapes:
     """Shapes and element counts of one graph's tensors for a pass that reads nearly all of them: types
-    decoded in bulk, weight shapes read in one sweep, each distinct shape's count computed once."""
+    decoded in bulk, each distinct shape's count computed once."""
 
-    __slots__ = ("_by_shape", "_graph", "_types", "_weights", "cache")
+    __slots__ = ("_by_shape", "_graph", "_types", "cache")
 
     def __init__(self, graph: Graph) -> None:
         graph.decode_all_types()
         self._graph = graph
-        self._types = graph.tensor_types
-        self._weights = {t.name: tuple(t.dims) for t in graph.proto.initializer}
-        self.cache: dict[str, int | None] = {}
+        types = self._types = graph.tensor_types
+        # Every declared tensor's count at once: the decoded types share one tuple per distinct type,
+        # so the counts are computed per distinct type and spread in one comprehension.
+        per_type = {declared: _count(declared[1]) for declared in set(types.values())}  # type: ignore[union-attr]
+        self.cache: dict[str, int | None] = {name: per_type[declared] for name, declared in types.items()  # type: ignore[union-attr]
+                                             if declared[1] is not None}
         self._by_shape: dict[object, int | None] = {}
 
     def dims(self, tensor: str) -> Shape | None:
-        found = self._weights.get(tensor)
-        if found is not None:
-            return found
         declared = self._types.get(tensor)
         if declared is not None and declared[1] is not None:
             return declared[1]
-        return self._graph.shape(tensor)  # Constant outputs; a weight some node overwrites
+        return self._graph.shape(tensor)  # weights and Constant outputs
 
     def count(self, tensor: str) -> int | None:
         found = self.cache.get(tensor, _MISSING)
         if found is _MISSING:
+            weight = self._graph.initializers.get(tensor)
+            if weight is not None:
+                found = self.cache[tensor] = math.prod(weight.dims)
+                return found
             shape = self.dims(tensor)
             found = self._by_shape.get(shape, _MISSING)
             if found is _MISSING:

@@ -334,14 +334,22 @@ class _Pricer:
                 if n is None:
                     return None
                 traffic += n * (1 if producers[tensor].op == "QuantizeLinear" else float_bytes)
-        flops = 0
-        tensor_flops = cuda_flops = 0.0
-        role = _ROLE.get
-        for node in members:
-            op = node.op
-            how = role(op)
-            if how is None:
-                how = _role(op)
+        # Plain nodes (pointwise, shuffles, ...) count one operation per output element: their
+        # counts are looked up in one C-level map; the few others are summed one by one.
+        roles = [_ROLE.get(op) or _role(op) for op in map(_op_of, members)]
+        firsts = [outputs[0] if outputs else "" for outputs in map(_outputs_of, members)]
+        counts = list(map(cached, firsts))
+        if None in counts:  # not declared (a weight, a Constant output), or declared unknown: ask each
+            counts = [c if c is not None else (count(f) if f else 0) for c, f in zip(counts, firsts, strict=True)]
+        plain = [c for c, how in zip(counts, roles, strict=True) if how == _PLAIN]
+        if None in plain:
+            return None
+        flops = sum(c or 0 for c in plain)  # type: ignore[misc]
+        cuda_flops = float(flops)
+        tensor_flops = 0.0
+        for node, how, out in zip(members, roles, counts, strict=True):
+            if how == _PLAIN:
+                continue
             if how == _MATRIX:
                 work = _matrix_work(node, shapes.dims, math_)
                 if work is None:
@@ -350,19 +358,15 @@ class _Pricer:
                 tensor_flops += work.tensor_flops
                 cuda_flops += work.cuda_flops
                 continue
-            outputs = node.outputs
-            out = cached(outputs[0], _MISSING) if outputs else 0
-            if out is _MISSING:
-                out = count(outputs[0])
             if out is None:
                 return None
             if how == _POOL:
                 out *= math.prod(node.attr("kernel_shape") or ())  # type: ignore[operator]
-            elif how == _PER_INPUT:
+            else:
                 data = count(node.inputs[0]) if node.inputs else None
                 if data is None:
                     return None
-                out = data * _FLOPS_PER_ELEMENT.get(op, 1)
+                out = data * _FLOPS_PER_ELEMENT.get(node.op, 1)
             flops += out  # type: ignore[operator]
             cuda_flops += out  # type: ignore[operator]
         return _roofline(layer.kind, flops, tensor_flops, cuda_flops, traffic, math_, self.gpu, self.perf)
@@ -388,6 +392,8 @@ def _role(op: str) -> int:
 _NOTHING: frozenset[str] = frozenset()
 _NO_READERS: list[Node] = []
 _name_of = attrgetter("name")
+_op_of = attrgetter("op")
+_outputs_of = attrgetter("outputs")
 
 
 class _Shapes:

@@ -12,7 +12,7 @@ from operator import attrgetter
 import onnx.defs
 
 from trtadvisor.advice.notes import AdviceNotes
-from trtadvisor.advice.trtexec import CUDA_GRAPH_BLOCKERS, dynamic_inputs, input_shapes
+from trtadvisor.advice.trtexec import dynamic_inputs, input_shapes
 from trtadvisor.ir.graph import Graph, Node
 from trtadvisor.ir.load import LoadedModel
 from trtadvisor.knowledge.findings import Finding, finding_for
@@ -136,7 +136,7 @@ def _batch_findings(model: LoadedModel, target: Target, book: RuleBook) -> list[
 
 
 def _cuda_graph_findings(graph: Graph, book: RuleBook) -> list[Finding]:
-    blockers = [n for g in graph.walk() for n in g.nodes_of(*CUDA_GRAPH_BLOCKERS)]
+    blockers = [n for g in graph.walk() for n in g.nodes_of(*book.trt["cuda_graph"]["blockers"])]
     if not blockers:
         return []
     ops = sorted({n.op for n in blockers})

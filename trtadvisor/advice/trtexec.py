@@ -18,8 +18,6 @@ from trtadvisor.knowledge.rulebook import RuleBook
 from trtadvisor.knowledge.target import DEFAULT_OPT_LEVEL, Target
 from trtadvisor.knowledge.trtexec_flags import grammar
 
-CUDA_GRAPH_BLOCKERS = frozenset({"Loop", "If", "Scan", "NonZero", "NonMaxSuppression", "Unique"})
-
 
 def _dims_text(dims: tuple[object, ...]) -> str:
     return "x".join(str(d) if isinstance(d, int) else "1" for d in dims)
@@ -43,8 +41,9 @@ def has_qdq(graph: Graph) -> bool:
     return any(g.nodes_of("QuantizeLinear", "DequantizeLinear") for g in graph.walk())
 
 
-def has_cuda_graph_blockers(graph: Graph) -> bool:
-    return any(g.nodes_of(*CUDA_GRAPH_BLOCKERS) for g in graph.walk())
+def has_cuda_graph_blockers(graph: Graph, book: RuleBook) -> bool:
+    blockers = book.trt["cuda_graph"]["blockers"]
+    return any(g.nodes_of(*blockers) for g in graph.walk())
 
 
 def precision_flags(model: LoadedModel, target: Target, book: RuleBook) -> list[str]:
@@ -98,7 +97,7 @@ def measurement_flags(model: LoadedModel, target: Target, book: RuleBook) -> lis
     before 11.0; from 11.0 all three are defaults, and only --noCudaGraph is printed where capture is
     blocked (the same engine run as before)."""
     cuda_graph = book.trt["cuda_graph"]
-    blocked = has_cuda_graph_blockers(model.graph)
+    blocked = has_cuda_graph_blockers(model.graph, book)
     if target.trt_at_least(book.trt["stable_measurement"]["default_since"]):
         flags = []
     else:

@@ -11,6 +11,7 @@ from onnx import TensorProto
 
 from trtadvisor.advice.notes import AdviceNotes
 from trtadvisor.advice.trtexec import has_qdq
+from trtadvisor.analysis.dtypes import tensor_dtypes, type_name
 from trtadvisor.ir.graph import Graph
 from trtadvisor.ir.load import LoadedModel
 from trtadvisor.knowledge.findings import Finding
@@ -59,23 +60,27 @@ def reformat_findings(model: LoadedModel, target: Target, book: RuleBook, predic
 
 def _cast_layers(graph: Graph, prediction: Prediction) -> list[dict[str, str]]:
     """Strongly typed: network I/O keeps the model's declared types (no boundary reformat is added);
-    the data-type changes are the model's own Cast nodes, each a conversion layer (precision
-    ``from->to``), at the inputs, outputs or inside."""
-    casts = [layer for layer in prediction.layers if "->" in (layer.precision or "")
-             and all(op in ("Cast", "CastLike") for op in layer.ops)]
-    if not casts:
+    the data-type changes are the model's own Cast nodes: a conversion layer of its own (precision
+    ``from->to``), or converted inside the layer that absorbed it (a Myelin region), at the inputs, the
+    outputs or inside."""
+    with_casts = [layer for layer in prediction.layers if "Cast" in layer.ops or "CastLike" in layer.ops]
+    if not with_casts:
         return []
     by_name = {n.name: n for g in graph.walk() for n in g.nodes}
+    types = tensor_dtypes(graph)
     found: list[dict[str, str]] = []
-    for layer in casts:
-        src, dst = (layer.precision or "").split("->", 1)
-        first, last = by_name.get(layer.nodes[0]), by_name.get(layer.nodes[-1])
-        if src == dst or first is None or last is None or not last.outputs:
-            continue
-        tensor = last.outputs[0]
-        at = ("input" if any(graph.is_graph_input(i) for i in first.inputs)
-              else "output" if graph.is_graph_output(tensor) else "inside")
-        found.append({"name": layer.name, "at": at, "tensor": tensor, "layer": layer.name, "from": src, "to": dst})
+    for layer in with_casts:
+        for name in layer.nodes:
+            node = by_name.get(name)
+            if node is None or node.op not in ("Cast", "CastLike") or not node.inputs or not node.outputs:
+                continue
+            src, dst = type_name(types.get(node.inputs[0], 0)), type_name(types.get(node.outputs[0], 0))
+            if src is None or dst is None or src == dst:
+                continue
+            tensor = node.outputs[0]
+            at = ("input" if graph.is_graph_input(node.inputs[0])
+                  else "output" if graph.is_graph_output(tensor) else "inside")
+            found.append({"name": node.name, "at": at, "tensor": tensor, "layer": layer.name, "from": src, "to": dst})
     return found
 
 

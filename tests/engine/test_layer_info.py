@@ -315,3 +315,57 @@ def test_malformed_layer_info_gives_artifact_error(tmp_path: Path, name: str) ->
 def test_missing_file_gives_artifact_error(tmp_path: Path) -> None:
     with pytest.raises(ArtifactError, match="not found"):
         read_layer_info(tmp_path / "absent.json")
+
+
+# -- TensorRT 11: "I/O Tensors" beside 8.x/10.x "Bindings" ------------------------------------------------
+#
+# NOT a real TensorRT artifact: no 11.x engine is available here. This fixture is built by hand from the
+# field list of the IEngineInspector 10.x -> 11.x migration page (I/O Tensors entries with Name, IOMode,
+# DataType, Dimensions, Location, IsShapeInferenceIO, ProfileInfo[{MinShape, OptShape, MaxShape, Format}];
+# ../shared/reference/tensorrt-11.md 'Engine inspector and profiles'). Exact value spellings (e.g. of
+# DataType) are not documented there; the reader keeps them as written and never guesses a missing field.
+DOCUMENTED_11X_FIELDS_FIXTURE = {
+    "Layers": [{"Name": "conv1 + relu", "LayerType": "CaskConvolution",
+                "Inputs": [{"Name": "input", "Dimensions": [-1, 3, 224, 224], "Format/Datatype": "Half"}],
+                "Outputs": [{"Name": "x1", "Dimensions": [-1, 64, 112, 112], "Format/Datatype": "Half"}]}],
+    "I/O Tensors": [
+        {"Name": "input", "IOMode": "Input", "DataType": "Half", "Dimensions": [-1, 3, 224, 224],
+         "Location": "Device", "IsShapeInferenceIO": False,
+         "ProfileInfo": [{"MinShape": [1, 3, 224, 224], "OptShape": [8, 3, 224, 224], "MaxShape": [32, 3, 224, 224],
+                          "Format": "Row major linear FP16 format"}]},
+        {"Name": "logits", "IOMode": "Output", "DataType": "Float", "Dimensions": [-1, 1000], "Location": "Device"},
+    ],
+}
+
+
+def test_trt11_io_tensors_from_the_documented_field_list(tmp_path: Path) -> None:
+    import json
+
+    path = tmp_path / "documented-11x-fields.layers.json"
+    path.write_text(json.dumps(DOCUMENTED_11X_FIELDS_FIXTURE))
+    info = read_layer_info(path)
+    assert info.bindings == ("input", "logits")  # the 8.x/10.x view: names
+    first, second = info.io_tensors
+    assert (first.name, first.io_mode, first.precision, first.dims) == ("input", "Input", "fp16", (-1, 3, 224, 224))
+    assert first.shape_io is False and first.location == "Device"
+    assert first.profiles == ({"min": [1, 3, 224, 224], "opt": [8, 3, 224, 224], "max": [32, 3, 224, 224],
+                               "format": "Row major linear FP16 format"},)
+    assert (second.io_mode, second.precision, second.shape_io, second.profiles) == ("Output", "fp32", None, ())
+    engine = load_engine(layer_info=path)
+    assert [t.name for t in engine.io_tensors] == ["input", "logits"]
+    import jsonschema
+
+    from trtadvisor.confirm.model import engine_to_json
+
+    from conftest import REPO
+
+    schema = json.loads((REPO / "trtadvisor" / "schema" / "report-v1.json").read_text())
+    data = engine_to_json(engine)
+    jsonschema.validate(data, schema["properties"]["engine"])
+    assert data["io_tensors"][0]["profiles"][0]["opt"] == [8, 3, 224, 224]
+
+
+def test_trt8_bindings_are_still_read_and_have_no_io_tensors() -> None:
+    # Real: a TREx test input exported by TensorRT 8.x, whose layer info lists "Bindings" (names only).
+    info = read_layer_info(art("trex-v0.1.0/tests/inputs/mobilenet_v2_residuals.qat.onnx.engine.graph.json"))
+    assert info.bindings == ("inputs.1", "1304") and info.io_tensors == ()

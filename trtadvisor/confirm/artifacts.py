@@ -168,5 +168,6 @@ def load_engine(
         flags=dict(log_info.flags) if log_info else {},
         command=log_info.command if log_info else None,
         sources=tuple(sources),
+        io_tensors=info.io_tensors if info else (),
     )
     return map_engine(engine, onnx_nodes)

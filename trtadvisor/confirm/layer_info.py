@@ -2,6 +2,9 @@
 
 - ``--exportLayerInfo`` JSON: detailed (``{"Layers": [{...}], "Bindings": [...]}``) or names-only
   (``"Layers": [str]``); ``Location`` (>= 8.4), ``Metadata``/``StreamId`` (>= 8.6) may be missing.
+  TensorRT 11 replaces ``Bindings`` (names) by ``I/O Tensors`` (Name, IOMode, DataType, Dimensions,
+  Location, IsShapeInferenceIO, ProfileInfo[{MinShape, OptShape, MaxShape, Format}]: the IEngineInspector
+  migration page, ../shared/reference/tensorrt-11.md 'Engine inspector and profiles'); both are read.
 - one-line text (``--dumpLayerInfo``, ``IEngineInspector`` ONELINE): ``Name: a, LayerType: b, Inputs: [...]``.
 - names-only text: one layer name per line after ``Layers:``.
 - the verbose build's ``Engine Layer Information:`` block:
@@ -19,7 +22,7 @@ from typing import Any
 
 from trtadvisor.confirm.files import looks_like_json, parse_json, read_text, split_lines
 from trtadvisor.confirm.mapping import metadata_nodes
-from trtadvisor.confirm.model import EngineLayer, EngineTensor
+from trtadvisor.confirm.model import EngineLayer, EngineTensor, IoTensor
 from trtadvisor.errors import ArtifactError
 
 LAYER_INFO_EXPECTED = "a TensorRT layer-info file (trtexec --exportLayerInfo JSON or IEngineInspector output)"
@@ -30,6 +33,7 @@ class LayerInfo:
     layers: tuple[EngineLayer, ...]
     bindings: tuple[str, ...] = ()
     detailed: bool = True  # False for names-only exports (kLAYER_NAMES_ONLY)
+    io_tensors: tuple[IoTensor, ...] = ()  # 11.x "I/O Tensors" (bindings holds their names too)
 
 
 def _int(value: Any) -> int | None:
@@ -91,8 +95,12 @@ def layer_from_dict(item: dict[str, Any]) -> EngineLayer:
 
 def layers_from_json(data: Any, path: Path) -> LayerInfo:
     """Layers of a parsed ``--exportLayerInfo`` document (detailed or names-only)."""
+    io_tensors: tuple[IoTensor, ...] = ()
     if isinstance(data, dict) and "Layers" in data:
         items, bindings = data["Layers"], data.get("Bindings") or []
+        if isinstance(data.get("I/O Tensors"), list):  # TensorRT 11
+            io_tensors = tuple(_io_tensor(t) for t in data["I/O Tensors"] if isinstance(t, dict))
+            bindings = bindings or [t.name for t in io_tensors]
     elif isinstance(data, list) and all(isinstance(i, dict) and "LayerType" in i for i in data):
         items, bindings = data, []  # a bare list of layer objects (IEngineInspector JSON of one layer each)
     else:
@@ -115,7 +123,24 @@ def layers_from_json(data: Any, path: Path) -> LayerInfo:
                 f'{path}: a layer entry is neither a name nor an object with "Name"',
                 "re-export with trtexec --exportLayerInfo --profilingVerbosity=detailed",
             )
-    return LayerInfo(tuple(layers), tuple(str(b) for b in bindings), detailed)
+    return LayerInfo(tuple(layers), tuple(str(b) for b in bindings), detailed, io_tensors)
+
+
+def _shape(value: Any) -> list[int]:
+    return [d if isinstance(d, int) else (_int(d) if _int(d) is not None else -1) for d in value or ()] \
+        if isinstance(value, list) else []
+
+
+def _io_tensor(item: dict[str, Any]) -> IoTensor:
+    """One entry of TensorRT 11's ``I/O Tensors``; a missing field stays None (never guessed)."""
+    profiles = tuple(
+        {"min": _shape(p.get("MinShape")), "opt": _shape(p.get("OptShape")), "max": _shape(p.get("MaxShape")),
+         "format": p.get("Format")}
+        for p in item.get("ProfileInfo") or () if isinstance(p, dict))
+    shape_io = item.get("IsShapeInferenceIO")
+    return IoTensor(name=str(item.get("Name", "")), io_mode=item.get("IOMode"), data_type=item.get("DataType"),
+                    dims=tuple(_shape(item.get("Dimensions"))), location=item.get("Location"),
+                    shape_io=shape_io if isinstance(shape_io, bool) else None, profiles=profiles)
 
 
 # ---------------------------------------------------------------------------------------------------------

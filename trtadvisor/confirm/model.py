@@ -44,6 +44,30 @@ def precision_of(format_string: str | None) -> str | None:
 
 
 @dataclass(frozen=True)
+class IoTensor:
+    """One network input or output as TensorRT 11's layer information lists it under ``I/O Tensors``
+    (8.x/10.x list only names, under ``Bindings``): IOMode, DataType, Dimensions, Location, whether it
+    is a shape-inference I/O, and each optimization profile's Min/Opt/MaxShape and Format."""
+
+    name: str
+    io_mode: str | None = None       # "Input" / "Output" (as the engine writes it)
+    data_type: str | None = None     # TensorRT's name of the type ("Float", "Half", ...)
+    dims: tuple[int, ...] = ()
+    location: str | None = None
+    shape_io: bool | None = None
+    profiles: tuple[dict[str, Any], ...] = ()  # [{"min": [...], "opt": [...], "max": [...], "format": str}]
+
+    @property
+    def precision(self) -> str | None:
+        return precision_of(self.data_type)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "io_mode": self.io_mode, "data_type": self.data_type,
+                "precision": self.precision, "dims": list(self.dims), "location": self.location,
+                "shape_io": self.shape_io, "profiles": [dict(p) for p in self.profiles]}
+
+
+@dataclass(frozen=True)
 class EngineTensor:
     """One input or output of an engine layer."""
 
@@ -129,6 +153,7 @@ class Engine:
     flags: dict[str, str] = field(default_factory=dict)  # "Separate profiling": "Disabled", "CUDA Graph": ...
     command: str | None = None  # the trtexec command line from "&&&& RUNNING"
     sources: tuple[str, ...] = ()  # "layer_info: path", "profile: path", ...
+    io_tensors: tuple[IoTensor, ...] = ()  # TensorRT 11 layer information's "I/O Tensors"
 
     @property
     def trt_major(self) -> int | None:
@@ -179,4 +204,5 @@ def engine_to_json(engine: Engine) -> dict[str, Any]:
         "layers": [layer_to_json(layer) for layer in engine.layers],
         "total_ms": _round(engine.total_ms),
         "summary": summary_to_json(engine.summary),
+        **({"io_tensors": [t.to_json() for t in engine.io_tensors]} if engine.io_tensors else {}),
     }

@@ -35,8 +35,6 @@ NOT_YET: dict[str, str] = {
     "TRT116": "tests/cases/pointwise.toml", "TRT119": "tests/cases/shuffle.toml",
     "TRT121": "tests/cases/reduction.toml (good only)",
     "TRT204": "tests/core/test_report_and_command.py (exported samples with parallel branches)",
-    **{code: "raised by the target (TensorRT version, GPU), not the model: tests/core/test_targets.py" for code in
-       ("TRT221", "TRT222", "TRT223", "TRT224")},
     "TRT205": "tests/qdq (Q/DQ models)",
     **{code: "tests/attention/test_attention.py (exported samples)" for code in
        ("TRT301", "TRT302", "TRT303", "TRT304", "TRT305", "TRT306", "TRT307")},

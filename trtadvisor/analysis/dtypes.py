@@ -60,10 +60,24 @@ def _type_of(name: str, types: dict[str, int], initializers: object) -> int:
     return 0
 
 
+_SPECIAL = frozenset({"Cast", "CastLike", "QuantizeLinear", "DequantizeLinear", "Constant", "ConstantOfShape",
+                      "Where", "TopK", "RandomNormal", "RandomUniform", "EyeLike", "RandomNormalLike",
+                      "RandomUniformLike"}) | _INT64_OUT | _BOOL_OUT
+
+
 def _infer(node: Node, types: dict[str, int], initializers: object) -> None:
-    op = node.op
     outs = node.outputs
     if not outs:
+        return
+    op = node.op
+    if op not in _SPECIAL and not node.subgraphs:  # nearly every node: the type of its first input
+        inputs = node.inputs
+        first = inputs[0] if inputs else ""
+        dtype = types.get(first) if first else 0
+        if dtype is None:
+            dtype = _type_of(first, types, initializers)
+        for out in outs:
+            types[out] = dtype
         return
     first = _type_of(node.inputs[0], types, initializers) if node.inputs and node.inputs[0] else 0
     if op == "Cast":

@@ -591,7 +591,12 @@ def cmd_fix(args: argparse.Namespace) -> int:
     for flag, text in (("--select", args.select), ("--ignore", args.ignore)):
         for code in _codes(text):
             if not any(c.startswith(code) for c in book.rules):
-                raise UserError(f"{flag} names unknown rule code '{code}'", "run 'trtadvisor rules' for the codes")
+                import difflib
+
+                close = difflib.get_close_matches(code, sorted(known), n=1, cutoff=0.6)
+                guess = f"did you mean {close[0]}? " if close else ""
+                raise UserError(f"{flag} names unknown rule code '{code}'",
+                                guess + "run 'trtadvisor rules' for the codes")
             if not any(c.startswith(code) for c in known):
                 raise UserError(f"{flag} {code}: no rewrite resolves that rule",
                                 f"the rewrites resolve {', '.join(sorted(known))}")

@@ -84,6 +84,12 @@ def read_site(graph: Graph, site: NormSite) -> NormParams | str:
     biases = [n for n in nodes if n.op == "Add" and n is not eps_add and any(graph.is_constant(i) for i in n.inputs)]
     if len(scales) > 1 or len(biases) > 1:
         return "more than one constant Mul or Add follows the normalisation"
+    # Every Add and Mul of the site must be one read here: a weight the matcher sees (say, through an
+    # Identity) but this reading does not would otherwise be dropped from the native op.
+    products = [n for n in nodes if n.op == "Mul" and n not in scales and n.inputs[0] != n.inputs[1]]
+    reciprocal = any(n.op == "Reciprocal" or (n.op == "Div" and graph.scalar(n.inputs[0]) == 1.0) for n in nodes)
+    if len([n for n in nodes if n.op == "Add"]) != 1 + len(biases) or len(products) != int(reciprocal):
+        return "an Add or Mul of the site is not the epsilon, the weight, the bias or the normalising product"
     scale = next((i for i in scales[0].inputs if graph.is_constant(i)), None) if scales else None
     bias = next((i for i in biases[0].inputs if graph.is_constant(i)), None) if biases else None
     last = max(nodes, key=lambda n: n.index)

@@ -101,3 +101,22 @@ def test_github_annotations_are_grouped_and_fit(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(github_module, "GITHUB_COMMENT_LIMIT", 20_000)
     text = get_formatter("github", FormatOptions(root=REPO)).format(result)
     assert len(text) <= 20_000 and "more annotation(s) cut to fit 20,000 characters" in text
+
+
+def test_markdown_diff_fits_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    from trtadvisor.ci.diff import diff_results
+    from trtadvisor.knowledge.findings import Finding
+    from trtadvisor.knowledge.rulebook import default_rulebook
+
+    old = audit(RESNET)
+    new = audit(RESNET)
+    new.findings = [Finding("TRT101", "warning", f"finding {i}: " + "z" * (i % 5) * 50, (f"n{i}",), "fix")
+                    for i in range(400)]
+    diff = diff_results(old, new, default_rulebook())
+    assert len(diff.findings) == 400
+    formatter = get_formatter("markdown", FormatOptions(root=REPO))
+    monkeypatch.setattr(markdown_module, "GITHUB_COMMENT_LIMIT", 10**9)
+    uncut = formatter.format_diff(diff)
+    monkeypatch.setattr(markdown_module, "GITHUB_COMMENT_LIMIT", 20_000)
+    text = formatter.format_diff(diff)
+    assert len(uncut) > 20_000 >= len(text) and "more findings cut" in text and "Cut to fit 20,000" in text

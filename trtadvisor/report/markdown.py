@@ -251,7 +251,7 @@ class MarkdownFormatter:
                 new = attention_verdict(a.new) if a.new else "absent"
                 out.append(f"| {cell(', '.join(a.nodes[:2]))} | {old} | {'❌ ' if a.regression else ''}{new} |")
             out.append("")
-        out += ["### Regressions and new findings", "", *_findings_table(diff.findings, locator)]
-        if diff.fixed_findings:
-            out += [f"{len(diff.fixed_findings)} finding(s) of the old model are gone.", ""]
-        return "\n".join(out)
+        tail = [f"{len(diff.fixed_findings)} finding(s) of the old model are gone.", ""] if diff.fixed_findings else []
+        blocks = [Block(head=out), _findings_block(diff.findings, locator, "### Regressions and new findings"),
+                  Block(head=tail)]
+        return fit(blocks, GITHUB_COMMENT_LIMIT, locator.model)

@@ -20,7 +20,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trtadvisor.errors import UserError
+from trtadvisor.errors import UserError, shown
+from trtadvisor.safe_io import exists, is_dir, is_regular
 
 MODEL_SUFFIX = ".onnx"
 ROW_TIMEOUT_S = 600  # one model; past it the row fails and the others go on
@@ -47,8 +48,7 @@ class Row:
 
 def is_batch_pattern(arg: str) -> bool:
     """A folder, or a glob that is not itself the name of a file."""
-    path = Path(arg)
-    return path.is_dir() or (not path.exists() and bool(GLOB_CHARS & set(arg)))
+    return is_dir(arg) or (not exists(arg) and bool(GLOB_CHARS & set(arg)))
 
 
 def expand_models(args: Sequence[str]) -> list[str]:
@@ -56,14 +56,15 @@ def expand_models(args: Sequence[str]) -> list[str]:
     found: list[str] = []
     for arg in args:
         path = Path(arg)
-        if path.is_dir():
-            matches = sorted(str(p) for p in path.rglob(f"*{MODEL_SUFFIX}") if p.is_file())
+        if is_dir(path):
+            matches = sorted(str(p) for p in path.rglob(f"*{MODEL_SUFFIX}") if is_regular(p))
             if not matches:
-                raise UserError(f"{arg}: no {MODEL_SUFFIX} file in this folder", "give a folder that holds models")
-        elif not path.exists() and GLOB_CHARS & set(arg):
-            matches = sorted(p for p in glob.glob(arg, recursive=True) if Path(p).is_file())
+                raise UserError(f"{shown(arg)}: no {MODEL_SUFFIX} file in this folder",
+                                "give a folder that holds models")
+        elif not exists(path) and GLOB_CHARS & set(arg):
+            matches = sorted(p for p in glob.glob(arg, recursive=True) if is_regular(p))
             if not matches:
-                raise UserError(f"{arg}: the pattern matches no file", "check the pattern, e.g. 'zoo/**/*.onnx'")
+                raise UserError(f"{shown(arg)}: the pattern matches no file", "check the pattern, e.g. 'zoo/**/*.onnx'")
         else:
             matches = [arg]
         found.extend(m for m in matches if m not in found)

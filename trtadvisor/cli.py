@@ -9,6 +9,7 @@ defaults; command-line flags win over it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import os
 import re
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from trtadvisor import __version__
-from trtadvisor.errors import UserError
+from trtadvisor.errors import UserError, shown
 from trtadvisor.knowledge.findings import SEVERITY_ORDER
 from trtadvisor.knowledge.target import PRECISIONS
 
@@ -37,11 +38,12 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but usage errors follow the one-line-with-a-hint rule and exit 2, with a did-you-mean."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        message = message if len(message) <= 300 else message[:300] + "..."
+        # argparse quotes the offending argument, which may be 10 KB long or hold control characters
+        message = shown(message, 300)
         suggestion = self._suggestion(message)
         hint = f"did you mean {suggestion}? Run '{self.prog} --help' for the options" if suggestion else \
             f"run '{self.prog} --help' for the options"
-        sys.stderr.write(f"error: {message}. Hint: {hint}\n")
+        sys.stderr.write(f"error: {message}. Hint: {shown(hint, 300)}\n")
         raise SystemExit(EXIT_ERROR)
 
     def _suggestion(self, message: str) -> str | None:
@@ -233,13 +235,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _write(text: str, output: str | None) -> None:
+    """The report to ``output`` (atomically: temporary file, then rename) or to standard output."""
+    from trtadvisor.report.escape import no_surrogates
+
+    text = no_surrogates(text)  # a non-UTF-8 file name must not put a raw byte into any output
     if output:
-        try:
-            Path(output).write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise UserError(f"cannot write {output} ({exc.strerror})", "choose a writable path for -o") from None
-    else:
+        from trtadvisor.safe_io import write_output
+
+        write_output(output, text)
+        return
+    try:
         sys.stdout.write(text)
+        sys.stdout.flush()  # a full disk or a closed pipe shows here, not at exit
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise UserError(f"cannot write to standard output ({exc.strerror or exc})",
+                        "send the output somewhere writable, or use -o FILE") from None
+
+
+def _check_outputs(args: argparse.Namespace, *inputs: tuple[str, str | None]) -> None:
+    """Before any work: no output of this run replaces one of its inputs or a configuration file."""
+    from trtadvisor.safe_io import check_outputs
+
+    outputs = {"-o": getattr(args, "output", None), "--write-baseline": getattr(args, "write_baseline", None)}
+    artifacts = [(flag.strip("-").replace("-", " "), getattr(args, flag[2:].replace("-", "_"), None))
+                 for flag in ("--layer-info", "--profile", "--timing", "--log", "--baseline", "--config")]
+    check_outputs(outputs, [*inputs, *artifacts])
 
 
 def use_color(output: str | None) -> bool:
@@ -286,10 +308,7 @@ def _config(args: argparse.Namespace, anchor: str) -> Config:
     if args.no_config:
         config = EMPTY
     elif args.config:
-        path = Path(args.config)
-        if not path.is_file():
-            raise ConfigError(f"--config {args.config}: no such file", "check the path to the configuration file")
-        config = load_config(path, book)
+        config = load_config(Path(args.config), book)
     else:
         found = find_config(Path(anchor))
         config = load_config(found, book) if found else EMPTY
@@ -336,10 +355,17 @@ def _format_options(args: argparse.Namespace, fail_on: str) -> FormatOptions:
     from trtadvisor.report.formats import FormatOptions
 
     root = Path(args.source_root) if args.source_root else Path.cwd()
-    if not root.is_dir():
+    if not _is_dir(root):
         raise UserError(f"--source-root {args.source_root}: not a directory", "give the repository's top folder")
     return FormatOptions(color=use_color(args.output), max_layers=args.max_layers, root=root, fail_on=fail_on,
                          width=terminal_width(), all_layers=getattr(args, "all_layers", False))
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):  # a name too long, a NUL byte
+        return False
 
 
 def _audit_one(model: str, args: argparse.Namespace) -> tuple[AuditResult, str]:
@@ -506,6 +532,7 @@ def _audit_models(args: argparse.Namespace) -> int:
     from trtadvisor.report.formats import get_formatter
 
     models: list[str] = args.model
+    _check_outputs(args, *(("model", m) for m in models))
     fmt = _choose_format(args.format, args.output)
     if len(models) > 1:
         if fmt not in MULTI_MODEL_FORMATS:
@@ -547,6 +574,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     from trtadvisor.knowledge.rulebook import default_rulebook
     from trtadvisor.report.formats import get_formatter
 
+    _check_outputs(args, ("old model", args.old), ("new model", args.new))
     config = _config(args, args.new)
     fail_on = args.fail_on or config.fail_on or "error"
     options = _format_options(args, fail_on)
@@ -567,6 +595,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 def cmd_engine(args: argparse.Namespace) -> int:
     from trtadvisor.confirm.stage import read_engine_report
 
+    _check_outputs(args, ("model", args.onnx))
     report = read_engine_report(layer_info=args.layer_info, profile=args.profile, timing=args.timing,
                                 log=args.log, onnx=args.onnx, top=args.top)
     fmt = _choose_format(args.format, args.output)
@@ -616,14 +645,14 @@ def cmd_fix(args: argparse.Namespace) -> int:
 def cmd_rules(args: argparse.Namespace) -> int:
     from trtadvisor.report.rules_doc import render_rules, rules_json
 
-    sys.stdout.write(rules_json() if args.format == "json" else render_rules(width=terminal_width()))
+    _write(rules_json() if args.format == "json" else render_rules(width=terminal_width()), None)
     return EXIT_CLEAN
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from trtadvisor.report.rules_doc import render_explain
 
-    sys.stdout.write(render_explain(args.code, fmt=args.format))
+    _write(render_explain(args.code, fmt=args.format), None)
     return EXIT_CLEAN
 
 
@@ -653,7 +682,8 @@ def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:
-        parser.print_help(sys.stderr)
+        sys.stderr.write("error: no command given (usage: trtadvisor {audit,diff,engine,fix,rules,explain} ...). "
+                         "Hint: run 'trtadvisor audit MODEL.onnx', or 'trtadvisor --help' for every command\n")
         return EXIT_ERROR
     try:
         return COMMANDS[args.command](args)
@@ -670,7 +700,7 @@ def _main(argv: Sequence[str] | None) -> int:
     except Exception as exc:  # a bug, or input we did not foresee: still one line, never a traceback
         if args.debug:
             raise
-        sys.stderr.write(f"error: internal error ({type(exc).__name__}: {str(exc)[:200]}). "
+        sys.stderr.write(f"error: internal error ({type(exc).__name__}: {shown(exc, 200)}). "
                          "Hint: rerun with --debug and report the traceback with the input that caused it\n")
         return EXIT_ERROR
 
@@ -682,6 +712,14 @@ def run() -> None:
     interpreter exit takes longer than some whole audits. Output is flushed first.
     """
     code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        pass
+    except OSError as exc:
+        sys.stderr.write(f"error: cannot write to standard output ({exc.strerror}). "
+                         "Hint: send the output somewhere writable, or use -o FILE\n")
+        code = EXIT_ERROR
+    with contextlib.suppress(OSError):
+        sys.stderr.flush()
     os._exit(code)

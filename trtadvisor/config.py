@@ -32,10 +32,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from trtadvisor.errors import UserError
+from trtadvisor.errors import UserError, shown
 from trtadvisor.knowledge.findings import SEVERITY_ORDER, Finding, sort_findings
 from trtadvisor.knowledge.rulebook import SEVERITIES, RuleBook
 from trtadvisor.knowledge.target import PRECISIONS
+from trtadvisor.safe_io import CONFIG_MAX_BYTES, is_regular, read_regular
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -99,43 +100,65 @@ EMPTY = Config()
 
 def find_config(start: Path) -> Path | None:
     """The nearest ``trtadvisor.toml``, or ``pyproject.toml`` with ``[tool.trtadvisor]``, from ``start`` up."""
-    here = start.resolve()
-    folder = here if here.is_dir() else here.parent
+    try:
+        here = start.resolve()
+        folder = here if here.is_dir() else here.parent
+    except (OSError, RuntimeError, ValueError):  # a symlink loop, a name too long: no configuration
+        return None
     for directory in (folder, *folder.parents):
         own = directory / CONFIG_FILE
-        if own.is_file():
+        if is_regular(own):
             return own
         pyproject = directory / PYPROJECT
-        if pyproject.is_file() and _has_section(pyproject):
+        if is_regular(pyproject) and _has_section(pyproject):
             return pyproject
     return None
 
 
 def _has_section(pyproject: Path) -> bool:
     try:
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        data = _read_toml(pyproject)
+    except ConfigError:
         return False  # someone else's broken pyproject.toml is not ours to report
-    return isinstance(data.get("tool"), dict) and "trtadvisor" in data["tool"]
+    tool = data.get("tool")
+    return isinstance(tool, dict) and "trtadvisor" in tool
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    """The TOML document at ``path`` (a regular file of bounded size); every failure is a ConfigError.
+
+    tomllib recurses once per nesting level: a value nested thousands deep (under any table, even
+    ``[tool.black]``) is a RecursionError, and a 5,000-digit integer a ValueError, both reported here.
+    """
+    hint = "check the path given to --config"
+    data = read_regular(path, what="a TOML configuration file", hint=hint, limit=CONFIG_MAX_BYTES,
+                        error=ConfigError)
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{shown(path)}: not UTF-8 text", "save the configuration file as UTF-8") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{shown(path)}: not valid TOML ({shown(exc, 200)})", "fix the TOML syntax") from None
+    except RecursionError:
+        raise ConfigError(f"{shown(path)}: a value is nested too deeply to read", "flatten the TOML") from None
+    except ValueError as exc:  # an integer past Python's digit limit
+        raise ConfigError(f"{shown(path)}: a value cannot be read ({shown(exc, 120)})", "fix the TOML value") from None
 
 
 def load_config(path: Path, book: RuleBook) -> Config:
     """Read and validate the configuration at ``path``; every problem is a :class:`ConfigError`."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot be read ({exc.strerror})", "check the path given to --config") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text", "save the configuration file as UTF-8") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})", "fix the TOML syntax") from None
+    data = _read_toml(path)
     if path.name == PYPROJECT:
-        table = data.get("tool", {}).get("trtadvisor", {})
+        tool = data.get("tool", {})
+        if not isinstance(tool, dict):
+            raise ConfigError(f"{shown(path)}: 'tool' is not a table", "write [tool.trtadvisor] as a table")
+        table = tool.get("trtadvisor", {})
         prefix = SECTION
     else:
         table, prefix = data, ""
     if not isinstance(table, dict):
-        raise ConfigError(f"{path}: '{prefix or 'the file'}' is not a table", "write [tool.trtadvisor] as a table")
+        raise ConfigError(f"{shown(path)}: '{prefix or 'the file'}' is not a table",
+                          "write [tool.trtadvisor] as a table")
     return _parse(path, prefix, table, book)
 
 
@@ -148,7 +171,7 @@ def _parse(path: Path, prefix: str, table: dict[str, Any], book: RuleBook) -> Co
         if key not in KNOWN_KEYS:
             close = difflib.get_close_matches(key, KNOWN_KEYS, n=1)
             hint = f"did you mean '{close[0]}'? " if close else ""
-            raise ConfigError(f"{path}: unknown key '{_key(prefix, key)}'",
+            raise ConfigError(f"{shown(path)}: unknown key '{_key(prefix, key)}'",
                               f"{hint}known keys: {', '.join(KNOWN_KEYS)}")
     values: dict[str, Any] = {}
     for key in _STRING_KEYS:
@@ -156,15 +179,15 @@ def _parse(path: Path, prefix: str, table: dict[str, Any], book: RuleBook) -> Co
             values[key.replace("-", "_")] = _string(path, _key(prefix, key), table[key])
     if "sm" in table:
         sm = table["sm"]
-        if isinstance(sm, bool) or not isinstance(sm, (int, str)):
-            raise ConfigError(f"{path}: '{_key(prefix, 'sm')}' must be a number such as 89",
+        if isinstance(sm, bool) or not isinstance(sm, (int, str)) or (isinstance(sm, int) and not 0 < sm < 1000):
+            raise ConfigError(f"{shown(path)}: '{_key(prefix, 'sm')}' must be a number such as 89",
                               "write sm = 89 (for SM 8.9)")
         values["sm"] = str(sm)
     if values.get("precision") is not None and values["precision"] not in PRECISIONS:
-        raise ConfigError(f"{path}: '{_key(prefix, 'precision')}' is '{values['precision']}'",
+        raise ConfigError(f"{shown(path)}: '{_key(prefix, 'precision')}' is '{values['precision']}'",
                           f"use one of {', '.join(PRECISIONS)}")
     if values.get("fail_on") is not None and values["fail_on"] not in SEVERITY_ORDER:
-        raise ConfigError(f"{path}: '{_key(prefix, 'fail-on')}' is '{values['fail_on']}'",
+        raise ConfigError(f"{shown(path)}: '{_key(prefix, 'fail-on')}' is '{values['fail_on']}'",
                           "use error, warning or info")
     codes = set(book.rules)
     for key in _LIST_KEYS:
@@ -180,18 +203,18 @@ def _parse(path: Path, prefix: str, table: dict[str, Any], book: RuleBook) -> Co
 
 def _string(path: Path, where: str, value: Any) -> str:
     if not isinstance(value, str):
-        raise ConfigError(f"{path}: '{where}' must be a string, not {type(value).__name__}",
+        raise ConfigError(f"{shown(path)}: '{where}' must be a string, not {type(value).__name__}",
                           f"write {where.rsplit('.', 1)[-1]} = \"...\"")
     return value
 
 
 def _code(path: Path, where: str, value: Any, codes: set[str]) -> str:
     if not isinstance(value, str) or not _CODE_PATTERN.match(value.upper()):
-        raise ConfigError(f"{path}: '{where}' holds '{value}', which is not a rule code or prefix",
+        raise ConfigError(f"{shown(path)}: '{where}' holds '{value}', which is not a rule code or prefix",
                           "write codes such as TRT101, or prefixes such as TRT1; 'trtadvisor rules' lists them")
     code = value.upper()
     if not any(c.startswith(code) for c in codes):
-        raise ConfigError(f"{path}: '{where}' names unknown rule code '{value}'",
+        raise ConfigError(f"{shown(path)}: '{where}' names unknown rule code '{value}'",
                           "run 'trtadvisor rules' for the list of codes")
     return code
 
@@ -200,29 +223,32 @@ def _codes(path: Path, where: str, value: Any, codes: set[str]) -> tuple[str, ..
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list):
-        raise ConfigError(f"{path}: '{where}' must be a list of rule codes", f"write {where.rsplit('.', 1)[-1]} "
+        raise ConfigError(f"{shown(path)}: '{where}' must be a list of rule codes", f"write {where.rsplit('.', 1)[-1]} "
                           "= [\"TRT101\"]")
     return tuple(_code(path, where, v, codes) for v in value)
 
 
 def _severity(path: Path, where: str, value: Any, codes: set[str]) -> dict[str, str]:
     if not isinstance(value, dict):
-        raise ConfigError(f"{path}: '{where}' must be a table of CODE = \"severity\"",
+        raise ConfigError(f"{shown(path)}: '{where}' must be a table of CODE = \"severity\"",
                           f"write [{where}] and then TRT204 = \"warning\"")
     out: dict[str, str] = {}
     for code, severity in value.items():
+        if not isinstance(severity, str):
+            raise ConfigError(f"{shown(path)}: '{where}.{code}' must be a string",
+                              f"use one of {', '.join(SEVERITIES)}")
         if code.upper() not in codes:
-            raise ConfigError(f"{path}: '{where}.{code}' names unknown rule code '{code}'",
+            raise ConfigError(f"{shown(path)}: '{where}.{code}' names unknown rule code '{code}'",
                               "severity overrides take full codes; 'trtadvisor rules' lists them")
         if severity not in SEVERITIES:
-            raise ConfigError(f"{path}: '{where}.{code}' is '{severity}'", f"use one of {', '.join(SEVERITIES)}")
+            raise ConfigError(f"{shown(path)}: '{where}.{code}' is '{severity}'", f"use one of {', '.join(SEVERITIES)}")
         out[code.upper()] = str(severity)
     return out
 
 
 def _per_node(path: Path, where: str, value: Any, codes: set[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
     if not isinstance(value, dict):
-        raise ConfigError(f"{path}: '{where}' must be a table of \"glob\" = [codes]",
+        raise ConfigError(f"{shown(path)}: '{where}' must be a table of \"glob\" = [codes]",
                           f"write [{where}] and then \"/backbone/*\" = [\"TRT101\"]")
     return tuple((str(glob), _codes(path, f"{where}.\"{glob}\"", v, codes)) for glob, v in value.items())
 

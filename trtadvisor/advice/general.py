@@ -13,6 +13,7 @@ import onnx.defs
 
 from trtadvisor.advice.notes import AdviceNotes
 from trtadvisor.advice.trtexec import dynamic_inputs, input_shapes
+from trtadvisor.errors import shown
 from trtadvisor.ir.graph import Graph, Node
 from trtadvisor.ir.load import LoadedModel
 from trtadvisor.knowledge.findings import Finding, finding_for
@@ -33,6 +34,10 @@ def general_findings(model: LoadedModel, target: Target, book: RuleBook, predict
         findings.append(finding_for(book, "TRT001", f"external weight file(s) {files} are absent; "
                                  "the audit used shapes only"))
     findings += [finding_for(book, "TRT009", repair) for repair in model.repairs]
+    if model.outside_external_data:
+        locations = ", ".join(f"'{shown(f, 80)}'" for f in model.outside_external_data[:5])
+        findings.append(finding_for(book, "TRT010", f"external-data location(s) {locations} leave the model's "
+                                 "folder; they were not looked up"))
     dynamic = [n for n in dynamic_inputs(model) if n not in model.shape_overrides]
     if dynamic:
         findings.append(finding_for(book, "TRT002", f"input(s) {', '.join(dynamic)} have dynamic dimensions and "

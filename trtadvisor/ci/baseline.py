@@ -14,15 +14,17 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from trtadvisor.ci.source_locations import module_scope, name_stem
-from trtadvisor.errors import UserError
+from trtadvisor.errors import UserError, shown
 from trtadvisor.ir.graph import Node
 from trtadvisor.knowledge.findings import Finding
+from trtadvisor.safe_io import MB, JsonProblem, load_json, read_regular, write_output
 
 SCHEMA_ID = "trtadvisor.baseline/v1"
+BASELINE_MAX_BYTES = 64 * MB
+_MAX_COUNT = 1 << 31  # findings of one fingerprint; more is no baseline trtadvisor wrote
 
 
 class BaselineError(UserError):
@@ -90,30 +92,32 @@ def baseline_dict(findings: Iterable[tuple[Finding, Mapping[str, Node]]], model:
 
 
 def write_baseline(path: str, findings: Iterable[tuple[Finding, Mapping[str, Node]]], model: str) -> None:
+    """Write the baseline atomically (a temporary file renamed over ``path``)."""
     text = json.dumps(baseline_dict(findings, model), indent=2, ensure_ascii=False) + "\n"
-    try:
-        Path(path).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise BaselineError(f"cannot write baseline {path} ({exc.strerror})",
-                            "choose a writable path for --write-baseline") from None
+    write_output(path, text, flag="--write-baseline")
 
 
 def read_baseline(path: str) -> Baseline:
     hint = "write one with 'trtadvisor audit MODEL --write-baseline FILE'"
+    data = read_regular(path, what="a trtadvisor baseline (JSON)", hint=hint, limit=BASELINE_MAX_BYTES,
+                        error=BaselineError)
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BaselineError(f"baseline {path}: no such file", hint) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BaselineError(f"baseline {path}: cannot be read ({exc})", hint) from None
+        doc = load_json(data.decode("utf-8"), strict=True)
+    except UnicodeDecodeError:
+        raise BaselineError(f"baseline {shown(path)}: not UTF-8 text", hint) from None
+    except JsonProblem as exc:
+        raise BaselineError(f"baseline {shown(path)}: {exc}", hint) from None
     except json.JSONDecodeError as exc:
-        raise BaselineError(f"baseline {path}: not JSON (line {exc.lineno})", hint) from None
-    if not isinstance(data, dict) or data.get("schema") != SCHEMA_ID or not isinstance(data.get("findings"), list):
-        raise BaselineError(f"baseline {path}: not a trtadvisor baseline (schema '{SCHEMA_ID}')", hint)
+        raise BaselineError(f"baseline {shown(path)}: not JSON (line {exc.lineno})", hint) from None
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA_ID or not isinstance(doc.get("findings"), list):
+        raise BaselineError(f"baseline {shown(path)}: not a trtadvisor baseline (schema '{SCHEMA_ID}')", hint)
     counts: dict[str, int] = {}
-    for entry in data["findings"]:
+    for entry in doc["findings"]:
         if not isinstance(entry, dict) or not isinstance(entry.get("fingerprint"), str):
-            raise BaselineError(f"baseline {path}: an entry lacks its 'fingerprint'", hint)
+            raise BaselineError(f"baseline {shown(path)}: an entry lacks its 'fingerprint'", hint)
         count = entry.get("count", 1)
-        counts[entry["fingerprint"]] = counts.get(entry["fingerprint"], 0) + (count if isinstance(count, int) else 1)
+        if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= _MAX_COUNT:
+            raise BaselineError(f"baseline {shown(path)}: the count of '{shown(entry['fingerprint'], 40)}' is "
+                                f"{shown(count, 40)}, not a whole number of findings", hint)
+        counts[entry["fingerprint"]] = counts.get(entry["fingerprint"], 0) + count
     return Baseline(counts=counts, path=path)

@@ -9,7 +9,6 @@ best effort: odd or missing metadata gives ``None``, never an error.
 
 from __future__ import annotations
 
-import ast
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -38,7 +37,8 @@ def metadata(node: Node) -> dict[str, str]:
     props = getattr(proto, "metadata_props", None)
     if not props:
         return {}
-    return {p.key: p.value for p in props}
+    # protobuf hands back bytes for a value that is not UTF-8: such an entry is no metadata we read
+    return {p.key: p.value for p in props if isinstance(p.key, str) and isinstance(p.value, str)}
 
 
 def source_line(node: Node) -> SourceLine | None:
@@ -75,16 +75,35 @@ def module_scope(node: Node) -> str:
     """
     scopes = metadata(node).get(NAME_SCOPES_KEY)
     if scopes:
-        try:
-            parsed = ast.literal_eval(scopes)
-        except (ValueError, SyntaxError):
-            parsed = None
-        if isinstance(parsed, (list, tuple)) and parsed:
-            modules = [str(s) for s in parsed[:-1] if s]  # the last entry is the op (conv2d_1), renumbered freely
+        parsed = _string_list(scopes)
+        if parsed:
+            modules = [s for s in parsed[:-1] if s]  # the last entry is the op (conv2d_1), renumbered freely
             return modules[-1] if modules else ""
     if "/" in node.name:
         return node.name.rsplit("/", 1)[0]
     return ""
+
+
+# name_scopes is the repr of a list of str: ['', 'block', 'block.conv', 'conv2d_1']. Read with a
+# pattern rather than ast.literal_eval, which a 100 KB entry of brackets drove into MemoryError.
+_MAX_SCOPES_TEXT = 16 * 1024
+_QUOTED = re.compile(r"""\s*(?:'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)")\s*(?:,|$)""")
+
+
+def _string_list(text: str) -> list[str] | None:
+    """The strings of a Python list literal of strings, or None when ``text`` is not one (or too long)."""
+    text = text.strip()
+    if len(text) > _MAX_SCOPES_TEXT or len(text) < 2 or text[0] not in "[(" or text[-1] not in "])":
+        return None
+    body, items, pos = text[1:-1], [], 0
+    while pos < len(body):
+        match = _QUOTED.match(body, pos)
+        if match is None or match.end() == pos:
+            return None
+        raw = match.group(1) if match.group(1) is not None else match.group(2)
+        items.append(raw.replace("\\'", "'").replace('\\"', '"').replace("\\\\", "\\"))
+        pos = match.end()
+    return items
 
 
 def name_stem(name: str) -> str:

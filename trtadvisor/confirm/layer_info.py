@@ -23,7 +23,7 @@ from typing import Any
 from trtadvisor.confirm.files import looks_like_json, parse_json, read_text, split_lines
 from trtadvisor.confirm.mapping import metadata_nodes
 from trtadvisor.confirm.model import EngineLayer, EngineTensor, IoTensor
-from trtadvisor.errors import ArtifactError
+from trtadvisor.errors import ArtifactError, shown
 
 LAYER_INFO_EXPECTED = "a TensorRT layer-info file (trtexec --exportLayerInfo JSON or IEngineInspector output)"
 
@@ -36,11 +36,54 @@ class LayerInfo:
     io_tensors: tuple[IoTensor, ...] = ()  # 11.x "I/O Tensors" (bindings holds their names too)
 
 
+_MAX_DIM = 1 << 62  # dimensions and stream ids beyond this are not TensorRT's
+
+
 def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
+    """An integer field, or None when it is not one (a NaN, a huge float, text that is no number)."""
+    if isinstance(value, bool):
         return None
+    if isinstance(value, str):
+        value = value.strip()
+        if not (value.lstrip("-").isdigit() and value.isascii() and len(value) <= 20):
+            return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if -_MAX_DIM <= number <= _MAX_DIM else None
+
+
+class _Fields:
+    """Typed access to one JSON object of a layer-info file: a field of the wrong type is an
+    ArtifactError naming the file, the entry and the field, never a crash further on."""
+
+    def __init__(self, item: dict[str, Any], path: Path | None, where: str) -> None:
+        self.item, self.path, self.where = item, path, where
+
+    def _wrong(self, key: str, expected: str) -> ArtifactError:
+        value = self.item.get(key)
+        return ArtifactError(f"{shown(self.path or 'layer info')}: {self.where} has \"{shown(key, 40)}\" of type "
+                             f"{type(value).__name__}, expected {expected}",
+                             "pass the file trtexec --exportLayerInfo wrote, unedited")
+
+    def text(self, key: str, default: str | None = None) -> str | None:
+        value = self.item.get(key)
+        if value is None:
+            return default
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)  # a layer literally named 5: TensorRT writes names as text, but numbers are harmless
+        if not isinstance(value, str):
+            raise self._wrong(key, "text")
+        return value
+
+    def items(self, key: str) -> list[Any]:
+        value = self.item.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise self._wrong(key, "a list")
+        return value
 
 
 def _dims(text: str) -> tuple[tuple[int, ...], int | None]:
@@ -58,16 +101,19 @@ def _dims(text: str) -> tuple[tuple[int, ...], int | None]:
     return tuple(dims), vector
 
 
-def _tensor_from_json(item: Any) -> EngineTensor:
+def _tensor_from_json(item: Any, path: Path | None = None, where: str = "a tensor") -> EngineTensor:
+    if isinstance(item, str):
+        return EngineTensor(name=item)
     if not isinstance(item, dict):
-        return EngineTensor(name=str(item))
-    raw_dims = item.get("Dimensions") or []
-    dims = tuple(d if isinstance(d, int) else (_int(d) if _int(d) is not None else -1) for d in raw_dims)
+        raise ArtifactError(f"{shown(path or 'layer info')}: {where} is a {type(item).__name__}, expected an object "
+                            "with Name and Dimensions", "pass the file trtexec --exportLayerInfo wrote, unedited")
+    fields = _Fields(item, path, where)
+    dims = tuple(-1 if (d := _int(v)) is None else d for v in fields.items("Dimensions"))
     return EngineTensor(
-        name=str(item.get("Name", "")),
+        name=fields.text("Name", "") or "",
         dims=dims,
-        format=item.get("Format/Datatype"),
-        location=item.get("Location"),
+        format=fields.text("Format/Datatype"),
+        location=fields.text("Location"),
     )
 
 
@@ -77,18 +123,22 @@ def _tactic(tactic_name: Any, tactic_value: Any) -> str | None:
     return None if tactic_value in (None, "") else str(tactic_value)
 
 
-def layer_from_dict(item: dict[str, Any]) -> EngineLayer:
-    """One detailed layer object of ``--exportLayerInfo``."""
+def layer_from_dict(item: dict[str, Any], path: Path | None = None, index: int = 0) -> EngineLayer:
+    """One detailed layer object of ``--exportLayerInfo``; fields of the wrong type are an ArtifactError."""
+    fields = _Fields(item, path, f"layer {index}")
+    where = f"layer {index} ({shown(fields.text('Name', '') or '', 60)})"
+    fields.where = where
     metadata = item.get("Metadata")
     return EngineLayer(
-        name=str(item.get("Name", "")),
-        type=item.get("LayerType"),
-        inputs=tuple(_tensor_from_json(t) for t in item.get("Inputs") or ()),
-        outputs=tuple(_tensor_from_json(t) for t in item.get("Outputs") or ()),
-        tactic=_tactic(item.get("TacticName"), item.get("TacticValue")),
+        name=fields.text("Name", "") or "",
+        type=fields.text("LayerType"),
+        inputs=tuple(_tensor_from_json(t, path, f"{where} input {i}") for i, t in enumerate(fields.items("Inputs"))),
+        outputs=tuple(_tensor_from_json(t, path, f"{where} output {i}")
+                      for i, t in enumerate(fields.items("Outputs"))),
+        tactic=_tactic(fields.text("TacticName"), fields.text("TacticValue")),
         metadata_nodes=metadata_nodes(metadata if isinstance(metadata, str) else None),
         stream_id=_int(item.get("StreamId")),
-        origin=item.get("Origin"),
+        origin=fields.text("Origin"),
         raw=dict(item),
     )
 
@@ -112,17 +162,20 @@ def layers_from_json(data: Any, path: Path) -> LayerInfo:
         raise ArtifactError(f'{path}: "Layers" is not a list', "re-export with trtexec --exportLayerInfo")
     layers: list[EngineLayer] = []
     detailed = True
-    for item in items:
+    for index, item in enumerate(items):
         if isinstance(item, str):
             detailed = False
             layers.append(EngineLayer(name=item))
         elif isinstance(item, dict) and "Name" in item:
-            layers.append(layer_from_dict(item))
+            layers.append(layer_from_dict(item, path, index))
         else:
             raise ArtifactError(
                 f'{path}: a layer entry is neither a name nor an object with "Name"',
                 "re-export with trtexec --exportLayerInfo --profilingVerbosity=detailed",
             )
+    if not isinstance(bindings, list) or not all(isinstance(b, (str, int, float)) for b in bindings):
+        raise ArtifactError(f'{shown(path)}: "Bindings" is not a list of names',
+                            "re-export with trtexec --exportLayerInfo")
     return LayerInfo(tuple(layers), tuple(str(b) for b in bindings), detailed, io_tensors)
 
 
@@ -146,9 +199,11 @@ def _io_tensor(item: dict[str, Any]) -> IoTensor:
 # ---------------------------------------------------------------------------------------------------------
 # One-line text: "Name: n, LayerType: t, Inputs: [ { Name: x, Location: Device, Dimensions: [1,2], ...
 _ONELINE_HEAD = re.compile(r"^Name: (?P<name>.*?), LayerType: (?P<type>[\w.]+)(?P<rest>.*)$")
+# Every variable part stops at a brace or bracket, so a long line costs linear time (no backtracking
+# across tensors).
 _ONELINE_TENSOR = re.compile(
-    r"\{ Name: (?P<name>.*?), (?:Location: (?P<loc>\w+), )?Dimensions: \[(?P<dims>[^\]]*)\], "
-    r"Format/Datatype: (?P<fmt>.*?) \}"
+    r"\{ Name: (?P<name>[^{}]*?), (?:Location: (?P<loc>\w+), )?Dimensions: \[(?P<dims>[^\[\]{}]*)\], "
+    r"Format/Datatype: (?P<fmt>[^{}]*?) \}"
 )
 _ONELINE_FIELD = {
     "tactic_name": re.compile(r", TacticName: ([^,]+)"),
@@ -220,19 +275,29 @@ def parse_layers_block(lines: Sequence[str]) -> tuple[EngineLayer, ...]:
 # ---------------------------------------------------------------------------------------------------------
 # Verbose build: "Layer(Type): name, Tactic: 0x.., a (Float[1,2]), b (Half[3]) -> c (Float[4])"
 _ENGINE_LAYER = re.compile(r"^Layer\((?P<type>[^)]*)\): (?P<name>.*), Tactic: (?P<tactic>-?\w+), (?P<io>.*)$")
-_NEW_TENSOR = re.compile(r"(?P<name>.+?) \((?P<fmt>\w+)\[(?P<dims>[^\]]*)\]\)(?:, |$)")
-_OLD_TENSOR = re.compile(r"(?P<name>.+?)\[(?P<fmt>\w+)\((?P<dims>[^)]*)\)\](?:, |$)")
+# The type-and-dims tail of each tensor; the name is the text before it. Searching for the tail alone
+# (whose parts cannot span a bracket) keeps a long line linear, where "(?P<name>.+?) ..." was not.
+_NEW_TENSOR_TAIL = re.compile(r" \((?P<fmt>\w+)\[(?P<dims>[^\[\]()]*)\]\)(?:, |$)")
+_OLD_TENSOR_TAIL = re.compile(r"\[(?P<fmt>\w+)\((?P<dims>[^\[\]()]*)\)\](?:, |$)")
 
 
 def _engine_tensors(text: str) -> tuple[EngineTensor, ...]:
     text = text.strip()
     if not text:
         return ()
-    pattern = _NEW_TENSOR if _NEW_TENSOR.match(text) else _OLD_TENSOR
+    first_new = _NEW_TENSOR_TAIL.search(text)
+    first_old = _OLD_TENSOR_TAIL.search(text)
+    use_new = first_new is not None and (first_old is None or first_new.start() <= first_old.start())
+    pattern = _NEW_TENSOR_TAIL if use_new else _OLD_TENSOR_TAIL
     tensors = []
+    start = 0
     for match in pattern.finditer(text):
+        name = text[start:match.start()].strip()
+        start = match.end()
+        if not name:
+            continue
         dims, vector = _dims(match.group("dims"))
-        tensors.append(EngineTensor(match.group("name").strip(), dims, match.group("fmt"), None, vector))
+        tensors.append(EngineTensor(name, dims, match.group("fmt"), None, vector))
     return tuple(tensors)
 
 
@@ -275,7 +340,7 @@ def read_layer_info(path: Path) -> LayerInfo:
     layers = parse_layers_block(lines) or parse_engine_layer_information(lines)
     if not layers:
         raise ArtifactError(
-            f"{path}: no layers found, expected {LAYER_INFO_EXPECTED}",
+            f"{shown(path)}: no layers found, expected {LAYER_INFO_EXPECTED}",
             "use trtexec --exportLayerInfo=<file> --profilingVerbosity=detailed",
         )
     detailed = any(layer.type for layer in layers)

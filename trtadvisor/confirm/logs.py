@@ -3,6 +3,7 @@ performance summary, fusion passes of a verbose build, layer lists and the ``--d
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -12,19 +13,54 @@ from trtadvisor.confirm.files import read_text, split_lines
 from trtadvisor.confirm.layer_info import parse_engine_layer_information, parse_layers_block
 from trtadvisor.confirm.model import EngineLayer, PerfSummary
 from trtadvisor.confirm.profile import Profile, parse_iprofiler_log, parse_profile_table
-from trtadvisor.errors import ArtifactError
+from trtadvisor.errors import ArtifactError, shown
+from trtadvisor.safe_io import LOG_MAX_BYTES
 
 LOG_EXPECTED = "a trtexec log (or TensorRT Python output)"
 
 _LOG_PREFIX = re.compile(r"^\[[^\]]*\] \[[A-Z]\] ")
-_VERSION_LINE = re.compile(r"TensorRT version: ([\d.]+)")
-_VERSION_TAG = re.compile(r"\[TensorRT v(\d{4,6})\]")
-_FUSION = re.compile(r"\] (?:\[TRT\] )?(\w+): Fusing (.+?) with (.+?)\s*$")
+# Patterns run on lines a pull request may carry: numbers are ASCII digits of bounded length, and the
+# parts that were "(.+?) ... \s*$" are split with str methods instead (those backtracked for minutes
+# on a 200 KB line).
+_VERSION_LINE = re.compile(r"TensorRT version: ([0-9.]{1,32})")
+_VERSION_TAG = re.compile(r"\[TensorRT v([0-9]{4,6})\]")
+_FUSION_HEAD = re.compile(r"\] (?:\[TRT\] )?(\w{1,200}): Fusing ", re.ASCII)
 # "Applying ScaleNodes fusions." is followed by lines that name no pass of their own.
-_SCALE_FUSION = re.compile(r"\] (?:\[TRT\] )?Fusing convolution weights from (.+?) with scale (.+?)\s*$")
-_STAT = re.compile(r"(min|max|mean|median|percentile\(99%\)) = (\S+) ms")
+_SCALE_FUSION_HEAD = re.compile(r"\] (?:\[TRT\] )?Fusing convolution weights from ")
+_STAT = re.compile(r"(min|max|mean|median|percentile\(99%\)) = (\S{1,64}) ms")
 _SECTION = re.compile(r"^=== (.+) ===$")
-_OPTION = re.compile(r"^([A-Za-z][\w ./()-]*?)\s*: (.*)$")
+_OPTION_KEY = re.compile(r"[A-Za-z][\w ./()-]*", re.ASCII)
+_DIGITS = re.compile(r"[0-9]{1,4}")
+
+
+def _number(text: str) -> float | None:
+    """A finite float from a log, or None (``banana``, ``nan``, ``1e999``)."""
+    try:
+        value = float(text) if len(text) <= 64 else math.nan
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _two_parts(text: str, separator: str) -> tuple[str, str] | None:
+    """``"a with b"`` -> ("a", "b"), splitting at the first separator after a non-empty head."""
+    index = text.find(separator, 1)
+    if index < 0:
+        return None
+    head, tail = text[:index], text[index + len(separator):].rstrip()
+    return (head, tail) if head and tail else None
+
+
+def _fusion(line: str) -> tuple[str, str, str] | None:
+    head = _FUSION_HEAD.search(line)
+    if head:
+        parts = _two_parts(line[head.end():], " with ")
+        return (head.group(1), *parts) if parts else None
+    scale = _SCALE_FUSION_HEAD.search(line)
+    if scale:
+        parts = _two_parts(line[scale.end():], " with scale ")
+        return ("ScaleNodes", *parts) if parts else None
+    return None
 
 
 @dataclass(frozen=True)
@@ -53,10 +89,9 @@ def decode_version_tag(digits: str) -> str:
 def _stats(text: str) -> dict[str, float]:
     stats: dict[str, float] = {}
     for key, value in _STAT.findall(text):
-        try:
-            stats[key] = float(value)
-        except ValueError:
-            continue
+        number = _number(value)
+        if number is not None:
+            stats[key] = number
     return stats
 
 
@@ -71,8 +106,8 @@ def parse_summary(lines: Sequence[str]) -> PerfSummary | None:
         label, _, rest = text.partition(":")
         stats = _stats(rest)
         if label == "Throughput":
-            match = re.match(r"\s*(\S+) qps", rest)
-            values["throughput_qps"] = float(match.group(1)) if match else None
+            match = re.match(r"\s*(\S{1,64}) qps", rest)
+            values["throughput_qps"] = _number(match.group(1)) if match else None
         elif label == "Latency":
             values |= {
                 "latency_min_ms": stats.get("min"),
@@ -100,9 +135,9 @@ def parse_summary(lines: Sequence[str]) -> PerfSummary | None:
         elif label == "End-to-End Host Latency":
             values["e2e_host_median_ms"] = stats.get("median")
         elif label in ("Total Host Walltime", "Total GPU Compute Time"):
-            match = re.match(r"\s*(\S+) s", rest)
+            match = re.match(r"\s*(\S{1,64}) s", rest)
             key = "total_host_walltime_s" if label == "Total Host Walltime" else "total_gpu_compute_s"
-            values[key] = float(match.group(1)) if match else None
+            values[key] = _number(match.group(1)) if match else None
         elif text.startswith("===") or text.startswith("&&&&"):
             break
     return PerfSummary(**values) if values else None
@@ -120,13 +155,9 @@ def parse_log_lines(lines: Sequence[str]) -> LogInfo:
     for line in lines:
         # Cheap substring tests first: a verbose log has ~40k lines, most of them tactic timings.
         if "Fusing " in line:
-            match = _FUSION.search(line)
-            if match:
-                fusions.append((match.group(1), match.group(2), match.group(3)))
-            else:
-                scale = _SCALE_FUSION.search(line)
-                if scale:
-                    fusions.append(("ScaleNodes", scale.group(1), scale.group(2)))
+            fusion = _fusion(line)
+            if fusion:
+                fusions.append(fusion)
             continue
         if line.startswith("&&&& RUNNING"):
             tag = _VERSION_TAG.search(line)
@@ -150,12 +181,13 @@ def parse_log_lines(lines: Sequence[str]) -> LogInfo:
             gpu = text.partition(": ")[2].strip() or None
         elif text.startswith("Compute Capability: "):
             major, _, minor = text.partition(": ")[2].strip().partition(".")
-            if major.isdigit():
-                sm = int(major) * 10 + (int(minor) if minor.isdigit() else 0)
+            if _DIGITS.fullmatch(major):  # ASCII digits only: "²".isdigit() is True, int("²") fails
+                sm = int(major) * 10 + (int(minor) if _DIGITS.fullmatch(minor) else 0)
         elif section and section.endswith("Options") and not text.startswith("[TRT]"):
-            option = _OPTION.match(text)
-            if option and option.group(1) not in flags:
-                flags[option.group(1)] = option.group(2).strip()
+            key, sep, value = text.partition(": ")
+            key = key.rstrip()
+            if sep and _OPTION_KEY.fullmatch(key) and key not in flags:
+                flags[key] = value.strip()
     table = parse_profile_table(lines)
     layers = parse_engine_layer_information(lines) or parse_layers_block(lines)
     profile, total = table if table else (parse_iprofiler_log(lines), None)
@@ -175,11 +207,11 @@ def parse_log_lines(lines: Sequence[str]) -> LogInfo:
 
 def read_log(path: Path) -> LogInfo:
     """A trtexec log; raises ArtifactError when the file holds nothing a log would."""
-    text = read_text(path, LOG_EXPECTED)
+    text = read_text(path, LOG_EXPECTED, LOG_MAX_BYTES)
     info = parse_log_lines(split_lines(text))
     if not any((info.trt_version, info.gpu, info.summary, info.fusion_lines, info.layers, info.profile)):
         raise ArtifactError(
-            f"{path}: nothing recognisable in it, expected {LOG_EXPECTED}",
+            f"{shown(path)}: nothing recognisable in it, expected {LOG_EXPECTED}",
             "pass the captured output of trtexec (e.g. trtexec ... 2>&1 | tee trtexec.log)",
         )
     return info

@@ -13,7 +13,7 @@ from typing import Any
 
 from trtadvisor.confirm.files import parse_json, read_text, split_lines
 from trtadvisor.confirm.model import PerfSummary
-from trtadvisor.errors import ArtifactError
+from trtadvisor.errors import ArtifactError, shown
 
 PROFILE_EXPECTED = (
     "a trtexec --exportProfile JSON (a list of {name, timeMs, averageMs, medianMs, percentage})"
@@ -36,12 +36,24 @@ class Profile:
     iterations: int | None = None
 
 
+_MAX_MS = 1e9  # a time beyond ~11 days per layer is no measurement: it reads as unknown
+
+
 def _float(value: Any) -> float | None:
+    """A finite, plausible number (of milliseconds or percent), or None."""
+    if isinstance(value, bool) or (isinstance(value, str) and len(value) > 64):
+        return None
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
-    return number if math.isfinite(number) else None
+    return number if math.isfinite(number) and abs(number) <= _MAX_MS else None
+
+
+def _count(value: Any) -> int | None:
+    """An iteration count: a whole, non-negative number, else None."""
+    number = _float(value)
+    return int(number) if number is not None and number >= 0 and number == int(number) else None
 
 
 def profile_from_json(data: Any, path: Path) -> Profile:
@@ -51,24 +63,27 @@ def profile_from_json(data: Any, path: Path) -> Profile:
     """
     if not isinstance(data, list) or not data:
         raise ArtifactError(
-            f"{path}: not a list of layer records, expected {PROFILE_EXPECTED}",
+            f"{shown(path)}: not a list of layer records, expected {PROFILE_EXPECTED}",
             "pass the file written by trtexec --exportProfile",
         )
     iterations: int | None = None
     records: list[LayerTime] = []
     for item in data:
         if not isinstance(item, dict):
-            raise ArtifactError(f"{path}: a profile entry is not an object", "re-run trtexec --exportProfile")
+            raise ArtifactError(f"{shown(path)}: a profile entry is not an object", "re-run trtexec --exportProfile")
         if "count" in item and "name" not in item:
             if records:  # a second group starts
                 break
-            iterations = int(item["count"]) if _float(item["count"]) is not None else None
+            iterations = _count(item["count"])
             continue
         if "name" not in item or not ({"averageMs", "timeMs", "medianMs"} & item.keys()):
             raise ArtifactError(
                 f'{path}: a record has no "name"/"averageMs", expected {PROFILE_EXPECTED}',
                 "pass the file written by trtexec --exportProfile (layer info goes to --layer-info)",
             )
+        if not isinstance(item["name"], (str, int, float)) or isinstance(item["name"], bool):
+            raise ArtifactError(f'{shown(path)}: a record\'s "name" is a {type(item["name"]).__name__}, expected text',
+                                "pass the file written by trtexec --exportProfile")
         records.append(
             LayerTime(
                 name=str(item["name"]),
@@ -80,7 +95,7 @@ def profile_from_json(data: Any, path: Path) -> Profile:
         )
     if not records:
         raise ArtifactError(
-            f"{path}: no layer records, expected {PROFILE_EXPECTED}", "re-run trtexec --exportProfile"
+            f"{shown(path)}: no layer records, expected {PROFILE_EXPECTED}", "re-run trtexec --exportProfile"
         )
     return Profile(tuple(records), iterations)
 
@@ -99,11 +114,11 @@ def summary_from_timing(data: Any, path: Path) -> PerfSummary:
     """A performance summary computed from the per-inference records of ``--exportTimes``."""
     if not isinstance(data, list) or not data or not all(isinstance(r, dict) for r in data):
         raise ArtifactError(
-            f"{path}: not a list of records, expected {TIMING_EXPECTED}", "pass --exportTimes output"
+            f"{shown(path)}: not a list of records, expected {TIMING_EXPECTED}", "pass --exportTimes output"
         )
     if not all("latencyMs" in r or "computeMs" in r for r in data):
         raise ArtifactError(
-            f"{path}: records have no latencyMs/computeMs, expected {TIMING_EXPECTED}",
+            f"{shown(path)}: records have no latencyMs/computeMs, expected {TIMING_EXPECTED}",
             "pass the file written by trtexec --exportTimes",
         )
 
@@ -118,11 +133,11 @@ def summary_from_timing(data: Any, path: Path) -> PerfSummary:
     ]
     h2d, d2h = column("h2dMs"), column("d2hMs")
     return PerfSummary(
-        latency_mean_ms=statistics.fmean(latency) if latency else None,
+        latency_mean_ms=_mean(latency) if latency else None,
         latency_median_ms=statistics.median(latency) if latency else None,
         latency_p99_ms=_percentile(latency, 0.99) if latency else None,
         enqueue_median_ms=statistics.median(enqueue) if enqueue else None,
-        gpu_compute_mean_ms=statistics.fmean(compute) if compute else None,
+        gpu_compute_mean_ms=_mean(compute) if compute else None,
         gpu_compute_median_ms=statistics.median(compute) if compute else None,
         gpu_compute_p99_ms=_percentile(compute, 0.99) if compute else None,
         gpu_compute_max_ms=max(compute) if compute else None,
@@ -131,18 +146,45 @@ def summary_from_timing(data: Any, path: Path) -> PerfSummary:
     )
 
 
+def _mean(values: list[float]) -> float:
+    return math.fsum(values) / len(values)  # values are bounded by _MAX_MS: no overflow
+
+
 def read_timing(path: Path) -> PerfSummary:
     return summary_from_timing(parse_json(read_text(path, TIMING_EXPECTED), path, TIMING_EXPECTED), path)
 
 
 # ---------------------------------------------------------------------------------------------------------
-# --dumpProfile tables. The log prefix "[date] [I] " is stripped before matching.
-_NUMBER = r"(-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|-?nan|-?inf)"
-_ROW_NAME_FIRST_3 = re.compile(rf"^\s*(?P<name>.*?)\s+{_NUMBER}\s+{_NUMBER}\s+{_NUMBER}\s*$")
-_ROW_NAME_FIRST_4 = re.compile(rf"^\s*(?P<name>.*?)\s+{_NUMBER}\s+{_NUMBER}\s+{_NUMBER}\s+{_NUMBER}\s*$")
-_ROW_NAME_LAST = re.compile(rf"^\s*{_NUMBER}\s+{_NUMBER}\s+{_NUMBER}\s+{_NUMBER}\s+(?P<name>.*?)\s*$")
-_PROFILE_HEADER = re.compile(r"=== Profile \((\d+) iterations ?\) ===")
+# --dumpProfile tables. The log prefix "[date] [I] " is stripped before matching. Rows are split on
+# whitespace rather than matched by one pattern: "(?P<name>.*?)\s+NUMBER..." backtracked for minutes
+# on a long line.
+_NUMBER = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|-?nan|-?inf", re.ASCII)
+_PROFILE_HEADER = re.compile(r"=== Profile \((\d{1,12}) iterations ?\) ===", re.ASCII)
 _LOG_PREFIX = re.compile(r"^\[[^\]]*\] \[[A-Z]\] ")
+
+
+class _Row:
+    """A table row split into its name and its numbers (None when the row is not one)."""
+
+    def __init__(self, name: str, numbers: list[float | None]) -> None:
+        self.name, self.numbers = name, numbers
+
+
+def _split_row(row: str, count: int, name_last: bool) -> _Row | None:
+    text = row.strip()
+    if name_last:
+        parts = text.split(None, count)
+        if len(parts) != count + 1:
+            return None
+        numbers, name = parts[:count], parts[count]
+    else:
+        parts = text.rsplit(None, count)
+        if len(parts) != count + 1:
+            return None
+        name, numbers = parts[0], parts[1:]
+    if not all(_NUMBER.fullmatch(n) for n in numbers):
+        return None
+    return _Row(name, [_float(n) for n in numbers])
 
 
 def parse_profile_table(lines: Sequence[str]) -> tuple[Profile, float | None] | None:
@@ -170,22 +212,15 @@ def parse_profile_table(lines: Sequence[str]) -> tuple[Profile, float | None] | 
         row = _LOG_PREFIX.sub("", line)
         if not row.strip():
             break
-        if layout == "name_last":
-            match = _ROW_NAME_LAST.match(row)
-            values = match.groups()[:4] if match else ()
-            time_ms, average, median, percent = (_float(v) for v in values) if match else (None,) * 4
-        elif layout == "name_first_4":
-            match = _ROW_NAME_FIRST_4.match(row)
-            time_ms, average, median, percent = (
-                (_float(v) for v in match.groups()[1:]) if match else (None,) * 4
-            )
-        else:
-            match = _ROW_NAME_FIRST_3.match(row)
-            time_ms, average, percent = (_float(v) for v in match.groups()[1:]) if match else (None,) * 3
-            median = None
-        if not match:
+        match = _split_row(row, 3 if layout == "name_first_3" else 4, layout == "name_last")
+        if match is None:
             break
-        name = match.group("name")
+        if layout == "name_first_3":
+            time_ms, average, percent = match.numbers
+            median = None
+        else:
+            time_ms, average, median, percent = match.numbers
+        name = match.name
         if name == "Total":
             total = median if median is not None else average
             continue
@@ -197,7 +232,8 @@ def parse_profile_table(lines: Sequence[str]) -> tuple[Profile, float | None] | 
 
 # ---------------------------------------------------------------------------------------------------------
 # Python IProfiler.report_layer_time output as printed by a script: "Timing:   37.472us -> name".
-_IPROFILER_LINE = re.compile(r"(?P<value>[\d.]+)\s*(?P<unit>us|ms)\s*->\s*(?P<name>.+?)\s*$")
+# Only the text before the first "->" is matched (anchored at its end), so a long line stays linear.
+_IPROFILER_VALUE = re.compile(r"([0-9.]{1,32})\s{0,8}(us|ms)\s*$")
 
 
 def parse_iprofiler_log(lines: Sequence[str]) -> Profile | None:
@@ -206,11 +242,16 @@ def parse_iprofiler_log(lines: Sequence[str]) -> Profile | None:
     for line in lines:
         if "->" not in line:
             continue
-        match = _IPROFILER_LINE.search(line)
-        if not match or not line.lstrip().lower().startswith(("timing", "layer")):
+        if not line.lstrip().lower().startswith(("timing", "layer")):
             continue
-        value = float(match.group("value")) / (1000.0 if match.group("unit") == "us" else 1.0)
-        samples.setdefault(match.group("name"), []).append(value)
+        head, _, name = line.partition("->")
+        match = _IPROFILER_VALUE.search(head[-64:])
+        name = name.strip()
+        number = _float(match.group(1)) if match else None
+        if number is None or not name:
+            continue
+        value = number / (1000.0 if match.group(2) == "us" else 1.0)  # type: ignore[union-attr]
+        samples.setdefault(name, []).append(value)
     if not samples:
         return None
     medians = {name: statistics.median(values) for name, values in samples.items()}
@@ -219,7 +260,7 @@ def parse_iprofiler_log(lines: Sequence[str]) -> Profile | None:
         LayerTime(
             name=name,
             total_ms=sum(values),
-            average_ms=statistics.fmean(values),
+            average_ms=_mean(values),
             median_ms=medians[name],
             percent=100.0 * medians[name] / total if total else None,
         )
@@ -232,5 +273,5 @@ def parse_iprofiler_log(lines: Sequence[str]) -> Profile | None:
 def read_iprofiler_log(path: Path) -> Profile:
     profile = parse_iprofiler_log(split_lines(read_text(path, "an IProfiler log")))
     if profile is None:
-        raise ArtifactError(f"{path}: no 'Timing: <t>us -> <layer>' lines", "pass the output of an IProfiler")
+        raise ArtifactError(f"{shown(path)}: no 'Timing: <t>us -> <layer>' lines", "pass the output of an IProfiler")
     return profile

@@ -28,6 +28,7 @@ from trtadvisor.confirm.diagnose import (
 from trtadvisor.confirm.evidence import EngineEvidence
 from trtadvisor.confirm.mapping import map_engine
 from trtadvisor.confirm.model import Engine, engine_to_json
+from trtadvisor.report.escape import json_document
 
 
 def tensor_producers(result: AuditResult) -> dict[str, tuple[int, str, tuple[str, ...]] | None]:
@@ -116,7 +117,7 @@ class EngineReport:
                 "bottlenecks": bottlenecks_to_json(self.bottlenecks), "diagnosis": diagnosis_to_json(self.diagnosis)}
 
     def render_json(self) -> str:
-        return json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
+        return json_document(json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n")
 
 
 def read_engine_report(*, layer_info: str | None = None, profile: str | None = None, timing: str | None = None,

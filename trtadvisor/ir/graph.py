@@ -10,6 +10,7 @@ nothing is known; a shape of ``None`` means the rank is unknown.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable, Iterator, KeysView
 from operator import attrgetter
@@ -17,10 +18,16 @@ from typing import Any
 
 import numpy as np
 import onnx
+import onnx.defs
 from onnx import AttributeProto, TensorProto, numpy_helper
+
+from trtadvisor.errors import ModelLoadError, shown
 
 Dim = int | str | None
 Shape = tuple[Dim, ...]
+
+REEXPORT_HINT = ("re-export the model, or check it with `python -c \"import onnx; "
+                 "onnx.checker.check_model('MODEL')\"`")
 
 # Constants above this many elements are not decoded: only shapes matter for them, and their
 # data may live in an external file that we never read.
@@ -55,12 +62,26 @@ class Node:
         return self.graph.proto.node[self.index]
 
     def attr(self, key: str, default: Any = None) -> Any:
+        """The attribute's value; a duplicated attribute, or one whose type contradicts the op's ONNX
+        schema (an ``axis`` given as a string), is a ModelLoadError rather than a value to compute with."""
         if self._attrs is None:
-            self._attrs = {a.name: a for a in self.proto.attribute}
+            attributes = self.proto.attribute
+            self._attrs = {a.name: a for a in attributes}
+            if len(self._attrs) != len(attributes):
+                seen = [a.name for a in attributes]
+                twice = next(n for n in seen if seen.count(n) > 1)
+                raise ModelLoadError(f"node '{shown(self.name)}' ({shown(self.op)}) has attribute '{shown(twice)}' "
+                                     "twice", REEXPORT_HINT)
         raw = self._attrs.get(key)
         if raw is None:
             return default
         if isinstance(raw, AttributeProto):
+            expected = _schema_attr_type(self.domain, self.op, key)
+            if expected is not None and raw.type != expected:
+                raise ModelLoadError(
+                    f"node '{shown(self.name)}' ({shown(self.op)}) has attribute '{shown(key)}' of type "
+                    f"{_ATTR_TYPE_NAMES.get(raw.type, raw.type)}; ONNX defines it as "
+                    f"{_ATTR_TYPE_NAMES.get(expected, expected)}", REEXPORT_HINT)
             value = _decode_attribute(raw)
             self._attrs[key] = value
             return value
@@ -75,6 +96,35 @@ class Node:
 
     def __repr__(self) -> str:
         return f"Node({self.name!r}, {self.op})"
+
+
+def _raise_for_non_text(proto: onnx.GraphProto) -> None:
+    """Raise a ModelLoadError for the first name in ``proto`` that is not UTF-8 text (protobuf gives bytes)."""
+    for node in proto.node:
+        for what, values in (("node name", [node.name]), ("op type", [node.op_type]), ("domain", [node.domain]),
+                             ("tensor name", [*node.input, *node.output])):
+            for value in values:
+                if isinstance(value, bytes):
+                    raise ModelLoadError(f"a {what} is not UTF-8 text ({shown(value.decode('utf-8', 'replace'))})",
+                                         "ONNX names are UTF-8; re-export the model")
+    for vi in (*proto.input, *proto.output, *proto.value_info, *proto.initializer):
+        if isinstance(vi.name, bytes):
+            raise ModelLoadError(f"a tensor name is not UTF-8 text ({shown(vi.name.decode('utf-8', 'replace'))})",
+                                 "ONNX names are UTF-8; re-export the model")
+
+
+_ATTR_TYPE_NAMES = {v: k for k, v in AttributeProto.AttributeType.items()}
+
+
+@functools.lru_cache(maxsize=4096)
+def _schema_attr_type(domain: str, op: str, key: str) -> int | None:
+    """The attribute type the ONNX schema of ``op`` declares for ``key``; None for ops it does not know."""
+    try:
+        schema = onnx.defs.get_schema(op, domain if domain != "ai.onnx" else "")
+    except Exception:  # a custom domain or an unknown op: no schema to hold it against
+        return None
+    attribute = schema.attributes.get(key)
+    return int(attribute.type) if attribute is not None else None
 
 
 def _decode_attribute(attr: AttributeProto) -> Any:
@@ -287,7 +337,15 @@ class Graph:
         self._op_index: dict[str, list[Node]] = {}
         self._op_combinations: dict[frozenset[str], list[Node]] = {}
         self._read_before_written: list[str] = []  # see outer_scope_reads
-        self._build(proto, name_prefix)
+        try:
+            self._build(proto, name_prefix)
+            # protobuf hands back bytes, not str, for a name that is not UTF-8: one C-level join
+            # over each name table finds one without a per-name check in the loop above.
+            for names in (self.producers, self.readers, self.inputs, self.outputs, self._op_index):
+                "".join(names)
+        except TypeError:
+            _raise_for_non_text(proto)
+            raise
         initializers = self.initializers
         self._input_set = frozenset(n for n in self.inputs if n not in initializers)
         self.inputs = [n for n in self.inputs if n in self._input_set]
@@ -351,7 +409,9 @@ class Graph:
                 continue
             bodies = [attr.g] if attr.type == AttributeProto.GRAPH else list(attr.graphs)
             for body in bodies:
-                sub = Graph(body, name_prefix=f"{prefix}{node.name}/{attr.name}/", parent=self)
+                # node.name already carries this graph's prefix: adding it again doubled the names at
+                # every level (If nested 24 deep made 16 MB names)
+                sub = Graph(body, name_prefix=f"{node.name}/{attr.name}/", parent=self)
                 node.subgraphs.append(sub)
                 # Outer-scope values a body reads count as inputs of the If/Loop node: they have
                 # one more reader, which blocks fusions that would swallow them.

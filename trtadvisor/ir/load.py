@@ -21,9 +21,10 @@ import onnx.shape_inference
 from google.protobuf.message import DecodeError
 from onnx.onnx_cpp2py_export import shape_inference as _cpp_shape_inference
 
-from trtadvisor.errors import ModelLoadError
+from trtadvisor.errors import ModelLoadError, shown
 from trtadvisor.ir import shape_child
 from trtadvisor.ir.graph import Graph, Shape, TensorType, ValueInfoIndex, tensor_types_of
+from trtadvisor.safe_io import MODEL_MAX_BYTES, read_regular
 
 _REEXPORT_HINT = "re-export the model, or check it with `python -c \"import onnx; onnx.checker.check_model('MODEL')\"`"
 
@@ -43,6 +44,8 @@ class LoadedModel:
     # What the loader put right so the model could be read as TensorRT's parser reads it (nodes
     # sorted, duplicate initializers): one sentence each, reported as an info finding.
     repairs: tuple[str, ...] = ()
+    # external-data locations that leave the model's folder (absolute, "..", odd bytes): never looked up
+    outside_external_data: tuple[str, ...] = ()
 
     @property
     def node_count(self) -> int:
@@ -79,10 +82,6 @@ def load_model(path: str | os.PathLike[str], shapes: dict[str, Shape] | None = N
     inconsistent model then), so the caller's work until that query overlaps the inference.
     """
     file = Path(path)
-    if not file.exists():
-        raise ModelLoadError(f"{file}: no such file", "check the path to the .onnx file")
-    if file.is_dir():
-        raise ModelLoadError(f"{file}: is a directory", "pass the path of an .onnx file")
     overrides = dict(shapes or {})
     # A large model's shapes are inferred in a forked child while this process parses the model and
     # builds the graph; the child starts before the parse, so it does not carry the parsed copy. The
@@ -95,10 +94,9 @@ def load_model(path: str | os.PathLike[str], shapes: dict[str, Shape] | None = N
             child.cancel()
             child = None
     else:
-        try:
-            data = file.read_bytes()
-        except OSError as exc:
-            raise ModelLoadError(f"{file}: cannot be read ({exc.strerror})", "check the file's permissions") from None
+        # Only a regular file, bounded: a FIFO would block, /dev/zero would never end.
+        data = read_regular(file, what="an .onnx file", hint="pass the path of an .onnx file",
+                            limit=MODEL_MAX_BYTES, error=ModelLoadError)
     early = None
     if not overrides and (child is not None or len(data) >= shape_child.PARALLEL_MIN_BYTES):
         early = _start_shape_inference(file, data, parallel=True, child=child)
@@ -109,7 +107,7 @@ def load_model(path: str | os.PathLike[str], shapes: dict[str, Shape] | None = N
         repairs: list[str] = []
         unsorted = False
         if not (proto.functions or overrides):
-            graph = Graph(proto.graph)
+            graph = _build_graph(file, proto)
             unsorted = bool(graph.reads_before_producer())
             if graph.has_bodies() or unsorted:
                 graph = None  # If/Loop/Scan bodies take their shapes from the inferred model: below
@@ -118,7 +116,7 @@ def load_model(path: str | os.PathLike[str], shapes: dict[str, Shape] | None = N
             # Bodies of If/Loop get their shapes from the inferred model itself: infer, then build.
             rewritten = bool(proto.functions or overrides or unsorted)
             if proto.functions:
-                proto = onnx.inliner.inline_local_functions(proto)
+                proto = _inline_functions(file, proto)
             if unsorted or ((proto.functions or overrides) and _needs_sort(proto.graph)):
                 # ONNX Runtime runs such a graph and TensorRT's parser sorts the nodes before it
                 # imports them; shape inference and every pass here want graph order: sort a copy.
@@ -130,7 +128,7 @@ def load_model(path: str | os.PathLike[str], shapes: dict[str, Shape] | None = N
             if rewritten:
                 data = proto.SerializeToString()
             proto = _parse(file, _infer_shapes(file, data))
-            graph = Graph(proto.graph)
+            graph = _build_graph(file, proto)
         else:
             if early is None:
                 early = _start_shape_inference(file, data, parallel=False)
@@ -146,11 +144,14 @@ def load_model(path: str | os.PathLike[str], shapes: dict[str, Shape] | None = N
     _check_dangling_inputs(file, graph)
     twice = graph.duplicate_initializers()
     if twice:
-        shown = ", ".join(f"'{n}'" for n in twice[:3]) + (" ..." if len(twice) > 3 else "")
-        repairs.append(f"{len(twice)} initializer name(s) are listed more than once ({shown}); the audit, like "
+        names = ", ".join(f"'{shown(n, 80)}'" for n in twice[:3]) + (" ..." if len(twice) > 3 else "")
+        repairs.append(f"{len(twice)} initializer name(s) are listed more than once ({names}); the audit, like "
                        "ONNX Runtime, used the last copy")
     externals = _external_files(graph)
-    missing = tuple(f for f in externals if not (file.parent / f).exists())
+    outside = tuple(f for f in externals if not _inside_folder(f))
+    # Only locations inside the model's folder are looked up: whether a file elsewhere exists on
+    # this machine is not the model's business (a model in a pull request must not probe a CI runner).
+    missing = tuple(f for f in externals if f not in outside and not _exists(file.parent / f))
     return LoadedModel(
         path=str(file),
         proto=proto,
@@ -161,31 +162,95 @@ def load_model(path: str | os.PathLike[str], shapes: dict[str, Shape] | None = N
         missing_external_data=missing,
         shape_overrides=overrides,
         repairs=tuple(repairs),
+        outside_external_data=outside,
     )
+
+
+def _build_graph(file: Path, proto: onnx.ModelProto) -> Graph:
+    """The IR of ``proto``; what the build finds wrong (a name that is not UTF-8) names the file."""
+    try:
+        return Graph(proto.graph)
+    except ModelLoadError as exc:
+        raise ModelLoadError(f"{shown(file)}: {exc.message}", exc.hint) from None
+
+
+# Local functions are expanded before the analysis; a function calling others several times can
+# multiply the graph (f1 calls f0 twice, f2 calls f1 twice, ...): its expanded size is bounded first.
+_MAX_INLINED_NODES = 2_000_000
+
+
+def _inline_functions(file: Path, proto: onnx.ModelProto) -> onnx.ModelProto:
+    """``proto`` with its model-local functions expanded; a recursive or explosive set is a ModelLoadError."""
+    functions = {(f.domain, f.name): f for f in proto.functions}
+    sizes: dict[tuple[str, str], int] = {}
+
+    def size(key: tuple[str, str], trail: tuple[tuple[str, str], ...]) -> int:
+        if key in trail:
+            cycle = " -> ".join(f"{d}::{n}" for d, n in (*trail[trail.index(key):], key))
+            raise ModelLoadError(f"{shown(file)}: model-local functions call themselves ({shown(cycle)})",
+                                 "ONNX functions must not be recursive; re-export the model")
+        if key not in sizes:
+            total = 0
+            for node in functions[key].node:
+                callee = (node.domain, node.op_type)
+                total += size(callee, (*trail, key)) if callee in functions else 1
+                if total > _MAX_INLINED_NODES:
+                    break
+            sizes[key] = total
+        return sizes[key]
+
+    expanded = sum(size((n.domain, n.op_type), ()) if (n.domain, n.op_type) in functions else 1
+                   for n in proto.graph.node)
+    if expanded > _MAX_INLINED_NODES:
+        raise ModelLoadError(f"{shown(file)}: its local functions expand to more than {_MAX_INLINED_NODES:,} nodes",
+                             "export without nested function calls, or inline the functions first")
+    try:
+        return onnx.inliner.inline_local_functions(proto)
+    except Exception as exc:  # onnx's own validation of the functions
+        raise ModelLoadError(f"{shown(file)}: its local functions cannot be expanded ({shown(exc, 200)})",
+                             _REEXPORT_HINT) from None
+
+
+def _inside_folder(location: str) -> bool:
+    """Whether an external-data location names a file under the model's folder, decided from the text
+    alone (ONNX's rule: relative, no "..", no drive): nothing is looked up."""
+    if not location or "\x00" in location or len(location) > 1024 or location != location.strip():
+        return False
+    if location.startswith(("/", "\\")) or (len(location) > 1 and location[1] == ":"):
+        return False
+    parts = location.replace("\\", "/").split("/")
+    return ".." not in parts and all(len(part.encode("utf-8", "surrogateescape")) <= 255 for part in parts)
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
 
 
 def _parse(file: Path, data: bytes) -> onnx.ModelProto:
     if not data:
-        raise ModelLoadError(f"{file}: the file is empty", "export the model again; the file holds no bytes")
+        raise ModelLoadError(f"{shown(file)}: the file is empty", "export the model again; the file holds no bytes")
     proto = onnx.ModelProto()
     try:
         proto.ParseFromString(data)
     except DecodeError:
-        raise ModelLoadError(f"{file}: not an ONNX model, or the file is truncated",
+        raise ModelLoadError(f"{shown(file)}: not an ONNX model, or the file is truncated",
                              "check that the download or export finished; an ONNX file is a protobuf "
                              "ModelProto") from None
     except Exception as exc:  # protobuf raises a few other types on odd input
-        raise ModelLoadError(f"{file}: not an ONNX model ({type(exc).__name__})",
+        raise ModelLoadError(f"{shown(file)}: not an ONNX model ({type(exc).__name__})",
                              "pass an .onnx file written by an ONNX exporter") from None
     return proto
 
 
 def _check_structure(file: Path, proto: onnx.ModelProto) -> None:
     if proto.ir_version <= 0 or not proto.opset_import:
-        raise ModelLoadError(f"{file}: not an ONNX model (no IR version or opset)",
+        raise ModelLoadError(f"{shown(file)}: not an ONNX model (no IR version or opset)",
                              "pass an .onnx file written by an ONNX exporter")
     if not proto.graph.node:
-        raise ModelLoadError(f"{file}: the model's graph has no nodes", _REEXPORT_HINT)
+        raise ModelLoadError(f"{shown(file)}: the model's graph has no nodes", _REEXPORT_HINT)
 
 
 def _default_opset(proto: onnx.ModelProto) -> int:
@@ -297,8 +362,8 @@ def _start_shape_inference(file: Path, data: bytes, parallel: bool,
 def _inference_error(file: Path, kind: str, message: str) -> ModelLoadError:
     if kind == "InferenceError":
         first = message.strip().splitlines()[0] if message.strip() else "shape inference failed"
-        return ModelLoadError(f"{file}: the model is inconsistent: {first[:300]}", _REEXPORT_HINT)
-    return ModelLoadError(f"{file}: shape inference failed ({kind}: {message[:200]})", _REEXPORT_HINT)
+        return ModelLoadError(f"{shown(file)}: the model is inconsistent: {first[:300]}", _REEXPORT_HINT)
+    return ModelLoadError(f"{shown(file)}: shape inference failed ({kind}: {message[:200]})", _REEXPORT_HINT)
 
 
 def _infer_shapes(file: Path, data: bytes) -> bytes:
@@ -356,14 +421,14 @@ def _check_single_writers(file: Path, graph: Graph) -> None:
     for g in graph.walk():
         if g.duplicate_outputs:
             name = g.duplicate_outputs[0]
-            raise ModelLoadError(f"{file}: tensor '{name}' is written by more than one node "
+            raise ModelLoadError(f"{shown(file)}: tensor '{name}' is written by more than one node "
                                  f"(the last is '{g.producers[name].name}')", _REEXPORT_HINT)
 
 
 def _check_dangling_inputs(file: Path, graph: Graph) -> None:
     for name in graph.outer_scope_reads():
         reader = graph.readers[name][0]
-        raise ModelLoadError(f"{file}: node '{reader.name}' reads tensor '{name}', which no node, "
+        raise ModelLoadError(f"{shown(file)}: node '{reader.name}' reads tensor '{name}', which no node, "
                              "initializer or graph input provides", _REEXPORT_HINT)
 
 

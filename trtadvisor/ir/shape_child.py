@@ -18,6 +18,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from trtadvisor.errors import UserError
+from trtadvisor.safe_io import MODEL_MAX_BYTES, read_regular
+
 # Below this size, inference takes milliseconds and a fork would cost more than it saves.
 PARALLEL_MIN_BYTES = 1 << 20
 
@@ -99,12 +102,12 @@ def start_early(path: str, compute: Callable[[Path, bytes], bytes]) -> None:
     Anything unusual (a missing or small file, no fork) does nothing: the loader then does the
     work itself and reports any problem in its own words.
     """
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError, RuntimeError, UserError):
         file = Path(path)
         stat = file.stat()
         if not file.is_file() or stat.st_size < PARALLEL_MIN_BYTES:
             return
-        data = file.read_bytes()
+        data = read_regular(file, what="an .onnx file", hint="", limit=MODEL_MAX_BYTES)
         child = start(file, data, compute)
         if child is not None:
             _started[str(file.resolve())] = ((stat.st_size, stat.st_mtime_ns), data, child)
@@ -112,7 +115,7 @@ def start_early(path: str, compute: Callable[[Path, bytes], bytes]) -> None:
 
 def take(file: Path) -> tuple[bytes, ChildInference] | None:
     """The bytes and the running child started early for ``file``, if it has not changed since."""
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError, RuntimeError):  # RuntimeError: a symlink loop (resolve)
         entry = _started.pop(str(file.resolve()), None)
         if entry is None:
             return None

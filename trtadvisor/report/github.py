@@ -19,20 +19,16 @@ from trtadvisor.ci.source_locations import Locator
 from trtadvisor.knowledge.findings import Finding
 from trtadvisor.knowledge.rulebook import RuleBook, default_rulebook
 from trtadvisor.report.common import confidence_text, confirm_data, group_findings, precision_text, target_text
+from trtadvisor.report.escape import github_data, github_property
 from trtadvisor.report.fit import GITHUB_COMMENT_LIMIT, full_report_hint
 from trtadvisor.report.formats import FormatOptions
 
 COMMAND = {"error": "error", "warning": "warning", "info": "notice"}
 
 
-def escape_data(text: str) -> str:
-    """The message part of a workflow command (GitHub's toolkit ``escapeData``)."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def escape_property(text: str) -> str:
-    """A ``key=value`` property of a workflow command (GitHub's toolkit ``escapeProperty``)."""
-    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+# GitHub's toolkit escaping, plus no control characters a log viewer would interpret (see escape.py).
+escape_data = github_data
+escape_property = github_property
 
 
 def annotation(f: Finding, locator: Locator, book: RuleBook) -> str:

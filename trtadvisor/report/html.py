@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from html import escape
 from typing import Any
 
 from trtadvisor import __version__
@@ -37,6 +36,7 @@ from trtadvisor.report.common import (
     severity_counts,
     typing_text,
 )
+from trtadvisor.report.escape import html_text as escape
 from trtadvisor.report.formats import FormatOptions
 
 MAX_LAYER_ROWS = 2000  # the page must stay light on 100k-node graphs; JSON has every layer

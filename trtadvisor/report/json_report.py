@@ -10,6 +10,7 @@ from typing import Any
 
 from trtadvisor.api import AuditResult
 from trtadvisor.report.common import target_dict
+from trtadvisor.report.escape import json_document
 
 SCHEMA_ID = "trtadvisor.report/v1"
 
@@ -63,7 +64,7 @@ def _cost_summary(result: AuditResult) -> dict[str, Any]:
 
 
 def render_json(result: AuditResult) -> str:
-    return dumps_readable(report_dict(result))
+    return json_document(dumps_readable(report_dict(result)))
 
 
 def dumps_readable(data: dict[str, Any]) -> str:
@@ -124,4 +125,4 @@ class JsonFormatter:
     def format_diff(self, diff: Any) -> str:
         from trtadvisor.ci.diff import diff_dict
 
-        return json.dumps(diff_dict(diff), indent=2, ensure_ascii=False) + "\n"
+        return json_document(json.dumps(diff_dict(diff), indent=2, ensure_ascii=False) + "\n")

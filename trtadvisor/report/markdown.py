@@ -33,6 +33,7 @@ from trtadvisor.report.common import (
     severity_counts,
     typing_text,
 )
+from trtadvisor.report.escape import markdown_cell, markdown_code
 from trtadvisor.report.fit import GITHUB_COMMENT_LIMIT, Block, fit
 from trtadvisor.report.formats import FormatOptions
 
@@ -40,13 +41,12 @@ ICON = {"error": "🔴", "warning": "🟠", "info": "🔵"}
 
 
 def cell(text: object) -> str:
-    """Text safe inside a table cell: pipes escaped, line breaks flattened."""
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", "<br>")
+    """Text safe inside a table cell: no markup, pipes escaped, line breaks kept as <br>."""
+    return "<br>".join(markdown_cell(line) for line in str(text).replace("\r", "").split("\n"))
 
 
 def code(text: str) -> str:
-    ticks = "``" if "`" in text else "`"
-    return f"{ticks}{text}{ticks}"
+    return markdown_code(text)
 
 
 def _where(where: FindingLocation) -> str:

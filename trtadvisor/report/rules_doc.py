@@ -41,7 +41,8 @@ def rules_json(book: RuleBook | None = None) -> str:
 def _rule(code: str, book: RuleBook) -> RuleDoc:
     doc = book.rules.get(code.upper())
     if doc is None:
-        close = closest(code.upper(), list(book.rules))
+        # edit distance is quadratic in the length: a code longer than any rule's is near none of them
+        close = closest(code.upper(), list(book.rules)) if len(code) <= 32 else None
         hint = f"did you mean {close}? Run 'trtadvisor rules' for the list" if close else \
             "run 'trtadvisor rules' for the list of codes"
         raise UserError(f"no rule '{code[:40]}'", hint)

@@ -22,6 +22,7 @@ from trtadvisor.ci.source_locations import FindingLocation, Locator
 from trtadvisor.knowledge.findings import Finding
 from trtadvisor.knowledge.rulebook import RuleBook, RuleDoc, default_rulebook
 from trtadvisor.report.common import SARIF_LEVEL, confidence_counts, precision_counts, target_dict, target_text
+from trtadvisor.report.escape import json_document
 from trtadvisor.report.formats import FormatOptions
 
 SARIF_VERSION = "2.1.0"
@@ -112,7 +113,7 @@ def sarif_log(findings: Sequence[Finding], locator: Locator, options: FormatOpti
 
 
 def _dump(log: dict[str, Any]) -> str:
-    return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
+    return json_document(json.dumps(log, indent=2, ensure_ascii=False) + "\n")
 
 
 class SarifFormatter:

@@ -148,7 +148,7 @@ def problems(case: Case, outcome: Outcome) -> list[str]:
         lines = outcome.stderr.splitlines()
         if len(lines) != 1 or "Hint:" not in lines[0] or not lines[0].startswith("error: "):
             found.append(f"not one line with a Hint: {outcome.stderr[:300]!r}")
-        elif len(lines[0]) > 1200:
+        elif len(lines[0]) > 1300:  # UserError.one_line: 600 + 600 characters at most
             found.append(f"error line of {len(lines[0])} characters")
         for word in case.expect_in_error:
             if word not in outcome.stderr:

@@ -430,9 +430,14 @@ class GraphValues:
             start, end = node.attr("start", 0), node.attr("end")
             picked = dims[start:end]
             return np.array(picked, dtype=np.int64 if _is_concrete(picked) else object)
+        declared = self.dims(tensor) if node.op in _VALUE_SIZED else None
+        if declared is not None and all(type(d) is int for d in declared) and (_product(declared) or 0) > _MAX_ELEMENTS:
+            return None  # known to be too large before computing it
         args: list[np.ndarray | None] = []
         for name in node.inputs:
             args.append(self.sym_value(name, depth + 1) if name else None)
+        if _result_too_large(node.op, args):
+            return None  # a ConstantOfShape([1,1,65536,65536]) would allocate 16 GB
         try:
             with np.errstate(all="ignore"):
                 out = _evaluate(node, args, tensor)
@@ -449,6 +454,45 @@ class GraphValues:
             return None
         dtype = _np_dtype(self.graph.dtype(tensor)) or np.dtype(np.float32)
         return np.ones(tuple(int(d) for d in dims), dtype=dtype)  # type: ignore[arg-type]
+
+
+# Ops whose output size follows from input values (not only input sizes): bounded before evaluation.
+_VALUE_SIZED = frozenset({"ConstantOfShape", "Expand", "Tile", "Range", "Reshape"})
+
+
+def _result_too_large(op: str, args: list[np.ndarray | None]) -> bool:
+    """Whether evaluating ``op`` on ``args`` would make more than _MAX_ELEMENTS elements."""
+    present = [a for a in args if a is not None]
+    try:
+        if op == "ConstantOfShape" and present:
+            return _bounded_product(args[0].reshape(-1).tolist()) > _MAX_ELEMENTS  # type: ignore[union-attr]
+        if op == "Expand" and len(args) > 1 and args[0] is not None and args[1] is not None:
+            shape = np.broadcast_shapes(args[0].shape, tuple(int(v) for v in args[1].reshape(-1)))
+            return _bounded_product(list(shape)) > _MAX_ELEMENTS
+        if op == "Tile" and len(args) > 1 and args[0] is not None and args[1] is not None:
+            return args[0].size * _bounded_product(args[1].reshape(-1).tolist()) > _MAX_ELEMENTS
+        if op == "Range" and len(args) >= 3 and all(a is not None for a in args[:3]):
+            start, limit, delta = (float(a.reshape(-1)[0]) for a in args[:3])  # type: ignore[union-attr]
+            return delta == 0 or not np.isfinite((limit - start) / delta) or (limit - start) / delta > _MAX_ELEMENTS
+        if op in _BROADCAST and len(present) >= 2:
+            return _bounded_product(list(np.broadcast_shapes(*(a.shape for a in present)))) > _MAX_ELEMENTS
+    except TypeError:
+        return False  # symbolic sizes: nothing is allocated from them
+    except (ValueError, OverflowError, IndexError):
+        return True  # shapes that do not broadcast, or values that are no sizes: not evaluated
+    return False
+
+
+def _bounded_product(values: list[int]) -> int:
+    total = 1
+    for v in values:
+        v = int(v)
+        if v < 0:
+            return _MAX_ELEMENTS + 1
+        total *= v
+        if total > _MAX_ELEMENTS:
+            return total
+    return total
 
 
 def _evaluate(node, args: list[np.ndarray | None], tensor: str) -> np.ndarray | None:

@@ -21,7 +21,6 @@ from trtadvisor.knowledge.target import Target
 from trtadvisor.plan.context import Prediction
 from trtadvisor.plan.passes.qdq import (
     QDQ_OPS,
-    WEIGHTED_OPS,
     activation_dq,
     has_qdq,
     is_quantized_weighted,
@@ -122,8 +121,9 @@ def _placement(graph: Graph, target: Target, table: dict[str, Any], checks: _Che
                prediction: Prediction) -> None:
     multiple = int(table["channel_multiple"]["int8"])
     axes = table["weight_axis"]
+    weighted = frozenset(table["weighted_ops"])
     for node in graph.nodes:
-        if node.op in WEIGHTED_OPS:
+        if node.op in weighted:
             _weighted(graph, node, checks)
             if node.op in ("Conv", "ConvTranspose") and is_quantized_weighted(graph, node):
                 _channels(graph, node, multiple, checks)

@@ -19,8 +19,6 @@ from trtadvisor.knowledge.rulebook import RuleBook
 from trtadvisor.knowledge.target import Target
 from trtadvisor.plan.context import Prediction
 
-_LAYER_PRECISION = {"fp16": "fp16", "bf16": "bf16", "int8": "fp16", "fp8": "fp16", "best": "fp16"}
-
 
 def reformat_findings(model: LoadedModel, target: Target, book: RuleBook, prediction: Prediction,
                       notes: AdviceNotes) -> list[Finding]:
@@ -35,7 +33,7 @@ def reformat_findings(model: LoadedModel, target: Target, book: RuleBook, predic
         return []  # FP32/TF32 builds keep FP32 at the boundary; Q/DQ models follow the model
     graph = model.graph
     layer_of = _boundary_layers(graph, prediction)
-    inner = _LAYER_PRECISION[target.precision]
+    inner = platform["io_layer_precision"][target.precision]
     reformats: list[dict[str, str]] = []
     for name in graph.inputs:
         if graph.dtype(name) != TensorProto.FLOAT:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -89,6 +89,7 @@ class RuleBook:
     rules: dict[str, RuleDoc]
     ops: OpFacts
     tables: dict[str, dict[str, Any]]  # every file's raw data, for rule families with their own tables
+    _op_sets: dict[tuple[str, str, str], frozenset[str]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def default_trt(self) -> str:
@@ -103,6 +104,14 @@ class RuleBook:
 
     def rule(self, code: str) -> RuleDoc:
         return self.rules[code]
+
+    def op_set(self, file: str, table: str, key: str) -> frozenset[str]:
+        """A list of op names (or layer kinds) from ``rules/FILE`` [TABLE] KEY as a set, built once per book:
+        passes test membership per node, so the list is not rebuilt on the hot path."""
+        found = self._op_sets.get((file, table, key))
+        if found is None:
+            found = self._op_sets[(file, table, key)] = frozenset(self.tables[file][table][key])
+        return found
 
 
 def rules_dir() -> Path:

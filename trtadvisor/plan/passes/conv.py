@@ -141,7 +141,8 @@ def _try_eltwise(ctx: PlanContext, group: Group, graph: Graph, eltwise_ops: froz
 def _try_activation(ctx: PlanContext, group: Group) -> None:
     out = group.tail.outputs[0]
     readers = ctx.live_readers(out)
-    acts = [r for r in readers if r.op in ("Relu", "Clip", "Gelu") and r.inputs[0] == out]
+    own = ctx.book.op_set("fusions.toml", "platform", "conv_epilogue_ops")
+    acts = [r for r in readers if r.op in own and r.inputs[0] == out]
     if not acts:
         _try_decomposed_gelu(ctx, group, out, readers)
         return

@@ -11,11 +11,6 @@ from collections.abc import Iterable
 from trtadvisor.ir.graph import Graph, Node, is_static, node_index
 from trtadvisor.plan.context import WAIT, PlanContext
 
-# Q/DQ on constant weights is not folded away: TensorRT fuses it into the consuming layer
-# ('conv1.weight + QuantizeLinear_7 + Conv_9' in the A100 QAT engine), so it stays a layer node.
-_NEVER_FOLDED = frozenset({"QuantizeLinear", "DequantizeLinear", "If", "Loop", "Scan", "RandomNormal",
-                           "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial"})
-
 _NOOPS = {"Identity": "Identity is removed", "Dropout": "Dropout is an identity at inference"}
 
 
@@ -38,12 +33,13 @@ def _fold_constants(ctx: PlanContext, graph: Graph) -> None:
     """Eliminate no-ops and nodes whose every input is known at build time (one pass: a hot path)."""
     constants = graph.constant_names  # weights and Constant outputs
     folded = ctx.folded  # outputs of nodes folded so far: known at build time too
+    never = ctx.book.op_set("fusions.toml", "platform", "never_folded_ops")
     for node in graph.nodes:
         op = node.op
         if op == "Constant":
             ctx.eliminate(node, "constant weights, folded into the layers that read them")
             continue
-        if op in _NEVER_FOLDED or node.subgraphs:
+        if op in never or node.subgraphs:
             continue
         if op == "Shape" or op == "Size":
             if node.inputs and _has_static_shape(ctx, node.inputs[0]):
@@ -122,7 +118,8 @@ def _eliminate_shape_arithmetic(ctx: PlanContext, graph: Graph) -> None:
 
 def _is_shape_only(ctx: PlanContext, graph: Graph, node: Node, shape_only: set[Node], passthrough: set[Node]) -> bool:
     eliminated = ctx.eliminated
-    if (node in eliminated and node not in passthrough) or node.op in _NEVER_FOLDED or node.subgraphs:
+    never = ctx.book.op_set("fusions.toml", "platform", "never_folded_ops")
+    if (node in eliminated and node not in passthrough) or node.op in never or node.subgraphs:
         return False
     if not node.outputs or any(graph.is_graph_output(o) for o in node.outputs if o):
         return False

@@ -71,15 +71,13 @@ def form_myelin_regions(ctx: PlanContext) -> None:
         _make_region(ctx, region)
 
 
-_NOT_ABSORBED = frozenset({"convolution", "deconvolution", "pooling", "myelin"})
-
-
 def _absorbable(ctx: PlanContext, node: Node, ops: frozenset[str]) -> bool:
     """A node Myelin takes: its op is one Myelin compiles, and its layer is not a convolution or
     pooling layer that the classic fusions already claimed (those stay CaskConvolution/CaskPooling,
     as the TensorRT 10.16 engine shows for node_conv2d + node_relu and node_max_pool2d)."""
     group = ctx.group(node)
-    if group is None or node.op not in ops or node.subgraphs or group.kind in _NOT_ABSORBED:
+    kept = ctx.book.op_set("fusions.toml", "platform", "myelin_not_absorbed_kinds")
+    if group is None or node.op not in ops or node.subgraphs or group.kind in kept:
         return False
     return all(member.op in ops for member in group.nodes)
 
@@ -88,15 +86,16 @@ def _absorbable_by_index(ctx: PlanContext, ops: frozenset[str]) -> list[bool]:
     """_absorbable for every node, by node index: decided once per layer, so growing a region of
     tens of thousands of nodes reads a list instead of asking per neighbour."""
     takes = [False] * len(ctx.graph.nodes)
+    kept = ctx.book.op_set("fusions.toml", "platform", "myelin_not_absorbed_kinds")
     decided: set[Group] = set()  # layers of several nodes, judged once
     for group in ctx.owner.values():
         members = group.nodes
         if len(members) == 1:
             node = members[0]
-            takes[node.index] = node.op in ops and group.kind not in _NOT_ABSORBED and not node.subgraphs
+            takes[node.index] = node.op in ops and group.kind not in kept and not node.subgraphs
         elif group not in decided:
             decided.add(group)
-            if group.kind not in _NOT_ABSORBED and all(m.op in ops and not m.subgraphs for m in members):
+            if group.kind not in kept and all(m.op in ops and not m.subgraphs for m in members):
                 for member in members:
                     takes[member.index] = True
     return takes

@@ -12,8 +12,6 @@ from trtadvisor.ir.graph import Node
 from trtadvisor.plan.context import Group, PlanContext
 from trtadvisor.plan.passes.conv import gelu_blocker
 
-_OWN_EPILOGUE = frozenset({"Relu", "Clip", "Gelu"})
-
 
 def _wrapped(group: Group) -> str:
     return group.name if group.pointwise else f"PWN({group.name})"
@@ -90,6 +88,7 @@ def _note_blocked_constant(ctx: PlanContext, node: Node) -> None:
 
 def fuse_conv_generic_activation(ctx: PlanContext) -> None:
     """A convolution followed by a pointwise layer with one input and one output."""
+    own = ctx.book.op_set("fusions.toml", "platform", "conv_epilogue_ops")
     for group in _convolution_layers(ctx):
         node = group.tail
         if any(f in group.fusions for f in ("conv+relu", "conv+clip", "conv+gelu", "conv+act")):
@@ -104,7 +103,7 @@ def fuse_conv_generic_activation(ctx: PlanContext) -> None:
         if any(ctx.owner.get(r) is not act for r in readers):
             # ReLU, Clip and GELU readers already had their own near miss from the epilogue pass.
             why = ctx.why_not_sole(out, readers[0])
-            if why and _single_input(ctx, act, out) and not any(r.op in _OWN_EPILOGUE for r in readers):
+            if why and _single_input(ctx, act, out) and not any(r.op in own for r in readers):
                 ctx.near_miss("conv+act", [node, readers[0]], why)
             continue
         if not _single_input(ctx, act, out) or not _single_output(ctx, act):

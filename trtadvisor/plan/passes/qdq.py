@@ -27,12 +27,22 @@ from trtadvisor.knowledge.rulebook import RuleBook
 from trtadvisor.plan.context import Group, PlanContext
 
 QDQ_OPS = frozenset({"QuantizeLinear", "DequantizeLinear"})
-WEIGHTED_OPS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul"})
-_WINDOW_POOLS = frozenset({"MaxPool", "AveragePool"})
-_SHUFFLES = frozenset({"Flatten", "Reshape", "Squeeze", "Unsqueeze"})
 # Activations TensorRT's ScaleActivationFusion merges into a BatchNormalization before the scale folds
 # into a quantized convolution: their names vanish from the layer name (``QConvScaleFusion``).
 _CONV_KINDS = frozenset({"convolution", "deconvolution", "gemm"})
+
+
+def weighted_ops(book: RuleBook) -> frozenset[str]:
+    """Ops whose weight Q/DQ and input DQs fold into their layer: rules/qdq.toml [qdq] weighted_ops."""
+    return book.op_set("qdq.toml", "qdq", "weighted_ops")
+
+
+def _window_pools(ctx: PlanContext) -> frozenset[str]:
+    return ctx.book.op_set("qdq.toml", "qdq", "window_pool_ops")
+
+
+def _shuffles(ctx: PlanContext) -> frozenset[str]:
+    return ctx.book.op_set("qdq.toml", "qdq", "folded_shuffle_ops")
 
 
 def has_qdq(graph: Graph) -> bool:
@@ -91,8 +101,9 @@ def fuse_qdq(ctx: PlanContext) -> None:
     graph = ctx.graph
     if not has_qdq(graph):
         return
+    weighted = weighted_ops(ctx.book)
     for node in graph.nodes:
-        if node.op not in WEIGHTED_OPS or ctx.group(node) is None:
+        if node.op not in weighted or ctx.group(node) is None:
             continue
         group = ctx.owner[node]
         index = weight_input_index(graph, node)
@@ -139,7 +150,7 @@ def _fold_shuffles_before_quantized_gemm(ctx: PlanContext) -> None:
         if q is None or q.op != "QuantizeLinear":
             continue
         shuffle = ctx.live_producer(q.inputs[0])
-        if shuffle is None or shuffle.op not in _SHUFFLES or ctx.group(shuffle) is None:
+        if shuffle is None or shuffle.op not in _shuffles(ctx) or ctx.group(shuffle) is None:
             continue
         if len(ctx.owner[shuffle].nodes) != 1 or graph.is_graph_output(shuffle.outputs[0]):
             continue
@@ -250,7 +261,7 @@ def source_of(ctx: PlanContext, tensor: str) -> str:
     """``tensor``, or the input of the eliminated shuffles that produce it (folded Flatten)."""
     graph = ctx.graph
     node = graph.producer(tensor)
-    while node is not None and node in ctx.eliminated and node.op in _SHUFFLES and node.inputs:
+    while node is not None and node in ctx.eliminated and node.op in _shuffles(ctx) and node.inputs:
         tensor = node.inputs[0]
         node = graph.producer(tensor)
     return tensor
@@ -265,7 +276,7 @@ def _quantizers_of(ctx: PlanContext, tensor: str) -> list[Node] | None:
     for reader in graph.consumers(tensor):
         if reader.op == "QuantizeLinear" and reader not in ctx.eliminated:
             found.append(reader)
-        elif reader in ctx.eliminated and reader.op in _SHUFFLES:
+        elif reader in ctx.eliminated and reader.op in _shuffles(ctx):
             inner = _quantizers_of(ctx, reader.outputs[0])
             if inner is None:
                 return None
@@ -287,7 +298,7 @@ def _fuse_output_quantizer(ctx: PlanContext, q: Node) -> None:
         return
     if not _writes_int8(ctx, group, producer):
         return
-    if producer.op in _WINDOW_POOLS and group.kind == "pooling" and len(group.nodes) <= 2:
+    if producer.op in _window_pools(ctx) and group.kind == "pooling" and len(group.nodes) <= 2:
         group = _pool_into_conv(ctx, group, producer)
     residual = _residual_dq(ctx, group)
     if residual is not None and ctx.group(residual) is not None and len(ctx.owner[residual].nodes) == 1:
@@ -298,7 +309,7 @@ def _fuse_output_quantizer(ctx: PlanContext, q: Node) -> None:
 def _writes_int8(ctx: PlanContext, group: Group, producer: Node) -> bool:
     """Whether the layer ending in ``producer`` can write INT8 (TensorRT's quantized layer kinds)."""
     if group.kind in _CONV_KINDS:
-        if not any(is_quantized_weighted(ctx.graph, n) for n in group.nodes if n.op in WEIGHTED_OPS):
+        if not any(is_quantized_weighted(ctx.graph, n) for n in group.nodes if n.op in weighted_ops(ctx.book)):
             return False
         add = _fused_add(group)
         # A Conv + Add writes the type of its residual operand: INT8 only when that operand is a DQ.
@@ -306,7 +317,7 @@ def _writes_int8(ctx: PlanContext, group: Group, producer: Node) -> bool:
     if group.kind == "pooling" and producer.op in _pool_ops(ctx):
         if any(n.op == "DequantizeLinear" for n in group.nodes):
             return True
-        return producer.op in _WINDOW_POOLS and _conv_before_pool(ctx, producer) is not None
+        return producer.op in _window_pools(ctx) and _conv_before_pool(ctx, producer) is not None
     return False
 
 
@@ -336,7 +347,7 @@ def _conv_before_pool(ctx: PlanContext, pool: Node) -> Group | None:
         return None
     if ctx.sole_reader(pool.inputs[0]) is not pool or _fused_add(group) is not None:
         return None
-    if not any(is_quantized_weighted(ctx.graph, n) for n in group.nodes if n.op in WEIGHTED_OPS):
+    if not any(is_quantized_weighted(ctx.graph, n) for n in group.nodes if n.op in weighted_ops(ctx.book)):
         return None
     return group
 
@@ -454,7 +465,7 @@ def engine_style_name(graph: Graph, nodes: list[Node], fallback: str, book: Rule
     (GenericConvActFusion); a residual Add and its ReLU (EltReluFusion) and a pooling keep their names.
     Evidence: the A100 QAT engines and the TITAN RTX MobileNet-v2 QAT engine (rules/qdq.toml).
     """
-    anchor = next((n for n in nodes if n.op in WEIGHTED_OPS), None)
+    anchor = next((n for n in nodes if n.op in weighted_ops(book)), None)
     if anchor is None:
         return fallback
     table = book.tables["qdq.toml"]["qdq"]

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from trtadvisor.plan.context import PlanContext
 
-_TOPK = ("TopK", "ArgMax", "ArgMin")
-
 
 def fuse_softmax(ctx: PlanContext) -> None:
+    ops = ctx.book.ops  # ArgMax/ArgMin/TopK: rules/ops.toml [class.topk]
     for node in ctx.graph.nodes_of("Softmax", "LogSoftmax"):
         if ctx.group(node) is None:
             continue
@@ -29,7 +28,7 @@ def fuse_softmax(ctx: PlanContext) -> None:
                 if why:
                     ctx.near_miss("softmax+log", [tail, log_reader], why)
         readers = ctx.live_readers(tail.outputs[0])
-        topk = [r for r in readers if r.op in _TOPK and ctx.group(r) is not None]
+        topk = [r for r in readers if ops.class_of(r.op) == "topk" and ctx.group(r) is not None]
         if not topk:
             continue
         why = ctx.why_not_sole(tail.outputs[0], topk[0])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from trtadvisor.confirm.artifacts import load_engine
 from trtadvisor.confirm.compare import compare, layer_signature
 from trtadvisor.confirm.model import Engine, EngineLayer
+from trtadvisor.plan.context import PredictedLayer
 
 from conftest import artifact as art
 
@@ -24,14 +25,9 @@ OPS = {
 
 
 
-def layer(name: str, *nodes: str) -> dict[str, object]:
-    return {
-        "name": name,
-        "kind": "fused" if len(nodes) > 1 else "single",
-        "nodes": list(nodes),
-        "ops": [OPS[n] for n in nodes],
-        "fusions": ["F1"] if len(nodes) > 1 else [],
-    }
+def layer(name: str, *nodes: str, kind: str = "convolution", confidence: str = "inferred") -> PredictedLayer:
+    return PredictedLayer(name, kind, nodes, tuple(OPS[n] for n in nodes), ("F1",) if len(nodes) > 1 else (),
+                          confidence=confidence)
 
 
 def trt10() -> Engine:
@@ -53,6 +49,7 @@ def test_compare_with_trt10_engine() -> None:
     result = compare(predicted, trt10(), node_ops=OPS)
     assert [c["predicted"] for c in result.confirmed] == ["L0", "L2"]
     assert result.confirmed[0]["engine_layer"] == "node_conv2d + node_relu"
+    assert result.confirmed[0]["fusions"] == ["F1"] and result.confirmed[0]["nodes"] == ["node_conv2d", "node_relu"]
     # The five kernels sharing _myl4_ are one Myelin region: L4, L5 and L6 each hold only part of it.
     assert result.agreement == 4 / 7
     assert result.missed == []
@@ -68,8 +65,8 @@ def test_compare_with_trt10_engine() -> None:
 
 def test_myelin_kernels_count_as_one_region_of_its_kind() -> None:
     head = ["node_linear", "node_relu_2", "node_linear_1", "node_softmax", "node_argmax"]
-    region = {**layer("R", *head), "kind": "myelin", "confidence": "observed"}
-    classic = {**layer("R", *head), "kind": "softmax", "confidence": "inferred"}
+    region = layer("R", *head, kind="myelin", confidence="observed")
+    classic = layer("R", *head, kind="softmax", confidence="inferred")
     assert compare([region], trt10(), node_ops=OPS).agreement == 1.0
     result = compare([classic], trt10(), node_ops=OPS)
     # Same nodes, but the engine ran them in Myelin: grouping agrees, the layer does not.
@@ -97,7 +94,7 @@ def test_eliminated_nodes_and_reformats_ignored() -> None:
         )
     )
     result = compare(
-        [{"name": "X", "nodes": ["a", "b", "id"], "ops": ["Conv", "Relu", "Identity"]}],
+        [PredictedLayer("X", "convolution", ("a", "b", "id"), ("Conv", "Relu", "Identity"), ())],
         engine,
         eliminated=["id"],
     )
@@ -112,4 +109,4 @@ def test_layer_signature_equal_across_trt_versions() -> None:
     assert layer_signature(new.layers, OPS) == layer_signature(old.layers, OPS)
     assert layer_signature(new.layers, OPS)[0] == ("Conv", "Relu")
     predicted = [layer("L0", "node_conv2d", "node_relu")]
-    assert layer_signature(predicted) == (("Conv", "Relu"),)
+    assert layer_signature([p.to_json() for p in predicted]) == (("Conv", "Relu"),)

@@ -1,7 +1,7 @@
 """Prediction vs. engine: which predicted fusions TensorRT confirmed, missed, or did beyond the prediction.
 
-The prediction is the list of layer dicts of the JSON contract (``{"name", "kind", "nodes", "ops",
-"fusions", "confidence", "alternatives"}``). An engine layer is compared through its mapped ONNX nodes;
+The prediction is the audit's typed one (``PredictedLayer`` tuples of plan/context.py, whose
+``alternatives`` are the JSON contract's dicts). An engine layer is compared through its mapped ONNX nodes;
 reformat, NoOp, DLA helper, sync and internal layers (no ONNX node of their own) are left out. A layer
 matches when it holds the same nodes *and* is of the same kind, Myelin or classic: TensorRT 10.x lists
 a Myelin region as its kernels (``node_linear_myl4_0``, ``__myl_MulSum_myl4_1``, ... sharing ``_myl4_``),
@@ -17,6 +17,7 @@ from typing import Any
 
 from trtadvisor.confirm.mapping import is_other_profile, layer_role, merge_myelin_kernels
 from trtadvisor.confirm.model import Engine, EngineLayer
+from trtadvisor.plan.context import PredictedLayer
 
 _IGNORED_ROLES = frozenset({"reformat", "noop", "dla_helper", "sync", "internal"})
 CONFIDENCE_LEVELS = ("observed", "documented", "inferred")
@@ -79,15 +80,15 @@ def _calibration(rows: Iterable[tuple[str | None, bool]]) -> dict[str, dict[str,
     return table
 
 
-def _explained(predicted: Sequence[Mapping[str, Any]], engine_layers: Sequence[EngineLayer],
+def _explained(predicted: Sequence[PredictedLayer], engine_layers: Sequence[EngineLayer],
                gone: set[str]) -> dict[str, Any]:
     """Each engine layer: predicted exactly (nodes and kind), or one of the alternatives of the predicted
     layers that hold its nodes, or neither (listed)."""
     exact: set[tuple[frozenset[str], str]] = set()
-    holders: dict[str, list[Mapping[str, Any]]] = {}
+    holders: dict[str, list[PredictedLayer]] = {}
     for item in predicted:
-        nodes = frozenset(n for n in item.get("nodes", ()) if n not in gone)
-        exact.add((nodes, kind_class(item.get("kind"))))
+        nodes = frozenset(n for n in item.nodes if n not in gone)
+        exact.add((nodes, kind_class(item.kind)))
         for node in nodes:
             holders.setdefault(node, []).append(item)
     counts = {"exact": 0, "alternative": 0, "neither": 0}
@@ -99,7 +100,7 @@ def _explained(predicted: Sequence[Mapping[str, Any]], engine_layers: Sequence[E
             continue
         listed = any((frozenset(alt.get("nodes", ())) - gone, kind_class(alt.get("kind"))) == key
                      for node in layer.onnx_nodes for item in holders.get(node, ())
-                     for alt in item.get("alternatives", ()))
+                     for alt in item.alternatives)
         if listed:
             counts["alternative"] += 1
         else:
@@ -122,7 +123,7 @@ def _reason_for_split(parts: Sequence[EngineLayer], node_ops: Mapping[str, str])
 
 
 def compare(
-    predicted: Sequence[Mapping[str, Any]],
+    predicted: Sequence[PredictedLayer],
     engine: Engine,
     eliminated: Iterable[str] = (),
     node_ops: Mapping[str, str] | None = None,
@@ -146,8 +147,8 @@ def compare(
             layer_of_node.setdefault(node, []).append(layer)
     predicted_of_node: dict[str, str] = {}
     for item in predicted:
-        for node in item.get("nodes", ()):
-            predicted_of_node[node] = str(item.get("name", ""))
+        for node in item.nodes:
+            predicted_of_node[node] = item.name
 
     confirmed: list[dict[str, Any]] = []
     missed: list[dict[str, Any]] = []
@@ -157,17 +158,17 @@ def compare(
     grouped = 0
     considered = 0
     for item in predicted:
-        nodes = [node for node in item.get("nodes", ()) if node not in gone]
+        nodes = [node for node in item.nodes if node not in gone]
         if not nodes or not any(node in layer_of_node for node in nodes):
             continue  # the engine says nothing about these nodes (e.g. folded, or not in this artifact)
         considered += 1
         engine_layer = engine_sets.get(frozenset(nodes))
-        same_kind = engine_layer is not None and engine_kind(engine_layer) == kind_class(item.get("kind"))
-        rows.append((item.get("confidence"), same_kind))
+        same_kind = engine_layer is not None and engine_kind(engine_layer) == kind_class(item.kind)
+        rows.append((item.confidence, same_kind))
         if engine_layer is not None:
             grouped += 1
             if not same_kind:
-                mismatches.append({"predicted": item.get("name"), "predicted_kind": kind_class(item.get("kind")),
+                mismatches.append({"predicted": item.name, "predicted_kind": kind_class(item.kind),
                                    "engine_layer": engine_layer.name, "engine_kind": engine_kind(engine_layer),
                                    "nodes": nodes})
                 continue
@@ -175,10 +176,10 @@ def compare(
             if len(nodes) > 1 or not multi_node_only:
                 confirmed.append(
                     {
-                        "predicted": item.get("name"),
+                        "predicted": item.name,
                         "engine_layer": engine_layer.name,
                         "nodes": nodes,
-                        "fusions": list(item.get("fusions", ())),
+                        "fusions": list(item.fusions),
                     }
                 )
             continue
@@ -191,9 +192,9 @@ def compare(
             if len(parts) > 1:
                 missed.append(
                     {
-                        "predicted": item.get("name"),
+                        "predicted": item.name,
                         "nodes": nodes,
-                        "fusions": list(item.get("fusions", ())),
+                        "fusions": list(item.fusions),
                         "engine_layers": [layer.name for layer in parts],
                         "reason": _reason_for_split(parts, node_ops),
                     }
@@ -218,9 +219,9 @@ def compare(
                       explained=_explained(predicted, engine_layers, gone))
 
 
-def shares_nodes(predicted: Sequence[Mapping[str, Any]], engine: Engine) -> bool:
+def shares_nodes(predicted: Sequence[PredictedLayer], engine: Engine) -> bool:
     """Whether any engine layer names a node of the prediction (the engine was built from this model)."""
-    nodes = {node for item in predicted for node in item.get("nodes", ())}
+    nodes = {node for item in predicted for node in item.nodes}
     return any(node in nodes for layer in comparable_layers(engine) for node in layer.onnx_nodes)
 
 
@@ -245,15 +246,15 @@ def op_from_name(node: str) -> str:
     return _NAME_OP_ALIASES.get(base.lower(), base)
 
 
-def compare_by_signature(predicted: Sequence[Mapping[str, Any]], engine: Engine) -> Comparison:
+def compare_by_signature(predicted: Sequence[PredictedLayer], engine: Engine) -> Comparison:
     """Align predicted layers with engine layers by their op types and kind, in order (names aside).
 
     For an engine built from another export of the same architecture: node names differ, the layers
     TensorRT builds do not. ``agreement`` is the share of predicted layers matched in order, op types
     and kind (Myelin or classic) alike; ``grouping_agreement`` asks the op types only.
     """
-    items = [item for item in predicted if item.get("ops")]
-    ours = [(tuple(item.get("ops", ())), kind_class(item.get("kind"))) for item in items]
+    items = [item for item in predicted if item.ops]
+    ours = [(tuple(item.ops), kind_class(item.kind)) for item in items]
     layers = comparable_layers(engine)
     theirs = [(tuple(op_from_name(n) for n in layer.onnx_nodes), engine_kind(layer)) for layer in layers]
     matcher = difflib.SequenceMatcher(a=ours, b=theirs, autojunk=False)
@@ -276,7 +277,7 @@ def compare_by_signature(predicted: Sequence[Mapping[str, Any]], engine: Engine)
     grouping = difflib.SequenceMatcher(a=[o for o, _ in ours], b=[o for o, _ in theirs], autojunk=False)
     grouped = sum(block.size for block in grouping.get_matching_blocks())
     agreement = sum(hit) / len(ours) if ours else 0.0
-    rows = [(item.get("confidence"), ok) for item, ok in zip(items, hit, strict=True)]
+    rows: list[tuple[str | None, bool]] = [(item.confidence, ok) for item, ok in zip(items, hit, strict=True)]
     return Comparison(agreement, confirmed, missed, unpredicted, method="signatures",
                       grouping_agreement=grouped / len(ours) if ours else 0.0, calibration=_calibration(rows))
 

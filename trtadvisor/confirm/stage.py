@@ -59,7 +59,7 @@ def confirm_into(result: AuditResult, *, layer_info: str | None = None, profile:
     engine = load_engine(layer_info=layer_info, profile=profile, timing=timing, log=log, onnx_nodes=topo)
     bottlenecks = find_bottlenecks(engine, op_types=node_ops, top=top)
     diagnosis = diagnose(engine)
-    predicted = [layer.to_json() for layer in result.prediction.layers]
+    predicted = result.prediction.layers
     if shares_nodes(predicted, engine):
         comparison = compare(predicted, engine, eliminated=result.prediction.eliminated, node_ops=node_ops,
                              producers=tensor_producers(result))

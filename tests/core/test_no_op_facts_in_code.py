@@ -67,6 +67,7 @@ KNOWN: frozenset[tuple[str, str]] = frozenset({
                            'Reciprocal Relu Sigmoid Sign Sin Softmax Sqrt Tanh Trilu'),
     ('analysis/values.py', 'Add And Div Equal Greater GreaterOrEqual Less LessOrEqual Max Min Mod Mul '
                            'Or Pow Sub Sum Where Xor'),
+    ('analysis/values.py', 'ConstantOfShape Expand Range Reshape Tile'),  # output sizes from shape inputs
     ('analysis/values.py', 'Concat Flatten Gather GatherND Identity Reshape Slice Squeeze Tile '
                            'Transpose Unsqueeze Where'),
     ('analysis/values.py', 'Gather GatherND Reshape Slice Tile'),

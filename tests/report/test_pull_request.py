@@ -3,6 +3,7 @@ limit of a GitHub comment with a note saying what was cut and where the full rep
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -33,6 +34,8 @@ def _confirmed():
 @pytest.mark.parametrize("fmt", ["markdown", "github", "html", "json", "concise", "rich"])
 def test_confirm_results_in_every_format(fmt: str) -> None:
     text = get_formatter(fmt, FormatOptions(root=REPO)).format(_confirmed())
+    if fmt == "markdown":  # Markdown escapes its special characters in names ('Conv\_0'): read it unescaped
+        text = re.sub(r"\\(.)", r"\1", text)
     if fmt == "concise":  # one line per finding: the engine read adds none
         assert all(" TRT" in line for line in text.splitlines())
         return

@@ -35,8 +35,11 @@ def test_concise_is_one_line_per_finding_naming_its_code() -> None:
     full = json.loads(_cli("audit", str(UINT8), "--format", "json").stdout)
     proc = _cli("audit", str(UINT8), "--format", "concise")
     assert proc.returncode == 1  # the UINT8 zero points are errors
-    lines = proc.stdout.splitlines()
+    *lines, summary = proc.stdout.splitlines()
     assert len(lines) == len(full["findings"]) > 3
+    target = full["target"]
+    assert summary.startswith(f"Found {len(lines)} findings; target: TensorRT {target['trt']}, SM {target['sm']}")
+    assert ("strongly typed" if target["typing"] == "strong" else "weakly typed") in summary
     model = "samples/qdq/resnet18_ort_uint8_asymmetric.onnx"
     for line, finding in zip(lines, full["findings"], strict=True):
         where = f"{model}:{finding['nodes'][0]}" if finding["nodes"] else model

@@ -37,7 +37,8 @@ def test_confirm_results_in_every_format(fmt: str) -> None:
     if fmt == "markdown":  # Markdown escapes its special characters in names ('Conv\_0'): read it unescaped
         text = re.sub(r"\\(.)", r"\1", text)
     if fmt == "concise":  # one line per finding: the engine read adds none
-        assert all(" TRT" in line for line in text.splitlines())
+        *findings, summary = text.splitlines()
+        assert all(" TRT" in line for line in findings) and summary.startswith("Found ")
         return
     # From the A100 FP16 profile: Conv_0 + Relu_1 is the slowest layer; the engine came from another export.
     assert "Conv_0 + Relu_1" in text

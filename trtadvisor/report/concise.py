@@ -1,8 +1,10 @@
 """``--format concise``: one line per finding, ``MODEL:NODE: CODE severity message`` (ruff's name for it).
 
-For pre-commit hooks, editors and grep: no boxes, no colour, nothing but the findings. A finding without
+For pre-commit hooks, editors and grep: no boxes, no colour, one line per finding. A finding without
 a node reads ``MODEL: CODE severity message``. Text from the model is escaped so that every finding stays
-on one line.
+on one line. An audit closes, as ruff's output does, with one summary line that also states the target
+and typing mode the prediction assumed (``Found 6 findings; target: TensorRT 11.4, ...``); it starts with
+``Found``, so a grep for ``: TRT`` still sees findings only.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from trtadvisor.ci.source_locations import Locator
 from trtadvisor.knowledge.findings import Finding
+from trtadvisor.report.common import target_text
 from trtadvisor.report.formats import FormatOptions
 from trtadvisor.report.text import escape_control
 
@@ -37,7 +40,9 @@ class ConciseFormatter:
 
     def format(self, result: AuditResult) -> str:
         model = Locator(result.model.path, result.model.graph, self.options.root).model
-        return concise_lines(model, result.findings)
+        count = len(result.findings)
+        summary = f"Found {count} finding{'' if count == 1 else 's'}; target: {target_text(result.target)}\n"
+        return concise_lines(model, result.findings) + summary
 
     def format_diff(self, diff: ModelDiff) -> str:
         model = Locator(diff.new.model.path, diff.new.model.graph, self.options.root).model

@@ -195,6 +195,7 @@ class _SiteFinder:
         self.graph = graph
         self.values = values
         self._mask_cache: dict[tuple[object, ...], _MaskFacts] = {}
+        self._has_partitions: bool | None = None  # see _window_partition
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -299,6 +300,10 @@ class _SiteFinder:
         x.view(B, H/wh, wh, W/ww, ww, C).permute(0, 1, 3, 2, 4, 5), a rank-6 Transpose a few layout
         steps before the projection (its sizes usually come from shape arithmetic on padded shapes)."""
         graph = self.graph
+        if self._has_partitions is None:  # most graphs have no rank-6 Transpose: no walk at all
+            self._has_partitions = any(len(n.attr("perm") or ()) == 6 for n in graph.nodes_of("Transpose"))
+        if not self._has_partitions:
+            return None
         for _ in range(_LAYOUT_STEPS + 4):
             node = graph.producer(tensor)
             if node is None or not node.inputs:

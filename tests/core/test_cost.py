@@ -218,3 +218,18 @@ def test_held_out_keras_resnet50_on_rtx3090(precision: str) -> None:
     assert check is not None and len(check.pairs) >= 50  # 53 convolutions, pools and the FC
     assert check.spearman is not None and check.spearman >= 0.8, check.to_json()
     assert 0.5 <= check.ratio <= 2.0, check.to_json()  # type: ignore[operator]
+
+
+def test_a_group_that_does_not_divide_the_channels_leaves_the_cost_unknown(tmp_path: Path) -> None:
+    """group = 16 on a convolution of 8 output channels is an invalid model (found by the fuzz
+    campaign as a ZeroDivisionError): the layer's cost is unknown, the audit goes on."""
+    model = onnx.parser.parse_model("""
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float[1, 16, 8, 8] x) => (float[1, 8, 8, 8] y) <float[8, 1, 3, 3] w = {0.0}> {
+            y = Conv <group: int = 16, pads: ints = [1, 1, 1, 1]> (x, w)
+        }""")
+    path = tmp_path / "bad_group.onnx"
+    path.write_bytes(model.SerializeToString())
+    result = audit(str(path), trt="10.16", gpu="A100", precision="fp16")
+    conv = next(layer for layer in report_dict(result)["layers"] if "Conv" in layer["ops"])
+    assert conv["cost"] is None or conv["cost"].get("ms") is None

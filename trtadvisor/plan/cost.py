@@ -169,6 +169,8 @@ def _matrix_work(node: Node, shape: Callable[[str], Shape | None], math_: _Math)
         per_group_in = reduce
         per_group_out = out_shape[-1] if out_shape and type(out_shape[-1]) is int else 1  # type: ignore[assignment]
         flops = 2 * out * reduce
+    if per_group_in < 1 or per_group_out < 1:
+        return None  # a group that does not divide the channels: an invalid model, its cost is unknown
     multiple = math_.channels
     if not multiple or per_group_in == 1 or (per_group_in < multiple and math_.below == "cuda_cores"):
         return _NodeWork(flops, 0.0, float(flops))  # depthwise, or too few channels: CUDA cores

@@ -63,7 +63,7 @@ def _findings_rows(findings: Sequence[Finding], locator: Locator) -> list[str]:
     for g in group_findings(findings):
         f = g.finding
         count = f"×{g.count} like this: " if g.count > 1 else ""
-        rows.append(f"| {ICON.get(f.severity, '')} {f.severity} | {f.rule} | {cell(_where(locator.locate(f.nodes)))}"
+        rows.append(f"| {ICON.get(f.severity, '')} {f.severity} | {f.rule} | {_where(locator.locate(f.nodes))}"
                     f" | {cell(count + f.message)} | {cell(f.hint)} |")
     return rows
 
@@ -105,15 +105,16 @@ def _engine_blocks(result: AuditResult) -> list[Block]:
         blocks.append(Block(
             head=[f"**Hot layers** (the {len(confirm.bottlenecks)} largest by time)", "",
                   "| # | Layer | ms | Share | Cause and advice |", "|---:|---|---:|---:|---|"],
-            rows=[f"| {b.get('rank', i + 1)} | {cell(code(str(b.get('layer'))))} | "
+            rows=[f"| {b.get('rank', i + 1)} | {code(str(b.get('layer')))} | "
                   f"{float(b.get('median_ms', 0)):.4f} | {float(b.get('percent', 0)):.1f}% | "
-                  + (cell(f"**{b.get('rule')}**: {b.get('why')} Advice: {b.get('advice')}") if b.get("rule") else "-")
+                  + (f"**{cell(b.get('rule'))}**: " + cell(f"{b.get('why')} Advice: {b.get('advice')}")
+                     if b.get("rule") else "-")
                   + " |" for i, b in enumerate(confirm.bottlenecks)],
             tail=[""], what="hot layers"))
     if c is not None and (c.get("missed") or c.get("unpredicted")):
-        rows = [f"| ❌ missed | {cell(code(comparison_label(m)))} | {cell(m.get('reason', ''))} |"
+        rows = [f"| ❌ missed | {code(comparison_label(m))} | {cell(m.get('reason', ''))} |"
                 for m in c.get("missed", [])]
-        rows += [f"| ➕ unpredicted | {cell(code(str(u.get('engine_layer', '?'))))} | "
+        rows += [f"| ➕ unpredicted | {code(str(u.get('engine_layer', '?')))} | "
                  f"{cell(', '.join(map(str, u.get('predicted_layers', []))) or u.get('lead', ''))} |"
                  for u in c.get("unpredicted", [])]
         blocks.append(Block(head=["| | Predicted / engine layer | Detail |", "|---|---|---|"], rows=rows,
@@ -132,7 +133,7 @@ def _hot_block(result: AuditResult) -> Block | None:
     if predicted is None:
         return None
     hot = hot_layers(result)
-    rows = [f"| {h.index} | {cell(code(h.name))} | {h.kind} | {h.ms:.4f} | {h.share:.1%} | {h.bound} |" for h in hot]
+    rows = [f"| {h.index} | {code(h.name)} | {h.kind} | {h.ms:.4f} | {h.share:.1%} | {h.bound} |" for h in hot]
     head = ["", "### Predicted hot layers", "", f"Predicted time: {predicted}."]
     if hot:
         head += ["", "| # | Layer | Kind | ms | Share | Bound |", "|---:|---|---|---:|---:|---|"]
@@ -153,7 +154,7 @@ def _attention_block(result: AuditResult) -> Block | None:
         count = f"×{g.count} " if g.count > 1 else ""
         causal = s.get("causal")
         dims = " | ".join(_d(s.get(k)) for k in ("num_heads", "num_kv_heads", "head_size", "seq_q", "seq_kv"))
-        rows.append(f"| {cell(count)}{cell(code(names))} | {s.get('kind', '')} | {dims} | {cell(_d(s.get('mask')))} | "
+        rows.append(f"| {cell(count)}{code(names)} | {s.get('kind', '')} | {dims} | {cell(_d(s.get('mask')))} | "
                     f"{'?' if causal is None else ('yes' if causal else 'no')} | {attention_verdict(s)} | "
                     f"{cell('; '.join(map(str, s.get('reasons', []))))} |")
     return Block(head=["", title, "",
@@ -239,9 +240,9 @@ class MarkdownFormatter:
         out.append("")
         if diff.lost or diff.gained:
             out += ["### Fusions lost and gained", "", "| | Fusion | Layer | Ops | Now |", "|---|---|---|---|---|"]
-            out += [f"| ❌ lost | {code(c.fusion)} | {cell(c.layer)} | {cell(' '.join(c.ops))} | "
+            out += [f"| ❌ lost | {code(c.fusion)} | {code(c.layer)} | {cell(' '.join(c.ops))} | "
                     f"{cell(' / '.join(c.now))} |" for c in diff.lost]
-            out += [f"| ✅ gained | {code(c.fusion)} | {cell(c.layer)} | {cell(' '.join(c.ops))} | "
+            out += [f"| ✅ gained | {code(c.fusion)} | {code(c.layer)} | {cell(' '.join(c.ops))} | "
                     f"{cell(' / '.join(c.now))} |" for c in diff.gained]
             out.append("")
         if diff.attention:

@@ -107,5 +107,6 @@ def test_engine_codes_are_exercised_on_engine_fixtures(code: str) -> None:
     rule_id = BOOK.tables["engine.toml"]["rule"][code]["id"]
     tests = Path(__file__).resolve().parents[1]
     texts = [p.read_text() for p in (tests / "engine" / "test_analysis.py", tests / "core" / "test_engine_signature.py",
-                                     tests / "report" / "test_hot_layers.py") if p.exists()]
+                                     tests / "report" / "test_hot_layers.py",
+                                     tests / "report" / "test_confirm_formats.py") if p.exists()]
     assert any(f'"{rule_id}"' in text for text in texts), f"no engine fixture test asserts {rule_id} ({code})"

@@ -62,7 +62,11 @@ def attach_times(layers: Sequence[EngineLayer], profile: Profile) -> tuple[Engin
                 percent=record.percent,
             )
         )
-    return tuple(timed)
+    # Records no layer names (the kernels of a Myelin region the layer information shows as one
+    # ForeignNode, e.g. result-05 against result-02 of the TensorRT 10 cookbook) keep their time: dropped,
+    # they would leave the hottest kernels out of the ranking and every share too large.
+    extra = [record for record in profile.records if id(record) not in used]
+    return (*timed, *_layers_from_profile(Profile(records=tuple(extra)))) if extra else tuple(timed)
 
 
 def _layers_from_profile(profile: Profile) -> tuple[EngineLayer, ...]:

@@ -269,8 +269,8 @@ def compare_by_signature(predicted: Sequence[PredictedLayer], engine: Engine) ->
                 if len(ours[i][0]) > 1:
                     confirmed.append({"predicted_ops": list(ours[i][0]), "engine_layer": layers[j].name})
             continue
-        missed.extend({"predicted_ops": list(ours[i][0]), "reason": "no engine layer with these ops at this place"}
-                      for i in range(a0, a1))
+        missed.extend({"predicted_ops": list(ours[i][0]), "nodes": list(items[i].nodes),
+                       "reason": "no engine layer with these ops at this place"} for i in range(a0, a1))
         unpredicted.extend({"engine_layer": layers[j].name, "ops": list(theirs[j][0]),
                             "lead": "an engine layer the prediction does not have at this place"}
                            for j in range(b0, b1))

@@ -18,7 +18,14 @@ from trtadvisor.ci.diff import ModelDiff
 from trtadvisor.ci.source_locations import Locator
 from trtadvisor.knowledge.findings import Finding
 from trtadvisor.knowledge.rulebook import RuleBook, default_rulebook
-from trtadvisor.report.common import confidence_text, confirm_data, group_findings, precision_text, target_text
+from trtadvisor.report.common import (
+    comparison_label,
+    confidence_text,
+    confirm_data,
+    group_findings,
+    precision_text,
+    target_text,
+)
 from trtadvisor.report.escape import github_data, github_property
 from trtadvisor.report.fit import GITHUB_COMMENT_LIMIT, full_report_hint
 from trtadvisor.report.formats import FormatOptions
@@ -59,7 +66,7 @@ def _grouped(findings: Sequence[Finding]) -> list[Finding]:
     return out
 
 
-def _engine_lines(fields: Mapping[str, Any], model: str) -> list[str]:
+def _engine_lines(fields: Mapping[str, Any], model: str, book: RuleBook) -> list[str]:
     confirm = confirm_data(fields)
     if confirm is None:
         return []
@@ -69,6 +76,14 @@ def _engine_lines(fields: Mapping[str, Any], model: str) -> list[str]:
         parts.append(f"agreement {100 * float(c.get('agreement', 0)):.0f}% ({c.get('method', 'names')}): "
                      f"{len(c.get('confirmed', []))} fusions confirmed, {len(c.get('missed', []))} missed, "
                      f"{len(c.get('unpredicted', []))} unpredicted")
+    if c is not None:
+        for key, label in (("missed", "missed"), ("unpredicted", "unpredicted")):
+            items = [item for item in c.get(key, []) if isinstance(item, Mapping)]
+            names = [comparison_label(item) if key == "missed" else str(item.get("engine_layer", "?"))
+                     for item in items[:5]]
+            if names:
+                more = f" and {len(items) - len(names)} more" if len(items) > len(names) else ""
+                parts.append(f"{label}: {'; '.join(names)}{more}")
     if confirm.bottlenecks:
         parts.append("hot layers: " + "; ".join(
             f"{b.get('layer')} {float(b.get('median_ms', 0)):.4f} ms ({float(b.get('percent', 0)):.1f}%)"
@@ -76,8 +91,10 @@ def _engine_lines(fields: Mapping[str, Any], model: str) -> list[str]:
     where = f"file={escape_property(model)}"
     lines = [f"::notice {where},title={escape_property('trtadvisor engine read')}::{escape_data('. '.join(parts))}"]
     for d in confirm.diagnosis:
-        title = escape_property(f"trtadvisor diagnosis {d.get('rule')}")
-        lines.append(f"::warning {where},title={title}::"
+        title = escape_property(f"trtadvisor diagnosis {d.get('code')} {d.get('rule')}")
+        doc = book.rules.get(str(d.get("code")))
+        command = COMMAND.get(doc.severity, "warning") if doc is not None else "warning"
+        lines.append(f"::{command} {where},title={title}::"
                      + escape_data(f"{d.get('message')}. Evidence: {d.get('evidence')}. Advice: {d.get('advice')}"))
     return lines
 
@@ -114,7 +131,7 @@ class GithubFormatter:
         summary = (f"trtadvisor: {locator.model}: {target_text(result.target)}: {len(p.layers)} predicted layers "
                    f"({precision_text(p.layers)}; {confidence_text(p.layers)}), fusion coverage {p.coverage:.1%}, "
                    f"{len(result.findings)} finding(s)")
-        engine = _engine_lines(result.contract_fields(), locator.model)
+        engine = _engine_lines(result.contract_fields(), locator.model, self.book)
         return _lines(result.findings, locator, self.book, summary, engine)
 
     def format_diff(self, diff: ModelDiff) -> str:

@@ -9,8 +9,9 @@ so code scanning matches a finding across re-exports as ``--baseline`` does.
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,15 @@ from trtadvisor.ci.diff import ModelDiff
 from trtadvisor.ci.source_locations import FindingLocation, Locator
 from trtadvisor.knowledge.findings import Finding
 from trtadvisor.knowledge.rulebook import RuleBook, RuleDoc, default_rulebook
-from trtadvisor.report.common import SARIF_LEVEL, confidence_counts, precision_counts, target_dict, target_text
+from trtadvisor.report.common import (
+    SARIF_LEVEL,
+    confidence_counts,
+    confirm_data,
+    precision_counts,
+    target_dict,
+    target_text,
+)
+from trtadvisor.report.engine_items import EngineItem, engine_items
 from trtadvisor.report.escape import json_document
 from trtadvisor.report.formats import FormatOptions
 
@@ -95,15 +104,58 @@ def _result(f: Finding, locator: Locator, rule_index: dict[str, int]) -> dict[st
     return result
 
 
+def _engine_result(item: EngineItem, locator: Locator, rule_index: dict[str, int]) -> dict[str, Any]:
+    """A confirm result (diagnosis, hot layer with a known cause, missed or unpredicted layer) as a SARIF
+    result: at the model nodes it names when there are some, else at the model file, with the engine layer as
+    a logical location."""
+    known = tuple(n for n in item.nodes if n in locator.index)
+    finding = Finding(item.code, item.severity, item.message, known, item.advice)
+    result = _result(finding, locator, rule_index)
+    if item.layer:
+        result["locations"][0].setdefault("logicalLocations", []).append(
+            {"name": item.layer, "fullyQualifiedName": f"engine::{item.layer}", "kind": "resource"})
+    # The baseline fingerprint keys on nodes; an engine layer of another export names none of ours.
+    key = "\x1f".join((item.code, item.kind, item.layer or "", ",".join(item.nodes), item.message))
+    result["partialFingerprints"] = {FINGERPRINT_KEY: hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]}
+    result["properties"].update({"confirm": item.kind, **({"engine_layer": item.layer} if item.layer else {}),
+                                 **item.properties})
+    return result
+
+
+def confirm_properties(fields: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The engine read, the agreement figures and the hot-layer ranking, as a run property."""
+    confirm = confirm_data(fields)
+    if confirm is None:
+        return None
+    engine = confirm.engine
+    out: dict[str, Any] = {
+        "engine": {k: engine.get(k) for k in ("trt_version", "gpu", "sm", "total_ms")},
+        "engine_layers": len(engine.get("layers") or []),
+        "hot_layers": [{k: b.get(k) for k in ("rank", "layer", "median_ms", "percent", "measure", "type", "code",
+                                              "rule") if b.get(k) is not None} for b in confirm.bottlenecks],
+        "diagnoses": [d.get("code") for d in confirm.diagnosis],
+    }
+    c = confirm.comparison
+    if c is not None:
+        out["comparison"] = {"method": c.get("method"), "agreement": c.get("agreement"),
+                             "grouping_agreement": c.get("grouping_agreement"),
+                             "confirmed": len(c.get("confirmed", [])), "missed": len(c.get("missed", [])),
+                             "unpredicted": len(c.get("unpredicted", []))}
+    if isinstance(fields.get("cost_check"), Mapping):
+        out["cost_check"] = fields["cost_check"]
+    return out
+
+
 def sarif_log(findings: Sequence[Finding], locator: Locator, options: FormatOptions, book: RuleBook,
-              properties: dict[str, Any]) -> dict[str, Any]:
+              properties: dict[str, Any], engine: Sequence[EngineItem] = ()) -> dict[str, Any]:
     rules = [rule_descriptor(doc) for doc in book.rules.values()]
     rule_index = {rule["id"]: i for i, rule in enumerate(rules)}
     run: dict[str, Any] = {
         "tool": {"driver": {"name": "trtadvisor", "version": __version__, "semanticVersion": __version__,
                             "informationUri": INFORMATION_URI, "rules": rules}},
         "originalUriBaseIds": {ROOT_ID: {"uri": options.root.resolve().as_uri() + "/"}},
-        "results": [_result(f, locator, rule_index) for f in findings],
+        "results": [*(_result(f, locator, rule_index) for f in findings),
+                    *(_engine_result(item, locator, rule_index) for item in engine)],
         "columnKind": "unicodeCodePoints",
         "invocations": [{"executionSuccessful": True, **({"commandLine": options.command} if options.command
                                                           else {})}],
@@ -125,11 +177,17 @@ class SarifFormatter:
         locator = Locator(result.model.path, result.model.graph, self.options.root)
         target = {**target_dict(result.target), "assumed": target_text(result.target)}
         layers = result.prediction.layers
-        return _dump(sarif_log(result.findings, locator, self.options, self.book,
-                               {"target": target, "fusion_coverage": round(result.prediction.coverage, 4),
-                                "predicted_layers": len(layers), "confidence": confidence_counts(layers),
-                                "layers_with_alternatives": sum(1 for layer in layers if layer.alternatives),
-                                "layer_precisions": dict(precision_counts(layers))}))
+        fields = result.contract_fields()
+        properties: dict[str, Any] = {
+            "target": target, "fusion_coverage": round(result.prediction.coverage, 4),
+            "predicted_layers": len(layers), "confidence": confidence_counts(layers),
+            "layers_with_alternatives": sum(1 for layer in layers if layer.alternatives),
+            "layer_precisions": dict(precision_counts(layers))}
+        confirmed = confirm_properties(fields)
+        if confirmed is not None:
+            properties["confirm"] = confirmed
+        return _dump(sarif_log(result.findings, locator, self.options, self.book, properties,
+                               engine_items(fields, self.book)))
 
     def format_diff(self, diff: ModelDiff) -> str:
         locator = Locator(diff.new.model.path, diff.new.model.graph, self.options.root)

@@ -268,6 +268,58 @@ def nested_if(path: Path, depth: int = 24) -> Path:
     return _save(model, path)
 
 
+def _wire_field(number: int, payload: bytes) -> bytes:
+    """One length-delimited protobuf field, written by hand."""
+    def varint(n: int) -> bytes:
+        out = bytearray()
+        while True:
+            out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+            n >>= 7
+            if not n:
+                return bytes(out)
+    return varint(number << 3 | 2) + varint(len(payload)) + payload
+
+
+def nested_control_flow(path: Path, ops: Sequence[str]) -> Path:
+    """If/Loop bodies nested ``len(ops)`` deep (``ops[0]`` outermost), every level a valid body.
+
+    Written as protobuf bytes by hand, innermost level first: protobuf itself cannot build (or parse)
+    past about 32 levels, and a pull request can still carry such a file. Each If reads the outer ``c``
+    and ``x``; each Loop runs ``M`` times with ``x`` as its carried value."""
+    def body_head(d: int, parent: str) -> tuple[onnx.GraphProto, str]:
+        """The body graph a ``parent`` node holds at level ``d`` (0: the innermost), output ``o{d}``."""
+        if parent == "Loop":
+            return helper.make_graph([helper.make_node("Identity", [f"ci{d}"], [f"co{d}"])], f"loop{d}",
+                                     [_vi(f"i{d}", [], TensorProto.INT64), _vi(f"ci{d}", [], TensorProto.BOOL),
+                                      _vi(f"v{d}", [1, 8])],
+                                     [_vi(f"co{d}", [], TensorProto.BOOL), _vi(f"o{d}", [1, 8])]), f"v{d}"
+        return helper.make_graph([], f"then{d}", [], [_vi(f"o{d}", [1, 8])]), "x"
+
+    def node(d: int, out: str, body: bytes) -> bytes:
+        op = ops[len(ops) - d]
+        if op == "Loop":
+            proto = helper.make_node("Loop", ["M", "c", "x"], [out])
+        else:
+            proto = helper.make_node("If", ["c"], [out], else_branch=helper.make_graph(
+                [helper.make_node("Identity", ["x"], [f"e{d}"])], f"else{d}", [], [_vi(f"e{d}", [1, 8])]))
+        attribute = helper.AttributeProto(name="body" if op == "Loop" else "then_branch",
+                                          type=helper.AttributeProto.GRAPH)
+        return proto.SerializeToString() + _wire_field(5, attribute.SerializeToString() + _wire_field(6, body))
+
+    graph, carried = body_head(0, ops[-1])
+    graph.node.append(helper.make_node("Identity", [carried], ["o0"]))
+    body = graph.SerializeToString()
+    for d in range(1, len(ops)):  # the node of level d holds the body of level d - 1
+        head, _ = body_head(d, ops[len(ops) - d - 1])
+        body = head.SerializeToString() + _wire_field(1, node(d, f"o{d}", body))
+    top = helper.make_graph([], "top", [_vi("c", [], TensorProto.BOOL), _vi("x", [1, 8]),
+                                        _vi("M", [], TensorProto.INT64)], [_vi("y", [1, 8])])
+    model = helper.make_model(helper.make_graph([], "unused", [], []), opset_imports=[helper.make_opsetid("", 17)])
+    model.ClearField("graph")
+    graph_bytes = top.SerializeToString() + _wire_field(1, node(len(ops), "y", body))
+    return _save(model.SerializeToString() + _wire_field(7, graph_bytes), path)
+
+
 # ---------------------------------------------------------------------------------------------------
 # Artifacts: layer info, profile, timing, logs, configs, baselines
 
@@ -433,6 +485,10 @@ def catalogue(tmp: Path) -> list[Case]:
                        ("huge_name_scopes", huge_name_scopes), ("constant_of_shape_mask", constant_of_shape_mask),
                        ("huge_range", huge_range), ("nested_if", nested_if)):
         audit(name, make(tmp / f"{name}.onnx"))
+    for depth in (20, 33, 40, 200):
+        ops = ["If", "Loop"] * depth
+        audit(f"nested_mixed_{depth}", nested_control_flow(tmp / f"nested_{depth}.onnx", ops[:depth]),
+              codes=(0, 1) if depth < 32 else (2,), words=() if depth < 32 else ("nested",))
     audit("external_long_location", external_location(tmp / "ext_long.onnx", "w" * 5000 + ".data"))
     audit("external_outside", external_location(tmp / "ext_out.onnx", "../../../../etc/passwd"))
     audit("external_absolute", external_location(tmp / "ext_abs.onnx", "/etc/shadow"))

@@ -9,6 +9,7 @@ the profiling recipe adds detailed verbosity, the three exports and, before 11.x
 
 from __future__ import annotations
 
+import re
 import shlex
 from pathlib import Path
 
@@ -116,8 +117,31 @@ def _usable(flags: list[str], target: Target, book: RuleBook) -> list[str]:
     return [f for f in flags if g.usable(f, target.trt_version)]
 
 
+# Characters a terminal or a reviewer would not see as written: C0/C1 controls, DEL, bidirectional and
+# zero-width format characters, and lone surrogates (the bytes of a path that is not UTF-8).
+_UNSEEN = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+                     "\ud800-\udfff]")
+
+
+def _ansi_c_char(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if 0xDC80 <= code <= 0xDCFF:  # an undecodable byte of a file name: bash's \xNN writes that byte back
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 0x80 else f"\\u{code:04x}"
+
+
+def _shell_word(part: str) -> str:
+    """One word for a POSIX shell. A word with characters that would not show as written (a model's name
+    or path may hold an ESC) uses bash's ANSI-C quoting, $'...', so the command is printable in every
+    report and still runs as the same argument when pasted."""
+    if not _UNSEEN.search(part):
+        return shlex.quote(part)
+    body = part.replace("\\", "\\\\").replace("'", "\\'")
+    return "$'" + _UNSEEN.sub(_ansi_c_char, body) + "'"
+
+
 def _join(parts: list[str]) -> str:
-    return " ".join(shlex.quote(p) for p in parts)
+    return " ".join(_shell_word(p) for p in parts)
 
 
 def trtexec_command(model: LoadedModel, target: Target, book: RuleBook) -> str:

@@ -9,7 +9,10 @@ best effort: odd or missing metadata gives ``None``, never an error.
 
 from __future__ import annotations
 
+import os
+import posixpath
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -118,7 +121,14 @@ class SourceResolver:
 
     A model is often exported on another machine: ``/build/ws/repo/models/net.py`` is found as
     ``models/net.py`` when that exists under ``root``. Results are cached per path (few distinct files).
+
+    The paths come from the model, so they are untrusted: only candidates that lie lexically under
+    ``root`` (no ``..``, no absolute part) are looked up, one component at a time without following a
+    symbolic link, so a model in a pull request cannot learn whether a path elsewhere on the machine
+    exists (the rule external-data locations follow). Anything else is unknown (None).
     """
+
+    _MAX_PATH = 4096  # longer "paths" are no file name any system accepts: unknown, never looked up
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
@@ -131,22 +141,41 @@ class SourceResolver:
         return self._cache[file]
 
     def _resolve(self, file: str) -> str | None:
-        path = Path(file)
-        try:
-            return path.resolve().relative_to(self.root).as_posix() if path.exists() else self._by_suffix(file)
-        except (ValueError, OSError):
-            return self._by_suffix(file)
-
-    def _by_suffix(self, file: str) -> str | None:
-        parts = PurePosixPath(file.replace("\\", "/")).parts
-        for start in range(1, len(parts)):
-            candidate = PurePosixPath(*parts[start:])
+        if not file or len(file) > self._MAX_PATH or "\x00" in file:
+            return None
+        written = PurePosixPath(posixpath.normpath(file.replace("\\", "/")))
+        if written.is_absolute():
             try:
-                if (self.root / candidate).is_file():
-                    return candidate.as_posix()
-            except OSError:
-                return None
+                inside = written.relative_to(self.root.as_posix())
+            except ValueError:
+                inside = None
+            if inside is not None and self._is_file(inside):
+                return inside.as_posix()
+        return self._by_suffix(written)
+
+    def _by_suffix(self, written: PurePosixPath) -> str | None:
+        parts = [p for p in written.parts if p not in ("/", ".")]
+        for start in range(len(parts)):
+            candidate = PurePosixPath(*parts[start:])
+            if self._is_file(candidate):
+                return candidate.as_posix()
         return None
+
+    def _is_file(self, candidate: PurePosixPath) -> bool:
+        """Whether ``root/candidate`` is a regular file reached without leaving ``root``: a ``..`` or a
+        symbolic link on the way makes it unknown, and nothing past that point is looked up."""
+        if not candidate.parts or any(p in ("..", "") or "/" in p for p in candidate.parts):
+            return False
+        path = self.root
+        try:
+            for part in candidate.parts:
+                path = path / part
+                mode = os.lstat(path).st_mode
+                if stat.S_ISLNK(mode):
+                    return False
+        except (OSError, ValueError):
+            return False
+        return stat.S_ISREG(mode)
 
 
 def nodes_by_name(graph: object) -> dict[str, Node]:

@@ -67,8 +67,11 @@ class _Fields:
                              f"{type(value).__name__}, expected {expected}",
                              "pass the file trtexec --exportLayerInfo wrote, unedited")
 
-    def text(self, key: str, default: str | None = None) -> str | None:
+    def text(self, key: str, default: str | None = None, strict: bool = False) -> str | None:
+        """The text of ``key``; ``strict``: present means a string (a number or null is an error too)."""
         value = self.item.get(key)
+        if strict and key in self.item and not isinstance(value, str):
+            raise self._wrong(key, "text")
         if value is None:
             return default
         if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -148,8 +151,9 @@ def layers_from_json(data: Any, path: Path) -> LayerInfo:
     io_tensors: tuple[IoTensor, ...] = ()
     if isinstance(data, dict) and "Layers" in data:
         items, bindings = data["Layers"], data.get("Bindings") or []
-        if isinstance(data.get("I/O Tensors"), list):  # TensorRT 11
-            io_tensors = tuple(_io_tensor(t) for t in data["I/O Tensors"] if isinstance(t, dict))
+        if "I/O Tensors" in data:  # TensorRT 11
+            io_tensors = tuple(_io_tensor(t, path, i)
+                               for i, t in enumerate(_Fields(data, path, "the document").items("I/O Tensors")))
             bindings = bindings or [t.name for t in io_tensors]
     elif isinstance(data, list) and all(isinstance(i, dict) and "LayerType" in i for i in data):
         items, bindings = data, []  # a bare list of layer objects (IEngineInspector JSON of one layer each)
@@ -179,21 +183,35 @@ def layers_from_json(data: Any, path: Path) -> LayerInfo:
     return LayerInfo(tuple(layers), tuple(str(b) for b in bindings), detailed, io_tensors)
 
 
-def _shape(value: Any) -> list[int]:
-    return [d if isinstance(d, int) else (_int(d) if _int(d) is not None else -1) for d in value or ()] \
-        if isinstance(value, list) else []
+def _shape(value: list[Any]) -> list[int]:
+    """Dimensions of a shape list; one that is no integer in TensorRT's range is unknown (-1)."""
+    return [-1 if (d := _int(v)) is None else d for v in value]
 
 
-def _io_tensor(item: dict[str, Any]) -> IoTensor:
-    """One entry of TensorRT 11's ``I/O Tensors``; a missing field stays None (never guessed)."""
-    profiles = tuple(
-        {"min": _shape(p.get("MinShape")), "opt": _shape(p.get("OptShape")), "max": _shape(p.get("MaxShape")),
-         "format": p.get("Format")}
-        for p in item.get("ProfileInfo") or () if isinstance(p, dict))
+def _io_tensor(item: Any, path: Path | None, index: int) -> IoTensor:
+    """One entry of TensorRT 11's ``I/O Tensors``; a missing field stays None (never guessed), a field of
+    the wrong type (a number, list or object where text belongs) is an ArtifactError."""
+    where = f"I/O tensor {index}"
+    if not isinstance(item, dict):
+        raise ArtifactError(f"{shown(path or 'layer info')}: {where} is a {type(item).__name__}, expected an object "
+                            "with Name, IOMode, DataType and Dimensions",
+                            "pass the file trtexec --exportLayerInfo wrote, unedited")
+    fields = _Fields(item, path, where)
+    fields.where = f"{where} ({shown(fields.text('Name', '') or '', 60)})"
+    profiles = []
+    for i, p in enumerate(fields.items("ProfileInfo")):
+        if not isinstance(p, dict):
+            raise ArtifactError(f"{shown(path or 'layer info')}: {fields.where} profile {i} is a "
+                                f"{type(p).__name__}, expected an object with MinShape, OptShape and MaxShape",
+                                "pass the file trtexec --exportLayerInfo wrote, unedited")
+        profile = _Fields(p, path, f"{fields.where} profile {i}")
+        profiles.append({"min": _shape(profile.items("MinShape")), "opt": _shape(profile.items("OptShape")),
+                         "max": _shape(profile.items("MaxShape")), "format": profile.text("Format", strict=True)})
     shape_io = item.get("IsShapeInferenceIO")
-    return IoTensor(name=str(item.get("Name", "")), io_mode=item.get("IOMode"), data_type=item.get("DataType"),
-                    dims=tuple(_shape(item.get("Dimensions"))), location=item.get("Location"),
-                    shape_io=shape_io if isinstance(shape_io, bool) else None, profiles=profiles)
+    return IoTensor(name=fields.text("Name", "", strict=True) or "", io_mode=fields.text("IOMode", strict=True),
+                    data_type=fields.text("DataType", strict=True), dims=tuple(_shape(fields.items("Dimensions"))),
+                    location=fields.text("Location", strict=True),
+                    shape_io=shape_io if isinstance(shape_io, bool) else None, profiles=tuple(profiles))
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -24,8 +24,12 @@ from onnx.onnx_cpp2py_export import shape_inference as _cpp_shape_inference
 from trtadvisor.errors import ModelLoadError, shown
 from trtadvisor.ir import shape_child
 from trtadvisor.ir.graph import Graph, Shape, TensorType, ValueInfoIndex, tensor_types_of
+from trtadvisor.ir.nesting import body_depth
 from trtadvisor.safe_io import MODEL_MAX_BYTES, read_regular
 
+# Graph levels (main graph = 1) that protobuf's recursion limit lets through: upb stops at 100 nested
+# messages and every body level is three (GraphProto -> NodeProto -> AttributeProto); measured 32.
+_PARSABLE_LEVELS = 32
 _REEXPORT_HINT = "re-export the model, or check it with `python -c \"import onnx; onnx.checker.check_model('MODEL')\"`"
 
 
@@ -235,7 +239,14 @@ def _parse(file: Path, data: bytes) -> onnx.ModelProto:
     proto = onnx.ModelProto()
     try:
         proto.ParseFromString(data)
-    except DecodeError:
+    except DecodeError as exc:
+        depth = body_depth(data)
+        if depth > _PARSABLE_LEVELS or any(w in str(exc).lower() for w in ("depth", "recursion")):
+            raise ModelLoadError(
+                f"{shown(file)}: If/Loop/Scan bodies nested {depth - 1} deep, past what protobuf parses "
+                f"(about {_PARSABLE_LEVELS - 1} levels)",
+                "flatten the nested control flow before export (fold constant conditions, unroll or merge the "
+                "inner loops); no ONNX tool can read this model") from None
         raise ModelLoadError(f"{shown(file)}: not an ONNX model, or the file is truncated",
                              "check that the download or export finished; an ONNX file is a protobuf "
                              "ModelProto") from None

@@ -26,7 +26,7 @@ from trtadvisor.report.common import (
     precision_text,
     target_text,
 )
-from trtadvisor.report.escape import github_data, github_property
+from trtadvisor.report.escape import github_data, github_property, visible
 from trtadvisor.report.fit import GITHUB_COMMENT_LIMIT, full_report_hint
 from trtadvisor.report.formats import FormatOptions
 
@@ -128,7 +128,8 @@ class GithubFormatter:
     def format(self, result: AuditResult) -> str:
         locator = Locator(result.model.path, result.model.graph, self.options.root)
         p = result.prediction
-        summary = (f"trtadvisor: {locator.model}: {target_text(result.target)}: {len(p.layers)} predicted layers "
+        model = visible(locator.model, one_line=True)  # a plain log line: no control character of the name
+        summary = (f"trtadvisor: {model}: {target_text(result.target)}: {len(p.layers)} predicted layers "
                    f"({precision_text(p.layers)}; {confidence_text(p.layers)}), fusion coverage {p.coverage:.1%}, "
                    f"{len(result.findings)} finding(s)")
         engine = _engine_lines(result.contract_fields(), locator.model, self.book)

@@ -3,7 +3,8 @@
 Each case is a small model in ONNX text. Graph inputs named ``const_*`` become initializers (filled
 with ``fill`` unless ``constants`` gives values), so weights need no literals. A case states the
 target, the predicted layers (op types per layer, in order), optionally their fusions and names,
-the eliminated nodes, and the finding codes with a fragment of the reason each must contain.
+the eliminated nodes, and the finding codes with a fragment of the reason each must contain and the failing
+condition each names (``FUSION.CONDITION``, an id of rules/fusions.toml [fusion.FUSION] conditions).
 """
 
 from __future__ import annotations
@@ -77,6 +78,11 @@ def test_case(case: dict[str, Any], tmp_path: Path) -> None:
     assert sorted(f.rule for f in fusion_findings) == sorted(case.get("findings", []))
     for fragment in case.get("reasons", []):
         assert any(fragment in f.message for f in fusion_findings), (fragment, [f.message for f in fusion_findings])
+    if "findings" in case:
+        assert sorted(f"{f.fusion}.{f.condition}" for f in fusion_findings) == sorted(case["conditions"])
+        book = default_rulebook()
+        for f in fusion_findings:  # the message quotes the condition's text from the rule data
+            assert book.fusion(str(f.fusion)).condition(str(f.condition)) in f.message, f.message
     _missed_fusions_state_their_cost(result)
     # Every node lands in exactly one layer or in eliminated.
     placed = [n for layer in layers for n in layer.nodes] + list(result.prediction.eliminated)

@@ -20,12 +20,18 @@ class Finding:
     nodes: tuple[str, ...]
     hint: str
     cost_ms: float | None = None  # a missed fusion's predicted extra memory pass on the target
+    # A fusion near miss: the fusion and the id of its failing condition (rules/fusions.toml conditions.ID).
+    fusion: str | None = None
+    condition: str | None = None
 
     def to_json(self) -> dict[str, object]:
         data: dict[str, object] = {"rule": self.rule, "severity": self.severity, "message": self.message,
                                    "nodes": list(self.nodes), "hint": self.hint}
         if self.cost_ms is not None:
             data["cost_ms"] = self.cost_ms
+        if self.condition is not None:
+            data["fusion"] = self.fusion
+            data["condition"] = self.condition
         return data
 
 

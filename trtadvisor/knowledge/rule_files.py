@@ -32,8 +32,11 @@ META = Table(source=str, also=Opt(ListOf(str), []))
 ENGINE_RULE = RULE.extend(id=str, fixture=str, message=str, advice=str, evidence=Opt(str, ""),
                           variants=Opt(MapOf(str), {}))
 
+# conditions.ID = "text": the checks a fusion's matcher applies, each named so a near miss can say which failed.
+CONDITION_ID = r"[a-z][a-z0-9_]*"
 FUSION = Table(
-    code=str, severity=OneOf(*SEVERITIES), name=str, summary=str, conditions=ListOf(str), fix=str, bad=str,
+    code=str, severity=OneOf(*SEVERITIES), name=str, summary=str, conditions=MapOf(str, key=CONDITION_ID), fix=str,
+    bad=str,
     good=str, source=str,
     min_sm=Opt(int, None), precisions=Opt(ListOf(str), []), ops=Opt(ListOf(str), []), prefer_input=Opt(int, 0),
     tolerance=Opt(float, 1e-3), max_ops=Opt(int, 32), **EXAMPLES,

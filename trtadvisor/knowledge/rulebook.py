@@ -64,7 +64,8 @@ class FusionSpec:
     severity: str
     name: str
     summary: str
-    conditions: tuple[str, ...]
+    # id -> text: what the matcher checks (rules/fusions.toml conditions.ID); a near miss names one id.
+    conditions: dict[str, str] = field(compare=False)
     fix: str
     bad: str
     good: str
@@ -78,6 +79,14 @@ class FusionSpec:
     # "inferred" when the documentation only implies the fusion and no engine showed it: a layer
     # resting on it is never "documented" (plan/calibrate.py)
     evidence: str = "documented"
+
+    def condition(self, condition_id: str) -> str:
+        """The text of one of this fusion's conditions; an id the rule data lacks is a bug in the matcher."""
+        text = self.conditions.get(condition_id)
+        if text is None:
+            raise KeyError(f"fusion '{self.id}' has no condition '{condition_id}' in rules/fusions.toml "
+                           f"(it has: {', '.join(self.conditions)})")
+        return text
 
 
 @dataclass(frozen=True)
@@ -137,7 +146,7 @@ def _load_file(path: Path) -> dict[str, Any]:
 
 def _fusion_spec(fusion_id: str, table: dict[str, Any]) -> FusionSpec:
     fields = {k: v for k, v in table.items() if k not in EXAMPLES}  # examples stay in tables, for the meta-test
-    return FusionSpec(id=fusion_id, **{**fields, "conditions": tuple(table["conditions"]),
+    return FusionSpec(id=fusion_id, **{**fields, "conditions": dict(table["conditions"]),
                                       "precisions": tuple(table["precisions"]), "ops": tuple(table["ops"])})
 
 
@@ -170,7 +179,7 @@ def load_rulebook(directory: Path | None = None) -> RuleBook:
         # A fusion's near-miss code is documented by the first fusion that uses it.
         rules.setdefault(spec.code, RuleDoc(
             code=spec.code, name=spec.name, severity=spec.severity,
-            summary=spec.summary, rationale="Conditions: " + "; ".join(spec.conditions) + ".",
+            summary=spec.summary, rationale=_conditions_text([f for f in fusions.values() if f.code == spec.code]),
             fix=spec.fix, bad=spec.bad, good=spec.good, source=spec.source))
     return RuleBook(
         gpus=dict(tables["gpus.toml"]["gpus"]),
@@ -181,6 +190,16 @@ def load_rulebook(directory: Path | None = None) -> RuleBook:
         ops=_op_facts(tables["ops.toml"]),
         tables=tables,
     )
+
+
+def _conditions_text(specs: list[FusionSpec]) -> str:
+    """`explain`'s rationale for a fusion code: the conditions of each fusion raising it, with the ids a near
+    miss names (a code several fusions share lists each fusion's)."""
+    def listed(spec: FusionSpec) -> str:
+        return "; ".join(f"{text} [{cid}]" for cid, text in spec.conditions.items())
+    if len(specs) == 1:
+        return f"Conditions: {listed(specs[0])}."
+    return " ".join(f"Conditions of {spec.id}: {listed(spec)}." for spec in specs)
 
 
 def _op_facts(table: dict[str, Any]) -> OpFacts:

@@ -10,7 +10,7 @@ lives in ``trtadvisor/plan/passes/`` and only merges groups through :class:`Plan
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import NamedTuple, TypeVar
 
@@ -55,6 +55,19 @@ class Group:
             if self.fusions is _NO_FUSIONS:
                 self.fusions = []
             self.fusions.append(fusion_id)
+
+
+class Blocked(NamedTuple):
+    """Why a fusion does not apply: the failing condition's id in the fusion's rule data, and what failed here.
+
+    ``fusion`` and ``condition`` name ``rules/fusions.toml`` [fusion.FUSION] ``conditions.CONDITION``;
+    ``detail`` is the concrete fact (node and tensor names, values). ``PlanContext.near_miss`` builds the message
+    from both, so the rule's words live in the data only.
+    """
+
+    fusion: str
+    condition: str
+    detail: str
 
 
 class PredictedLayer(NamedTuple):
@@ -281,13 +294,16 @@ class PlanContext:
         base.nodes = list(nodes)
         return base
 
-    def near_miss(self, fusion_id: str, nodes: Iterable[Node], condition: str) -> None:
-        spec = self.book.fusion(fusion_id)
+    def near_miss(self, nodes: Iterable[Node], blocked: Blocked) -> None:
+        """Report a fusion that a condition blocks: message = what failed here + the condition from the data."""
+        spec = self.book.fusion(blocked.fusion)
+        text = spec.condition(blocked.condition)  # an id the data lacks raises: a bug in the pass
         names = [n.name for n in nodes]
+        message = (f"{spec.id} fusion of {' and '.join(names)} is blocked: {blocked.detail} "
+                   f"(condition {blocked.condition}: {text})")
         # The fusion's own fix: several fusions share one code, whose doc carries only the first one's.
-        self.findings.append(finding_for(self.book, spec.code,
-                                         f"{spec.id} fusion of {' and '.join(names)} is blocked: {condition}",
-                                         names, spec.fix))
+        finding = finding_for(self.book, spec.code, message, names, spec.fix)
+        self.findings.append(replace(finding, fusion=spec.id, condition=blocked.condition))
 
     def groups(self) -> list[Group]:
         """Distinct live groups in the order of their last node.

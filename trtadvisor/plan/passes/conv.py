@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from trtadvisor.analysis.shapes import broadcast_blocker
 from trtadvisor.ir.graph import Graph, Node
-from trtadvisor.plan.context import Group, PlanContext
+from trtadvisor.plan.context import Blocked, Group, PlanContext
 from trtadvisor.plan.passes.scale import conv_like_ops
 
 
@@ -23,40 +23,41 @@ def fuse_pad_into_conv(ctx: PlanContext) -> None:
             continue
         if reader.inputs[0] != node.outputs[0]:
             continue
-        reason = _pad_blocker(graph, node)
-        if reason is not None:
-            ctx.near_miss("pad+conv", [node, reader], reason)
+        blocked = _pad_blocker(graph, node)
+        if blocked is not None:
+            ctx.near_miss([node, reader], blocked)
             continue
         conv_group = ctx.owner[reader]
         merged = ctx.merge(conv_group, ctx.owner[node], "pad+conv", name=f"{node.name} + {conv_group.name}")
         merged.kind = "deconvolution" if reader.op == "ConvTranspose" else "convolution"
 
 
-def _pad_blocker(graph: Graph, pad: Node) -> str | None:
+def _pad_blocker(graph: Graph, pad: Node) -> Blocked | None:
     mode = pad.attr("mode", "constant")
     if mode != "constant":
-        return f"pad mode is '{mode}', only constant zero padding folds into a convolution"
+        return Blocked("pad+conv", "constant_zero", f"pad mode is '{mode}'")
     if pad.has_attr("pads"):
         pads = pad.attr("pads")
     else:
         pads_input = pad.input(1)
         value = graph.const_value(pads_input) if pads_input else None
         if value is None:
-            return "the pads are not constants"
+            return Blocked("pad+conv", "constant_pads", f"the pads input '{pads_input}' is not a constant")
         pads = [int(v) for v in value.reshape(-1)]
     negative = [p for p in pads if p < 0]
     if negative:
-        return f"pads {list(pads)} include negative values"
+        return Blocked("pad+conv", "non_negative", f"pads {list(pads)} include negative values")
     value_input = pad.input(2)
     fill = graph.scalar(value_input) if value_input else float(pad.attr("value", 0.0))
     if fill is None or fill != 0.0:
-        return f"the pad value is {fill if fill is not None else 'not a constant'}, not 0"
+        shown = fill if fill is not None else "not a constant"
+        return Blocked("pad+conv", "constant_zero", f"the pad value is {shown}")
     half = len(pads) // 2
     if half >= 2 and (pads[0] or pads[1] or pads[half] or pads[half + 1]):
-        return "batch or channel dimensions are padded"
+        return Blocked("pad+conv", "spatial_only", f"pads {list(pads)} pad the batch or channel dimension")
     axes = pad.input(3)
     if axes:
-        return "the Pad has explicit axes"
+        return Blocked("pad+conv", "spatial_only", f"the Pad has an explicit axes input '{axes}'")
     return None
 
 
@@ -129,11 +130,11 @@ def _try_eltwise(ctx: PlanContext, group: Group, graph: Graph, eltwise_ops: froz
         return  # the other operand's convolution takes the Add (preferred input, or the only one free)
     broadcast = _broadcast_blocker(ctx, out, other)
     if broadcast is not None:
-        ctx.near_miss("conv+eltwise", [group.tail, add], broadcast)
+        ctx.near_miss([group.tail, add], Blocked("conv+eltwise", "same_shape", broadcast))
         return
     why = ctx.why_not_sole(out, add)
     if why is not None:
-        ctx.near_miss("conv+eltwise", [group.tail, add], why)
+        ctx.near_miss([group.tail, add], Blocked("conv+eltwise", "sole_reader", why))
         return
     ctx.merge(group, ctx.owner[add], "conv+eltwise")
 
@@ -152,15 +153,17 @@ def _try_activation(ctx: PlanContext, group: Group) -> None:
     fusion = {"Relu": "conv+relu", "Clip": "conv+clip", "Gelu": "conv+gelu"}[act.op]
     why = ctx.why_not_sole(out, act)
     if why is not None:
-        ctx.near_miss(fusion, [group.tail, act], why)
+        ctx.near_miss([group.tail, act], Blocked(fusion, "sole_reader", why))
         return
-    if act.op == "Clip" and any(i and not ctx.is_build_constant(i) for i in act.inputs[1:]):
-        ctx.near_miss(fusion, [group.tail, act], "the Clip bounds are not constants")
+    dynamic = [i for i in act.inputs[1:] if i and not ctx.is_build_constant(i)] if act.op == "Clip" else []
+    if dynamic:
+        ctx.near_miss([group.tail, act], Blocked("conv+clip", "constant_bounds",
+                                                 f"Clip bound '{dynamic[0]}' is not a constant"))
         return
     if act.op == "Gelu":
-        reason = gelu_blocker(ctx)
-        if reason is not None:
-            ctx.near_miss(fusion, [group.tail, act], reason)
+        blocked = gelu_blocker(ctx)
+        if blocked is not None:
+            ctx.near_miss([group.tail, act], blocked)
             return
     ctx.merge(group, ctx.owner[act], fusion)
 
@@ -171,23 +174,26 @@ def _try_decomposed_gelu(ctx: PlanContext, group: Group, out: str, readers: list
     if gelu is None or "gelu" not in gelu.fusions or gelu.kind == "myelin":
         return
     tail = group.tail
-    if any(ctx.owner.get(r) is not gelu for r in readers) or ctx.graph.is_graph_output(out):
-        ctx.near_miss("conv+gelu", [tail, readers[0]], ctx.why_not_sole(out, readers[0]) or "other readers")
+    outside = [r.name for r in readers if ctx.owner.get(r) is not gelu]
+    if outside or ctx.graph.is_graph_output(out):
+        detail = (f"tensor '{out}' is also read by {', '.join(outside[:3])}{' ...' if len(outside) > 3 else ''}"
+                  if outside else f"tensor '{out}' is a graph output")
+        ctx.near_miss([tail, readers[0]], Blocked("conv+gelu", "sole_reader", detail))
         return
-    reason = gelu_blocker(ctx)
-    if reason is not None:
-        ctx.near_miss("conv+gelu", [tail, readers[0]], reason)
+    blocked = gelu_blocker(ctx)
+    if blocked is not None:
+        ctx.near_miss([tail, readers[0]], blocked)
         return
     ctx.merge(group, gelu, "conv+gelu")
 
 
-def gelu_blocker(ctx: PlanContext) -> str | None:
+def gelu_blocker(ctx: PlanContext) -> Blocked | None:
     """Why Conv + GELU cannot fuse on this target (FP16/INT8 on Turing or later); None when it can."""
     spec = ctx.book.fusion("conv+gelu")
     if ctx.target.precision not in spec.precisions:
-        return f"precision is {ctx.target.precision}; Conv + GELU needs FP16 or INT8 in and out"
+        return Blocked("conv+gelu", "precision", f"precision is {ctx.target.precision}")
     if ctx.target.sm is not None and spec.min_sm is not None and ctx.target.sm < spec.min_sm:
-        return f"SM {ctx.target.sm} is older than Turing (SM {spec.min_sm})"
+        return Blocked("conv+gelu", "sm", f"SM {ctx.target.sm} is older than Turing (SM {spec.min_sm})")
     return None
 
 
@@ -210,7 +216,7 @@ def fuse_activation_pairs(ctx: PlanContext) -> None:
                 continue
             why = ctx.why_not_sole(out, acts[0])
             if why is not None:
-                ctx.near_miss("scale+act", [node, acts[0]], why)
+                ctx.near_miss([node, acts[0]], Blocked("scale+act", "sole_reader", why))
                 continue
             merged = ctx.merge(group, ctx.owner[acts[0]], "scale+act")
             merged.kind = "pointwise"
@@ -254,7 +260,7 @@ def note_depthwise_separable(ctx: PlanContext) -> None:
         if reader is None or reader.op != "Conv" or not _is_pointwise_conv(graph, reader):
             continue
         if ctx.target.sm is not None and spec.min_sm is not None and ctx.target.sm < spec.min_sm:
-            ctx.near_miss("depsep-conv", [node, reader], f"SM {ctx.target.sm} is below {spec.min_sm}")
+            ctx.near_miss([node, reader], Blocked("depsep-conv", "sm", f"SM {ctx.target.sm} is below {spec.min_sm}"))
 
 
 def _is_depthwise(graph: Graph, conv: Node) -> bool:

@@ -9,7 +9,7 @@ and the fused layer stays under the size cap. Names follow TensorRT's progressiv
 from __future__ import annotations
 
 from trtadvisor.ir.graph import Node
-from trtadvisor.plan.context import Group, PlanContext
+from trtadvisor.plan.context import Blocked, Group, PlanContext
 from trtadvisor.plan.passes.conv import gelu_blocker
 
 
@@ -60,9 +60,9 @@ def fuse_pointwise(ctx: PlanContext) -> None:
             if any(ctx.owner.get(r) is not mine for r in ctx.live_readers(name)):
                 continue  # the value is needed outside: it would become a second output
             if len(mine.nodes) + len(theirs.nodes) > cap:
-                ctx.near_miss("pointwise", [producer, node],
-                              f"the fused layer would hold {len(mine.nodes) + len(theirs.nodes)} ops, over the "
-                              f"cap of {cap}")
+                ctx.near_miss([producer, node], Blocked(
+                    "pointwise", "size_cap",
+                    f"the fused layer would hold {len(mine.nodes) + len(theirs.nodes)} ops, over the cap of {cap}"))
                 continue
             name_ = f"PWN({_wrapped(theirs)}, {_wrapped(mine) if len(mine.nodes) > 1 else mine.name})"
             merged = ctx.merge(mine, theirs, "pointwise", name=name_)
@@ -82,8 +82,8 @@ def _note_blocked_constant(ctx: PlanContext, node: Node) -> None:
     if any(ctx.book.ops.is_pointwise(n.op) and ctx.group(n) is not None and len(ctx.owner[n].nodes) == 1
            for n in neighbours):
         size = ctx.graph.constant_size(const)
-        ctx.near_miss("pointwise", [node], f"constant operand '{const}' holds {size if size else 'many'} values; "
-                      "pointwise fusion takes single-value constants only")
+        ctx.near_miss([node], Blocked("pointwise", "single_value_constants",
+                                      f"constant operand '{const}' holds {size if size else 'many'} values"))
 
 
 def fuse_conv_generic_activation(ctx: PlanContext) -> None:
@@ -104,7 +104,7 @@ def fuse_conv_generic_activation(ctx: PlanContext) -> None:
             # ReLU, Clip and GELU readers already had their own near miss from the epilogue pass.
             why = ctx.why_not_sole(out, readers[0])
             if why and _single_input(ctx, act, out) and not any(r.op in own for r in readers):
-                ctx.near_miss("conv+act", [node, readers[0]], why)
+                ctx.near_miss([node, readers[0]], Blocked("conv+act", "sole_reader", why))
             continue
         if not _single_input(ctx, act, out) or not _single_output(ctx, act):
             continue

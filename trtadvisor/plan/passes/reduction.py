@@ -19,7 +19,7 @@ from trtadvisor.analysis.evaluate import (
     evaluate,
 )
 from trtadvisor.ir.graph import Graph, Node
-from trtadvisor.plan.context import PlanContext
+from trtadvisor.plan.context import Blocked, PlanContext
 
 _MAX_GELU_NODES = 10
 _SEARCH_DEPTH = 6
@@ -119,7 +119,7 @@ def fuse_gelu(ctx: PlanContext) -> None:
         nodes, escaped = match
         nodes = [n for n in nodes if n not in ctx.eliminated]  # see-through no-ops stay removed
         if escaped:
-            ctx.near_miss("gelu", nodes, escaped)
+            ctx.near_miss(nodes, Blocked("gelu", "sole_reader", escaped))
             continue
         ctx.fuse_nodes(nodes, "gelu", kind="pointwise")
 
@@ -265,6 +265,6 @@ def reduce_to_pooling(ctx: PlanContext) -> None:
         if sorted(a % 4 for a in axes) != [2, 3]:
             continue
         if not node.attr("keepdims", 1):
-            ctx.near_miss("reduce-to-pool", [node], "keepdims is 0")
+            ctx.near_miss([node], Blocked("reduce-to-pool", "keepdims", "keepdims is 0"))
             continue
         ctx.fuse_nodes([node], "reduce-to-pool", kind="pooling")

@@ -6,7 +6,7 @@ Source: rules/fusions.toml [fusion."scale-noop"] and [fusion."conv+scale"].
 from __future__ import annotations
 
 from trtadvisor.ir.graph import Node
-from trtadvisor.plan.context import Group, PlanContext
+from trtadvisor.plan.context import Blocked, Group, PlanContext
 
 # Element-wise ops with a constant operand that TensorRT turns into a Scale layer, and the
 # operand value that makes each one an identity.
@@ -69,27 +69,32 @@ def _is_channel_constant(ctx: PlanContext, name: str, conv_out: str) -> bool:
     return padded[1] == channels and all(d == 1 for i, d in enumerate(padded) if i != 1)
 
 
-def _scale_blocker(ctx: PlanContext, node: Node, conv_out: str) -> str | None:
+# The reader is no scale at all (not a near miss): the chain of folds ends there.
+NOT_A_SCALE = Blocked("conv+scale", "per_channel", "not a scale")
+
+
+def _scale_blocker(ctx: PlanContext, node: Node, conv_out: str) -> Blocked | None:
     """Why ``node`` (reading ``conv_out``) is not a Scale that folds into the convolution; None if it is."""
     constant = ctx.is_build_constant
     if node.op == "BatchNormalization":
         params = [i for i in node.inputs[1:] if i]
         dynamic = [p for p in params if not constant(p)]
         if dynamic:
-            return f"BatchNormalization parameter '{dynamic[0]}' is not a constant"
+            return Blocked("conv+scale", "constant_params",
+                           f"BatchNormalization parameter '{dynamic[0]}' is not a constant")
         return None
     if node.op not in ("Mul", "Add", "Sub", "Div", "Pow") or len(node.inputs) != 2:
-        return "not a scale"
+        return NOT_A_SCALE
     other = node.inputs[1] if node.inputs[0] == conv_out else node.inputs[0]
     if node.inputs[1] != other and node.op in ("Sub", "Div", "Pow"):
-        return "not a scale"  # c - x or c / x is not an affine scale of x
+        return NOT_A_SCALE  # c - x or c / x is not an affine scale of x
     if node.op == "Pow":
         if not constant(other):
-            return f"the power '{other}' is not a constant"
-        return None if _is_channel_constant(ctx, other, conv_out) else "not a scale"
+            return Blocked("conv+scale", "constant_params", f"the power '{other}' is not a constant")
+        return None if _is_channel_constant(ctx, other, conv_out) else NOT_A_SCALE
     if not constant(other):
-        return "not a scale"
-    return None if _is_channel_constant(ctx, other, conv_out) else "not a scale"
+        return NOT_A_SCALE
+    return None if _is_channel_constant(ctx, other, conv_out) else NOT_A_SCALE
 
 
 def fold_scales_into_convs(ctx: PlanContext) -> None:
@@ -105,11 +110,11 @@ def fold_scales_into_convs(ctx: PlanContext) -> None:
             if reader is None or ctx.group(reader) is None or len(ctx.owner[reader].nodes) > 1:
                 _report_blocked_scale(ctx, group, out)
                 break
-            reason = _scale_blocker(ctx, reader, out)
-            if reason == "not a scale":
+            blocked = _scale_blocker(ctx, reader, out)
+            if blocked is NOT_A_SCALE:
                 break
-            if reason is not None:
-                ctx.near_miss("conv+scale", [group.tail, reader], reason)
+            if blocked is not None:
+                ctx.near_miss([group.tail, reader], blocked)
                 break
             ctx.merge(group, ctx.owner[reader], "conv+scale")
         group.kind = "deconvolution" if node.op == "ConvTranspose" else "convolution"
@@ -121,4 +126,4 @@ def _report_blocked_scale(ctx: PlanContext, group: Group, out: str) -> None:
         if reader.op == "BatchNormalization":
             why = ctx.why_not_sole(out, reader)
             if why:
-                ctx.near_miss("conv+scale", [group.tail, reader], why)
+                ctx.near_miss([group.tail, reader], Blocked("conv+scale", "sole_reader", why))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from trtadvisor.ir.graph import Node
-from trtadvisor.plan.context import Group, PlanContext
+from trtadvisor.plan.context import Blocked, Group, PlanContext
 
 Perm = tuple[int, ...] | None  # None: identity of any rank
 
@@ -89,9 +89,9 @@ def fuse_shuffles(ctx: PlanContext) -> None:
                 break
             merged = _merge_states(state, _state_of(reader))
             if merged is None:
-                ctx.near_miss("shuffle+shuffle", [tail, reader],
-                              "both shuffles reshape and the transpose between them is not undone "
-                              "by the next one")
+                ctx.near_miss([tail, reader], Blocked(
+                    "shuffle+shuffle", "transpose_undone",
+                    f"both shuffles reshape and the transpose between them is not undone by {reader.name}"))
                 break
             ctx.merge(group, other, "shuffle+shuffle")
             state = merged
@@ -127,7 +127,8 @@ def fuse_shuffle_reduce(ctx: PlanContext) -> None:
         if reader is None or not reader.op.startswith("Reduce") or ctx.group(reader) is None:
             continue
         if not reader.attr("keepdims", 1):
-            ctx.near_miss("shuffle+reduce", [node, reader], f"{reader.name} does not keep dimensions (keepdims=0)")
+            ctx.near_miss([node, reader], Blocked("shuffle+reduce", "keepdims",
+                                                  f"{reader.name} does not keep dimensions (keepdims=0)"))
             continue
         reduce_group = ctx.owner[reader]
         merged = ctx.merge(reduce_group, group, "shuffle+reduce", name=f"{node.name} + {reduce_group.name}")

@@ -5,7 +5,7 @@ Sources: rules/fusions.toml [fusion."softmax+log"] and [fusion."softmax+topk"].
 
 from __future__ import annotations
 
-from trtadvisor.plan.context import PlanContext
+from trtadvisor.plan.context import Blocked, PlanContext
 
 
 def fuse_softmax(ctx: PlanContext) -> None:
@@ -26,14 +26,14 @@ def fuse_softmax(ctx: PlanContext) -> None:
                 log_reader = next(r for r in ctx.live_readers(tail.outputs[0]) if r.op == "Log")
                 why = ctx.why_not_sole(tail.outputs[0], log_reader)
                 if why:
-                    ctx.near_miss("softmax+log", [tail, log_reader], why)
+                    ctx.near_miss([tail, log_reader], Blocked("softmax+log", "sole_reader", why))
         readers = ctx.live_readers(tail.outputs[0])
         topk = [r for r in readers if ops.class_of(r.op) == "topk" and ctx.group(r) is not None]
         if not topk:
             continue
         why = ctx.why_not_sole(tail.outputs[0], topk[0])
         if why is not None:
-            ctx.near_miss("softmax+topk", [tail, topk[0]], why)
+            ctx.near_miss([tail, topk[0]], Blocked("softmax+topk", "sole_reader", why))
             continue
         ctx.merge(group, ctx.owner[topk[0]], "softmax+topk")
         group.kind = "softmax"

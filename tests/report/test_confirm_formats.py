@@ -179,6 +179,10 @@ def test_human_formats_show_every_confirm_result(fmt: str, name: str) -> None:
         assert _label(item) in text
     for item in want["unpredicted"]:
         assert item["engine_layer"] in text
+    check = confirmed(name).contract_fields().get("cost_check")
+    if check is not None and check["spearman"] is not None:
+        assert f"Spearman {check['spearman']:.2f} over {check['paired_layers']} paired layers" in text
+        assert check["pairs"][0]["engine_layer"] in text
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -232,3 +236,57 @@ def test_json_holds_the_contract_fields(name: str) -> None:
 
 def test_every_format_is_covered() -> None:
     assert set(FORMATS) == {"json", "rich", "markdown", "html", "github", "concise", "sarif"}
+
+
+def _a100_confirmed() -> AuditResult:
+    result = audit(RESNET, trt="8.6", gpu="A100 80GB PCIe", precision="fp16")
+    confirm_into(result, layer_info=str(artifact(A100_FP16 + "graph.json")),
+                 profile=str(artifact(A100_FP16 + "profile.json")))
+    return result
+
+
+def test_cost_check_pairs_predicted_with_measured_layer_times() -> None:
+    """The A100 FP16 ResNet-18 engine against a prediction for that GPU: every compute layer paired (20
+    convolutions, two pools, the FC), the measured times are the profile's medians, the slowest first."""
+    check = _a100_confirmed().contract_fields()["cost_check"]
+    records = [r for r in json.loads(artifact(A100_FP16 + "profile.json").read_text())
+               if isinstance(r, dict) and "name" in r]
+    median = {r["name"]: r["medianMs"] for r in records}
+    assert check["paired_layers"] == len(check["pairs"]) == 23
+    assert check["measured_total_ms"] == pytest.approx(sum(median.values()), rel=1e-5)
+    assert check["pairs"][0]["engine_layer"] == _profile_slowest(A100_FP16 + "profile.json")
+    for pair in check["pairs"]:
+        assert pair["measured_ms"] == pytest.approx(median[pair["engine_layer"]], rel=1e-5)
+    assert check["gpu"] == "A100" and check["precision"] == "fp16"
+    assert check["spearman"] >= 0.8  # issue 16's done-when, as the report states it
+
+
+@pytest.mark.parametrize("fmt", ["rich", "markdown", "html", "github", "concise"])
+def test_cost_check_in_every_format(fmt: str) -> None:
+    result = _a100_confirmed()
+    check = result.contract_fields()["cost_check"]
+    text = get_formatter(fmt, FormatOptions(root=REPO, width=160)).format(result)
+    text = re.sub(r"\\(.)", r"\1", text) if fmt == "markdown" else text
+    text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", text)) if fmt == "html" else text)
+    assert f"Spearman {check['spearman']:.2f} over 23 paired layers" in text
+    assert f"predicted {check['predicted_total_ms']:.3f} ms vs measured {check['measured_total_ms']:.3f} ms" in text
+    if fmt in ("rich", "markdown", "html"):  # the per-layer table, slowest measured first
+        assert "Conv_0 + Relu_1" in text and "/conv1/Conv + /relu/Relu" in text
+
+
+def test_sarif_and_json_carry_the_cost_check() -> None:
+    result = _a100_confirmed()
+    data = json.loads(get_formatter("json", FormatOptions(root=REPO)).format(result))
+    jsonschema.validate(data, json.loads((REPO / "trtadvisor" / "schema" / "report-v1.json").read_text()))
+    log = json.loads(get_formatter("sarif", FormatOptions(root=REPO)).format(result))
+    assert log["runs"][0]["properties"]["confirm"]["cost_check"]["spearman"] == data["cost_check"]["spearman"]
+
+
+def test_cost_check_says_when_the_engine_ran_on_another_gpu() -> None:
+    """The cookbook log names its GPU (NVIDIA H100 PCIe); a prediction for an A100 is not compared in time."""
+    result = audit(LENET, trt="10.16", gpu="A100", precision="fp16", shapes={"x": (4, 1, 28, 28)})  # its opt shape
+    confirm_into(result, log=str(artifact(COOKBOOK + "result-05-dumpProfile.log")))
+    check = result.contract_fields()["cost_check"]
+    assert check["engine_gpu"] == "NVIDIA H100 PCIe" and check["gpu"] == "A100"
+    text = get_formatter("markdown", FormatOptions(root=REPO)).format(result)
+    assert "measured on NVIDIA H100 PCIe (another GPU: compare the ranks, not the times" in text

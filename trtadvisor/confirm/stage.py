@@ -14,6 +14,7 @@ from typing import Any
 from trtadvisor.api import AuditResult
 from trtadvisor.confirm.artifacts import load_engine
 from trtadvisor.confirm.compare import Comparison, compare, compare_by_signature, shares_nodes
+from trtadvisor.confirm.cost_check import CostCheck, check_costs
 from trtadvisor.confirm.diagnose import (
     DEFAULT_TOP,
     Bottleneck,
@@ -46,6 +47,20 @@ def tensor_producers(result: AuditResult) -> dict[str, tuple[int, str, tuple[str
     return producers
 
 
+def _cost_check(result: AuditResult, engine: Engine) -> tuple[CostCheck | None, dict[str, Any] | None]:
+    """The predicted layer times against the engine's measured ones, where both are known."""
+    estimate = getattr(result, "cost", None)
+    layers = result.prediction.layers
+    if estimate is None or len(estimate.layers) != len(layers):
+        return None, None
+    # Top-level nodes in model order: what check_costs aligns with the engine's nodes of another export.
+    nodes = [(n.name, n.op) for n in result.model.graph.nodes]
+    check = check_costs(layers, estimate.layers, engine, nodes, set(result.prediction.eliminated))
+    if check is None or not check.pairs:
+        return None, None
+    return check, estimate.basis()
+
+
 def confirm_into(result: AuditResult, *, layer_info: str | None = None, profile: str | None = None,
                  timing: str | None = None, log: str | None = None, top: int | None = DEFAULT_TOP) -> None:
     """Read the artifacts, compare with ``result``'s prediction, and set ``result.engine`` (filtered by the
@@ -60,6 +75,7 @@ def confirm_into(result: AuditResult, *, layer_info: str | None = None, profile:
     bottlenecks = find_bottlenecks(engine, op_types=node_ops, top=top)
     diagnosis = diagnose(engine)
     predicted = result.prediction.layers
+    named = engine  # the engine whose layers name model nodes (by this model's names, or their own)
     if shares_nodes(predicted, engine):
         comparison = compare(predicted, engine, eliminated=result.prediction.eliminated, node_ops=node_ops,
                              producers=tensor_producers(result))
@@ -67,9 +83,11 @@ def confirm_into(result: AuditResult, *, layer_info: str | None = None, profile:
         # Built from another export (renamed nodes): compare the layers' op types in order instead.
         by_name = map_engine(engine, None)  # map names on their own: the model's nodes are not in them
         comparison = compare_by_signature(predicted, by_name)
+        named = by_name
         diagnosis = [*diagnosis, diagnosis_of(engine_rules(), "engine-from-another-export",
                                               layers=len(engine.layers), nodes=result.prediction.node_count)]
-    evidence = EngineEvidence(engine, bottlenecks, diagnosis, comparison)
+    cost_check, basis = _cost_check(result, named)
+    evidence = EngineEvidence(engine, bottlenecks, diagnosis, comparison, cost_check, basis)
     result.engine = evidence if result.config is None else evidence.selected(result.config.enabled)
 
 

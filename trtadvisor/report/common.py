@@ -165,6 +165,7 @@ class ConfirmData:
     bottlenecks: list[Mapping[str, Any]]
     diagnosis: list[Mapping[str, Any]]
     comparison: Mapping[str, Any] | None
+    cost_check: Mapping[str, Any] | None = None  # predicted layer times against the measured ones
 
 
 def confirm_data(fields: Mapping[str, Any]) -> ConfirmData | None:
@@ -178,8 +179,47 @@ def confirm_data(fields: Mapping[str, Any]) -> ConfirmData | None:
         return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
 
     comparison = fields.get("comparison")
+    cost_check = fields.get("cost_check")
     return ConfirmData(engine, rows("bottlenecks"), rows("diagnosis"),
-                       comparison if isinstance(comparison, Mapping) else None)
+                       comparison if isinstance(comparison, Mapping) else None,
+                       cost_check if isinstance(cost_check, Mapping) else None)
+
+
+COST_CHECK_ROWS = 10  # paired layers shown, the slowest measured first; the JSON report lists them all
+
+
+def _num(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def cost_check_text(check: Mapping[str, Any]) -> str:
+    """'Spearman 0.81 over 23 paired layers; predicted 1.020 ms vs measured 1.017 ms (x1.00); predicted for A100
+    FP16, measured on NVIDIA A100 80GB PCIe': how well the cost model ranked and summed this engine's layers."""
+    rho, ratio = _num(check.get("spearman")), _num(check.get("ratio"))
+    predicted, measured = _num(check.get("predicted_total_ms")), _num(check.get("measured_total_ms"))
+    rank = (f"Spearman {rho:.2f} over {check.get('paired_layers')} paired layers" if rho is not None
+            else f"{check.get('paired_layers')} paired layers (too few or too alike for a rank correlation)")
+    total = (f"predicted {predicted:.3f} ms vs measured {measured:.3f} ms"
+             + (f" (x{ratio:.2f})" if ratio is not None else "")) if predicted is not None and measured is not None \
+        else "totals unknown"
+    gpu, engine_gpu = check.get("gpu"), check.get("engine_gpu")
+    basis = f"predicted for {gpu or 'an unknown GPU'} {str(check.get('precision') or '').upper()}".rstrip()
+    if engine_gpu:
+        basis += f", measured on {engine_gpu}"
+        if gpu and str(gpu).lower() not in str(engine_gpu).lower():
+            basis += " (another GPU: compare the ranks, not the times; give --gpu for the engine's GPU)"
+    return f"{rank}; {total}; {basis}"
+
+
+def cost_pairs(check: Mapping[str, Any], count: int | None = COST_CHECK_ROWS) -> list[Mapping[str, Any]]:
+    pairs = [p for p in check.get("pairs", []) if isinstance(p, Mapping)]
+    return pairs if count is None else pairs[:count]
+
+
+def pair_ratio(pair: Mapping[str, Any]) -> str:
+    """Predicted over measured for one layer: 'x1.15', or '-' when nothing was measured."""
+    predicted, measured = _num(pair.get("predicted_ms")), _num(pair.get("measured_ms"))
+    return f"x{predicted / measured:.2f}" if predicted is not None and measured else "-"
 
 
 def comparison_label(item: Mapping[str, Any]) -> str:

@@ -42,6 +42,8 @@ class DiffView:
         predicted = d.predicted_text()
         if predicted is not None:
             grid.add_row("Predicted time", Text(predicted, style="red" if (d.predicted_change or 0) > 0 else "green"))
+        else:
+            grid.add_row("Predicted time", Text("unknown (shapes not all known: give --shapes)", style="dim"))
         grid.add_row("Fusions", f"{len(d.lost)} lost, {len(d.gained)} gained")
         grid.add_row("Findings", f"{len(d.new_findings)} new, {len(d.fixed_findings)} fixed")
         return Panel(grid, title="trtadvisor diff", border_style="red" if d.lost else "green")

@@ -15,7 +15,7 @@ from typing import Any
 
 from trtadvisor.confirm.diagnose import engine_rules
 from trtadvisor.knowledge.rulebook import RuleBook, default_rulebook
-from trtadvisor.report.common import comparison_label, confirm_data
+from trtadvisor.report.common import comparison_label, confirm_data, cost_check_text
 
 MISSED = "predicted-layer-missed"
 UNPREDICTED = "engine-layer-unpredicted"
@@ -122,4 +122,6 @@ def engine_summary(fields: Mapping[str, Any]) -> str | None:
         b = confirm.bottlenecks[0]
         parts.append(f"hottest layer {b.get('layer')} {_number(b.get('median_ms')):.4f} ms "
                      f"({_number(b.get('percent')):.1f}%)")
+    if confirm.cost_check is not None:
+        parts.append(f"cost check: {cost_check_text(confirm.cost_check)}")
     return "; ".join(parts) or "engine read"

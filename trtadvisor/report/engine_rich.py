@@ -6,8 +6,9 @@ the terminal; long names fold at separators to the width the console gives.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.table import Table
@@ -17,7 +18,7 @@ from trtadvisor.confirm.compare import Comparison
 from trtadvisor.confirm.diagnose import Bottleneck, Diagnosis, layer_shares
 from trtadvisor.confirm.model import Engine, EngineLayer
 from trtadvisor.confirm.stage import EngineReport
-from trtadvisor.report.common import comparison_label
+from trtadvisor.report.common import comparison_label, cost_check_text, cost_pairs, pair_ratio
 from trtadvisor.report.text import escape_control, fold
 
 BAR_WIDTH = 30
@@ -52,6 +53,7 @@ class EngineView:
     top: int = 10
     max_layers: int | None = 60
     all_layers: bool = False  # show the layers that took no time (NoOps, bookkeeping) too
+    cost_check: Mapping[str, Any] | None = None  # the ``cost_check`` contract field, when the audit has one
 
     def _header(self) -> Text:
         engine = self.engine
@@ -178,6 +180,31 @@ class EngineView:
             table.add_row(Text("confirmed", style="green"), "every compared layer", "as predicted")
         return table
 
+    def _cost_check(self, width: int) -> Table | None:
+        check = self.cost_check
+        if not check:
+            return None
+        table = Table(title=f"Predicted vs measured time per layer: {escape_control(cost_check_text(check))}",
+                      title_justify="left")
+        # Fixed columns (11 + 12 + 9 characters), 2 of padding per column and 6 borders: the rest is for
+        # the two name columns, given exact widths so that names fold at separators, never inside a word.
+        room = max(32, width - 32 - 10 - 6)
+        engine_width, predicted_width = room * 2 // 5, room - room * 2 // 5
+        table.add_column("engine layer", overflow="fold", width=engine_width)
+        table.add_column("measured ms", justify="right", no_wrap=True)
+        table.add_column("predicted ms", justify="right", no_wrap=True)
+        table.add_column("pred/meas", justify="right", no_wrap=True)
+        table.add_column("predicted layer(s)", overflow="fold", width=predicted_width)
+        pairs = cost_pairs(check)
+        for pair in pairs:
+            table.add_row(_name(pair.get("engine_layer", "?"), engine_width), _ms(pair.get("measured_ms")),
+                          _ms(pair.get("predicted_ms")), pair_ratio(pair),
+                          _name(", ".join(map(str, pair.get("predicted_layers", []))), predicted_width))
+        more = len(check.get("pairs", [])) - len(pairs)
+        if more > 0:
+            table.caption = f"{more} more paired layers: use --format json"
+        return table
+
     def _diagnosis(self) -> Table | None:
         if not self.diagnosis:
             return None
@@ -199,6 +226,7 @@ class EngineView:
             self._header(),
             self._hot_layers(width),
             self._comparison(width),
+            self._cost_check(width),
             self._diagnosis(),
             self._layer_table(width),
         ]

@@ -22,6 +22,7 @@ from trtadvisor.report.common import (
     comparison_label,
     confidence_text,
     confirm_data,
+    cost_check_text,
     group_findings,
     precision_text,
     target_text,
@@ -88,6 +89,8 @@ def _engine_lines(fields: Mapping[str, Any], model: str, book: RuleBook) -> list
         parts.append("hot layers: " + "; ".join(
             f"{b.get('layer')} {float(b.get('median_ms', 0)):.4f} ms ({float(b.get('percent', 0)):.1f}%)"
             + (f" [{b.get('rule')}]" if b.get("rule") else "") for b in confirm.bottlenecks[:5]))
+    if confirm.cost_check is not None:
+        parts.append(f"cost check: {cost_check_text(confirm.cost_check)}")
     where = f"file={escape_property(model)}"
     lines = [f"::notice {where},title={escape_property('trtadvisor engine read')}::{escape_data('. '.join(parts))}"]
     for d in confirm.diagnosis:
@@ -138,6 +141,14 @@ class GithubFormatter:
     def format_diff(self, diff: ModelDiff) -> str:
         locator = Locator(diff.new.model.path, diff.new.model.graph, self.options.root)
         old_cov, new_cov = diff.coverage
+        predicted = diff.predicted_text()
         summary = (f"trtadvisor diff: {len(diff.lost)} fusion(s) lost, {len(diff.gained)} gained, coverage "
-                   f"{old_cov:.1%} -> {new_cov:.1%}, {len(diff.new_findings)} new finding(s)")
-        return _lines(diff.findings, locator, self.book, summary)
+                   f"{old_cov:.1%} -> {new_cov:.1%}, {len(diff.new_findings)} new finding(s), predicted time "
+                   + (predicted or "unknown (shapes not all known)"))
+        extra = []
+        if predicted is not None:  # an annotation on the new model, so a review sees the latency change
+            extra.append(f"::notice file={escape_property(locator.model)},"
+                         f"title={escape_property('trtadvisor predicted time')}::"
+                         + escape_data(f"predicted latency {predicted} (sum of per-layer roofline estimates, "
+                                       "before any build)"))
+        return _lines(diff.findings, locator, self.book, summary, extra)

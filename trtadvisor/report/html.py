@@ -24,12 +24,15 @@ from trtadvisor.report.common import (
     comparison_label,
     confidence_text,
     confirm_data,
+    cost_check_text,
+    cost_pairs,
     coverage_by_kind,
     fusion_counts,
     group_findings,
     group_sites,
     hot_layers,
     op_types,
+    pair_ratio,
     pattern_counts,
     precision_text,
     predicted_time_text,
@@ -171,6 +174,15 @@ def _page(title: str, subtitle: str, body: Sequence[str], footer: str = PREDICTE
     )
 
 
+def _predicted_card(diff: ModelDiff) -> str:
+    """'0.828 → 0.900 ms (+8.7%) on A100': the predicted latency before and after, or why it is unknown."""
+    old, new = diff.predicted_ms
+    if old is None or new is None:
+        return "unknown (shapes not all known: give --shapes)"
+    gpu = diff.new.cost.gpu.name if diff.new.cost is not None and diff.new.cost.gpu is not None else "the target"
+    return f"{old:.3f} → {new:.3f} ms ({100 * (diff.predicted_change or 0.0):+.1f}%) on {gpu}"
+
+
 def _cards(items: Sequence[tuple[str, str]]) -> str:
     return '<div class="cards">' + "".join(f'<div class="card"><div class="v">{escape(v)}</div>'
                                            f'<div class="k">{escape(k)}</div></div>' for k, v in items) + "</div>"
@@ -301,6 +313,18 @@ def _engine_section(fields: Mapping[str, Any]) -> str:
         if rows:
             out.append('<table id="comparison"><thead><tr><th>Result</th><th>Predicted / engine layer</th>'
                        f"<th>Detail</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
+    check = confirm.cost_check
+    if check is not None:
+        pairs = cost_pairs(check, MAX_LAYER_ROWS)
+        rows_html = "".join(
+            f"<tr><td><code>{escape(str(p.get('engine_layer')))}</code></td>"
+            f"<td class=num>{float(p.get('measured_ms', 0)):.4f}</td>"
+            f"<td class=num>{float(p.get('predicted_ms', 0)):.4f}</td><td class=num>{escape(pair_ratio(p))}</td>"
+            f"<td>{escape(', '.join(map(str, p.get('predicted_layers', []))))}</td></tr>" for p in pairs)
+        out.append(f"<h3>Predicted vs measured time per layer</h3><p>{escape(cost_check_text(check))}.</p>"
+                   '<table id="cost-check"><thead><tr><th>Engine layer</th><th>Measured ms</th><th>Predicted ms</th>'
+                   f"<th>Predicted / measured</th><th>Predicted layer(s)</th></tr></thead><tbody>{rows_html}"
+                   "</tbody></table>")
     if confirm.diagnosis:
         rows = "".join(f"<tr><td><code>{escape(str(d.get('rule')))}</code></td><td>{escape(str(d.get('message')))}"
                        f"<div class=hint>Evidence: {escape(str(d.get('evidence')))}</div>"
@@ -377,7 +401,7 @@ class HtmlFormatter:
         (old_cov, new_cov), (old_n, new_n) = diff.coverage, diff.layer_counts
         cards = _cards((("fusions lost", str(len(diff.lost))), ("fusions gained", str(len(diff.gained))),
                         ("coverage", f"{old_cov:.1%} → {new_cov:.1%}"), ("layers", f"{old_n} → {new_n}"),
-                        ("new findings", str(len(diff.new_findings)))))
+                        ("new findings", str(len(diff.new_findings))), ("predicted time", _predicted_card(diff))))
         bars = [Bar("old", ((old_cov * 100, "var(--alone)", f"old: {old_cov:.1%}"),), f"{old_cov:.1%}"),
                 Bar("new", ((new_cov * 100, "var(--fused)" if new_cov >= old_cov else "var(--lost)",
                              f"new: {new_cov:.1%}"),), f"{new_cov:.1%}")]

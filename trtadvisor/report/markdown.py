@@ -21,12 +21,15 @@ from trtadvisor.report.common import (
     comparison_label,
     confidence_text,
     confirm_data,
+    cost_check_text,
+    cost_pairs,
     coverage_by_kind,
     fusion_counts,
     group_findings,
     group_sites,
     hot_layers,
     op_types,
+    pair_ratio,
     pattern_counts,
     precision_text,
     predicted_time_text,
@@ -111,6 +114,17 @@ def _engine_blocks(result: AuditResult) -> list[Block]:
                      if b.get("rule") else "-")
                   + " |" for i, b in enumerate(confirm.bottlenecks)],
             tail=[""], what="hot layers"))
+    check = confirm.cost_check
+    if check is not None:
+        pairs = cost_pairs(check, None)
+        blocks.append(Block(
+            head=[f"**Predicted vs measured time per layer**: {cell(cost_check_text(check))}", "",
+                  "| Engine layer | Measured ms | Predicted ms | Predicted / measured | Predicted layer(s) |",
+                  "|---|---:|---:|---:|---|"],
+            rows=[f"| {code(str(p.get('engine_layer')))} | {float(p.get('measured_ms', 0)):.4f} | "
+                  f"{float(p.get('predicted_ms', 0)):.4f} | {pair_ratio(p)} | "
+                  f"{cell(', '.join(map(str, p.get('predicted_layers', []))))} |" for p in pairs],
+            tail=[""], what="paired layers"))
     if c is not None and (c.get("missed") or c.get("unpredicted")):
         rows = [f"| ❌ missed | {code(comparison_label(m))} | {cell(m.get('reason', ''))} |"
                 for m in c.get("missed", [])]
@@ -237,6 +251,8 @@ class MarkdownFormatter:
         if old_ms is not None and new_ms is not None:
             change = 100 * (diff.predicted_change or 0.0)
             out.append(f"| Predicted time (ms) | {old_ms:.3f} | {new_ms:.3f} ({change:+.1f}%) |")
+        else:
+            out.append("| Predicted time (ms) | unknown (shapes not all known: give --shapes) | |")
         out.append("")
         if diff.lost or diff.gained:
             out += ["### Fusions lost and gained", "", "| | Fusion | Layer | Ops | Now |", "|---|---|---|---|---|"]

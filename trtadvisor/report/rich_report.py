@@ -22,6 +22,7 @@ from trtadvisor.report.common import (
     attention_sites,
     confidence_text,
     confirm_data,
+    cost_check_text,
     group_findings,
     group_sites,
     hot_layers,
@@ -125,6 +126,8 @@ class AuditView:
             grid.add_row("Engine read", f"agreement {100 * float(c.get('agreement', 0)):.0f}% "
                          f"({c.get('method', 'names')}): {len(c.get('confirmed', []))} fusions confirmed, "
                          f"{len(c.get('missed', []))} missed, {len(c.get('unpredicted', []))} unpredicted")
+        if confirm is not None and confirm.cost_check is not None:
+            grid.add_row("Cost check", Text(escape_control(cost_check_text(confirm.cost_check))))
         if confirm is not None and confirm.bottlenecks:
             hot = confirm.bottlenecks[0]
             grid.add_row("Hottest layer", safe(f"{hot.get('layer')}: {float(hot.get('median_ms', 0)):.4f} ms "
@@ -217,7 +220,8 @@ class AuditView:
         evidence = self.result.engine
         if evidence is not None:
             yield EngineView(evidence.engine, evidence.bottlenecks, evidence.diagnosis, evidence.comparison,
-                             all_layers=self.all_layers)
+                             all_layers=self.all_layers, cost_check=confirm_data(self.result.contract_fields()
+                                                                                 ).cost_check)  # type: ignore[union-attr]
 
     def _findings(self, width: int) -> object:
         findings = self.result.findings

@@ -195,7 +195,16 @@ class SarifFormatter:
         return _dump(sarif_log(diff.findings, locator, self.options, self.book,
                                {"old": diff.old.model.path, "new": diff.new.model.path,
                                 "fusion_coverage": {"old": round(old_cov, 4), "new": round(new_cov, 4)},
-                                "fusions_lost": len(diff.lost), "fusions_gained": len(diff.gained)}))
+                                "fusions_lost": len(diff.lost), "fusions_gained": len(diff.gained),
+                                "predicted_ms": _predicted(diff)}))
+
+
+def _predicted(diff: ModelDiff) -> dict[str, Any]:
+    """The predicted latency of both models on the target and the relative change (None where unknown)."""
+    (old, new), change = diff.predicted_ms, diff.predicted_change
+    gpu = diff.new.cost.gpu.name if diff.new.cost is not None and diff.new.cost.gpu is not None else None
+    return {"old": None if old is None else round(old, 6), "new": None if new is None else round(new, 6),
+            "change": None if change is None else round(change, 4), "gpu": gpu}
 
 
 def merge_logs(texts: Sequence[str]) -> str:

@@ -321,10 +321,12 @@ def _engine_section(fields: Mapping[str, Any]) -> str:
             f"<td class=num>{float(p.get('measured_ms', 0)):.4f}</td>"
             f"<td class=num>{float(p.get('predicted_ms', 0)):.4f}</td><td class=num>{escape(pair_ratio(p))}</td>"
             f"<td>{escape(', '.join(map(str, p.get('predicted_layers', []))))}</td></tr>" for p in pairs)
+        # Folded: the figures are the line a reader needs; the paired layers are there for a closer look.
         out.append(f"<h3>Predicted vs measured time per layer</h3><p>{escape(cost_check_text(check))}.</p>"
+                   f"<details><summary>The {len(pairs)} paired layers, slowest measured first</summary>"
                    '<table id="cost-check"><thead><tr><th>Engine layer</th><th>Measured ms</th><th>Predicted ms</th>'
                    f"<th>Predicted / measured</th><th>Predicted layer(s)</th></tr></thead><tbody>{rows_html}"
-                   "</tbody></table>")
+                   "</tbody></table></details>")
     if confirm.diagnosis:
         rows = "".join(f"<tr><td><code>{escape(str(d.get('rule')))}</code></td><td>{escape(str(d.get('message')))}"
                        f"<div class=hint>Evidence: {escape(str(d.get('evidence')))}</div>"

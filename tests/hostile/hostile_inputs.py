@@ -53,6 +53,8 @@ class Outcome:
     changed: list[str]        # inputs whose bytes changed
     stdout_sha: str = ""
     stdout_utf8: bool = True
+    peak_kb: int = 0          # the worker's resident high-water mark after this case
+    children_peak_kb: int = 0  # the same for its forked children (shape inference)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -97,10 +99,14 @@ WORKER = Path(__file__).with_name("worker.py")
 
 
 def run_worker(cases: Sequence[Case], cwd: Path, per_case: float = TIME_LIMIT_S,
-               total: float = 600.0) -> dict[str, Outcome]:
+               total: float = 600.0, hash_seed: int | None = None) -> dict[str, Outcome]:
     """Run ``cases`` through one sandboxed worker process (2 GB address space, ``per_case`` seconds
-    each); a worker that dies (memory, a native crash) is restarted after the case that killed it."""
+    each); a worker that dies (memory, a native crash) is restarted after the case that killed it.
+    ``hash_seed`` fixes PYTHONHASHSEED: two runs with different seeds show output that depends on
+    set or dict-of-str iteration order."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(WORKER.parent)]), "COLUMNS": "100"}
+    if hash_seed is not None:
+        env["PYTHONHASHSEED"] = str(hash_seed)
     outcomes: dict[str, Outcome] = {}
     pending = list(cases)
     deadline = time.monotonic() + total
@@ -118,7 +124,8 @@ def run_worker(cases: Sequence[Case], cwd: Path, per_case: float = TIME_LIMIT_S,
         for line in lines:
             r = json.loads(line)
             outcomes[r["name"]] = Outcome(r["code"], r["stdout_head"].encode(), r["stderr"], r["seconds"],
-                                          r["changed"], r["stdout_sha"], r["stdout_utf8"])
+                                          r["changed"], r["stdout_sha"], r["stdout_utf8"], r["peak_kb"],
+                                          r["children_peak_kb"])
         done = len(lines)
         if done < len(pending):  # the case after the last answer killed the worker
             victim = pending[done]

@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import os
+import resource
 import signal
 import stat
 import sys
@@ -82,7 +83,12 @@ def run_case(case: dict[str, object]) -> dict[str, object]:
         utf8 = True
     except UnicodeDecodeError:
         utf8 = False
+    # High-water marks (kB) of this worker and of the children it waited for (forked shape inference):
+    # a case that raised either is the one that reached it.
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return {"name": case["name"], "code": code, "stderr": err_buffer.getvalue().decode("utf-8", "replace"),
+            "peak_kb": peak, "children_peak_kb": children,
             "stdout_sha": hashlib.sha256(stdout).hexdigest(), "stdout_utf8": utf8, "stdout_len": len(stdout),
             "stdout_head": stdout[:2000].decode("utf-8", "replace"), "seconds": seconds, "changed": changed}
 

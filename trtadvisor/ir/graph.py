@@ -296,6 +296,12 @@ class _InitializerIndex:
     def names(self) -> KeysView[str]:
         return self._where.keys()
 
+    def sizes(self) -> dict[str, int]:
+        """Every initializer's element count, read in one pass over the list: a stage that needs most
+        of them (the cost model) pays one C-level sweep instead of one lookup and wrapper per weight."""
+        counts = list(map(math.prod, map(_dims_of, self._items)))
+        return dict(zip(self._where.keys(), map(counts.__getitem__, self._where.values()), strict=True))
+
     def items(self) -> Iterator[tuple[str, TensorProto]]:
         for name, i in self._where.items():
             yield name, self._items[i]
@@ -336,6 +342,7 @@ class Graph:
         self._cancel_types: Callable[[], None] = _nothing
         self._op_index: dict[str, list[Node]] = {}
         self._op_combinations: dict[frozenset[str], list[Node]] = {}
+        self._by_name: dict[str, Node] | None = None
         self._read_before_written: list[str] = []  # see outer_scope_reads
         try:
             self._build(proto, name_prefix)
@@ -660,6 +667,23 @@ class Graph:
             self._op_combinations[key] = found
         return found
 
+    def nodes_by_name(self) -> dict[str, Node]:
+        """This graph's nodes by name (a shared dict: do not modify it), built once for the stages
+        that map layer names back to nodes (precision, cost, advice)."""
+        if self._by_name is None:
+            nodes = self.nodes
+            self._by_name = dict(zip(map(_node_name, nodes), nodes, strict=True))
+        return self._by_name
+
+    def nodes_by_name_deep(self) -> dict[str, Node]:
+        """Nodes of this graph and of its nested bodies by name (later graphs of walk() win)."""
+        if not self._control_nodes:
+            return self.nodes_by_name()
+        merged: dict[str, Node] = {}
+        for graph in self.walk():
+            merged.update(graph.nodes_by_name())
+        return merged
+
     def has_bodies(self) -> bool:
         """Whether any node holds a nested graph (If, Loop, Scan)."""
         return bool(self._control_nodes)
@@ -690,6 +714,8 @@ _NO_BODIES: list[Graph] = []  # shared and never appended to: nodes without bodi
 
 
 node_index = attrgetter("index")  # a sort key for nodes in graph order, evaluated in C
+_node_name = attrgetter("name")
+_dims_of = attrgetter("dims")
 
 
 _MISSING = object()

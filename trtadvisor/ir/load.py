@@ -110,11 +110,17 @@ def load_model(path: str | os.PathLike[str], shapes: dict[str, Shape] | None = N
         graph = None
         repairs: list[str] = []
         unsorted = False
-        if not (proto.functions or overrides):
+        if not proto.functions:
+            # --shapes rewrites the inputs (and drops the export's intermediate shapes) in this copy;
+            # the rewritten model is then inferred like any other, in a child for a large one.
+            _apply_shape_overrides(file, proto, overrides)
             graph = _build_graph(file, proto)
             unsorted = bool(graph.reads_before_producer())
             if graph.has_bodies() or unsorted:
                 graph = None  # If/Loop/Scan bodies take their shapes from the inferred model: below
+            elif overrides:
+                data = proto.SerializeToString()
+                early = _start_shape_inference(file, data, parallel=len(data) >= shape_child.PARALLEL_MIN_BYTES)
         if graph is None:
             # TensorRT's parser expands local functions; so do we, so patterns inside them are seen.
             # Bodies of If/Loop get their shapes from the inferred model itself: infer, then build.

@@ -18,8 +18,8 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from itertools import chain
-from operator import attrgetter
+from itertools import chain, compress, repeat
+from operator import attrgetter, ne, not_
 from typing import NamedTuple
 
 from onnx import TensorProto
@@ -188,6 +188,37 @@ def estimate_costs(graph: Graph, prediction: Prediction, target: Target, book: R
                         target.precision)
 
 
+class _GraphFacts:
+    """What pricing needs of one graph, computed once: element counts, which tensors are weights
+    (initializers, Constant outputs and the outputs of nodes folded away at build time: read once per
+    layer at the weights' width) and which are 8-bit (QuantizeLinear outputs)."""
+
+    __slots__ = ("eight_bit", "graph", "shapes", "weights")
+
+    def __init__(self, graph: Graph, eliminated: frozenset[str]) -> None:
+        self.graph = graph
+        self.shapes = _Shapes(graph)
+        by_name = graph.nodes_by_name()
+        folded = [o for name in eliminated & by_name.keys() for o in by_name[name].outputs]
+        self.weights = graph.constant_names.union(folded) if folded else graph.constant_names
+        self.eight_bit = frozenset(o for n in graph.nodes_of("QuantizeLinear") for o in n.outputs)
+
+    def read_bytes(self, tensors: Iterable[str], weight_bytes: int, float_bytes: int) -> int | None:
+        """Bytes of reading ``tensors`` from memory; None when an activation's size is unknown (a weight
+        of unknown size, computed by folded nodes, is left out rather than losing the layer)."""
+        count, weights, eight_bit = self.shapes.count, self.weights, self.eight_bit
+        traffic = 0
+        for tensor in tensors:
+            n = count(tensor)
+            if tensor in weights:
+                traffic += (n or 0) * weight_bytes
+            elif n is None:
+                return None
+            else:
+                traffic += n * (1 if tensor in eight_bit else float_bytes)
+        return traffic
+
+
 class _Pricer:
     """One pass over the predicted layers, over element counts computed once for every tensor (each is
     met as an output of one layer and as an input of the next)."""
@@ -195,12 +226,9 @@ class _Pricer:
     def __init__(self, graph: Graph, prediction: Prediction, target: Target, gpu: GpuPerf, perf: PerfBook,
                  shape_inputs: dict[str, tuple[int, ...]]) -> None:
         self.gpu, self.perf, self.shape_inputs = gpu, perf, shape_inputs
-        self.by_name: dict[str, Node] = {}
-        self.shapes: dict[int, _Shapes] = {}
-        for g in graph.walk():
-            self.by_name.update(zip(map(_name_of, g.nodes), g.nodes, strict=True))
-            self.shapes[id(g)] = _Shapes(g)
+        self.by_name = graph.nodes_by_name_deep()
         self.eliminated = frozenset(prediction.eliminated)
+        self.facts = {id(g): _GraphFacts(g, self.eliminated) for g in graph.walk()}
         self.maths = (_math_for(target, gpu, perf, False), _math_for(target, gpu, perf, True))
 
     def layer_cost(self, index: int, layer: PredictedLayer) -> LayerCost | None:
@@ -208,24 +236,22 @@ class _Pricer:
         with no layer were eliminated (their outputs are folded constants, their reads cost nothing).
         FLOPs: each node's own arithmetic."""
         by_name = self.by_name
-        members = [by_name[name] for name in layer.nodes if name in by_name]
+        tail = by_name.get(layer.nodes[-1]) if layer.nodes else None
+        if tail is not None and tail.outputs and tail.outputs[0] and \
+                self.facts[id(tail.graph)].shapes.count(tail.outputs[0]) is None:
+            return None  # the common unknown case (a symbolic batch), answered at once
+        members = list(filter(None, map(by_name.get, layer.nodes)))
         if not members:
             return None
-        graph = members[0].graph
-        shapes = self.shapes[id(graph)]
-        cached, count, dims = shapes.cache.get, shapes.count, shapes.dims
-        last = members[-1].outputs
-        if last and last[0] and count(last[0]) is None:
-            return None  # the common unknown case (a symbolic batch), answered at once
+        facts = self.facts[id(members[0].graph)]
         quantized = not _QDQ_OPS.isdisjoint(layer.ops)
         math_ = self.maths[quantized]
         if len(members) >= _LARGE:
-            return self._large_layer_cost(layer, members, graph, shapes, math_, quantized)
+            return self._large_layer_cost(layer, members, facts, math_, quantized)
+        graph, shapes = facts.graph, facts.shapes
+        count, dims = shapes.count, shapes.dims
         float_bytes = math_.float_bytes
-        weight_bytes = 1 if quantized else float_bytes
-        eliminated = self.eliminated
-        producers, constants, readers = graph.producers, graph.constant_names, graph.readers
-        graph_output = graph.is_graph_output
+        eliminated, readers, graph_output = self.eliminated, graph.readers, graph.is_graph_output
         # Tensors made inside the layer stay on chip unless read outside it; a tensor read only by
         # the layer's own nodes is recognised by counting (its reader list holds one entry per read).
         inside: set[str] | frozenset[str] = _NOTHING
@@ -238,47 +264,31 @@ class _Pricer:
                 for t in node.inputs:
                     if t in inside:
                         internal_reads[t] = get(t, 0) + 1
-        seen: set[str] = set()
-        traffic = flops = 0
+        outside: dict[str, None] = {}  # the layer's reads from memory, each once, in order
+        flops = written = 0
         tensor_flops = cuda_flops = 0.0
         shape_inputs = self.shape_inputs
         for node in members:
             op = node.op
             skip = shape_inputs.get(op, ())
             for i, tensor in enumerate(node.inputs):
-                if not tensor or tensor in inside or tensor in seen or i in skip:
-                    continue
-                seen.add(tensor)
-                n = cached(tensor, _MISSING)
-                if n is _MISSING:
-                    n = count(tensor)
-                producer = producers.get(tensor)
-                if tensor in constants or (producer is not None and producer.name in eliminated):
-                    # Weights, or a folded constant; one whose shape inference could not tell (a bias
-                    # computed by folded nodes) is left out rather than losing the layer.
-                    traffic += (n or 0) * weight_bytes  # type: ignore[operator]
-                elif n is None:
-                    return None
-                else:
-                    traffic += n * (1 if producer is not None and producer.op == "QuantizeLinear"  # type: ignore[operator]
-                                    else float_bytes)
+                if tensor and tensor not in inside and i not in skip:
+                    outside[tensor] = None
             out = 0
             for k, tensor in enumerate(node.outputs):
                 if not tensor:
                     continue
-                n = cached(tensor, _MISSING)
-                if n is _MISSING:
-                    n = count(tensor)
+                n = count(tensor)
                 if k == 0:
                     if n is None:
                         return None
-                    out = n  # type: ignore[assignment]
+                    out = n
                 here = readers.get(tensor, _NO_READERS)
                 if graph_output(tensor) or (len(here) != internal_reads.get(tensor, 0) and any(
                         r not in member_set and r.name not in eliminated for r in here)):
                     if n is None:  # an output nobody reads (BatchNormalization's statistics) costs nothing
                         return None
-                    traffic += n * (1 if op == "QuantizeLinear" else float_bytes)  # type: ignore[operator]
+                    written += n * (1 if op == "QuantizeLinear" else float_bytes)
             if op in _MATRIX_OPS:
                 work = _matrix_work(node, dims, math_)
                 if work is None:
@@ -296,38 +306,42 @@ class _Pricer:
                 out = data * _FLOPS_PER_ELEMENT.get(op, 1)
             flops += out
             cuda_flops += out
-        return _roofline(layer.kind, flops, tensor_flops, cuda_flops, traffic, math_, self.gpu, self.perf)
+        read = facts.read_bytes(outside, 1 if quantized else float_bytes, float_bytes)
+        if read is None:
+            return None
+        return _roofline(layer.kind, flops, tensor_flops, cuda_flops, read + written, math_, self.gpu, self.perf)
 
-
-    def _large_layer_cost(self, layer: PredictedLayer, members: list[Node], graph: Graph, shapes: _Shapes,
-                          math_: _Math, quantized: bool) -> LayerCost | None:
+    def _large_layer_cost(self, layer: PredictedLayer, members: list[Node], facts: _GraphFacts, math_: _Math,
+                          quantized: bool) -> LayerCost | None:
         """The same sums for a layer of many nodes (a Myelin region), with set and counting operations
         over all its tensors at once instead of one test per input. Shape inputs are not told apart
         here: they are small constants."""
-        count, cached = shapes.count, shapes.cache.get
+        graph, shapes = facts.graph, facts.shapes
+        count = shapes.count
         float_bytes = math_.float_bytes
         weight_bytes = 1 if quantized else float_bytes
-        eliminated, producers, constants = self.eliminated, graph.producers, graph.constant_names
-        inside = {t for node in members for t in node.outputs}
-        reads = Counter(chain.from_iterable(node.inputs for node in members))
-        traffic = 0
-        for tensor in reads.keys() - inside:
-            if not tensor:
-                continue
-            n = cached(tensor, _MISSING)
-            if n is _MISSING:
-                n = count(tensor)
-            producer = producers.get(tensor)
-            if tensor in constants or (producer is not None and producer.name in eliminated):
-                traffic += (n or 0) * weight_bytes  # type: ignore[operator]
-            elif n is None:
-                return None
-            else:
-                traffic += n * (1 if producer is not None and producer.op == "QuantizeLinear"  # type: ignore[operator]
-                                else float_bytes)
+        eliminated, producers = self.eliminated, graph.producers
+        inside = set(chain.from_iterable(map(_outputs_of, members)))
+        reads = Counter(chain.from_iterable(map(_inputs_of, members)))
+        outside = reads.keys() - inside
+        outside.discard("")
+        # Weights (nearly every outside tensor of a large region) in C-level passes; their counts are
+        # declared, so a weight with no count (an unreadable one) is the only one asked for.
+        weights = outside & facts.weights
+        read = facts.read_bytes(outside - weights, weight_bytes, float_bytes)
+        if read is None:
+            return None
+        sizes = shapes.weight_counts()
+        initializers = weights & sizes.keys()
+        traffic = read + (sum(map(sizes.__getitem__, initializers)) +
+                          sum(filter(None, shapes.counts(list(weights - initializers))))) * weight_bytes
         rget, graph_outputs = graph.readers.get, graph.outputs
         member_set = set(members)
-        written = [t for t in inside if len(rget(t, _NO_READERS)) != reads[t]]
+        # A tensor made inside is written out when some of its reads are not the region's own: its
+        # reader list is longer than the region's read count (compared in C over all of them).
+        made = list(inside)
+        reader_counts = map(len, map(rget, made, repeat(_NO_READERS)))
+        written = list(compress(made, map(ne, reader_counts, map(reads.__getitem__, made))))
         written += [t for t in graph_outputs if t in inside and t not in written]
         for tensor in written:
             if tensor and (graph.is_graph_output(tensor) or any(
@@ -338,20 +352,19 @@ class _Pricer:
                 traffic += n * (1 if producers[tensor].op == "QuantizeLinear" else float_bytes)
         # Plain nodes (pointwise, shuffles, ...) count one operation per output element: their
         # counts are looked up in one C-level map; the few others are summed one by one.
-        roles = [_ROLE.get(op) or _role(op) for op in map(_op_of, members)]
+        ops = list(map(_op_of, members))
+        for op in set(ops) - _ROLE.keys():
+            _role(op)
+        roles = list(map(_ROLE.__getitem__, ops))
         firsts = [outputs[0] if outputs else "" for outputs in map(_outputs_of, members)]
-        counts = list(map(cached, firsts))
-        if None in counts:  # not declared (a weight, a Constant output), or declared unknown: ask each
-            counts = [c if c is not None else (count(f) if f else 0) for c, f in zip(counts, firsts, strict=True)]
-        plain = [c for c, how in zip(counts, roles, strict=True) if how == _PLAIN]
+        counts = shapes.counts(firsts)
+        plain = list(compress(counts, map(not_, roles)))  # _PLAIN is 0
         if None in plain:
             return None
-        flops = sum(c or 0 for c in plain)  # type: ignore[misc]
+        flops = sum(plain)  # type: ignore[arg-type]
         cuda_flops = float(flops)
         tensor_flops = 0.0
-        for node, how, out in zip(members, roles, counts, strict=True):
-            if how == _PLAIN:
-                continue
+        for node, how, out in compress(zip(members, roles, counts, strict=True), roles):
             if how == _MATRIX:
                 work = _matrix_work(node, shapes.dims, math_)
                 if work is None:
@@ -393,47 +406,62 @@ def _role(op: str) -> int:
     return how
 _NOTHING: frozenset[str] = frozenset()
 _NO_READERS: list[Node] = []
-_name_of = attrgetter("name")
 _op_of = attrgetter("op")
 _outputs_of = attrgetter("outputs")
+_inputs_of = attrgetter("inputs")
 
 
 class _Shapes:
     """Shapes and element counts of one graph's tensors for a pass that reads nearly all of them: types
-    decoded in bulk, each distinct shape's count computed once."""
+    decoded in bulk, each distinct declared type's count computed once, looked up per tensor in C."""
 
-    __slots__ = ("_by_shape", "_graph", "_types", "cache")
+    __slots__ = ("_graph", "_others", "_per_type", "_types", "_types_get", "_weights")
 
     def __init__(self, graph: Graph) -> None:
         graph.decode_all_types()
         self._graph = graph
         types = self._types = graph.tensor_types
-        # Every declared tensor's count at once: the decoded types share one tuple per distinct type,
-        # so the counts are computed per distinct type and spread in one comprehension.
-        per_type = {declared: _count(declared[1]) for declared in set(types.values())}  # type: ignore[union-attr]
-        self.cache: dict[str, int | None] = {name: per_type[declared] for name, declared in types.items()  # type: ignore[union-attr]
-                                             if declared[1] is not None}
-        self._by_shape: dict[object, int | None] = {}
+        self._types_get = types.get
+        # The decoded types share one tuple per distinct type: count each distinct one once.
+        self._per_type: dict[object, int | None] = {declared: _count(declared[1])  # type: ignore[index]
+                                                    for declared in set(types.values())}  # type: ignore[union-attr]
+        self._others: dict[str, int | None] = {}  # undeclared tensors (Constant outputs), asked once
+        self._weights: dict[str, int] | None = None  # initializers' counts, read in bulk when first asked
 
     def dims(self, tensor: str) -> Shape | None:
-        declared = self._types.get(tensor)
+        declared = self._types_get(tensor)
         if declared is not None and declared[1] is not None:
             return declared[1]
         return self._graph.shape(tensor)  # weights and Constant outputs
 
     def count(self, tensor: str) -> int | None:
-        found = self.cache.get(tensor, _MISSING)
+        found = self._per_type.get(self._types_get(tensor), _MISSING)
         if found is _MISSING:
-            weight = self._graph.initializers.get(tensor)
-            if weight is not None:
-                found = self.cache[tensor] = math.prod(weight.dims)
-                return found
-            shape = self.dims(tensor)
-            found = self._by_shape.get(shape, _MISSING)
-            if found is _MISSING:
-                found = self._by_shape[shape] = _count(shape)
-            self.cache[tensor] = found  # type: ignore[assignment]
+            return self._undeclared(tensor)
         return found  # type: ignore[return-value]
+
+    def counts(self, tensors: Sequence[str]) -> list[int | None]:
+        """Counts of many tensors, looked up in C; the rare undeclared one is asked for on its own."""
+        found = list(map(self._per_type.get, map(self._types_get, tensors), repeat(_MISSING)))
+        if _MISSING in found:
+            found = [self._undeclared(t) if n is _MISSING else n for n, t in zip(found, tensors, strict=True)]
+        return found  # type: ignore[return-value]
+
+    def _undeclared(self, tensor: str) -> int | None:
+        if not tensor:
+            return 0  # an absent optional tensor (a node with no output) holds nothing
+        weights = self.weight_counts()
+        if tensor in weights:
+            return weights[tensor]
+        found = self._others.get(tensor, _MISSING)
+        if found is _MISSING:
+            found = self._others[tensor] = _count(self._graph.shape(tensor))
+        return found  # type: ignore[return-value]
+
+    def weight_counts(self) -> dict[str, int]:
+        if self._weights is None:
+            self._weights = self._graph.initializers.sizes()
+        return self._weights
 
 
 _MISSING = object()
@@ -508,7 +536,7 @@ def cost_missed_fusions(findings: list[Finding], graph: Graph, prediction: Predi
     gpu = estimate.gpu
     if not missed or gpu is None:
         return findings
-    by_name = {n.name: n for g in graph.walk() for n in g.nodes}
+    by_name = graph.nodes_by_name_deep()
     layer_of = {name: i for i, layer in enumerate(prediction.layers) for name in layer.nodes}
     where = f"{gpu.name}{' (assumed for SM ' + str(target.sm) + ')' if gpu.assumed else ''} {target.precision.upper()}"
     priced: dict[int, Finding] = {}

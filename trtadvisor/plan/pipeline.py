@@ -72,7 +72,7 @@ def _outside_myelin_layers(ctx: PlanContext, found: list[Finding]) -> list[Findi
     for finding in found:
         if finding.rule.startswith("TRT1") and finding.nodes:
             if by_name is None:
-                by_name = {n.name: n for n in ctx.graph.nodes}
+                by_name = ctx.graph.nodes_by_name()
             groups = {id(ctx.owner.get(by_name.get(name))) for name in finding.nodes}
             if len(groups) == 1:
                 group = ctx.owner.get(by_name.get(finding.nodes[0]))
@@ -86,6 +86,7 @@ def _outside_myelin_layers(ctx: PlanContext, found: list[Finding]) -> list[Findi
 
 _name_of = attrgetter("name")
 _op_of = attrgetter("op")
+_make_layer = PredictedLayer._make
 
 
 def _run_pipeline(graph: Graph, target: Target, book: RuleBook,
@@ -124,8 +125,9 @@ def plan_graph(graph: Graph, target: Target, book: RuleBook, types: dict[str, in
         planned = [PredictedLayer(group.name, group.kind, tuple(map(_name_of, group.nodes)),
                                   tuple(map(_op_of, group.nodes)), tuple(group.fusions),
                                   alternatives=known.get(id(group), ())) for group in ctx.groups()]
-        by_name = {n.name: n for n in g.nodes}  # calibration may regroup nodes: precision after it
-        layers.extend(layer._replace(precision=precision_of([by_name[n] for n in layer.nodes if n in by_name]))
+        by_name = g.nodes_by_name()  # calibration may regroup nodes: precision after it
+        layers.extend(_make_layer((*layer[:-1], precision_of(list(filter(None, map(by_name.get, layer.nodes))),
+                                                             layer.ops)))
                       for layer in calibrate(planned, target, book))
         for node in sorted(ctx.eliminated, key=node_index):
             eliminated[node.name] = ctx.eliminated[node]

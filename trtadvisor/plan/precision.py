@@ -13,12 +13,15 @@ type on integer and boolean layers. Q/DQ-fused layers show their quantized type 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from trtadvisor.analysis.dtypes import FLOAT, FLOAT_TYPES, QUANTIZED_TYPES, type_name
 from trtadvisor.ir.graph import Node
 from trtadvisor.knowledge.target import Target
 
 _HEAVY = frozenset({"Conv", "ConvTranspose", "MatMul", "Gemm", "Attention"})
 _CASTS = frozenset({"Cast", "CastLike"})
+_QDQ = frozenset({"QuantizeLinear", "DequantizeLinear"})
 _TF32_MIN_SM = 80  # TF32 tensor cores arrived with Ampere (SM 8.0)
 # Weakly typed: float heavy layers / other float layers, per --precision.
 _WEAK = {"fp32": ("fp32", "fp32"), "tf32": ("tf32", "fp32"), "fp16": ("fp16", "fp16"), "bf16": ("bf16", "bf16"),
@@ -43,18 +46,24 @@ class LayerPrecision:
             return "tf32"
         return type_name(dtype) or "fp32"
 
-    def of(self, nodes: list[Node]) -> str | None:
+    def of(self, nodes: list[Node], ops: Iterable[str] | None = None) -> str | None:
+        """The layer's precision; ``ops``, the layer's op types when the caller has them (set tests in C
+        instead of one pass over the nodes per question)."""
+        if not nodes:
+            return None
         types = self.types
-        heavy = any(n.op in _HEAVY for n in nodes)
-        if all(n.op in _CASTS for n in nodes):
+        kinds = frozenset(n.op for n in nodes) if ops is None else frozenset(ops)
+        heavy = not _HEAVY.isdisjoint(kinds)
+        if kinds <= _CASTS:
             first, last = nodes[0], nodes[-1]
             src = types.get(first.inputs[0], 0) if first.inputs else 0
             dst = types.get(last.outputs[0], 0) if last.outputs else 0
             return f"{type_name(src) or '?'}->{type_name(dst) or '?'}"
-        quantized_in = next((types.get(n.inputs[0], 0) for n in nodes if n.op == "DequantizeLinear"
-                             and n.inputs and types.get(n.inputs[0], 0) in QUANTIZED_TYPES
-                             and (not heavy or not _reads_weight(n, nodes))), 0)
-        if all(n.op in ("QuantizeLinear", "DequantizeLinear") for n in nodes):
+        quantized_in = "DequantizeLinear" in kinds and next(
+            (types.get(n.inputs[0], 0) for n in nodes if n.op == "DequantizeLinear"
+             and n.inputs and types.get(n.inputs[0], 0) in QUANTIZED_TYPES
+             and (not heavy or not _reads_weight(n, nodes))), 0)
+        if kinds <= _QDQ:
             node = nodes[0]
             src = types.get(node.inputs[0], 0) if node.inputs else 0
             dst = types.get(nodes[-1].outputs[0], 0) if nodes[-1].outputs else 0

@@ -194,6 +194,37 @@ def render_summary_markdown(rows: Sequence[Row]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_summary_html(rows: Sequence[Row], links: Sequence[str | None]) -> str:
+    """The zoo's index page: the summary table with each model linked to its page (``links``, relative)."""
+    from trtadvisor.report.html import zoo_index
+
+    failed = sum(1 for r in rows if r.error is not None)
+    worst = max((r.exit_code for r in rows), default=0)
+    return zoo_index(f"trtadvisor: {len(rows)} models, {failed} failed, worst exit code {worst}", HEADERS,
+                     summary_rows(rows), links, [r.error is not None or bool(r.findings.get("error")) for r in rows])
+
+
+DEFAULT_REPORTS_DIR = "trtadvisor-reports"
+
+
+def reports_folder(fmt: str, reports_dir: str | None, output: str | None) -> Path | None:
+    """Where a zoo run writes one report per model: ``--reports-dir``; for HTML (one page per model) without
+    it, a folder beside ``-o`` (``zoo.html`` -> ``zoo-reports/``) or ``trtadvisor-reports/`` here."""
+    if reports_dir:
+        return Path(reports_dir)
+    if fmt != "html":
+        return None  # the reports go, one after another, to standard output or -o
+    if output:
+        out = Path(output)
+        return out.with_name(f"{out.stem}-reports")
+    return Path(DEFAULT_REPORTS_DIR)
+
+
+def index_path(folder: Path, output: str | None) -> Path:
+    """The HTML index of a zoo run: ``-o`` when given, else ``index.html`` in the reports folder."""
+    return Path(output) if output else folder / "index.html"
+
+
 def batch_json(rows_and_reports: Sequence[tuple[Row, str]]) -> str:
     models = []
     for row, report in rows_and_reports:

@@ -190,7 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     zoo.add_argument("-j", "--jobs", metavar="N", type=_positive_int, default=None,
                      help="audit the models in N parallel processes and end with one summary table")
     zoo.add_argument("--reports-dir", metavar="DIR",
-                     help="write each model's report to DIR in the chosen format; print only the summary")
+                     help="write each model's report to DIR in the chosen format; print only the summary (HTML "
+                     "writes one page per model: by default beside -o, as NAME-reports/, or in "
+                     "./trtadvisor-reports/, with an index page)")
     zoo.add_argument("--batch-row", action="store_true", help=argparse.SUPPRESS)  # one model of a zoo run
     _add_debug(audit)
 
@@ -470,9 +472,12 @@ def _audit_zoo(args: argparse.Namespace) -> int:
     from trtadvisor.batch import (
         batch_json,
         expand_models,
+        index_path,
+        render_summary_html,
         render_summary_markdown,
         render_summary_rich,
         report_name,
+        reports_folder,
         run_batch,
     )
     from trtadvisor.progress import Counter
@@ -484,8 +489,18 @@ def _audit_zoo(args: argparse.Namespace) -> int:
                         "or give the models as files")
     if args.trtexec or args.build or _artifacts_given(args):
         raise UserError("engine artifacts and builds belong to one model", "give one model with them")
-    if fmt == "html" and not args.reports_dir:
-        raise UserError("--format html writes one page per model", "add --reports-dir DIR for the pages")
+    folder = reports_folder(fmt, args.reports_dir, args.output)
+    pages: list[str] = []
+    if folder is not None:
+        taken: set[str] = set()
+        pages = [str(folder / report_name(model, fmt, taken)) for model in models]
+    index = str(index_path(folder, args.output)) if fmt == "html" and folder is not None else None
+    # Before any work: no report, index or -o replaces a model of the run.
+    from trtadvisor.safe_io import check_outputs
+
+    outputs = {"-o": args.output, **({"the index page": index} if index and index != args.output else {}),
+               **{f"the report of {m}": page for m, page in zip(models, pages, strict=False)}}
+    check_outputs(outputs, [("model", m) for m in models])
     jobs = args.jobs or 1
     color = use_color(args.output)
     if color:
@@ -493,20 +508,35 @@ def _audit_zoo(args: argparse.Namespace) -> int:
     with Counter("audited", len(models)) as counter:
         rows = run_batch(models, _row_argv(args), fmt, jobs, progress=counter.step)
     worst = max((row.exit_code for row, _ in rows), default=EXIT_CLEAN)
-    if args.reports_dir:
-        folder = Path(args.reports_dir)
-        folder.mkdir(parents=True, exist_ok=True)
-        taken: set[str] = set()
-        for row, report in rows:
+    written: list[str | None] = [None] * len(rows)
+    if folder is not None:
+        from trtadvisor.safe_io import write_output
+
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"cannot create the reports folder {folder} ({exc.strerror or exc})",
+                            "give a writable folder with --reports-dir") from None
+        for i, ((_, report), page) in enumerate(zip(rows, pages, strict=True)):
             if report:
-                (folder / report_name(row.model, fmt, taken)).write_text(report, encoding="utf-8")
+                write_output(page, report, flag="--reports-dir")
+                written[i] = page
     summary_rows = [row for row, _ in rows]
+    if index is not None and folder is not None:
+        base = Path(index).parent
+        links = [Path(os.path.relpath(page, base)).as_posix() if page else None for page in written]
+        _write(render_summary_html(summary_rows, links), index)
+        # The terminal still gets the table, and where the pages are.
+        sys.stderr.write(render_summary_rich(summary_rows, terminal_width(), color=sys.stderr.isatty()
+                                             and not os.environ.get("NO_COLOR")))
+        sys.stderr.write(f"{sum(1 for w in written if w)} report pages in {folder}/; open {index}\n")
+        return worst
     if fmt == "json":
         _write(batch_json(rows), args.output)
         sys.stderr.write(render_summary_rich(summary_rows, terminal_width(), color=sys.stderr.isatty()
                                              and not os.environ.get("NO_COLOR")))
         return worst
-    reports = "" if args.reports_dir else _joined_reports([r for _, r in rows], fmt)
+    reports = "" if folder is not None else _joined_reports([r for _, r in rows], fmt)
     if fmt == "markdown":
         _write(render_summary_markdown(summary_rows) + ("\n" + reports if reports else ""), args.output)
     elif fmt == "rich":

@@ -448,3 +448,19 @@ class HtmlFormatter:
         body = [cards, plots, fusion_table, attention, _findings(diff.findings, locator, "findings"), side_section]
         return _page(f"trtadvisor diff: {old_loc.model} → {locator.model}",
                      f"TensorRT {diff.new.target.trt} · SM {diff.new.target.sm} · {diff.new.target.precision}", body)
+
+
+def zoo_index(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]], links: Sequence[str | None],
+              failed: Sequence[bool]) -> str:
+    """The index page of a zoo run: the summary table, each model linked to its own page."""
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = []
+    for cells, link, bad in zip(rows, links, failed, strict=True):
+        name = f'<a href="{escape(link)}"><code>{escape(cells[0])}</code></a>' if link else \
+            f"<code>{escape(cells[0])}</code>"
+        rest = "".join(f"<td{' class=num' if i < 5 else ''}>{escape(c)}</td>" for i, c in enumerate(cells[1:]))
+        body.append(f'<tr{" class=lost" if bad else ""}><td>{name}</td>{rest}</tr>')
+    table = (f'<section><h2>Models</h2><table id="zoo"><thead><tr>{head}</tr></thead>'
+             f"<tbody>{''.join(body)}</tbody></table></section>")
+    return _page(title, f"{len(rows)} models; each name links to its report", [table],
+                 footer="predicted from the ONNX graphs; one page per model")

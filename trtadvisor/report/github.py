@@ -103,7 +103,7 @@ def _engine_lines(fields: Mapping[str, Any], model: str, book: RuleBook) -> list
 
 
 def _lines(findings: Sequence[Finding], locator: Locator, book: RuleBook, summary: str,
-           extra: Sequence[str] = ()) -> str:
+           extra: Sequence[str] = (), command: str | None = None) -> str:
     """The annotations, cut to fit the limit with a last notice saying how many were cut."""
     lines = [*extra, *(annotation(f, locator, book) for f in _grouped(findings))]
     summary = summary.replace("\n", " ")
@@ -117,7 +117,7 @@ def _lines(findings: Sequence[Finding], locator: Locator, book: RuleBook, summar
         used += len(line) + 1
     if len(kept) < len(lines):
         note = (f"{len(lines) - len(kept)} more annotation(s) cut to fit {GITHUB_COMMENT_LIMIT:,} characters. "
-                f"{full_report_hint(locator.model)}")
+                f"{full_report_hint(locator.model, command)}")
         kept.append(f"::notice file={escape_property(locator.model)},title=trtadvisor::{escape_data(note)}")
     kept.append(summary)
     return "\n".join(kept) + "\n"
@@ -151,4 +151,6 @@ class GithubFormatter:
                          f"title={escape_property('trtadvisor predicted time')}::"
                          + escape_data(f"predicted latency {predicted} (sum of per-layer roofline estimates, "
                                        "before any build)"))
-        return _lines(diff.findings, locator, self.book, summary, extra)
+        old = Locator(diff.old.model.path, diff.old.model.graph, self.options.root).model
+        return _lines(diff.findings, locator, self.book, summary, extra,
+                      command=f"trtadvisor diff {old} {locator.model}")

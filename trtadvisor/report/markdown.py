@@ -271,4 +271,5 @@ class MarkdownFormatter:
         tail = [f"{len(diff.fixed_findings)} finding(s) of the old model are gone.", ""] if diff.fixed_findings else []
         blocks = [Block(head=out), _findings_block(diff.findings, locator, "### Regressions and new findings"),
                   Block(head=tail)]
-        return fit(blocks, GITHUB_COMMENT_LIMIT, locator.model)
+        return fit(blocks, GITHUB_COMMENT_LIMIT, locator.model,
+                   command=f"trtadvisor diff {old_loc.model} {locator.model}")

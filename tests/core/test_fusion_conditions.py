@@ -40,10 +40,21 @@ def _calls(name: str) -> list[tuple[Path, ast.Call, ast.AST]]:
     return found
 
 
-def _fusion_candidates(arg: ast.expr, scope: ast.AST) -> set[str]:
-    """The fusion ids an argument can hold: a literal, or every fusion id written as a literal in its function."""
+def _fusion_candidates(arg: ast.expr, scope: ast.AST, path: Path) -> set[str]:
+    """The fusion ids an argument can hold: a literal; for a parameter of its function, the literals every call
+    of that function in the module passes for it; otherwise every fusion id written as a literal in its function."""
     if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
         return {arg.value}
+    if isinstance(arg, ast.Name) and isinstance(scope, ast.FunctionDef):
+        params = [a.arg for a in scope.args.args]
+        if arg.id in params:
+            position = params.index(arg.id)
+            tree = ast.parse(path.read_text())
+            passed = {c.args[position].value for c in ast.walk(tree)
+                      if isinstance(c, ast.Call) and isinstance(c.func, ast.Name) and c.func.id == scope.name
+                      and len(c.args) > position and isinstance(c.args[position], ast.Constant)}
+            assert passed, f"{path.name}: no call of {scope.name} passes a literal fusion id"
+            return passed
     literals = {n.value for n in ast.walk(scope) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
     return literals & set(BOOK.fusions)
 
@@ -64,7 +75,7 @@ def test_every_blocked_names_a_condition_of_its_fusion(where: tuple[Path, ast.Ca
     fusion_arg, condition_arg = call.args[0], call.args[1]
     assert isinstance(condition_arg, ast.Constant) and isinstance(condition_arg.value, str), \
         f"{path.name}:{call.lineno}: the condition id must be a literal, so this test can check it"
-    fusions = _fusion_candidates(fusion_arg, scope)
+    fusions = _fusion_candidates(fusion_arg, scope, path)
     assert fusions, f"{path.name}:{call.lineno}: no fusion id this Blocked can name"
     for fusion in sorted(fusions):
         assert condition_arg.value in BOOK.fusion(fusion).conditions, \

@@ -205,10 +205,16 @@ def fuse_activation_pairs(ctx: PlanContext) -> None:
         if group is None or len(group.nodes) != 1:
             continue
         if node.op == "Relu":
-            reader = ctx.sole_reader(node.outputs[0])
-            if reader is not None and reader.op == "Relu" and ctx.group(reader) is not None \
-                    and len(ctx.owner[reader].nodes) == 1:
-                ctx.merge(group, ctx.owner[reader], "act+act")
+            out = node.outputs[0]
+            relus = [r for r in ctx.live_readers(out)
+                     if r.op == "Relu" and ctx.group(r) is not None and len(ctx.owner[r].nodes) == 1]
+            if not relus:
+                continue
+            why = ctx.why_not_sole(out, relus[0])
+            if why is not None:
+                ctx.near_miss([node, relus[0]], Blocked("act+act", "sole_reader", why))
+                continue
+            ctx.merge(group, ctx.owner[relus[0]], "act+act")
         elif node.op == "BatchNormalization":
             out = node.outputs[0]
             acts = [r for r in ctx.live_readers(out) if r.op in ctx.book.ops.activations]
@@ -236,7 +242,9 @@ def fuse_conv_pool(ctx: PlanContext) -> None:
         group = ctx.group(producer) if producer is not None else None
         if group is None or group.kind != "convolution" or group.tail is not producer:
             continue
-        if ctx.sole_reader(node.inputs[0]) is not node:
+        why = ctx.why_not_sole(node.inputs[0], node)
+        if why is not None:
+            ctx.near_miss([group.tail, node], Blocked("conv+pool", "sole_reader", why))
             continue
         ctx.merge(group, ctx.owner[node], "conv+pool")
 

@@ -207,6 +207,16 @@ def _single_reader(ctx: PlanContext, node: Node, ops: tuple[str, ...]) -> Node |
     return reader
 
 
+def _shared_reader(ctx: PlanContext, node: Node, ops: tuple[str, ...], fusion: str) -> None:
+    """Report ``fusion`` blocked when a reader of ``ops`` would take ``node``'s output but others read it too."""
+    out = node.outputs[0]
+    readers = [r for r in ctx.live_readers(out) if r.op in ops and ctx.group(r) is not None]
+    if readers:
+        why = ctx.why_not_sole(out, readers[0])
+        if why is not None:
+            ctx.near_miss([node, readers[0]], Blocked(fusion, "sole_reader", why))
+
+
 def _is_square(graph: Graph, node: Node) -> bool:
     if node.op == "Mul" and len(node.inputs) == 2:
         return node.inputs[0] == node.inputs[1]
@@ -225,24 +235,39 @@ def fuse_reductions(ctx: PlanContext) -> None:
             log = _single_reader(ctx, total, ("Log",)) if total is not None else None
             if total is not None and log is not None:
                 ctx.fuse_nodes([node, total, log], "logsumexp", kind="reduction")
+            elif total is None and _log_of_sum(ctx, node):
+                _shared_reader(ctx, node, ("ReduceSum",), "logsumexp")  # softmax's Exp, with no Log, is none
         elif node.op == "Abs":
             total = _single_reader(ctx, node, ("ReduceSum",))
             if total is not None:
                 ctx.fuse_nodes([node, total], "l1norm", kind="reduction")
+            else:
+                _shared_reader(ctx, node, ("ReduceSum",), "l1norm")
         elif _is_square(graph, node):
             total = _single_reader(ctx, node, ("ReduceSum",))
             if total is None:
+                _shared_reader(ctx, node, ("ReduceSum",), "sumsq")
                 continue
             group = ctx.fuse_nodes([node, total], "sumsq", kind="reduction")
             root = _single_reader(ctx, total, ("Sqrt",))
             if group is not None and root is not None:
                 ctx.fuse_nodes([node, total, root], "l2norm", kind="reduction")
+            elif group is not None:
+                _shared_reader(ctx, total, ("Sqrt",), "l2norm")
         elif node.op == "ReduceSum":
             group = ctx.group(node)
             if group is not None and len(group.nodes) == 1:
                 log = _single_reader(ctx, node, ("Log",))
                 if log is not None:
                     ctx.fuse_nodes([node, log], "logsum", kind="reduction")
+                else:
+                    _shared_reader(ctx, node, ("Log",), "logsum")
+
+
+def _log_of_sum(ctx: PlanContext, exp: Node) -> bool:
+    """Whether a ReduceSum reading ``exp`` feeds only a Log: a LogSumExp but for other readers of the Exp."""
+    return any(r.op == "ReduceSum" and _single_reader(ctx, r, ("Log",)) is not None
+               for r in ctx.live_readers(exp.outputs[0]))
 
 
 def _reduce_axes(graph: Graph, node: Node) -> list[int] | None:

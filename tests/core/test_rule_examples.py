@@ -22,8 +22,8 @@ from trtadvisor.knowledge.rulebook import default_rulebook
 
 BOOK = default_rulebook()
 
-# Codes raised from a built engine's artifacts (rules/engine.toml, `fixture`), not from a model: their checks
-# are exercised on engine fixtures in tests/engine/test_analysis.py and tests/core/test_engine_signature.py.
+# Codes raised from a built engine's artifacts (rules/engine.toml, `fixture`), not from a model:
+# tests/engine/test_engine_rule_fixtures.py raises each on its fixture and not on a clean engine.
 ENGINE_CODES = {code for code in BOOK.tables["engine.toml"]["rule"]}
 
 # Codes whose examples are not ONNX text yet, and what tests them today (a shrinking list: it must match exactly).
@@ -96,13 +96,3 @@ def test_bad_example_raises_the_code_and_good_does_not(code: str, tmp_path: Path
     table = EXAMPLES[code]
     assert code in _codes(table["bad_onnx"], table["bad_target"], tmp_path, "bad")
     assert code not in _codes(table["good_onnx"], table["good_target"], tmp_path, "good")
-
-
-@pytest.mark.parametrize("code", sorted(ENGINE_CODES))
-def test_engine_codes_are_exercised_on_engine_fixtures(code: str) -> None:
-    rule_id = BOOK.tables["engine.toml"]["rule"][code]["id"]
-    tests = Path(__file__).resolve().parents[1]
-    texts = [p.read_text() for p in (tests / "engine" / "test_analysis.py", tests / "core" / "test_engine_signature.py",
-                                     tests / "report" / "test_hot_layers.py",
-                                     tests / "report" / "test_confirm_formats.py") if p.exists()]
-    assert any(f'"{rule_id}"' in text for text in texts), f"no engine fixture test asserts {rule_id} ({code})"

@@ -664,6 +664,10 @@ def cmd_fix(args: argparse.Namespace) -> int:
         from trtadvisor.ir.load import parse_shape_overrides
 
         target["shapes"] = parse_shape_overrides(args.shapes)
+    from trtadvisor.safe_io import check_outputs
+
+    # the fixed model and the report never replace the model or a configuration file (pyproject.toml)
+    check_outputs({"-o": args.output, "--report": args.report}, [("model", args.model)])
     report = fix_model(args.model, args.output, select=_codes(args.select), ignore=_codes(args.ignore),
                        dry_run=args.dry_run, target=target, verify_numerics=not args.no_verify,
                        report_path=args.report)

@@ -275,6 +275,30 @@ def nested_if(path: Path, depth: int = 24) -> Path:
     return _save(model, path)
 
 
+def unsorted_mask(path: Path) -> Path:
+    """The ConstantOfShape([1,1,65536,65536]) mask model with its nodes in reverse order: the fix command's
+    topological sort applies, so the fixed model is proved by running both in onnxruntime (16 GB)."""
+    model = onnx.load(str(constant_of_shape_mask(path)))
+    nodes = list(model.graph.node)[::-1]
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    return _save(model, path)
+
+
+def data_dependent_range(path: Path) -> Path:
+    """Range(0, (int(max|x|) + 1) * 2**31): no shape says how large it is until it runs (16 GB of int64
+    in onnxruntime); nodes reversed so that fix's topological sort applies and the model is run."""
+    nodes = [helper.make_node("Abs", ["x"], ["ax"]), helper.make_node("ReduceMax", ["ax"], ["m0"], keepdims=0),
+             helper.make_node("Add", ["m0", "onef"], ["m1"]),
+             helper.make_node("Cast", ["m1"], ["n"], to=TensorProto.INT64),
+             helper.make_node("Mul", ["n", "big"], ["lim"]), helper.make_node("Range", ["zero", "lim", "one"], ["r"]),
+             helper.make_node("ReduceSum", ["r"], ["y"], keepdims=0)]
+    consts = [helper.make_tensor(name, TensorProto.INT64, [], [value])
+              for name, value in (("big", 2**31), ("zero", 0), ("one", 1))]
+    consts.append(helper.make_tensor("onef", TensorProto.FLOAT, [], [1.0]))
+    return _save(_tiny(nodes[::-1], [_vi("x", [4])], [_vi("y", [], TensorProto.INT64)], consts), path)
+
+
 def _wire_field(number: int, payload: bytes) -> bytes:
     """One length-delimited protobuf field, written by hand."""
     def varint(n: int) -> bytes:
@@ -558,6 +582,26 @@ def catalogue(tmp: Path) -> list[Case]:
         Case("source_root_long", ["audit", str(model), nc, "--format", "sarif", "--source-root", long_arg],
              [model], (2,)),
     ]
+    # fix: runs the model in onnxruntime to prove a rewrite, and writes a model
+    fix_dir = tmp / "fix"
+    fix_dir.mkdir()
+    for name, make in (("unsorted_mask", unsorted_mask), ("data_dependent_range", data_dependent_range),
+                       ("nested_if", nested_if), ("huge_range", huge_range), ("constant_of_shape_mask",
+                                                                              constant_of_shape_mask)):
+        source = make(fix_dir / f"{name}.onnx")
+        cases.append(Case(f"fix_{name}", ["fix", str(source), "-o", str(fix_dir / f"{name}.fixed.onnx")],
+                          [source], (0, 1, 2)))
+    outside = external_location(fix_dir / "ext_out.onnx", "../../../../etc/passwd")
+    cases.append(Case("fix_external_outside", ["fix", str(outside), "-o", str(tmp / "ext_fixed.onnx")], [outside],
+                      (2,), expect_in_error=("outside",)))
+    fix_model = _save(base_model(), fix_dir / "m.onnx")
+    for label, extra in (("config", ["-o", str(fix_dir / "pyproject.toml")]),
+                         ("report_config", ["--dry-run", "--report", str(fix_dir / "trtadvisor.toml")]),
+                         ("model", ["-o", str(fix_model)]), ("report_model", ["--dry-run", "--report", str(fix_model)]),
+                         ("dev_full", ["-o", "/dev/full"]), ("dev_null", ["-o", "/dev/null"])):
+        # the devices count as inputs: replacing one by a regular file is a modified input
+        devices = [Path(a) for a in extra if a.startswith("/dev/")]
+        cases.append(Case(f"fix_overwrite_{label}", ["fix", str(fix_model), *extra], [fix_model, *devices], (2,)))
     # outputs: never an input of the same run, never a configuration file (each case its own copies,
     # so that a failure to protect one cannot spoil the others)
     layer_info = write_text(tmp / "L.json", layer_info_with())

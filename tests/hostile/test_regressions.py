@@ -239,3 +239,78 @@ def test_deepest_parsable_nesting_is_audited(tmp_path: Path) -> None:
 
     result = audit(nested_control_flow(tmp_path / "m.onnx", (["Loop", "If"] * 16)[:31]))
     assert sum(1 for g in result.model.graph.walk() for _ in g.nodes) >= 31
+
+
+# -- Campaign seed 70111: a declared input of [2**62, 0] reached np.ones (a zero made the product pass) ------
+
+def test_input_dims_with_a_zero_and_a_huge_one_are_not_materialised(tmp_path: Path) -> None:
+    import onnx
+
+    from trtadvisor.api import audit
+
+    from conftest import REPO
+
+    model = onnx.load(str(REPO / "samples/transformers/bert_eager.torchscript.opset17.onnx"), load_external_data=False)
+    mask = next(v for v in model.graph.input if v.name == "attention_mask")
+    for d, value in zip(mask.type.tensor_type.shape.dim, (2**62, 0), strict=True):
+        d.dim_value = value
+    path = tmp_path / "m.onnx"
+    path.write_bytes(model.SerializeToString())
+    result = audit(path)  # before the fix: ValueError "array is too big" from the attention mask analysis
+    assert result.prediction.layers
+
+
+# -- fix: the model it runs and the files it writes --------------------------------------------------------
+
+@pytest.mark.parametrize("maker", ["unsorted_mask", "data_dependent_range"])
+def test_fix_proves_rewrites_within_bounds(tmp_path: Path, maker: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Both models take 16 GB in onnxruntime; the topological-sort rewrite applies, so fix runs them.
+    The comparison is skipped (known sizes) or fails inside the bounded child (data-dependent size)."""
+    import resource
+
+    from hostile import hostile_inputs
+
+    source = getattr(hostile_inputs, maker)(tmp_path / "m.onnx")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    assert main(["fix", str(source), "-o", str(tmp_path / "out.onnx"), "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    numeric = report["numeric"]
+    assert numeric["ran"] is False and numeric["reason"]
+    assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss < max(before, 4 << 20)  # kB: under 4 GB
+
+
+def test_fix_never_reads_weights_outside_the_model_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from hostile.hostile_inputs import external_location
+
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(b"s" * 256)
+    folder = tmp_path / "models"
+    folder.mkdir()
+    model = external_location(folder / "m.onnx", "../secret.bin")
+    out = tmp_path / "out" / "fixed.onnx"
+    out.parent.mkdir()
+    assert main(["fix", str(model), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "outside the model's folder" in err and "Hint:" in err
+    assert list(out.parent.iterdir()) == []
+
+
+@pytest.mark.parametrize("extra", [["-o", "pyproject.toml"], ["-o", "trtadvisor.toml"], ["--dry-run", "--report",
+                                   "pyproject.toml"], ["-o", "m.onnx"], ["-o", "/dev/full"], ["-o", "/dev/null"]])
+def test_fix_outputs_never_replace_inputs_configs_or_devices(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             extra: list[str], capsys: pytest.CaptureFixture[str]
+                                                             ) -> None:
+    import os
+    import stat
+
+    from hostile.hostile_inputs import unsorted_mask
+
+    monkeypatch.chdir(tmp_path)
+    unsorted_mask(tmp_path / "m.onnx")
+    (tmp_path / "pyproject.toml").write_text("[tool.black]\n")
+    saved = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert main(["fix", "m.onnx", *extra]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == saved
+    for device in ("/dev/full", "/dev/null"):
+        assert stat.S_ISCHR(os.stat(device).st_mode)

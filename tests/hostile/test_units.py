@@ -124,7 +124,7 @@ def test_model_text_is_escaped_for_each_medium() -> None:
 
 
 def test_values_bound_holds_for_broadcasts() -> None:
-    from trtadvisor.analysis.values import _result_too_large
+    from trtadvisor.analysis.values import result_too_large as _result_too_large
 
     wide = [np.zeros((1 << 12, 1)), np.zeros((1, 1 << 12))]
     assert _result_too_large("Add", wide)  # 2**24 elements from two small operands

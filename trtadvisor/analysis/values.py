@@ -436,7 +436,7 @@ class GraphValues:
         args: list[np.ndarray | None] = []
         for name in node.inputs:
             args.append(self.sym_value(name, depth + 1) if name else None)
-        if _result_too_large(node.op, args):
+        if result_too_large(node.op, args):
             return None  # a ConstantOfShape([1,1,65536,65536]) would allocate 16 GB
         try:
             with np.errstate(all="ignore"):
@@ -450,7 +450,10 @@ class GraphValues:
 
     def _all_ones_input(self, tensor: str) -> np.ndarray | None:
         dims = self.dims(tensor)
-        if dims is None or None in dims or (_product(dims) or 0) > _MAX_ELEMENTS:
+        # each dimension bounded too: a zero elsewhere makes the product 0, but numpy still refuses
+        # [0, 2**62, 2**62] (found by the hostile-input campaign, seed 70111)
+        if dims is None or None in dims or any(not 0 <= int(d) <= _MAX_ELEMENTS for d in dims) \
+                or (_product(dims) or 0) > _MAX_ELEMENTS:
             return None
         dtype = _np_dtype(self.graph.dtype(tensor)) or np.dtype(np.float32)
         return np.ones(tuple(int(d) for d in dims), dtype=dtype)  # type: ignore[arg-type]
@@ -460,8 +463,9 @@ class GraphValues:
 _VALUE_SIZED = frozenset({"ConstantOfShape", "Expand", "Tile", "Range", "Reshape"})
 
 
-def _result_too_large(op: str, args: list[np.ndarray | None]) -> bool:
-    """Whether evaluating ``op`` on ``args`` would make more than _MAX_ELEMENTS elements."""
+def result_too_large(op: str, args: list[np.ndarray | None]) -> bool:
+    """Whether evaluating ``op`` on ``args`` would make more than _MAX_ELEMENTS elements (asked before
+    allocating: also by the fix command's constant folding)."""
     present = [a for a in args if a is not None]
     try:
         if op == "ConstantOfShape" and present:

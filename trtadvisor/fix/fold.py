@@ -27,6 +27,11 @@ _MAX_OUTPUT_ELEMENTS = 1 << 20     # outputs kept as initializers up to 4 MB of 
 def _evaluate(node: onnx.NodeProto, args: list[np.ndarray], opsets) -> list[np.ndarray] | None:
     from onnx.reference import ReferenceEvaluator
 
+    from trtadvisor.analysis.values import result_too_large
+
+    # ConstantOfShape([1, 1, 65536, 65536]) would allocate 16 GB before the output bound below is asked.
+    if result_too_large(node.op_type, list(args)):
+        return None
     names = [f"in{i}" for i in range(len(node.input))]
     copy = onnx.NodeProto()
     copy.CopyFrom(node)

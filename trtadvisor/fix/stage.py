@@ -22,7 +22,7 @@ from pathlib import Path
 
 import onnx
 
-from trtadvisor.errors import UserError
+from trtadvisor.errors import UserError, shown
 from trtadvisor.fix.base import Change, Rewrite, Skip, Work
 from trtadvisor.fix.batchnorm import BatchNormRewrite
 from trtadvisor.fix.fold import FoldRewrite
@@ -33,7 +33,7 @@ from trtadvisor.fix.rmsnorm import RMSNormRewrite
 from trtadvisor.fix.toposort import TopoSortRewrite
 from trtadvisor.fix.verify import (
     NumericCheck,
-    compare_outputs,
+    compare_outputs_bounded,
     full_check,
     full_check_without_weights,
     onnxruntime_available,
@@ -157,6 +157,13 @@ def fix_model(model: str | os.PathLike[str], output: str | os.PathLike[str] | No
     source = Path(model)
     loaded = load_model(source, wait_for_shapes=True)  # the house's checks and errors for bad input
     missing = loaded.missing_external_data
+    if loaded.outside_external_data:
+        # fix reads and copies weights: a location outside the model's folder would make it read (and write
+        # into the fixed model) a file the model chose elsewhere on the machine. Never looked up.
+        raise UserError(f"{shown(source)}: external data location '{shown(loaded.outside_external_data[0], 80)}' "
+                        "is outside the model's folder",
+                        "keep the weight files beside the model (relative locations without '..'); fix reads "
+                        "weights only from the model's folder")
     del loaded
     proto = onnx.load(str(source), load_external_data=False)
     inputs = _inputs_of(source, proto)
@@ -175,6 +182,9 @@ def fix_model(model: str | os.PathLike[str], output: str | os.PathLike[str] | No
                                 "write the fixed model to a new path; the input is never rewritten in place")
         if out.exists() and out.is_dir():
             raise UserError(f"-o {out} is a directory", "give a file path for the fixed model")
+        if out.exists() and not out.is_file():
+            # a device or FIFO would be replaced by the rename that writes the model (/dev/full included)
+            raise UserError(f"-o {shown(out)} is not a regular file", "give a file path for the fixed model")
         if not out.parent.is_dir():
             raise UserError(f"-o {out}: folder {out.parent} does not exist", "create the folder or choose another")
     report = FixReport(model=str(source), output=str(out) if out else None, dry_run=dry_run)
@@ -325,10 +335,11 @@ def _write_and_prove(report: FixReport, work: Work, source: Path, inputs: list[P
             report.numeric = NumericCheck(False, None, "onnxruntime is not installed (pip install "
                                           "'trtadvisor[fix]')")
         else:
-            from trtadvisor.ir.graph import Graph
+            from trtadvisor.ir.load import load_model
 
-            graph = Graph(onnx.shape_inference.infer_shapes(onnx.load(str(source), load_external_data=False)).graph)
-            report.numeric = compare_outputs(source, tmp, graph)
+            # the house's loader: bounded shape inference (If nested deep is exponential in onnx's own)
+            graph = load_model(source, wait_for_shapes=True).graph
+            report.numeric = compare_outputs_bounded(source, tmp, graph)
             if report.numeric.ran and report.numeric.passed is False:
                 report.refused = f"outputs differ from the original's: {report.numeric.reason}"
                 return

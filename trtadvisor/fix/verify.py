@@ -10,7 +10,13 @@ exactly where the original has NaN.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import json
+import os
+import select
+import signal
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,7 +130,7 @@ def _session(path: Path):
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    options.log_severity_level = 3
+    options.log_severity_level = 4  # fatal only: a failing kernel is reported in the verdict, not on stderr
     options.intra_op_num_threads = 2
     # Each model runs as written: no runtime fusion may hide (or cause) a difference.
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
@@ -179,3 +185,98 @@ def compare_outputs(original: Path, fixed: Path, graph: Graph) -> NumericCheck:
 def _first(exc: Exception) -> str:
     text = str(exc).strip()
     return (text.splitlines()[0] if text else type(exc).__name__)[:200]
+
+
+# --------------------------------------------------------------------------------------------------
+# Running a model from a pull request is running untrusted input: a ConstantOfShape of 2**32 elements
+# or a Range to 2**40 allocates what it says. The comparison is skipped when the model's known tensor
+# sizes are already too large, and otherwise runs in a forked child with an address-space limit and a
+# time limit, so an allocation or a loop that the shapes did not show ends the child, not this process.
+_MAX_TENSOR_BYTES = 4 << 30     # sum of every known tensor at the inputs' smallest shapes
+_CHILD_EXTRA_BYTES = 6 << 30    # address space the child may add to what it inherited
+VERIFY_TIMEOUT_S = 300.0
+
+
+def known_tensor_bytes(graph: Graph) -> int:
+    """Bytes of every value of the main graph whose shape is known (a symbolic dimension counts 1,
+    as the random inputs use), stopping once past the bound."""
+    total = 0
+    for node in graph.nodes:
+        for name in node.outputs:
+            shape = graph.shape(name) if name else None
+            if not shape:
+                continue
+            count = 1
+            for d in shape:
+                count *= d if isinstance(d, int) and d > 0 else 1
+            total += count * 4
+            if total > _MAX_TENSOR_BYTES:
+                return total
+    return total
+
+
+def _virtual_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def compare_outputs_bounded(original: Path, fixed: Path, graph: Graph,
+                            timeout: float = VERIFY_TIMEOUT_S) -> NumericCheck:
+    """:func:`compare_outputs` within bounds of memory and time (see above); fork where it exists."""
+    need = known_tensor_bytes(graph)
+    if need > _MAX_TENSOR_BYTES:
+        return NumericCheck(False, None, f"not run: the model's tensors would take more than "
+                                         f"{_MAX_TENSOR_BYTES >> 30} GB at its smallest input shapes")
+    if not hasattr(os, "fork"):
+        return compare_outputs(original, fixed, graph)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: compare, send the verdict as JSON, leave without cleanup handlers
+        code = 0
+        try:
+            import resource
+
+            os.close(read_end)
+            limit = _virtual_bytes() + _CHILD_EXTRA_BYTES + 2 * need
+            _, hard = resource.getrlimit(resource.RLIMIT_AS)
+            if hard != resource.RLIM_INFINITY:
+                limit = min(limit, hard)  # a limit set by the caller already (a sandbox) stays the cap
+            resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+            check = compare_outputs(original, fixed, graph)
+            payload = json.dumps({"ran": check.ran, "passed": check.passed, "reason": check.reason,
+                                  "outputs": check.outputs}).encode()
+            with os.fdopen(write_end, "wb") as pipe:
+                pipe.write(payload)
+        except BaseException:
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    timed_out = False
+    with os.fdopen(read_end, "rb") as pipe:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([pipe], [], [], left)[0]:
+                timed_out = True
+                break
+            chunk = os.read(pipe.fileno(), 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    if timed_out:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    if timed_out:
+        return NumericCheck(False, None, f"onnxruntime did not finish within {timeout:.0f} s")
+    try:
+        data = json.loads(b"".join(chunks))
+    except ValueError:
+        return NumericCheck(False, None, "onnxruntime ran out of the memory or time given to it "
+                                         f"(exit status {status})")
+    return NumericCheck(bool(data["ran"]), data["passed"], str(data["reason"]), list(data["outputs"]))

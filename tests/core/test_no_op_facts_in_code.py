@@ -78,8 +78,6 @@ KNOWN: frozenset[tuple[str, str]] = frozenset({
     ('fix/fold.py', 'Shape Size'),
     ('fix/verify.py', 'Gather GatherElements'),
     ('ir/graph.py', 'If Loop Scan'),
-    ('plan/cost.py', 'Attention Conv ConvTranspose Gemm MatMul'),
-    ('plan/cost.py', 'AveragePool LpPool MaxPool'),
     ('plan/cost.py', 'Conv ConvTranspose'),
     ('plan/cost.py', 'DequantizeLinear QuantizeLinear'),
     ('plan/passes/conv.py', 'Conv ConvTranspose'),

@@ -44,6 +44,10 @@ class PerfBook:
     overhead_ms: float
     cuda_core: float
     fitted_on: tuple[str, ...]
+    matrix_ops: frozenset[str]  # [work]: how a node's arithmetic is counted
+    pool_ops: frozenset[str]
+    per_input_prefixes: tuple[str, ...]
+    flops_per_element: dict[str, int]
 
     def kind_efficiency(self, kind: str) -> Efficiency:
         return self.efficiency.get(kind) or self.efficiency["default"]
@@ -82,7 +86,7 @@ def _parse(data: dict[str, Any]) -> PerfBook:
         sm_default[int(sm)] = gpu
     cores = data["tensor_cores"]
     tensor_cores = {p: (int(rule["channels"]), str(rule["below"])) for p, rule in cores.items() if p != "source"}
-    eff = data["efficiency"]
+    eff, work = data["efficiency"], data["work"]
     efficiency = {kind: Efficiency(_positive(f"efficiency.kind.{kind}.compute", v["compute"]),
                                    _positive(f"efficiency.kind.{kind}.memory", v["memory"]))
                   for kind, v in eff["kind"].items()}
@@ -91,7 +95,11 @@ def _parse(data: dict[str, Any]) -> PerfBook:
     return PerfBook(gpus=gpus, names=names, sm_default=sm_default, tensor_cores=tensor_cores, efficiency=efficiency,
                     overhead_ms=float(eff["overhead_ms"]),
                     cuda_core=_positive("efficiency.cuda_core", eff["cuda_core"]),
-                    fitted_on=tuple(data["calibration"]["fitted_on"]))
+                    fitted_on=tuple(data["calibration"]["fitted_on"]),
+                    matrix_ops=frozenset(work["matrix_ops"]), pool_ops=frozenset(work["pool_ops"]),
+                    per_input_prefixes=tuple(work["per_input_prefixes"]),
+                    flops_per_element={op: int(_positive(f"work.flops_per_element.{op}", n))
+                                       for op, n in work["flops_per_element"].items()})
 
 
 _PARSED: dict[int, tuple[dict[str, Any], PerfBook]] = {}  # id of the raw tables -> (them, parsed)

@@ -31,15 +31,9 @@ from trtadvisor.knowledge.rulebook import RuleBook
 from trtadvisor.knowledge.target import Target
 from trtadvisor.plan.context import PredictedLayer, Prediction
 
-# Ops whose math runs on tensor cores when the precision and channel counts allow it.
-_MATRIX_OPS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul", "Attention"})
+# ONNX's own quantization ops and 8-bit types: a layer holding Q/DQ runs quantized math.
 _QDQ_OPS = frozenset({"QuantizeLinear", "DequantizeLinear"})
 _INT8_TYPES = frozenset({TensorProto.INT8, TensorProto.UINT8})
-_POOLS = frozenset({"MaxPool", "AveragePool", "LpPool"})
-# Arithmetic per element for ops that are not matrix math (a softmax exponentiates, sums and divides).
-_FLOPS_PER_ELEMENT = {"Softmax": 5, "LogSoftmax": 6, "LayerNormalization": 8, "InstanceNormalization": 8,
-                      "GroupNormalization": 8, "RMSNormalization": 6, "BatchNormalization": 2, "Erf": 8,
-                      "Gelu": 8, "Exp": 4, "Tanh": 4, "Sigmoid": 4}
 
 
 class LayerCost(NamedTuple):
@@ -230,6 +224,21 @@ class _Pricer:
         self.eliminated = frozenset(prediction.eliminated)
         self.facts = {id(g): _GraphFacts(g, self.eliminated) for g in graph.walk()}
         self.maths = (_math_for(target, gpu, perf, False), _math_for(target, gpu, perf, True))
+        self.roles: dict[str, int] = {}  # op -> how its FLOPs are counted, memoised
+
+    def _role(self, op: str) -> int:
+        """How an op's FLOPs are counted (rules/gpu_perf.toml [work])."""
+        perf = self.perf
+        if op in perf.matrix_ops:
+            how = _MATRIX
+        elif op in perf.pool_ops:
+            how = _POOL
+        elif op in perf.flops_per_element or op.startswith(perf.per_input_prefixes):
+            how = _PER_INPUT
+        else:
+            how = _PLAIN
+        self.roles[op] = how
+        return how
 
     def layer_cost(self, index: int, layer: PredictedLayer) -> LayerCost | None:
         """Bytes: what the layer reads from outside (weights once) and what is read outside it; nodes
@@ -265,6 +274,7 @@ class _Pricer:
                     if t in inside:
                         internal_reads[t] = get(t, 0) + 1
         outside: dict[str, None] = {}  # the layer's reads from memory, each once, in order
+        roles, per_element = self.roles, self.perf.flops_per_element
         flops = written = 0
         tensor_flops = cuda_flops = 0.0
         shape_inputs = self.shape_inputs
@@ -289,7 +299,8 @@ class _Pricer:
                     if n is None:  # an output nobody reads (BatchNormalization's statistics) costs nothing
                         return None
                     written += n * (1 if op == "QuantizeLinear" else float_bytes)
-            if op in _MATRIX_OPS:
+            how = roles[op] if op in roles else self._role(op)
+            if how == _MATRIX:
                 work = _matrix_work(node, dims, math_)
                 if work is None:
                     return None
@@ -297,13 +308,13 @@ class _Pricer:
                 tensor_flops += work.tensor_flops
                 cuda_flops += work.cuda_flops
                 continue
-            if op in _POOLS:
+            if how == _POOL:
                 out *= math.prod(node.attr("kernel_shape") or ())
-            elif op in _FLOPS_PER_ELEMENT or op.startswith(("Global", "Reduce")):
+            elif how == _PER_INPUT:
                 data = count(node.inputs[0]) if node.inputs else None
                 if data is None:
                     return None
-                out = data * _FLOPS_PER_ELEMENT.get(op, 1)
+                out = data * per_element.get(op, 1)
             flops += out
             cuda_flops += out
         read = facts.read_bytes(outside, 1 if quantized else float_bytes, float_bytes)
@@ -353,9 +364,9 @@ class _Pricer:
         # Plain nodes (pointwise, shuffles, ...) count one operation per output element: their
         # counts are looked up in one C-level map; the few others are summed one by one.
         ops = list(map(_op_of, members))
-        for op in set(ops) - _ROLE.keys():
-            _role(op)
-        roles = list(map(_ROLE.__getitem__, ops))
+        for op in set(ops) - self.roles.keys():
+            self._role(op)
+        roles = list(map(self.roles.__getitem__, ops))
         firsts = [outputs[0] if outputs else "" for outputs in map(_outputs_of, members)]
         counts = shapes.counts(firsts)
         plain = list(compress(counts, map(not_, roles)))  # _PLAIN is 0
@@ -381,7 +392,7 @@ class _Pricer:
                 data = count(node.inputs[0]) if node.inputs else None
                 if data is None:
                     return None
-                out = data * _FLOPS_PER_ELEMENT.get(node.op, 1)
+                out = data * self.perf.flops_per_element.get(node.op, 1)
             flops += out  # type: ignore[operator]
             cuda_flops += out  # type: ignore[operator]
         return _roofline(layer.kind, flops, tensor_flops, cuda_flops, traffic, math_, self.gpu, self.perf)
@@ -389,21 +400,6 @@ class _Pricer:
 
 _LARGE = 64  # members from which a layer is summed with set operations
 _PLAIN, _MATRIX, _POOL, _PER_INPUT = range(4)
-_ROLE: dict[str, int] = {}
-
-
-def _role(op: str) -> int:
-    """How an op's FLOPs are counted (memoised per op type)."""
-    if op in _MATRIX_OPS:
-        how = _MATRIX
-    elif op in _POOLS:
-        how = _POOL
-    elif op in _FLOPS_PER_ELEMENT or op.startswith(("Global", "Reduce")):
-        how = _PER_INPUT
-    else:
-        how = _PLAIN
-    _ROLE[op] = how
-    return how
 _NOTHING: frozenset[str] = frozenset()
 _NO_READERS: list[Node] = []
 _op_of = attrgetter("op")

@@ -277,11 +277,12 @@ def _decode_all(lists: Iterable[Any]) -> dict[str, TensorType]:
 class _InitializerIndex:
     """Initializers by name, as positions in the GraphProto's list (no retained wrappers)."""
 
-    __slots__ = ("_items", "_where")
+    __slots__ = ("_items", "_sizes", "_where")
 
     def __init__(self, items: Any) -> None:
         self._items = items
         self._where = {t.name: i for i, t in enumerate(items)}
+        self._sizes: dict[str, int] | None = None
 
     def get(self, name: str) -> TensorProto | None:
         i = self._where.get(name)
@@ -299,8 +300,10 @@ class _InitializerIndex:
     def sizes(self) -> dict[str, int]:
         """Every initializer's element count, read in one pass over the list: a stage that needs most
         of them (the cost model) pays one C-level sweep instead of one lookup and wrapper per weight."""
-        counts = list(map(math.prod, map(_dims_of, self._items)))
-        return dict(zip(self._where.keys(), map(counts.__getitem__, self._where.values()), strict=True))
+        if self._sizes is None:
+            counts = list(map(math.prod, map(_dims_of, self._items)))
+            self._sizes = dict(zip(self._where.keys(), map(counts.__getitem__, self._where.values()), strict=True))
+        return self._sizes
 
     def items(self) -> Iterator[tuple[str, TensorProto]]:
         for name, i in self._where.items():
@@ -469,6 +472,10 @@ class Graph:
         """Element type and shape by tensor name (``.get(name)``); waits for pending inference."""
         if self._types is None:
             if self._pending_types is not None:
+                if not self._types_ready():
+                    # Waiting for the inference child anyway: read the weights' sizes (the cost model
+                    # needs nearly all of them) in time that would otherwise be spent blocked.
+                    self.initializers.sizes()
                 pending, self._pending_types = self._pending_types, None
                 self._types_ready, self._cancel_types = _always, _nothing
                 self.adopt_types(pending())

@@ -225,6 +225,8 @@ class _Pricer:
         self.facts = {id(g): _GraphFacts(g, self.eliminated) for g in graph.walk()}
         self.maths = (_math_for(target, gpu, perf, False), _math_for(target, gpu, perf, True))
         self.roles: dict[str, int] = {}  # op -> how its FLOPs are counted, memoised
+        self.matmuls: dict[tuple[object, ...], _NodeWork | None] = {}
+        self.rates: dict[tuple[str, str], tuple[float, float, float]] = {}
 
     def _role(self, op: str) -> int:
         """How an op's FLOPs are counted (rules/gpu_perf.toml [work])."""
@@ -239,6 +241,33 @@ class _Pricer:
             how = _PLAIN
         self.roles[op] = how
         return how
+
+    def _matrix(self, node: Node, dims: Callable[[str], Shape | None], quantized: bool) -> _NodeWork | None:
+        """_matrix_work, shared by the MatMuls of equal shapes (a transformer's thousands are a few
+        kinds): a MatMul's work depends only on its first input's and its output's shapes."""
+        if node.op != "MatMul" or not node.inputs or not node.outputs:
+            return _matrix_work(node, dims, self.maths[quantized])
+        key = (quantized, dims(node.inputs[0]), dims(node.outputs[0]))
+        work = self.matmuls.get(key, _MISSING)
+        if work is _MISSING:
+            work = self.matmuls[key] = _matrix_work(node, dims, self.maths[quantized])
+        return work  # type: ignore[return-value]
+
+    def _time(self, kind: str, flops: int, tensor_flops: float, cuda_flops: float, traffic: int,
+              math_: _Math) -> LayerCost:
+        """The layer's roofline time, with each kind's denominators (see _rates) computed once."""
+        rates = self.rates.get((kind, math_.peak))
+        if rates is None:
+            rates = self.rates[(kind, math_.peak)] = _rates(kind, math_, self.gpu, self.perf)
+        tensor_rate, cuda_rate, memory_rate = rates
+        compute_s = 0.0
+        if tensor_flops:
+            compute_s += tensor_flops / tensor_rate
+        if cuda_flops:
+            compute_s += cuda_flops / cuda_rate
+        memory_s = traffic / memory_rate
+        bound = "compute" if compute_s >= memory_s else "memory"
+        return LayerCost(flops, traffic, 1e3 * max(compute_s, memory_s) + self.perf.overhead_ms, bound)
 
     def layer_cost(self, index: int, layer: PredictedLayer) -> LayerCost | None:
         """Bytes: what the layer reads from outside (weights once) and what is read outside it; nodes
@@ -265,8 +294,9 @@ class _Pricer:
         # the layer's own nodes is recognised by counting (its reader list holds one entry per read).
         inside: set[str] | frozenset[str] = _NOTHING
         internal_reads: dict[str, int] = {}
-        member_set: set[Node] | frozenset[Node] = frozenset(members)
+        member_set: set[Node] | frozenset[Node] = _NO_MEMBERS  # a lone node never reads its own output
         if len(members) > 1:
+            member_set = frozenset(members)
             inside = {t for node in members for t in node.outputs}
             get = internal_reads.get
             for node in members:
@@ -301,7 +331,7 @@ class _Pricer:
                     written += n * (1 if op == "QuantizeLinear" else float_bytes)
             how = roles[op] if op in roles else self._role(op)
             if how == _MATRIX:
-                work = _matrix_work(node, dims, math_)
+                work = self._matrix(node, dims, quantized)
                 if work is None:
                     return None
                 flops += work.flops
@@ -320,7 +350,7 @@ class _Pricer:
         read = facts.read_bytes(outside, 1 if quantized else float_bytes, float_bytes)
         if read is None:
             return None
-        return _roofline(layer.kind, flops, tensor_flops, cuda_flops, read + written, math_, self.gpu, self.perf)
+        return self._time(layer.kind, flops, tensor_flops, cuda_flops, read + written, math_)
 
     def _large_layer_cost(self, layer: PredictedLayer, members: list[Node], facts: _GraphFacts, math_: _Math,
                           quantized: bool) -> LayerCost | None:
@@ -377,7 +407,7 @@ class _Pricer:
         tensor_flops = 0.0
         for node, how, out in compress(zip(members, roles, counts, strict=True), roles):
             if how == _MATRIX:
-                work = _matrix_work(node, shapes.dims, math_)
+                work = self._matrix(node, shapes.dims, quantized)
                 if work is None:
                     return None
                 flops += work.flops
@@ -395,12 +425,13 @@ class _Pricer:
                 out = data * self.perf.flops_per_element.get(node.op, 1)
             flops += out  # type: ignore[operator]
             cuda_flops += out  # type: ignore[operator]
-        return _roofline(layer.kind, flops, tensor_flops, cuda_flops, traffic, math_, self.gpu, self.perf)
+        return self._time(layer.kind, flops, tensor_flops, cuda_flops, traffic, math_)
 
 
 _LARGE = 64  # members from which a layer is summed with set operations
 _PLAIN, _MATRIX, _POOL, _PER_INPUT = range(4)
 _NOTHING: frozenset[str] = frozenset()
+_NO_MEMBERS: frozenset[Node] = frozenset()
 _NO_READERS: list[Node] = []
 _op_of = attrgetter("op")
 _outputs_of = attrgetter("outputs")
@@ -463,17 +494,14 @@ class _Shapes:
 _MISSING = object()
 
 
-def _roofline(kind: str, flops: int, tensor_flops: float, cuda_flops: float, traffic: int, math_: _Math,
-              gpu: GpuPerf, perf: PerfBook) -> LayerCost:
+def _rates(kind: str, math_: _Math, gpu: GpuPerf, perf: PerfBook) -> tuple[float, float, float]:
+    """The roofline's denominators for one layer kind: tensor-core and CUDA-core FLOP/s and bytes/s, each
+    a datasheet peak times the kind's fitted efficiency. A layer's time is ``max(compute, memory) +
+    overhead``: compute its tensor-core FLOPs over the first plus its CUDA-core FLOPs over the second,
+    memory its bytes over the third."""
     eff = perf.kind_efficiency(kind)
-    compute_s = 0.0
-    if tensor_flops:
-        compute_s += tensor_flops / (gpu.peaks[math_.peak] * 1e12 * eff.compute)
-    if cuda_flops:
-        compute_s += cuda_flops / (gpu.peaks["fp32_cuda"] * 1e12 * perf.cuda_core)
-    memory_s = traffic / (gpu.bandwidth_gbs * 1e9 * eff.memory)
-    bound = "compute" if compute_s >= memory_s else "memory"
-    return LayerCost(flops, traffic, 1e3 * max(compute_s, memory_s) + perf.overhead_ms, bound)
+    return (gpu.peaks[math_.peak] * 1e12 * eff.compute, gpu.peaks["fp32_cuda"] * 1e12 * perf.cuda_core,
+            gpu.bandwidth_gbs * 1e9 * eff.memory)
 
 
 def _element_bytes(graph: Graph, tensor: str, producer: Node | None, weight: bool, quantized: bool,

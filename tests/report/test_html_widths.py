@@ -27,8 +27,25 @@ A100_FP16 = "trex/examples/pytorch/resnet/A100/fp16/resnet.onnx.engine."
 
 MEASURE = """<script>
 window.addEventListener('load', function () {
+  document.querySelectorAll('details').forEach(function (d) { d.open = true; });  // what a reader unfolds
   var out = {overflow: document.documentElement.scrollWidth - window.innerWidth, clipped: [], broken: [],
-             width: window.innerWidth};
+             width: window.innerWidth, scrolls: [], tiny: [], wrapped: []};
+  document.querySelectorAll('section').forEach(function (s) {
+    // A table of eight or more columns (the attention table) scrolls inside its section on a phone by design.
+    var columns = Math.max.apply(null, [0].concat(Array.prototype.map.call(s.querySelectorAll('thead tr'),
+                                                                           function (r) { return r.cells.length; })));
+    if (s.scrollWidth > s.clientWidth + 1 && columns < 8)
+      out.scrolls.push((s.querySelector('h2') || s).textContent.slice(0, 60));
+  });
+  document.querySelectorAll('svg.chart').forEach(function (svg) {
+    var shown = svg.getBoundingClientRect().width;
+    if (shown > 0 && 12 * shown / svg.viewBox.baseVal.width < 8) out.tiny.push(svg.id);
+  });
+  document.querySelectorAll('td.num, td.code').forEach(function (td) {
+    var r = document.createRange(); r.selectNodeContents(td);
+    var tops = Array.prototype.map.call(r.getClientRects(), function (b) { return b.top; });
+    if (tops.length && Math.max.apply(null, tops) - Math.min.apply(null, tops) > 8) out.wrapped.push(td.textContent);
+  });
   document.querySelectorAll('svg.chart').forEach(function (svg) {
     var box = svg.viewBox.baseVal;
     svg.querySelectorAll('text').forEach(function (t) {
@@ -64,12 +81,23 @@ def _measure(page: str, tmp_path: Path, width: int) -> dict:
 
 
 def _pages() -> dict[str, str]:
-    confirmed = audit(RESNET)
+    from trtadvisor.batch import Row, render_summary_html
+    from trtadvisor.ci.diff import diff_results
+    from trtadvisor.knowledge.rulebook import default_rulebook
+
+    confirmed = audit(RESNET, trt="8.6", gpu="A100 80GB PCIe")  # the engine's GPU: the cost check pairs times
     confirm_into(confirmed, layer_info=str(art(A100_FP16 + "graph.json")),
                  profile=str(art(A100_FP16 + "profile.json")))
     html = get_formatter("html", FormatOptions(root=REPO))
+    unoptimized = SAMPLES / "cnn" / "resnet18_unoptimized.dynamo.opset18.onnx"
+    diff = diff_results(audit(RESNET, gpu="A100"), audit(unoptimized, gpu="A100"), default_rulebook())
+    rows = [Row("zoo/a/very/long/folder/name/of/a/model/resnet18_unoptimized.dynamo.opset18.onnx", 0, layers=22,
+                coverage=0.986, attention={"fused": 12}),
+            Row("zoo/broken.onnx", 2, error="not an ONNX model, or the file is truncated. Hint: check the export")]
     return {"confirm": html.format(confirmed),
-            "bert-base": html.format(audit(SAMPLES / "transformers" / "bert_base.torchscript.opset17.onnx"))}
+            "bert-base": html.format(audit(SAMPLES / "transformers" / "bert_base.torchscript.opset17.onnx")),
+            "diff": html.format_diff(diff),
+            "zoo index": render_summary_html(rows, ["reports/zoo__resnet18_unoptimized.html", None])}
 
 
 @pytest.mark.parametrize("width", [1280, 500])  # 500: the narrowest window headless chromium opens
@@ -80,3 +108,6 @@ def test_pages_fit_the_window(width: int, tmp_path: Path) -> None:
         assert measured["overflow"] <= 0, f"{name}: the page scrolls sideways by {measured['overflow']} px"
         assert measured["clipped"] == [], f"{name}: chart text outside its chart: {measured['clipped']}"
         assert measured["broken"] == [], f"{name}: command arguments broken across lines: {measured['broken']}"
+        assert measured["scrolls"] == [], f"{name}: a section scrolls sideways: {measured['scrolls']}"
+        assert measured["tiny"] == [], f"{name}: chart text under 8 px: {measured['tiny']}"
+        assert measured["wrapped"] == [], f"{name}: a number or code broken across lines: {measured['wrapped']}"

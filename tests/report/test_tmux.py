@@ -8,6 +8,7 @@ every box must close on the line it opened.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -67,6 +68,25 @@ def test_confirm_report_in_tmux(columns: int) -> None:
     assert boxed and all(line[-1] in BOX_RIGHT for line in boxed), "a box does not close on its line"
     text = "\n".join(report)
     assert "Hot layers" in text and "agreement 96%" in text and "Diagnosis" in text
+    assert "Predicted vs measured time per layer" in text and "Cost check" in text
+
+
+@pytest.mark.parametrize("columns", [80, 100, 200])
+def test_diff_report_in_tmux(columns: int) -> None:
+    unoptimized = REPO / "samples" / "cnn" / "resnet18_unoptimized.dynamo.opset18.onnx"
+    shown, joined = _in_tmux(columns, "diff", str(RESNET), str(unoptimized), "--gpu", "A100")
+    def from_panel(lines: list[str]) -> list[str]:
+        start = next(i for i, line in enumerate(lines) if "trtadvisor diff" in line and line.startswith("╭"))
+        return [line.rstrip() for line in lines[start:]]
+
+    report = from_panel(shown)
+    assert max(len(line) for line in report) <= columns
+    assert len(from_panel(joined)) == len(report), "tmux had to wrap a line"
+    boxed = [line for line in report if line[:1] in BOX_LEFT]
+    assert boxed and all(line[-1] in BOX_RIGHT for line in boxed), "a box does not close on its line"
+    assert not any("…" in line for line in report), "a name or path cut with an ellipsis"
+    text = re.sub(r"[│┃ ]+", " ", "\n".join(report))
+    assert re.search(r"Predicted time \d+\.\d{3} ms -> \d+\.\d{3} ms \([+-]\d+\.\d%\) on A100", text)
 
 
 @pytest.mark.parametrize("columns", [80, 200])

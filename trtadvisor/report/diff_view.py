@@ -8,7 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from trtadvisor.ci.diff import ModelDiff
-from trtadvisor.report.text import escape_control
+from trtadvisor.report.text import escape_control, fold
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
@@ -19,22 +19,25 @@ class DiffView:
         self.max_rows = max_rows
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        yield self._summary()
+        width = options.max_width
+        yield self._summary(width)
         if self.diff.lost or self.diff.gained:
             yield self._fusions()
         if self.diff.attention:
             yield self._attention()
-        yield self._layers()
+        yield self._layers(width)
         yield self._findings()
 
-    def _summary(self) -> Panel:
+    def _summary(self, width: int = 120) -> Panel:
         d = self.diff
         (old_cov, new_cov), (old_n, new_n) = d.coverage, d.layer_counts
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="bold")
-        grid.add_column()
-        grid.add_row("Old", Text(escape_control(d.old.model.path)))
-        grid.add_row("New", Text(escape_control(d.new.model.path)))
+        grid.add_column(overflow="fold")
+        room = max(16, width - 4 - 18 - 2)  # the panel's borders and padding, the label column and the gap
+        # Paths fold at their separators: an ellipsis would hide which file is which.
+        grid.add_row("Old", Text(fold(escape_control(d.old.model.path), room)))
+        grid.add_row("New", Text(fold(escape_control(d.new.model.path), room)))
         grid.add_row("Target", f"TensorRT {d.new.target.trt}, SM {d.new.target.sm}, {d.new.target.precision}")
         grid.add_row("Predicted layers", f"{old_n} -> {new_n}")
         style = "red" if new_cov < old_cov else "green"
@@ -71,19 +74,27 @@ class DiffView:
                           style="red" if change.regression else ""))
         return table
 
-    def _layers(self) -> Table:
+    def _layers(self, width: int = 120) -> Table:
         table = Table(title="Predicted layers side by side (changed rows)", title_justify="left")
-        table.add_column("old layer", overflow="fold")
-        table.add_column("old fusions", style="dim")
-        table.add_column("new layer(s)", overflow="fold")
-        table.add_column("new fusions", style="dim")
         changed = [row for row in self.diff.rows if row.changed]
-        for row in changed[: self.max_rows]:
-            table.add_row(Text(escape_control(row.old.name)) if row.old else Text("(added)", style="green"),
-                          ", ".join(row.old.fusions) if row.old else "",
-                          Text(escape_control(" | ".join(n.name for n in row.new))) if row.new
-                          else Text("(removed)", style="red"),
-                          ", ".join(f for n in row.new for f in n.fusions))
+        shown = changed[: self.max_rows]
+        fusions = [(", ".join(row.old.fusions) if row.old else "", ", ".join(f for n in row.new for f in n.fusions))
+                   for row in shown]
+        # Fusion columns as wide as their longest name (at most 16); the names share the rest, given exact
+        # widths so that they fold at separators, never inside a word.
+        fusion_width = min(16, max((len(part) for pair in fusions for p in pair for part in p.split(", ")),
+                                   default=8))
+        room = max(20, width - 13 - 2 * fusion_width)  # 4 columns: 13 cells of borders and padding
+        name_width = room // 2
+        table.add_column("old layer", overflow="fold", width=name_width)
+        table.add_column("old fusions", style="dim", overflow="fold", width=fusion_width)
+        table.add_column("new layer(s)", overflow="fold", width=room - name_width)
+        table.add_column("new fusions", style="dim", overflow="fold", width=fusion_width)
+        for row, (old_fusions, new_fusions) in zip(shown, fusions, strict=True):
+            table.add_row(Text(fold(escape_control(row.old.name), name_width)) if row.old
+                          else Text("(added)", style="green"), fold(old_fusions, fusion_width),
+                          Text(fold(escape_control(" | ".join(n.name for n in row.new)), room - name_width))
+                          if row.new else Text("(removed)", style="red"), fold(new_fusions, fusion_width))
         if not changed:
             table.caption = "no layer changed"
         elif len(changed) > self.max_rows:

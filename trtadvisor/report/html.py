@@ -72,7 +72,9 @@ svg text{font:12px system-ui,sans-serif;fill:var(--fg)}svg .muted{fill:var(--mut
 footer{color:var(--muted);font-size:12px;padding:0 28px 24px}
 .cmd{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12.5px;background:#f0f2f5;padding:10px;
 border-radius:6px;overflow-x:auto}.cmd .arg{white-space:nowrap}h3{font-size:14px;margin:14px 0 8px}
-.count{font-weight:600;color:var(--muted)}svg.chart{display:block}
+.count{font-weight:600;color:var(--muted)}svg.chart{display:block}td.num,td.code{white-space:nowrap}
+@media(max-width:700px){svg.chart.wide{display:none}main{padding:12px}header{padding:14px 12px}
+section{padding:12px}th,td{padding:4px}th{letter-spacing:0;text-transform:none}}
 """
 
 JS = """
@@ -112,7 +114,10 @@ def bar_chart(chart_id: str, title: str, bars: Sequence[Bar], width: int = 560, 
         note_width = max(40, 7 * max((len(b.note) for b in bars), default=4) + 14)
     plot = max(60, width - label_width - note_width)
     width = label_width + plot + note_width
-    parts = [f'<svg id="{escape(chart_id)}" class="chart" role="img" aria-label="{escape(title)}" '
+    # A chart drawn wider than a phone shrinks its text below legibility there: it is marked 'wide', and
+    # on a narrow window the table beside it (the same figures) stands alone.
+    wide = " wide" if width > 800 else ""
+    parts = [f'<svg id="{escape(chart_id)}" class="chart{wide}" role="img" aria-label="{escape(title)}" '
              f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" preserveAspectRatio="xMinYMin meet" '
              f'style="max-width:100%;height:auto" xmlns="http://www.w3.org/2000/svg">',
              f"<title>{escape(title)}</title>"]
@@ -202,7 +207,7 @@ def _findings(findings: Sequence[Finding], locator: Locator, table_id: str) -> s
         node = f"<br><code>{escape(where.node)}</code>" if where.node else ""
         count = f'<span class="count">×{g.count} like this one</span> ' if g.count > 1 else ""
         rows.append(f'<tr data-sev="{escape(f.severity)}"><td><span class="sev {escape(f.severity)}">'
-                    f"{escape(f.severity)}</span></td><td><code>{escape(f.rule)}</code></td>"
+                    f"{escape(f.severity)}</span></td><td class=code><code>{escape(f.rule)}</code></td>"
                     f"<td><code>{escape(place)}</code>{node}</td><td>{count}{escape(f.message)}"
                     f'<div class="hint">Hint: {escape(f.hint)}</div></td></tr>')
     return (f'<section><h2>Findings</h2><div class="filters" data-table="{table_id}">{buttons}</div>'
@@ -323,9 +328,10 @@ def _engine_section(fields: Mapping[str, Any]) -> str:
             f"<td>{escape(', '.join(map(str, p.get('predicted_layers', []))))}</td></tr>" for p in pairs)
         # Folded: the figures are the line a reader needs; the paired layers are there for a closer look.
         out.append(f"<h3>Predicted vs measured time per layer</h3><p>{escape(cost_check_text(check))}.</p>"
-                   f"<details><summary>The {len(pairs)} paired layers, slowest measured first</summary>"
-                   '<table id="cost-check"><thead><tr><th>Engine layer</th><th>Measured ms</th><th>Predicted ms</th>'
-                   f"<th>Predicted / measured</th><th>Predicted layer(s)</th></tr></thead><tbody>{rows_html}"
+                   f"<details><summary>The {len(pairs)} paired layers, slowest measured first (ms; ratio = "
+                   "predicted / measured)</summary>"
+                   '<table id="cost-check"><thead><tr><th>Engine layer</th><th>Measured</th><th>Predicted</th>'
+                   f"<th>Ratio</th><th>Predicted layers</th></tr></thead><tbody>{rows_html}"
                    "</tbody></table></details>")
     if confirm.diagnosis:
         rows = "".join(f"<tr><td><code>{escape(str(d.get('rule')))}</code></td><td>{escape(str(d.get('message')))}"

@@ -58,8 +58,10 @@ class _Parser(argparse.ArgumentParser):
             known = sorted(_option_strings(self))
             for token in message.split("unrecognized arguments:", 1)[1].split():
                 if token.startswith("-"):
-                    close = difflib.get_close_matches(token.split("=", 1)[0], known, n=1, cutoff=0.6)
-                    if close:
+                    flag = token.split("=", 1)[0]
+                    close = difflib.get_close_matches(flag, known, n=1, cutoff=0.6)
+                    # the same flag of another command (diff --write-baseline) is no suggestion
+                    if close and close[0] != flag:
                         return f"'{close[0]}'"
         return None
 

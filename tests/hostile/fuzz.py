@@ -521,6 +521,9 @@ def _case_for(rng: random.Random, kind: str, name: str, data: bytes, model: Path
         if rng.random() < 0.12:  # fix: rewrites, proves the result in onnxruntime, writes a model
             argv = ["fix", str(path), "-o", str(folder / "fixed.onnx"), "--format", rng.choice(("text", "json"))]
             return Case(name, argv + rng.choice([[], [], ["--dry-run"], ["--no-verify"]]), [path])
+        if rng.random() < 0.1:  # diff: the mutated model against the clean one, either way round
+            pair = [str(model), str(path)] if rng.random() < 0.5 else [str(path), str(model)]
+            return Case(name, ["diff", *pair, "--format", fmt, "--no-config"], [path, model])
         argv = ["audit", str(path), "--format", fmt, "--no-config"]
         if rng.random() < 0.2:
             argv += ["--shapes", rng.choice(["input:1x3x224x224", "input_ids:2x16", "x:0", "input:-1x3",

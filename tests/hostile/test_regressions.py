@@ -314,3 +314,11 @@ def test_fix_outputs_never_replace_inputs_configs_or_devices(tmp_path: Path, mon
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == saved
     for device in ("/dev/full", "/dev/null"):
         assert stat.S_ISCHR(os.stat(device).st_mode)
+
+
+def test_a_flag_of_another_command_is_not_suggested_as_itself(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["diff", "a.onnx", "b.onnx", "--write-baseline", "x.json"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "unrecognized arguments: --write-baseline" in err and "did you mean '--write-baseline'" not in err

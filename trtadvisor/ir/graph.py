@@ -105,7 +105,9 @@ def _raise_for_non_text(proto: onnx.GraphProto) -> None:
                              ("tensor name", [*node.input, *node.output])):
             for value in values:
                 if isinstance(value, bytes):
-                    raise ModelLoadError(f"a {what} is not UTF-8 text ({shown(value.decode('utf-8', 'replace'))})",
+                    article = "an" if what[0] in "aeiou" else "a"
+                    raise ModelLoadError(f"{article} {what} is not UTF-8 text "
+                                         f"({shown(value.decode('utf-8', 'replace'))})",
                                          "ONNX names are UTF-8; re-export the model")
     for vi in (*proto.input, *proto.output, *proto.value_info, *proto.initializer):
         if isinstance(vi.name, bytes):

@@ -101,6 +101,9 @@ class Prediction:
     # Every pattern fusion applied (fuse_nodes): (fusion id, its nodes). A Myelin region holding twelve
     # GELUs is one layer tagged "gelu" once, and twelve instances here.
     instances: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    # The nodes of each layer, as the plan had them (aligned with ``layers``; empty when a prediction
+    # was made elsewhere): later stages need not map names back to nodes. Not part of the report.
+    members: list[list[Node]] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def fused_node_count(self) -> int:

@@ -178,8 +178,9 @@ def estimate_costs(graph: Graph, prediction: Prediction, target: Target, book: R
     if gpu is None:
         return CostEstimate([None] * len(prediction.layers), None, target.precision)
     pricer = _Pricer(graph, prediction, target, gpu, perf_book(book), book.ops.shape_inputs)
-    return CostEstimate([pricer.layer_cost(i, layer) for i, layer in enumerate(prediction.layers)], gpu,
-                        target.precision)
+    planned = prediction.members if len(prediction.members) == len(prediction.layers) else None
+    return CostEstimate([pricer.layer_cost(layer, planned[i] if planned else None)
+                         for i, layer in enumerate(prediction.layers)], gpu, target.precision)
 
 
 class _GraphFacts:
@@ -269,18 +270,17 @@ class _Pricer:
         bound = "compute" if compute_s >= memory_s else "memory"
         return LayerCost(flops, traffic, 1e3 * max(compute_s, memory_s) + self.perf.overhead_ms, bound)
 
-    def layer_cost(self, index: int, layer: PredictedLayer) -> LayerCost | None:
+    def layer_cost(self, layer: PredictedLayer, members: list[Node] | None = None) -> LayerCost | None:
         """Bytes: what the layer reads from outside (weights once) and what is read outside it; nodes
         with no layer were eliminated (their outputs are folded constants, their reads cost nothing).
-        FLOPs: each node's own arithmetic."""
-        by_name = self.by_name
-        tail = by_name.get(layer.nodes[-1]) if layer.nodes else None
-        if tail is not None and tail.outputs and tail.outputs[0] and \
-                self.facts[id(tail.graph)].shapes.count(tail.outputs[0]) is None:
-            return None  # the common unknown case (a symbolic batch), answered at once
-        members = list(filter(None, map(by_name.get, layer.nodes)))
+        FLOPs: each node's own arithmetic. ``members``: the layer's nodes, when the plan kept them."""
+        if members is None:
+            members = list(filter(None, map(self.by_name.get, layer.nodes)))
         if not members:
             return None
+        tail = members[-1]
+        if tail.outputs and tail.outputs[0] and self.facts[id(tail.graph)].shapes.count(tail.outputs[0]) is None:
+            return None  # the common unknown case (a symbolic batch), answered at once
         facts = self.facts[id(members[0].graph)]
         quantized = not _QDQ_OPS.isdisjoint(layer.ops)
         math_ = self.maths[quantized]
@@ -373,9 +373,8 @@ class _Pricer:
         if read is None:
             return None
         sizes = shapes.weight_counts()
-        initializers = weights & sizes.keys()
-        traffic = read + (sum(map(sizes.__getitem__, initializers)) +
-                          sum(filter(None, shapes.counts(list(weights - initializers))))) * weight_bytes
+        traffic = read + (sum(map(sizes.get, weights, repeat(0))) +
+                          sum(filter(None, shapes.counts(list(weights - sizes.keys()))))) * weight_bytes
         rget, graph_outputs = graph.readers.get, graph.outputs
         member_set = set(members)
         # A tensor made inside is written out when some of its reads are not the region's own: its

@@ -117,6 +117,7 @@ def plan_graph(graph: Graph, target: Target, book: RuleBook, types: dict[str, in
     eliminated: dict[str, str] = {}
     findings: list[Finding] = []
     instances: list[tuple[str, tuple[str, ...]]] = []
+    members: list[list[Node]] = []
     node_count = 0
     for g in graph.walk():
         ctx = _run_pipeline(g, target, book, pipeline(target, book))
@@ -126,13 +127,14 @@ def plan_graph(graph: Graph, target: Target, book: RuleBook, types: dict[str, in
                                   tuple(map(_op_of, group.nodes)), tuple(group.fusions),
                                   alternatives=known.get(id(group), ())) for group in ctx.groups()]
         by_name = g.nodes_by_name()  # calibration may regroup nodes: precision after it
-        layers.extend(_make_layer((*layer[:-1], precision_of(list(filter(None, map(by_name.get, layer.nodes))),
-                                                             layer.ops)))
-                      for layer in calibrate(planned, target, book))
+        for layer in calibrate(planned, target, book):
+            nodes = list(filter(None, map(by_name.get, layer.nodes)))
+            layers.append(_make_layer((*layer[:-1], precision_of(nodes, layer.ops))))
+            members.append(nodes)
         for node in sorted(ctx.eliminated, key=node_index):
             eliminated[node.name] = ctx.eliminated[node]
         if ctx.findings:
             findings.extend(_outside_myelin_layers(ctx, ctx.findings))
         instances.extend((fusion, tuple(map(_name_of, nodes))) for fusion, nodes in ctx.instances)
     return Prediction(layers=layers, eliminated=list(eliminated), eliminated_reasons=eliminated,
-                      findings=findings, node_count=node_count, instances=instances)
+                      findings=findings, node_count=node_count, instances=instances, members=members)

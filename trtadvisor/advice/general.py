@@ -21,10 +21,6 @@ from trtadvisor.knowledge.rulebook import RuleBook
 from trtadvisor.knowledge.target import Target
 from trtadvisor.plan.context import Prediction
 
-_HEAVY_OPS = frozenset({"Conv", "ConvTranspose", "MatMul", "Gemm", "Attention"})
-_MIN_SM_FOR = {"bf16": 80, "fp8": 89, "int8": 61}
-_MAX_BATCH = 1 << 16
-
 
 def general_findings(model: LoadedModel, target: Target, book: RuleBook, prediction: Prediction,
                      notes: AdviceNotes) -> list[Finding]:
@@ -47,7 +43,7 @@ def general_findings(model: LoadedModel, target: Target, book: RuleBook, predict
     findings += _batch_findings(model, target, book)
     findings += _cuda_graph_findings(model.graph, book)
     findings += _stream_findings(model.graph, target, book)
-    minimum = _MIN_SM_FOR.get(target.precision)
+    minimum = book.trt["precision_support"]["min_sm"].get(target.precision)
     if minimum is not None and target.sm is not None and target.sm < minimum:
         findings.append(finding_for(book, "TRT206", f"{target.precision.upper()} needs SM {minimum} or newer; "
                                  f"the target is SM {target.sm}"))
@@ -128,15 +124,18 @@ def _batch_findings(model: LoadedModel, target: Target, book: RuleBook) -> list[
     if batch is None:
         return []
     findings: list[Finding] = []
-    if batch > _MAX_BATCH:
-        findings.append(finding_for(book, "TRT202", f"batch size {batch} is above 2^16 = {_MAX_BATCH}"))
+    batching = book.trt["batching"]  # rules/trt.toml [batching]
+    if batch > batching["max_batch"]:
+        findings.append(finding_for(book, "TRT202", f"batch size {batch} is above 2^16 = {batching['max_batch']}"))
     graph = model.graph
-    heavy = graph.nodes_of(*_HEAVY_OPS)
-    matmuls = [n for n in heavy if n.op in ("MatMul", "Gemm", "Attention")]
+    heavy = graph.nodes_of(*book.op_group("heavy"))
+    matrix = book.op_group("matrix")
+    matmuls = [n for n in heavy if n.op in matrix]
     matmul_heavy = heavy and len(matmuls) * 2 >= len(heavy)
-    if matmul_heavy and target.precision in ("fp16", "bf16", "int8", "fp8", "best") and batch % 32 and batch > 1:
-        findings.append(finding_for(book, "TRT201", f"batch size {batch} is not a multiple of 32 in a MatMul-heavy "
-                                 f"model ({len(matmuls)} of {len(heavy)} heavy ops are MatMul/Gemm)"))
+    multiple = batching["matrix_multiple"]
+    if matmul_heavy and target.precision in batching["matrix_multiple_precisions"] and batch % multiple and batch > 1:
+        findings.append(finding_for(book, "TRT201", f"batch size {batch} is not a multiple of {multiple} in a "
+                                 f"MatMul-heavy model ({len(matmuls)} of {len(heavy)} heavy ops are MatMul/Gemm)"))
     return findings
 
 
@@ -153,7 +152,7 @@ def _cuda_graph_findings(graph: Graph, book: RuleBook) -> list[Finding]:
 def _stream_findings(graph: Graph, target: Target, book: RuleBook) -> list[Finding]:
     if not target.trt_at_least(book.trt["aux_streams"]["since"]):
         return []
-    forks = _parallel_heavy_forks(graph)
+    forks = _parallel_heavy_forks(graph, book.op_group("heavy"))
     if not forks:
         return []
     return [finding_for(book, "TRT204", f"{len(forks)} point(s) where independent branches with convolutions or "
@@ -161,11 +160,11 @@ def _stream_findings(graph: Graph, target: Target, book: RuleBook) -> list[Findi
                      hint=f"try {book.trt['aux_streams']['flag']}=2 and compare latency")]
 
 
-def _parallel_heavy_forks(graph: Graph, depth: int = 6) -> list[str]:
+def _parallel_heavy_forks(graph: Graph, heavy: frozenset[str], depth: int = 6) -> list[str]:
     """Tensors read by two or more branches that each reach a heavy op within ``depth`` hops."""
     forks: list[str] = []
     producers = graph.producers
-    reaches_heavy = _heavy_branch_test(graph, depth)
+    reaches_heavy = _heavy_branch_test(graph, heavy, depth)
     for name, readers in graph.readers.items():
         if len(readers) < 2:
             continue
@@ -191,7 +190,7 @@ def _two_pass(readers: list[Node], test: Callable[[Node], bool]) -> bool:
     return False
 
 
-def _heavy_branch_test(graph: Graph, depth: int) -> Callable[[Node], bool]:
+def _heavy_branch_test(graph: Graph, heavy: frozenset[str], depth: int) -> Callable[[Node], bool]:
     """A test of whether the branch starting at a node reaches a heavy op within ``depth`` hops before
     it joins anything (a join has two data inputs); the graph's lookups are bound once, not per call."""
     readers_of = graph.readers
@@ -202,7 +201,7 @@ def _heavy_branch_test(graph: Graph, depth: int) -> Callable[[Node], bool]:
         for _ in range(depth):
             if node is None:
                 return False
-            if node.op in _HEAVY_OPS:
+            if node.op in heavy:
                 return True
             data_inputs = 0
             for i in node.inputs:

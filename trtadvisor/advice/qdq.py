@@ -31,6 +31,7 @@ from trtadvisor.plan.passes.qdq import (
 )
 
 _SHOWN = 4  # node names spelled out in one finding's message
+_MASK_OPS = frozenset({"Add", "Sub", "Where"})  # ONNX semantics: the ops that apply an additive or select mask
 
 
 def qdq_findings(model: LoadedModel, target: Target, book: RuleBook, prediction: Prediction,
@@ -45,7 +46,7 @@ def qdq_findings(model: LoadedModel, target: Target, book: RuleBook, prediction:
         _rejections(graph, target, table, checks)
         _placement(graph, target, table, checks, prediction)
         attention.extend(_attention(graph, table, checks))
-    coverage = quantization_coverage(model.graph, prediction)
+    coverage = quantization_coverage(model.graph, prediction, table["weighted_ops"])
     coverage["attention"] = attention
     notes.quantization = coverage
     return checks.findings()
@@ -125,10 +126,10 @@ def _placement(graph: Graph, target: Target, table: dict[str, Any], checks: _Che
     for node in graph.nodes:
         if node.op in weighted:
             _weighted(graph, node, checks)
-            if node.op in ("Conv", "ConvTranspose") and is_quantized_weighted(graph, node):
+            if node.op in axes and is_quantized_weighted(graph, node):  # a weight with an output-channel axis
                 _channels(graph, node, multiple, checks)
                 _axis(graph, node, int(axes[node.op]), checks)
-            if node.op in ("MatMul", "Gemm") and is_quantized_weighted(graph, node):
+            if checks.book.ops.class_of(node.op) == "gemm" and is_quantized_weighted(graph, node):
                 _gemv(graph, node, checks)
             _activation_after_qdq(graph, node, checks)
         elif node.op == "Softmax":
@@ -223,7 +224,7 @@ def _gemv(graph: Graph, node: Node, checks: _Checks) -> None:
 
 def _activation_after_qdq(graph: Graph, node: Node, checks: _Checks) -> None:
     """Conv (+ BatchNormalization) -> Q -> DQ -> activation."""
-    if node.op not in ("Conv", "ConvTranspose", "Gemm"):
+    if node.op not in checks.book.fusion("conv+qdq+act").ops:
         return
     out = node.outputs[0]
     readers = graph.consumers(out)
@@ -243,7 +244,7 @@ def _activation_after_qdq(graph: Graph, node: Node, checks: _Checks) -> None:
 
 def _mask_add(graph: Graph, softmax: Node, checks: _Checks) -> None:
     producer = graph.producer(softmax.inputs[0])
-    if producer is None or producer.op not in ("Add", "Sub", "Where"):
+    if producer is None or producer.op not in _MASK_OPS:
         return
     if any(graph.producer(i) is not None and graph.producer(i).op == "DequantizeLinear"
            for i in producer.inputs if i):
@@ -339,13 +340,13 @@ def _attention_reasons(kind: str, head: int | None, seq_q: int | None, seq_kv: i
 # -- coverage ------------------------------------------------------------------------------------
 
 
-def quantization_coverage(graph: Graph, prediction: Prediction) -> dict[str, Any]:
+def quantization_coverage(graph: Graph, prediction: Prediction, weighted_ops: list[str]) -> dict[str, Any]:
     """Conv/Gemm/MatMul quantized and fused, standalone Q/DQ layers, and precision per predicted layer."""
     by_name = {n.name: n for g in graph.walk() for n in g.nodes}
     owner_graph = {n.name: g for g in graph.walk() for n in g.nodes}
     eliminated = frozenset(prediction.eliminated)
     weighted: dict[str, dict[str, int]] = {op: {"total": 0, "quantized": 0, "fused": 0}
-                                           for op in ("Conv", "ConvTranspose", "Gemm", "MatMul")}
+                                           for op in weighted_ops}  # rules/qdq.toml [qdq] weighted_ops
     layers = []
     standalone_q = standalone_dq = 0
     for layer in prediction.layers:

@@ -76,6 +76,7 @@ FILES: dict[str, Spec] = {
         # "activation" and "other" must exist: the activation set and the class of unlisted ops.
         **{"class": MapOf(OP_CLASS, key=r"[a-z]+")},
         shape_inputs=Table(source=str, inputs=MapOf(ListOf(int))),
+        group=MapOf(Table(ops=ListOf(str), source=str), key=r"[a-z_]+"),
     ),
     "gpu_perf.toml": Table(
         meta=META,
@@ -113,6 +114,9 @@ FILES: dict[str, Spec] = {
         stable_measurement=Table(source=str, flags=ListOf(str), default_since=VERSION),
         profiling=Table(source=str, flags=ListOf(str)),
         aux_streams=Table(source=str, since=VERSION, flag=str),
+        precision_support=Table(source=str, min_sm=MapOf(int), tf32_min_sm=int,
+                                weak_layer_precision=MapOf(ListOf(str))),
+        batching=Table(source=str, max_batch=int, matrix_multiple=int, matrix_multiple_precisions=ListOf(str)),
         platforms=Table(source=str, unconfirmed=ListOf(VERSION), unconfirmed_note=str,
                         by_version=MapOf(PLATFORM, key=r"\d+\.\d+")),
         trtexec=Table(source=str, values_source=str, unknown_option_fails_since=VERSION, values=MapOf(str),
@@ -127,6 +131,8 @@ FILES: dict[str, Spec] = {
                        io_layer_precision=MapOf(str), io_layer_precision_source=str,
                        myelin_not_absorbed_kinds=ListOf(str), myelin_not_absorbed_source=str,
                        conv_epilogue_ops=ListOf(str), conv_epilogue_source=str,
+                       conv_like_ops=ListOf(str), conv_like_source=str,
+                       gemm_folded_shuffles=ListOf(str), gemm_folded_shuffles_source=str,
                        never_folded_ops=ListOf(str), never_folded_source=str),
     ),
     "advice.toml": Table(rule=MapOf(RULE, key=CODE)),

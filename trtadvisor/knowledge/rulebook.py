@@ -114,6 +114,14 @@ class RuleBook:
     def rule(self, code: str) -> RuleDoc:
         return self.rules[code]
 
+    def op_group(self, name: str) -> frozenset[str]:
+        """The ops of ``rules/ops.toml`` [group.NAME] (ops TensorRT treats alike across layer classes)."""
+        key = ("ops.toml", "group", name)
+        found = self._op_sets.get(key)
+        if found is None:
+            found = self._op_sets[key] = frozenset(self.tables["ops.toml"]["group"][name]["ops"])
+        return found
+
     def op_set(self, file: str, table: str, key: str) -> frozenset[str]:
         """A list of op names (or layer kinds) from ``rules/FILE`` [TABLE] KEY as a set, built once per book:
         passes test membership per node, so the list is not rebuilt on the hot path."""

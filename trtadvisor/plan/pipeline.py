@@ -112,7 +112,7 @@ def plan_graph(graph: Graph, target: Target, book: RuleBook, types: dict[str, in
     """Predict the engine layers for ``graph`` and every nested If/Loop body.
 
     ``types``: every tensor's element type (analysis/dtypes.py), computed here when not given."""
-    precision_of = LayerPrecision(target, tensor_dtypes(graph) if types is None else types).of
+    precision_of = LayerPrecision(target, tensor_dtypes(graph) if types is None else types, book).of
     layers: list[PredictedLayer] = []
     eliminated: dict[str, str] = {}
     findings: list[Finding] = []

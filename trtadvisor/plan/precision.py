@@ -1,5 +1,8 @@
 """Each predicted layer's precision (``layers[].precision`` in the JSON contract).
 
+The TensorRT facts are rule data: which ops are heavy (rules/ops.toml [group.heavy]), the SM from which TF32
+runs and what each --precision aims for in weakly typed mode (rules/trt.toml [precision_support]).
+
 Strongly typed (rules/trt.toml [typing]): a layer runs in the types of its tensors: its convolution
 or matrix multiply's output type, else the float type it writes. FP32 convolutions and matrix
 multiplies use TF32 math on SM 8.0+ unless --noTF32 (predicted precision ``fp32``) and show as
@@ -17,25 +20,25 @@ from collections.abc import Iterable
 
 from trtadvisor.analysis.dtypes import FLOAT, FLOAT_TYPES, QUANTIZED_TYPES, type_name
 from trtadvisor.ir.graph import Node
+from trtadvisor.knowledge.rulebook import RuleBook
 from trtadvisor.knowledge.target import Target
 
-_HEAVY = frozenset({"Conv", "ConvTranspose", "MatMul", "Gemm", "Attention"})
-_CASTS = frozenset({"Cast", "CastLike"})
-_QDQ = frozenset({"QuantizeLinear", "DequantizeLinear"})
-_TF32_MIN_SM = 80  # TF32 tensor cores arrived with Ampere (SM 8.0)
-# Weakly typed: float heavy layers / other float layers, per --precision.
-_WEAK = {"fp32": ("fp32", "fp32"), "tf32": ("tf32", "fp32"), "fp16": ("fp16", "fp16"), "bf16": ("bf16", "bf16"),
-         "int8": ("int8", "fp32"), "fp8": ("fp8", "fp32"), "best": ("int8", "fp16")}
+_CASTS = frozenset({"Cast", "CastLike"})  # ONNX semantics: the ops that convert a tensor's type
+_QDQ = frozenset({"QuantizeLinear", "DequantizeLinear"})  # ONNX semantics: the ops that (de)quantize
 
 
 class LayerPrecision:
     """Names the precision of layers for one target and the model's tensor types."""
 
-    def __init__(self, target: Target, types: dict[str, int]) -> None:
+    def __init__(self, target: Target, types: dict[str, int], book: RuleBook) -> None:
+        support = book.trt["precision_support"]
         self.types = types
+        self.heavy = book.op_group("heavy")
         self.strong = target.strong
-        self.tf32 = target.precision != "fp32" and (target.sm is None or target.sm >= _TF32_MIN_SM)
-        self.weak = _WEAK.get(target.precision, ("fp32", "fp32"))
+        self.tf32 = target.precision != "fp32" and (target.sm is None or target.sm >= support["tf32_min_sm"])
+        # Weakly typed: (float heavy layers, other float layers) per --precision.
+        weak = support["weak_layer_precision"].get(target.precision, ("fp32", "fp32"))
+        self.weak = (weak[0], weak[1])
         if not self.tf32 and self.weak[0] == "tf32":
             self.weak = ("fp32", "fp32")
 
@@ -53,7 +56,7 @@ class LayerPrecision:
             return None
         types = self.types
         kinds = frozenset(n.op for n in nodes) if ops is None else frozenset(ops)
-        heavy = not _HEAVY.isdisjoint(kinds)
+        heavy = not self.heavy.isdisjoint(kinds)
         if kinds <= _CASTS:
             first, last = nodes[0], nodes[-1]
             src = types.get(first.inputs[0], 0) if first.inputs else 0
@@ -70,7 +73,7 @@ class LayerPrecision:
             return f"{self._named(src)}->{self._named(dst)}"
         if quantized_in:
             return type_name(quantized_in)
-        dtype = _compute_dtype(nodes, types)
+        dtype = _compute_dtype(nodes, types, self.heavy)
         if dtype in FLOAT_TYPES:
             return self._float_name(dtype, heavy)
         return type_name(dtype)
@@ -87,9 +90,9 @@ def _reads_weight(dq: Node, nodes: list[Node]) -> bool:
     return graph is not None and graph.is_constant(dq.inputs[0])
 
 
-def _compute_dtype(nodes: list[Node], types: dict[str, int]) -> int:
+def _compute_dtype(nodes: list[Node], types: dict[str, int], heavy: frozenset[str]) -> int:
     for node in nodes:
-        if node.op in _HEAVY and node.outputs:
+        if node.op in heavy and node.outputs:
             return types.get(node.outputs[0], 0)
     last = 0
     for node in reversed(nodes):

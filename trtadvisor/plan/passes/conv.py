@@ -19,7 +19,7 @@ def fuse_pad_into_conv(ctx: PlanContext) -> None:
         if ctx.group(node) is None:
             continue
         reader = ctx.sole_reader(node.outputs[0])
-        if reader is None or reader.op not in ("Conv", "ConvTranspose") or ctx.group(reader) is None:
+        if reader is None or reader.op not in ctx.book.fusion("pad+conv").ops or ctx.group(reader) is None:
             continue
         if reader.inputs[0] != node.outputs[0]:
             continue

@@ -166,13 +166,14 @@ def fold_flatten_into_gemm(ctx: PlanContext) -> None:
     if ctx.target.trt_at_least(ctx.book.platform["gemm_as_conv_before"]):
         return
     graph = ctx.graph
+    folded = ctx.book.op_set("fusions.toml", "platform", "gemm_folded_shuffles")
     for node in graph.nodes_of("Gemm", "MatMul"):
         if ctx.group(node) is None or len(node.inputs) < 2:
             continue
         if node.op == "MatMul" and not (graph.is_constant(node.inputs[1]) and graph.rank(node.inputs[1]) == 2):
             continue
         producer = ctx.live_producer(node.inputs[0])
-        if producer is None or producer.op not in ("Flatten", "Reshape", "Squeeze"):
+        if producer is None or producer.op not in folded:
             continue
         if ctx.sole_reader(producer.outputs[0]) is not node:
             continue

@@ -11,13 +11,17 @@ from trtadvisor.plan.context import Blocked, Group, PlanContext
 # Element-wise ops with a constant operand that TensorRT turns into a Scale layer, and the
 # operand value that makes each one an identity.
 _IDENTITY_OPERAND = {"Add": 0.0, "Sub": 0.0, "Mul": 1.0, "Div": 1.0, "Pow": 1.0}
+# ONNX semantics: c - x, c / x and c ^ x are no affine function of x (unlike x - c, x / c, x ^ c).
+_NOT_COMMUTATIVE = frozenset({"Sub", "Div", "Pow"})
 
 
 def conv_like_ops(ctx: PlanContext) -> frozenset[str]:
-    """Ops that behave as a convolution for epilogue fusions on this TensorRT version."""
+    """Ops that behave as a convolution for epilogue fusions on this TensorRT version (rules/fusions.toml
+    [platform] conv_like_ops, and Gemm before gemm_as_conv_before)."""
+    ops = ctx.book.op_set("fusions.toml", "platform", "conv_like_ops")
     if not ctx.target.trt_at_least(ctx.book.platform["gemm_as_conv_before"]):
-        return frozenset({"Conv", "ConvTranspose", "Gemm"})
-    return frozenset({"Conv", "ConvTranspose"})
+        return ops | {"Gemm"}
+    return ops
 
 
 def erase_identity_scales(ctx: PlanContext) -> None:
@@ -83,10 +87,10 @@ def _scale_blocker(ctx: PlanContext, node: Node, conv_out: str) -> Blocked | Non
             return Blocked("conv+scale", "constant_params",
                            f"BatchNormalization parameter '{dynamic[0]}' is not a constant")
         return None
-    if node.op not in ("Mul", "Add", "Sub", "Div", "Pow") or len(node.inputs) != 2:
+    if node.op not in ctx.book.fusion("conv+scale").ops or len(node.inputs) != 2:
         return NOT_A_SCALE
     other = node.inputs[1] if node.inputs[0] == conv_out else node.inputs[0]
-    if node.inputs[1] != other and node.op in ("Sub", "Div", "Pow"):
+    if node.inputs[1] != other and node.op in _NOT_COMMUTATIVE:
         return NOT_A_SCALE  # c - x or c / x is not an affine scale of x
     if node.op == "Pow":
         if not constant(other):

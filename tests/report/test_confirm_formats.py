@@ -108,6 +108,7 @@ def expected(name: str) -> dict[str, Any]:
         "agreement": f"{100 * comparison['agreement']:.0f}%",
         "diagnoses": [(d["rule"], d["code"]) for d in fields["diagnosis"]],
         "missed": comparison["missed"][:1], "unpredicted": comparison["unpredicted"][:1],
+        "other_kind": comparison["kind_mismatches"][:1],
         "hottest": None,
     }
     case = dict(CASES[name].artifacts)
@@ -121,6 +122,9 @@ def expected(name: str) -> dict[str, Any]:
 def test_cases_cover_every_reader_and_both_comparison_methods() -> None:
     methods = {confirmed(name).contract_fields()["comparison"]["method"] for name in CASES}
     assert methods == {"names", "signatures"}
+    # every kind of disagreement is among the cases: missed, unpredicted, and the same nodes as another kind
+    comparisons = [confirmed(name).contract_fields()["comparison"] for name in CASES]
+    assert all(any(c[key] for c in comparisons) for key in ("missed", "unpredicted", "kind_mismatches"))
     assert {key for case in CASES.values() for key, _ in case.artifacts} == {"layer_info", "profile", "log"}
 
 
@@ -179,6 +183,8 @@ def test_human_formats_show_every_confirm_result(fmt: str, name: str) -> None:
         assert _label(item) in text
     for item in want["unpredicted"]:
         assert item["engine_layer"] in text
+    for item in want["other_kind"]:  # same nodes, built as another kind of layer (Myelin or classic)
+        assert item["predicted"] in text
     check = confirmed(name).contract_fields().get("cost_check")
     if check is not None and check["spearman"] is not None:
         assert f"Spearman {check['spearman']:.2f} over {check['paired_layers']} paired layers" in text
@@ -197,7 +203,8 @@ def test_concise_gives_one_coded_line_per_confirm_result(name: str) -> None:
     for _, code in want["diagnoses"]:
         assert code in codes
     fields = confirmed(name).contract_fields()
-    assert codes.count("TRT612") == len(fields["comparison"]["missed"])
+    comparison = fields["comparison"]
+    assert codes.count("TRT612") == len(comparison["missed"]) + len(comparison["kind_mismatches"])
     assert codes.count("TRT613") == len(fields["comparison"]["unpredicted"])
 
 
@@ -221,6 +228,7 @@ def test_sarif_holds_confirm_results_and_stays_valid(name: str) -> None:
     assert [r["ruleId"] for r in by_kind.get("diagnosis", [])] == [code for _, code in expected(name)["diagnoses"]]
     assert len(by_kind.get("missed", [])) == len(fields["comparison"]["missed"])
     assert len(by_kind.get("unpredicted", [])) == len(fields["comparison"]["unpredicted"])
+    assert len(by_kind.get("other-kind", [])) == len(fields["comparison"]["kind_mismatches"])
     for r in by_kind.get("missed", []):  # a missed layer sits at its model nodes
         assert r["ruleId"] == "TRT612" and r["locations"][0]["logicalLocations"][0]["name"] in r["properties"]["nodes"]
     fingerprints = [r["partialFingerprints"]["trtadvisor/v1"] for r in engine_results]

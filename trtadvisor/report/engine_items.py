@@ -2,9 +2,10 @@
 (SARIF results, concise lines, GitHub annotations).
 
 Each item has a rule code (rules/engine.toml): a diagnosis (its own code), a hot layer whose cause is known
-(the cause's code), a predicted layer the engine did not build (TRT612) and an engine layer the prediction
-did not have (TRT613). Items are read from the JSON contract fields (``AuditResult.contract_fields``), so
-every format shows the same confirm results.
+(the cause's code), a predicted layer the engine did not build as predicted (TRT612: split, or the same
+nodes as another kind of layer) and an engine layer the prediction did not have (TRT613). Items are read
+from the JSON contract fields (``AuditResult.contract_fields``), so every format shows the same confirm
+results.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ UNPREDICTED = "engine-layer-unpredicted"
 class EngineItem:
     code: str
     severity: str
-    kind: str  # "diagnosis", "hot-layer", "missed" or "unpredicted"
+    kind: str  # "diagnosis", "hot-layer", "missed", "other-kind" (same nodes, another layer kind) or "unpredicted"
     message: str
     advice: str
     nodes: tuple[str, ...] = ()  # model nodes, where the item names some (a location in the model)
@@ -84,6 +85,16 @@ def engine_items(fields: Mapping[str, Any], book: RuleBook | None = None) -> lis
                                 rules.text(MISSED, "advice"), _strings(m.get("nodes")), None,
                                 {"predicted_layer": label, "fusions": list(_strings(m.get("fusions"))),
                                  "engine_layers": list(parts)}))
+    for k in c.get("kind_mismatches", []):
+        if not isinstance(k, Mapping):
+            continue
+        label = str(k.get("predicted", "?"))
+        detail = (f"the engine ran its nodes as one {k.get('engine_kind')} layer ({k.get('engine_layer')}), "
+                  f"not {k.get('predicted_kind')}")
+        items.append(EngineItem(rules.code(MISSED), _severity(book, rules.code(MISSED)), "other-kind",
+                                rules.text(MISSED, "message", layer=label, detail=detail),
+                                rules.text(MISSED, "advice"), _strings(k.get("nodes")), None,
+                                {"predicted_layer": label, "engine_layers": [str(k.get("engine_layer"))]}))
     for u in c.get("unpredicted", []):
         if not isinstance(u, Mapping):
             continue

@@ -78,9 +78,10 @@ def _engine_lines(fields: Mapping[str, Any], model: str, book: RuleBook) -> list
                      f"{len(c.get('confirmed', []))} fusions confirmed, {len(c.get('missed', []))} missed, "
                      f"{len(c.get('unpredicted', []))} unpredicted")
     if c is not None:
-        for key, label in (("missed", "missed"), ("unpredicted", "unpredicted")):
+        for key, label in (("missed", "missed"), ("kind_mismatches", "built as another kind"),
+                           ("unpredicted", "unpredicted")):
             items = [item for item in c.get(key, []) if isinstance(item, Mapping)]
-            names = [comparison_label(item) if key == "missed" else str(item.get("engine_layer", "?"))
+            names = [comparison_label(item) if key != "unpredicted" else str(item.get("engine_layer", "?"))
                      for item in items[:5]]
             if names:
                 more = f" and {len(items) - len(names)} more" if len(items) > len(names) else ""

@@ -312,6 +312,10 @@ def _engine_section(fields: Mapping[str, Any]) -> str:
                              ("unpredicted", str(len(unpredicted))))))
         rows = [f'<tr><td class="lost">missed</td><td><code>{escape(comparison_label(m))}</code></td>'
                 f"<td>{escape(str(m.get('reason', '')))}</td></tr>" for m in missed[:MAX_LAYER_ROWS]]
+        rows += [f'<tr><td class="lost">other kind</td><td><code>{escape(str(k.get("predicted", "?")))}</code></td>'
+                 f"<td>predicted {escape(str(k.get('predicted_kind')))}, the engine ran these nodes as one "
+                 f"{escape(str(k.get('engine_kind')))} layer ({escape(str(k.get('engine_layer')))})</td></tr>"
+                 for k in list(c.get("kind_mismatches", []))[:MAX_LAYER_ROWS]]
         rows += [f'<tr><td>unpredicted</td><td><code>{escape(str(u.get("engine_layer", "?")))}</code></td>'
                  f"<td>{escape(', '.join(map(str, u.get('predicted_layers', []))) or str(u.get('lead', '')))}"
                  "</td></tr>" for u in unpredicted[:MAX_LAYER_ROWS]]

@@ -8,7 +8,8 @@ are cut where needed and the comment says what was cut and where the full report
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from trtadvisor.api import AuditResult
 from trtadvisor.ci.diff import ModelDiff
@@ -125,9 +126,11 @@ def _engine_blocks(result: AuditResult) -> list[Block]:
                   f"{float(p.get('predicted_ms', 0)):.4f} | {pair_ratio(p)} | "
                   f"{cell(', '.join(map(str, p.get('predicted_layers', []))))} |" for p in pairs],
             tail=[""], what="paired layers"))
-    if c is not None and (c.get("missed") or c.get("unpredicted")):
+    if c is not None and (c.get("missed") or c.get("unpredicted") or c.get("kind_mismatches")):
         rows = [f"| ❌ missed | {code(comparison_label(m))} | {cell(m.get('reason', ''))} |"
                 for m in c.get("missed", [])]
+        rows += [f"| ❌ other kind | {code(str(k.get('predicted', '?')))} | {cell(_other_kind(k))} |"
+                 for k in c.get("kind_mismatches", [])]
         rows += [f"| ➕ unpredicted | {code(str(u.get('engine_layer', '?')))} | "
                  f"{cell(', '.join(map(str, u.get('predicted_layers', []))) or u.get('lead', ''))} |"
                  for u in c.get("unpredicted", [])]
@@ -139,6 +142,11 @@ def _engine_blocks(result: AuditResult) -> list[Block]:
                                   f"{cell(d.get('advice'))} |" for d in confirm.diagnosis], tail=[""],
                             what="diagnosis rows"))
     return blocks
+
+
+def _other_kind(item: Mapping[str, Any]) -> str:
+    return (f"predicted {item.get('predicted_kind')}, the engine ran these nodes as one "
+            f"{item.get('engine_kind')} layer ({item.get('engine_layer')})")
 
 
 def _hot_block(result: AuditResult) -> Block | None:

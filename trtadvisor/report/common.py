@@ -208,6 +208,8 @@ def cost_check_text(check: Mapping[str, Any]) -> str:
         basis += f", measured on {engine_gpu}"
         if gpu and str(gpu).lower() not in str(engine_gpu).lower():
             basis += " (another GPU: compare the ranks, not the times; give --gpu for the engine's GPU)"
+    else:
+        basis += " (the artifacts do not name their GPU: the times compare only if --gpu is the engine's)"
     return f"{rank}; {total}; {basis}"
 
 

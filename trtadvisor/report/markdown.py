@@ -120,12 +120,13 @@ def _engine_blocks(result: AuditResult) -> list[Block]:
         pairs = cost_pairs(check, None)
         blocks.append(Block(
             head=[f"**Predicted vs measured time per layer**: {cell(cost_check_text(check))}", "",
+                  f"<details><summary>The {len(pairs)} paired layers, slowest measured first</summary>", "",
                   "| Engine layer | Measured ms | Predicted ms | Predicted / measured | Predicted layer(s) |",
                   "|---|---:|---:|---:|---|"],
             rows=[f"| {code(str(p.get('engine_layer')))} | {float(p.get('measured_ms', 0)):.4f} | "
                   f"{float(p.get('predicted_ms', 0)):.4f} | {pair_ratio(p)} | "
                   f"{cell(', '.join(map(str, p.get('predicted_layers', []))))} |" for p in pairs],
-            tail=[""], what="paired layers"))
+            tail=["", "</details>", ""], what="paired layers"))
     if c is not None and (c.get("missed") or c.get("unpredicted") or c.get("kind_mismatches")):
         rows = [f"| ❌ missed | {code(comparison_label(m))} | {cell(m.get('reason', ''))} |"
                 for m in c.get("missed", [])]
@@ -134,7 +135,8 @@ def _engine_blocks(result: AuditResult) -> list[Block]:
         rows += [f"| ➕ unpredicted | {code(str(u.get('engine_layer', '?')))} | "
                  f"{cell(', '.join(map(str, u.get('predicted_layers', []))) or u.get('lead', ''))} |"
                  for u in c.get("unpredicted", [])]
-        blocks.append(Block(head=["| | Predicted / engine layer | Detail |", "|---|---|---|"], rows=rows,
+        blocks.append(Block(head=["**Where the engine differs from the prediction**", "",
+                                  "| | Predicted / engine layer | Detail |", "|---|---|---|"], rows=rows,
                             tail=[""], what="comparison rows"))
     if confirm.diagnosis:
         blocks.append(Block(head=["**Diagnosis**", "", "| Rule | Finding | Evidence | Advice |", "|---|---|---|---|"],

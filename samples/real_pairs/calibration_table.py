@@ -8,7 +8,7 @@ Run from the repository root with ../shared beside it:
 
 "observed" layers are, by definition, what a recorded engine of the same build showed, so the plain table
 scores them against the very engines they were read from; ``--leave-one-out`` takes each pair's engine out
-of rules/engines.toml before auditing it, which is the figure to trust for a build not recorded yet.
+of rules/observed_engines.toml before auditing it, which is the figure to trust for a build not recorded yet.
 
 A pair is a rebuilt ONNX file and a real engine of it (samples/README.md, "real_pairs"). Each is audited
 for the build its engine was made with (version, GPU, precision, shape profile, optimization level, read
@@ -79,9 +79,9 @@ def _without_engine(book: Any, path: str) -> Any:
     """The rule book with the engine recorded from ``path`` taken out (a held-out check)."""
     import dataclasses
 
-    data = book.tables.get("engines.toml", {})
+    data = book.tables.get("observed_engines.toml", {})
     engines = {k: v for k, v in data.get("engine", {}).items() if not str(v["artifact"]).endswith(path)}
-    return dataclasses.replace(book, tables={**book.tables, "engines.toml": {**data, "engine": engines}})
+    return dataclasses.replace(book, tables={**book.tables, "observed_engines.toml": {**data, "engine": engines}})
 
 
 def main() -> int:
@@ -91,7 +91,7 @@ def main() -> int:
 
     held_out = "--leave-one-out" in sys.argv[1:]
     if held_out:
-        print("Each engine left out of rules/engines.toml while its own pair is audited.\n")
+        print("Each engine left out of rules/observed_engines.toml while its own pair is audited.\n")
     levels = ("observed", "documented", "inferred")
     total = {level: [0, 0] for level in levels}
     print("| pair | method | agreement (nodes+kind) | nodes only | observed | documented | inferred | engine "

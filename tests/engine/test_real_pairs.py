@@ -1,4 +1,4 @@
-"""The prediction held against real engines of rebuilt ONNX files (samples/real_pairs/, rules/engines.toml).
+"""The prediction held against real engines of rebuilt ONNX files (samples/real_pairs/, rules/observed_engines.toml).
 
 The cookbook LeNet (samples/real_pairs/lenet.dynamo.opset18.onnx) has the node names of the TensorRT
 10.14 and 10.16 engines in ../shared/data/trt-artifacts/trt-cookbook/, so it is compared node by node.
@@ -29,7 +29,7 @@ from conftest import REPO, artifact
 LENET = REPO / "samples" / "real_pairs" / "lenet.dynamo.opset18.onnx"
 LEVIT = REPO / "samples" / "real_pairs" / "levit_128s.torchscript.opset13.onnx"
 
-# (engine id in rules/engines.toml, the artifact with its layers, the log of the same build)
+# (engine id in rules/observed_engines.toml, the artifact with its layers, the log of the same build)
 ENGINES = [
     ("lenet-10-14-ada-fp32-static", "trt10.14.1/model-trained-exportLayerInfo.json",
      "trt10.14.1/result-04-dumpLayerInfo.log"),
@@ -127,8 +127,8 @@ def test_fp16_h100_engine_is_no_longer_full_agreement_when_kinds_differ() -> Non
 
 @pytest.mark.parametrize(("engine_id", "layers_artifact", "log"), ENGINES, ids=[e[0] for e in ENGINES])
 def test_rule_data_is_what_the_engine_shows(engine_id: str, layers_artifact: str, log: str) -> None:
-    """rules/engines.toml records each engine's layers and build; both are read back from the artifacts."""
-    entry = default_rulebook().tables["engines.toml"]["engine"][engine_id]
+    """rules/observed_engines.toml records each engine's layers and build; both are read back from the artifacts."""
+    entry = default_rulebook().tables["observed_engines.toml"]["engine"][engine_id]
     build = build_of(log)
     assert (entry["trt"], entry["precision"], entry["shapes"]) == (build["trt"], build["precision"],
                                                                    build["shape_mode"])
@@ -217,7 +217,7 @@ def test_levit_attention_stays_unfused_on_8_2_as_the_engine_shows() -> None:
 
 
 def test_every_engine_rule_cites_an_existing_artifact() -> None:
-    for engine_id, entry in default_rulebook().tables["engines.toml"]["engine"].items():
+    for engine_id, entry in default_rulebook().tables["observed_engines.toml"]["engine"].items():
         path = entry["artifact"].removeprefix("../shared/data/trt-artifacts/")
         assert artifact(path).is_file(), engine_id
         assert (REPO / entry["model"]).is_file(), engine_id

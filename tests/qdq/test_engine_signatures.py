@@ -20,6 +20,7 @@ from trtadvisor.confirm.compare import layer_signature
 from trtadvisor.confirm.layer_info import read_layer_info
 from trtadvisor.confirm.mapping import layer_role, map_engine, map_name
 from trtadvisor.confirm.model import Engine
+from trtadvisor.plan.context import PredictedLayer
 
 from conftest import REPO, artifact, sample_path
 
@@ -46,9 +47,9 @@ def predicted_signature(result: AuditResult) -> tuple[tuple[str, ...], ...]:
     graph = result.model.graph
     ops = {n.name: n.op for n in graph.nodes}
     order = [n.name for n in graph.nodes]
-    layers = [{"name": layer.name, "ops": [ops[n] for n in map_name(layer.name, order)]}
-              for layer in result.prediction.layers]
-    return layer_signature([item for item in layers if item["ops"]])
+    layers = [PredictedLayer(layer.name, layer.kind, nodes, tuple(ops[n] for n in nodes), layer.fusions)
+              for layer in result.prediction.layers for nodes in [tuple(map_name(layer.name, order))]]
+    return layer_signature([layer for layer in layers if layer.ops])
 
 
 def _load(entry: dict[str, Any]) -> tuple[Engine, AuditResult]:

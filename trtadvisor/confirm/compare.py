@@ -287,10 +287,13 @@ def comparison_to_json(comparison: Comparison) -> dict[str, Any]:
 
 
 def layer_signature(
-    layers: Sequence[EngineLayer | Mapping[str, Any]], node_ops: Mapping[str, str] | None = None
+    layers: Sequence[EngineLayer | PredictedLayer], node_ops: Mapping[str, str] | None = None
 ) -> tuple[tuple[str, ...], ...]:
     """The op types of each layer, reformats and internal layers aside: two engines (or an engine and a
-    prediction) built from one model group their ops alike when their signatures are equal."""
+    prediction) built from one model group their ops alike when their signatures are equal.
+
+    An engine layer's ops are its ONNX nodes' op types from ``node_ops`` (the node name where it has none);
+    a predicted layer's are its own ``ops``, else looked up the same way from its nodes."""
     node_ops = dict(node_ops or {})
     signature: list[tuple[str, ...]] = []
     for layer in layers:
@@ -299,7 +302,7 @@ def layer_signature(
                 continue
             signature.append(tuple(node_ops.get(node, node) for node in layer.onnx_nodes))
         else:
-            ops = layer.get("ops") or [node_ops.get(node, node) for node in layer.get("nodes", ())]
+            ops = layer.ops or tuple(node_ops.get(node, node) for node in layer.nodes)
             if ops:
-                signature.append(tuple(ops))
+                signature.append(ops)
     return tuple(signature)

@@ -57,7 +57,7 @@ GPU_PERF = Table(source=str, bandwidth_gbs=float, fp32_cuda=float, tf32_tc=PEAK,
                                 int8_tc=PEAK, fp8_tc=PEAK), None))
 TENSOR_CORE_RULE = Table(channels=int, below=OneOf("pad", "cuda_cores"))
 
-# rules/engines.toml: real engines whose ONNX is rebuilt node for node (plan/calibrate.py reads them).
+# rules/observed_engines.toml: real engines whose ONNX is rebuilt node for node (plan/calibrate.py reads them).
 ENGINE_LAYER = Table(kind=str, type=str, ops=ListOf(str), nodes=ListOf(str), fusions=Opt(ListOf(str), []))
 ENGINE = Table(artifact=str, model=str, trt=VERSION, sm=int, gpu=str, precision=str,
                shapes=OneOf("static", "dynamic"), opt_level=int, build=str, showed=str, layers=ListOf(ENGINE_LAYER))
@@ -90,7 +90,7 @@ FILES: dict[str, Spec] = {
                    flops_per_element=MapOf(int)),
         calibration=Table(source=str, fitted_on=ListOf(str)),
     ),
-    "engines.toml": Table(meta=META, calibration=Table(documented_markers=ListOf(str), max_run=int),
+    "observed_engines.toml": Table(meta=META, calibration=Table(documented_markers=ListOf(str), max_run=int),
                           engine=MapOf(ENGINE)),
     "gpus.toml": Table(
         meta=META, gpus=MapOf(int),

@@ -1,7 +1,7 @@
 """The deployment target: TensorRT version, GPU (as an SM version), precision, shape mode and builder level.
 
 Shape mode and optimization level change what TensorRT 10.x hands to Myelin (the cookbook LeNet's
-static FP32 and min/opt/max FP16 builds differ: rules/engines.toml), so they are part of the target.
+static FP32 and min/opt/max FP16 builds differ: rules/observed_engines.toml), so they are part of the target.
 """
 
 from __future__ import annotations

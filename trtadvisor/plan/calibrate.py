@@ -1,4 +1,5 @@
-"""How sure each predicted layer is: confidence, evidence and alternatives from real engines (rules/engines.toml).
+"""How sure each predicted layer is: confidence, evidence and alternatives from real engines
+(rules/observed_engines.toml).
 
 The fusion passes predict one engine; real TensorRT 10.x engines of the same op types show where that
 prediction holds and where it depends on the build. For every predicted layer this step looks up what
@@ -8,7 +9,7 @@ ones) and:
 - marks it ``observed`` when an engine matching the target (TensorRT major.minor, SM, precision, shape
   mode, builder optimization level) built it the same way, nodes and kind;
 - takes what the matching engines built instead, when all of them built those op types another way
-  (the Myelin boundary differs by build: rules/engines.toml says which engine showed what);
+  (the Myelin boundary differs by build: rules/observed_engines.toml says which engine showed what);
 - otherwise marks it ``documented`` when all its sources are TensorRT's documentation, else ``inferred``;
 - lists what other engines built from these nodes as ``alternatives``, each with the build it was seen in.
 
@@ -88,7 +89,7 @@ def _engine_data(book: RuleBook) -> EngineData:
 
 
 def _build_engine_data(book: RuleBook) -> EngineData:
-    data = book.tables.get("engines.toml", {})
+    data = book.tables.get("observed_engines.toml", {})
     settings = data.get("calibration", {})
     max_run = int(settings.get("max_run", 8))
     engines: list[ObservedEngine] = []

@@ -78,7 +78,7 @@ class PredictedLayer(NamedTuple):
     nodes: tuple[str, ...]
     ops: tuple[str, ...]
     fusions: tuple[str, ...]
-    # How sure the prediction is (plan/calibrate.py, from rules/engines.toml): "observed", "documented"
+    # How sure the prediction is (plan/calibrate.py, from rules/observed_engines.toml): "observed", "documented"
     # or "inferred"; the artifacts or documentation behind it; what other builds made of these nodes.
     confidence: str = "inferred"
     evidence: tuple[str, ...] = ()

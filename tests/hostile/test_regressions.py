@@ -322,3 +322,26 @@ def test_a_flag_of_another_command_is_not_suggested_as_itself(capsys: pytest.Cap
     assert stop.value.code == 2
     err = capsys.readouterr().err
     assert "unrecognized arguments: --write-baseline" in err and "did you mean '--write-baseline'" not in err
+
+
+# -- Campaign seed 13007: a layer name with a lone surrogate (JSON "\udcff") broke the SARIF fingerprint ----
+
+@pytest.mark.parametrize("fmt", ["sarif", "github", "json", "markdown", "html", "concise", "rich"])
+def test_layer_names_with_lone_surrogates_reach_every_format(tmp_path: Path, fmt: str,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from conftest import REPO, artifact
+
+    doc = json.loads(artifact("trex/examples/pytorch/resnet/A100/fp32/resnet.onnx.engine.graph.json").read_text())
+    for layer in doc["Layers"]:
+        layer["Name"] = "\udcff" + layer["Name"]
+    layers = tmp_path / "L.json"
+    layers.write_text(json.dumps(doc))  # ensure_ascii: the surrogate is written as the escape \udcff
+    baseline = tmp_path / "b.json"
+    code = main(["audit", str(REPO / "samples/cnn/resnet18.dynamo.opset18.onnx"), "--no-config", "--layer-info",
+                 str(layers), "--format", fmt, "--write-baseline", str(baseline)])
+    out = capsys.readouterr().out
+    assert code in (0, 1)
+    out.encode("utf-8")
+    if fmt in ("sarif", "json"):
+        json.loads(out)
+    json.loads(baseline.read_text())

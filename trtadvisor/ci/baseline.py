@@ -46,7 +46,7 @@ def fingerprint_parts(finding: Finding, nodes: Mapping[str, Node]) -> tuple[str,
 def fingerprint(finding: Finding, nodes: Mapping[str, Node]) -> str:
     rule, ops, scopes = fingerprint_parts(finding, nodes)
     text = "\x1f".join((rule, ",".join(ops), ",".join(scopes)))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:20]  # same bytes for valid text
 
 
 @dataclass(frozen=True)

@@ -116,7 +116,9 @@ def _engine_result(item: EngineItem, locator: Locator, rule_index: dict[str, int
             {"name": item.layer, "fullyQualifiedName": f"engine::{item.layer}", "kind": "resource"})
     # The baseline fingerprint keys on nodes; an engine layer of another export names none of ours.
     key = "\x1f".join((item.code, item.kind, item.layer or "", ",".join(item.nodes), item.message))
-    result["partialFingerprints"] = {FINGERPRINT_KEY: hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]}
+    # surrogatepass: a layer name of the artifact may hold a lone surrogate (JSON's "\udcff" escape)
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:20]
+    result["partialFingerprints"] = {FINGERPRINT_KEY: digest}
     result["properties"].update({"confirm": item.kind, **({"engine_layer": item.layer} if item.layer else {}),
                                  **item.properties})
     return result

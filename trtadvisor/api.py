@@ -139,6 +139,7 @@ def audit(path: str | os.PathLike[str], *, trt: str | None = None, sm: str | Non
             profile = profiling_command(model, target, book)
             for graph in model.graph.walk():
                 graph.settle_types()
+                graph.release_indices()
         except BaseException:
             for graph in model.graph.walk():
                 graph.cancel_types()

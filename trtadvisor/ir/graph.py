@@ -299,13 +299,16 @@ class _InitializerIndex:
     def names(self) -> KeysView[str]:
         return self._where.keys()
 
-    def sizes(self) -> dict[str, int]:
+    def sizes(self, keep: bool = True) -> dict[str, int]:
         """Every initializer's element count, read in one pass over the list: a stage that needs most
-        of them (the cost model) pays one C-level sweep instead of one lookup and wrapper per weight."""
-        if self._sizes is None:
+        of them (the cost model) pays one C-level sweep instead of one lookup and wrapper per weight.
+        ``keep=False`` hands the map over and forgets it (it costs megabytes on a large model)."""
+        sizes = self._sizes
+        if sizes is None:
             counts = list(map(math.prod, map(_dims_of, self._items)))
-            self._sizes = dict(zip(self._where.keys(), map(counts.__getitem__, self._where.values()), strict=True))
-        return self._sizes
+            sizes = dict(zip(self._where.keys(), map(counts.__getitem__, self._where.values()), strict=True))
+        self._sizes = sizes if keep else None
+        return sizes
 
     def items(self) -> Iterator[tuple[str, TensorProto]]:
         for name, i in self._where.items():
@@ -683,6 +686,12 @@ class Graph:
             nodes = self.nodes
             self._by_name = dict(zip(map(_node_name, nodes), nodes, strict=True))
         return self._by_name
+
+    def release_indices(self) -> None:
+        """Forget the lookup maps built for the analysis (nodes by name): the report does not need them,
+        and on a 100k-node graph they hold megabytes while it is built."""
+        self._by_name = None
+        self._op_combinations.clear()
 
     def nodes_by_name_deep(self) -> dict[str, Node]:
         """Nodes of this graph and of its nested bodies by name (later graphs of walk() win)."""

@@ -486,7 +486,7 @@ class _Shapes:
 
     def weight_counts(self) -> dict[str, int]:
         if self._weights is None:
-            self._weights = self._graph.initializers.sizes()
+            self._weights = self._graph.initializers.sizes(keep=False)
         return self._weights
 
 

@@ -44,8 +44,7 @@ class PerfBook:
     overhead_ms: float
     cuda_core: float
     fitted_on: tuple[str, ...]
-    matrix_ops: frozenset[str]  # [work]: how a node's arithmetic is counted
-    pool_ops: frozenset[str]
+    pool_ops: frozenset[str]  # [work]: how a node's arithmetic is counted
     per_input_prefixes: tuple[str, ...]
     flops_per_element: dict[str, int]
 
@@ -96,7 +95,7 @@ def _parse(data: dict[str, Any]) -> PerfBook:
                     overhead_ms=float(eff["overhead_ms"]),
                     cuda_core=_positive("efficiency.cuda_core", eff["cuda_core"]),
                     fitted_on=tuple(data["calibration"]["fitted_on"]),
-                    matrix_ops=frozenset(work["matrix_ops"]), pool_ops=frozenset(work["pool_ops"]),
+                    pool_ops=frozenset(work["pool_ops"]),
                     per_input_prefixes=tuple(work["per_input_prefixes"]),
                     flops_per_element={op: int(_positive(f"work.flops_per_element.{op}", n))
                                        for op, n in work["flops_per_element"].items()})

@@ -86,7 +86,7 @@ FILES: dict[str, Spec] = {
                            int8=TENSOR_CORE_RULE, fp8=TENSOR_CORE_RULE),
         efficiency=Table(source=str, overhead_ms=float, cuda_core=float,
                          kind=MapOf(Table(compute=float, memory=float))),
-        work=Table(source=str, matrix_ops=ListOf(str), pool_ops=ListOf(str), per_input_prefixes=ListOf(str),
+        work=Table(source=str, pool_ops=ListOf(str), per_input_prefixes=ListOf(str),
                    flops_per_element=MapOf(int)),
         calibration=Table(source=str, fitted_on=ListOf(str)),
     ),

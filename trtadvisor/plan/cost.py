@@ -177,7 +177,7 @@ def estimate_costs(graph: Graph, prediction: Prediction, target: Target, book: R
     gpu = gpu_perf(book, target)
     if gpu is None:
         return CostEstimate([None] * len(prediction.layers), None, target.precision)
-    pricer = _Pricer(graph, prediction, target, gpu, perf_book(book), book.ops.shape_inputs)
+    pricer = _Pricer(graph, prediction, target, gpu, perf_book(book), book.ops.shape_inputs, book.op_group("heavy"))
     planned = prediction.members if len(prediction.members) == len(prediction.layers) else None
     return CostEstimate([pricer.layer_cost(layer, planned[i] if planned else None)
                          for i, layer in enumerate(prediction.layers)], gpu, target.precision)
@@ -219,8 +219,8 @@ class _Pricer:
     met as an output of one layer and as an input of the next)."""
 
     def __init__(self, graph: Graph, prediction: Prediction, target: Target, gpu: GpuPerf, perf: PerfBook,
-                 shape_inputs: dict[str, tuple[int, ...]]) -> None:
-        self.gpu, self.perf, self.shape_inputs = gpu, perf, shape_inputs
+                 shape_inputs: dict[str, tuple[int, ...]], matrix_ops: frozenset[str]) -> None:
+        self.gpu, self.perf, self.shape_inputs, self.matrix_ops = gpu, perf, shape_inputs, matrix_ops
         self.by_name = graph.nodes_by_name_deep()
         self.eliminated = frozenset(prediction.eliminated)
         self.facts = {id(g): _GraphFacts(g, self.eliminated) for g in graph.walk()}
@@ -232,7 +232,7 @@ class _Pricer:
     def _role(self, op: str) -> int:
         """How an op's FLOPs are counted (rules/gpu_perf.toml [work])."""
         perf = self.perf
-        if op in perf.matrix_ops:
+        if op in self.matrix_ops:  # the heavy ops (rules/ops.toml [group.heavy]): tensor-core math
             how = _MATRIX
         elif op in perf.pool_ops:
             how = _POOL

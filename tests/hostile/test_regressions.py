@@ -345,3 +345,20 @@ def test_layer_names_with_lone_surrogates_reach_every_format(tmp_path: Path, fmt
     if fmt in ("sarif", "json"):
         json.loads(out)
     json.loads(baseline.read_text())
+
+
+# -- Campaign seed 46619: a Q/DQ node retyped as Attention read dims[1] of a rank-1 scale ------------------
+
+def test_attention_node_with_rank_1_inputs_is_read_as_unknown(tmp_path: Path) -> None:
+    import onnx
+
+    from trtadvisor.api import audit
+
+    from conftest import REPO
+
+    model = onnx.load(str(REPO / "samples/qdq/resnet18_qat.onnx"), load_external_data=False)
+    node = next(n for n in model.graph.node if n.op_type == "QuantizeLinear")
+    node.op_type = "Attention"  # inputs: activation, a scalar scale, a scalar zero point
+    path = tmp_path / "m.onnx"
+    path.write_bytes(model.SerializeToString())
+    assert audit(path).prediction.layers  # before the fix: IndexError in the attention-site search

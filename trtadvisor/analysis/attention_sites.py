@@ -787,7 +787,8 @@ def _scale_label(on_q: bool, on_k: bool, on_scores: bool) -> str:
 
 
 def _at(dims: Dims | None, index: int) -> int | None:
-    if dims is None or len(dims) < abs(index):
+    # in range both ways: dims[1] of a rank-1 tensor is unknown (a hostile Attention node, campaign seed 46619)
+    if dims is None or not -len(dims) <= index < len(dims):
         return None
     return dims[index]
 

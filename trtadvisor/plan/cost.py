@@ -221,7 +221,8 @@ class _Pricer:
     def __init__(self, graph: Graph, prediction: Prediction, target: Target, gpu: GpuPerf, perf: PerfBook,
                  shape_inputs: dict[str, tuple[int, ...]], matrix_ops: frozenset[str]) -> None:
         self.gpu, self.perf, self.shape_inputs, self.matrix_ops = gpu, perf, shape_inputs, matrix_ops
-        self.by_name = graph.nodes_by_name_deep()
+        self.graph = graph
+        self._by_name: dict[str, Node] | None = None  # only for a prediction without the plan's node lists
         self.eliminated = frozenset(prediction.eliminated)
         self.facts = {id(g): _GraphFacts(g, self.eliminated) for g in graph.walk()}
         self.maths = (_math_for(target, gpu, perf, False), _math_for(target, gpu, perf, True))
@@ -275,7 +276,9 @@ class _Pricer:
         with no layer were eliminated (their outputs are folded constants, their reads cost nothing).
         FLOPs: each node's own arithmetic. ``members``: the layer's nodes, when the plan kept them."""
         if members is None:
-            members = list(filter(None, map(self.by_name.get, layer.nodes)))
+            if self._by_name is None:  # a prediction made without the plan's node lists: map names back
+                self._by_name = self.graph.nodes_by_name_deep()
+            members = list(filter(None, map(self._by_name.get, layer.nodes)))
         if not members:
             return None
         tail = members[-1]
@@ -366,8 +369,8 @@ class _Pricer:
         reads = Counter(chain.from_iterable(map(_inputs_of, members)))
         outside = reads.keys() - inside
         outside.discard("")
-        # Weights (nearly every outside tensor of a large region) in C-level passes; their counts are
-        # declared, so a weight with no count (an unreadable one) is the only one asked for.
+        # Weights (nearly every outside tensor of a large region) in C-level passes: initializers from the
+        # one sweep of their sizes, the few others (Constant and folded outputs) asked for one by one.
         weights = outside & facts.weights
         read = facts.read_bytes(outside - weights, weight_bytes, float_bytes)
         if read is None:

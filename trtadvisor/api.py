@@ -189,11 +189,10 @@ def apply_baseline(results: list[AuditResult], *, read: str | os.PathLike[str] |
     """Drop the findings the baseline at ``read`` accepts from every result, or write one at ``write`` that
     accepts them all; each result records the accounting in ``baseline``."""
     from trtadvisor.ci.baseline import read_baseline, write_baseline
-    from trtadvisor.ci.source_locations import nodes_by_name
 
     if not (read or write):
         return
-    indices = [nodes_by_name(r.model.graph) for r in results]
+    indices = [r.model.graph.nodes_by_name_deep() for r in results]
     if write:
         everything = [(f, nodes) for r, nodes in zip(results, indices, strict=True) for f in r.findings]
         write_baseline(str(write), everything, ", ".join(r.model.path for r in results))

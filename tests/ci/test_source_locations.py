@@ -93,3 +93,40 @@ def test_model_without_stack_traces_points_at_the_model_file() -> None:
     assert where.source is None
     assert where.model == entry["path"]
     assert where.node == conv.name
+
+
+def _duplicate_names_model() -> onnx.ModelProto:
+    """Built with onnx.helper: no exporter here writes these names. Nodes 0 and 2 are both 'a', so the IR
+    renames node 2 to 'a__2', the name node 1 already has; the body of the If holds a node 'b', which the IR
+    names 'cond/then_branch/b', the name of a top-level node that comes before the If."""
+    from onnx import TensorProto, helper
+
+    def branch(name: str, op: str) -> onnx.GraphProto:
+        return helper.make_graph([helper.make_node(op, ["z"], [f"{name}_out"], name="b")], name, [],
+                                 [helper.make_tensor_value_info(f"{name}_out", TensorProto.FLOAT, [2])])
+
+    nodes = [helper.make_node("Relu", ["x"], ["y0"], name="a"),
+             helper.make_node("Sigmoid", ["y0"], ["y1"], name="a__2"),
+             helper.make_node("Tanh", ["y1"], ["z"], name="a"),
+             helper.make_node("Neg", ["z"], ["w"], name="cond/then_branch/b"),
+             helper.make_node("If", ["c"], ["out"], name="cond",
+                              then_branch=branch("then", "Abs"), else_branch=branch("else", "Exp"))]
+    graph = helper.make_graph(nodes, "dups", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2]),
+                                              helper.make_tensor_value_info("c", TensorProto.BOOL, [])],
+                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, [2]),
+                               helper.make_tensor_value_info("w", TensorProto.FLOAT, [2])])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_a_repeated_node_name_means_the_same_node_to_every_lookup(tmp_path: Path) -> None:
+    """Locating findings, baselines and the diff look names up as the plan and the cost model do: the last
+    node of a name in walk order (graph by graph, in node order) wins."""
+    from trtadvisor.ir.load import load_model
+
+    path = tmp_path / "dups.onnx"
+    onnx.save(_duplicate_names_model(), path)
+    graph = load_model(str(path)).graph
+    index = Locator(str(path), graph, tmp_path).index
+    assert index["a__2"].op == "Tanh"  # node 2, renamed, comes after node 1 ('a__2' as written)
+    assert index["cond/then_branch/b"].op == "Abs"  # the If's body comes after the top-level graph in walk order
+    assert index == graph.nodes_by_name_deep()

@@ -18,7 +18,6 @@ from typing import Any
 
 from trtadvisor.api import AuditResult
 from trtadvisor.ci.baseline import Baseline, fingerprint, node_scope
-from trtadvisor.ci.source_locations import nodes_by_name
 from trtadvisor.ir.graph import Node
 from trtadvisor.knowledge.findings import Finding, finding_for, sort_findings
 from trtadvisor.knowledge.rulebook import RuleBook
@@ -243,7 +242,7 @@ def _accepting(findings: Sequence[Finding], index: Mapping[str, Node]) -> Baseli
 
 def diff_results(old: AuditResult, new: AuditResult, book: RuleBook) -> ModelDiff:
     old_nodes, new_nodes = _all_nodes(old), _all_nodes(new)
-    old_index, new_index = nodes_by_name(old.model.graph), nodes_by_name(new.model.graph)
+    old_index, new_index = old.model.graph.nodes_by_name_deep(), new.model.graph.nodes_by_name_deep()
     shared = sum(1 for n in old_nodes if n.name in new_index)
     by_name = not old_nodes or shared >= NAME_MATCH_SHARE * len(old_nodes)
     old_ids = _canonical_ids(old_nodes, by_name, old_index)

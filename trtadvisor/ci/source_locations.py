@@ -16,7 +16,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from trtadvisor.ir.graph import Node
+from trtadvisor.ir.graph import Graph, Node
 
 STACK_TRACE_KEY = "pkg.torch.onnx.stack_trace"
 NAME_SCOPES_KEY = "pkg.torch.onnx.name_scopes"
@@ -178,18 +178,6 @@ class SourceResolver:
         return stat.S_ISREG(mode)
 
 
-def nodes_by_name(graph: object) -> dict[str, Node]:
-    """Every node of ``graph`` and its nested bodies by name (the first wins when names repeat)."""
-    index: dict[str, Node] = {}
-    walk = getattr(graph, "walk", None)
-    if walk is None:
-        return index
-    for g in walk():
-        for node in g.nodes:
-            index.setdefault(node.name, node)
-    return index
-
-
 @dataclass(frozen=True)
 class FindingLocation:
     """Where a finding points: the Python line when the exporter recorded one, else the model file and node."""
@@ -204,7 +192,7 @@ class FindingLocation:
 class Locator:
     """Locates findings of one model; node lookups and path resolution are cached."""
 
-    def __init__(self, model_path: str, graph: object, root: Path) -> None:
+    def __init__(self, model_path: str, graph: Graph, root: Path) -> None:
         self._graph = graph
         self._index: dict[str, Node] | None = None
         self.resolver = SourceResolver(root)
@@ -214,7 +202,7 @@ class Locator:
     def index(self) -> dict[str, Node]:
         """Nodes by name, built on the first lookup: an audit without findings to locate never pays for it."""
         if self._index is None:
-            self._index = nodes_by_name(self._graph)
+            self._index = self._graph.nodes_by_name_deep()
         return self._index
 
     def _model_uri(self, model_path: str) -> str:

@@ -694,7 +694,10 @@ class Graph:
         self._op_combinations.clear()
 
     def nodes_by_name_deep(self) -> dict[str, Node]:
-        """Nodes of this graph and of its nested bodies by name (later graphs of walk() win)."""
+        """Nodes of this graph and of its nested bodies by name: the one name-to-node lookup of every stage.
+
+        Names can still repeat (a renamed ``x__3`` that the model also uses, a top-level node named like a
+        body's prefixed node): the last node in walk order wins, graph by graph, as in nodes_by_name()."""
         if not self._control_nodes:
             return self.nodes_by_name()
         merged: dict[str, Node] = {}

@@ -121,6 +121,10 @@ def test_model_text_is_escaped_for_each_medium() -> None:
     doc = json_document(json.dumps({"path": "m\udcff.onnx"}, ensure_ascii=False))
     doc.encode("utf-8")  # valid UTF-8: no lone surrogate left
     assert json.loads(doc) == {"path": "m\\xff.onnx"}
+    # Non-ASCII text keeps its characters; a surrogate after them is still found and escaped.
+    text = json.dumps({"node": "Conv_é", "path": "日本\udcfe.onnx"}, ensure_ascii=False)
+    assert json.loads(json_document(text)) == {"node": "Conv_é", "path": "日本\\xfe.onnx"}
+    assert json_document('{"node": "Conv_é"}') == '{"node": "Conv_é"}'
 
 
 def test_values_bound_holds_for_broadcasts() -> None:

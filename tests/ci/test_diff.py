@@ -117,7 +117,7 @@ def test_a_renumbered_reexport_is_no_regression(tmp_path: Path) -> None:
     rc, text = _diff(old, new, tmp_path)
     report = json.loads(text)
     assert rc == 0
-    assert report["matched_by"] == "scope"
+    assert report["matched_by"] == "structure"
     assert report["fusions_lost"] == [] and report["fusions_gained"] == [] and report["new_findings"] == []
 
 

@@ -5,8 +5,9 @@ fusions lost and gained, attention verdicts that changed, coverage before and af
 that are new. Lost fusions (TRT501) and attention blocks that stopped fusing (TRT502) are errors;
 a coverage drop (TRT503) is a warning; the exit code follows ``--fail-on`` as for ``audit``.
 
-Nodes are matched by name. When most names differ (a re-export renumbered them), they are matched by
-their scope, op type and occurrence instead, the identity :mod:`trtadvisor.ci.baseline` uses.
+Nodes are matched by name, and where names differ (a re-export renumbered them, another exporter named them
+otherwise) by structure: the predicted layers aligned by their op sequences, then the remaining nodes by op
+type in graph order (:mod:`trtadvisor.ci.matching`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from trtadvisor.api import AuditResult
-from trtadvisor.ci.baseline import Baseline, fingerprint, node_scope
+from trtadvisor.ci.baseline import Baseline, fingerprint
+from trtadvisor.ci.matching import match_nodes
 from trtadvisor.ir.graph import Node
 from trtadvisor.knowledge.findings import Finding, finding_for, sort_findings
 from trtadvisor.knowledge.rulebook import RuleBook
@@ -25,7 +27,7 @@ from trtadvisor.plan.context import PredictedLayer
 
 SCHEMA_ID = "trtadvisor.diff/v1"
 COVERAGE_TOLERANCE = 0.005  # half a percentage point: less is noise from a renamed or re-ordered node
-NAME_MATCH_SHARE = 0.5
+UNPAIRED = "\x00old:"  # prefix of an old node with no partner: no name of the new model starts so
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,7 @@ class ModelDiff:
     new_findings: tuple[Finding, ...]
     fixed_findings: tuple[Finding, ...]
     findings: tuple[Finding, ...]  # what the diff reports: TRT5xx plus the new findings, most severe first
-    matched_by: str  # "name" or "scope"
+    matched_by: str  # "name" (most nodes kept their names) or "structure" (paired by layers and op types)
 
     @property
     def coverage(self) -> tuple[float, float]:
@@ -120,19 +122,6 @@ class ModelDiff:
             return None
         gpu = self.new.cost.gpu.name if self.new.cost and self.new.cost.gpu else "the target"
         return f"{old:.3f} ms -> {new:.3f} ms ({100 * (self.predicted_change or 0.0):+.1f}%) on {gpu}"
-
-
-def _canonical_ids(nodes: Sequence[Node], by_name: bool, index: Mapping[str, Node]) -> dict[str, str]:
-    """Node name -> the identity used to match it with the other model."""
-    if by_name:
-        return {n.name: n.name for n in nodes}
-    seen: Counter[tuple[str, str]] = Counter()
-    ids: dict[str, str] = {}
-    for n in nodes:
-        key = (node_scope(n.name, index), n.op)
-        ids[n.name] = f"{key[0]}|{key[1]}#{seen[key]}"
-        seen[key] += 1
-    return ids
 
 
 def _all_nodes(result: AuditResult) -> list[Node]:
@@ -240,13 +229,41 @@ def _accepting(findings: Sequence[Finding], index: Mapping[str, Node]) -> Baseli
     return Baseline(dict(Counter(fingerprint(f, index) for f in findings)))
 
 
+def _new_and_fixed(old: Sequence[Finding], old_ids: Mapping[str, str], old_index: Mapping[str, Node],
+                   new: Sequence[Finding], new_index: Mapping[str, Node]) -> tuple[list[Finding], list[Finding]]:
+    """Findings of the new model the old one did not have, and the reverse. A finding is the same when its
+    rule and its nodes (paired across the models) are; what is left is matched by fingerprint (rule, op
+    types, module scopes), as a baseline would match it, for findings on nodes that have no partner."""
+    def key(f: Finding, ids: Mapping[str, str]) -> tuple[str, tuple[str, ...]]:
+        return f.rule, tuple(sorted(ids.get(n, n) for n in f.nodes))
+
+    left = Counter(key(f, old_ids) for f in old)
+    fresh: list[Finding] = []
+    for f in new:
+        k = key(f, {})
+        if left[k] > 0:
+            left[k] -= 1
+        else:
+            fresh.append(f)
+    gone = []
+    for f in reversed(old):  # the counter's leftovers, in the old model's order
+        k = key(f, old_ids)
+        if left[k] > 0:
+            left[k] -= 1
+            gone.append(f)
+    gone.reverse()
+    new_findings, _ = _accepting(gone, old_index).split(fresh, new_index)
+    fixed, _ = _accepting(fresh, new_index).split(gone, old_index)
+    return new_findings, fixed
+
+
 def diff_results(old: AuditResult, new: AuditResult, book: RuleBook) -> ModelDiff:
     old_nodes, new_nodes = _all_nodes(old), _all_nodes(new)
     old_index, new_index = old.model.graph.nodes_by_name_deep(), new.model.graph.nodes_by_name_deep()
-    shared = sum(1 for n in old_nodes if n.name in new_index)
-    by_name = not old_nodes or shared >= NAME_MATCH_SHARE * len(old_nodes)
-    old_ids = _canonical_ids(old_nodes, by_name, old_index)
-    new_ids = _canonical_ids(new_nodes, by_name, new_index)
+    match = match_nodes(old_nodes, new_nodes, old.prediction.layers, new.prediction.layers)
+    # Each node's identity across the two models: the new model's name of it.
+    old_ids = {n.name: match.pairs.get(n.name, UNPAIRED + n.name) for n in old_nodes}
+    new_ids = {n.name: n.name for n in new_nodes}
     old_layers, new_layers = old.prediction.layers, new.prediction.layers
     old_owner, new_owner = _owners(old_layers, old_ids), _owners(new_layers, new_ids)
     lost = _fusion_changes(old_layers, old_ids, new_layers, new_owner)
@@ -254,8 +271,7 @@ def diff_results(old: AuditResult, new: AuditResult, book: RuleBook) -> ModelDif
     attention = _attention_changes(old, old_ids, new, new_ids)
 
     # New and fixed findings are matched by fingerprint, as a baseline would match them.
-    new_findings, _ = _accepting(old.findings, old_index).split(new.findings, new_index)
-    fixed, _ = _accepting(new.findings, new_index).split(old.findings, old_index)
+    new_findings, fixed = _new_and_fixed(old.findings, old_ids, old_index, new.findings, new_index)
     # An attention site that changed is reported once, as the attention change: not again as an "mha"
     # fusion lost or gained, nor as the new model's own attention finding on the same nodes.
     changed = {n for c in attention for n in c.nodes}
@@ -268,7 +284,7 @@ def diff_results(old: AuditResult, new: AuditResult, book: RuleBook) -> ModelDif
     return ModelDiff(old=old, new=new, rows=tuple(_rows(old_layers, old_ids, new_layers, new_owner)),
                      lost=tuple(lost), gained=tuple(gained), attention=tuple(attention),
                      new_findings=tuple(new_findings), fixed_findings=tuple(fixed),
-                     findings=tuple(sort_findings([*own, *new_findings])), matched_by="name" if by_name else "scope")
+                     findings=tuple(sort_findings([*own, *new_findings])), matched_by=match.method)
 
 
 ATTENTION_FUSIONS = frozenset({"mha"})  # the plan's fusion id for a fused attention block

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from trtadvisor.confirm.compare import comparable_layers, op_from_name
+from trtadvisor.confirm.mapping import layer_role
 from trtadvisor.confirm.model import Engine, EngineLayer
 from trtadvisor.plan.context import PredictedLayer
 
@@ -37,6 +38,8 @@ class CostCheck:
     predicted_total_ms: float
     measured_total_ms: float  # every profiled engine layer, reformats included
     method: str  # "names" or "ops" (aligned op sequences, for another export)
+    dla_layers: int = 0  # engine layers run on a DLA (helpers aside): left out of the pairs and of both totals
+    unknown_layers: int = 0  # predicted layers without a cost (shapes unknown): the predicted total is partial
 
     @property
     def ratio(self) -> float | None:
@@ -48,7 +51,10 @@ class CostCheck:
                 "predicted_total_ms": round(self.predicted_total_ms, 6),
                 "measured_total_ms": round(self.measured_total_ms, 6),
                 "ratio": None if ratio is None else round(ratio, 4), "paired_layers": len(self.pairs),
-                "method": self.method}
+                "method": self.method,
+                # Only when there are any: reports of GPU-only engines with every cost known stay as they were.
+                **({"dla_layers": self.dla_layers} if self.dla_layers else {}),
+                **({"unknown_layers": self.unknown_layers} if self.unknown_layers else {})}
 
 
 def _ranks(values: Sequence[float]) -> list[float]:
@@ -109,6 +115,20 @@ def _align_nodes(model_nodes: Sequence[tuple[str, str]], engine_nodes: Sequence[
     return mapping
 
 
+def _dla_layers(engine: Engine) -> set[str]:
+    """Engine layers a DLA ran, with the DLA's transfer and finish helpers: the cost model prices GPU
+    kernels only, so pricing these as GPU layers would compare nothing real. A ``{ForeignNode[...]}``
+    layer is a DLA subgraph when the layer information says so (``Layer(DLA)``), or, with a profile alone
+    (no layer types), when the engine also has the DLA's ``to nvm``/``finish`` helpers: an engine built
+    with ``--useDLACore``, whose foreign nodes are DLA loadables rather than Myelin regions."""
+    roles = {layer.name: layer_role(layer) for layer in engine.layers}
+    on_dla = any(role in ("dla", "dla_helper") for role in roles.values())
+    typed = any(layer.type for layer in engine.layers)
+    return {layer.name for layer in engine.layers
+            if roles[layer.name] in ("dla", "dla_helper")
+            or (on_dla and not typed and roles[layer.name] == "myelin" and layer.name.startswith("{ForeignNode["))}
+
+
 def check_costs(layers: Sequence[PredictedLayer], costs: Sequence[object], engine: Engine,
                 model_nodes: Sequence[tuple[str, str]], eliminated: set[str] | frozenset[str] = frozenset()
                 ) -> CostCheck | None:
@@ -117,11 +137,12 @@ def check_costs(layers: Sequence[PredictedLayer], costs: Sequence[object], engin
     def measured(layer: EngineLayer) -> float | None:
         return layer.median_ms if layer.median_ms is not None else layer.average_ms
 
+    dla = _dla_layers(engine)
     timed = [layer for layer in comparable_layers(engine) if measured(layer) is not None]
     if not timed:
         return None
     owner: dict[str, EngineLayer] = {}
-    for layer in timed:
+    for layer in timed:  # DLA layers too: the predicted layers they run are then known to be off the GPU
         for node in layer.onnx_nodes:
             owner.setdefault(node, layer)
     known = {name for name, _ in model_nodes}
@@ -134,16 +155,23 @@ def check_costs(layers: Sequence[PredictedLayer], costs: Sequence[object], engin
         method = "ops"
     predicted: dict[str, float] = {}
     names: dict[str, list[str]] = {}
+    off_gpu = 0.0  # predicted time of the layers a DLA ran
     for layer, cost in zip(layers, costs, strict=True):
         ms = getattr(cost, "ms", None)
         target = owner.get(rename.get(_anchor(layer), ""))
+        if ms is not None and target is not None and target.name in dla:
+            off_gpu += ms
+            continue
         if ms is None or target is None:
             continue
         predicted[target.name] = predicted.get(target.name, 0.0) + ms
         names.setdefault(target.name, []).append(layer.name)
     pairs = tuple(CostPair(layer.name, measured(layer), predicted[layer.name], tuple(names[layer.name]))  # type: ignore[arg-type]
                   for layer in timed if layer.name in predicted)
-    total_measured = sum(m for layer in engine.layers if (m := measured(layer)) is not None)
-    total_predicted = sum(getattr(c, "ms", 0.0) or 0.0 for c in costs)
+    total_measured = sum(m for layer in engine.layers if layer.name not in dla and (m := measured(layer)) is not None)
+    total_predicted = sum(getattr(c, "ms", 0.0) or 0.0 for c in costs) - off_gpu
     rho = spearman([p.predicted_ms for p in pairs], [p.measured_ms for p in pairs])
-    return CostCheck(pairs, rho, total_predicted, total_measured, method)
+    unknown = sum(getattr(c, "ms", None) is None for c in costs)
+    return CostCheck(pairs, rho, max(total_predicted, 0.0), total_measured, method,
+                     dla_layers=sum(layer_role(layer) != "dla_helper" for layer in engine.layers if layer.name in dla),
+                     unknown_layers=unknown)

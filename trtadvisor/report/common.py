@@ -210,7 +210,14 @@ def cost_check_text(check: Mapping[str, Any]) -> str:
             basis += " (another GPU: compare the ranks, not the times; give --gpu for the engine's GPU)"
     else:
         basis += " (the artifacts do not name their GPU: the times compare only if --gpu is the engine's)"
-    return f"{rank}; {total}; {basis}"
+    notes = ""
+    if check.get("dla_layers"):
+        notes += (f"; {check['dla_layers']} engine layers ran on a DLA, which the cost model does not price: "
+                  "left out of the pairs and both totals")
+    if check.get("unknown_layers"):
+        notes += (f"; {check['unknown_layers']} predicted layers have no cost (shapes unknown): "
+                  "the predicted total is partial")
+    return f"{rank}; {total}; {basis}{notes}"
 
 
 def cost_pairs(check: Mapping[str, Any], count: int | None = COST_CHECK_ROWS) -> list[Mapping[str, Any]]:

@@ -181,27 +181,51 @@ def apply_config_to(result: AuditResult) -> None:
     locator = Locator(result.model.path, result.model.graph, Path.cwd())
     result.findings = apply_config(result.findings, config, locator.scope_of)
     if result.engine is not None:
-        result.engine = result.engine.selected(config.enabled)
+        result.engine = result.engine.selected(config.enabled, config.severity_of)
 
 
 def apply_baseline(results: list[AuditResult], *, read: str | os.PathLike[str] | None = None,
                    write: str | os.PathLike[str] | None = None) -> None:
     """Drop the findings the baseline at ``read`` accepts from every result, or write one at ``write`` that
-    accepts them all; each result records the accounting in ``baseline``."""
+    accepts them all; each result records the accounting in ``baseline``. The confirm results with a rule
+    code (an engine's diagnoses, TRT612, TRT613) are accepted and dropped like findings."""
     from trtadvisor.ci.baseline import read_baseline, write_baseline
 
     if not (read or write):
         return
     indices = [r.model.graph.nodes_by_name_deep() for r in results]
+    engine = [_engine_findings(r) for r in results]
     if write:
-        everything = [(f, nodes) for r, nodes in zip(results, indices, strict=True) for f in r.findings]
+        everything = [(f, nodes) for r, nodes, coded in zip(results, indices, engine, strict=True)
+                      for f in [*r.findings, *coded.values()]]
         write_baseline(str(write), everything, ", ".join(r.model.path for r in results))
-        for r in results:
-            r.baseline = BaselineUse(str(write), len(r.findings), 0)
+        for r, coded in zip(results, engine, strict=True):
+            r.baseline = BaselineUse(str(write), len(r.findings) + len(coded), 0)
             r.findings = []
+            if r.engine is not None:
+                r.engine = r.engine.without(coded)
         return
     baseline = read_baseline(str(read))
     left = baseline.remaining()
-    for r, nodes in zip(results, indices, strict=True):
+    for r, nodes, coded in zip(results, indices, engine, strict=True):
         r.findings, accepted = baseline.split(r.findings, nodes, left)
-        r.baseline = BaselineUse(str(read), len(accepted), len(r.findings))
+        fresh, known = baseline.split(list(coded.values()), nodes, left)
+        if r.engine is not None:
+            kept = {id(f) for f in fresh}
+            r.engine = r.engine.without(c for c, f in coded.items() if id(f) not in kept)
+        r.baseline = BaselineUse(str(read), len(accepted) + len(known), len(r.findings) + len(fresh))
+
+
+def _engine_findings(result: AuditResult) -> dict[Any, Finding]:
+    """The coded confirm results of ``result`` as findings, for the baseline to fingerprint and count."""
+    if result.engine is None:
+        return {}
+    return {c: Finding(c.code, result.engine.severity_of(c.code), c.message, c.nodes, "")
+            for c in result.engine.coded()}
+
+
+def severities(result: AuditResult) -> list[str]:
+    """The severity of every finding and coded confirm result: what ``--fail-on`` is held against."""
+    engine = result.engine
+    coded = [engine.severity_of(c.code) for c in engine.coded()] if engine is not None else []
+    return [f.severity for f in result.findings] + coded

@@ -423,14 +423,14 @@ def _audit_row(args: argparse.Namespace) -> int:
     import json
     import time
 
-    from trtadvisor.api import apply_baseline
+    from trtadvisor.api import apply_baseline, severities
     from trtadvisor.batch import row_of
     from trtadvisor.report.formats import get_formatter
 
     start = time.perf_counter()
     result, fail_on = _audit_one(args.model[0], args)
     apply_baseline([result], read=args.baseline, write=args.write_baseline)
-    code = _exit_code([f.severity for f in result.findings], fail_on, args.exit_zero)
+    code = _exit_code(severities(result), fail_on, args.exit_zero)
     fmt = args.format or "rich"
     options = replace_options(_format_options(args, fail_on), color=use_color_for_rows())
     report = get_formatter(fmt, options).format(result)
@@ -560,7 +560,7 @@ def _joined_reports(reports: Sequence[str], fmt: str) -> str:
 
 
 def _audit_models(args: argparse.Namespace) -> int:
-    from trtadvisor.api import apply_baseline
+    from trtadvisor.api import apply_baseline, severities
     from trtadvisor.report.formats import get_formatter
 
     models: list[str] = args.model
@@ -579,7 +579,7 @@ def _audit_models(args: argparse.Namespace) -> int:
         audited = [_audit_one(model, args) for model in models]
     results = [result for result, _ in audited]
     apply_baseline(results, read=args.baseline, write=args.write_baseline)
-    codes = [_exit_code([f.severity for f in r.findings], fail_on, args.exit_zero) for r, fail_on in audited]
+    codes = [_exit_code(severities(r), fail_on, args.exit_zero) for r, fail_on in audited]
     if args.statistics:
         from trtadvisor.report.statistics import render_statistics
 

@@ -88,7 +88,8 @@ def confirm_into(result: AuditResult, *, layer_info: str | None = None, profile:
                                               layers=len(engine.layers), nodes=result.prediction.node_count)]
     cost_check, basis = _cost_check(result, named)
     evidence = EngineEvidence(engine, bottlenecks, diagnosis, comparison, cost_check, basis)
-    result.engine = evidence if result.config is None else evidence.selected(result.config.enabled)
+    config = result.config
+    result.engine = evidence if config is None else evidence.selected(config.enabled, config.severity_of)
 
 
 def build_and_confirm(result: AuditResult, out_dir: Path, *, trtexec: str | None = None, use_api: bool = False,

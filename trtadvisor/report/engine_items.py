@@ -34,7 +34,11 @@ class EngineItem:
     properties: dict[str, Any] = field(default_factory=dict)
 
 
-def _severity(book: RuleBook, code: str, default: str = "info") -> str:
+def _severity(book: RuleBook, code: str, default: str = "info", item: Mapping[str, Any] | None = None) -> str:
+    """The item's own severity (the configuration's override, written by the confirm stage), else the rule's."""
+    given = item.get("severity") if item is not None else None
+    if isinstance(given, str) and given:
+        return given
     doc = book.rules.get(code)
     return doc.severity if doc is not None else default
 
@@ -57,7 +61,7 @@ def engine_items(fields: Mapping[str, Any], book: RuleBook | None = None) -> lis
     items: list[EngineItem] = []
     for d in confirm.diagnosis:
         code = str(d.get("code") or "")
-        items.append(EngineItem(code, _severity(book, code), "diagnosis",
+        items.append(EngineItem(code, _severity(book, code, item=d), "diagnosis",
                                 f"{d.get('message')}. Evidence: {d.get('evidence')}", str(d.get("advice", "")),
                                 properties={"rule": d.get("rule")}))
     for b in confirm.bottlenecks:
@@ -65,7 +69,7 @@ def engine_items(fields: Mapping[str, Any], book: RuleBook | None = None) -> lis
         if not code:
             continue  # a hot layer with no known cause is ranked in the summary, not reported as a result
         ms, share = _number(b.get("median_ms")), _number(b.get("percent"))
-        items.append(EngineItem(str(code), _severity(book, str(code), "warning"), "hot-layer",
+        items.append(EngineItem(str(code), _severity(book, str(code), "warning", b), "hot-layer",
                                 f"hot layer #{b.get('rank')} {b.get('layer')}: {ms:.4f} ms, {share:.1f}% of the "
                                 f"engine's time: {b.get('why')}", str(b.get("advice", "")),
                                 _strings(b.get("onnx_nodes")), str(b.get("layer")),
@@ -80,7 +84,7 @@ def engine_items(fields: Mapping[str, Any], book: RuleBook | None = None) -> lis
         parts = _strings(m.get("engine_layers"))
         detail = (f"the engine runs its nodes in {' | '.join(parts)} ({m.get('reason')})" if parts
                   else str(m.get("reason", "")))
-        items.append(EngineItem(rules.code(MISSED), _severity(book, rules.code(MISSED)), "missed",
+        items.append(EngineItem(rules.code(MISSED), _severity(book, rules.code(MISSED), item=m), "missed",
                                 rules.text(MISSED, "message", layer=label, detail=detail),
                                 rules.text(MISSED, "advice"), _strings(m.get("nodes")), None,
                                 {"predicted_layer": label, "fusions": list(_strings(m.get("fusions"))),
@@ -91,7 +95,7 @@ def engine_items(fields: Mapping[str, Any], book: RuleBook | None = None) -> lis
         label = str(k.get("predicted", "?"))
         detail = (f"the engine ran its nodes as one {k.get('engine_kind')} layer ({k.get('engine_layer')}), "
                   f"not {k.get('predicted_kind')}")
-        items.append(EngineItem(rules.code(MISSED), _severity(book, rules.code(MISSED)), "other-kind",
+        items.append(EngineItem(rules.code(MISSED), _severity(book, rules.code(MISSED), item=k), "other-kind",
                                 rules.text(MISSED, "message", layer=label, detail=detail),
                                 rules.text(MISSED, "advice"), _strings(k.get("nodes")), None,
                                 {"predicted_layer": label, "engine_layers": [str(k.get("engine_layer"))]}))
@@ -104,7 +108,8 @@ def engine_items(fields: Mapping[str, Any], book: RuleBook | None = None) -> lis
         detail = (f"it fuses nodes of the predicted layers {', '.join(groups)}" if groups
                   else f"its ops ({' + '.join(ops)}) are at a place where the prediction has no such layer")
         nodes = _strings(u.get("nodes")) if c.get("method") != "signatures" else ()
-        items.append(EngineItem(rules.code(UNPREDICTED), _severity(book, rules.code(UNPREDICTED)), "unpredicted",
+        items.append(EngineItem(rules.code(UNPREDICTED), _severity(book, rules.code(UNPREDICTED), item=u),
+                                "unpredicted",
                                 rules.text(UNPREDICTED, "message", layer=layer, detail=detail),
                                 rules.text(UNPREDICTED, "advice"), nodes, layer, {"ops": list(ops)}))
     return items

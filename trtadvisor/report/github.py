@@ -27,6 +27,7 @@ from trtadvisor.report.common import (
     precision_text,
     target_text,
 )
+from trtadvisor.report.engine_items import engine_items
 from trtadvisor.report.escape import github_data, github_property, visible
 from trtadvisor.report.fit import GITHUB_COMMENT_LIMIT, full_report_hint
 from trtadvisor.report.formats import FormatOptions
@@ -97,9 +98,17 @@ def _engine_lines(fields: Mapping[str, Any], model: str, book: RuleBook) -> list
     for d in confirm.diagnosis:
         title = escape_property(f"trtadvisor diagnosis {d.get('code')} {d.get('rule')}")
         doc = book.rules.get(str(d.get("code")))
-        command = COMMAND.get(doc.severity, "warning") if doc is not None else "warning"
+        severity = d.get("severity") or (doc.severity if doc is not None else "warning")
+        command = COMMAND.get(str(severity), "warning")
         lines.append(f"::{command} {where},title={title}::"
                      + escape_data(f"{d.get('message')}. Evidence: {d.get('evidence')}. Advice: {d.get('advice')}"))
+    # The comparison's disagreements (TRT612, TRT613): one annotation each, as SARIF and concise list them.
+    for item in engine_items(fields, book):
+        if item.kind in ("missed", "other-kind", "unpredicted"):
+            doc = book.rules.get(item.code)
+            title = escape_property(f"trtadvisor {item.code} {doc.name if doc is not None else item.kind}")
+            lines.append(f"::{COMMAND.get(item.severity, 'warning')} {where},title={title}::"
+                         + escape_data(f"{item.message}. Advice: {item.advice}"))
     return lines
 
 

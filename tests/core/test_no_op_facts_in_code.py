@@ -21,17 +21,6 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-# TensorRT facts still written in code: the cost model's op lists (which layers anchor a measured time, which
-# cost nothing, which are convolutions, which (de)quantize). plan/cost.py and confirm/cost_check.py are being
-# reworked in another change (its matrix and pooling lists already moved to rules/gpu_perf.toml [work]); these
-# move to rules/ with it (rules/ops.toml [group.heavy] holds the first).
-TENSORRT_FACTS_IN_CODE: frozenset[tuple[str, str]] = frozenset({
-    ('confirm/cost_check.py', 'Attention Conv ConvTranspose Gemm MatMul'),
-    ('confirm/cost_check.py', 'DequantizeLinear Flatten Identity QuantizeLinear Reshape Transpose'),
-    ('plan/cost.py', 'Conv ConvTranspose'),
-    ('plan/cost.py', 'DequantizeLinear QuantizeLinear'),
-})
-
 _MATCH = "ONNX semantics: the op shapes a pattern is matched through (what each op computes, not TensorRT)"
 _EVAL = "ONNX semantics: what the op computes, for numeric evaluation of constants and candidate patterns"
 # ONNX semantics, not TensorRT facts: what an ONNX operator computes, which input is what by the ONNX spec,
@@ -84,6 +73,10 @@ ONNX_SEMANTICS: dict[tuple[str, str], str] = {
     ('fix/fold.py', 'Shape Size'): "the ONNX ops that read a shape, not data",
     ('fix/verify.py', 'Gather GatherElements'): "the ONNX ops with an index input",
     ('ir/graph.py', 'If Loop Scan'): "the ONNX ops with subgraphs",
+    ('plan/cost.py', 'Conv ConvTranspose'):
+        "the ONNX convolutions: their work follows from the weight's shape (W is input 1, [M, C/group, k...] for "
+        "Conv and [C, M/group, k...] for ConvTranspose by the operator specs)",
+    ('plan/cost.py', 'DequantizeLinear QuantizeLinear'): "the ONNX ops that (de)quantize",
     ('plan/passes/qdq.py', 'Add Sum'): "the ONNX ops that compute a sum (the residual of a fused Conv + Add)",
     ('plan/passes/qdq.py', 'Conv ConvTranspose Gemm'): "input 1 is the weight (W, B) by the ONNX operator specs",
     ('plan/passes/qdq.py', 'DequantizeLinear QuantizeLinear'): "the ONNX ops that (de)quantize",
@@ -95,7 +88,7 @@ ONNX_SEMANTICS: dict[tuple[str, str], str] = {
     ('plan/precision.py', 'DequantizeLinear QuantizeLinear'): "the ONNX ops that (de)quantize",
     ('report/common.py', 'Attention Softmax'): "the ONNX ops an attention site is anchored on",
 }
-KNOWN: frozenset[tuple[str, str]] = TENSORRT_FACTS_IN_CODE | frozenset(ONNX_SEMANTICS)
+KNOWN: frozenset[tuple[str, str]] = frozenset(ONNX_SEMANTICS)
 
 
 def _op_types() -> frozenset[str]:

@@ -17,10 +17,8 @@ from dataclasses import dataclass
 from trtadvisor.confirm.compare import comparable_layers, op_from_name
 from trtadvisor.confirm.mapping import layer_role
 from trtadvisor.confirm.model import Engine, EngineLayer
+from trtadvisor.knowledge.rulebook import RuleBook, default_rulebook
 from trtadvisor.plan.context import PredictedLayer
-
-_ANCHOR_OPS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul", "Attention"})
-_PASSIVE_OPS = frozenset({"QuantizeLinear", "DequantizeLinear", "Identity", "Reshape", "Flatten", "Transpose"})
 
 
 @dataclass(frozen=True)
@@ -86,12 +84,14 @@ def spearman(xs: Sequence[float], ys: Sequence[float]) -> float | None:
     return cov / (vx * vy) ** 0.5
 
 
-def _anchor(layer: PredictedLayer) -> str:
+def _anchor(layer: PredictedLayer, heavy: frozenset[str], passive: frozenset[str]) -> str:
+    """The node whose engine layer holds ``layer``'s time: its convolution or matrix product (rules/ops.toml
+    [group.heavy]), else its first node TensorRT does not usually fold into a neighbour ([group.passive])."""
     for node, op in zip(layer.nodes, layer.ops, strict=True):
-        if op in _ANCHOR_OPS:
+        if op in heavy:
             return node
     for node, op in zip(layer.nodes, layer.ops, strict=True):
-        if op not in _PASSIVE_OPS:
+        if op not in passive:
             return node
     return layer.nodes[0]
 
@@ -130,10 +130,12 @@ def _dla_layers(engine: Engine) -> set[str]:
 
 
 def check_costs(layers: Sequence[PredictedLayer], costs: Sequence[object], engine: Engine,
-                model_nodes: Sequence[tuple[str, str]], eliminated: set[str] | frozenset[str] = frozenset()
-                ) -> CostCheck | None:
+                model_nodes: Sequence[tuple[str, str]], eliminated: set[str] | frozenset[str] = frozenset(),
+                book: RuleBook | None = None) -> CostCheck | None:
     """Pair predicted layer times (``costs[i].ms`` for ``layers[i]``, None where unknown) with the
     profile's median (else average) times; None when the engine has no times."""
+    book = book or default_rulebook()
+    heavy, passive = book.op_group("heavy"), book.op_group("passive")
     def measured(layer: EngineLayer) -> float | None:
         return layer.median_ms if layer.median_ms is not None else layer.average_ms
 
@@ -158,7 +160,7 @@ def check_costs(layers: Sequence[PredictedLayer], costs: Sequence[object], engin
     off_gpu = 0.0  # predicted time of the layers a DLA ran
     for layer, cost in zip(layers, costs, strict=True):
         ms = getattr(cost, "ms", None)
-        target = owner.get(rename.get(_anchor(layer), ""))
+        target = owner.get(rename.get(_anchor(layer, heavy, passive), ""))
         if ms is not None and target is not None and target.name in dla:
             off_gpu += ms
             continue

@@ -27,6 +27,7 @@ from onnx import TensorProto
 from trtadvisor.analysis.cache import memoized
 from trtadvisor.analysis.values import Dims, GraphValues
 from trtadvisor.ir.graph import Graph, Node, node_index
+from trtadvisor.knowledge.rulebook import default_rulebook
 
 # Ops that only move or re-type data between a projection and BMM1/BMM2.
 _LAYOUT = frozenset({"Transpose", "Reshape", "Cast", "Identity", "Squeeze", "Unsqueeze", "Flatten",
@@ -44,7 +45,6 @@ _PROB_OPS = frozenset({"Where", "Cast", "Identity", "Dropout", "QuantizeLinear",
 _SCORE_FIRST_ONLY = frozenset({"Reshape", "Cast", "Identity", "Tanh", "Clip", "Dropout", "Squeeze", "Unsqueeze"})
 
 
-_BLOCKED_BELOW = -50.0   # additive masks write -inf, finfo.min, -1e4, -1e9 or Swin's -100
 _LAYOUT_STEPS = 10
 _SCORE_STEPS = 12
 _CONE_LIMIT = 160
@@ -118,7 +118,8 @@ def _sites_with_nodes(graph: Graph, values: GraphValues | None) -> tuple[tuple[A
 
 def _find_sites(graph: Graph, values: GraphValues | None) -> list[tuple[AttentionSite, tuple[Node, ...]]]:
     values = values or graph_values(graph)
-    finder = _SiteFinder(graph, values)
+    # The sites are memoized on the graph and shared by plan and advice, so the rules are the default book's.
+    finder = _SiteFinder(graph, values, default_rulebook().tables["attention.toml"]["mask"]["blocked_below"])
     sites: list[tuple[AttentionSite, tuple[Node, ...]]] = []
     for node in graph.nodes_of("Softmax", "Attention"):
         found = None
@@ -191,9 +192,10 @@ def graph_values(graph: Graph) -> GraphValues:
 
 
 class _SiteFinder:
-    def __init__(self, graph: Graph, values: GraphValues) -> None:
+    def __init__(self, graph: Graph, values: GraphValues, blocked_below: float) -> None:
         self.graph = graph
         self.values = values
+        self.blocked_below = blocked_below  # rules/attention.toml [mask]
         self._mask_cache: dict[tuple[object, ...], _MaskFacts] = {}
         self._has_partitions: bool | None = None  # see _window_partition
 
@@ -608,6 +610,7 @@ class _MaskAnalysis:
         inputs: list[str] = []
         notes: list[str] = []
         shapes: list[Dims | None] = []
+        blocked_below = self.finder.blocked_below
         for term in self.terms:
             cone = _Cone(self.graph, term.tensor)
             inputs.extend(i for i in cone.inputs if i not in inputs)
@@ -628,7 +631,7 @@ class _MaskAnalysis:
             if blocked.any():
                 blocked_parts.append(blocked)
             if term.how in ("add", "attn_add", "sub"):
-                finite = value[np.isfinite(value) & (value > _BLOCKED_BELOW)] if value.dtype.kind == "f" else value
+                finite = value[np.isfinite(value) & (value > blocked_below)] if value.dtype.kind == "f" else value
                 if finite.size and np.any(finite != 0) and not (value.dtype.kind == "f" and
                                                                np.all(np.isin(finite, (0.0, 1.0)))):
                     bias = True
@@ -645,9 +648,9 @@ class _MaskAnalysis:
         if how == "keep_false":
             return value.astype(bool)
         if how in ("add", "attn_add"):
-            return value <= _BLOCKED_BELOW if value.dtype.kind == "f" else None
+            return value <= self.finder.blocked_below if value.dtype.kind == "f" else None
         if how == "sub":
-            return value >= -_BLOCKED_BELOW if value.dtype.kind == "f" else None
+            return value >= -self.finder.blocked_below if value.dtype.kind == "f" else None
         return None
 
     def _causal(self, parts: list[np.ndarray], unknown: bool, structural: bool) -> bool | None:

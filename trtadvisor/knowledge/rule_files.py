@@ -149,6 +149,7 @@ FILES: dict[str, Spec] = {
         meta=META,
         mha=Table(source=str, gqa_requires_divisible_heads=bool, mqa_supported=bool, gqa_source=str,
                   column=ListOf(MHA_COLUMN)),
+        mask=Table(blocked_below=float, source=str),
         versions=Table(iattention_since=VERSION, iattention_source=str, iattention_strict_source=str,
                        decomposed_fusion_since=VERSION, decomposed_fusion_source=str),
         rule=MapOf(RULE, key=CODE),

@@ -21,7 +21,6 @@ from trtadvisor.analysis.evaluate import (
 from trtadvisor.ir.graph import Graph, Node
 from trtadvisor.plan.context import Blocked, PlanContext
 
-_MAX_GELU_NODES = 10
 _SEARCH_DEPTH = 6
 # Removed no-ops (Identity, Dropout, a Cast to the same type) still pass their value on: a GELU is
 # matched through them, as TensorRT sees through them, and they stay eliminated (not fused).
@@ -60,8 +59,9 @@ def _backward_tensors(ctx: PlanContext, start: Node) -> list[str]:
     return seen
 
 
-def _forward_region(ctx: PlanContext, source: str) -> list[Node]:
-    """Evaluable nodes computed from ``source`` alone (plus constants), in topological order."""
+def _forward_region(ctx: PlanContext, source: str, max_nodes: int) -> list[Node]:
+    """Evaluable nodes computed from ``source`` alone (plus constants), in topological order; the search stops
+    at twice a GELU's largest size (``max_nodes``)."""
     graph = ctx.graph
     readers_of, owner, eliminated = graph.readers, ctx.owner, ctx.eliminated
     is_constant = graph.constant_names.__contains__
@@ -74,7 +74,7 @@ def _forward_region(ctx: PlanContext, source: str) -> list[Node]:
     pending = [(n.index, n) for n in readers_of.get(source, ()) if visible(n)]
     heapq.heapify(pending)
     queued = {n for _, n in pending}
-    while pending and len(region) < 2 * _MAX_GELU_NODES:
+    while pending and len(region) < 2 * max_nodes:
         _, node = heapq.heappop(pending)
         queued.discard(node)  # a node skipped now may be reached again once its other inputs exist
         if node.op not in EVALUABLE_OPS or (node not in owner and not _passes_through(ctx, node)):
@@ -105,7 +105,8 @@ def _ancestors_within(end: Node, region: list[Node], graph: Graph) -> list[Node]
 
 def fuse_gelu(ctx: PlanContext) -> None:
     graph = ctx.graph
-    tolerance = ctx.book.fusion("gelu").tolerance
+    spec = ctx.book.fusion("gelu")
+    tolerance, max_nodes = spec.tolerance, spec.max_ops  # read once per run, not per candidate
     verdicts: dict[tuple[object, ...], list[int]] = {}  # see _gelu_ends
     for core in graph.nodes_of("Gelu", "Erf", "Tanh"):
         if core.op == "Gelu" and ctx.group(core) is not None:
@@ -113,7 +114,7 @@ def fuse_gelu(ctx: PlanContext) -> None:
             continue
         if core.op not in ("Erf", "Tanh") or ctx.group(core) is None or "gelu" in ctx.owner[core].fusions:
             continue
-        match = _match_gelu(ctx, core, tolerance, verdicts)
+        match = _match_gelu(ctx, core, tolerance, max_nodes, verdicts)
         if match is None:
             continue
         nodes, escaped = match
@@ -124,7 +125,7 @@ def fuse_gelu(ctx: PlanContext) -> None:
         ctx.fuse_nodes(nodes, "gelu", kind="pointwise")
 
 
-def _match_gelu(ctx: PlanContext, core: Node, tolerance: float,
+def _match_gelu(ctx: PlanContext, core: Node, tolerance: float, max_nodes: int,
                 verdicts: dict[tuple[object, ...], list[int]]) -> tuple[list[Node], str | None] | None:
     graph = ctx.graph
     for source in _backward_tensors(ctx, core):
@@ -132,7 +133,7 @@ def _match_gelu(ctx: PlanContext, core: Node, tolerance: float,
         # single reader cannot be x, which saves evaluating most candidates.
         if len(graph.readers.get(source, ())) < 2:
             continue
-        region = _forward_region(ctx, source)
+        region = _forward_region(ctx, source, max_nodes)
         if core not in region:
             continue
         for position in _gelu_ends(graph, region, source, tolerance, verdicts):
@@ -140,7 +141,7 @@ def _match_gelu(ctx: PlanContext, core: Node, tolerance: float,
             if end.index < core.index:
                 continue
             nodes = _ancestors_within(end, region, graph)
-            if core not in nodes or len(nodes) > _MAX_GELU_NODES:
+            if core not in nodes or len(nodes) > max_nodes:
                 continue
             return nodes, _escaping_value(ctx, nodes, end)
     return None

@@ -19,6 +19,7 @@ class JudgedSite:
         return {"nodes": list(s.nodes), "kind": s.kind, "num_heads": s.num_heads, "num_kv_heads": s.num_kv_heads,
                 "head_size": s.head_size, "seq_q": s.seq_q, "seq_kv": s.seq_kv, "causal": s.causal,
                 "mask": s.mask, "fused": v.fused, "reasons": [] if v.fused else list(v.reasons),
+                "conditions": [] if v.fused else list(v.conditions),
                 "windows": s.num_windows, "window": list(s.window) if s.window else None}
 
 

@@ -10,11 +10,13 @@ quantized attention outside the fused-MHA limits. Rule texts and sources: rules/
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from trtadvisor.advice.notes import AdviceNotes
 from trtadvisor.ir.graph import Graph, Node
 from trtadvisor.ir.load import LoadedModel
+from trtadvisor.knowledge.conditions import ConditionTexts, Failed
 from trtadvisor.knowledge.findings import Finding, finding_for
 from trtadvisor.knowledge.rulebook import RuleBook
 from trtadvisor.knowledge.target import Target
@@ -53,15 +55,30 @@ def qdq_findings(model: LoadedModel, target: Target, book: RuleBook, prediction:
 
 
 class _Checks:
-    """Collects the nodes each rule flags, so one finding per rule and reason lists them all."""
+    """Collects the nodes each rule flags, so one finding per rule and failing condition lists them all.
+
+    A check names the condition that fails (its id in rules/qdq.toml [rule.CODE] conditions) and the facts it
+    found; the message is the condition's text filled with them, so the words live in the rule data only.
+    """
 
     def __init__(self, book: RuleBook) -> None:
         self.book = book
-        self._hits: dict[tuple[str, str], list[str]] = {}
-        self._order: list[tuple[str, str]] = []
+        rules = book.tables["qdq.toml"]["rule"]
+        self._texts = {code: ConditionTexts(f"rules/qdq.toml [rule.{code}]",
+                                            {cid: {"message": text} for cid, text in rules[code]["conditions"].items()})
+                       for code in rules}
+        self._hits: dict[tuple[str, str, str], list[str]] = {}
+        self._order: list[tuple[str, str, str]] = []
 
-    def flag(self, code: str, reason: str, nodes: Iterable[Node]) -> None:
-        key = (code, reason)
+    def reason(self, code: str, failed: Failed) -> str:
+        """The words of ``failed``, a condition of rule ``code`` (an id the rule lacks raises: a bug in the check)."""
+        texts = self._texts.get(code)
+        if texts is None:
+            raise KeyError(f"rules/qdq.toml has no rule {code}")
+        return texts.text(failed)
+
+    def flag(self, code: str, failed: Failed, nodes: Iterable[Node], wrap: str = "{reason}") -> None:
+        key = (code, failed.condition, wrap.format(reason=self.reason(code, failed)))
         if key not in self._hits:
             self._hits[key] = []
             self._order.append(key)
@@ -70,10 +87,11 @@ class _Checks:
 
     def findings(self) -> list[Finding]:
         out = []
-        for code, reason in self._order:
-            names = self._hits[(code, reason)]
+        for key in self._order:
+            code, condition, reason = key
+            names = self._hits[key]
             shown = ", ".join(names[:_SHOWN]) + (f" and {len(names) - _SHOWN} more" if len(names) > _SHOWN else "")
-            out.append(finding_for(self.book, code, f"{reason}: {shown}", names))
+            out.append(replace(finding_for(self.book, code, f"{reason}: {shown}", names), condition=condition))
         return out
 
 
@@ -88,16 +106,17 @@ def _rejections(graph: Graph, target: Target, table: dict[str, Any], checks: _Ch
         scale, zero = node.input(1), node.input(2)
         kind = quantized_type(graph, node)
         if kind == "uint8":
-            checks.flag("TRT401", "Q/DQ with a UINT8 zero point (TensorRT takes signed INT8)", [node])
-        for name, what in ((scale, "scale"), (zero, "zero point")):
-            if name and not graph.is_constant(name):
-                checks.flag("TRT403", f"Q/DQ {what} is not a build-time constant", [node])
+            checks.flag("TRT401", Failed.of("uint8_zero_point"), [node])
+        if scale and not graph.is_constant(scale):
+            checks.flag("TRT403", Failed.of("scale_not_constant"), [node])
+        if zero and not graph.is_constant(zero):
+            checks.flag("TRT403", Failed.of("zero_point_not_constant"), [node])
         value = graph.const_value(zero) if zero else None
         if value is not None and kind in ("int8", "uint8") and value.size and bool((value != 0).any()):
-            checks.flag("TRT402", "Q/DQ with a non-zero zero point (TensorRT is symmetric only)", [node])
+            checks.flag("TRT402", Failed.of("nonzero_zero_point"), [node])
         if kind in since and not target.trt_at_least(since[kind]):
-            checks.flag("TRT404", f"{kind.upper()} Q/DQ needs TensorRT {since[kind]} or later "
-                        f"(target {target.trt})", [node])
+            checks.flag("TRT404", Failed.of("type_too_new", type=kind.upper(), since=since[kind], trt=target.trt),
+                        [node])
         _layout(graph, node, kind, table, checks)
 
 
@@ -105,14 +124,13 @@ def _layout(graph: Graph, node: Node, kind: str, table: dict[str, Any], checks: 
     shape = graph.shape(node.input(1)) if node.input(1) else None
     blocked = node.has_attr("block_size") and int(node.attr("block_size", 0)) > 0
     if (blocked or (shape is not None and len(shape) >= 2)) and kind not in table["block_types"]:
-        checks.flag("TRT404", f"block-quantized {kind.upper()} Q/DQ (blocks are for INT4/FP4 weights only)", [node])
+        checks.flag("TRT404", Failed.of("block_quantized_type", type=kind.upper()), [node])
         return
     per_channel = shape is not None and len(shape) == 1 and shape[0] != 1
     is_weight = weight_chain(graph, node.outputs[0]) is not None if node.op == "DequantizeLinear" else \
         bool(node.inputs) and graph.is_constant(node.inputs[0])
     if per_channel and not is_weight:
-        checks.flag("TRT404", "per-channel scales on an activation (TensorRT quantizes activations per tensor)",
-                    [node])
+        checks.flag("TRT404", Failed.of("per_channel_activation"), [node])
 
 
 # -- placement -----------------------------------------------------------------------------------
@@ -149,12 +167,12 @@ def _quantized_inputs(graph: Graph, node: Node) -> tuple[bool, bool]:
 def _weighted(graph: Graph, node: Node, checks: _Checks) -> None:
     activation, weight = _quantized_inputs(graph, node)
     if activation and not weight and weight_input_index(graph, node) is not None:
-        checks.flag("TRT405", f"{node.op} whose input is quantized but whose weights are not", [node])
+        checks.flag("TRT405", Failed.of("weights_not_quantized", op=node.op), [node])
     elif weight and not activation:
-        checks.flag("TRT405", f"{node.op} whose weights are quantized but whose input is not", [node])
+        checks.flag("TRT405", Failed.of("input_not_quantized", op=node.op), [node])
     elif not activation and not weight and weight_input_index(graph, node) is not None \
             and _quantized_neighbour(graph, node):
-        checks.flag("TRT405", f"{node.op} without Q/DQ between quantized neighbours", [node])
+        checks.flag("TRT405", Failed.of("float_between_quantized", op=node.op), [node])
 
 
 def _quantized_neighbour(graph: Graph, node: Node) -> bool:
@@ -188,8 +206,8 @@ def _channels(graph: Graph, node: Node, multiple: int, checks: _Checks) -> None:
         return  # depthwise: no Tensor Core GEMM to fill
     bad = [c for c in (in_per_group, out_per_group) if c % multiple]
     if bad:
-        checks.flag("TRT410", f"quantized {node.op} with channels per group not a multiple of {multiple} "
-                    f"(e.g. {bad[0]})", [node])
+        checks.flag("TRT410", Failed.of("channels_not_multiple", op=node.op, multiple=multiple, channels=bad[0]),
+                    [node])
 
 
 def _axis(graph: Graph, node: Node, expected: int, checks: _Checks) -> None:
@@ -203,8 +221,7 @@ def _axis(graph: Graph, node: Node, expected: int, checks: _Checks) -> None:
         rank = graph.rank(node.inputs[1]) or 4
         axis = int(qdq.attr("axis", 1))
         if axis % rank != expected:
-            checks.flag("TRT411", f"{node.op} weights quantized per channel along axis {axis}, expected {expected}",
-                        [qdq, node])
+            checks.flag("TRT411", Failed.of("wrong_axis", op=node.op, axis=axis, expected=expected), [qdq, node])
 
 
 def _gemv(graph: Graph, node: Node, checks: _Checks) -> None:
@@ -219,7 +236,7 @@ def _gemv(graph: Graph, node: Node, checks: _Checks) -> None:
             return
         rows *= d
     if rows == 1:
-        checks.flag("TRT409", f"quantized {node.op} with a single row (GEMV)", [node])
+        checks.flag("TRT409", Failed.of("gemv", op=node.op), [node])
 
 
 def _activation_after_qdq(graph: Graph, node: Node, checks: _Checks) -> None:
@@ -239,7 +256,8 @@ def _activation_after_qdq(graph: Graph, node: Node, checks: _Checks) -> None:
                 continue
             acts = [r for r in graph.consumers(dq.outputs[0]) if r.op in checks.book.ops.activations]
             if acts:
-                checks.flag("TRT406", f"Q/DQ between {node.op} and its {acts[0].op}", [node, q, dq, acts[0]])
+                checks.flag("TRT406", Failed.of("qdq_before_activation", op=node.op, activation=acts[0].op),
+                            [node, q, dq, acts[0]])
 
 
 def _mask_add(graph: Graph, softmax: Node, checks: _Checks) -> None:
@@ -248,7 +266,7 @@ def _mask_add(graph: Graph, softmax: Node, checks: _Checks) -> None:
         return
     if any(graph.producer(i) is not None and graph.producer(i).op == "DequantizeLinear"
            for i in producer.inputs if i):
-        checks.flag("TRT408", "mask Add before Softmax reads a Q/DQ output", [producer, softmax])
+        checks.flag("TRT408", Failed.of("mask_reads_qdq"), [producer, softmax])
 
 
 def _residuals(graph: Graph, prediction: Prediction, checks: _Checks) -> None:
@@ -269,11 +287,9 @@ def _residuals(graph: Graph, prediction: Prediction, checks: _Checks) -> None:
         writes_q = any(n.op == "QuantizeLinear" and not graph.is_constant(n.inputs[0]) for n in nodes)
         quantized_readers = bool(outside) and any(r.op == "QuantizeLinear" for r in outside)
         if not residual_dq and quantized_readers:
-            checks.flag("TRT407", "residual Add fused into a quantized Conv reads a float residual, so the "
-                        "layer writes float and the next Q stays a standalone layer", [add])
+            checks.flag("TRT407", Failed.of("float_residual"), [add])
         elif residual_dq and not writes_q:
-            checks.flag("TRT407", "quantized residual input of an Add whose fused Conv + Add must write float; "
-                        "its DQ stays a standalone layer", [add])
+            checks.flag("TRT407", Failed.of("quantized_residual_float_output"), [add])
 
 
 # -- attention -----------------------------------------------------------------------------------
@@ -296,12 +312,14 @@ def _attention(graph: Graph, table: dict[str, Any], checks: _Checks) -> list[dic
         head = query[-1] if query and isinstance(query[-1], int) else None
         seq_q = query[-2] if query and len(query) >= 2 and isinstance(query[-2], int) else None
         seq_kv = key[-1] if key and isinstance(key[-1], int) else None
-        reasons = _attention_reasons(kind, head, seq_q, seq_kv, table)
+        failed = _attention_limits(kind, head, seq_q, seq_kv, table)
         found.append({"nodes": [bmm.name, softmax.name], "type": kind, "head_size": head, "seq_q": seq_q,
-                      "seq_kv": seq_kv, "fusable": not reasons, "reasons": reasons})
-        if reasons:
-            checks.flag("TRT412", f"{kind.upper()} attention outside the fused-MHA limits ({reasons[0]})",
-                        [bmm, softmax])
+                      "seq_kv": seq_kv, "fusable": not failed,
+                      "reasons": [checks.reason("TRT412", f) for f in failed],
+                      "conditions": [f.condition for f in failed]})
+        if failed:
+            checks.flag("TRT412", failed[0], [bmm, softmax],
+                        wrap=f"{kind.upper()} attention outside the fused-MHA limits ({{reason}})")
     return found
 
 
@@ -317,24 +335,25 @@ def _upstream_matmul(graph: Graph, softmax: Node) -> Node | None:
     return None
 
 
-def _attention_reasons(kind: str, head: int | None, seq_q: int | None, seq_kv: int | None,
-                       table: dict[str, Any]) -> list[str]:
-    reasons = []
+def _attention_limits(kind: str, head: int | None, seq_q: int | None, seq_kv: int | None,
+                      table: dict[str, Any]) -> list[Failed]:
+    """The fused INT8/FP8 MHA limits a quantized attention block fails (rules/qdq.toml [rule.TRT412] conditions)."""
+    failed = []
     seqs = [s for s in (seq_q, seq_kv) if s is not None]
     if kind == "int8":
         if head is not None and head not in table["int8_attention_head_sizes"]:
-            reasons.append(f"INT8 head size {head} is not one of {table['int8_attention_head_sizes']}")
+            failed.append(Failed.of("int8_head_size", head=head, sizes=table["int8_attention_head_sizes"]))
         if any(s > int(table["int8_attention_max_seq"]) for s in seqs):
-            reasons.append(f"INT8 sequence length {max(seqs)} > {table['int8_attention_max_seq']}")
+            failed.append(Failed.of("int8_seq_too_long", seq=max(seqs), max_seq=table["int8_attention_max_seq"]))
     elif kind == "fp8":
         lo, hi, mult = (int(table[k]) for k in ("fp8_attention_head_min", "fp8_attention_head_max",
                                                  "fp8_attention_head_multiple"))
         if head is not None and not (lo <= head <= hi and head % mult == 0):
-            reasons.append(f"FP8 head size {head} outside {lo}..{hi} or not a multiple of {mult}")
+            failed.append(Failed.of("fp8_head_size", head=head, lo=lo, hi=hi, multiple=mult))
         minimum = int(table["fp8_attention_min_seq"])
         if seq_q != 1 and any(s < minimum for s in seqs):
-            reasons.append(f"FP8 sequence length {min(seqs)} < {minimum} with S_q != 1")
-    return reasons
+            failed.append(Failed.of("fp8_seq_too_short", seq=min(seqs), minimum=minimum))
+    return failed
 
 
 # -- coverage ------------------------------------------------------------------------------------

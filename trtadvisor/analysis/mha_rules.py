@@ -14,6 +14,7 @@ from typing import Any
 from trtadvisor.analysis.attention_sites import AttentionSite, find_attention_sites
 from trtadvisor.analysis.cache import memoized
 from trtadvisor.ir.graph import Graph
+from trtadvisor.knowledge.conditions import ConditionTexts, Failed
 from trtadvisor.knowledge.rulebook import RuleBook
 from trtadvisor.knowledge.target import Target, version_at_least
 
@@ -48,6 +49,9 @@ class MhaRules:
     columns: tuple[MhaColumn, ...]
     iattention_since: str
     decomposed_since: str
+    # rules/attention.toml [verdict]: each failing condition's message and fix (knowledge/conditions.py)
+    conditions: ConditionTexts
+    reduced_precision_fix: tuple[str, str]  # (strongly typed, weakly typed)
 
     @classmethod
     def from_book(cls, book: RuleBook) -> MhaRules:
@@ -59,9 +63,12 @@ class MhaRules:
             fp8_seq_rule=bool(c["fp8_seq_rule"]), fp8_min_seq=int(c["fp8_min_seq"]),
             qdq_required=bool(c["qdq_required"]), masks=tuple(c["masks"]), source=c["source"])
             for c in data["mha"]["column"])
-        versions = data["versions"]
+        versions, verdict = data["versions"], data["verdict"]
         return cls(columns=columns, iattention_since=versions["iattention_since"],
-                   decomposed_since=versions["decomposed_fusion_since"])
+                   decomposed_since=versions["decomposed_fusion_since"],
+                   conditions=ConditionTexts("rules/attention.toml [verdict]", verdict["conditions"]),
+                   reduced_precision_fix=(verdict["reduced_precision_fix_strong"],
+                                          verdict["reduced_precision_fix_weak"]))
 
     def known_sm(self, sm: int | None) -> bool:
         return sm is not None and any(c.covers(sm) for c in self.columns)
@@ -76,10 +83,21 @@ class MhaRules:
 @dataclass(frozen=True)
 class Verdict:
     fused: bool | None
-    reasons: tuple[str, ...]      # every failing (or unknowable) condition
+    reasons: tuple[str, ...]      # every failing (or unknowable) condition, in words
     fixes: tuple[str, ...]
     precision: str | None         # the table column judged
     unknown_target: bool = False
+    conditions: tuple[str, ...] = ()  # the ids of ``reasons`` in rules/attention.toml [verdict.conditions]
+
+
+def _verdict(rules: MhaRules, fused: bool | None, failed: list[Failed], precision: str | None,
+             unknown_target: bool = False, fixed_by: list[Failed] | None = None) -> Verdict:
+    """A verdict whose reasons and fixes are the rule data's texts of the failing conditions (the fixes of
+    ``fixed_by`` only, where given)."""
+    texts = rules.conditions
+    fixes = dict.fromkeys(texts.text(f, "fix") for f in (failed if fixed_by is None else fixed_by))
+    return Verdict(fused, tuple(texts.text(f) for f in failed), tuple(fixes), precision, unknown_target,
+                   tuple(f.condition for f in failed))
 
 
 def site_precision(site: AttentionSite, target: Target) -> str | None:
@@ -123,125 +141,101 @@ def _judged_facts(site: AttentionSite) -> tuple[object, ...]:
             site.num_kv_heads, site.mask, site.mask_extent, site.mask_shape, site.bias, site.causal)
 
 
-def _reduced_precision_fix(target: Target) -> str:
-    if target.strong:  # strongly typed: no precision switch exists; the model's types decide
-        return "convert the model to FP16 or BF16 (ModelOpt AutoCast) to use the fused MHA kernels"
-    return "build with --fp16 (or --bf16) to use the fused MHA kernels"
-
-
 def judge(site: AttentionSite, target: Target, rules: MhaRules) -> Verdict:
     """The verdict of the tables (and the TensorRT version) for one site on one target."""
-    version_reasons, version_fixes = _version_checks(site, target, rules)
-    if version_reasons:
-        return Verdict(False, tuple(version_reasons), tuple(version_fixes), site_precision(site, target))
+    version = _version_check(site, target, rules)
+    if version is not None:
+        return _verdict(rules, False, [version], site_precision(site, target))
     sm = target.sm
     precision = site_precision(site, target)
     if sm is None or not rules.known_sm(sm):
-        return Verdict(None, (f"SM {sm} is not in the MHA fusion tables (they list SM75-SM90, SM100, SM110, "
-                              "SM120, SM121)",), ("check the built engine's layers for a fused MHA kernel",),
-                       precision, unknown_target=True)
+        return _verdict(rules, None, [Failed.of("sm_not_in_tables", sm=sm)], precision, unknown_target=True)
     if precision is None:
-        return Verdict(None, (f"the MHA fusion tables have no {target.precision.upper()} column "
-                              "(FP16, BF16, INT8 and FP8 only)",),
-                       (_reduced_precision_fix(target),), None, unknown_target=True)
+        # strongly typed: no precision switch exists; the model's types decide
+        fix = rules.reduced_precision_fix[0 if target.strong else 1]
+        return _verdict(rules, None, [Failed.of("precision_not_in_tables", precision=target.precision.upper(),
+                                                reduced_precision_fix=fix)], None, unknown_target=True)
     column = rules.column(sm, precision)
-    name = PRECISION_NAMES[precision]
     if column is None:
         others = ", ".join(PRECISION_NAMES[p] for p in rules.precisions_on(sm))
-        return Verdict(False, (f"no fused {name} MHA kernel on SM{sm} (SM{sm} has {others})",),
-                       (f"use a precision SM{sm} fuses ({others}), or a GPU with {name} MHA kernels",), precision)
-    return _check_column(site, sm, column)
+        return _verdict(rules, False, [Failed.of("no_column_on_sm", name=PRECISION_NAMES[precision], sm=sm,
+                                                 others=others)], precision)
+    return _check_column(site, sm, column, rules)
 
 
-def _version_checks(site: AttentionSite, target: Target, rules: MhaRules) -> tuple[list[str], list[str]]:
+def _version_check(site: AttentionSite, target: Target, rules: MhaRules) -> Failed | None:
     if site.native and not target.trt_at_least(rules.iattention_since):
-        return ([f"TensorRT {target.trt} has no native attention operator (IAttention and the ONNX Attention "
-                 f"importer arrive in {rules.iattention_since}); the Attention op must be decomposed"],
-                [f"export with opset <= 22 (decomposed attention) or target TensorRT >= {rules.iattention_since}"])
+        return Failed.of("native_needs_iattention", trt=target.trt, since=rules.iattention_since)
     if not site.native and not version_at_least(target.trt_version, rules.decomposed_since):
-        return ([f"TensorRT {target.trt} does not fuse a decomposed attention (MatMul, Softmax, MatMul stay "
-                 f"separate layers before {rules.decomposed_since})"],
-                [f"use TensorRT >= {rules.decomposed_since}, or a fused attention plugin"])
-    return [], []
+        return Failed.of("decomposed_not_fused", trt=target.trt, since=rules.decomposed_since)
+    return None
 
 
-def _check_column(site: AttentionSite, sm: int, column: MhaColumn) -> Verdict:
+def _check_column(site: AttentionSite, sm: int, column: MhaColumn, rules: MhaRules) -> Verdict:
     name = PRECISION_NAMES[column.precision]
     where = f"for {name} on SM{sm}"
-    failing: list[str] = []
-    unknown: list[str] = []
-    fixes: list[str] = []
+    failing: list[Failed] = []
+    unknown: list[Failed] = []
     head = site.head_size
     if head is None:
-        unknown.append("head size is unknown")
+        unknown.append(Failed.of("head_unknown"))
     elif column.head_sizes:
         if head not in column.head_sizes:
-            sizes = ", ".join(str(h) for h in column.head_sizes)
-            failing.append(f"head size {head} is not one of {{{sizes}}} {where}")
-            fixes.append(f"use a head size in {{{sizes}}}")
+            failing.append(Failed.of("head_not_listed", head=head, where=where,
+                                     sizes=", ".join(str(h) for h in column.head_sizes)))
     else:
         if head > column.head_max:
-            failing.append(f"head size {head} > {column.head_max} {where}")
-            fixes.append(f"split into more heads of at most {column.head_max}")
+            failing.append(Failed.of("head_too_large", head=head, head_max=column.head_max, where=where))
         if head < column.head_min:
-            failing.append(f"head size {head} < {column.head_min} {where}")
-            fixes.append(f"use fewer, larger heads (at least {column.head_min})")
+            failing.append(Failed.of("head_too_small", head=head, head_min=column.head_min, where=where))
         if column.head_multiple > 1 and head % column.head_multiple:
-            failing.append(f"head size {head} is not a multiple of {column.head_multiple} {where}")
-            fixes.append(f"pad the head size to a multiple of {column.head_multiple}")
-    _check_sequences(site, column, where, failing, unknown, fixes)
+            failing.append(Failed.of("head_not_multiple", head=head, head_multiple=column.head_multiple,
+                                     where=where))
+    _check_sequences(site, column, where, failing, unknown)
     if column.qdq_required and not site.qdq:
-        failing.append(f"{name} MHA fusion needs Q/DQ layers on Q, K and V in the pattern; the site has none")
-        fixes.append(f"quantize Q, K, V (and the softmax output) with {name} Q/DQ, e.g. with TensorRT Model Optimizer")
-    _check_mask(site, column, where, failing, unknown, fixes)
+        failing.append(Failed.of("qdq_missing", name=name))
+    _check_mask(site, column, where, failing, unknown)
     if site.num_heads is not None and site.num_kv_heads is not None and site.num_kv_heads != site.num_heads \
             and site.num_kv_heads != 1 and site.num_heads % site.num_kv_heads:
-        failing.append(f"N_q = {site.num_heads} is not a multiple of N_kv = {site.num_kv_heads} "
-                       "(GQA needs N_q % N_kv == 0)")
-        fixes.append("make the number of query heads a multiple of the key/value heads")
+        failing.append(Failed.of("gqa_heads_not_divisible", heads=site.num_heads, kv_heads=site.num_kv_heads))
     if failing:
-        return Verdict(False, tuple(failing + unknown), tuple(dict.fromkeys(fixes)), column.precision)
+        # the fixes are those of what fails; an unknown fact is said, its fix (static shapes) waits
+        return _verdict(rules, False, failing + unknown, column.precision, fixed_by=failing)
     if unknown:
-        return Verdict(None, tuple(unknown), ("give static shapes (--shapes) so the dimensions are known",),
-                       column.precision)
+        return _verdict(rules, None, unknown, column.precision)
     return Verdict(True, (), (), column.precision)
 
 
-def _check_sequences(site: AttentionSite, column: MhaColumn, where: str, failing: list[str], unknown: list[str],
-                     fixes: list[str]) -> None:
+def _check_sequences(site: AttentionSite, column: MhaColumn, where: str, failing: list[Failed],
+                     unknown: list[Failed]) -> None:
     seqs = {"S_q": site.seq_q, "S_kv": site.seq_kv}
     if column.seq_max:
         for label, value in seqs.items():
             if value is None:
-                unknown.append(f"{label} is unknown (INT8 needs S <= {column.seq_max})")
+                unknown.append(Failed.of("seq_unknown_int8", label=label, seq_max=column.seq_max))
             elif value > column.seq_max:
-                failing.append(f"{label} {value} > {column.seq_max} {where}")
-                fixes.append(f"keep sequences at most {column.seq_max} for INT8, or run attention in FP16")
+                failing.append(Failed.of("seq_too_long", label=label, value=value, seq_max=column.seq_max,
+                                         where=where))
     if column.fp8_seq_rule:
         if site.seq_q == 1:
             return
         for label, value in seqs.items():
             if value is None:
-                unknown.append(f"{label} is unknown (FP8 needs S_q = 1 or S >= {column.fp8_min_seq})")
+                unknown.append(Failed.of("seq_unknown_fp8", label=label, fp8_min_seq=column.fp8_min_seq))
             elif value < column.fp8_min_seq:
-                failing.append(f"{label} {value} < {column.fp8_min_seq} {where} (and S_q != 1)")
-                fixes.append(f"FP8 MHA needs S_q = 1 or sequences of at least {column.fp8_min_seq}")
+                failing.append(Failed.of("seq_too_short", label=label, value=value,
+                                         fp8_min_seq=column.fp8_min_seq, where=where))
 
 
-def _check_mask(site: AttentionSite, column: MhaColumn, where: str, failing: list[str], unknown: list[str],
-                fixes: list[str]) -> None:
+def _check_mask(site: AttentionSite, column: MhaColumn, where: str, failing: list[Failed],
+                unknown: list[Failed]) -> None:
     if "2d" in column.masks:
         return
     if site.mask_extent is None:
-        unknown.append("the mask's shape is unknown (SM100/SM110 fuse only 1-D vector or scalar masks)")
+        unknown.append(Failed.of("mask_unknown"))
     elif site.mask_extent not in column.masks:
         shape = "x".join("?" if d is None else str(d) for d in (site.mask_shape or ()))
         what = "relative position bias / mask" if site.bias else "mask"
-        failing.append(f"the {what} [{shape}] varies over S_q and S_kv (2-D) {where}, which fuses only 1-D vector "
-                       "or scalar masks")
-        if site.mask == "none":
-            fixes.append("the mask allows every position: export without it")
-        elif site.causal:
-            fixes.append("use the Attention op's is_causal (IAttention::setCausal) instead of a 2-D causal mask")
-        else:
-            fixes.append("pass a [B, 1, 1, S_kv] key-padding mask instead of an expanded 2-D one")
+        # one message, the fix by what the mask does
+        failing.append(Failed.of("mask_2d_allows_all" if site.mask == "none" else
+                                 "mask_2d_causal" if site.causal else "mask_2d", what=what, shape=shape, where=where))

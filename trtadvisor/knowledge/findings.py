@@ -20,7 +20,8 @@ class Finding:
     nodes: tuple[str, ...]
     hint: str
     cost_ms: float | None = None  # a missed fusion's predicted extra memory pass on the target
-    # A fusion near miss: the fusion and the id of its failing condition (rules/fusions.toml conditions.ID).
+    # The id of the failing condition in the rule's data (knowledge/conditions.py); for a fusion near miss also
+    # the fusion (rules/fusions.toml [fusion.FUSION] conditions.ID), for a Q/DQ finding its rule's conditions.
     fusion: str | None = None
     condition: str | None = None
 
@@ -29,8 +30,9 @@ class Finding:
                                    "nodes": list(self.nodes), "hint": self.hint}
         if self.cost_ms is not None:
             data["cost_ms"] = self.cost_ms
-        if self.condition is not None:
+        if self.fusion is not None:
             data["fusion"] = self.fusion
+        if self.condition is not None:
             data["condition"] = self.condition
         return data
 

@@ -43,6 +43,9 @@ FUSION = Table(
     evidence=Opt(OneOf("documented", "inferred"), "documented"),
 )
 
+# A check's failing condition in a rule's data: its message and fix, str.format templates of the facts it found.
+CONDITION_TEXT = Table(message=str, fix=str)
+
 MHA_COLUMN = Table(
     table=str, precision=str, sm=ListOf(ListOf(int)), head_min=int, head_max=int, head_multiple=int,
     head_sizes=ListOf(int), seq_max=int, fp8_seq_rule=bool, fp8_min_seq=int, qdq_required=bool,
@@ -150,6 +153,8 @@ FILES: dict[str, Spec] = {
         mha=Table(source=str, gqa_requires_divisible_heads=bool, mqa_supported=bool, gqa_source=str,
                   column=ListOf(MHA_COLUMN)),
         mask=Table(blocked_below=float, source=str),
+        verdict=Table(source=str, reduced_precision_fix_strong=str, reduced_precision_fix_weak=str,
+                      conditions=MapOf(CONDITION_TEXT, key=CONDITION_ID)),
         versions=Table(iattention_since=VERSION, iattention_source=str, iattention_strict_source=str,
                        decomposed_fusion_since=VERSION, decomposed_fusion_source=str),
         rule=MapOf(RULE, key=CODE),
@@ -167,6 +172,7 @@ FILES: dict[str, Spec] = {
         fusion_evidence=Table(weight_qdq=str, input_dq=str, output_q=str, standalone_q=str, duplicate_q=str,
                               residual=str, scale_activation_names=str, generic_activation=str,
                               quantized_pooling=str, gemm_flatten=str),
-        rule=MapOf(RULE, key=CODE),
+        # every Q/DQ check names its failing condition: conditions.ID = message (knowledge/conditions.py)
+        rule=MapOf(RULE.extend(conditions=MapOf(str, key=CONDITION_ID)), key=CODE),
     ),
 }

@@ -35,9 +35,6 @@ NOT_YET: dict[str, str] = {
     # (`explain`), the prediction shows it (eliminated nodes), and no finding ever carries it.
     "TRT116": "never raised: an identity scale is always erased (tests/cases/pointwise.toml shows it eliminated)",
     "TRT119": "never raised: Identity, Dropout and constant folding always apply (tests/cases/pointwise.toml)",
-    # Documented, not raised: the Q/DQ advice puts --stronglyTyped into the recommended build command instead
-    # (tests/qdq/test_qdq_rules.py test_onnxruntime_default_uint8_is_rejected).
-    "TRT205": "never raised as a finding: the recommended trtexec command carries --stronglyTyped",
     **{code: "raised by `trtadvisor diff` from two audits: tests/ci/test_diff.py" for code in
        ("TRT501", "TRT502", "TRT503")},
 }
@@ -86,8 +83,9 @@ def _materialise(text: str, tmp_path: Path, name: str) -> Path:
 
 
 def _codes(text: str, target: dict[str, str], tmp_path: Path, name: str) -> set[str]:
+    assert target.get("strongly_typed", "true") == "true", "strongly_typed is given as \"true\" or not at all"
     result = audit(_materialise(text, tmp_path, name), trt=target.get("trt", "8.6"), sm=target.get("sm", "86"),
-                   precision=target.get("precision", "fp16"))
+                   precision=target.get("precision", "fp16"), strongly_typed=target.get("strongly_typed") == "true")
     return {f.rule for f in result.findings}
 
 

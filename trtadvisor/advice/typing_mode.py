@@ -1,6 +1,7 @@
-"""Findings about typing mode and platform: what a strongly typed build really makes of --precision
-(TRT221), INT8/FP8 without Q/DQ (TRT222), Jetson/DLA per version (TRT223), GPUs whose support on the
-version is unconfirmed (TRT224). Facts: rules/trt.toml [typing], [platforms]; rules/gpus.toml."""
+"""Findings about typing mode and platform: a Q/DQ model built strongly typed on 9.0-10.x (TRT205), what a
+strongly typed build really makes of --precision (TRT221), INT8/FP8 without Q/DQ (TRT222), Jetson/DLA per
+version (TRT223), GPUs whose support on the version is unconfirmed (TRT224). Facts: rules/trt.toml [typing],
+[platforms]; rules/gpus.toml."""
 
 from __future__ import annotations
 
@@ -20,9 +21,25 @@ _FLOAT_INTENTS = {"fp16": "fp16", "bf16": "bf16", "best": "fp16"}
 
 def typing_findings(model: LoadedModel, target: Target, book: RuleBook, prediction: Prediction,
                     notes: AdviceNotes) -> list[Finding]:
-    found = [*_model_decides(model, target, book, prediction), *_without_qdq(model, target, book),
-             *_platform(target, book)]
+    found = [*_qdq_strongly_typed(model, target, book), *_model_decides(model, target, book, prediction),
+             *_without_qdq(model, target, book), *_platform(target, book)]
     return found
+
+
+def _qdq_strongly_typed(model: LoadedModel, target: Target, book: RuleBook) -> list[Finding]:
+    """A Q/DQ model on a version where weak typing is still the default (9.0-10.x) and --strongly-typed was not
+    asked for: the audit builds it strongly typed (settle_typing) and the command carries --stronglyTyped, as the
+    reference's quantized-ONNX benchmark does; this says so and why."""
+    if not target.strong or target.strongly_typed_flag or target.trt_at_least(book.trt["typing"]["strong_only_since"]):
+        return []
+    quantized = [n for g in model.graph.walk() for n in g.nodes_of("QuantizeLinear", "DequantizeLinear")]
+    if not quantized:
+        return []
+    message = (f"the model holds {len(quantized)} Q/DQ node(s) ({target.precision.upper()}): TensorRT {target.trt} "
+               f"builds it with --stronglyTyped instead of --int8/--fp16 (the recommended command carries it), so it "
+               f"strictly follows the model's data types, every Q/DQ included; layers outside the Q/DQ run in the "
+               f"model's own float type")
+    return [finding_for(book, "TRT205", message)]
 
 
 def _mode_words(target: Target, book: RuleBook) -> str:

@@ -14,9 +14,9 @@ CODE = r"TRT\d{3}"
 VERSION = str  # "10.16": compared with Target.trt_at_least
 
 # A code's examples as ONNX text (onnx.parser; inputs named const_* become initializers), with the target each
-# is audited for (trt, sm, precision; default 8.6, SM 86, fp16): tests/core/test_rule_examples.py proves the
-# bad one raises the code and the good one does not.
-TARGET = MapOf(str, key="trt|sm|precision")
+# is audited for (trt, sm, precision; default 8.6, SM 86, fp16; strongly_typed = "true" for --strongly-typed):
+# tests/core/test_rule_examples.py proves the bad one raises the code and the good one does not.
+TARGET = MapOf(str, key="trt|sm|precision|strongly_typed")
 EXAMPLES = {"bad_onnx": Opt(str, ""), "bad_target": Opt(TARGET, {}), "good_onnx": Opt(str, ""),
             "good_target": Opt(TARGET, {})}
 

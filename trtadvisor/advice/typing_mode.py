@@ -85,10 +85,12 @@ def _without_qdq(model: LoadedModel, target: Target, book: RuleBook) -> list[Fin
     stem = Path(model.path).with_suffix("").name
     quantize = typing["quantize"].format(model=model.path, stem=stem, precision=intent)
     name = intent.upper()
+    removed_in = typing["calibration_removed_in"]  # "11.0": the release named "TensorRT 11" below
+    major = removed_in.split(".")[0]
     if target.strong:
-        removed = target.trt_at_least(typing["calibration_removed_in"])
-        why = ("TensorRT 11 has no calibration (the calibrator API and trtexec's INT8 and calibration flags were "
-               "removed in 11.0)" if removed else "a strongly typed build follows the model's types")
+        removed = target.trt_at_least(removed_in)
+        why = (f"TensorRT {major} has no calibration (the calibrator API and trtexec's INT8 and calibration flags "
+               f"were removed in {removed_in})" if removed else "a strongly typed build follows the model's types")
         message = (f"{name} was asked for but the model has no Q/DQ nodes: {why}, so explicit Q/DQ is the only way "
                    f"to {name}; this model builds in {target.precision.upper()}")
         return [finding_for(book, "TRT222", message, (), f"insert Q/DQ with ModelOpt: {quantize}")]
@@ -99,10 +101,10 @@ def _without_qdq(model: LoadedModel, target: Target, book: RuleBook) -> list[Fin
         return [finding_for(book, "TRT222", message, (), f"insert FP8 Q/DQ with ModelOpt: {quantize}")]
     calib = book.trt["precision_flags"]["calib"].format(stem=stem)
     message = (f"implicit INT8 on TensorRT {target.trt} needs calibration: without a calibration cache trtexec "
-               "uses placeholder dynamic ranges, right for speed, meaningless for accuracy; TensorRT 11 removes "
+               f"uses placeholder dynamic ranges, right for speed, meaningless for accuracy; TensorRT {major} removes "
                "calibration altogether")
     hint = (f"give trtexec a calibration cache written by your calibrator (--int8 {calib}), or insert Q/DQ "
-            f"with ModelOpt, which also works on TensorRT 11: {quantize}")
+            f"with ModelOpt, which also works on TensorRT {major}: {quantize}")
     return [finding_for(book, "TRT222", message, (), hint)]
 
 

@@ -39,7 +39,7 @@ FUSION = Table(
     bad=str,
     good=str, source=str,
     min_sm=Opt(int, None), precisions=Opt(ListOf(str), []), ops=Opt(ListOf(str), []), prefer_input=Opt(int, 0),
-    tolerance=Opt(float, 1e-3), max_ops=Opt(int, 32), **EXAMPLES,
+    tolerance=Opt(float, 1e-3), max_ops=Opt(int, 32), max_ops_source=Opt(str, ""), **EXAMPLES,
     evidence=Opt(OneOf("documented", "inferred"), "documented"),
 )
 

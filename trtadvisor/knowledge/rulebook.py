@@ -76,6 +76,7 @@ class FusionSpec:
     prefer_input: int = 0
     tolerance: float = 1e-3
     max_ops: int = 32
+    max_ops_source: str = ""  # where max_ops comes from (ours, where TensorRT gives no number)
     # "inferred" when the documentation only implies the fusion and no engine showed it: a layer
     # resting on it is never "documented" (plan/calibrate.py)
     evidence: str = "documented"

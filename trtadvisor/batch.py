@@ -57,7 +57,9 @@ def expand_models(args: Sequence[str]) -> list[str]:
     for arg in args:
         path = Path(arg)
         if is_dir(path):
-            matches = sorted(str(p) for p in path.rglob(f"*{MODEL_SUFFIX}") if is_regular(p))
+            # Every entry named *.onnx but a folder: a broken link or a pipe among the models is a failed
+            # row that says what it is, not a model left out without a word.
+            matches = sorted(str(p) for p in path.rglob(f"*{MODEL_SUFFIX}") if not is_dir(p))
             if not matches:
                 raise UserError(f"{shown(arg)}: no {MODEL_SUFFIX} file in this folder",
                                 "give a folder that holds models")
@@ -163,7 +165,7 @@ def render_summary_rich(rows: Sequence[Row], width: int, color: bool) -> str:
     from trtadvisor.report.text import escape_control, fold
 
     failed = sum(1 for r in rows if r.error is not None)
-    table = Table(title=f"trtadvisor: {len(rows)} models, {failed} failed, worst exit code "
+    table = Table(title=f"trtadvisor: {_models(len(rows))}, {failed} failed, worst exit code "
                   f"{max((r.exit_code for r in rows), default=0)}", title_justify="left")
     for header in HEADERS:
         table.add_column(header, justify="left" if header in ("model", "attention") else "right",
@@ -188,10 +190,14 @@ def render_summary_markdown(rows: Sequence[Row]) -> str:
     def cell(text: str) -> str:
         return escape_control(text).replace("|", "\\|")
 
-    lines = [f"## trtadvisor: {len(rows)} models", "", "| " + " | ".join(HEADERS) + " |",
+    lines = [f"## trtadvisor: {_models(len(rows))}", "", "| " + " | ".join(HEADERS) + " |",
              "|---|" + "---:|" * 5 + "---|---:|"]
     lines += ["| " + " | ".join(cell(c) for c in cells) + " |" for cells in summary_rows(rows)]
     return "\n".join(lines) + "\n"
+
+
+def _models(count: int) -> str:
+    return f"{count} model{'' if count == 1 else 's'}"
 
 
 def render_summary_html(rows: Sequence[Row], links: Sequence[str | None]) -> str:
@@ -200,7 +206,7 @@ def render_summary_html(rows: Sequence[Row], links: Sequence[str | None]) -> str
 
     failed = sum(1 for r in rows if r.error is not None)
     worst = max((r.exit_code for r in rows), default=0)
-    return zoo_index(f"trtadvisor: {len(rows)} models, {failed} failed, worst exit code {worst}", HEADERS,
+    return zoo_index(f"trtadvisor: {_models(len(rows))}, {failed} failed, worst exit code {worst}", HEADERS,
                      summary_rows(rows), links, [r.error is not None or bool(r.findings.get("error")) for r in rows])
 
 

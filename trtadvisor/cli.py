@@ -469,6 +469,35 @@ def _row_argv(args: argparse.Namespace) -> list[str]:
     return argv
 
 
+def _check_shared_options(args: argparse.Namespace) -> None:
+    """The options every model of a zoo run shares, checked once before any worker starts: a bad one is one
+    error line (exit 2), not the same failed row for every model. A configuration file found upward from a
+    model is that model's own, and stays checked with it."""
+    from trtadvisor.knowledge.rulebook import default_rulebook
+    from trtadvisor.knowledge.target import make_target
+
+    target = _target_kwargs(args)
+    config = _config(argparse.Namespace(**{**vars(args), "no_config": args.no_config or not args.config}), ".")
+    gpu_given = target["sm"] is not None or target["gpu"] is not None
+    sm, gpu = (target["sm"], target["gpu"]) if gpu_given else (config.sm, config.gpu)
+    make_target(default_rulebook(), target["trt"] or config.trt, sm, gpu,  # type: ignore[arg-type]
+                target["precision"] or config.precision, target["shape_mode"], target["opt_level"],  # type: ignore[arg-type]
+                bool(target["strongly_typed"]), target["profile_flags"])  # type: ignore[arg-type]
+    if config.shapes and target["shapes"] is None:
+        from trtadvisor.ir.load import parse_shape_overrides
+
+        parse_shape_overrides(config.shapes)
+    if args.baseline:
+        from trtadvisor.ci.baseline import read_baseline
+
+        read_baseline(args.baseline)
+    if args.write_baseline:
+        raise UserError("--write-baseline takes the findings of one process, and a zoo run audits each model "
+                        "in its own", "give the models as files (trtadvisor audit a.onnx b.onnx --write-baseline "
+                        "FILE), without --jobs")
+    _format_options(args, "error")  # --source-root
+
+
 def _audit_zoo(args: argparse.Namespace) -> int:
     """Many models in parallel processes: the per-model reports in the chosen format, then one summary."""
     from trtadvisor.batch import (
@@ -486,6 +515,7 @@ def _audit_zoo(args: argparse.Namespace) -> int:
 
     models = expand_models(args.model)
     fmt = _choose_format(args.format, args.output)
+    _check_shared_options(args)
     if args.statistics:
         raise UserError("--statistics counts the findings of one run of models", "leave out --jobs and folders, "
                         "or give the models as files")

@@ -419,6 +419,55 @@ def fp16_noise_block() -> onnx.ModelProto:
     return m
 
 
+class _SpeechRecognizer:
+    """A speech-style recurrent acoustic model: 40 mel features per frame, two GRU layers of 128, a
+    bidirectional LSTM of 64 per direction, and a linear layer to 29 characters."""
+
+    @staticmethod
+    def make() -> tuple[object, tuple[object, ...]]:
+        import torch
+
+        class Net(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.gru = torch.nn.GRU(40, 128, num_layers=2, batch_first=True)
+                self.lstm = torch.nn.LSTM(128, 64, batch_first=True, bidirectional=True)
+                self.head = torch.nn.Linear(128, 29)
+
+            def forward(self, frames: torch.Tensor) -> torch.Tensor:
+                x, _ = self.gru(frames)
+                x, _ = self.lstm(x)
+                return self.head(x)
+
+        torch.manual_seed(0)
+        return Net().eval(), (torch.randn(1, 100, 40),)
+
+
+@builder("recurrent_speech.torchscript")
+def recurrent_speech_torchscript() -> onnx.ModelProto:
+    """``_SpeechRecognizer`` (GRU 40->128 x2, bidirectional LSTM 128->64, Linear 128->29) on [1,100,40]
+    (100 frames, batch first), TorchScript exporter, opset 17: ONNX ``GRU``/``LSTM`` nodes, each GRU layer
+    its own node, with the exporter's Transpose/Squeeze between them."""
+    net, args = _SpeechRecognizer.make()
+    return torchscript_export(net, args, 17, input_names=["frames"], output_names=["logits"])
+
+
+@builder("recurrent_speech.dynamo")
+def recurrent_speech_dynamo() -> onnx.ModelProto:
+    """The same model through the dynamo exporter (``torch.onnx.export(..., dynamo=True)``), opset 18:
+    the same ONNX recurrent ops written with the dynamo exporter's Slice/Concat state plumbing."""
+    import torch
+
+    net, args = _SpeechRecognizer.make()
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(net, args, dynamo=True, opset_version=18, input_names=["frames"],
+                                    output_names=["logits"])
+        program.save(buf)
+    return onnx.load_from_string(buf.getvalue())
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--only", nargs="*", default=None)

@@ -233,3 +233,28 @@ def test_a_group_that_does_not_divide_the_channels_leaves_the_cost_unknown(tmp_p
     result = audit(str(path), trt="10.16", gpu="A100", precision="fp16")
     conv = next(layer for layer in report_dict(result)["layers"] if "Conv" in layer["ops"])
     assert conv["cost"] is None or conv["cost"].get("ms") is None
+
+
+@pytest.mark.parametrize("exporter", ["torchscript", "dynamo"])
+def test_recurrent_layers_cost_their_matrix_work_and_steps(exporter: str) -> None:
+    """samples/wild/recurrent_speech.*: GRU 40->128 (two layers), bidirectional LSTM 128->64, 100 frames,
+    batch 1. A recurrent op does 2 x steps x batch x (|W| + |R|) (ONNX: W [dirs, gates x hidden, input],
+    R [dirs, gates x hidden, hidden]; 3 gates for GRU, 4 for LSTM), and its 100 steps run one after another."""
+    result = audit(REPO / "samples" / "wild" / f"recurrent_speech.{exporter}.onnx", trt=WEAK_TRT, gpu="A100",
+                   precision="fp16")
+    assert result.cost is not None
+    steps, batch = 100, 1
+    expected = {  # by op, in graph order
+        "GRU": [2 * steps * batch * (3 * 128 * 40 + 3 * 128 * 128), 2 * steps * batch * (3 * 128 * 128 * 2)],
+        "LSTM": [2 * steps * batch * (2 * 4 * 64 * 128 + 2 * 4 * 64 * 64)],
+    }
+    found: dict[str, list[int]] = {"GRU": [], "LSTM": []}
+    overhead = perf_book(default_rulebook()).overhead_ms
+    for layer, cost in zip(result.prediction.layers, result.cost.layers, strict=True):
+        ops = [op for op in layer.ops if op in found]
+        if not ops:
+            continue
+        assert len(layer.ops) == 1 and cost is not None
+        found[ops[0]].append(cost.flops)
+        assert cost.ms >= steps * overhead  # one launch per sequential step at least
+    assert found == expected

@@ -46,6 +46,7 @@ class PerfBook:
     fitted_on: tuple[str, ...]
     pool_ops: frozenset[str]  # [work]: how a node's arithmetic is counted
     per_input_prefixes: tuple[str, ...]
+    recurrent_ops: frozenset[str]
     flops_per_element: dict[str, int]
 
     def kind_efficiency(self, kind: str) -> Efficiency:
@@ -97,6 +98,7 @@ def _parse(data: dict[str, Any]) -> PerfBook:
                     fitted_on=tuple(data["calibration"]["fitted_on"]),
                     pool_ops=frozenset(work["pool_ops"]),
                     per_input_prefixes=tuple(work["per_input_prefixes"]),
+                    recurrent_ops=frozenset(work["recurrent_ops"]),
                     flops_per_element={op: int(_positive(f"work.flops_per_element.{op}", n))
                                        for op, n in work["flops_per_element"].items()})
 

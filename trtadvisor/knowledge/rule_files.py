@@ -90,7 +90,7 @@ FILES: dict[str, Spec] = {
         efficiency=Table(source=str, overhead_ms=float, cuda_core=float,
                          kind=MapOf(Table(compute=float, memory=float))),
         work=Table(source=str, pool_ops=ListOf(str), per_input_prefixes=ListOf(str),
-                   flops_per_element=MapOf(int)),
+                   recurrent_ops=ListOf(str), flops_per_element=MapOf(int)),
         calibration=Table(source=str, fitted_on=ListOf(str)),
     ),
     "observed_engines.toml": Table(meta=META, calibration=Table(documented_markers=ListOf(str), max_run=int),

@@ -163,6 +163,11 @@ def _matrix_work(node: Node, shape: Callable[[str], Shape | None], math_: _Math)
         per_group_in = reduce
         per_group_out = out_shape[-1] if out_shape and type(out_shape[-1]) is int else 1  # type: ignore[assignment]
         flops = 2 * out * reduce
+    return _on_cores(flops, per_group_in, per_group_out, math_)
+
+
+def _on_cores(flops: int, per_group_in: int, per_group_out: int, math_: _Math) -> _NodeWork | None:
+    """Matrix work on tensor cores (channel padding counted) or, below their channel rule, CUDA cores."""
     if per_group_in < 1 or per_group_out < 1:
         return None  # a group that does not divide the channels: an invalid model, its cost is unknown
     multiple = math_.channels
@@ -170,6 +175,18 @@ def _matrix_work(node: Node, shape: Callable[[str], Shape | None], math_: _Math)
         return _NodeWork(flops, 0.0, float(flops))  # depthwise, or too few channels: CUDA cores
     padding = (_padded(per_group_in, multiple) / per_group_in) * (_padded(per_group_out, multiple) / per_group_out)
     return _NodeWork(flops, flops * padding, 0.0)
+
+
+def _recurrent_work(node: Node, shape: Callable[[str], Shape | None], math_: _Math) -> tuple[_NodeWork | None, int]:
+    """An LSTM/GRU/RNN's matrix work and its number of sequential steps (rules/gpu_perf.toml [work]):
+    each step multiplies an input row by W and the hidden state by R. (None, 0) when a shape is unknown."""
+    x, w, r = shape(node.input(0)), shape(node.input(1)), shape(node.input(2))
+    if _count(x) is None or _count(w) is None or _count(r) is None or len(x) != 3 or len(w) != 3 or len(r) != 3:
+        return None, 0
+    steps, batch = (x[1], x[0]) if node.attr("layout", 0) else (x[0], x[1])  # layout 1: batch first
+    flops = 2 * steps * batch * (_count(w) + _count(r))  # type: ignore[operator]
+    work = _on_cores(flops, int(r[2]), int(w[1]), math_)  # type: ignore[arg-type]  # hidden -> gates x hidden
+    return work, int(steps)  # type: ignore[arg-type]
 
 
 def estimate_costs(graph: Graph, prediction: Prediction, target: Target, book: RuleBook) -> CostEstimate:
@@ -237,6 +254,8 @@ class _Pricer:
             how = _MATRIX
         elif op in perf.pool_ops:
             how = _POOL
+        elif op in perf.recurrent_ops:
+            how = _RECURRENT
         elif op in perf.flops_per_element or op.startswith(perf.per_input_prefixes):
             how = _PER_INPUT
         else:
@@ -256,8 +275,9 @@ class _Pricer:
         return work  # type: ignore[return-value]
 
     def _time(self, kind: str, flops: int, tensor_flops: float, cuda_flops: float, traffic: int,
-              math_: _Math) -> LayerCost:
-        """The layer's roofline time, with each kind's denominators (see _rates) computed once."""
+              math_: _Math, steps: int = 0) -> LayerCost:
+        """The layer's roofline time, with each kind's denominators (see _rates) computed once; a layer of
+        ``steps`` sequential recurrent steps takes at least one launch overhead per step."""
         rates = self.rates.get((kind, math_.peak))
         if rates is None:
             rates = self.rates[(kind, math_.peak)] = _rates(kind, math_, self.gpu, self.perf)
@@ -269,7 +289,8 @@ class _Pricer:
             compute_s += cuda_flops / cuda_rate
         memory_s = traffic / memory_rate
         bound = "compute" if compute_s >= memory_s else "memory"
-        return LayerCost(flops, traffic, 1e3 * max(compute_s, memory_s) + self.perf.overhead_ms, bound)
+        overhead = self.perf.overhead_ms
+        return LayerCost(flops, traffic, max(1e3 * max(compute_s, memory_s), steps * overhead) + overhead, bound)
 
     def layer_cost(self, layer: PredictedLayer, members: list[Node] | None = None) -> LayerCost | None:
         """Bytes: what the layer reads from outside (weights once) and what is read outside it; nodes
@@ -308,7 +329,7 @@ class _Pricer:
                         internal_reads[t] = get(t, 0) + 1
         outside: dict[str, None] = {}  # the layer's reads from memory, each once, in order
         roles, per_element = self.roles, self.perf.flops_per_element
-        flops = written = 0
+        flops = written = steps = 0
         tensor_flops = cuda_flops = 0.0
         shape_inputs = self.shape_inputs
         for node in members:
@@ -333,8 +354,12 @@ class _Pricer:
                         return None
                     written += n * (1 if op == "QuantizeLinear" else float_bytes)
             how = roles[op] if op in roles else self._role(op)
-            if how == _MATRIX:
-                work = self._matrix(node, dims, quantized)
+            if how in _MATRIX_ROLES:
+                if how == _MATRIX:
+                    work = self._matrix(node, dims, quantized)
+                else:
+                    work, more_steps = _recurrent_work(node, dims, math_)
+                    steps += more_steps
                 if work is None:
                     return None
                 flops += work.flops
@@ -353,7 +378,7 @@ class _Pricer:
         read = facts.read_bytes(outside, 1 if quantized else float_bytes, float_bytes)
         if read is None:
             return None
-        return self._time(layer.kind, flops, tensor_flops, cuda_flops, read + written, math_)
+        return self._time(layer.kind, flops, tensor_flops, cuda_flops, read + written, math_, steps)
 
     def _large_layer_cost(self, layer: PredictedLayer, members: list[Node], facts: _GraphFacts, math_: _Math,
                           quantized: bool) -> LayerCost | None:
@@ -407,9 +432,14 @@ class _Pricer:
         flops = sum(plain)  # type: ignore[arg-type]
         cuda_flops = float(flops)
         tensor_flops = 0.0
+        steps = 0
         for node, how, out in compress(zip(members, roles, counts, strict=True), roles):
-            if how == _MATRIX:
-                work = self._matrix(node, shapes.dims, quantized)
+            if how in _MATRIX_ROLES:
+                if how == _MATRIX:
+                    work = self._matrix(node, shapes.dims, quantized)
+                else:
+                    work, more_steps = _recurrent_work(node, shapes.dims, math_)
+                    steps += more_steps
                 if work is None:
                     return None
                 flops += work.flops
@@ -427,11 +457,12 @@ class _Pricer:
                 out = data * self.perf.flops_per_element.get(node.op, 1)
             flops += out  # type: ignore[operator]
             cuda_flops += out  # type: ignore[operator]
-        return self._time(layer.kind, flops, tensor_flops, cuda_flops, traffic, math_)
+        return self._time(layer.kind, flops, tensor_flops, cuda_flops, traffic, math_, steps)
 
 
 _LARGE = 64  # members from which a layer is summed with set operations
-_PLAIN, _MATRIX, _POOL, _PER_INPUT = range(4)
+_PLAIN, _MATRIX, _POOL, _PER_INPUT, _RECURRENT = range(5)
+_MATRIX_ROLES = (_MATRIX, _RECURRENT)
 _NOTHING: frozenset[str] = frozenset()
 _NO_MEMBERS: frozenset[Node] = frozenset()
 _NO_READERS: list[Node] = []

@@ -2,17 +2,17 @@
 
 Two exports of one architecture name their nodes differently (TorchScript: ``/layer1/layer1.0/conv1/Conv``;
 dynamo: ``node_Conv_295``), and the dynamo exporter's counters shift when a block is added, so that
-``node_relu_7`` is another ReLU in the changed model. A node is known by its op type and output shape
-(symbolic dimensions as unknown), and a predicted layer by the keys of its nodes in order. Pairing:
+``node_relu_7`` is another ReLU in the changed model. A predicted layer is known by its nodes' op types in
+order and the shape it writes (symbolic dimensions as unknown), a node by its op type. Pairing:
 
-1. layers that share a node name, have equal keys and equal neighbouring layers anchor the alignment
+1. layers that share a node name, have equal signatures and equal neighbouring layers anchor the alignment
    (a shifted counter fails the shapes or the neighbours);
-2. the other layers are aligned in order by their keys between the anchors (a longest common
+2. the other layers are aligned in order by their signatures between the anchors (a longest common
    subsequence); where the alignment leaves as many layers unpaired on each side between two paired ones
    (``Flatten + Gemm`` in one export, ``Reshape + Gemm`` in the other), they are paired in order: the
    same place in the same architecture. The nodes of paired layers are paired by name, then by op type in
    order, then (layers paired by place) the rest in order when as many remain on each side;
-3. nodes still unpaired with the same name, op type and shape on both sides are paired (a layer that
+3. nodes still unpaired with the same name and op type on both sides are paired (a layer that
    split keeps its nodes: the fusion it lost is found);
 4. what is left (mostly nodes no layer holds: eliminated constants, shape arithmetic) is aligned by op type
    in graph order between the nodes already paired.
@@ -44,24 +44,28 @@ class NodeMatch:
         return "structure"
 
 
-Key = tuple[str, tuple[int | str, ...] | None]
+Shape = tuple[int | str, ...] | None
+Signature = tuple[tuple[str, ...], Shape]
 
 
-def _key(node: Node) -> Key:
-    out = node.outputs[0] if node.outputs else ""
-    shape = node.graph.shape(out) if out else None
-    return node.op, (None if shape is None else tuple(d if isinstance(d, int) else "?" for d in shape))
+def _output_shape(node: Node | None) -> Shape:
+    """The node's first output shape, symbolic dimensions as '?' (exporters name them differently)."""
+    out = node.outputs[0] if node is not None and node.outputs else ""
+    shape = node.graph.shape(out) if out else None  # type: ignore[union-attr]
+    return None if shape is None else tuple(d if isinstance(d, int) else "?" for d in shape)
 
 
 class _Pairing:
     def __init__(self, old: Sequence[Node], new: Sequence[Node]) -> None:
-        self.old_key = {n.name: _key(n) for n in old}
-        self.new_key = {n.name: _key(n) for n in new}
+        self.old_nodes = {n.name: n for n in old}
+        self.new_nodes = {n.name: n for n in new}
+        self.old_key = {name: n.op for name, n in self.old_nodes.items()}
+        self.new_key = {name: n.op for name, n in self.new_nodes.items()}
         self.pairs: dict[str, str] = {}
         self.taken: set[str] = set()
-        # Same name, op type and shape: a pair unless the structure pairs either node otherwise.
+        # Same name and op type: a pair unless the structure pairs either node otherwise.
         new_key = self.new_key
-        self.names = {name: name for name, key in self.old_key.items() if new_key.get(name) == key}
+        self.names = {name: name for name, op in self.old_key.items() if new_key.get(name) == op}
 
     def add(self, old: str, new: str) -> None:
         if old not in self.pairs and new not in self.taken:
@@ -71,6 +75,10 @@ class _Pairing:
     def within(self, old: Sequence[str], new: Sequence[str], in_place: bool) -> None:
         """Pair the nodes of two paired layers: by name, then by key in order; ``in_place``: the layers were
         paired by place only, and what remains is paired in order when as many remain on each side."""
+        if old == new and all(self.names.get(n) == n for n in old):  # the same layer, by its node names
+            for n in old:
+                self.add(n, n)
+            return
         inside = set(new)
         for n in old:
             partner = self.names.get(n)
@@ -101,13 +109,16 @@ def match_nodes(old_nodes: Sequence[Node], new_nodes: Sequence[Node], old_layers
     return NodeMatch(p.pairs, by_name, len(old_nodes))
 
 
-def _signature(layer: PredictedLayer, keys: Mapping[str, Key]) -> tuple[Key, ...]:
-    return tuple(keys.get(n, ("?", None)) for n in layer.nodes)
+def _signature(layer: PredictedLayer, ops: Mapping[str, str], nodes: Mapping[str, Node]) -> Signature:
+    """A layer's op types in order and the shape of what it writes: one shape per layer, not per node (a
+    shape is decoded on demand, and a 100k-node graph has eight times fewer layers than nodes)."""
+    last = layer.nodes[-1] if layer.nodes else ""
+    return tuple(ops.get(n, "?") for n in layer.nodes), _output_shape(nodes.get(last))
 
 
 def _pair_layers(p: _Pairing, old: Sequence[PredictedLayer], new: Sequence[PredictedLayer]) -> None:
-    old_sig = [_signature(layer, p.old_key) for layer in old]
-    new_sig = [_signature(layer, p.new_key) for layer in new]
+    old_sig = [_signature(layer, p.old_key, p.old_nodes) for layer in old]
+    new_sig = [_signature(layer, p.new_key, p.new_nodes) for layer in new]
     new_layer_of = {name: j for j, layer in enumerate(new) for name in layer.nodes}
 
     def same(i: int, j: int) -> bool:

@@ -136,7 +136,9 @@ FILES: dict[str, Spec] = {
                        conv_epilogue_ops=ListOf(str), conv_epilogue_source=str,
                        conv_like_ops=ListOf(str), conv_like_source=str,
                        gemm_folded_shuffles=ListOf(str), gemm_folded_shuffles_source=str,
-                       never_folded_ops=ListOf(str), never_folded_source=str),
+                       never_folded_ops=ListOf(str), never_folded_source=str,
+                       concat_strided_writer_kinds=ListOf(str), concat_copied_kinds=ListOf(str),
+                       concat_removal_source=str),
     ),
     "advice.toml": Table(rule=MapOf(RULE, key=CODE)),
     "engine.toml": Table(

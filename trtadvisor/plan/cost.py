@@ -30,6 +30,7 @@ from trtadvisor.knowledge.perf import GpuPerf, PerfBook, gpu_perf, perf_book
 from trtadvisor.knowledge.rulebook import RuleBook
 from trtadvisor.knowledge.target import Target
 from trtadvisor.plan.context import PredictedLayer, Prediction
+from trtadvisor.plan.passes.concat import FUSION as CONCAT_REMOVAL
 
 # ONNX's own quantization ops and 8-bit types: a layer holding Q/DQ runs quantized math.
 _QDQ_OPS = frozenset({"QuantizeLinear", "DequantizeLinear"})
@@ -194,7 +195,8 @@ def estimate_costs(graph: Graph, prediction: Prediction, target: Target, book: R
     gpu = gpu_perf(book, target)
     if gpu is None:
         return CostEstimate([None] * len(prediction.layers), None, target.precision)
-    pricer = _Pricer(graph, prediction, target, gpu, perf_book(book), book.ops.shape_inputs, book.op_group("heavy"))
+    pricer = _Pricer(graph, prediction, target, gpu, perf_book(book), book.ops.shape_inputs, book.op_group("heavy"),
+                     frozenset(book.platform["concat_copied_kinds"]))
     planned = prediction.members if len(prediction.members) == len(prediction.layers) else None
     return CostEstimate([pricer.layer_cost(layer, planned[i] if planned else None)
                          for i, layer in enumerate(prediction.layers)], gpu, target.precision)
@@ -236,9 +238,11 @@ class _Pricer:
     met as an output of one layer and as an input of the next)."""
 
     def __init__(self, graph: Graph, prediction: Prediction, target: Target, gpu: GpuPerf, perf: PerfBook,
-                 shape_inputs: dict[str, tuple[int, ...]], matrix_ops: frozenset[str]) -> None:
+                 shape_inputs: dict[str, tuple[int, ...]], matrix_ops: frozenset[str],
+                 copied_kinds: frozenset[str] = frozenset()) -> None:
         self.gpu, self.perf, self.shape_inputs, self.matrix_ops = gpu, perf, shape_inputs, matrix_ops
-        self.graph = graph
+        self.graph, self.prediction, self.copied_kinds = graph, prediction, copied_kinds
+        self._kind_of: dict[Node, str] | None = None  # each node's layer kind, for concat-removal copies
         self._by_name: dict[str, Node] | None = None  # only for a prediction without the plan's node lists
         self.eliminated = frozenset(prediction.eliminated)
         self.facts = {id(g): _GraphFacts(g, self.eliminated) for g in graph.walk()}
@@ -308,6 +312,8 @@ class _Pricer:
         facts = self.facts[id(members[0].graph)]
         quantized = not _QDQ_OPS.isdisjoint(layer.ops)
         math_ = self.maths[quantized]
+        if CONCAT_REMOVAL in layer.fusions and len(members) == 1:
+            return self._copy_cost(layer, members[0], facts, math_)
         if len(members) >= _LARGE:
             return self._large_layer_cost(layer, members, facts, math_, quantized)
         graph, shapes = facts.graph, facts.shapes
@@ -379,6 +385,27 @@ class _Pricer:
         if read is None:
             return None
         return self._time(layer.kind, flops, tensor_flops, cuda_flops, read + written, math_, steps)
+
+    def _copy_cost(self, layer: PredictedLayer, concat: Node, facts: _GraphFacts, math_: _Math) -> LayerCost | None:
+        """A Concat TensorRT removed, left as the Reformat layer that copies the inputs no layer writes in
+        place (plan/passes/concat.py): it reads and writes those inputs once, and nothing else."""
+        kind_of = self._kind_of
+        if kind_of is None:
+            if len(self.prediction.members) == len(self.prediction.layers):
+                held = zip(self.prediction.layers, self.prediction.members, strict=True)
+            else:
+                by_name = self.graph.nodes_by_name_deep()
+                held = ((lay, [by_name[n] for n in lay.nodes if n in by_name]) for lay in self.prediction.layers)
+            kind_of = self._kind_of = {node: lay.kind for lay, nodes in held for node in nodes}
+        producers, count = facts.graph.producers, facts.shapes.count
+        traffic = 0
+        for tensor in concat.inputs:
+            if tensor and kind_of.get(producers.get(tensor)) in self.copied_kinds:  # type: ignore[arg-type]
+                n = count(tensor)
+                if n is None:
+                    return None
+                traffic += 2 * n * math_.float_bytes
+        return self._time(layer.kind, 0, 0.0, 0.0, traffic, math_)
 
     def _large_layer_cost(self, layer: PredictedLayer, members: list[Node], facts: _GraphFacts, math_: _Math,
                           quantized: bool) -> LayerCost | None:

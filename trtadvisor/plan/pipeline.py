@@ -14,6 +14,7 @@ from trtadvisor.knowledge.target import Target
 from trtadvisor.plan.calibrate import calibrate
 from trtadvisor.plan.context import PlanContext, PredictedLayer, Prediction
 from trtadvisor.plan.passes.attention import fuse_normalizations, tag_attention
+from trtadvisor.plan.passes.concat import remove_concatenations
 from trtadvisor.plan.passes.conv import (
     fuse_activation_pairs,
     fuse_conv_epilogues,
@@ -61,6 +62,9 @@ def pipeline(target: Target, book: RuleBook) -> list[Pass]:
         note_depthwise_separable,
         # Output Q into producers, residual DQ into Conv + Add, quantized pooling: after the epilogues.
         fuse_qdq_epilogues,
+        # The builder removes concatenations after its fusions ('After concat removal' follows them in
+        # the verbose logs), once it knows which layers write each input.
+        remove_concatenations,
     ]
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from trtadvisor.advice.notes import AdviceNotes, JudgedSite
 from trtadvisor.analysis.cache import analysis_scope
+from trtadvisor.analysis.static_shapes import complete_static_shapes
 from trtadvisor.analysis.strong_typing import settle_typing
 from trtadvisor.config import EMPTY, Config, apply_config, find_config, load_config
 from trtadvisor.confirm.evidence import EngineEvidence
@@ -130,6 +131,9 @@ def audit(path: str | os.PathLike[str], *, trt: str | None = None, sm: str | Non
         try:
             target, types = settle_typing(target, model.graph, book)  # strong typing: the model decides
             prediction = plan_graph(model.graph, target, book, types)
+            # Static inputs: shapes ONNX's inference could not carry through computed reshape targets,
+            # for the advice and the cost model (the plan derives what it needs on its own).
+            complete_static_shapes(model.proto, model.graph, book.ops.shape_inputs)
             findings = list(prediction.findings)
             notes = AdviceNotes()
             findings.extend(advise(model, target, book, prediction, notes))

@@ -50,8 +50,8 @@ def _levit_check(gpu: str):  # type: ignore[no-untyped-def]
 def test_levit_on_the_laptop_gpu_is_priced_paired_and_within_the_stated_factor() -> None:
     """Held out (not in the fit). The artifact's own device name resolves to the RTX 3050 Ti figures;
     every attention Softmax (LeViT-128S: 2 + 3 + 4 blocks and 2 attention downsamples = 11) and the four
-    stem convolutions are paired; the predicted total is within a factor of 6 of the sum of the
-    profile table's layer averages."""
+    stem convolutions are paired; with every shape known (static input), every layer is priced and the
+    predicted total is within a factor of 2 of the sum of the profile table's layer averages."""
     engine = load_engine(log=artifact(LAPTOP_LOG))
     assert engine.gpu == "NVIDIA GeForce RTX 3050 Ti Laptop GPU"
     result, check = _levit_check(engine.gpu)
@@ -64,18 +64,18 @@ def test_levit_on_the_laptop_gpu_is_priced_paired_and_within_the_stated_factor()
     paired = {p.engine_layer for p in check.pairs}
     assert softmaxes <= paired
     assert {"Conv_0", "Conv_9"} <= paired
-    assert len(check.pairs) >= 60
+    assert len(check.pairs) >= 300
     assert check.method == "ops"  # built from another export: Conv_0, MatMul_38
     assert check.measured_total_ms == pytest.approx(sum(table.values()))
-    assert 1 / 6 <= check.predicted_total_ms / check.measured_total_ms <= 6, check.to_json()
-    # Why the total is low (README): the first layer's 6 ms for a 0.17-GFLOP stem convolution, and the
-    # layers whose shapes the sample leaves unknown. Over the other paired layers it is within 2x.
+    assert 0.5 <= check.predicted_total_ms / check.measured_total_ms <= 2, check.to_json()
+    # The first layer's 6 ms for a 0.17-GFLOP stem convolution (README) is not predicted; over the other
+    # paired layers the total is within 2x as well.
     first = table["Conv_0"]
     assert first > 0.4 * sum(table.values())
     rest = [p for p in check.pairs if p.engine_layer != "Conv_0"]
     ratio = sum(p.predicted_ms for p in rest) / sum(table[p.engine_layer] for p in rest)
     assert 0.5 <= ratio <= 2.0, ratio
-    assert check.unknown_layers > 0 and check.to_json()["unknown_layers"] == check.unknown_layers
+    assert check.unknown_layers == 0 and "unknown_layers" not in check.to_json()
 
 
 def test_levit_without_the_laptop_figures_misses_the_factor() -> None:
@@ -83,7 +83,7 @@ def test_levit_without_the_laptop_figures_misses_the_factor() -> None:
     factor: the test above depends on the laptop's figures."""
     result, check = _levit_check("RTX 3060")  # SM 8.6, no figures of its own: the A10 stands in
     assert result.cost.basis()["gpu_assumed"] is True  # type: ignore[union-attr]
-    assert check.predicted_total_ms / check.measured_total_ms < 1 / 6
+    assert check.predicted_total_ms / check.measured_total_ms < 0.5
 
 
 def _at_batch_one(tmp_path: Path) -> Path:

@@ -96,8 +96,8 @@ def test_model_without_stack_traces_points_at_the_model_file() -> None:
 
 
 def _duplicate_names_model() -> onnx.ModelProto:
-    """Built with onnx.helper: no exporter here writes these names. Nodes 0 and 2 are both 'a', so the IR
-    renames node 2 to 'a__2', the name node 1 already has; the body of the If holds a node 'b', which the IR
+    """Built with onnx.helper: no exporter here writes these names. Nodes 0 and 2 are both 'a', and node 1 is
+    'a__2', the name the IR gives a second 'a' at index 2; the body of the If holds a node 'b', which the IR
     names 'cond/then_branch/b', the name of a top-level node that comes before the If."""
     from onnx import TensorProto, helper
 
@@ -127,6 +127,7 @@ def test_a_repeated_node_name_means_the_same_node_to_every_lookup(tmp_path: Path
     onnx.save(_duplicate_names_model(), path)
     graph = load_model(str(path)).graph
     index = Locator(str(path), graph, tmp_path).index
-    assert index["a__2"].op == "Tanh"  # node 2, renamed, comes after node 1 ('a__2' as written)
+    # Node 2, the second 'a', is renamed to a name no node has ('a__2' is node 1's own): three nodes, three names.
+    assert index["a"].op == "Relu" and index["a__2"].op == "Sigmoid" and index["a__2_"].op == "Tanh"
     assert index["cond/then_branch/b"].op == "Abs"  # the If's body comes after the top-level graph in walk order
     assert index == graph.nodes_by_name_deep()

@@ -352,6 +352,7 @@ class Graph:
         self._op_combinations: dict[frozenset[str], list[Node]] = {}
         self._by_name: dict[str, Node] | None = None
         self._read_before_written: list[str] = []  # see outer_scope_reads
+        self._all_names: set[str] | None = None  # every node's own name, when one repeats (see _free_name)
         try:
             self._build(proto, name_prefix)
             # protobuf hands back bytes, not str, for a name that is not UTF-8: one C-level join
@@ -388,7 +389,7 @@ class Graph:
             outputs = tuple(node_proto.output[:])
             name = node_proto.name or _unnamed_node_name(op, outputs, index)
             if name in used_names:  # exporters do write duplicates; keep names unique for reports
-                name = f"{name}__{index}"
+                name = self._free_name(proto, name, index, used_names)
             used_names.add(name)
             node = Node(index, node_proto, prefix + name, op, inputs, outputs, self)
             nodes.append(node)
@@ -416,6 +417,16 @@ class Graph:
                 self._attach_subgraphs(node, prefix)
                 self._control_nodes.append(node)
         self._op_index = by_op
+
+    def _free_name(self, proto: onnx.GraphProto, name: str, index: int, used: set[str]) -> str:
+        """A name for the second node called ``name``: ``name__index``, unless an earlier or later node
+        of the graph is called that already (then with more underscores), so every node keeps one name."""
+        if self._all_names is None:  # built once, and only for a graph that repeats a name
+            self._all_names = {n.name for n in proto.node}
+        candidate = f"{name}__{index}"
+        while candidate in used or candidate in self._all_names:
+            candidate += "_"
+        return candidate
 
     def _attach_subgraphs(self, node: Node, prefix: str) -> None:
         node.subgraphs = []

@@ -107,3 +107,18 @@ def test_the_verdict_words_come_from_the_data(tmp_path: Path) -> None:
     texts["head_too_large"] = {"message": "H={head} over {head_max}", "fix": "at most {head_max}"}
     reworded = dataclasses.replace(rules, conditions=ConditionTexts("test", texts))
     assert judge(site, target, reworded).reasons == ("H=320 over 256",)
+
+
+def test_every_attention_finding_names_a_condition_of_its_rule() -> None:
+    tree = _tree("advice/attention.py")
+    calls = _failed_ids("advice/attention.py", tree)
+    by_code: dict[str, set[str]] = {}
+    for node in ast.walk(tree):  # condition_finding(book, _FILE, "TRTxxx", Failed.of("id", ...), ...)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "condition_finding":
+            code = node.args[2]
+            assert isinstance(code, ast.Constant), f"attention.py:{node.lineno}: the code must be a literal"
+            ids = next(ids for _, ids, call in calls if call is node.args[3])
+            by_code.setdefault(code.value, set()).update(ids)
+    rules = BOOK.tables["attention.toml"]["rule"]
+    assert by_code == {code: set(t["conditions"]) for code, t in rules.items() if t["conditions"]}
+    assert set(by_code) == {"TRT303", "TRT304", "TRT306"}

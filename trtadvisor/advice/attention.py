@@ -18,6 +18,7 @@ from trtadvisor.analysis.attention_sites import AttentionSite, find_attention_si
 from trtadvisor.analysis.mha_rules import MhaRules, judge_sites
 from trtadvisor.analysis.normalization import find_normalizations
 from trtadvisor.ir.load import LoadedModel
+from trtadvisor.knowledge.conditions import Failed, condition_finding
 from trtadvisor.knowledge.findings import Finding, finding_for
 from trtadvisor.knowledge.rulebook import RuleBook
 from trtadvisor.knowledge.target import Target
@@ -25,6 +26,8 @@ from trtadvisor.plan.context import Prediction
 
 if TYPE_CHECKING:
     pass
+
+_FILE = "attention.toml"  # the rule data of these findings
 
 
 def attention_findings(model: LoadedModel, target: Target, book: RuleBook, prediction: Prediction,
@@ -70,9 +73,9 @@ def _site_findings(judged: list[JudgedSite], target: Target, book: RuleBook, rul
                                (j.site.anchor for j in unknown_target)))
     native_old = [j for j in judged if j.site.native and not target.trt_at_least(rules.iattention_since)]
     if native_old:
-        out.append(finding_for(book, "TRT304", f"{len(native_old)} ONNX Attention op(s) cannot be imported by "
-                               f"TensorRT {target.trt}: the native attention operator exists from "
-                               f"{rules.iattention_since}", (j.site.anchor for j in native_old)))
+        out.append(condition_finding(book, _FILE, "TRT304", Failed.of(
+            "native_before_iattention", count=len(native_old), trt=target.trt, since=rules.iattention_since),
+            (j.site.anchor for j in native_old)))
     for j in judged:
         site, verdict = j.site, j.verdict
         if verdict.fused is False and j not in native_old:
@@ -83,10 +86,9 @@ def _site_findings(judged: list[JudgedSite], target: Target, book: RuleBook, rul
             out.append(finding_for(book, "TRT302", f"{_site_label(site)}: fusion unknown on {where}: "
                                    + "; ".join(verdict.reasons), site.nodes, "; ".join(verdict.fixes)))
         if site.repeated_kv and site.num_kv_heads is not None and site.num_kv_heads != site.kv_heads_seen:
-            out.append(finding_for(book, "TRT303", f"{_site_label(site)}: K/V heads are repeated from "
-                                   f"{site.num_kv_heads} to {site.kv_heads_seen} ({', '.join(site.repeat_nodes[:4])}) "
-                                   "before the product; the fused kernel takes the un-repeated K/V",
-                                   site.repeat_nodes))
+            out.append(condition_finding(book, _FILE, "TRT303", Failed.of(
+                "kv_heads_repeated", site=_site_label(site), kv_heads=site.num_kv_heads, seen=site.kv_heads_seen,
+                nodes=", ".join(site.repeat_nodes[:4])), site.repeat_nodes))
     return out
 
 
@@ -97,8 +99,8 @@ def _normalization_findings(graph, target: Target, book: RuleBook) -> list[Findi
     if not decomposed:
         return []
     names = (n for s in decomposed for n in s.names)
-    return [finding_for(book, "TRT306", f"{len(decomposed)} LayerNorm(s) are decomposed (ReduceMean, Sub, Pow, "
-                        f"...) and run in {target.precision.upper()}: the variance can overflow", names)]
+    return [condition_finding(book, _FILE, "TRT306", Failed.of(
+        "decomposed_in_reduced_precision", count=len(decomposed), precision=target.precision.upper()), names)]
 
 
 def _pattern_finding(patterns: list[PatternSite], book: RuleBook) -> Finding:

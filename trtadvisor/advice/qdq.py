@@ -16,7 +16,7 @@ from typing import Any
 from trtadvisor.advice.notes import AdviceNotes
 from trtadvisor.ir.graph import Graph, Node
 from trtadvisor.ir.load import LoadedModel
-from trtadvisor.knowledge.conditions import ConditionTexts, Failed
+from trtadvisor.knowledge.conditions import Failed, rule_conditions
 from trtadvisor.knowledge.findings import Finding, finding_for
 from trtadvisor.knowledge.rulebook import RuleBook
 from trtadvisor.knowledge.target import Target
@@ -63,10 +63,7 @@ class _Checks:
 
     def __init__(self, book: RuleBook) -> None:
         self.book = book
-        rules = book.tables["qdq.toml"]["rule"]
-        self._texts = {code: ConditionTexts(f"rules/qdq.toml [rule.{code}]",
-                                            {cid: {"message": text} for cid, text in rules[code]["conditions"].items()})
-                       for code in rules}
+        self._texts = {code: rule_conditions(book, "qdq.toml", code) for code in book.tables["qdq.toml"]["rule"]}
         self._hits: dict[tuple[str, str, str], list[str]] = {}
         self._order: list[tuple[str, str, str]] = []
 

@@ -2,14 +2,21 @@
 (message and fix) come from the rule data, so message and data cannot drift.
 
 The classic fusions name theirs in ``rules/fusions.toml`` (``Blocked`` in ``plan/context.py``); the attention
-verdict in ``rules/attention.toml`` [verdict.conditions.ID] and the Q/DQ rules in ``rules/qdq.toml``
-[rule.CODE.conditions.ID] use this class. An id the data lacks is a bug in the check: it raises at once.
+verdict in ``rules/attention.toml`` [verdict.conditions.ID], the Q/DQ rules in ``rules/qdq.toml`` and the other
+attention findings in ``rules/attention.toml`` ([rule.CODE] conditions.ID) use this module. An id the data lacks
+is a bug in the check: it raises at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from trtadvisor.knowledge.findings import Finding, finding_for
+
+if TYPE_CHECKING:  # the rule book is data this module only reads
+    from trtadvisor.knowledge.rulebook import RuleBook
 
 
 @dataclass(frozen=True)
@@ -38,3 +45,17 @@ class ConditionTexts:
             raise KeyError(f"{self.owner} has no condition '{failed.condition}' "
                            f"(it has: {', '.join(self.texts)})")
         return entry[key].format(**dict(failed.facts))
+
+
+def rule_conditions(book: RuleBook, file: str, code: str) -> ConditionTexts:
+    """The conditions of ``rules/FILE`` [rule.CODE] (``conditions.ID = message``)."""
+    table = book.tables[file]["rule"][code]
+    return ConditionTexts(f"rules/{file} [rule.{code}]", {cid: {"message": text}
+                                                           for cid, text in table["conditions"].items()})
+
+
+def condition_finding(book: RuleBook, file: str, code: str, failed: Failed, nodes: Iterable[str] = (),
+                      hint: str | None = None) -> Finding:
+    """A finding of rule ``code`` whose message is its failing condition's text in ``rules/FILE``."""
+    message = rule_conditions(book, file, code).text(failed)
+    return replace(finding_for(book, code, message, nodes, hint), condition=failed.condition)

@@ -126,7 +126,7 @@ def _batch_findings(model: LoadedModel, target: Target, book: RuleBook) -> list[
     findings: list[Finding] = []
     batching = book.trt["batching"]  # rules/trt.toml [batching]
     if batch > batching["max_batch"]:
-        findings.append(finding_for(book, "TRT202", f"batch size {batch} is above 2^16 = {batching['max_batch']}"))
+        findings.append(finding_for(book, "TRT202", f"batch size {batch} is above {batching['max_batch']}"))
     graph = model.graph
     heavy = graph.nodes_of(*book.op_group("heavy"))
     matrix = book.op_group("matrix")

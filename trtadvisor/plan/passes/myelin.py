@@ -163,7 +163,8 @@ def fold_flatten_into_gemm(ctx: PlanContext) -> None:
     Flatten/Reshape/Squeeze before it: the RTX 3090 engines of tf2onnx's Keras ResNet-50
     (trex/examples/tensorflow/resnet/RTX-3090/*/resnet.onnx.engine.graph.json) have no layer for the
     Squeeze between the average pooling and 'resnet50/predictions/MatMul' (a CublasConvolution / CaskConvolution)."""
-    if ctx.target.trt_at_least(ctx.book.platform["gemm_as_conv_before"]):
+    before = ctx.book.platform["gemm_as_conv_before"]
+    if ctx.target.trt_at_least(before):
         return
     graph = ctx.graph
     folded = ctx.book.op_set("fusions.toml", "platform", "gemm_folded_shuffles")
@@ -180,4 +181,4 @@ def fold_flatten_into_gemm(ctx: PlanContext) -> None:
         group = ctx.group(producer)
         if group is None or len(group.nodes) != 1:
             continue
-        ctx.eliminate(producer, "folded into the Gemm, which TensorRT 8.x runs as a 1x1 convolution")
+        ctx.eliminate(producer, f"folded into the Gemm, which TensorRT before {before} runs as a 1x1 convolution")

@@ -139,7 +139,8 @@ def _fold_shuffles_before_quantized_gemm(ctx: PlanContext) -> None:
     Seen in the A100 QAT engine: ``GlobalAveragePool_246``, ``QuantizeLinear_250`` and the Gemm layer,
     no layer for the Flatten between the pooling and the Q.
     """
-    if ctx.target.trt_at_least(ctx.book.platform["gemm_as_conv_before"]):
+    before = ctx.book.platform["gemm_as_conv_before"]
+    if ctx.target.trt_at_least(before):
         return
     graph = ctx.graph
     for node in graph.nodes:
@@ -156,7 +157,8 @@ def _fold_shuffles_before_quantized_gemm(ctx: PlanContext) -> None:
             continue
         if any(r.op != "QuantizeLinear" for r in ctx.live_readers(shuffle.outputs[0])):
             continue
-        ctx.eliminate(shuffle, "folded into the quantized Gemm, which TensorRT 8.x runs as a 1x1 convolution")
+        ctx.eliminate(shuffle, f"folded into the quantized Gemm, which TensorRT before {before} runs as a 1x1 "
+                               "convolution")
 
 
 # -- the late pass ------------------------------------------------------------------------------

@@ -124,7 +124,7 @@ def audit(path: str | os.PathLike[str], *, trt: str | None = None, sm: str | Non
 
             shapes = parse_shape_overrides(config.shapes)
     target = make_target(book, trt, sm, gpu, precision, shape_mode, opt_level, strongly_typed, profile_flags)
-    with _no_cyclic_gc(), analysis_scope():
+    with _no_cyclic_gc(), analysis_scope(book):
         model = load_model(path, shapes, wait_for_shapes=False)
         # The audit owns the shape inference the load left running: it ends before audit() returns
         # (waited for, so the result holds every shape) or, when the audit fails, is stopped at once.

@@ -24,10 +24,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from onnx import TensorProto
 
-from trtadvisor.analysis.cache import memoized
+from trtadvisor.analysis.cache import memoized, scope_rulebook
 from trtadvisor.analysis.values import Dims, GraphValues
 from trtadvisor.ir.graph import Graph, Node, node_index
-from trtadvisor.knowledge.rulebook import default_rulebook
 
 # Ops that only move or re-type data between a projection and BMM1/BMM2.
 _LAYOUT = frozenset({"Transpose", "Reshape", "Cast", "Identity", "Squeeze", "Unsqueeze", "Flatten",
@@ -118,8 +117,8 @@ def _sites_with_nodes(graph: Graph, values: GraphValues | None) -> tuple[tuple[A
 
 def _find_sites(graph: Graph, values: GraphValues | None) -> list[tuple[AttentionSite, tuple[Node, ...]]]:
     values = values or graph_values(graph)
-    # The sites are memoized on the graph and shared by plan and advice, so the rules are the default book's.
-    finder = _SiteFinder(graph, values, default_rulebook().tables["attention.toml"]["mask"]["blocked_below"])
+    # The sites are memoized per audit and shared by plan and advice: the rules are the audit's book.
+    finder = _SiteFinder(graph, values, scope_rulebook().tables["attention.toml"]["mask"]["blocked_below"])
     sites: list[tuple[AttentionSite, tuple[Node, ...]]] = []
     for node in graph.nodes_of("Softmax", "Attention"):
         found = None

@@ -13,21 +13,32 @@ from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from trtadvisor.ir.graph import Graph
+from trtadvisor.knowledge.rulebook import RuleBook, default_rulebook
 
 T = TypeVar("T")
 
 # (id(graph), key) -> (graph, result); the graph is kept so a reused id is never mistaken for it.
 _SCOPE: ContextVar[dict[tuple[int, str], tuple[Graph, Any]] | None] = ContextVar("analysis_scope", default=None)
+# The rule book of the audit that opened the scope: analyses shared by plan and advice read their rule data
+# from it, so a book passed to api.audit reaches them as it reaches the passes.
+_BOOK: ContextVar[RuleBook | None] = ContextVar("analysis_book", default=None)
 
 
 @contextmanager
-def analysis_scope() -> Iterator[None]:
-    """Share analysis results between the stages run inside; dropped when the scope ends."""
-    token = _SCOPE.set({})
+def analysis_scope(book: RuleBook | None = None) -> Iterator[None]:
+    """Share analysis results between the stages run inside, computed with ``book`` (the default rule book
+    when None); dropped when the scope ends."""
+    token, book_token = _SCOPE.set({}), _BOOK.set(book)
     try:
         yield
     finally:
+        _BOOK.reset(book_token)
         _SCOPE.reset(token)
+
+
+def scope_rulebook() -> RuleBook:
+    """The rule book of the current analysis scope, or the default one outside a scope."""
+    return _BOOK.get() or default_rulebook()
 
 
 def memoized(graph: Graph, key: str, compute: Callable[[], T]) -> T:

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
+from trtadvisor.forked import fork_writer
 from trtadvisor.ir.graph import Graph
 
 SEED = 0
@@ -232,29 +233,20 @@ def compare_outputs_bounded(original: Path, fixed: Path, graph: Graph,
                                          f"{_MAX_TENSOR_BYTES >> 30} GB at its smallest input shapes")
     if not hasattr(os, "fork"):
         return compare_outputs(original, fixed, graph)
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: compare, send the verdict as JSON, leave without cleanup handlers
-        code = 0
-        try:
-            import resource
 
-            os.close(read_end)
-            limit = _virtual_bytes() + _CHILD_EXTRA_BYTES + 2 * need
-            _, hard = resource.getrlimit(resource.RLIMIT_AS)
-            if hard != resource.RLIM_INFINITY:
-                limit = min(limit, hard)  # a limit set by the caller already (a sandbox) stays the cap
-            resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
-            check = compare_outputs(original, fixed, graph)
-            payload = json.dumps({"ran": check.ran, "passed": check.passed, "reason": check.reason,
-                                  "outputs": check.outputs}).encode()
-            with os.fdopen(write_end, "wb") as pipe:
-                pipe.write(payload)
-        except BaseException:
-            code = 1
-        finally:
-            os._exit(code)
-    os.close(write_end)
+    def verdict() -> bytes:  # in the child: compare within the memory bound, the verdict as JSON
+        import resource
+
+        limit = _virtual_bytes() + _CHILD_EXTRA_BYTES + 2 * need
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)  # a limit set by the caller already (a sandbox) stays the cap
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+        check = compare_outputs(original, fixed, graph)
+        return json.dumps({"ran": check.ran, "passed": check.passed, "reason": check.reason,
+                           "outputs": check.outputs}).encode()
+
+    pid, read_end = fork_writer(verdict)
     chunks: list[bytes] = []
     deadline = time.monotonic() + timeout
     timed_out = False

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from trtadvisor.errors import UserError
+from trtadvisor.forked import fork_writer
 from trtadvisor.safe_io import MODEL_MAX_BYTES, read_regular
 
 # Below this size, inference takes milliseconds and a fork would cost more than it saves.
@@ -68,26 +69,17 @@ def start(file: Path, data: bytes, compute: Callable[[Path, bytes], bytes]) -> C
     is unavailable."""
     if sys.platform != "linux" or not hasattr(os, "fork"):
         return None
+
+    def answer() -> bytes:  # in the child: the answer, or the error, which the parent reports to the user
+        try:
+            return b"\x00" + compute(file, data)
+        except Exception as exc:
+            return b"\x01" + f"{type(exc).__name__}\x1f{exc}".encode("utf-8", "replace")
+
     try:
-        read_end, write_end = os.pipe()
-        pid = os.fork()
+        pid, read_end = fork_writer(answer)
     except OSError:
         return None
-    if pid == 0:  # the child: infer, send the answer (or the error) back, and leave at once
-        code = 0
-        try:
-            os.close(read_end)
-            try:
-                payload = b"\x00" + compute(file, data)
-            except Exception as exc:  # reported by the parent, which owns the user-facing error
-                payload = b"\x01" + f"{type(exc).__name__}\x1f{exc}".encode("utf-8", "replace")
-            with os.fdopen(write_end, "wb") as pipe:
-                pipe.write(payload)
-        except BaseException:
-            code = 1
-        finally:
-            os._exit(code)
-    os.close(write_end)
     return ChildInference(pid, read_end)
 
 

@@ -11,6 +11,8 @@ the graph the shapes that were missing. Shapes already known are left as they ar
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
@@ -113,7 +115,7 @@ def _infer_with_constants(source: onnx.ModelProto, folded: dict[str, np.ndarray]
     graph.output.extend(original.output)
     declared = {vi.name for vi in original.input}
     for tensor in original.initializer:
-        if tensor.data_location != onnx.TensorProto.EXTERNAL and _elements(tensor) <= _MAX_SHAPE_ELEMENTS:
+        if tensor.data_location != onnx.TensorProto.EXTERNAL and math.prod(tensor.dims) <= _MAX_SHAPE_ELEMENTS:
             graph.initializer.append(tensor)
         elif tensor.name not in declared:
             graph.input.append(helper.make_tensor_value_info(tensor.name, tensor.data_type, list(tensor.dims)))
@@ -138,9 +140,3 @@ def _infer_with_constants(source: onnx.ModelProto, folded: dict[str, np.ndarray]
     answer.ParseFromString(data)
     return tensor_types_of(answer.graph)
 
-
-def _elements(tensor: onnx.TensorProto) -> int:
-    count = 1
-    for d in tensor.dims:
-        count *= d
-    return count

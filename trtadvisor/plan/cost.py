@@ -197,7 +197,7 @@ def estimate_costs(graph: Graph, prediction: Prediction, target: Target, book: R
         return CostEstimate([None] * len(prediction.layers), None, target.precision)
     pricer = _Pricer(graph, prediction, target, gpu, perf_book(book), book.ops.shape_inputs, book.op_group("heavy"),
                      frozenset(book.platform["concat_copied_kinds"]))
-    planned = prediction.members if len(prediction.members) == len(prediction.layers) else None
+    planned = pricer.planned
     return CostEstimate([pricer.layer_cost(layer, planned[i] if planned else None)
                          for i, layer in enumerate(prediction.layers)], gpu, target.precision)
 
@@ -244,6 +244,8 @@ class _Pricer:
         self.graph, self.prediction, self.copied_kinds = graph, prediction, copied_kinds
         self._kind_of: dict[Node, str] | None = None  # each node's layer kind, for concat-removal copies
         self._by_name: dict[str, Node] | None = None  # only for a prediction without the plan's node lists
+        # The plan's node list of each layer, when the prediction kept them all.
+        self.planned = prediction.members if len(prediction.members) == len(prediction.layers) else None
         self.eliminated = frozenset(prediction.eliminated)
         self.facts = {id(g): _GraphFacts(g, self.eliminated) for g in graph.walk()}
         self.maths = (_math_for(target, gpu, perf, False), _math_for(target, gpu, perf, True))
@@ -296,14 +298,18 @@ class _Pricer:
         overhead = self.perf.overhead_ms
         return LayerCost(flops, traffic, max(1e3 * max(compute_s, memory_s), steps * overhead) + overhead, bound)
 
+    def _nodes_of(self, layer: PredictedLayer) -> list[Node]:
+        """A layer's nodes, for a prediction made without the plan's node lists: its names mapped back."""
+        if self._by_name is None:
+            self._by_name = self.graph.nodes_by_name_deep()
+        return list(filter(None, map(self._by_name.get, layer.nodes)))
+
     def layer_cost(self, layer: PredictedLayer, members: list[Node] | None = None) -> LayerCost | None:
         """Bytes: what the layer reads from outside (weights once) and what is read outside it; nodes
         with no layer were eliminated (their outputs are folded constants, their reads cost nothing).
         FLOPs: each node's own arithmetic. ``members``: the layer's nodes, when the plan kept them."""
         if members is None:
-            if self._by_name is None:  # a prediction made without the plan's node lists: map names back
-                self._by_name = self.graph.nodes_by_name_deep()
-            members = list(filter(None, map(self._by_name.get, layer.nodes)))
+            members = self._nodes_of(layer)
         if not members:
             return None
         tail = members[-1]
@@ -391,11 +397,8 @@ class _Pricer:
         place (plan/passes/concat.py): it reads and writes those inputs once, and nothing else."""
         kind_of = self._kind_of
         if kind_of is None:
-            if len(self.prediction.members) == len(self.prediction.layers):
-                held = zip(self.prediction.layers, self.prediction.members, strict=True)
-            else:
-                by_name = self.graph.nodes_by_name_deep()
-                held = ((lay, [by_name[n] for n in lay.nodes if n in by_name]) for lay in self.prediction.layers)
+            layers = self.prediction.layers
+            held = zip(layers, self.planned or map(self._nodes_of, layers), strict=True)
             kind_of = self._kind_of = {node: lay.kind for lay, nodes in held for node in nodes}
         producers, count = facts.graph.producers, facts.shapes.count
         traffic = 0

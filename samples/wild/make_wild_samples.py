@@ -419,6 +419,33 @@ def fp16_noise_block() -> onnx.ModelProto:
     return m
 
 
+@builder("ssdlite320_detection")
+def ssdlite320_detection() -> onnx.ModelProto:
+    """torchvision ``ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=None)`` in eval mode,
+    TorchScript exporter, opset 17, one image [1,3,320,320] (input ``images``), outputs the first image's
+    ``boxes``, ``scores`` and ``labels``. The export carries the whole detector: the transform (resize
+    to 320x320 whose sizes and padding are computed from the image's shape, including a ``ReduceMax``),
+    the MobileNet-v3 backbone with hard-swish, the heads, then post-processing with ``TopK``,
+    ``NonZero``, ``NonMaxSuppression`` and an ``If`` (the dynamo exporter does not export it).
+    """
+    import torch
+    import torchvision
+
+    class FirstImage(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = torchvision.models.detection.ssdlite320_mobilenet_v3_large(
+                weights=None, weights_backbone=None).eval()
+
+        def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            found = self.net(images)[0]
+            return found["boxes"], found["scores"], found["labels"]
+
+    torch.manual_seed(0)
+    return torchscript_export(FirstImage().eval(), (torch.randn(1, 3, 320, 320),), 17, input_names=["images"],
+                              output_names=["boxes", "scores", "labels"])
+
+
 class _SpeechRecognizer:
     """A speech-style recurrent acoustic model: 40 mel features per frame, two GRU layers of 128, a
     bidirectional LSTM of 64 per direction, and a linear layer to 29 characters."""

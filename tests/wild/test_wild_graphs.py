@@ -230,3 +230,25 @@ def test_tf2onnx_attention_with_einsum_rewritten_as_matmul_is_found() -> None:
     sites = find_attention_sites(audit(path, trt="10.16", sm="90", precision="fp16").model.graph)
     assert len(sites) == 1
     assert (sites[0].num_heads, sites[0].head_size, sites[0].seq_kv) == (4, 64, 128)  # MHA(4 heads, key_dim 64)
+
+
+SSDLITE = WILD / "ssdlite320_detection.onnx"
+
+
+def test_detector_with_control_flow_gets_its_static_shapes() -> None:
+    """torchvision SSDlite320 (MobileNet-v3 large) on one 320x320 image. The transform computes the
+    resize sizes and the padding from the image's shape (a ReduceMax among them) and post-processing
+    holds an If: neither may leave the backbone without shapes. The stem convolution has stride 2
+    (160x160, 16 channels); every convolution runs before NMS, so each has a static output shape."""
+    result = audit(SSDLITE, trt="10.8", sm="90")
+    graph = result.model.graph
+    convs = graph.nodes_of("Conv")
+    assert graph.has_bodies()
+    assert graph.shape(convs[0].outputs[0]) == (1, 16, 160, 160)
+    assert [c.name for c in convs if not _static(graph.shape(c.outputs[0]))] == []
+    # MobileNet-v3 adds a residual only where the block keeps stride 1 and its channels: same shapes
+    assert [f.message for f in result.findings if f.rule == "TRT102"] == []
+
+
+def _static(shape) -> bool:
+    return shape is not None and all(isinstance(d, int) for d in shape)

@@ -37,7 +37,7 @@ def complete_static_shapes(model: onnx.ModelProto, graph: Graph, shape_inputs: d
     A shape found can make the next computed shape tensor evaluable (Swin's window partition pads what
     the previous block reshaped), so it goes round until a round finds nothing new, at most _MAX_ROUNDS.
     """
-    if graph.parent is not None or graph.has_bodies() or len(graph.nodes) > MAX_NODES or not graph.inputs_static():
+    if graph.parent is not None or len(graph.nodes) > MAX_NODES or not graph.inputs_static():
         return 0
     total = 0
     folded: dict[str, np.ndarray] = {}

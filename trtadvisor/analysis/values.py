@@ -600,7 +600,32 @@ def _evaluate_plain(node, args: list[np.ndarray | None]) -> np.ndarray | None:
         return None if args[1] is None else np.tile(a, tuple(int(v) for v in args[1].reshape(-1)))
     if op == "Split":
         return None
+    if op in _NP_REDUCE:
+        return _reduce(node, a, args)
     return None
+
+
+# Reductions over small shape tensors: torchvision's detection transform takes ReduceMax of the image
+# size to pick its resize scale, and what follows (Ceil, Pad amounts, the backbone's shapes) hangs on it.
+_NP_REDUCE = {
+    "ReduceMax": np.max, "ReduceMin": np.min, "ReduceSum": np.sum, "ReduceProd": np.prod, "ReduceMean": np.mean,
+}
+
+
+def _reduce(node, a: np.ndarray, args: list[np.ndarray | None]) -> np.ndarray | None:
+    """ONNX Reduce*: axes from the attribute (before opset 18; ReduceSum from 13) or input 1, keepdims
+    (default 1), noop_with_empty_axes (default 0: no axes reduces every axis)."""
+    axes = node.attr("axes")
+    if axes is None and len(args) > 1 and node.inputs[1]:
+        if args[1] is None:
+            return None  # axes computed at run time and unknown here
+        axes = [int(v) for v in args[1].reshape(-1)]
+    if not axes:
+        if node.attr("noop_with_empty_axes", 0):
+            return a
+        axes = list(range(a.ndim))
+    keep = bool(node.attr("keepdims", 1))
+    return np.asarray(_NP_REDUCE[node.op](a, axis=tuple(int(x) % max(a.ndim, 1) for x in axes), keepdims=keep))
 
 
 # Ops that move or pick elements without computing on them: they work on Sym elements as they are.

@@ -132,8 +132,10 @@ def audit(path: str | os.PathLike[str], *, trt: str | None = None, sm: str | Non
             target, types = settle_typing(target, model.graph, book)  # strong typing: the model decides
             prediction = plan_graph(model.graph, target, book, types)
             # Static inputs: shapes ONNX's inference could not carry through computed reshape targets,
-            # for the advice and the cost model (the plan derives what it needs on its own).
-            complete_static_shapes(model.proto, model.graph, book.ops.shape_inputs)
+            # for the advice and the cost model. Where it found some, the plan runs again with them: a
+            # Shape of a tensor now static folds at build time, and so does what only it feeds.
+            if complete_static_shapes(model.proto, model.graph, book.ops.shape_inputs):
+                prediction = plan_graph(model.graph, target, book, types)
             findings = list(prediction.findings)
             notes = AdviceNotes()
             findings.extend(advise(model, target, book, prediction, notes))

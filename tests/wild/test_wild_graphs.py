@@ -250,5 +250,14 @@ def test_detector_with_control_flow_gets_its_static_shapes() -> None:
     assert [f.message for f in result.findings if f.rule == "TRT102"] == []
 
 
+def test_detector_anchors_fold_at_build_time() -> None:
+    """torchvision's DefaultBoxGenerator computes the anchors from the feature maps' and the image's
+    sizes only (Shape, Range, Cast, Mul): with a static input they are build-time constants, so no
+    predicted layer is made of anchor-generator nodes (before, 25 INT64->FP32 Cast layers and more)."""
+    result = audit(SSDLITE, trt="10.8", sm="90")
+    anchors = [layer.name for layer in result.prediction.layers if any("/anchor_generator/" in n for n in layer.nodes)]
+    assert anchors == []
+
+
 def _static(shape) -> bool:
     return shape is not None and all(isinstance(d, int) for d in shape)

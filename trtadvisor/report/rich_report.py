@@ -106,8 +106,7 @@ class AuditView:
         grid.add_row("Eliminated nodes", str(len(p.eliminated)))
         reformats = r.reformats
         if reformats:
-            grid.add_row("Boundary reformats", safe(", ".join(
-                f"{f['from'].upper()}->{f['to'].upper()} at {f['at']} '{f['tensor']}'" for f in reformats)))
+            grid.add_row("Boundary reformats", safe(reformats_text(reformats)))
         grid.add_row("Fusion coverage", f"{p.coverage:.1%} of the nodes that run share a layer with another node")
         predicted = predicted_time_text(r)
         if predicted is not None:
@@ -297,4 +296,19 @@ class RichFormatter:
         make_console(buffer, self.options.width, self.options.color).print(
             DiffView(diff, max_rows=self.options.max_layers))
         return buffer.getvalue()
+
+
+_REFORMATS_SHOWN = 4  # a detector's post-processing has dozens of casts: the panel names a few
+
+
+def reformats_text(reformats: list[dict[str, str]]) -> str:
+    """The first few conversions, then how many more and of which kinds (JSON lists every one)."""
+    shown = [f"{f['from'].upper()}->{f['to'].upper()} at {f['at']} '{f['tensor']}'"
+             for f in reformats[:_REFORMATS_SHOWN]]
+    rest = reformats[_REFORMATS_SHOWN:]
+    if rest:
+        kinds = Counter(f"{f['from'].upper()}->{f['to'].upper()}" for f in rest)
+        shown.append(f"and {len(rest)} more ({', '.join(f'{k} x{n}' for k, n in kinds.most_common())}; "
+                     "--format json lists all)")
+    return ", ".join(shown)
 

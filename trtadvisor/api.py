@@ -8,14 +8,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trtadvisor.advice.notes import AdviceNotes, JudgedSite
 from trtadvisor.analysis.cache import analysis_scope
 from trtadvisor.analysis.static_shapes import complete_static_shapes
 from trtadvisor.analysis.strong_typing import settle_typing
 from trtadvisor.config import EMPTY, Config, apply_config, find_config, load_config
-from trtadvisor.confirm.evidence import EngineEvidence
 from trtadvisor.ir.graph import Shape
 from trtadvisor.ir.load import LoadedModel, load_model
 from trtadvisor.knowledge.findings import Finding, sort_findings
@@ -25,6 +24,9 @@ from trtadvisor.plan.context import Prediction
 from trtadvisor.plan.cost import CostEstimate, cost_missed_fusions, estimate_costs
 from trtadvisor.plan.pipeline import plan_graph
 from trtadvisor.plan.schedule import Schedule
+
+if TYPE_CHECKING:  # an audit never loads the engine-evidence stage: it is imported where engines are read
+    from trtadvisor.confirm.evidence import EngineEvidence
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,9 @@ from __future__ import annotations
 import glob
 import json
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,6 +86,8 @@ def row_of(result: Any, exit_code: int, seconds: float) -> Row:
 
 
 def _run_one(model: str, passthrough: Sequence[str], fmt: str) -> tuple[Row, str]:
+    import subprocess  # here, not at the top: a single audit imports this module and never runs a row
+
     start = time.perf_counter()
     command = [sys.executable, "-m", "trtadvisor", "audit", model, "--format", fmt, "--batch-row", *passthrough]
     env = dict(os.environ)
@@ -122,10 +122,10 @@ def run_batch(models: Sequence[str], passthrough: Sequence[str], fmt: str, jobs:
     """Audit ``models`` in ``jobs`` parallel processes; rows in the order of ``models``."""
     results: list[tuple[Row, str] | None] = [None] * len(models)
     done = 0
+    from concurrent.futures import ThreadPoolExecutor, as_completed  # only a zoo run needs threads
+
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {pool.submit(_run_one, model, passthrough, fmt): i for i, model in enumerate(models)}
-        from concurrent.futures import as_completed
-
         for future in as_completed(futures):
             i = futures[future]
             results[i] = future.result()

@@ -18,7 +18,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from itertools import chain, compress, repeat
+from itertools import chain, compress, filterfalse, repeat
 from operator import attrgetter, ne, not_
 from typing import NamedTuple
 
@@ -421,8 +421,16 @@ class _Pricer:
         weight_bytes = 1 if quantized else float_bytes
         eliminated, producers = self.eliminated, graph.producers
         inside = set(chain.from_iterable(map(_outputs_of, members)))
-        reads = Counter(chain.from_iterable(map(_inputs_of, members)))
-        outside = reads.keys() - inside
+        member_set = set(members)
+        # Which tensors made inside are written out. A region holding most of the graph asks the few nodes
+        # outside it what they read; a smaller one compares each tensor's reader count with its reads
+        # inside (a node with a body also reads what its body reads: those graphs take the second way).
+        complement = 2 * len(member_set) > len(graph.nodes) and not graph.has_bodies()
+        if complement:
+            outside = set(chain.from_iterable(map(_inputs_of, members))) - inside
+        else:
+            reads = Counter(chain.from_iterable(map(_inputs_of, members)))
+            outside = reads.keys() - inside
         outside.discard("")
         # Weights (nearly every outside tensor of a large region) in C-level passes: initializers from the
         # one sweep of their sizes, the few others (Constant and folded outputs) asked for one by one.
@@ -434,12 +442,14 @@ class _Pricer:
         traffic = read + (sum(map(sizes.get, weights, repeat(0))) +
                           sum(filter(None, shapes.counts(list(weights - sizes.keys()))))) * weight_bytes
         rget, graph_outputs = graph.readers.get, graph.outputs
-        member_set = set(members)
-        # A tensor made inside is written out when some of its reads are not the region's own: its
-        # reader list is longer than the region's read count (compared in C over all of them).
-        made = list(inside)
-        reader_counts = map(len, map(rget, made, repeat(_NO_READERS)))
-        written = list(compress(made, map(ne, reader_counts, map(reads.__getitem__, made))))
+        if complement:
+            readers_outside = [n for n in filterfalse(member_set.__contains__, graph.nodes)
+                               if n.name not in eliminated]
+            written = list(inside.intersection(chain.from_iterable(map(_inputs_of, readers_outside))))
+        else:
+            made = list(inside)
+            reader_counts = map(len, map(rget, made, repeat(_NO_READERS)))
+            written = list(compress(made, map(ne, reader_counts, map(reads.__getitem__, made))))
         written += [t for t in graph_outputs if t in inside and t not in written]
         for tensor in written:
             if tensor and (graph.is_graph_output(tensor) or any(
@@ -449,7 +459,7 @@ class _Pricer:
                     return None
                 traffic += n * (1 if producers[tensor].op == "QuantizeLinear" else float_bytes)
         # Plain nodes (pointwise, shuffles, ...) count one operation per output element: their
-        # counts are looked up in one C-level map; the few others are summed one by one.
+        # counts are looked up in one C-level map; the few others are summed by kind.
         ops = list(map(_op_of, members))
         for op in set(ops) - self.roles.keys():
             self._role(op)
@@ -463,7 +473,29 @@ class _Pricer:
         cuda_flops = float(flops)
         tensor_flops = 0.0
         steps = 0
-        for node, how, out in compress(zip(members, roles, counts, strict=True), roles):
+        rest = list(compress(range(len(members)), roles))  # the nodes that are not plain
+        matmuls = [i for i in rest if ops[i] == "MatMul" and members[i].inputs and firsts[i]]
+        if matmuls:
+            # A MatMul's work depends only on its first input's and its output's shapes: the region's
+            # thousands are a few kinds (declared types are shared tuples), each priced once and counted.
+            # Those with a shape found elsewhere (a Constant's output) stay in `rest`, priced one by one.
+            kinds = zip(shapes.declared([members[i].inputs[0] for i in matmuls]),
+                        shapes.declared([firsts[i] for i in matmuls]), matmuls, strict=True)
+            grouped = [(a, b, i) for a, b, i in kinds if a is not None and b is not None and a[1] is not None
+                       and b[1] is not None]  # type: ignore[index]
+            first_of = {(a, b): i for a, b, i in reversed(grouped)}
+            for kind, times in Counter((a, b) for a, b, _ in grouped).items():
+                work = self._matrix(members[first_of[kind]], shapes.dims, quantized)
+                if work is None:
+                    return None
+                flops += times * work.flops
+                tensor_flops += times * work.tensor_flops
+                cuda_flops += times * work.cuda_flops
+            if grouped:
+                priced = {i for _, _, i in grouped}
+                rest = [i for i in rest if i not in priced]
+        for i in rest:
+            node, how, out = members[i], roles[i], counts[i]
             if how in _MATRIX_ROLES:
                 if how == _MATRIX:
                     work = self._matrix(node, shapes.dims, quantized)
@@ -529,6 +561,10 @@ class _Shapes:
         if found is _MISSING:
             return self._undeclared(tensor)
         return found  # type: ignore[return-value]
+
+    def declared(self, tensors: Sequence[str]) -> list[object]:
+        """The declared types of many tensors (one shared tuple per distinct type; None when undeclared)."""
+        return list(map(self._types_get, tensors))
 
     def counts(self, tensors: Sequence[str]) -> list[int | None]:
         """Counts of many tensors, looked up in C; the rare undeclared one is asked for on its own."""

@@ -258,3 +258,54 @@ def test_recurrent_layers_cost_their_matrix_work_and_steps(exporter: str) -> Non
         found[ops[0]].append(cost.flops)
         assert cost.ms >= steps * overhead  # one launch per sequential step at least
     assert found == expected
+
+
+def _gpt2_with_a_cumsum_head(tmp_path: Path) -> Path:
+    """GPT-2 (dynamo export) whose final LayerNormalization also feeds a CumSum, an op Myelin does not take
+    (rules/fusions.toml myelin_ops): the region, 89 of 97 nodes, must write that tensor out for a layer
+    outside it."""
+    model = onnx.load(REPO / "samples" / "transformers" / "gpt2_sdpa.dynamo.opset18.onnx", load_external_data=False)
+    final_norm = [n for n in model.graph.node if n.op_type == "LayerNormalization"][-1].output[0]
+    model.graph.initializer.append(onnx.helper.make_tensor("cumsum_axis", onnx.TensorProto.INT64, [], [2]))
+    model.graph.node.append(onnx.helper.make_node("CumSum", [final_norm, "cumsum_axis"], ["scores"], name="head"))
+    model.graph.output.append(onnx.helper.make_tensor_value_info("scores", onnx.TensorProto.FLOAT, None))
+    path = tmp_path / "gpt2_cumsum.onnx"
+    onnx.save(model, path)
+    return path
+
+
+@pytest.mark.parametrize("sample", [
+    "transformers/gpt2_sdpa.dynamo.opset18.onnx",  # the region holds 90 of 95 nodes: priced from the outside
+    "gpt2+cumsum",  # the same, and its logits are read by a layer outside it
+    "transformers/bert_sdpa.torchscript.opset17.onnx",  # 83 of 180: priced by counting reads inside
+])
+def test_a_large_region_costs_what_its_nodes_cost_one_by_one(sample: str, monkeypatch: pytest.MonkeyPatch,
+                                                            tmp_path: Path) -> None:
+    """A Myelin region of many nodes is priced with whole-region set operations (MatMuls counted by shape
+    kind, written tensors found from whichever side is smaller); pricing the same nodes the way a small
+    layer is priced, node by node, must give the same FLOPs and the same bytes but for the few int64
+    shape operands (Reshape targets) the region sum does not tell apart."""
+    import trtadvisor.plan.cost as cost
+
+    path = _gpt2_with_a_cumsum_head(tmp_path) if sample == "gpt2+cumsum" else REPO / "samples" / sample
+    fast = audit(path, gpu="a100", precision="fp16", trt=WEAK_TRT)
+    layers = fast.prediction.layers
+    region = max(range(len(layers)), key=lambda i: len(layers[i].nodes))
+    assert len(layers[region].nodes) >= cost._LARGE
+    monkeypatch.setattr(cost, "_LARGE", 10**9)
+    slow = audit(path, gpu="a100", precision="fp16", trt=WEAK_TRT)
+    assert [layer.nodes for layer in slow.prediction.layers] == [layer.nodes for layer in layers]
+    by_region, by_node = fast.cost.layers[region], slow.cost.layers[region]
+    assert by_region is not None and by_node is not None
+    assert by_region.flops == by_node.flops > 0
+    assert 0 <= by_region.bytes - by_node.bytes <= 1024  # activations are megabytes; shape operands bytes
+    if sample == "gpt2+cumsum":
+        assert "head" not in layers[region].nodes  # CumSum is a layer of its own
+        plain = audit(REPO / "samples" / "transformers" / "gpt2_sdpa.dynamo.opset18.onnx", gpu="a100",
+                      precision="fp16", trt=WEAK_TRT)
+        alone = plain.cost.layers[region]
+        assert alone is not None and alone.flops == by_region.flops
+        # The final norm's output (batch 1, 128 tokens, hidden 256 in the sample's config) is written once
+        # more, in FP16, for CumSum to read (within the slack of the shape operands, as above).
+        written = 1 * 128 * 256 * 2
+        assert written <= by_region.bytes - alone.bytes <= written + 1024

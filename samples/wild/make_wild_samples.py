@@ -446,6 +446,43 @@ def ssdlite320_detection() -> onnx.ModelProto:
                               output_names=["boxes", "scores", "labels"])
 
 
+@builder("ort_dynamic_quant_distilbert")
+def ort_dynamic_quant_distilbert() -> onnx.ModelProto:
+    """transformers ``DistilBertModel`` (2 layers, dim 128, 4 heads, FFN 256, vocabulary 1000, eager
+    attention; TorchScript exporter, opset 17, ``input_ids``/``attention_mask`` [1,32]) through onnxruntime's
+    ``quantize_dynamic(weight_type=QuantType.QInt8)``: each of the 12 Linear layers becomes a
+    ``MatMulInteger`` on INT8 weights, fed by a ``DynamicQuantizeLinear`` per distinct activation (q/k/v
+    share one: 4 per layer), and the embedding tables are UINT8 with ``DequantizeLinear`` after the Gather.
+    """
+    import tempfile
+
+    import torch
+    import transformers
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    torch.manual_seed(0)
+    config = transformers.DistilBertConfig(n_layers=2, dim=128, n_heads=4, hidden_dim=256, vocab_size=1000,
+                                           attn_implementation="eager")
+    net = transformers.DistilBertModel(config).eval()
+
+    class Hidden(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            return self.net(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    ids = torch.randint(0, 1000, (1, 32))
+    fp32 = torchscript_export(Hidden().eval(), (ids, torch.ones(1, 32, dtype=torch.long)), 17,
+                              input_names=["input_ids", "attention_mask"], output_names=["last_hidden_state"])
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "dynq.onnx"
+        onnx.save(fp32, src)
+        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
+        return onnx.load(dst)
+
+
 class _SpeechRecognizer:
     """A speech-style recurrent acoustic model: 40 mel features per frame, two GRU layers of 128, a
     bidirectional LSTM of 64 per direction, and a linear layer to 29 characters."""

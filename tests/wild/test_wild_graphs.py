@@ -261,3 +261,17 @@ def test_detector_anchors_fold_at_build_time() -> None:
 
 def _static(shape) -> bool:
     return shape is not None and all(isinstance(d, int) for d in shape)
+
+
+def test_dynamic_quantization_ops_have_no_tensorrt_importer() -> None:
+    """onnxruntime's quantize_dynamic on a 2-layer DistilBERT: 6 Linear layers per block (q, k, v, out,
+    lin1, lin2) become 12 MatMulInteger, fed by one DynamicQuantizeLinear per distinct activation (q/k/v
+    share theirs: 4 per block, 8 in all). TensorRT's parser imports neither (operators.md: 'N'), on every
+    version the rules know."""
+    path = WILD / "ort_dynamic_quant_distilbert.onnx"
+    for trt in ("8.6", "10.8", "11.4"):
+        result = audit(path, trt=trt, sm="90")
+        found = [f for f in result.findings if f.rule == "TRT011"]
+        assert len(found) == 1 and found[0].severity == "error"
+        assert "DynamicQuantizeLinear (8), MatMulInteger (12)" in found[0].message
+        assert len(found[0].nodes) == 20  # the first 20 of the 20 nodes it names

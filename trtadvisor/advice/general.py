@@ -40,6 +40,7 @@ def general_findings(model: LoadedModel, target: Target, book: RuleBook, predict
                                  "no --shapes was given; the command uses 1 for them",
                                  hint=f"pass --shapes {dynamic[0]}:... to the audit and to trtexec"))
     findings += _op_support_findings(model, book)
+    findings += _no_importer_findings(model, target, book)
     findings += _batch_findings(model, target, book)
     findings += _cuda_graph_findings(model.graph, book)
     findings += _stream_findings(model.graph, target, book)
@@ -90,6 +91,25 @@ def _op_support_findings(model: LoadedModel, book: RuleBook) -> list[Finding]:
     findings += [finding_for(book, "TRT004", f"custom op '{op}' needs a TensorRT plugin ({len(nodes)} node(s))",
                           tuple(nodes[:20])) for op, nodes in sorted(custom.items()) if op not in contrib]
     return findings
+
+
+def _no_importer_findings(model: LoadedModel, target: Target, book: RuleBook) -> list[Finding]:
+    """Standard ops TensorRT's ONNX parser cannot import on this version (rules/ops.toml [no_importer])."""
+    table = book.tables["ops.toml"]["no_importer"]
+    since: dict[str, str] = table["since"]
+    missing = {op for op in book.op_set("ops.toml", "no_importer", "ops")
+               if op not in since or not target.trt_at_least(since[op])}
+    found: dict[str, list[str]] = {}
+    for g in model.graph.walk():
+        for node in g.nodes_of(*missing):
+            if node.domain in ("", "ai.onnx"):
+                found.setdefault(node.op, []).append(node.name)
+    if not found:
+        return []
+    names = ", ".join(f"{op} ({len(nodes)})" for op, nodes in sorted(found.items()))
+    nodes = tuple(n for _, group in sorted(found.items()) for n in group)
+    return [finding_for(book, "TRT011", f"TensorRT {target.trt}'s ONNX parser has no importer for {names}: "
+                        "the parse stops at the first of them and no engine is built", nodes[:20])]
 
 
 def _all_standard_default_domain(graph: Graph, opset: int, known_ops: Collection[str]) -> bool:

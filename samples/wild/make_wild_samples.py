@@ -31,6 +31,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 HERE = Path(__file__).resolve().parent
 BUILDERS: dict[str, Callable[[], onnx.ModelProto]] = {}
+# Builders whose integer/boolean external tensors stay in a kept NAME.onnx.ints file (names of those tensors).
+KEEP_INTS: dict[str, set[str]] = {}
 
 
 def builder(name: str) -> Callable[[Callable[[], onnx.ModelProto]], Callable[[], onnx.ModelProto]]:
@@ -483,6 +485,66 @@ def ort_dynamic_quant_distilbert() -> onnx.ModelProto:
         return onnx.load(dst)
 
 
+@builder("phi_dynamo_external_mask")
+def phi_dynamo_external_mask() -> onnx.ModelProto:
+    """transformers ``PhiModel`` (2 layers, hidden 128, 4 heads x 32, partial rotary 0.5, FFN 256,
+    vocabulary 1000; causal LM with a padding ``attention_mask``), ``input_ids``/``attention_mask`` [1,32],
+    dynamo exporter (opset 18, ``external_data=True``, the exporter's default). The exporter folds the causal
+    mask into a BOOL initializer [1,1,32,32] and the padding gather into INT64 indices, and writes both to
+    the external data file. Saved here as the rest (floats >= 1 KiB to ``.data``, deleted), except that
+    the integer and boolean initializers the exporter had put in external data stay external in a small
+    file of their own, ``phi_dynamo_external_mask.onnx.ints`` (kept): what an audit next to its data sees.
+    """
+    import tempfile
+
+    import torch
+    import transformers
+
+    torch.manual_seed(0)
+    config = transformers.PhiConfig(num_hidden_layers=2, hidden_size=128, num_attention_heads=4,
+                                    intermediate_size=256, vocab_size=1000, partial_rotary_factor=0.5)
+    net = transformers.PhiModel(config).eval()
+
+    class Hidden(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            return self.net(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    args = (torch.randint(0, 1000, (1, 32)), torch.ones(1, 32, dtype=torch.long))
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        path = Path(tmp) / "phi.onnx"
+        torch.onnx.export(Hidden().eval(), args, path, dynamo=True, opset_version=18, external_data=True,
+                          input_names=["input_ids", "attention_mask"], output_names=["last_hidden_state"])
+        plain = onnx.load(path, load_external_data=False)
+        external = {t.name for t in plain.graph.initializer if t.data_location == TensorProto.EXTERNAL}
+        model = onnx.load(path)
+    KEEP_INTS["phi_dynamo_external_mask"] = external
+    return model
+
+
+def save_with_int_file(model: onnx.ModelProto, name: str) -> Path:
+    """Floats >= 1 KiB to ``NAME.onnx.data`` (deleted); integer/boolean tensors the exporter wrote as
+    external data to ``NAME.onnx.ints`` (kept)."""
+    from onnx.external_data_helper import set_external_data, write_external_data_tensors
+
+    external = KEEP_INTS.get(name, set())
+    floats = {TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.BFLOAT16, TensorProto.DOUBLE}
+    for t in model.graph.initializer:
+        if t.data_type in floats and len(t.raw_data) >= 1024:
+            set_external_data(t, f"{name}.onnx.data")
+        elif t.name in external and t.data_type not in floats:
+            set_external_data(t, f"{name}.onnx.ints")
+    write_external_data_tensors(model, str(HERE))
+    path = HERE / f"{name}.onnx"
+    onnx.save_model(model, str(path))
+    (HERE / f"{name}.onnx.data").unlink(missing_ok=True)
+    return path
+
+
 class _SpeechRecognizer:
     """A speech-style recurrent acoustic model: 40 mel features per frame, two GRU layers of 128, a
     bidirectional LSTM of 64 per direction, and a linear layer to 29 characters."""
@@ -541,7 +603,8 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(BUILDERS))
         return 0
     for name in a.only or list(BUILDERS):
-        path = save_structure_only(BUILDERS[name](), name)
+        made = BUILDERS[name]()
+        path = save_with_int_file(made, name) if name in KEEP_INTS else save_structure_only(made, name)
         print(f"{path.relative_to(HERE.parent.parent)}  {os.path.getsize(path) / 1024:.0f} KiB")
     return 0
 

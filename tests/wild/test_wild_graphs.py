@@ -275,3 +275,22 @@ def test_dynamic_quantization_ops_have_no_tensorrt_importer() -> None:
         assert len(found) == 1 and found[0].severity == "error"
         assert "DynamicQuantizeLinear (8), MatMulInteger (12)" in found[0].message
         assert len(found[0].nodes) == 20  # the first 20 of the 20 nodes it names
+
+
+def test_causal_mask_read_from_the_external_data_next_to_the_model(tmp_path) -> None:
+    """transformers Phi (a causal LM) through the dynamo exporter: the folded causal mask (BOOL [1,1,32,32])
+    and the padding gather's indices are external data. With the data file beside the model, both
+    attention sites are causal; without it, causality is unknown and the site says why."""
+    import shutil
+
+    from trtadvisor.analysis.attention_sites import find_attention_sites
+    from trtadvisor.ir.load import load_model
+
+    path = WILD / "phi_dynamo_external_mask.onnx"
+    sites = find_attention_sites(load_model(path).graph)
+    assert [(s.causal, s.mask, s.num_heads, s.head_size) for s in sites] == [(True, "padding", 4, 32)] * 2
+    alone = tmp_path / path.name
+    shutil.copy(path, alone)  # the model without its data files
+    sites = find_attention_sites(load_model(alone).graph)
+    assert [s.causal for s in sites] == [None, None]
+    assert all(any("external" in note for note in s.notes) for s in sites)

@@ -446,7 +446,11 @@ class GraphValues:
         return out
 
     def _decode_initializer(self, init: TensorProto) -> np.ndarray | None:
-        return decode_tensor(init, _MAX_INLINE_DECODE)
+        value = decode_tensor(init, _MAX_INLINE_DECODE)
+        if value is None and self.graph.external_data is not None:
+            # The dynamo exporter writes masks and gather indices as external data: read the small ones.
+            value = self.graph.external_data.decode(init)
+        return value
 
     def _all_ones_input(self, tensor: str) -> np.ndarray | None:
         dims = self.dims(tensor)

@@ -14,6 +14,7 @@ import functools
 import math
 from collections.abc import Callable, Iterable, Iterator, KeysView
 from operator import attrgetter
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -200,6 +201,46 @@ def decode_tensor(t: TensorProto, limit: int = SMALL_CONSTANT_LIMIT) -> np.ndarr
 
 _decode_constant = decode_tensor
 
+# Small tensors an exporter wrote to external data (the dynamo exporter puts causal masks, gather indices
+# and rotary tables there): read on demand, bounded, never weights.
+EXTERNAL_READ_LIMIT = 1 << 22  # bytes
+
+
+class ExternalData:
+    """Reads small external-data tensors of one model from the data files in its folder that the loader
+    found there (locations inside the folder only). The loader itself never reads external data; an
+    analysis asks for a value only where it needs one (a mask, a shape), so a model's weights stay unread."""
+
+    __slots__ = ("files", "folder")
+
+    def __init__(self, folder: Path, files: frozenset[str]) -> None:
+        self.folder = folder
+        self.files = files
+
+    def decode(self, t: TensorProto, limit: int = EXTERNAL_READ_LIMIT) -> np.ndarray | None:
+        dtype = _RAW_DTYPES.get(t.data_type)
+        if dtype is None or not _is_external(t):
+            return None
+        length = tensor_element_count(t) * dtype.itemsize
+        if length > limit:
+            return None
+        info = {e.key: e.value for e in t.external_data}
+        location = info.get("location")
+        if location not in self.files:
+            return None
+        try:
+            offset = int(info.get("offset", 0))
+            if int(info.get("length", length)) != length or offset < 0:
+                return None
+            with open(self.folder / location, "rb") as fh:
+                fh.seek(offset)
+                raw = fh.read(length)
+        except (OSError, ValueError):
+            return None
+        if len(raw) != length:
+            return None  # a data file shorter than the model says: unknown, not an error here
+        return np.frombuffer(raw, dtype=dtype).reshape(tuple(t.dims))
+
 
 def _shape_of_type(tp: onnx.TypeProto) -> tuple[int, Shape | None]:
     if not tp.HasField("tensor_type"):
@@ -345,6 +386,8 @@ class Graph:
         self._shape_cache: dict[str, Shape | None] = {}
         self._scalar_cache: dict[str, float | None] = {}
         self.duplicate_outputs: list[str] = []  # tensors written by two nodes: an invalid model
+        # The model's external data files, where present (set by the loader for every graph of the model).
+        self.external_data: ExternalData | None = parent.external_data if parent is not None else None
         self._control_nodes: list[Node] = []  # nodes with bodies (If/Loop/Scan), so walk() skips the rest
         self._declared_input_shapes: dict[str, Shape | None] | None = None
         self._cancel_types: Callable[[], None] = _nothing

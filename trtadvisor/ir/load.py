@@ -23,7 +23,7 @@ from onnx.onnx_cpp2py_export import shape_inference as _cpp_shape_inference
 
 from trtadvisor.errors import ModelLoadError, shown
 from trtadvisor.ir import shape_child
-from trtadvisor.ir.graph import Graph, Shape, TensorType, ValueInfoIndex, tensor_types_of
+from trtadvisor.ir.graph import ExternalData, Graph, Shape, TensorType, ValueInfoIndex, tensor_types_of
 from trtadvisor.ir.nesting import body_depth
 from trtadvisor.safe_io import MODEL_MAX_BYTES, read_regular
 
@@ -162,6 +162,11 @@ def load_model(path: str | os.PathLike[str], shapes: dict[str, Shape] | None = N
     # Only locations inside the model's folder are looked up: whether a file elsewhere exists on
     # this machine is not the model's business (a model in a pull request must not probe a CI runner).
     missing = tuple(f for f in externals if f not in outside and not _exists(file.parent / f))
+    present = frozenset(externals) - frozenset(outside) - frozenset(missing)
+    if present:
+        reader = ExternalData(file.parent, present)
+        for g in graph.walk():
+            g.external_data = reader
     return LoadedModel(
         path=str(file),
         proto=proto,

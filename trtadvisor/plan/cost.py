@@ -325,7 +325,7 @@ class _Pricer:
         graph, shapes = facts.graph, facts.shapes
         count, dims = shapes.count, shapes.dims
         float_bytes = math_.float_bytes
-        eliminated, readers, graph_output = self.eliminated, graph.readers, graph.is_graph_output
+        readers, graph_output = graph.readers, graph.is_graph_output
         # Tensors made inside the layer stay on chip unless read outside it; a tensor read only by
         # the layer's own nodes is recognised by counting (its reader list holds one entry per read).
         inside: set[str] | frozenset[str] = _NOTHING
@@ -360,8 +360,8 @@ class _Pricer:
                         return None
                     out = n
                 here = readers.get(tensor, _NO_READERS)
-                if graph_output(tensor) or (len(here) != internal_reads.get(tensor, 0) and any(
-                        r not in member_set and r.name not in eliminated for r in here)):
+                if graph_output(tensor) or (len(here) != internal_reads.get(tensor, 0) and self._read_outside(
+                        here, member_set, graph)):
                     if n is None:  # an output nobody reads (BatchNormalization's statistics) costs nothing
                         return None
                     written += n * (1 if op == "QuantizeLinear" else float_bytes)
@@ -392,6 +392,44 @@ class _Pricer:
             return None
         return self._time(layer.kind, flops, tensor_flops, cuda_flops, read + written, math_, steps)
 
+    def _read_outside(self, readers: Iterable[Node], members: set[Node] | frozenset[Node], graph: Graph) -> bool:
+        """Whether a tensor with these readers is read outside the layer of ``members``, so the layer writes it
+        to memory: by a layer of its own, or through a node the build removed but whose output is the same
+        data (an Identity, a same-type Cast, a multiplication by one, a no-op reshape) when that output
+        reaches a layer outside or is a network output. A removed node that only computes shapes, or folds
+        at build time, does not make the data leave the layer."""
+        eliminated = self.eliminated
+        for reader in readers:
+            if reader in members:
+                continue
+            if reader.name not in eliminated or self._hands_on(reader, members, graph, 0):
+                return True
+        return False
+
+    def _hands_on(self, node: Node, members: set[Node] | frozenset[Node], graph: Graph, depth: int) -> bool:
+        """Whether what removed ``node`` outputs is read as data by a layer outside ``members`` (or is a
+        network output), looking through further removed nodes."""
+        if depth > _HAND_ON_DEPTH:
+            return False
+        eliminated, shape_inputs = self.eliminated, self.shape_inputs
+        for out in node.outputs:
+            if not out:
+                continue
+            if graph.is_graph_output(out):
+                return True
+            for reader in graph.readers.get(out, _NO_READERS):
+                if reader in members:
+                    continue
+                if reader.name in eliminated:
+                    if self._hands_on(reader, members, graph, depth + 1):
+                        return True
+                    continue
+                skip = shape_inputs.get(reader.op, ())
+                positions = [i for i, name in enumerate(reader.inputs) if name == out]
+                if not positions or any(i not in skip for i in positions):
+                    return True  # read as data, not as a shape (a body's outer-scope read counts as data)
+        return False
+
     def _copy_cost(self, layer: PredictedLayer, concat: Node, facts: _GraphFacts, math_: _Math) -> LayerCost | None:
         """A Concat TensorRT removed, left as the Reformat layer that copies the inputs no layer writes in
         place (plan/passes/concat.py): it reads and writes those inputs once, and nothing else."""
@@ -419,7 +457,7 @@ class _Pricer:
         count = shapes.count
         float_bytes = math_.float_bytes
         weight_bytes = 1 if quantized else float_bytes
-        eliminated, producers = self.eliminated, graph.producers
+        producers = graph.producers
         inside = set(chain.from_iterable(map(_outputs_of, members)))
         member_set = set(members)
         # Which tensors made inside are written out. A region holding most of the graph asks the few nodes
@@ -443,8 +481,9 @@ class _Pricer:
                           sum(filter(None, shapes.counts(list(weights - sizes.keys()))))) * weight_bytes
         rget, graph_outputs = graph.readers.get, graph.outputs
         if complement:
-            readers_outside = [n for n in filterfalse(member_set.__contains__, graph.nodes)
-                               if n.name not in eliminated]
+            # Candidates: what any node outside reads (an eliminated one may hand its input on); the
+            # check below keeps those a layer outside really reads.
+            readers_outside = filterfalse(member_set.__contains__, graph.nodes)
             written = list(inside.intersection(chain.from_iterable(map(_inputs_of, readers_outside))))
         else:
             made = list(inside)
@@ -452,8 +491,8 @@ class _Pricer:
             written = list(compress(made, map(ne, reader_counts, map(reads.__getitem__, made))))
         written += [t for t in graph_outputs if t in inside and t not in written]
         for tensor in written:
-            if tensor and (graph.is_graph_output(tensor) or any(
-                    r not in member_set and r.name not in eliminated for r in rget(tensor, _NO_READERS))):
+            if tensor and (graph.is_graph_output(tensor) or self._read_outside(
+                    rget(tensor, _NO_READERS), member_set, graph)):
                 n = count(tensor)
                 if n is None:
                     return None
@@ -523,6 +562,7 @@ class _Pricer:
 
 
 _LARGE = 64  # members from which a layer is summed with set operations
+_HAND_ON_DEPTH = 16  # removed nodes in a row that _hands_on looks through
 _PLAIN, _MATRIX, _POOL, _PER_INPUT, _RECURRENT = range(5)
 _MATRIX_ROLES = (_MATRIX, _RECURRENT)
 _NOTHING: frozenset[str] = frozenset()

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trtadvisor.advice.notes import AdviceNotes, JudgedSite
-from trtadvisor.analysis.cache import analysis_scope
+from trtadvisor.analysis.cache import analysis_scope, forget
 from trtadvisor.analysis.static_shapes import complete_static_shapes
 from trtadvisor.analysis.strong_typing import settle_typing
 from trtadvisor.config import EMPTY, Config, apply_config, find_config, load_config
@@ -137,6 +137,7 @@ def audit(path: str | os.PathLike[str], *, trt: str | None = None, sm: str | Non
             # for the advice and the cost model. Where it found some, the plan runs again with them: a
             # Shape of a tensor now static folds at build time, and so does what only it feeds.
             if complete_static_shapes(model.proto, model.graph, book.ops.shape_inputs):
+                forget(model.graph)  # the analyses the plan shared were made with the old shapes
                 prediction = plan_graph(model.graph, target, book, types)
             findings = list(prediction.findings)
             notes = AdviceNotes()

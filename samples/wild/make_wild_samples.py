@@ -545,6 +545,62 @@ def save_with_int_file(model: onnx.ModelProto, name: str) -> Path:
     return path
 
 
+@builder("clip_text_causal")
+def clip_text_causal() -> onnx.ModelProto:
+    """transformers ``CLIPTextModel`` (2 layers, hidden 128, 4 heads x 32, FFN 256, vocabulary 1000), only
+    ``input_ids`` [1,16] (no ``attention_mask``: CLIP's text encoder then applies its causal mask alone),
+    TorchScript exporter, opset 17, outputs ``last_hidden_state`` and ``pooler_output``. The exporter
+    builds the causal mask from ``Shape(input_ids)``: the token ids shape the mask, their values do not.
+    """
+    import torch
+    import transformers
+
+    torch.manual_seed(0)
+    config = transformers.CLIPTextConfig(num_hidden_layers=2, hidden_size=128, num_attention_heads=4,
+                                         intermediate_size=256, vocab_size=1000)  # SDPA attention (default)
+    net = transformers.CLIPTextModel(config).eval()
+
+    class Text(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, input_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            out = self.net(input_ids=input_ids)
+            return out.last_hidden_state, out.pooler_output
+
+    return torchscript_export(Text().eval(), (torch.randint(0, 1000, (1, 16)),), 17, input_names=["input_ids"],
+                              output_names=["last_hidden_state", "pooler_output"])
+
+
+@builder("vitmae_random_masking")
+def vitmae_random_masking() -> onnx.ModelProto:
+    """transformers ``ViTMAEModel`` (2 layers, hidden 128, 4 heads x 32, FFN 256, image 64, patch 16:
+    16 patches, mask ratio 0.75 keeps 4, plus the CLS token: 5 tokens), TorchScript exporter, opset 17,
+    ``pixel_values`` [1,3,64,64]. The random masking (``RandomUniformLike``, ``TopK`` as argsort,
+    ``GatherElements``) makes the kept length a computed shape, and the Q/K/V views are written
+    ``view(*input_shape, -1, head_size)``: the head count is known only once the shapes are.
+    """
+    import torch
+    import transformers
+
+    torch.manual_seed(0)
+    config = transformers.ViTMAEConfig(num_hidden_layers=2, hidden_size=128, num_attention_heads=4,
+                                       intermediate_size=256, image_size=64, patch_size=16)
+    net = transformers.ViTMAEModel(config).eval()
+
+    class Hidden(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+            return self.net(pixel_values=pixel_values).last_hidden_state
+
+    return torchscript_export(Hidden().eval(), (torch.randn(1, 3, 64, 64),), 17, input_names=["pixel_values"],
+                              output_names=["last_hidden_state"])
+
+
 class _SpeechRecognizer:
     """A speech-style recurrent acoustic model: 40 mel features per frame, two GRU layers of 128, a
     bidirectional LSTM of 64 per direction, and a linear layer to 29 characters."""

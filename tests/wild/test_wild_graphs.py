@@ -294,3 +294,24 @@ def test_causal_mask_read_from_the_external_data_next_to_the_model(tmp_path) -> 
     sites = find_attention_sites(load_model(alone).graph)
     assert [s.causal for s in sites] == [None, None]
     assert all(any("external" in note for note in s.notes) for s in sites)
+
+
+def test_token_ids_that_only_shape_a_causal_mask_are_no_padding_mask() -> None:
+    """CLIP's text encoder without an attention_mask applies its causal mask alone; the TorchScript export
+    builds it from Shape(input_ids). The ids shape the mask, their values never reach it: the mask is
+    causal, and the sites name no mask input."""
+    from trtadvisor.analysis.attention_sites import find_attention_sites
+    from trtadvisor.ir.load import load_model
+
+    sites = find_attention_sites(load_model(WILD / "clip_text_causal.onnx").graph)
+    assert [(s.causal, s.mask, s.mask_inputs) for s in sites] == [(True, "causal", ())] * 2
+
+
+def test_attention_of_a_model_whose_shapes_completion_found_is_judged_with_them() -> None:
+    """ViT-MAE (2 layers, 4 heads x 32) on 64x64 with patch 16: 16 patches, mask ratio 0.75 keeps 4, plus
+    CLS, so every site attends over 5 tokens. The kept length is computed (random masking), so ONNX's
+    inference leaves the first layer's head count unknown until the static shapes are completed; the
+    attention sites must be judged with the completed shapes, not the ones the plan first saw."""
+    result = audit(WILD / "vitmae_random_masking.onnx", trt="10.8", sm="90")
+    assert [(a.site.num_heads, a.site.head_size, a.site.seq_q, a.site.seq_kv) for a in result.attention] == \
+        [(4, 32, 5, 5)] * 2

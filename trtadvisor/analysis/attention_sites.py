@@ -611,7 +611,7 @@ class _MaskAnalysis:
         shapes: list[Dims | None] = []
         blocked_below = self.finder.blocked_below
         for term in self.terms:
-            cone = _Cone(self.graph, term.tensor)
+            cone = _Cone(self.graph, term.tensor, through_shape=False)  # a shape is no mask input
             inputs.extend(i for i in cone.inputs if i not in inputs)
             structural_causal = structural_causal or cone.trilu or cone.range_compare
             shapes.append(self.values.dims(term.tensor))

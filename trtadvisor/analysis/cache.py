@@ -50,3 +50,12 @@ def memoized(graph: Graph, key: str, compute: Callable[[], T]) -> T:
     if entry is None or entry[0] is not graph:
         entry = results[(id(graph), key)] = (graph, compute())
     return entry[1]  # type: ignore[no-any-return]
+
+
+def forget(graph: Graph) -> None:
+    """Drop every analysis of ``graph`` from the current scope: its shapes changed (static-shape completion),
+    so what was derived from the old ones is computed again when next asked for."""
+    results = _SCOPE.get()
+    if results:
+        for key in [key for key, (owner, _) in results.items() if owner is graph]:
+            del results[key]

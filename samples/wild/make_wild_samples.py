@@ -601,6 +601,32 @@ def vitmae_random_masking() -> onnx.ModelProto:
                               output_names=["last_hidden_state"])
 
 
+@builder("fasterrcnn_mbv3_320")
+def fasterrcnn_mbv3_320() -> onnx.ModelProto:
+    """torchvision ``fasterrcnn_mobilenet_v3_large_320_fpn(weights=None, weights_backbone=None)`` in eval
+    mode, TorchScript exporter, opset 17, one image [1,3,320,320] (input ``images``), outputs the first
+    image's ``boxes``, ``scores`` and ``labels`` (the dynamo exporter does not export it). The RPN's
+    AnchorGenerator builds its grid with INT32 ``Range`` over sizes computed from the feature maps' shapes;
+    then NMS, ``RoiAlign`` (MultiScaleRoIAlign) and an ``If``.
+    """
+    import torch
+    import torchvision
+
+    class FirstImage(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = torchvision.models.detection.fasterrcnn_mobilenet_v3_large_320_fpn(
+                weights=None, weights_backbone=None).eval()
+
+        def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            found = self.net(images)[0]
+            return found["boxes"], found["scores"], found["labels"]
+
+    torch.manual_seed(0)
+    return torchscript_export(FirstImage().eval(), (torch.randn(1, 3, 320, 320),), 17, input_names=["images"],
+                              output_names=["boxes", "scores", "labels"])
+
+
 class _SpeechRecognizer:
     """A speech-style recurrent acoustic model: 40 mel features per frame, two GRU layers of 128, a
     bidirectional LSTM of 64 per direction, and a linear layer to 29 characters."""

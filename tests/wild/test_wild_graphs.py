@@ -315,3 +315,12 @@ def test_attention_of_a_model_whose_shapes_completion_found_is_judged_with_them(
     result = audit(WILD / "vitmae_random_masking.onnx", trt="10.8", sm="90")
     assert [(a.site.num_heads, a.site.head_size, a.site.seq_q, a.site.seq_kv) for a in result.attention] == \
         [(4, 32, 5, 5)] * 2
+
+
+def test_rpn_anchor_grid_folds_at_build_time() -> None:
+    """torchvision Faster R-CNN (MobileNet-v3 FPN, 320x320): the RPN's AnchorGenerator computes its grid
+    from the feature maps' sizes only (INT32 Range, Reshape, Expand): with a static input it is a build-time
+    constant, so no predicted layer is made of its nodes."""
+    result = audit(WILD / "fasterrcnn_mbv3_320.onnx", trt="10.8", sm="90")
+    anchors = [layer.name for layer in result.prediction.layers if any("/anchor_generator/" in n for n in layer.nodes)]
+    assert anchors == []

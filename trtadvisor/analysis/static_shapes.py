@@ -67,7 +67,10 @@ def _evaluable(values: GraphValues, tensors: list[str], done: dict[str, np.ndarr
             continue
         value = values.value(tensor)
         if value is not None and value.dtype.kind in "iu" and value.size <= _MAX_SHAPE_ELEMENTS:
-            found[tensor] = value.astype(np.int64)
+            # In the tensor's own type: a Range over INT32 bounds (torchvision's anchor grid) infers
+            # nothing when one bound arrives as INT64.
+            declared = values.graph.dtype(tensor)
+            found[tensor] = value.astype(np.int32 if declared == onnx.TensorProto.INT32 else np.int64)
     return found
 
 

@@ -312,21 +312,22 @@ def test_a_large_region_costs_what_its_nodes_cost_one_by_one(sample: str, monkey
 
 
 def test_a_layer_writes_what_reaches_the_next_layer_through_a_removed_node(tmp_path: Path) -> None:
-    """Conv -> Identity -> Softmax: TensorRT removes the Identity, so the convolution writes its output for the
+    """Conv -> Identity x 20 -> Softmax: TensorRT removes the Identities, so the convolution writes its output for the
     Softmax to read. The convolution's bytes are its input, its weights and that output, each once, in FP16
-    (a 16-channel 32x32 map, 16x16x3x3 weights); before, the removed Identity hid the write."""
+    (a 16-channel 32x32 map, 16x16x3x3 weights); before, the removed Identities hid the write."""
     import numpy as np
 
     weight = onnx.numpy_helper.from_array(np.zeros((16, 16, 3, 3), np.float32), "w")
-    nodes = [onnx.helper.make_node("Conv", ["x", "w"], ["c"], name="conv", pads=[1, 1, 1, 1]),
-             onnx.helper.make_node("Identity", ["c"], ["i"], name="identity"),
-             onnx.helper.make_node("Softmax", ["i"], ["y"], name="softmax", axis=1)]
+    chain = 20  # removed nodes in a row: each is looked through
+    nodes = [onnx.helper.make_node("Conv", ["x", "w"], ["i0"], name="conv", pads=[1, 1, 1, 1]),
+             *(onnx.helper.make_node("Identity", [f"i{k}"], [f"i{k + 1}"], name=f"identity{k}") for k in range(chain)),
+             onnx.helper.make_node("Softmax", [f"i{chain}"], ["y"], name="softmax", axis=1)]
     x, y = (onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, [1, 16, 32, 32]) for name in "xy")
     graph = onnx.helper.make_graph(nodes, "conv_identity_softmax", [x], [y], [weight])
     path = tmp_path / "conv_identity_softmax.onnx"
     onnx.save(onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)]), path)
     result = audit(path, gpu="a100", precision="fp16", trt=WEAK_TRT)
     by_name = {layer.name: cost for layer, cost in zip(result.prediction.layers, result.cost.layers, strict=True)}
-    assert "identity" in result.prediction.eliminated
+    assert {f"identity{k}" for k in range(chain)} <= set(result.prediction.eliminated)
     activation, weights = 16 * 32 * 32, 16 * 16 * 3 * 3
     assert by_name["conv"] is not None and by_name["conv"].bytes == 2 * (activation + weights + activation)

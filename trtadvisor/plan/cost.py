@@ -402,32 +402,32 @@ class _Pricer:
         for reader in readers:
             if reader in members:
                 continue
-            if reader.name not in eliminated or self._hands_on(reader, members, graph, 0):
+            if reader.name not in eliminated or self._hands_on(reader, members, graph):
                 return True
         return False
 
-    def _hands_on(self, node: Node, members: set[Node] | frozenset[Node], graph: Graph, depth: int) -> bool:
+    def _hands_on(self, node: Node, members: set[Node] | frozenset[Node], graph: Graph) -> bool:
         """Whether what removed ``node`` outputs is read as data by a layer outside ``members`` (or is a
-        network output), looking through further removed nodes."""
-        if depth > _HAND_ON_DEPTH:
-            return False
+        network output), looking through further removed nodes (each once: a hostile graph can fan out)."""
         eliminated, shape_inputs = self.eliminated, self.shape_inputs
-        for out in node.outputs:
-            if not out:
-                continue
-            if graph.is_graph_output(out):
-                return True
-            for reader in graph.readers.get(out, _NO_READERS):
-                if reader in members:
+        pending, seen = [node], {node}
+        while pending:
+            for out in pending.pop().outputs:
+                if not out:
                     continue
-                if reader.name in eliminated:
-                    if self._hands_on(reader, members, graph, depth + 1):
-                        return True
-                    continue
-                skip = shape_inputs.get(reader.op, ())
-                positions = [i for i, name in enumerate(reader.inputs) if name == out]
-                if not positions or any(i not in skip for i in positions):
-                    return True  # read as data, not as a shape (a body's outer-scope read counts as data)
+                if graph.is_graph_output(out):
+                    return True
+                for reader in graph.readers.get(out, _NO_READERS):
+                    if reader in members or reader in seen:
+                        continue
+                    if reader.name in eliminated:
+                        seen.add(reader)
+                        pending.append(reader)
+                        continue
+                    skip = shape_inputs.get(reader.op, ())
+                    positions = [i for i, name in enumerate(reader.inputs) if name == out]
+                    if not positions or any(i not in skip for i in positions):
+                        return True  # read as data, not as a shape (a body's outer-scope read counts as data)
         return False
 
     def _copy_cost(self, layer: PredictedLayer, concat: Node, facts: _GraphFacts, math_: _Math) -> LayerCost | None:
@@ -562,7 +562,6 @@ class _Pricer:
 
 
 _LARGE = 64  # members from which a layer is summed with set operations
-_HAND_ON_DEPTH = 16  # removed nodes in a row that _hands_on looks through
 _PLAIN, _MATRIX, _POOL, _PER_INPUT, _RECURRENT = range(5)
 _MATRIX_ROLES = (_MATRIX, _RECURRENT)
 _NOTHING: frozenset[str] = frozenset()

@@ -138,7 +138,7 @@ def _matrix_work(node: Node, shape: Callable[[str], Shape | None], math_: _Math)
         x = shape(node.input(0))
         if _count(w) is None or len(w) < 3 or _count(x) is None:
             return None
-        group = int(node.attr("group", 1) or 1)
+        group = _group(node, x, w, out_shape)
         window = math.prod(w[2:])  # type: ignore[arg-type]
         if op == "Conv":
             per_group_in, per_group_out = int(w[1]), int(w[0]) // group  # type: ignore[arg-type]
@@ -165,6 +165,17 @@ def _matrix_work(node: Node, shape: Callable[[str], Shape | None], math_: _Math)
         per_group_out = out_shape[-1] if out_shape and type(out_shape[-1]) is int else 1  # type: ignore[assignment]
         flops = 2 * out * reduce
     return _on_cores(flops, per_group_in, per_group_out, math_)
+
+
+def _group(node: Node, x: Shape, w: Shape, out: Shape | None) -> int:
+    """A convolution's group count, read off its channels where the shapes give it (ONNX: input channels =
+    group x weight dim 1 for Conv; output channels = group x weight dim 1 for ConvTranspose), so pricing
+    thousands of convolutions decodes no attributes; the attribute where the channels do not tell."""
+    channels = (x[1] if len(x) > 1 else None) if node.op == "Conv" else (out[1] if out and len(out) > 1 else None)
+    per_group = w[1]
+    if type(channels) is int and type(per_group) is int and per_group > 0 and channels % per_group == 0:
+        return channels // per_group
+    return int(node.attr("group", 1) or 1)
 
 
 def _on_cores(flops: int, per_group_in: int, per_group_out: int, math_: _Math) -> _NodeWork | None:

@@ -21,7 +21,7 @@ from trtadvisor.knowledge.findings import Finding, sort_findings
 from trtadvisor.knowledge.rulebook import RuleBook, default_rulebook
 from trtadvisor.knowledge.target import Target, make_target
 from trtadvisor.plan.context import Prediction
-from trtadvisor.plan.cost import CostEstimate, cost_missed_fusions, estimate_costs
+from trtadvisor.plan.cost import CostEstimate, cost_missed_fusions, estimate_costs, reformat_costs
 from trtadvisor.plan.pipeline import plan_graph
 from trtadvisor.plan.schedule import Schedule
 
@@ -60,7 +60,7 @@ class AuditResult:
     schedule: Schedule | None = None  # audit --schedule: critical path, what auxiliary streams could overlap
     attention: tuple[JudgedSite, ...] | None = None
     quantization: dict[str, Any] | None = None
-    reformats: list[dict[str, str]] | None = None
+    reformats: list[dict[str, Any]] | None = None
     patterns: list[dict[str, Any]] | None = None  # every recognised pattern instance {pattern, nodes, layer}
     engine: EngineEvidence | None = None
     baseline: BaselineUse | None = None
@@ -143,6 +143,10 @@ def audit(path: str | os.PathLike[str], *, trt: str | None = None, sm: str | Non
             notes = AdviceNotes()
             findings.extend(advise(model, target, book, prediction, notes))
             cost = estimate_costs(model.graph, prediction, target, book)
+            if notes.reformats and not target.strong:  # boundary reformats are layers the plan does not list
+                for entry, priced in zip(notes.reformats, reformat_costs(notes.reformats, model.graph, target, book),
+                                         strict=True):
+                    entry["cost"] = None if priced is None else priced.to_json()
             findings = cost_missed_fusions(findings, model.graph, prediction, cost, target, book)
             command = trtexec_command(model, target, book)
             profile = profiling_command(model, target, book)

@@ -331,3 +331,19 @@ def test_a_layer_writes_what_reaches_the_next_layer_through_a_removed_node(tmp_p
     assert {f"identity{k}" for k in range(chain)} <= set(result.prediction.eliminated)
     activation, weights = 16 * 32 * 32, 16 * 16 * 3 * 3
     assert by_name["conv"] is not None and by_name["conv"].bytes == 2 * (activation + weights + activation)
+
+
+def test_boundary_reformats_cost_one_read_and_one_write() -> None:
+    """A weakly typed FP16 build of ResNet-18 (batch 32) converts its FP32 input and output at the boundary
+    (the real A100 FP16 engine has both layers: 'Reformatting CopyNode for Input Tensor 0 to Conv_0 + Relu_1'
+    and '... Output Tensor 0 to reshape_after_Gemm_48'): each costs one read in FP32 and one write in FP16 (or
+    back) of the tensor, 32x3x224x224 images in and 32x1000 logits out. Strongly typed, the network keeps its
+    declared types and no boundary reformat is priced."""
+    weak = audit(RESNET, gpu="a100", precision="fp16", trt=WEAK_TRT)
+    by_at = {entry["at"]: entry for entry in weak.reformats or []}
+    assert by_at["input"]["cost"]["bytes"] == 32 * 3 * 224 * 224 * (4 + 2)
+    assert by_at["output"]["cost"]["bytes"] == 32 * 1000 * (2 + 4)
+    assert all(entry["cost"]["bound"] == "memory" and entry["cost"]["ms"] > 0 for entry in by_at.values())
+    jsonschema.validate(report_dict(weak), json.loads((REPO / "trtadvisor" / "schema" / "report-v1.json").read_text()))
+    strong = audit(RESNET, gpu="a100")
+    assert all("cost" not in entry for entry in strong.reformats or [])

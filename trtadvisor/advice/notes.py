@@ -27,5 +27,5 @@ class JudgedSite:
 class AdviceNotes:
     attention: tuple[JudgedSite, ...] | None = None  # every attention site and its verdict
     quantization: dict[str, Any] | None = None        # Q/DQ coverage (advice/qdq.quantization_coverage)
-    reformats: list[dict[str, str]] | None = None     # the boundary reformats the target will have
+    reformats: list[dict[str, Any]] | None = None     # the boundary reformats the target will have (and their cost)
     patterns: list[dict[str, object]] | None = None   # every recognised pattern instance (advice/patterns)

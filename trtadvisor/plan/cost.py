@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from itertools import chain, compress, filterfalse, repeat
 from operator import attrgetter, ne, not_
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from onnx import TensorProto
 
@@ -660,6 +660,32 @@ def _element_bytes(graph: Graph, tensor: str, producer: Node | None, weight: boo
     if weight:
         return 1 if quantized or graph.dtype(tensor) in _INT8_TYPES else float_bytes
     return float_bytes
+
+
+# Bytes per element of the types a boundary reformat converts between (advice/reformats.py names them).
+_TYPE_BYTES = {"fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2, "int8": 1, "fp8": 1}
+
+
+def reformat_costs(reformats: Sequence[dict[str, Any]], graph: Graph, target: Target,
+                   book: RuleBook) -> list[LayerCost | None]:
+    """The cost of each boundary reformat a weakly typed reduced-precision build adds (advice/reformats.py):
+    it reads the network input or output in one type and writes it in the other, once, at the memory
+    roofline of a 'reformat' layer. None where the tensor's shape is unknown or the GPU has no figures."""
+    gpu = gpu_perf(book, target)
+    if gpu is None:
+        return [None] * len(reformats)
+    perf = perf_book(book)
+    rate = gpu.bandwidth_gbs * 1e9 * perf.kind_efficiency("reformat").memory
+    costs: list[LayerCost | None] = []
+    for entry in reformats:
+        count = _count(graph.shape(str(entry.get("tensor", ""))))
+        width = _TYPE_BYTES.get(str(entry.get("from"))), _TYPE_BYTES.get(str(entry.get("to")))
+        if count is None or None in width:
+            costs.append(None)
+            continue
+        traffic = count * (width[0] + width[1])  # type: ignore[operator]
+        costs.append(LayerCost(0, traffic, 1e3 * traffic / rate + perf.overhead_ms, "memory"))
+    return costs
 
 
 def extra_pass_cost(tensors: Iterable[str], graph: Graph, target: Target, book: RuleBook,

@@ -345,5 +345,7 @@ def predicted_time_text(result: Any) -> str | None:
     if total is None:
         return f"unknown on {gpu}: no layer has fully known shapes (give --shapes)"
     unknown = f"; {estimate.unknown} layers with unknown shapes not counted" if estimate.unknown else ""
+    priced = [f["cost"]["ms"] for f in getattr(result, "reformats", None) or () if isinstance(f.get("cost"), dict)]
+    boundary = f", plus {sum(priced):.3f} ms of boundary reformats" if priced else ""
     return (f"{total:.3f} ms on {gpu} {estimate.precision.upper()} (sum of per-layer roofline estimates, "
-            f"before any build{unknown})")
+            f"before any build{unknown}){boundary}")

@@ -301,9 +301,15 @@ class RichFormatter:
 _REFORMATS_SHOWN = 4  # a detector's post-processing has dozens of casts: the panel names a few
 
 
-def reformats_text(reformats: list[dict[str, str]]) -> str:
-    """The first few conversions, then how many more and of which kinds (JSON lists every one)."""
-    shown = [f"{f['from'].upper()}->{f['to'].upper()} at {f['at']} '{f['tensor']}'"
+def _reformat_ms(reformat: dict[str, Any]) -> str:
+    cost = reformat.get("cost")
+    return f" ({cost['ms']:.3f} ms)" if isinstance(cost, dict) else ""
+
+
+def reformats_text(reformats: list[dict[str, Any]]) -> str:
+    """The first few conversions (with their predicted time where priced), then how many more and of which
+    kinds (JSON lists every one)."""
+    shown = [f"{f['from'].upper()}->{f['to'].upper()} at {f['at']} '{f['tensor']}'{_reformat_ms(f)}"
              for f in reformats[:_REFORMATS_SHOWN]]
     rest = reformats[_REFORMATS_SHOWN:]
     if rest:

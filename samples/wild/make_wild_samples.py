@@ -627,6 +627,39 @@ def fasterrcnn_mbv3_320() -> onnx.ModelProto:
                               output_names=["boxes", "scores", "labels"])
 
 
+@builder("detr_resnet_tiny")
+def detr_resnet_tiny() -> onnx.ModelProto:
+    """transformers ``DetrForObjectDetection`` with a small transformers ResNet backbone (depths 1-1-1-1,
+    widths 16-32-64-128, no timm, no pretrained weights), d_model 64, 1 encoder and 1 decoder layer, 4
+    heads, 20 queries; TorchScript exporter, opset 17, ``pixel_values`` [1,3,128,128] (no ``pixel_mask``:
+    DETR makes an all-ones mask itself and shrinks it to the feature map with ``interpolate``, a
+    ``Resize``). Outputs ``logits`` and ``pred_boxes`` (the dynamo exporter does not export it).
+    """
+    import torch
+    import transformers
+
+    torch.manual_seed(0)
+    backbone = {"model_type": "resnet", "depths": [1, 1, 1, 1], "hidden_sizes": [16, 32, 64, 128],
+                "embedding_size": 16, "out_features": ["stage4"]}
+    config = transformers.DetrConfig(use_timm_backbone=False, use_pretrained_backbone=False, backbone_config=backbone,
+                                     d_model=64, encoder_layers=1, decoder_layers=1, encoder_attention_heads=4,
+                                     decoder_attention_heads=4, encoder_ffn_dim=128, decoder_ffn_dim=128,
+                                     num_queries=20)
+    net = transformers.DetrForObjectDetection(config).eval()
+
+    class Boxes(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            out = self.net(pixel_values=pixel_values)
+            return out.logits, out.pred_boxes
+
+    return torchscript_export(Boxes().eval(), (torch.randn(1, 3, 128, 128),), 17, input_names=["pixel_values"],
+                              output_names=["logits", "pred_boxes"])
+
+
 class _SpeechRecognizer:
     """A speech-style recurrent acoustic model: 40 mel features per frame, two GRU layers of 128, a
     bidirectional LSTM of 64 per direction, and a linear layer to 29 characters."""

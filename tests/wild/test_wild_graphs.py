@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 
+import numpy as np
 import onnx
 import pytest
 
@@ -324,3 +325,29 @@ def test_rpn_anchor_grid_folds_at_build_time() -> None:
     result = audit(WILD / "fasterrcnn_mbv3_320.onnx", trt="10.8", sm="90")
     anchors = [layer.name for layer in result.prediction.layers if any("/anchor_generator/" in n for n in layer.nodes)]
     assert anchors == []
+
+
+def test_an_unevaluated_mask_is_not_blamed_on_absent_external_data(tmp_path) -> None:
+    """DETR builds its all-ones pixel mask itself and shrinks it with interpolate (a Resize), which the audit
+    does not evaluate: the encoder self-attention and the decoder's cross-attention have a mask of unknown
+    causality. With the weights absent, the note may say external data; with every tensor in the file
+    (written inline here, zeros: the values play no part), it must not."""
+    from onnx import numpy_helper
+
+    from trtadvisor.analysis.attention_sites import find_attention_sites
+    from trtadvisor.ir.load import load_model
+
+    path = WILD / "detr_resnet_tiny.onnx"
+    model = onnx.load(path, load_external_data=False)
+    tensors = list(model.graph.initializer) + [a.t for n in model.graph.node for a in n.attribute if a.name == "value"]
+    for t in tensors:
+        if t.data_location == onnx.TensorProto.EXTERNAL:
+            zeros = numpy_helper.from_array(
+                np.zeros(tuple(t.dims), onnx.helper.tensor_dtype_to_np_dtype(t.data_type)), t.name)
+            t.CopyFrom(zeros)
+    inline = tmp_path / "detr_inline.onnx"
+    onnx.save(model, inline)
+    for file, external in ((path, True), (inline, False)):
+        unknown = [s for s in find_attention_sites(load_model(file).graph) if s.causal is None]
+        assert len(unknown) == 2  # encoder self-attention, decoder cross-attention (both read the pixel mask)
+        assert all(any(("external data" in n) == external for n in s.notes) for s in unknown), file

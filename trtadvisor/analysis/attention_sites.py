@@ -606,6 +606,7 @@ class _MaskAnalysis:
         unknown_blocking = False
         bias = False
         structural_causal = False
+        external = False
         inputs: list[str] = []
         notes: list[str] = []
         shapes: list[Dims | None] = []
@@ -614,6 +615,7 @@ class _MaskAnalysis:
             cone = _Cone(self.graph, term.tensor, through_shape=False)  # a shape is no mask input
             inputs.extend(i for i in cone.inputs if i not in inputs)
             structural_causal = structural_causal or cone.trilu or cone.range_compare
+            external = external or cone.external
             shapes.append(self.values.dims(term.tensor))
             value = self.values.value(term.tensor)
             if value is None:
@@ -638,7 +640,9 @@ class _MaskAnalysis:
         label = self._label(inputs, causal, blocked_parts, unknown_blocking)
         extent, shape = self._extent(shapes)
         if unknown_blocking:
-            notes.append("part of the mask is a constant whose values are not in the file (external data)")
+            notes.append("part of the mask is a constant whose values are not in the file (external data)"
+                         if external else "part of the mask is computed by ops whose values the audit does not "
+                         "evaluate (its causality is not guessed)")
         return _MaskFacts(causal, label, extent, shape, bias, tuple(inputs), notes)
 
     def _blocked(self, how: str, value: np.ndarray) -> np.ndarray | None:
@@ -721,6 +725,7 @@ class _Cone:
         self.trilu = False
         self.range_compare = False
         self.weight_gather = False
+        self.external = False  # an initializer whose values are in an external file that cannot be read
         seen = {tensor}
         frontier = [tensor]
         while frontier and len(seen) < _CONE_LIMIT:
@@ -730,7 +735,12 @@ class _Cone:
                 if node is None:
                     if graph.is_graph_input(name):
                         self.inputs.append(name)
+                    elif not self.external:
+                        self.external = _unreadable_external(graph, graph.initializers.get(name))
                     continue
+                if node.op == "Constant" and not self.external:
+                    value = node.attr("value")  # a Constant's tensor can be external data too
+                    self.external = isinstance(value, TensorProto) and _unreadable_external(graph, value)
                 if node.op == "Trilu":
                     self.trilu = True
                 elif node.op in ("Less", "LessOrEqual", "Greater", "GreaterOrEqual"):
@@ -745,6 +755,12 @@ class _Cone:
                         seen.add(inp)
                         nxt.append(inp)
             frontier = nxt
+
+
+def _unreadable_external(graph: Graph, tensor: TensorProto | None) -> bool:
+    if tensor is None or tensor.data_location != TensorProto.EXTERNAL:
+        return False
+    return graph.external_data is None or graph.external_data.decode(tensor) is None
 
 
 def _crossed(graph: Graph, node: Node) -> bool:

@@ -28,6 +28,8 @@ from onnx import TensorProto, helper
 
 REPO = Path(__file__).resolve().parents[2]
 BASE_MODEL = REPO / "samples" / "cnn" / "resnet18.dynamo.opset18.onnx"
+# Phi, dynamo export: its causal mask and gather indices are external data, in a small '.ints' file.
+EXTERNAL_MASK_MODEL = REPO / "samples" / "wild" / "phi_dynamo_external_mask.onnx"
 MEMORY_LIMIT = 2 << 30   # RLIMIT_AS of every CLI run: the "2 GB"
 TIME_LIMIT_S = 60.0
 
@@ -524,6 +526,17 @@ def catalogue(tmp: Path) -> list[Case]:
     audit("external_outside", external_location(tmp / "ext_out.onnx", "../../../../etc/passwd"))
     audit("external_absolute", external_location(tmp / "ext_abs.onnx", "/etc/shadow"))
     audit("external_nul", external_location(tmp / "ext_nul.onnx", "a\x00b.data"))
+    # A model whose small external tensors (the attention mask the analysis reads) are in a file that is
+    # not a regular file: a FIFO must not hang the audit, a device must not feed it endless bytes.
+    for kind in ("fifo", "dir", "zero"):
+        folder = tmp / f"ext_mask_{kind}"
+        folder.mkdir()
+        masked = _save(EXTERNAL_MASK_MODEL.read_bytes(), folder / EXTERNAL_MASK_MODEL.name)
+        data = folder / (EXTERNAL_MASK_MODEL.name + ".ints")
+        special = _special(kind, data)
+        if special is not None and special != data:
+            os.symlink(special, data)
+        audit(f"external_mask_{kind}", masked, codes=(0, 1))
     trunc = _save(BASE_MODEL.read_bytes()[:20_000], tmp / "truncated.onnx")
     audit("truncated_model", trunc, codes=(2,))
     odd = tmp / "m\udcff.onnx"

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import functools
 import math
+import os
+import stat
 from collections.abc import Callable, Iterable, Iterator, KeysView
 from operator import attrgetter
 from pathlib import Path
@@ -232,14 +234,28 @@ class ExternalData:
             offset = int(info.get("offset", 0))
             if int(info.get("length", length)) != length or offset < 0:
                 return None
-            with open(self.folder / location, "rb") as fh:
-                fh.seek(offset)
-                raw = fh.read(length)
+            raw = _read_regular_at(self.folder / location, offset, length)
         except (OSError, ValueError):
+            return None
+        if raw is None:
             return None
         if len(raw) != length:
             return None  # a data file shorter than the model says: unknown, not an error here
         return np.frombuffer(raw, dtype=dtype).reshape(tuple(t.dims))
+
+
+def _read_regular_at(path: Path, offset: int, length: int) -> bytes | None:
+    """``length`` bytes at ``offset`` of the regular file at ``path``; None for anything else. Opened without
+    blocking and checked on the open descriptor: a FIFO or a device named as a data file must not hang the
+    audit or feed it endless bytes."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        os.lseek(fd, offset, os.SEEK_SET)
+        return os.read(fd, length)
+    finally:
+        os.close(fd)
 
 
 def _shape_of_type(tp: onnx.TypeProto) -> tuple[int, Shape | None]:

@@ -25,7 +25,7 @@ from trtadvisor.errors import ModelLoadError, shown
 from trtadvisor.ir import shape_child
 from trtadvisor.ir.graph import ExternalData, Graph, Shape, TensorType, ValueInfoIndex, tensor_types_of
 from trtadvisor.ir.nesting import body_depth
-from trtadvisor.safe_io import MODEL_MAX_BYTES, read_regular
+from trtadvisor.safe_io import MODEL_MAX_BYTES, is_regular, read_regular
 
 # Graph levels (main graph = 1) that protobuf's recursion limit lets through: upb stops at 100 nested
 # messages and every body level is three (GraphProto -> NodeProto -> AttributeProto); measured 32.
@@ -162,7 +162,8 @@ def load_model(path: str | os.PathLike[str], shapes: dict[str, Shape] | None = N
     # Only locations inside the model's folder are looked up: whether a file elsewhere exists on
     # this machine is not the model's business (a model in a pull request must not probe a CI runner).
     missing = tuple(f for f in externals if f not in outside and not _exists(file.parent / f))
-    present = frozenset(externals) - frozenset(outside) - frozenset(missing)
+    present = frozenset(f for f in externals if f not in outside and f not in missing
+                        and is_regular(file.parent / f))  # a FIFO or device is never read
     if present:
         reader = ExternalData(file.parent, present)
         for g in graph.walk():

@@ -660,6 +660,28 @@ def detr_resnet_tiny() -> onnx.ModelProto:
                               output_names=["logits", "pred_boxes"])
 
 
+@builder("coatnet_nano.dynamo")
+def coatnet_nano_dynamo() -> onnx.ModelProto:
+    """timm ``coatnet_nano_rw_224`` (random weights), [1,3,224,224], dynamo exporter, opset 18: its
+    transformer stages gather a relative-position bias with an INT64 index buffer, which the exporter
+    writes as an initializer read by an ``Unsqueeze``. Saved structure-only, so that index is external
+    data (as it is in any export with ``external_data=True`` once it passes the size threshold).
+    """
+    import tempfile
+
+    import timm
+    import torch
+
+    torch.manual_seed(0)
+    net = timm.create_model("coatnet_nano_rw_224").eval()
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        path = Path(tmp) / "coatnet.onnx"
+        torch.onnx.export(net, (torch.randn(1, 3, 224, 224),), path, dynamo=True, opset_version=18,
+                          external_data=True, input_names=["input"], output_names=["logits"])
+        return onnx.load(path)
+
+
 class _SpeechRecognizer:
     """A speech-style recurrent acoustic model: 40 mel features per frame, two GRU layers of 128, a
     bidirectional LSTM of 64 per direction, and a linear layer to 29 characters."""

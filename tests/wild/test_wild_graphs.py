@@ -351,3 +351,13 @@ def test_an_unevaluated_mask_is_not_blamed_on_absent_external_data(tmp_path) -> 
         unknown = [s for s in find_attention_sites(load_model(file).graph) if s.causal is None]
         assert len(unknown) == 2  # encoder self-attention, decoder cross-attention (both read the pixel mask)
         assert all(any(("external data" in n) == external for n in s.notes) for s in unknown), file
+
+
+def test_external_index_feeding_an_unsqueeze_does_not_fail_the_load() -> None:
+    """timm CoAtNet-nano (depths 3-4-6-3; stages 2 and 3 are transformer stages at 14x14 and 7x7 tokens,
+    heads of 32) through the dynamo exporter: the relative-position index is an external INT64 initializer
+    read by an Unsqueeze. ONNX's data propagation cannot read external data and failed the inference of this
+    valid model (exit 2, 'the model is inconsistent'); the audit now reads it."""
+    result = audit(WILD / "coatnet_nano.dynamo.onnx", trt="10.8", sm="90")
+    sites = sorted((a.site.seq_q, a.site.head_size) for a in result.attention)
+    assert sites == [(49, 32)] * 3 + [(196, 32)] * 6

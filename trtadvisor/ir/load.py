@@ -338,7 +338,24 @@ def _decode_types(payload: memoryview) -> dict[str, TensorType] | None:
 
 def inferred_types_payload(file: Path, data: bytes) -> bytes:
     """What the shape-inference child computes and sends (see trtadvisor.ir.shape_child)."""
-    return _encode_types(file, _cpp_shape_inference.infer_shapes(data, True, True, True))
+    return _encode_types(file, _run_inference(data))
+
+
+# ONNX's data propagation reads the values of the tensors it propagates, and cannot read external data from
+# the bytes it is given: the dynamo exporter's INT64 index initializers (timm CoAtNet's relative position
+# index, feeding an Unsqueeze) then fail the whole inference of a valid model.
+_EXTERNAL_DATA_PROP = "Cannot parse data from external tensors"
+
+
+def _run_inference(data: bytes) -> bytes:
+    """Strict shape inference with data propagation; without it where propagation hit external data (the
+    shapes it carries through values are lost, and analysis/values.py evaluates those itself)."""
+    try:
+        return _cpp_shape_inference.infer_shapes(data, True, True, True)
+    except Exception as exc:
+        if _EXTERNAL_DATA_PROP not in str(exc):
+            raise
+        return _cpp_shape_inference.infer_shapes(data, True, True, False)
 
 
 class _PendingTypes:
@@ -391,7 +408,7 @@ def _inference_error(file: Path, kind: str, message: str) -> ModelLoadError:
 
 def _infer_shapes(file: Path, data: bytes) -> bytes:
     try:
-        return _cpp_shape_inference.infer_shapes(data, True, True, True)
+        return _run_inference(data)
     except Exception as exc:
         raise _inference_error(file, type(exc).__name__, str(exc)) from None
 

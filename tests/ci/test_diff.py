@@ -194,3 +194,29 @@ def test_another_attention_implementation_is_paired_not_lost(tmp_path: Path) -> 
     diff = diff_results(old, new, default_rulebook())
     assert diff.attention == ()
     assert "TRT502" not in {f.rule for f in diff.findings}
+
+
+def test_an_op_spelled_another_way_is_no_fusion_change(tmp_path: Path) -> None:
+    """Squeeze-excitation's pooling as TorchScript writes it (GlobalAveragePool) and as the dynamo exporter
+    writes it (ReduceMean over H and W, keepdims): TensorRT runs both as one pooling layer, so the diff reports
+    no fusion gained or lost (it called the dynamo side's reduce-to-pool rewrite a gained fusion)."""
+    def model(name: str, pool: str) -> Path:
+        text = f"""
+            <ir_version: 8, opset_import: ["" : 18]>
+            g (float[1, 16, 28, 28] x) => (float[1, 16, 28, 28] y) <float[16, 16, 1, 1] w = {{0.0}}> {{
+                c = Conv <pads: ints = [0, 0, 0, 0]> (x, w)
+                {pool}
+                s = Sigmoid (p)
+                y = Mul (c, s)
+            }}"""
+        path = tmp_path / f"{name}.onnx"
+        path.write_bytes(onnx.parser.parse_model(text).SerializeToString())
+        return path
+
+    torchscript = model("torchscript", "p = GlobalAveragePool (c)")
+    dynamo = model("dynamo", """hw = Constant <value: tensor = int64[2] {2, 3}> ()
+                p = ReduceMean <keepdims: int = 1> (c, hw)""")
+    for old, new in ((torchscript, dynamo), (dynamo, torchscript)):
+        rc, text = _diff(old, new, tmp_path)
+        report = json.loads(text)
+        assert (rc, report["fusions_gained"], report["fusions_lost"]) == (0, [], [])

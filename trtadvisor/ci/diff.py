@@ -142,6 +142,12 @@ def _fusion_changes(have: Sequence[PredictedLayer], have_ids: Mapping[str, str],
         partners = sorted({other_owner[k] for k in keys if k in other_owner})
         if not partners:
             continue  # the nodes are gone (or new): nothing was lost, something was removed
+        if len(layer.nodes) == 1 and len(partners) == 1:
+            twin = other[partners[0]]
+            if len(twin.nodes) == 1 and twin.kind == layer.kind:
+                # One op rewritten into the layer the other model's op already is (the dynamo exporter's
+                # ReduceMean becomes the pooling layer TorchScript's GlobalAveragePool is): the same engine layer.
+                continue
         other_fusions = {f for i in partners for f in other[i].fusions}
         for fusion in layer.fusions:
             if fusion not in other_fusions:

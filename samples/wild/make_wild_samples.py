@@ -24,6 +24,7 @@ import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -421,6 +422,42 @@ def fp16_noise_block() -> onnx.ModelProto:
     return m
 
 
+def _first_image_detections(make_detector: Callable[..., Any]) -> onnx.ModelProto:
+    """A torchvision detector built without weights (``make_detector(weights=None, weights_backbone=None)``),
+    in eval mode, TorchScript exporter, opset 17: one image [1,3,320,320] in (``images``), the first image's
+    ``boxes``, ``scores`` and ``labels`` out."""
+    import torch
+
+    class FirstImage(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = make_detector(weights=None, weights_backbone=None).eval()
+
+        def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            found = self.net(images)[0]
+            return found["boxes"], found["scores"], found["labels"]
+
+    torch.manual_seed(0)
+    return torchscript_export(FirstImage().eval(), (torch.randn(1, 3, 320, 320),), 17, input_names=["images"],
+                              output_names=["boxes", "scores", "labels"])
+
+
+def _text_hidden_states(net: Any) -> Any:
+    """A transformers text model as a module of ``input_ids`` and ``attention_mask`` that returns only its
+    ``last_hidden_state`` (what both exporters are given), in eval mode."""
+    import torch
+
+    class Hidden(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            return self.net(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    return Hidden().eval()
+
+
 @builder("ssdlite320_detection")
 def ssdlite320_detection() -> onnx.ModelProto:
     """torchvision ``ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=None)`` in eval mode,
@@ -430,22 +467,9 @@ def ssdlite320_detection() -> onnx.ModelProto:
     the MobileNet-v3 backbone with hard-swish, the heads, then post-processing with ``TopK``,
     ``NonZero``, ``NonMaxSuppression`` and an ``If`` (the dynamo exporter does not export it).
     """
-    import torch
     import torchvision
 
-    class FirstImage(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = torchvision.models.detection.ssdlite320_mobilenet_v3_large(
-                weights=None, weights_backbone=None).eval()
-
-        def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
-            found = self.net(images)[0]
-            return found["boxes"], found["scores"], found["labels"]
-
-    torch.manual_seed(0)
-    return torchscript_export(FirstImage().eval(), (torch.randn(1, 3, 320, 320),), 17, input_names=["images"],
-                              output_names=["boxes", "scores", "labels"])
+    return _first_image_detections(torchvision.models.detection.ssdlite320_mobilenet_v3_large)
 
 
 @builder("ort_dynamic_quant_distilbert")
@@ -467,16 +491,8 @@ def ort_dynamic_quant_distilbert() -> onnx.ModelProto:
                                            attn_implementation="eager")
     net = transformers.DistilBertModel(config).eval()
 
-    class Hidden(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = net
-
-        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-            return self.net(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-
     ids = torch.randint(0, 1000, (1, 32))
-    fp32 = torchscript_export(Hidden().eval(), (ids, torch.ones(1, 32, dtype=torch.long)), 17,
+    fp32 = torchscript_export(_text_hidden_states(net), (ids, torch.ones(1, 32, dtype=torch.long)), 17,
                               input_names=["input_ids", "attention_mask"], output_names=["last_hidden_state"])
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "dynq.onnx"
@@ -505,19 +521,11 @@ def phi_dynamo_external_mask() -> onnx.ModelProto:
                                     intermediate_size=256, vocab_size=1000, partial_rotary_factor=0.5)
     net = transformers.PhiModel(config).eval()
 
-    class Hidden(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = net
-
-        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-            return self.net(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-
     args = (torch.randint(0, 1000, (1, 32)), torch.ones(1, 32, dtype=torch.long))
     with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         path = Path(tmp) / "phi.onnx"
-        torch.onnx.export(Hidden().eval(), args, path, dynamo=True, opset_version=18, external_data=True,
+        torch.onnx.export(_text_hidden_states(net), args, path, dynamo=True, opset_version=18, external_data=True,
                           input_names=["input_ids", "attention_mask"], output_names=["last_hidden_state"])
         plain = onnx.load(path, load_external_data=False)
         external = {t.name for t in plain.graph.initializer if t.data_location == TensorProto.EXTERNAL}
@@ -609,22 +617,9 @@ def fasterrcnn_mbv3_320() -> onnx.ModelProto:
     AnchorGenerator builds its grid with INT32 ``Range`` over sizes computed from the feature maps' shapes;
     then NMS, ``RoiAlign`` (MultiScaleRoIAlign) and an ``If``.
     """
-    import torch
     import torchvision
 
-    class FirstImage(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = torchvision.models.detection.fasterrcnn_mobilenet_v3_large_320_fpn(
-                weights=None, weights_backbone=None).eval()
-
-        def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
-            found = self.net(images)[0]
-            return found["boxes"], found["scores"], found["labels"]
-
-    torch.manual_seed(0)
-    return torchscript_export(FirstImage().eval(), (torch.randn(1, 3, 320, 320),), 17, input_names=["images"],
-                              output_names=["boxes", "scores", "labels"])
+    return _first_image_detections(torchvision.models.detection.fasterrcnn_mobilenet_v3_large_320_fpn)
 
 
 @builder("detr_resnet_tiny")

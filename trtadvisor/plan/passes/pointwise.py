@@ -101,9 +101,12 @@ def fuse_conv_generic_activation(ctx: PlanContext) -> None:
         if act is None or readers[0] in ctx.eliminated or act.kind != "pointwise":
             continue
         if any(ctx.owner.get(r) is not act for r in readers):
-            # ReLU, Clip and GELU readers already had their own near miss from the epilogue pass.
+            # ReLU, Clip and GELU readers already had their own near miss from the epilogue pass. A layer
+            # that ends in its residual sum (Conv + Add) writes a stream the next block reads anyway: its
+            # second reader is the architecture, not a near miss.
             why = ctx.why_not_sole(out, readers[0])
-            if why and _single_input(ctx, act, out) and not any(r.op in own for r in readers):
+            ends_in_conv = ctx.book.ops.kind_of(node.op) in ("convolution", "deconvolution")
+            if why and ends_in_conv and _single_input(ctx, act, out) and not any(r.op in own for r in readers):
                 ctx.near_miss([node, readers[0]], Blocked("conv+act", "sole_reader", why))
             continue
         if not _single_input(ctx, act, out) or not _single_output(ctx, act):

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
-import stat
 from collections.abc import Callable, Iterable, Iterator, KeysView
 from operator import attrgetter
 from pathlib import Path
@@ -25,6 +23,7 @@ import onnx.defs
 from onnx import AttributeProto, TensorProto, numpy_helper
 
 from trtadvisor.errors import ModelLoadError, shown
+from trtadvisor.safe_io import read_regular_at
 
 Dim = int | str | None
 Shape = tuple[Dim, ...]
@@ -234,7 +233,7 @@ class ExternalData:
             offset = int(info.get("offset", 0))
             if int(info.get("length", length)) != length or offset < 0:
                 return None
-            raw = _read_regular_at(self.folder / location, offset, length)
+            raw = read_regular_at(self.folder / location, offset, length)
         except (OSError, ValueError):
             return None
         if raw is None:
@@ -242,20 +241,6 @@ class ExternalData:
         if len(raw) != length:
             return None  # a data file shorter than the model says: unknown, not an error here
         return np.frombuffer(raw, dtype=dtype).reshape(tuple(t.dims))
-
-
-def _read_regular_at(path: Path, offset: int, length: int) -> bytes | None:
-    """``length`` bytes at ``offset`` of the regular file at ``path``; None for anything else. Opened without
-    blocking and checked on the open descriptor: a FIFO or a device named as a data file must not hang the
-    audit or feed it endless bytes."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        os.lseek(fd, offset, os.SEEK_SET)
-        return os.read(fd, length)
-    finally:
-        os.close(fd)
 
 
 def _shape_of_type(tp: onnx.TypeProto) -> tuple[int, Shape | None]:

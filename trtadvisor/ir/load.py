@@ -162,7 +162,7 @@ def load_model(path: str | os.PathLike[str], shapes: dict[str, Shape] | None = N
     # Only locations inside the model's folder are looked up: whether a file elsewhere exists on
     # this machine is not the model's business (a model in a pull request must not probe a CI runner).
     missing = tuple(f for f in externals if f not in outside and not _exists(file.parent / f))
-    present = frozenset(f for f in externals if f not in outside and f not in missing
+    present = frozenset(f for f in externals if f not in outside
                         and is_regular(file.parent / f))  # a FIFO or device is never read
     if present:
         reader = ExternalData(file.parent, present)

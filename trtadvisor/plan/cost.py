@@ -291,6 +291,25 @@ class _Pricer:
             work = self.matmuls[key] = _matrix_work(node, dims, self.maths[quantized])
         return work  # type: ignore[return-value]
 
+    def _node_work(self, node: Node, how: int, out: int | None, shapes: _Shapes, quantized: bool,
+                   math_: _Math) -> tuple[_NodeWork | None, int]:
+        """The work of a node that is not plain pointwise (``out``: its first output's element count), and
+        the sequential steps it adds; (None, 0) where a shape it needs is unknown."""
+        if how == _MATRIX:
+            return self._matrix(node, shapes.dims, quantized), 0
+        if how == _RECURRENT:
+            return _recurrent_work(node, shapes.dims, math_)
+        if out is None:
+            return None, 0
+        if how == _POOL:
+            ops = out * math.prod(node.attr("kernel_shape") or ())
+        else:  # _PER_INPUT: so many operations per element of the first input
+            data = shapes.count(node.inputs[0]) if node.inputs else None
+            if data is None:
+                return None, 0
+            ops = data * self.perf.flops_per_element.get(node.op, 1)
+        return _NodeWork(ops, 0.0, float(ops)), 0
+
     def _time(self, kind: str, flops: int, tensor_flops: float, cuda_flops: float, traffic: int,
               math_: _Math, steps: int = 0) -> LayerCost:
         """The layer's roofline time, with each kind's denominators (see _rates) computed once; a layer of
@@ -334,7 +353,7 @@ class _Pricer:
         if len(members) >= _LARGE:
             return self._large_layer_cost(layer, members, facts, math_, quantized)
         graph, shapes = facts.graph, facts.shapes
-        count, dims = shapes.count, shapes.dims
+        count = shapes.count
         float_bytes = math_.float_bytes
         readers, graph_output = graph.readers, graph.is_graph_output
         # Tensors made inside the layer stay on chip unless read outside it; a tensor read only by
@@ -351,7 +370,7 @@ class _Pricer:
                     if t in inside:
                         internal_reads[t] = get(t, 0) + 1
         outside: dict[str, None] = {}  # the layer's reads from memory, each once, in order
-        roles, per_element = self.roles, self.perf.flops_per_element
+        roles = self.roles
         flops = written = steps = 0
         tensor_flops = cuda_flops = 0.0
         shape_inputs = self.shape_inputs
@@ -377,27 +396,17 @@ class _Pricer:
                         return None
                     written += n * (1 if op == "QuantizeLinear" else float_bytes)
             how = roles[op] if op in roles else self._role(op)
-            if how in _MATRIX_ROLES:
-                if how == _MATRIX:
-                    work = self._matrix(node, dims, quantized)
-                else:
-                    work, more_steps = _recurrent_work(node, dims, math_)
-                    steps += more_steps
-                if work is None:
-                    return None
-                flops += work.flops
-                tensor_flops += work.tensor_flops
-                cuda_flops += work.cuda_flops
+            if how == _PLAIN:
+                flops += out
+                cuda_flops += out
                 continue
-            if how == _POOL:
-                out *= math.prod(node.attr("kernel_shape") or ())
-            elif how == _PER_INPUT:
-                data = count(node.inputs[0]) if node.inputs else None
-                if data is None:
-                    return None
-                out = data * per_element.get(op, 1)
-            flops += out
-            cuda_flops += out
+            work, more_steps = self._node_work(node, how, out, shapes, quantized, math_)
+            if work is None:
+                return None
+            flops += work.flops
+            tensor_flops += work.tensor_flops
+            cuda_flops += work.cuda_flops
+            steps += more_steps
         read = facts.read_bytes(outside, 1 if quantized else float_bytes, float_bytes)
         if read is None:
             return None
@@ -545,36 +554,18 @@ class _Pricer:
                 priced = {i for _, _, i in grouped}
                 rest = [i for i in rest if i not in priced]
         for i in rest:
-            node, how, out = members[i], roles[i], counts[i]
-            if how in _MATRIX_ROLES:
-                if how == _MATRIX:
-                    work = self._matrix(node, shapes.dims, quantized)
-                else:
-                    work, more_steps = _recurrent_work(node, shapes.dims, math_)
-                    steps += more_steps
-                if work is None:
-                    return None
-                flops += work.flops
-                tensor_flops += work.tensor_flops
-                cuda_flops += work.cuda_flops
-                continue
-            if out is None:
+            work, more_steps = self._node_work(members[i], roles[i], counts[i], shapes, quantized, math_)
+            if work is None:
                 return None
-            if how == _POOL:
-                out *= math.prod(node.attr("kernel_shape") or ())  # type: ignore[operator]
-            else:
-                data = count(node.inputs[0]) if node.inputs else None
-                if data is None:
-                    return None
-                out = data * self.perf.flops_per_element.get(node.op, 1)
-            flops += out  # type: ignore[operator]
-            cuda_flops += out  # type: ignore[operator]
+            flops += work.flops
+            tensor_flops += work.tensor_flops
+            cuda_flops += work.cuda_flops
+            steps += more_steps
         return self._time(layer.kind, flops, tensor_flops, cuda_flops, traffic, math_, steps)
 
 
 _LARGE = 64  # members from which a layer is summed with set operations
 _PLAIN, _MATRIX, _POOL, _PER_INPUT, _RECURRENT = range(5)
-_MATRIX_ROLES = (_MATRIX, _RECURRENT)
 _NOTHING: frozenset[str] = frozenset()
 _NO_MEMBERS: frozenset[Node] = frozenset()
 _NO_READERS: list[Node] = []
@@ -648,9 +639,13 @@ def _rates(kind: str, math_: _Math, gpu: GpuPerf, perf: PerfBook) -> tuple[float
     a datasheet peak times the kind's fitted efficiency. A layer's time is ``max(compute, memory) +
     overhead``: compute its tensor-core FLOPs over the first plus its CUDA-core FLOPs over the second,
     memory its bytes over the third."""
-    eff = perf.kind_efficiency(kind)
-    return (gpu.peaks[math_.peak] * 1e12 * eff.compute, gpu.peaks["fp32_cuda"] * 1e12 * perf.cuda_core,
-            gpu.bandwidth_gbs * 1e9 * eff.memory)
+    return (gpu.peaks[math_.peak] * 1e12 * perf.kind_efficiency(kind).compute,
+            gpu.peaks["fp32_cuda"] * 1e12 * perf.cuda_core, _memory_rate(kind, gpu, perf))
+
+
+def _memory_rate(kind: str, gpu: GpuPerf, perf: PerfBook) -> float:
+    """Bytes per second a layer of ``kind`` moves: the GPU's bandwidth times the kind's memory efficiency."""
+    return gpu.bandwidth_gbs * 1e9 * perf.kind_efficiency(kind).memory
 
 
 def _element_bytes(graph: Graph, tensor: str, producer: Node | None, weight: bool, quantized: bool,
@@ -675,7 +670,7 @@ def reformat_costs(reformats: Sequence[dict[str, Any]], graph: Graph, target: Ta
     if gpu is None:
         return [None] * len(reformats)
     perf = perf_book(book)
-    rate = gpu.bandwidth_gbs * 1e9 * perf.kind_efficiency("reformat").memory
+    rate = _memory_rate("reformat", gpu, perf)
     costs: list[LayerCost | None] = []
     for entry in reformats:
         count = _count(graph.shape(str(entry.get("tensor", ""))))
@@ -705,7 +700,7 @@ def extra_pass_cost(tensors: Iterable[str], graph: Graph, target: Target, book: 
         total += 2 * count * _element_bytes(graph, tensor, graph.producer(tensor), False, False, float_bytes)
     if not total:
         return None
-    ms = 1e3 * total / (gpu.bandwidth_gbs * 1e9 * perf.kind_efficiency(kind).memory)
+    ms = 1e3 * total / _memory_rate(kind, gpu, perf)
     return total, ms
 
 

@@ -328,6 +328,22 @@ def llama_past_kv_dynamic() -> onnx.ModelProto:
     return _with_past(LlamaModel(cfg).eval(), 2, 2, 32, "llama")
 
 
+@builder("mistral_sliding_window_past")
+def mistral_sliding_window_past() -> onnx.ModelProto:
+    """transformers ``MistralModel`` (2 layers, hidden 128, 4 heads / 2 KV heads x 32, FFN 256, eager
+    attention, ``sliding_window=8``) exported with TorchScript (opset 17) as one decoding step with past
+    key/values [batch, 2, past, 32]; dynamic batch, sequence and past length. Its mask is the causal
+    triangle cut to a band of 8 keys (``kv_idx > q_idx - 8``) and the padding ``attention_mask``: two
+    crossed position comparisons, evaluated only once the shapes are given."""
+    import torch
+    from transformers import MistralConfig, MistralModel
+    torch.manual_seed(0)
+    cfg = MistralConfig(hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4,
+                        num_key_value_heads=2, vocab_size=1000, max_position_embeddings=256, sliding_window=8)
+    cfg._attn_implementation = "eager"
+    return _with_past(MistralModel(cfg).eval(), 2, 2, 32, "mistral")
+
+
 # --------------------------------------------------------------------------------------------
 # (g) torchvision Swin-T
 # --------------------------------------------------------------------------------------------

@@ -361,3 +361,46 @@ def test_external_index_feeding_an_unsqueeze_does_not_fail_the_load() -> None:
     result = audit(WILD / "coatnet_nano.dynamo.onnx", trt="10.8", sm="90")
     sites = sorted((a.site.seq_q, a.site.head_size) for a in result.attention)
     assert sites == [(49, 32)] * 3 + [(196, 32)] * 6
+
+
+MISTRAL = WILD / "mistral_sliding_window_past.onnx"
+# MistralConfig(sliding_window=8), one decoding step: 8 new tokens after a past of 16 (S_q 8, S_kv 24)
+MISTRAL_WINDOW = 8
+
+
+def _mistral_shapes(seq: int, past: int) -> dict[str, tuple[int, ...]]:
+    shapes: dict[str, tuple[int, ...]] = {"input_ids": (1, seq), "attention_mask": (1, past + seq)}
+    for layer in range(2):  # 2 layers, 2 KV heads of 32
+        shapes.update({f"past_key_values.{layer}.{kv}": (1, 2, past, 32) for kv in ("key", "value")})
+    return shapes
+
+
+def test_sliding_window_mask_is_named_a_band_not_padding() -> None:
+    """Mistral's mask is the causal triangle cut to the last 8 keys, plus the padding attention_mask. Once
+    the shapes are given its values are known: a causal sliding-window mask of 8 keys, and where 2-D masks
+    do not fuse (SM100) the fix is not a key-padding vector (a band has no 1-D form)."""
+    result = audit(MISTRAL, trt="10.8", sm="100", precision="fp16", shapes=_mistral_shapes(8, 16))
+    assert [(a.site.seq_q, a.site.seq_kv, a.site.causal, a.site.mask, a.site.mask_window)
+            for a in result.attention] == [(8, 24, True, "sliding_window", MISTRAL_WINDOW)] * 2
+    for judged in result.attention:
+        assert judged.verdict.fused is False and judged.verdict.conditions == ("mask_2d_window",)
+    hints = [f.hint for f in result.findings if f.rule == "TRT301"]
+    assert len(hints) == 2 and not any("key-padding" in h for h in hints)
+
+
+def test_sliding_window_shorter_than_the_sequences_is_the_causal_triangle() -> None:
+    """4 new tokens after a past of 2: every query sees at most 6 keys, fewer than the window of 8, so the
+    band is the plain causal triangle (with the padding mask)."""
+    result = audit(MISTRAL, trt="10.8", sm="100", precision="fp16", shapes=_mistral_shapes(4, 2))
+    assert [(a.site.causal, a.site.mask, a.site.mask_window) for a in result.attention] == [(True, "padding", None)] * 2
+
+
+def test_unevaluated_band_mask_kind_is_unknown_not_padding() -> None:
+    """Without shapes the band's values are unknown: two crossed position comparisons bound the keys, so
+    neither the mask's kind nor its causality is guessed (not "padding", not a plain causal triangle)."""
+    from trtadvisor.analysis.attention_sites import find_attention_sites
+    from trtadvisor.ir.load import load_model
+
+    sites = find_attention_sites(load_model(MISTRAL).graph)
+    assert [(s.causal, s.mask) for s in sites] == [(None, None)] * 2
+    assert all(any("not guessed" in note for note in s.notes) for s in sites)

@@ -14,7 +14,10 @@ all sites is linear in the graph.
 
 Masks are judged by their values where the file holds them: masks built from constants and from
 graph inputs (set to "every position attends") are evaluated, and the blocked positions compared
-with a causal triangle. Values that are not in the file (external data) leave ``causal`` unknown.
+with a causal triangle and with a causal band (sliding-window attention: each query sees only the last
+W keys up to itself). Values that are not in the file (external data) leave ``causal`` unknown; so does
+a mask computed from two crossed position comparisons (a band or chunks: a window bounds it from below)
+whose values the audit cannot evaluate.
 """
 
 from __future__ import annotations
@@ -64,7 +67,8 @@ class AttentionSite:
     seq_q: int | None
     seq_kv: int | None
     causal: bool | None
-    mask: str | None                   # none | causal | padding | bool | additive | constant | None (unknown)
+    mask: str | None                   # none | causal | sliding_window | padding | bool | additive | constant
+    #                                    | None (unknown)
     mask_extent: str | None            # none | scalar | 1d | 2d | None (unknown): the mask tensor as TensorRT sees it
     mask_shape: tuple[int | None, ...] | None
     bias: bool                         # an additive bias that is not a mask (relative position bias, ALiBi)
@@ -78,6 +82,7 @@ class AttentionSite:
     mask_inputs: tuple[str, ...]       # graph inputs the mask is computed from
     notes: tuple[str, ...] = field(default=())
     window: tuple[int, int] | None = None  # Swin: the window (rows, columns) the partition before Q cuts
+    mask_window: int | None = None     # sliding-window mask: the keys each query sees (itself included)
 
     @property
     def kind(self) -> str:
@@ -286,7 +291,7 @@ class _SiteFinder:
             mask_shape=facts.shape, bias=facts.bias, scale=scale, repeated_kv=bool(repeat_nodes),
             repeat_nodes=tuple(n.name for n in repeat_nodes),
             windowed=windowed, num_windows=num_windows, qdq=qdq, qdq_types=tuple(sorted(qdq_types)),
-            mask_inputs=facts.inputs, notes=tuple(facts.notes), window=window)
+            mask_inputs=facts.inputs, notes=tuple(facts.notes), window=window, mask_window=facts.window)
         return site, ordered
 
     def _weight(self, tensor: str) -> bool:
@@ -545,7 +550,8 @@ class _SiteFinder:
                                                                                        v_path.repeat_nodes),
             repeat_nodes=tuple(n.name for n in k_path.repeat_nodes + v_path.repeat_nodes), windowed=False,
             num_windows=None, qdq=q_path.dequantized and k_path.dequantized and v_path.dequantized,
-            qdq_types=tuple(sorted(qdq_types)), mask_inputs=facts.inputs, notes=tuple(notes + facts.notes))
+            qdq_types=tuple(sorted(qdq_types)), mask_inputs=facts.inputs, notes=tuple(notes + facts.notes),
+            mask_window=facts.window)
         return site, ordered
 
     # -- masks ------------------------------------------------------------------------------------
@@ -571,6 +577,7 @@ class _MaskFacts:
     bias: bool
     inputs: tuple[str, ...]
     notes: list[str]
+    window: int | None = None
 
 
 class _MaskAnalysis:
@@ -606,6 +613,7 @@ class _MaskAnalysis:
         unknown_blocking = False
         bias = False
         structural_causal = False
+        crossed_compares = 0
         external = False
         inputs: list[str] = []
         notes: list[str] = []
@@ -615,6 +623,7 @@ class _MaskAnalysis:
             cone = _Cone(self.graph, term.tensor, through_shape=False)  # a shape is no mask input
             inputs.extend(i for i in cone.inputs if i not in inputs)
             structural_causal = structural_causal or cone.trilu or cone.range_compare
+            crossed_compares += cone.crossed_compares
             external = external or cone.external
             shapes.append(self.values.dims(term.tensor))
             value = self.values.value(term.tensor)
@@ -636,14 +645,26 @@ class _MaskAnalysis:
                 if finite.size and np.any(finite != 0) and not (value.dtype.kind == "f" and
                                                                np.all(np.isin(finite, (0.0, 1.0)))):
                     bias = True
-        causal = self._causal(blocked_parts, unknown_blocking, structural_causal)
-        label = self._label(inputs, causal, blocked_parts, unknown_blocking)
+        total = _union(blocked_parts)
+        window = _sliding_window(total) if total is not None else None
+        # Two crossed comparisons bound the key position from both sides (a band, chunks): without
+        # the values, whether it is causal and what kind of mask it is stay unknown.
+        banded = unknown_blocking and crossed_compares >= 2
+        causal = None if banded else self._causal(total, bool(blocked_parts), unknown_blocking, structural_causal,
+                                                  window)
+        label = None if banded else self._label(inputs, causal, blocked_parts, unknown_blocking, window)
         extent, shape = self._extent(shapes)
-        if unknown_blocking:
+        if window is not None:
+            notes.append(f"the mask is a causal band: each query sees the {window} keys up to itself "
+                         "(sliding-window attention)")
+        if banded:
+            notes.append(f"the mask compares query and key positions {crossed_compares} times (a sliding window "
+                         "or chunks bound it from below): its kind is not guessed")
+        elif unknown_blocking:
             notes.append("part of the mask is a constant whose values are not in the file (external data)"
                          if external else "part of the mask is computed by ops whose values the audit does not "
                          "evaluate (its causality is not guessed)")
-        return _MaskFacts(causal, label, extent, shape, bias, tuple(inputs), notes)
+        return _MaskFacts(causal, label, extent, shape, bias, tuple(inputs), notes, window)
 
     def _blocked(self, how: str, value: np.ndarray) -> np.ndarray | None:
         if how in ("keep_true", "attn_bool"):
@@ -656,14 +677,12 @@ class _MaskAnalysis:
             return value >= -self.finder.blocked_below if value.dtype.kind == "f" else None
         return None
 
-    def _causal(self, parts: list[np.ndarray], unknown: bool, structural: bool) -> bool | None:
-        if parts:
-            try:
-                total = np.broadcast_arrays(*parts)[0].copy() if len(parts) == 1 else np.logical_or.reduce(
-                    np.broadcast_arrays(*parts))
-            except ValueError:
+    def _causal(self, total: np.ndarray | None, blocks: bool, unknown: bool, structural: bool,
+                window: int | None) -> bool | None:
+        if blocks:
+            if total is None:
                 return None
-            if total.ndim >= 2 and _is_causal_pattern(total):
+            if total.ndim >= 2 and (window is not None or _is_causal_pattern(total)):
                 return True
             if not unknown:
                 return False
@@ -671,15 +690,19 @@ class _MaskAnalysis:
             return True if structural else None
         return False
 
-    def _label(self, inputs: list[str], causal: bool | None, parts: list[np.ndarray], unknown: bool) -> str | None:
+    def _label(self, inputs: list[str], causal: bool | None, parts: list[np.ndarray], unknown: bool,
+               window: int | None) -> str | None:
         for name in inputs:
             dims = self.values.dims(name)
             if dims is None:
                 continue
+            # a rank-2 input is [S_q, S_kv] only where S_q is known: [B, S_kv] with both unknown is padding
             two_d = len(dims) >= 2 and dims[-2] == self.seq_q and dims[-1] == self.seq_kv and \
-                (len(dims) > 2 or dims[0] != self.batch or self.batch is None)
+                (len(dims) > 2 or ((dims[0] != self.batch or self.batch is None) and dims[0] is not None))
             if two_d:
                 return "bool" if self.graph.dtype(name) == TensorProto.BOOL else "additive"
+        if window is not None:
+            return "sliding_window"  # a padding input too: the band is what decides the fusion's fix
         if any(self._is_padding_input(name) for name in inputs):
             return "padding"
         if causal:
@@ -724,6 +747,7 @@ class _Cone:
         self.inputs: list[str] = []
         self.trilu = False
         self.range_compare = False
+        self.crossed_compares = 0  # comparisons of a [.., S, 1] position with a [.., 1, S] one
         self.weight_gather = False
         self.external = False  # an initializer whose values are in an external file that cannot be read
         seen = {tensor}
@@ -743,8 +767,9 @@ class _Cone:
                     self.external = isinstance(value, TensorProto) and _unreadable_external(graph, value)
                 if node.op == "Trilu":
                     self.trilu = True
-                elif node.op in ("Less", "LessOrEqual", "Greater", "GreaterOrEqual"):
-                    self.range_compare = self.range_compare or _crossed(graph, node)
+                elif node.op in ("Less", "LessOrEqual", "Greater", "GreaterOrEqual") and _crossed(graph, node):
+                    self.range_compare = True
+                    self.crossed_compares += 1
                 elif node.op == "Gather" and graph.is_constant(node.inputs[0]) and \
                         graph.dtype(node.inputs[0]) in (TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.BFLOAT16):
                     self.weight_gather = True
@@ -779,6 +804,36 @@ def _is_causal_pattern(blocked: np.ndarray) -> bool:
     expected = np.triu(np.ones((s_q, s_kv), dtype=bool), k=1 + max(s_kv - s_q, 0))
     flat = blocked.reshape(-1, s_q, s_kv)
     return bool(expected.any()) and all(np.array_equal(m, expected) for m in flat[:64])
+
+
+def _union(parts: list[np.ndarray]) -> np.ndarray | None:
+    """Every position some part blocks, broadcast together (None: no part, or shapes that do not broadcast)."""
+    if not parts:
+        return None
+    try:
+        return np.broadcast_arrays(*parts)[0].copy() if len(parts) == 1 else np.logical_or.reduce(
+            np.broadcast_arrays(*parts))
+    except ValueError:
+        return None
+
+
+def _sliding_window(blocked: np.ndarray) -> int | None:
+    """W where the blocked positions are a causal band: query i (aligned to the last keys) sees exactly
+    keys i-W+1 .. i; None for a plain triangle or any other pattern."""
+    if blocked.ndim < 2:
+        return None
+    s_q, s_kv = blocked.shape[-2], blocked.shape[-1]
+    if s_q < 2 or s_kv < 2:
+        return None
+    offset = max(s_kv - s_q, 0)
+    window = int(s_kv - blocked.reshape(-1, s_q, s_kv)[0, -1].sum())  # the last query sees W keys
+    if window < 1 or window >= offset + s_q:
+        return None  # the first query too sees every key up to itself: no band at this length
+    rows = np.arange(s_q)[:, None] + offset
+    cols = np.arange(s_kv)[None, :]
+    expected = (cols > rows) | (cols <= rows - window)
+    flat = blocked.reshape(-1, s_q, s_kv)
+    return window if all(np.array_equal(m, expected) for m in flat[:64]) else None
 
 
 def q_path_scale_nodes(path: _Path) -> list[Node]:

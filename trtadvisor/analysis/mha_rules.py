@@ -138,7 +138,8 @@ def judge_sites(graph: Graph, target: Target, rules: MhaRules) -> list[Verdict]:
 def _judged_facts(site: AttentionSite) -> tuple[object, ...]:
     """Every field of the site that judge() reads: sites equal in these get the same verdict."""
     return (site.native, site.qdq, site.qdq_types, site.head_size, site.seq_q, site.seq_kv, site.num_heads,
-            site.num_kv_heads, site.mask, site.mask_extent, site.mask_shape, site.bias, site.causal)
+            site.num_kv_heads, site.mask, site.mask_extent, site.mask_shape, site.bias, site.causal,
+            site.mask_window)
 
 
 def judge(site: AttentionSite, target: Target, rules: MhaRules) -> Verdict:
@@ -237,5 +238,8 @@ def _check_mask(site: AttentionSite, column: MhaColumn, where: str, failing: lis
         shape = "x".join("?" if d is None else str(d) for d in (site.mask_shape or ()))
         what = "relative position bias / mask" if site.bias else "mask"
         # one message, the fix by what the mask does
-        failing.append(Failed.of("mask_2d_allows_all" if site.mask == "none" else
-                                 "mask_2d_causal" if site.causal else "mask_2d", what=what, shape=shape, where=where))
+        # a band keeps no causal or 1-D form; a mask of unknown kind gets no guessed fix
+        band, known = site.mask == "sliding_window", site.mask is not None
+        failing.append(Failed.of("mask_2d_allows_all" if site.mask == "none" else "mask_2d_window" if band else
+                                 "mask_2d_causal" if site.causal else "mask_2d" if known else "mask_2d_unknown_kind",
+                                 what=what, shape=shape, where=where, window=site.mask_window))

@@ -136,6 +136,70 @@ def test_swin_windowed_attention_sites_have_head_size_and_windows() -> None:
     assert [s.windowed for s in sites[:4]] == [False, True, False, True]
 
 
+def _layer_cycle(result) -> list[str] | None:
+    """A cycle among the predicted layers (names), or None: the layers of an engine run as a DAG.
+
+    Edges follow each tensor from the layer writing it to the layers reading it, through the nodes the
+    build removed; a path through Shape/Size carries only a shape, known on the host, and is no edge."""
+    members = result.prediction.members
+    layer_of = {node: i for i, nodes in enumerate(members) for node in nodes}
+    graph = result.model.graph
+    edges: dict[int, set[int]] = {i: set() for i in range(len(members))}
+    for node, i in layer_of.items():
+        stack, seen = [graph.producer(name) for name in node.inputs], set()
+        while stack:
+            producer = stack.pop()
+            if producer is None or producer in seen or producer.op in ("Shape", "Size"):
+                continue
+            seen.add(producer)
+            j = layer_of.get(producer)
+            if j is None:  # removed by the build: look through it
+                stack.extend(graph.producer(name) for name in producer.inputs)
+            elif j != i:
+                edges[j].add(i)
+    state: dict[int, int] = {}
+    for start in edges:
+        if start in state:
+            continue
+        path, stack = [], [(start, iter(edges[start]))]
+        state[start] = 1
+        path.append(start)
+        while stack:
+            layer, succ = stack[-1]
+            nxt = next(succ, None)
+            if nxt is None:
+                state[layer] = 2
+                stack.pop()
+                path.pop()
+            elif state.get(nxt) == 1:
+                return [result.prediction.layers[k].name for k in path[path.index(nxt):]]
+            elif nxt not in state:
+                state[nxt] = 1
+                path.append(nxt)
+                stack.append((nxt, iter(edges[nxt])))
+    return None
+
+
+@pytest.mark.parametrize("trt", ["8.6", "10.16"])
+def test_swin_myelin_regions_do_not_reach_around_the_window_pad(trt: str) -> None:
+    """Swin pads each block's normalized tokens to a multiple of the window before its attention
+    (torchvision's shifted_window_attention: F.pad after norm1). Pad is not an op Myelin takes
+    (rules/fusions.toml myelin_ops), so it is a layer of its own between norm1 and the qkv MatMul; one
+    Myelin region cannot hold both, or it would feed the Pad and read its output: an engine's layers
+    form a DAG. Before, the region of each stage held the Pad's producer and its readers."""
+    result = audit(WILD / "swin_t.onnx", trt=trt, sm="90", precision="fp16")
+    assert _layer_cycle(result) is None
+    layer_of = {node.name: i for i, nodes in enumerate(result.prediction.members) for node in nodes}
+    graph = result.model.graph
+    pads = [n for n in graph.nodes if n.op == "Pad" and "/attn/" in n.name]
+    assert len(pads) == sum(SWIN_DEPTHS)
+    for pad in pads:
+        producer = graph.producer(pad.inputs[0])
+        assert producer.op == "LayerNormalization" and "norm1" in producer.name
+        readers = {layer_of[r.name] for r in graph.consumers(pad.outputs[0]) if r.name in layer_of}
+        assert layer_of[producer.name] not in readers
+
+
 def test_attention_with_past_kv_and_dynamic_shapes_has_heads_and_head_size() -> None:
     from trtadvisor.analysis.attention_sites import find_attention_sites
 

@@ -134,6 +134,7 @@ FILES: dict[str, Spec] = {
                        myelin_ops=ListOf(str), io_reformat_precisions=ListOf(str), io_reformat_source=str,
                        io_layer_precision=MapOf(str), io_layer_precision_source=str,
                        myelin_not_absorbed_kinds=ListOf(str), myelin_not_absorbed_source=str,
+                       host_shape_ops=ListOf(str), host_shape_source=str,
                        conv_epilogue_ops=ListOf(str), conv_epilogue_source=str,
                        conv_like_ops=ListOf(str), conv_like_source=str,
                        gemm_folded_shuffles=ListOf(str), gemm_folded_shuffles_source=str,

@@ -102,10 +102,37 @@ def _absorbable_by_index(ctx: PlanContext, ops: frozenset[str]) -> list[bool]:
 
 
 def _connected_regions(ctx: PlanContext, takes: list[bool], seeds: list[Node]) -> dict[Node, list[Node]]:
-    """The connected component of each seed among the nodes Myelin takes, as its nodes in graph order.
+    """The region of each seed: its connected component among the nodes Myelin takes, as its nodes in
+    graph order, cut where a path leaves the component through a layer Myelin does not take and comes
+    back into it (_convex_levels)."""
+    parent, entries = _components(ctx, takes)
+    seeded = {parent[seed.index] for seed in seeds if takes[seed.index]}
+    if any(parent[i] in seeded for i in entries):  # a path can come back only where one enters
+        level = _convex_levels(ctx, takes, parent, seeded)
+        if level is not None:
+            parent = _components(ctx, takes, level)[0]
+    nodes = ctx.graph.nodes
+    regions: dict[int, list[Node]] = {}
+    for node in nodes:
+        i = node.index
+        if takes[i]:
+            found = parent[i]
+            region = regions.get(found)
+            if region is None:
+                regions[found] = [node]
+            else:
+                region.append(node)
+    return {seed: regions[parent[seed.index]] for seed in seeds if takes[seed.index]}
+
+
+def _components(ctx: PlanContext, takes: list[bool],
+                level: list[int] | None = None) -> tuple[list[int], list[int]]:
+    """Each node's component root among the nodes Myelin takes (flat: parent[i] is the root), and the
+    nodes it takes that read a tensor written by a node it does not take (where a component is entered).
 
     A union-find over each node's producer edges visits every edge once (a search from each seed
-    would visit it from both ends); a layer's members join one component whatever their edges.
+    would visit it from both ends); a layer's members join one component whatever their edges. With
+    ``level``, an edge joins its two ends only when they are on the same level.
     """
     producers, nodes = ctx.graph.producers, ctx.graph.nodes
     parent = list(range(len(nodes)))
@@ -117,6 +144,7 @@ def _connected_regions(ctx: PlanContext, takes: list[bool], seeds: list[Node]) -
         return i
 
     owner = ctx.owner
+    entries: list[int] = []
     for node in nodes:
         i = node.index
         if not takes[i]:
@@ -124,29 +152,113 @@ def _connected_regions(ctx: PlanContext, takes: list[bool], seeds: list[Node]) -
         r = root(i)  # the node's tree: its producers' trees are hung under it, so r stays the root
         for name in node.inputs:
             producer = producers.get(name)
-            if producer is not None and takes[producer.index]:
-                p = producer.index
-                if parent[p] != p:
-                    p = root(p)
-                if p != r:
-                    parent[p] = r
+            if producer is None:
+                continue
+            p = producer.index
+            if not takes[p]:
+                entries.append(i)
+                continue
+            if level is not None and level[p] != level[i]:
+                continue
+            if parent[p] != p:
+                p = root(p)
+            if p != r:
+                parent[p] = r
         members = owner[node].nodes
         if len(members) > 1 and members[0] is node:
             for member in members[1:]:
                 m = root(member.index)
                 if m != r:
                     parent[m] = r
-    regions: dict[int, list[Node]] = {}
-    for node in nodes:
-        i = node.index
+    for i in range(len(nodes)):
         if takes[i]:
-            found = parent[i] = root(i)  # flat from here: the seeds look up their root
-            region = regions.get(found)
-            if region is None:
-                regions[found] = [node]
-            else:
-                region.append(node)
-    return {seed: regions[parent[seed.index]] for seed in seeds if takes[seed.index]}
+            parent[i] = root(i)
+    return parent, entries
+
+
+_Levels = dict[int, int]  # component root -> the highest level of one of its nodes
+
+
+def _merged(acc: _Levels | None, more: _Levels | None) -> _Levels | None:
+    """The two maps' keys with the higher level of each (never modifies either: maps are shared)."""
+    if not more or acc is more:
+        return acc
+    if not acc:
+        return more
+    out = dict(acc)
+    for key, value in more.items():
+        if out.get(key, -1) < value:
+            out[key] = value
+    return out
+
+
+def _convex_levels(ctx: PlanContext, takes: list[bool], comp: list[int], seeded: set[int]) -> list[int] | None:
+    """Each region node's level: how often a path from its own component into it left the component
+    through a layer Myelin does not take (a convolution, a Pad, a ScatterND) and came back; None when
+    no path comes back. Only the components of ``seeded`` roots (those that become regions) count.
+
+    A Myelin region is one engine layer and an engine's layers run as a DAG: a region cannot feed a
+    convolution and also read that convolution's output (MViT's pooling convolutions between the
+    attention's matrix multiplies, Swin's Pad between its LayerNorm and its window attention). Cut by
+    level, every piece is convex: a path that leaves a piece and comes back into its component arrives
+    one level up, in another piece. Nodes the build removed are no layer and pass a path through.
+    Nodes are visited in graph order (ONNX's topological order).
+    """
+    nodes, producers, eliminated = ctx.graph.nodes, ctx.graph.producers, ctx.eliminated
+    # A path through an op whose output is a shape carries no data: it cannot bring a region its own output.
+    shape_ops = ctx.book.op_set("fusions.toml", "platform", "host_shape_ops")
+    level = [0] * len(nodes)
+    # A region node: its component's root; -1 for every other node.
+    region = [comp[i] if takes[i] and comp[i] in seeded else -1 for i in range(len(nodes))]
+    # left[i]: per component, the highest level a path into node i left it from.
+    left: list[_Levels | None] = [None] * len(nodes)
+    # through[i], for a removed node: per component, the level of the region nodes it passes on.
+    through: list[_Levels | None] = [None] * len(nodes)
+    cut = False
+    for node in nodes:
+        if node.op in shape_ops:
+            continue
+        i = node.index
+        mine = region[i]
+        here = 0
+        direct: _Levels | None = None  # from region nodes with no layer between (other components')
+        exits: _Levels | None = None
+        for name in node.inputs:
+            producer = producers.get(name)
+            if producer is None:
+                continue
+            j = producer.index
+            came = left[j]
+            if came is not None:
+                exits = _merged(exits, came)
+            theirs = region[j]
+            if theirs >= 0:
+                if theirs == mine:
+                    if level[j] > here:
+                        here = level[j]
+                else:
+                    direct = _merged(direct, {theirs: level[j]})
+            elif (passed := through[j]) is not None:
+                if mine in passed:
+                    here = max(here, passed[mine])
+                    passed = {k: v for k, v in passed.items() if k != mine} or None
+                direct = _merged(direct, passed)
+        if mine >= 0:
+            if direct is not None:
+                exits = _merged(exits, direct)
+            if exits is not None and mine in exits:
+                here = max(here, exits[mine] + 1)
+                cut = True
+            level[i] = here
+            left[i] = exits
+        elif node in eliminated:
+            through[i] = direct
+            left[i] = exits
+        elif direct is not None:
+            left[i] = _merged(exits, direct)
+        else:
+            left[i] = exits
+    return level if cut else None
 
 
 def _make_region(ctx: PlanContext, nodes: list[Node]) -> Group:

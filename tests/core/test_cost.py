@@ -278,6 +278,7 @@ def _gpt2_with_a_cumsum_head(tmp_path: Path) -> Path:
     "transformers/gpt2_sdpa.dynamo.opset18.onnx",  # the region holds 90 of 95 nodes: priced from the outside
     "gpt2+cumsum",  # the same, and its logits are read by a layer outside it
     "transformers/bert_sdpa.torchscript.opset17.onnx",  # 83 of 180: priced by counting reads inside
+    "transformers/t5_eager.dynamo.opset18.onnx",  # RMSNorm's ReduceMean: work per input element, in a region
 ])
 def test_a_large_region_costs_what_its_nodes_cost_one_by_one(sample: str, monkeypatch: pytest.MonkeyPatch,
                                                             tmp_path: Path) -> None:

@@ -637,7 +637,7 @@ class Graph:
     def _decode_shape(self, name: str) -> Shape | None:
         init = self.initializers.get(name)
         if init is not None:
-            return tuple(int(d) for d in init.dims)
+            return tuple(init.dims)  # protobuf's int64 list holds Python ints
         declared = self.tensor_types.get(name)
         if declared is not None:
             return declared[1]

@@ -18,6 +18,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from itertools import chain, compress, filterfalse, repeat
 from operator import attrgetter, ne, not_
 from typing import Any, NamedTuple
@@ -127,6 +128,11 @@ class _NodeWork(NamedTuple):
     cuda_flops: float  # work on CUDA cores
 
 
+# Tens of thousands of these are made per audit: tuple.__new__ skips the named tuple's Python-level __new__.
+_new_cost = partial(tuple.__new__, LayerCost)
+_new_work = partial(tuple.__new__, _NodeWork)
+
+
 def _matrix_work(node: Node, shape: Callable[[str], Shape | None], math_: _Math) -> _NodeWork | None:
     op = node.op
     out_shape = shape(node.outputs[0]) if node.outputs else None
@@ -232,15 +238,19 @@ class _GraphFacts:
         """Bytes of reading ``tensors`` from memory; None when an activation's size is unknown (a weight
         of unknown size, computed by folded nodes, is left out rather than losing the layer)."""
         count, weights, eight_bit = self.shapes.count, self.weights, self.eight_bit
+        initializer_count = self.shapes.weight_counts().get
         traffic = 0
         for tensor in tensors:
-            n = count(tensor)
             if tensor in weights:
+                n = initializer_count(tensor)
+                if n is None:  # a Constant's or folded node's output
+                    n = count(tensor)
                 traffic += (n or 0) * weight_bytes
-            elif n is None:
+                continue
+            n = count(tensor)
+            if n is None:
                 return None
-            else:
-                traffic += n * (1 if tensor in eight_bit else float_bytes)
+            traffic += n * (1 if tensor in eight_bit else float_bytes)
         return traffic
 
 
@@ -308,7 +318,7 @@ class _Pricer:
             if data is None:
                 return None, 0
             ops = data * self.perf.flops_per_element.get(node.op, 1)
-        return _NodeWork(ops, 0.0, float(ops)), 0
+        return _new_work((ops, 0.0, float(ops))), 0
 
     def _time(self, kind: str, flops: int, tensor_flops: float, cuda_flops: float, traffic: int,
               math_: _Math, steps: int = 0) -> LayerCost:
@@ -326,7 +336,7 @@ class _Pricer:
         memory_s = traffic / memory_rate
         bound = "compute" if compute_s >= memory_s else "memory"
         overhead = self.perf.overhead_ms
-        return LayerCost(flops, traffic, max(1e3 * max(compute_s, memory_s), steps * overhead) + overhead, bound)
+        return _new_cost((flops, traffic, max(1e3 * max(compute_s, memory_s), steps * overhead) + overhead, bound))
 
     def _nodes_of(self, layer: PredictedLayer) -> list[Node]:
         """A layer's nodes, for a prediction made without the plan's node lists: its names mapped back."""
@@ -343,9 +353,9 @@ class _Pricer:
         if not members:
             return None
         tail = members[-1]
-        if tail.outputs and tail.outputs[0] and self.facts[id(tail.graph)].shapes.count(tail.outputs[0]) is None:
+        facts = self.facts[id(tail.graph)]  # a layer's nodes are all of one graph
+        if tail.outputs and tail.outputs[0] and facts.shapes.count(tail.outputs[0]) is None:
             return None  # the common unknown case (a symbolic batch), answered at once
-        facts = self.facts[id(members[0].graph)]
         quantized = not _QDQ_OPS.isdisjoint(layer.ops)
         math_ = self.maths[quantized]
         if CONCAT_REMOVAL in layer.fusions and len(members) == 1:
@@ -578,16 +588,20 @@ class _Shapes:
     """Shapes and element counts of one graph's tensors for a pass that reads nearly all of them: types
     decoded in bulk, each distinct declared type's count computed once, looked up per tensor in C."""
 
-    __slots__ = ("_graph", "_others", "_per_type", "_types", "_types_get", "_weights")
+    __slots__ = ("_graph", "_others", "_per_type", "_per_type_get", "_types", "_types_get", "_weights")
 
     def __init__(self, graph: Graph) -> None:
         graph.decode_all_types()
         self._graph = graph
         types = self._types = graph.tensor_types
         self._types_get = types.get
-        # The decoded types share one tuple per distinct type: count each distinct one once.
-        self._per_type: dict[object, int | None] = {declared: _count(declared[1])  # type: ignore[index]
-                                                    for declared in set(types.values())}  # type: ignore[union-attr]
+        # The decoded types share one tuple per distinct type: count each distinct one once, keyed by the
+        # tuple's identity (the types map holds them for the whole pass), so no lookup hashes a shape.
+        values = types.values()  # type: ignore[union-attr]
+        distinct = dict(zip(map(id, values), values, strict=True))
+        self._per_type: dict[int, int | None] = {key: _count(declared[1])  # type: ignore[index]
+                                                 for key, declared in distinct.items()}
+        self._per_type_get = self._per_type.get
         self._others: dict[str, int | None] = {}  # undeclared tensors (Constant outputs), asked once
         self._weights: dict[str, int] | None = None  # initializers' counts, read in bulk when first asked
 
@@ -598,7 +612,7 @@ class _Shapes:
         return self._graph.shape(tensor)  # weights and Constant outputs
 
     def count(self, tensor: str) -> int | None:
-        found = self._per_type.get(self._types_get(tensor), _MISSING)
+        found = self._per_type_get(id(self._types_get(tensor)), _MISSING)
         if found is _MISSING:
             return self._undeclared(tensor)
         return found  # type: ignore[return-value]
@@ -609,7 +623,7 @@ class _Shapes:
 
     def counts(self, tensors: Sequence[str]) -> list[int | None]:
         """Counts of many tensors, looked up in C; the rare undeclared one is asked for on its own."""
-        found = list(map(self._per_type.get, map(self._types_get, tensors), repeat(_MISSING)))
+        found = list(map(self._per_type_get, map(id, map(self._types_get, tensors)), repeat(_MISSING)))
         if _MISSING in found:
             found = [self._undeclared(t) if n is _MISSING else n for n, t in zip(found, tensors, strict=True)]
         return found  # type: ignore[return-value]

@@ -35,11 +35,13 @@ def builder(name: str) -> Callable[[Callable[[], onnx.ModelProto]], Callable[[],
     return deco
 
 
-def convert(model, signature: list, opset: int, keep_einsum: bool = False) -> onnx.ModelProto:
+def convert(model, signature: list, opset: int, keep_einsum: bool = False,
+            inputs_as_nchw: list[str] | None = None) -> onnx.ModelProto:
     optimizers = None
     if keep_einsum:  # every default tf2onnx optimizer except the one that rewrites Einsum as MatMul
         optimizers = {k: v for k, v in tf2onnx.optimizer._get_optimizers().items() if k != "einsum_optimizer"}
-    proto, _ = tf2onnx.convert.from_keras(model, input_signature=signature, opset=opset, optimizers=optimizers)
+    proto, _ = tf2onnx.convert.from_keras(model, input_signature=signature, opset=opset, optimizers=optimizers,
+                                          inputs_as_nchw=inputs_as_nchw)
     return proto
 
 
@@ -54,6 +56,17 @@ def resnet50() -> onnx.ModelProto:
     inp = tf.keras.Input(shape=(224, 224, 3), batch_size=32, name="input_1")
     net = tf.keras.applications.ResNet50(weights=None, input_tensor=inp)
     return convert(net, [tf.TensorSpec((32, 224, 224, 3), tf.float32, name="input_1")], 13)
+
+
+@builder("tf2onnx_resnet50_nchw")
+def resnet50_nchw() -> onnx.ModelProto:
+    """The same Keras ResNet-50 converted with ``inputs_as_nchw=["input_1"]`` (the CLI's --inputs-as-nchw):
+    the input becomes [32,3,224,224] and tf2onnx leaves no Transpose before the first convolution."""
+    tf.random.set_seed(0)
+    inp = tf.keras.Input(shape=(224, 224, 3), batch_size=32, name="input_1")
+    net = tf.keras.applications.ResNet50(weights=None, input_tensor=inp)
+    return convert(net, [tf.TensorSpec((32, 224, 224, 3), tf.float32, name="input_1")], 13,
+                   inputs_as_nchw=["input_1"])
 
 
 def _transformer_block(keep_einsum: bool) -> onnx.ModelProto:

@@ -1,4 +1,4 @@
-"""Findings that are not fusions: model hygiene, batching, CUDA-graph blockers, streams, attention, Q/DQ."""
+"""Findings that are not fusions: model hygiene, batching, CUDA-graph blockers, streams, I/O layout, attention, Q/DQ."""
 
 from __future__ import annotations
 
@@ -19,11 +19,12 @@ Advisor = Callable[[LoadedModel, Target, RuleBook, Prediction, AdviceNotes], lis
 def advisors() -> list[Advisor]:
     from trtadvisor.advice.attention import attention_findings
     from trtadvisor.advice.general import general_findings
+    from trtadvisor.advice.layout import layout_findings
     from trtadvisor.advice.qdq import qdq_findings
     from trtadvisor.advice.reformats import reformat_findings
     from trtadvisor.advice.typing_mode import typing_findings
 
-    return [general_findings, attention_findings, qdq_findings, reformat_findings, typing_findings]
+    return [general_findings, layout_findings, attention_findings, qdq_findings, reformat_findings, typing_findings]
 
 
 def advise(model: LoadedModel, target: Target, book: RuleBook, prediction: Prediction,

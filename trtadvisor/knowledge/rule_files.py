@@ -23,7 +23,8 @@ EXAMPLES = {"bad_onnx": Opt(str, ""), "bad_target": Opt(TARGET, {}), "good_onnx"
 # [rule.CODE]: everything `trtadvisor rules` and `trtadvisor explain` print about one finding code.
 RULE_DOC = {"name": str, "severity": OneOf(*SEVERITIES), "summary": str, "rationale": str, "fix": str, "bad": str,
             "good": str, "source": str}
-RULE = Table({**RULE_DOC, **EXAMPLES})
+# priced: the finding names the one layer its fix removes, so the report gives that layer's predicted time.
+RULE = Table({**RULE_DOC, **EXAMPLES, "priced": Opt(bool, False)})
 
 # [meta]: where a whole file's facts come from.
 META = Table(source=str, also=Opt(ListOf(str), []))

@@ -736,10 +736,12 @@ def _crossing_tensors(held: set[int], by_name: dict[str, Node], layer_of: dict[s
 
 def cost_missed_fusions(findings: list[Finding], graph: Graph, prediction: Prediction, estimate: CostEstimate,
                         target: Target, book: RuleBook) -> list[Finding]:
-    """Each missed-fusion finding (a fusion rule's code) with known shapes, with what the miss costs on
-    the target: the extra write and read of the tensors between the layers left apart, or, when the
-    finding names a single layer, that layer's own predicted time."""
-    codes = {spec.code for spec in book.fusions.values()}
+    """Each missed-fusion finding (a fusion rule's code, or a rule marked ``priced``) with known shapes, with
+    what the miss costs on the target: the extra write and read of the tensors between the layers left
+    apart, or, when the finding names a single layer, that layer's own predicted time."""
+    removable = {code for data in book.tables.values() for code, rule in data.get("rule", {}).items()
+                 if rule.get("priced")}  # the finding's layer is one its fix removes
+    codes = {spec.code for spec in book.fusions.values()} | removable
     missed = [f for f in findings if f.rule in codes and f.nodes]
     gpu = estimate.gpu
     if not missed or gpu is None:
@@ -757,7 +759,8 @@ def cost_missed_fusions(findings: list[Finding], graph: Graph, prediction: Predi
             own = estimate.layers[next(iter(held))]
             if own is None:
                 continue
-            ms, note = own.ms, f"the layer left apart: {own.ms:.3g} ms predicted on {where}"
+            what = "the layer the fix removes" if finding.rule in removable else "the layer left apart"
+            ms, note = own.ms, f"{what}: {own.ms:.3g} ms predicted on {where}"
         else:
             tensors = _crossing_tensors(held, by_name, layer_of, prediction.layers)
             cost = extra_pass_cost(tensors, nodes[0].graph, target, book) if tensors else None

@@ -742,6 +742,22 @@ def recurrent_speech_dynamo() -> onnx.ModelProto:
     return onnx.load_from_string(buf.getvalue())
 
 
+@builder("poolformer_s12")
+def poolformer_s12() -> onnx.ModelProto:
+    """timm ``poolformer_s12`` (random weights), [1,3,128,128], TorchScript exporter, opset 17: 12
+    pre-norm residual blocks (stages of 2-2-6-2) whose token mixer is ``pool(x) - x``; each GroupNorm is
+    exported as Reshape, InstanceNormalization, Reshape, then a per-channel Mul and Add. Freshly
+    initialised GroupNorm weights are all equal, so the exporter writes them once and reads the copies
+    through Identity nodes."""
+    import timm
+    import torch
+
+    torch.manual_seed(0)
+    net = timm.create_model("poolformer_s12").eval()
+    return torchscript_export(net, (torch.randn(1, 3, 128, 128),), 17, input_names=["input"],
+                              output_names=["logits"])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--only", nargs="*", default=None)

@@ -468,3 +468,35 @@ def test_unevaluated_band_mask_kind_is_unknown_not_padding() -> None:
     sites = find_attention_sites(load_model(MISTRAL).graph)
     assert [(s.causal, s.mask) for s in sites] == [(None, None)] * 2
     assert all(any("not guessed" in note for note in s.notes) for s in sites)
+
+
+# timm poolformer_s12: stages of 2-2-6-2 blocks, widths 64-128-320-512; every block is
+# x + ls1 * (pool(norm1(x)) - norm1(x)), then x + ls2 * mlp(norm2(x)), with GroupNorm(1 group).
+POOLFORMER_DEPTHS, POOLFORMER_DIMS = (2, 2, 6, 2), (64, 128, 320, 512)
+
+
+def test_poolformer_group_norm_affine_stays_out_of_pointwise_fusion() -> None:
+    """Each GroupNorm's affine Mul scales by one weight per channel: REF 'Pointwise Fusion' takes only
+    constants of a single value, so the Mul is a layer of its own. The exporter reads all but the first
+    of the equal weights through Identity nodes; a folded Identity is still a constant of many values."""
+    path = WILD / "poolformer_s12.onnx"
+    result = audit(path, trt="10.16", sm="90", precision="fp16")
+    layer_of = {name: layer for layer in result.prediction.layers for name in layer.nodes}
+    affine = [n for n in _ops(path, "Mul") if re.search(r"/norm[12]/Mul$", n)]
+    assert len(affine) == 2 * sum(POOLFORMER_DEPTHS)
+    assert all(layer_of[name].ops == ("Mul",) for name in affine)
+    widths = [dim for depth, dim in zip(POOLFORMER_DEPTHS, POOLFORMER_DIMS, strict=True) for _ in range(2 * depth)]
+    blocked = {f.nodes[0]: f.message for f in result.findings if f.rule == "TRT109"}
+    for name, width in zip(affine, widths, strict=True):
+        assert f"holds {width} values" in blocked[name]
+
+
+def test_poolformer_residual_computed_from_the_convolution_is_no_near_miss() -> None:
+    """The stem and the three downsampling convolutions write the stream that block 0 of their stage
+    both normalizes and adds back: the Add's other operand (pool(x) - x, scaled) is computed from the
+    convolution's output, so the Add cannot be its epilogue and no fix would let it."""
+    result = audit(WILD / "poolformer_s12.onnx", trt="10.16", sm="90", precision="fp16")
+    assert not [f for f in result.findings if f.rule == "TRT102"]
+    convs = [layer for layer in result.prediction.layers if layer.kind == "convolution"]
+    # stem + 3 downsamples, and per block the MLP's two 1x1 convolutions
+    assert len(convs) == 1 + 3 + 2 * sum(POOLFORMER_DEPTHS)

@@ -128,6 +128,11 @@ def _try_eltwise(ctx: PlanContext, group: Group, graph: Graph, eltwise_ops: froz
     my_index = 0 if add.inputs[0] == out else 1
     if _conv_taking_add(ctx, add, conv_ops, prefer) not in (None, my_index):
         return  # the other operand's convolution takes the Add (preferred input, or the only one free)
+    if _computed_from(ctx, other, group.tail):
+        # A pre-norm residual block (x + mixer(norm(x))): the residual operand is computed from the
+        # convolution's output, so it cannot exist before the convolution runs and cannot be added in
+        # its epilogue. No near miss: the second reader is the architecture and no fix removes it.
+        return
     broadcast = _broadcast_blocker(ctx, out, other)
     if broadcast is not None:
         ctx.near_miss([group.tail, add], Blocked("conv+eltwise", "same_shape", broadcast))
@@ -137,6 +142,31 @@ def _try_eltwise(ctx: PlanContext, group: Group, graph: Graph, eltwise_ops: froz
         ctx.near_miss([group.tail, add], Blocked("conv+eltwise", "sole_reader", why))
         return
     ctx.merge(group, ctx.owner[add], "conv+eltwise")
+
+
+def _computed_from(ctx: PlanContext, tensor: str, node: Node) -> bool:
+    """Whether ``tensor`` is computed from ``node``'s output. Only nodes after ``node`` in graph order
+    (ONNX's topological order) can be, so the walk back from ``tensor`` stays between the two."""
+    producers, start = ctx.graph.producers, node.index
+    stack, seen = [tensor], {tensor}
+    while stack:
+        producer = producers.get(stack.pop())
+        if producer is None or producer.index < start:
+            continue
+        if producer is node:
+            return True
+        for name in producer.inputs:
+            if name and name not in seen:
+                seen.add(name)
+                stack.append(name)
+    return False
+
+
+def _residual_stream(ctx: PlanContext, group: Group, out: str) -> bool:
+    """Whether ``group`` ends in its residual sum (Conv + Add) and writes a stream that other layers read
+    beside the activation: the next block's skip connection reads it by design (pre-activation
+    ResNets, NFNet), so a second reader there is the architecture, not a fixable near miss."""
+    return "conv+eltwise" in group.fusions and not ctx.graph.is_graph_output(out)
 
 
 def _try_activation(ctx: PlanContext, group: Group) -> None:
@@ -153,7 +183,8 @@ def _try_activation(ctx: PlanContext, group: Group) -> None:
     fusion = {"Relu": "conv+relu", "Clip": "conv+clip", "Gelu": "conv+gelu"}[act.op]
     why = ctx.why_not_sole(out, act)
     if why is not None:
-        ctx.near_miss([group.tail, act], Blocked(fusion, "sole_reader", why))
+        if not _residual_stream(ctx, group, out):
+            ctx.near_miss([group.tail, act], Blocked(fusion, "sole_reader", why))
         return
     dynamic = [i for i in act.inputs[1:] if i and not ctx.is_build_constant(i)] if act.op == "Clip" else []
     if dynamic:
@@ -175,6 +206,8 @@ def _try_decomposed_gelu(ctx: PlanContext, group: Group, out: str, readers: list
         return
     tail = group.tail
     outside = [r.name for r in readers if ctx.owner.get(r) is not gelu]
+    if outside and _residual_stream(ctx, group, out):
+        return
     if outside or ctx.graph.is_graph_output(out):
         detail = (f"tensor '{out}' is also read by {', '.join(outside[:3])}{' ...' if len(outside) > 3 else ''}"
                   if outside else f"tensor '{out}' is a graph output")

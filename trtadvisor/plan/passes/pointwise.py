@@ -17,12 +17,27 @@ def _wrapped(group: Group) -> str:
     return group.name if group.pointwise else f"PWN({group.name})"
 
 
+def _constant_size(ctx: PlanContext, name: str) -> int | None:
+    """Values a build-time constant holds: a weight's, or a tensor the build folds (an Identity or
+    Reshape of a weight, as exporters write deduplicated or reshaped parameters); None when unknown."""
+    graph = ctx.graph
+    if name in graph.constant_names:
+        return graph.constant_size(name)
+    shape = graph.shape(name)
+    if shape is None or not all(isinstance(d, int) for d in shape):
+        return None
+    size = 1
+    for d in shape:
+        size *= d
+    return size
+
+
 def _blocking_constant(ctx: PlanContext, node: Node) -> str | None:
-    constants = ctx.graph.constant_names
+    constants, folded = ctx.graph.constant_names, ctx.folded
     for name in node.inputs:
-        if not name or name not in constants:
+        if not name or (name not in constants and name not in folded):
             continue
-        size = ctx.graph.constant_size(name)
+        size = _constant_size(ctx, name)
         if size is None or size > 1:
             return name
     return None
@@ -81,7 +96,7 @@ def _note_blocked_constant(ctx: PlanContext, node: Node) -> None:
     neighbours += ctx.live_readers(node.outputs[0])
     if any(ctx.book.ops.is_pointwise(n.op) and ctx.group(n) is not None and len(ctx.owner[n].nodes) == 1
            for n in neighbours):
-        size = ctx.graph.constant_size(const)
+        size = _constant_size(ctx, const)
         ctx.near_miss([node], Blocked("pointwise", "single_value_constants",
                                       f"constant operand '{const}' holds {size if size else 'many'} values"))
 

@@ -344,6 +344,23 @@ def mistral_sliding_window_past() -> onnx.ModelProto:
     return _with_past(MistralModel(cfg).eval(), 2, 2, 32, "mistral")
 
 
+@builder("bloom_alibi")
+def bloom_alibi() -> onnx.ModelProto:
+    """transformers ``BloomModel`` (2 layers, hidden 128, 4 heads x 32, vocabulary 1000), ``input_ids`` and
+    ``attention_mask`` [1,32], TorchScript exporter, opset 17. BLOOM's attention is a rank-3 ``baddbmm``
+    ([batch*heads, S, 32]) onto its ALiBi bias ([batch*heads, 1, S]: per-head slopes times the running sum
+    of the attention mask, a ``CumSum``); the scores are viewed as [batch, heads, S, S] to add the causal
+    and padding mask."""
+    import torch
+    from transformers import BloomConfig, BloomModel
+    torch.manual_seed(0)
+    cfg = BloomConfig(hidden_size=128, n_layer=2, n_head=4, vocab_size=1000)
+    net = BloomModel(cfg).eval()
+    args = (torch.randint(0, 1000, (1, 32)), torch.ones(1, 32, dtype=torch.long))
+    return torchscript_export(_text_hidden_states(net), args, 17, input_names=["input_ids", "attention_mask"],
+                              output_names=["last_hidden_state"])
+
+
 # --------------------------------------------------------------------------------------------
 # (g) torchvision Swin-T
 # --------------------------------------------------------------------------------------------

@@ -500,3 +500,17 @@ def test_poolformer_residual_computed_from_the_convolution_is_no_near_miss() -> 
     convs = [layer for layer in result.prediction.layers if layer.kind == "convolution"]
     # stem + 3 downsamples, and per block the MLP's two 1x1 convolutions
     assert len(convs) == 1 + 3 + 2 * sum(POOLFORMER_DEPTHS)
+
+
+def test_alibi_attention_of_rank3_products_has_heads_bias_and_evaluated_causality() -> None:
+    """BloomConfig(hidden 128, 4 heads): each of the 2 blocks multiplies [batch*4, 32, 32] Q and K (rank 3)
+    onto an ALiBi bias (per-head slopes x the attention mask's running sum, a CumSum) and then views the
+    scores as [1, 4, 32, 32] for the causal + padding mask. Heads come from that view; the ALiBi term is a
+    bias; with the mask input set to ones the CumSum is evaluated, so causality is read, not guessed."""
+    from trtadvisor.analysis.attention_sites import find_attention_sites
+    from trtadvisor.ir.load import load_model
+
+    sites = find_attention_sites(load_model(WILD / "bloom_alibi.onnx").graph)
+    assert [(s.num_heads, s.num_kv_heads, s.head_size, s.seq_q, s.seq_kv, s.bias, s.causal, s.mask)
+            for s in sites] == [(4, 4, 32, 32, 32, True, True, "padding")] * 2
+    assert all(not s.notes for s in sites)  # nothing left unevaluated

@@ -264,8 +264,8 @@ class _SiteFinder:
             batch = _at(q, -4)
             seen_kv = _at(kt, -3)
         else:
-            heads = self._heads_from_projection(q_path, head)
-            batch = None
+            batch, heads = self._heads_from_scores(chain, softmax, seq_q, seq_kv)
+            heads = heads if heads is not None else self._heads_from_projection(q_path, head)
             seen_kv = heads
         if seen_kv is not None and heads is not None and seen_kv == 1 and heads > 1:
             kv_true: int | None = 1      # MQA by broadcasting one K/V head
@@ -476,6 +476,16 @@ class _SiteFinder:
             if b and a != b:
                 factor *= a // b
         return factor
+
+    def _heads_from_scores(self, chain: list[Node], softmax: Node, seq_q: int | None,
+                           seq_kv: int | None) -> tuple[int | None, int | None]:
+        """B and N where rank-3 products ([B*N, S, H], BLOOM's baddbmm) have their scores viewed as
+        [B, N, S_q, S_kv] between BMM1 and the Softmax (to add a [B, 1, S_q, S_kv] mask)."""
+        for tensor in [*(n.outputs[0] for n in chain if n.op == "Reshape" and n.outputs), softmax.inputs[0]]:
+            dims = self.values.dims(tensor)
+            if dims is not None and len(dims) == 4 and seq_kv is not None and (dims[-2], dims[-1]) == (seq_q, seq_kv):
+                return dims[0], dims[1]
+        return None, None
 
     def _heads_from_projection(self, path: _Path, head: int | None) -> int | None:
         """N from the width of the projection that feeds Q: [.., N*H] before the head split."""

@@ -606,7 +606,21 @@ def _evaluate_plain(node, args: list[np.ndarray | None]) -> np.ndarray | None:
         return None
     if op in _NP_REDUCE:
         return _reduce(node, a, args)
+    if op == "CumSum":
+        return _cumsum(node, a, args)
     return None
+
+
+def _cumsum(node, a: np.ndarray | None, args: list[np.ndarray | None]) -> np.ndarray | None:
+    """ONNX CumSum (BLOOM's ALiBi positions are the running sum of the attention mask)."""
+    if a is None or len(args) < 2 or args[1] is None or a.ndim == 0:
+        return None
+    axis = int(args[1].reshape(-1)[0]) % a.ndim
+    x = np.flip(a, axis) if node.attr("reverse", 0) else a
+    out = np.cumsum(x, axis=axis, dtype=a.dtype)
+    if node.attr("exclusive", 0):
+        out = out - x
+    return np.flip(out, axis) if node.attr("reverse", 0) else out
 
 
 # Reductions over small shape tensors: torchvision's detection transform takes ReduceMax of the image

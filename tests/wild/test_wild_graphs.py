@@ -514,3 +514,17 @@ def test_alibi_attention_of_rank3_products_has_heads_bias_and_evaluated_causalit
     assert [(s.num_heads, s.num_kv_heads, s.head_size, s.seq_q, s.seq_kv, s.bias, s.causal, s.mask)
             for s in sites] == [(4, 4, 32, 32, 32, True, True, "padding")] * 2
     assert all(not s.notes for s in sites)  # nothing left unevaluated
+
+
+def test_a_removed_upcast_does_not_split_the_myelin_region_into_a_cycle() -> None:
+    """LLaMA's RMSNorm upcasts with .to(float32): in an FP32 export a Cast to the type the tensor has,
+    removed by TensorRT. The residual Add before it and the norm after it are still one data path, so
+    the decoder (matrix multiplies, RMSNorm, rotary, attention, SwiGLU: all Myelin ops) is one region
+    from TensorRT 10 on, and the predicted layers must never wait on each other in a cycle."""
+    path = REPO / "samples" / "transformers" / "llama_gqa_eager.torchscript.opset17.onnx"
+    result = audit(path, trt="10.8", sm="90", precision="fp16")
+    assert _layer_cycle(result) is None
+    region = {layer.name: set(layer.nodes) for layer in result.prediction.layers}
+    mlp0 = next(name for name, nodes in region.items() if "/inner/layers.0/mlp/down_proj/MatMul" in nodes)
+    assert "/inner/layers.1/self_attn/q_proj/MatMul" in region[mlp0]
+    assert "/inner/layers.0/self_attn/q_proj/MatMul" in region[mlp0]

@@ -144,6 +144,7 @@ def _components(ctx: PlanContext, takes: list[bool],
         return i
 
     owner = ctx.owner
+    eliminated = ctx.eliminated
     entries: list[int] = []
     for node in nodes:
         i = node.index
@@ -152,6 +153,8 @@ def _components(ctx: PlanContext, takes: list[bool],
         r = root(i)  # the node's tree: its producers' trees are hung under it, so r stays the root
         for name in node.inputs:
             producer = producers.get(name)
+            if producer is not None and producer in eliminated:
+                producer = _behind_removed(ctx, producer)
             if producer is None:
                 continue
             p = producer.index
@@ -174,6 +177,29 @@ def _components(ctx: PlanContext, takes: list[bool],
         if takes[i]:
             parent[i] = root(i)
     return parent, entries
+
+
+def _behind_removed(ctx: PlanContext, node: Node) -> Node | None:
+    """The producer of the tensor a chain of removed pass-through nodes hands on: a removed no-op Cast
+    between a residual Add and the next RMSNorm (transformers' float32 upcast in an FP32 export) leaves
+    the two connected, so the Add's region and the norm's are one. None where the chain starts at a
+    removed node that is no pass-through: one folded from constants (no data input) or shape arithmetic
+    (it starts at a Shape: what it hands on is known before anything runs), so that edge joins nothing."""
+    producers, eliminated, graph = ctx.graph.producers, ctx.eliminated, ctx.graph
+    shape_ops = ctx.book.op_set("fusions.toml", "platform", "host_shape_ops")
+    for _ in range(8):
+        if node not in eliminated:
+            return node
+        if node.op in shape_ops:
+            return None
+        data = [i for i in node.inputs if i and not graph.is_constant(i)]
+        if len(data) != 1:
+            return None
+        found = producers.get(data[0])
+        if found is None:
+            return None
+        node = found
+    return None
 
 
 _Levels = dict[int, int]  # component root -> the highest level of one of its nodes

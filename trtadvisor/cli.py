@@ -404,12 +404,16 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
     if not args.batch_row and (args.jobs is not None or any(is_batch_pattern(m) for m in args.model)):
         return _audit_zoo(args)
-    if args.model and not args.shapes and not args.opt_shapes:
+    if args.model:
         # Before the heavy imports of the audit: the model's shape inference runs in a child meanwhile
-        # (onnx, imported here once, serves both processes).
-        from trtadvisor.ir.load import inferred_types_payload
+        # (onnx, imported here once, serves both processes), with the input shapes asked for.
+        from functools import partial
 
-        shape_child.start_early(args.model[0], inferred_types_payload)
+        from trtadvisor.ir.load import inferred_types_payload, parse_shape_overrides
+
+        with contextlib.suppress(UserError):  # a malformed spec is reported by the audit itself
+            shapes = parse_shape_overrides(args.opt_shapes or args.shapes)
+            shape_child.start_early(args.model[0], partial(inferred_types_payload, overrides=shapes), shapes)
     try:
         if args.batch_row:
             return _audit_row(args)

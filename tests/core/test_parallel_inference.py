@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
 
 import onnx
@@ -47,6 +48,45 @@ def test_inference_started_early_is_taken_by_the_loader(large: Path) -> None:
     assert str(large.resolve()) not in shape_child._started  # consumed, not left running
     softmax = next(n for n in early.graph.nodes if n.op == "Softmax")
     assert early.graph.shape(softmax.outputs[0]) == (1, 4, 128, 128)
+
+
+def test_shapes_given_are_inferred_in_a_child_forked_before_the_parse(large: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """--shapes on a large model: the child rewrites the inputs in its own copy, forked before the parent
+    parses the model (so it neither carries the parsed copy nor starts after the graph is built), and
+    infers what the in-process path infers."""
+    events: list[str] = []
+    real_parse, real_start = loader._parse, shape_child.start
+
+    def parse(file: Path, data: bytes) -> onnx.ModelProto:
+        events.append("parse")
+        return real_parse(file, data)
+
+    def start(*args: object) -> shape_child.ChildInference | None:
+        events.append("fork")
+        return real_start(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(loader, "_parse", parse)
+    monkeypatch.setattr(shape_child, "start", start)
+    forked = loader.load_model(large, {"image": (3, 64, 56, 56)})
+    assert events[:2] == ["fork", "parse"]
+    monkeypatch.setattr(shape_child, "PARALLEL_MIN_BYTES", 10**12)
+    local = loader.load_model(large, {"image": (3, 64, 56, 56)})
+    names = [o for n in local.graph.nodes for o in n.outputs]
+    assert [forked.graph.shape(t) for t in names] == [local.graph.shape(t) for t in names]
+    # The symbolic batch became 3 on every image path: the first convolution's output is [3, 64, 56, 56].
+    conv = next(n for n in forked.graph.nodes if n.op == "Conv")
+    assert forked.graph.shape(conv.outputs[0]) == (3, 64, 56, 56)
+
+
+def test_inference_started_early_for_other_shapes_is_replaced(large: Path) -> None:
+    shape_child.start_early(str(large), partial(inferred_types_payload, overrides={"image": (2, 64, 56, 56)}),
+                            {"image": (2, 64, 56, 56)})
+    child = shape_child._started[str(large.resolve())][2]
+    model = loader.load_model(large, {"image": (5, 64, 56, 56)})  # the audit was asked for batch 5 (a config)
+    assert child._reaped  # the batch-2 answer was not used
+    conv = next(n for n in model.graph.nodes if n.op == "Conv")
+    assert model.graph.shape(conv.outputs[0]) == (5, 64, 56, 56)
 
 
 def test_inference_started_early_on_a_file_changed_since_is_dropped(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import marshal
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import onnx
@@ -93,8 +94,8 @@ def load_model(path: str | os.PathLike[str], shapes: dict[str, Shape] | None = N
     started = shape_child.take(file)
     child = None
     if started is not None:
-        data, child = started
-        if overrides:  # the inputs' shapes change: that inference answers another question
+        data, child, asked = started
+        if asked != overrides:  # other input shapes: that inference answers another question
             child.cancel()
             child = None
     else:
@@ -102,8 +103,10 @@ def load_model(path: str | os.PathLike[str], shapes: dict[str, Shape] | None = N
         data = read_regular(file, what="an .onnx file", hint="pass the path of an .onnx file",
                             limit=MODEL_MAX_BYTES, error=ModelLoadError)
     early = None
-    if not overrides and (child is not None or len(data) >= shape_child.PARALLEL_MIN_BYTES):
-        early = _start_shape_inference(file, data, parallel=True, child=child)
+    if child is not None or len(data) >= shape_child.PARALLEL_MIN_BYTES:
+        # With --shapes the child rewrites the inputs in its own copy: forked now, before the parse,
+        # it neither carries the parsed model nor starts late.
+        early = _start_shape_inference(file, data, parallel=True, child=child, overrides=overrides)
     try:
         proto = _parse(file, data)
         _check_structure(file, proto)
@@ -118,9 +121,8 @@ def load_model(path: str | os.PathLike[str], shapes: dict[str, Shape] | None = N
             unsorted = bool(graph.reads_before_producer())
             if graph.has_bodies() or unsorted:
                 graph = None  # If/Loop/Scan bodies take their shapes from the inferred model: below
-            elif overrides:
-                data = proto.SerializeToString()
-                early = _start_shape_inference(file, data, parallel=len(data) >= shape_child.PARALLEL_MIN_BYTES)
+            elif early is None:  # a small model: inferred right here, with any --shapes applied
+                early = _start_shape_inference(file, data, parallel=False, overrides=overrides)
         if graph is None:
             # TensorRT's parser expands local functions; so do we, so patterns inside them are seen.
             # Bodies of If/Loop get their shapes from the inferred model itself: infer, then build.
@@ -140,8 +142,6 @@ def load_model(path: str | os.PathLike[str], shapes: dict[str, Shape] | None = N
             proto = _parse(file, _infer_shapes(file, data))
             graph = _build_graph(file, proto)
         else:
-            if early is None:
-                early = _start_shape_inference(file, data, parallel=False)
             del data
             pending, early = early, None
             graph.adopt_types_later(pending, pending.cancel, pending.ready)
@@ -336,9 +336,19 @@ def _decode_types(payload: memoryview) -> dict[str, TensorType] | None:
     return types if isinstance(types, dict) else None
 
 
-def inferred_types_payload(file: Path, data: bytes) -> bytes:
-    """What the shape-inference child computes and sends (see trtadvisor.ir.shape_child)."""
-    return _encode_types(file, _run_inference(data))
+def inferred_types_payload(file: Path, data: bytes, overrides: dict[str, Shape] | None = None) -> bytes:
+    """What the shape-inference child computes and sends (see trtadvisor.ir.shape_child): the types of the
+    model in ``data``, with the input shapes ``overrides`` gives (--shapes) where it gives any."""
+    return _encode_types(file, _run_inference(_with_overrides(file, data, overrides)))
+
+
+def _with_overrides(file: Path, data: bytes, overrides: dict[str, Shape] | None) -> bytes:
+    """The model's bytes with its inputs' shapes rewritten as ``overrides`` says (the bytes as given without)."""
+    if not overrides:
+        return data
+    proto = _parse(file, data)
+    _apply_shape_overrides(file, proto, overrides)
+    return proto.SerializeToString()
 
 
 # ONNX's data propagation reads the values of the tensors it propagates, and cannot read external data from
@@ -374,13 +384,15 @@ class _PendingTypes:
 
 
 def _start_shape_inference(file: Path, data: bytes, parallel: bool,
-                           child: shape_child.ChildInference | None = None) -> _PendingTypes:
-    """Shape inference of ``data``: in ``child`` when one was started early, else in a child
-    started now when ``parallel`` (and fork is available), else right here."""
+                           child: shape_child.ChildInference | None = None,
+                           overrides: dict[str, Shape] | None = None) -> _PendingTypes:
+    """Shape inference of the model in ``data`` with ``overrides``' input shapes: in ``child`` when one was
+    started early (for the same overrides), else in a child started now when ``parallel`` (and fork is
+    available), else right here."""
     if child is None and parallel:
-        child = shape_child.start(file, data, inferred_types_payload)
+        child = shape_child.start(file, data, partial(inferred_types_payload, overrides=overrides))
     if child is None:
-        result = _types_of_inferred(file, _infer_shapes(file, data))
+        result = _types_of_inferred(file, _infer_shapes(file, _with_overrides(file, data, overrides)))
         return _PendingTypes(lambda: result)
 
     def wait() -> ValueInfoIndex | dict[str, TensorType]:
@@ -394,7 +406,8 @@ def _start_shape_inference(file: Path, data: bytes, parallel: bool,
                 types = _decode_types(memoryview(payload))
                 if types is not None:
                     return types
-        return _types_of_inferred(file, _infer_shapes(file, data))  # the child died without an answer
+        # The child died without an answer: infer here.
+        return _types_of_inferred(file, _infer_shapes(file, _with_overrides(file, data, overrides)))
 
     return _PendingTypes(wait, child.cancel, child.ready)
 

@@ -17,6 +17,7 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from trtadvisor.errors import UserError
 from trtadvisor.forked import fork_writer
@@ -83,13 +84,15 @@ def start(file: Path, data: bytes, compute: Callable[[Path, bytes], bytes]) -> C
     return ChildInference(pid, read_end)
 
 
-# Children started ahead of the load, by resolved path, with the bytes they were given and the
-# file's size and modification time then (a changed file is read and inferred again).
-_started: dict[str, tuple[tuple[int, int], bytes, ChildInference]] = {}
+# Children started ahead of the load, by resolved path, with the bytes they were given, the file's size
+# and modification time then (a changed file is read and inferred again) and the input shapes they
+# were asked to infer with (--shapes; {} for the model's own).
+_started: dict[str, tuple[tuple[int, int], bytes, ChildInference, dict[str, Any]]] = {}
 
 
-def start_early(path: str, compute: Callable[[Path, bytes], bytes]) -> None:
-    """Read a large model and start its inference now; :func:`take` hands both to the loader.
+def start_early(path: str, compute: Callable[[Path, bytes], bytes], shapes: dict[str, Any] | None = None) -> None:
+    """Read a large model and start its inference now (``compute``: with the input shapes ``shapes``);
+    :func:`take` hands the bytes, the child and those shapes to the loader.
 
     Anything unusual (a missing or small file, no fork) does nothing: the loader then does the
     work itself and reports any problem in its own words.
@@ -102,19 +105,20 @@ def start_early(path: str, compute: Callable[[Path, bytes], bytes]) -> None:
         data = read_regular(file, what="an .onnx file", hint="", limit=MODEL_MAX_BYTES)
         child = start(file, data, compute)
         if child is not None:
-            _started[str(file.resolve())] = ((stat.st_size, stat.st_mtime_ns), data, child)
+            _started[str(file.resolve())] = ((stat.st_size, stat.st_mtime_ns), data, child, dict(shapes or {}))
 
 
-def take(file: Path) -> tuple[bytes, ChildInference] | None:
-    """The bytes and the running child started early for ``file``, if it has not changed since."""
+def take(file: Path) -> tuple[bytes, ChildInference, dict[str, Any]] | None:
+    """The bytes, the running child and its input shapes started early for ``file``, if it has not changed
+    since."""
     with contextlib.suppress(OSError, RuntimeError):  # RuntimeError: a symlink loop (resolve)
         entry = _started.pop(str(file.resolve()), None)
         if entry is None:
             return None
-        stamp, data, child = entry
+        stamp, data, child, shapes = entry
         stat = file.stat()
         if (stat.st_size, stat.st_mtime_ns) == stamp:
-            return data, child
+            return data, child, shapes
         child.cancel()
     return None
 
@@ -122,5 +126,5 @@ def take(file: Path) -> tuple[bytes, ChildInference] | None:
 def cancel_unused() -> None:
     """End children started early whose model was never loaded (the command failed before)."""
     while _started:
-        _, (_, _, child) = _started.popitem()
+        _, (_, _, child, _) = _started.popitem()
         child.cancel()

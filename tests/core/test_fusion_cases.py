@@ -3,8 +3,9 @@
 Each case is a small model in ONNX text. Graph inputs named ``const_*`` become initializers (filled
 with ``fill`` unless ``constants`` gives values), so weights need no literals. A case states the
 target, the predicted layers (op types per layer, in order), optionally their fusions and names,
-the eliminated nodes, and the finding codes with a fragment of the reason each must contain and the failing
-condition each names (``FUSION.CONDITION``, an id of rules/fusions.toml [fusion.FUSION] conditions).
+the eliminated nodes, and the finding codes with a fragment of the reason each must contain (and of
+the fix each states: ``hints``) and the failing condition each names (``FUSION.CONDITION``, an id of
+rules/fusions.toml [fusion.FUSION] conditions).
 """
 
 from __future__ import annotations
@@ -78,6 +79,8 @@ def test_case(case: dict[str, Any], tmp_path: Path) -> None:
     assert sorted(f.rule for f in fusion_findings) == sorted(case.get("findings", []))
     for fragment in case.get("reasons", []):
         assert any(fragment in f.message for f in fusion_findings), (fragment, [f.message for f in fusion_findings])
+    for fragment in case.get("hints", []):  # the fix stated for the condition that failed
+        assert any(fragment in f.hint for f in fusion_findings), (fragment, [f.hint for f in fusion_findings])
     if "findings" in case:
         assert sorted(f"{f.fusion}.{f.condition}" for f in fusion_findings) == sorted(case["conditions"])
         book = default_rulebook()

@@ -41,6 +41,8 @@ FUSION = Table(
     good=str, source=str,
     min_sm=Opt(int, None), precisions=Opt(ListOf(str), []), ops=Opt(ListOf(str), []), prefer_input=Opt(int, 0),
     tolerance=Opt(float, 1e-3), max_ops=Opt(int, 32), max_ops_source=Opt(str, ""), **EXAMPLES,
+    # fixes.ID = "text": the fix for one condition, where the fusion's own fix speaks to another one.
+    fixes=Opt(MapOf(str, key=CONDITION_ID), {}),
     evidence=Opt(OneOf("documented", "inferred"), "documented"),
 )
 

@@ -80,6 +80,12 @@ class FusionSpec:
     # "inferred" when the documentation only implies the fusion and no engine showed it: a layer
     # resting on it is never "documented" (plan/calibrate.py)
     evidence: str = "documented"
+    # condition id -> its own fix (rules/fusions.toml fixes.ID), where ``fix`` addresses another condition
+    fixes: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def fix_for(self, condition_id: str) -> str:
+        """The fix a near miss of ``condition_id`` states: the condition's own, else the fusion's."""
+        return self.fixes.get(condition_id, self.fix)
 
     def condition(self, condition_id: str) -> str:
         """The text of one of this fusion's conditions; an id the rule data lacks is a bug in the matcher."""
@@ -155,7 +161,12 @@ def _load_file(path: Path) -> dict[str, Any]:
 
 def _fusion_spec(fusion_id: str, table: dict[str, Any]) -> FusionSpec:
     fields = {k: v for k, v in table.items() if k not in EXAMPLES}  # examples stay in tables, for the meta-test
+    unknown = sorted(set(table["fixes"]) - set(table["conditions"]))
+    if unknown:
+        raise RuleDataError(f"rules/fusions.toml: fusion.{fusion_id}.fixes names no condition: {', '.join(unknown)}",
+                            "key each fix by one of the fusion's conditions")
     return FusionSpec(id=fusion_id, **{**fields, "conditions": dict(table["conditions"]),
+                                      "fixes": dict(table["fixes"]),
                                       "precisions": tuple(table["precisions"]), "ops": tuple(table["ops"])})
 
 

@@ -304,8 +304,9 @@ class PlanContext:
         names = [n.name for n in nodes]
         message = (f"{spec.id} fusion of {' and '.join(names)} is blocked: {blocked.detail} "
                    f"(condition {blocked.condition}: {text})")
-        # The fusion's own fix: several fusions share one code, whose doc carries only the first one's.
-        finding = finding_for(self.book, spec.code, message, names, spec.fix)
+        # The fusion's own fix (several fusions share one code, whose doc carries only the first one's),
+        # or the failing condition's where the fusion's speaks to another condition.
+        finding = finding_for(self.book, spec.code, message, names, spec.fix_for(blocked.condition))
         self.findings.append(replace(finding, fusion=spec.id, condition=blocked.condition))
 
     def groups(self) -> list[Group]:

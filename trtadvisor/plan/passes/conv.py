@@ -224,6 +224,10 @@ def gelu_blocker(ctx: PlanContext) -> Blocked | None:
     """Why Conv + GELU cannot fuse on this target (FP16/INT8 on Turing or later); None when it can."""
     spec = ctx.book.fusion("conv+gelu")
     if ctx.target.precision not in spec.precisions:
+        if ctx.target.strong:  # the model's types decide, not a build flag
+            stored = "FP32 (TF32 math)" if ctx.target.precision == "tf32" else ctx.target.precision.upper()
+            return Blocked("conv+gelu", "tensor_types",
+                           f"the model's tensors are {stored} and the build is strongly typed")
         return Blocked("conv+gelu", "precision", f"precision is {ctx.target.precision}")
     if ctx.target.sm is not None and spec.min_sm is not None and ctx.target.sm < spec.min_sm:
         return Blocked("conv+gelu", "sm", f"SM {ctx.target.sm} is older than Turing (SM {spec.min_sm})")

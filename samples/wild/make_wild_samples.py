@@ -361,6 +361,46 @@ def bloom_alibi() -> onnx.ModelProto:
                               output_names=["last_hidden_state"])
 
 
+@builder("ort_qdq_bert_matmul")
+def ort_qdq_bert_matmul() -> onnx.ModelProto:
+    """transformers ``BertModel`` (2 layers, hidden 128, 4 heads x 32, FFN 256, vocabulary 1000, eager
+    attention, no pooler; TorchScript exporter, opset 17, ``input_ids``/``attention_mask`` [1,32]) through
+    onnxruntime's ``quantize_static`` in QDQ format with ``op_types_to_quantize=["MatMul"]``, symmetric INT8
+    activations and per-channel weights, calibrated on 3 random token sequences. The quantizer also
+    quantizes the two activation-by-activation MatMuls of each attention: Q/DQ on Q, Kᵀ, V, on the
+    Softmax output, and on BMM1's output (the scores) before the scale and the mask."""
+    import tempfile
+
+    import torch
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(0)
+    cfg = BertConfig(hidden_size=128, num_hidden_layers=2, num_attention_heads=4, intermediate_size=256,
+                     vocab_size=1000, attn_implementation="eager")
+    net = BertModel(cfg, add_pooling_layer=False).eval()
+    args = (torch.randint(0, 1000, (1, 32)), torch.ones(1, 32, dtype=torch.long))
+    fp32 = torchscript_export(_text_hidden_states(net), args, 17, input_names=["input_ids", "attention_mask"],
+                              output_names=["last_hidden_state"])
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            rng = np.random.default_rng(0)
+            self.items = iter([{"input_ids": rng.integers(0, 1000, (1, 32)).astype(np.int64),
+                                "attention_mask": np.ones((1, 32), np.int64)} for _ in range(3)])
+
+        def get_next(self):
+            return next(self.items, None)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "qdq.onnx"
+        onnx.save(fp32, src)
+        quantize_static(str(src), str(dst), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"],
+                        extra_options={"ActivationSymmetric": True, "WeightSymmetric": True})
+        return onnx.load(dst)
+
+
 # --------------------------------------------------------------------------------------------
 # (g) torchvision Swin-T
 # --------------------------------------------------------------------------------------------

@@ -32,10 +32,12 @@ ONNX_SEMANTICS: dict[tuple[str, str], str] = {
     ('analysis/activations.py', 'Add Gemm MatMul Reshape'): _MATCH + " (a projection's output)",
     ('analysis/activations.py', 'HardSigmoid Sigmoid'): _MATCH + " (the gate of SiLU / HardSwish)",
     ('analysis/activations.py', 'Slice Split'): _MATCH + " (the halves of a SwiGLU)",
-    ('analysis/attention_sites.py', 'Add Cast Clip Div Dropout Identity Mul Reshape Squeeze Sub Tanh '
-                                    'Unsqueeze Where'): _MATCH + " (score scaling, masking, soft-capping)",
+    ('analysis/attention_sites.py', 'Add Cast Clip DequantizeLinear Div Dropout Identity Mul QuantizeLinear '
+                                    'Reshape Squeeze Sub Tanh Unsqueeze Where'):
+        _MATCH + " (score scaling, masking, soft-capping, quantized scores)",
     ('analysis/attention_sites.py', 'Add Gemm MatMul'): _MATCH + " (the Q/K/V projections)",
-    ('analysis/attention_sites.py', 'Cast Clip Dropout Identity Reshape Squeeze Tanh Unsqueeze'): _MATCH,
+    ('analysis/attention_sites.py', 'Cast Clip DequantizeLinear Dropout Identity QuantizeLinear Reshape Squeeze '
+                                    'Tanh Unsqueeze'): _MATCH,
     ('analysis/attention_sites.py', 'Cast DequantizeLinear Dropout Flatten Identity QuantizeLinear '
                                     'Reshape Squeeze Transpose Unsqueeze'): _MATCH + " (layout between products)",
     ('analysis/attention_sites.py', 'Cast DequantizeLinear Dropout Identity QuantizeLinear Reshape '

@@ -528,3 +528,14 @@ def test_a_removed_upcast_does_not_split_the_myelin_region_into_a_cycle() -> Non
     mlp0 = next(name for name, nodes in region.items() if "/inner/layers.0/mlp/down_proj/MatMul" in nodes)
     assert "/inner/layers.1/self_attn/q_proj/MatMul" in region[mlp0]
     assert "/inner/layers.0/self_attn/q_proj/MatMul" in region[mlp0]
+
+
+def test_ort_static_qdq_of_matmuls_keeps_the_attention_sites_and_doubts_the_quantized_scores() -> None:
+    """onnxruntime's quantize_static(op_types_to_quantize=["MatMul"]) on BertConfig(2 layers, 4 heads x 32)
+    puts Q/DQ on every MatMul's inputs and on BMM1's output (the scores) too. Both attention sites are still
+    attention (4 x 32 over 32 tokens, Q/DQ on Q, K and V); the quantized scores are outside the documented
+    INT8 MHA pattern, so the INT8 verdict is unknown with that reason, not a guess either way."""
+    result = audit(WILD / "ort_qdq_bert_matmul.onnx", trt="10.8", sm="90", precision="int8")
+    assert [(a.site.num_heads, a.site.head_size, a.site.seq_q, a.site.seq_kv, a.site.qdq, a.site.scores_qdq)
+            for a in result.attention] == [(4, 32, 32, 32, True, True)] * 2
+    assert all(a.verdict.fused is None and "qdq_on_scores" in a.verdict.conditions for a in result.attention)

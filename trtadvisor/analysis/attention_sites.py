@@ -38,13 +38,14 @@ _LAYOUT = frozenset({"Transpose", "Reshape", "Cast", "Identity", "Squeeze", "Uns
 _REPEAT = frozenset({"Expand", "Tile", "Concat"})
 # Ops allowed between BMM1 and the Softmax.
 _SCORE_OPS = frozenset({"Add", "Sub", "Mul", "Div", "Where", "Cast", "Reshape", "Identity", "Tanh",
-                        "Clip", "Dropout", "Squeeze", "Unsqueeze"})
+                        "Clip", "Dropout", "Squeeze", "Unsqueeze", "QuantizeLinear", "DequantizeLinear"})
 # Ops allowed between the Softmax and BMM2.
 _PROB_OPS = frozenset({"Where", "Cast", "Identity", "Dropout", "QuantizeLinear", "DequantizeLinear", "Reshape",
                        "Squeeze", "Unsqueeze"})  # reshapes: tf2onnx's Einsum rewritten as MatMul
 
 # Score ops whose first input alone carries the scores (the others are shapes or bounds).
-_SCORE_FIRST_ONLY = frozenset({"Reshape", "Cast", "Identity", "Tanh", "Clip", "Dropout", "Squeeze", "Unsqueeze"})
+_SCORE_FIRST_ONLY = frozenset({"Reshape", "Cast", "Identity", "Tanh", "Clip", "Dropout", "Squeeze", "Unsqueeze",
+                               "QuantizeLinear", "DequantizeLinear"})  # Q/DQ: the scores quantized (ORT QDQ)
 
 
 _LAYOUT_STEPS = 10
@@ -83,6 +84,7 @@ class AttentionSite:
     notes: tuple[str, ...] = field(default=())
     window: tuple[int, int] | None = None  # Swin: the window (rows, columns) the partition before Q cuts
     mask_window: int | None = None     # sliding-window mask: the keys each query sees (itself included)
+    scores_qdq: bool = False           # Q/DQ between BMM1 and the Softmax (the scores quantized)
 
     @property
     def kind(self) -> str:
@@ -291,7 +293,8 @@ class _SiteFinder:
             mask_shape=facts.shape, bias=facts.bias, scale=scale, repeated_kv=bool(repeat_nodes),
             repeat_nodes=tuple(n.name for n in repeat_nodes),
             windowed=windowed, num_windows=num_windows, qdq=qdq, qdq_types=tuple(sorted(qdq_types)),
-            mask_inputs=facts.inputs, notes=tuple(facts.notes), window=window, mask_window=facts.window)
+            mask_inputs=facts.inputs, notes=tuple(facts.notes), window=window, mask_window=facts.window,
+            scores_qdq=any(n.op in ("QuantizeLinear", "DequantizeLinear") for n in chain))
         return site, ordered
 
     def _weight(self, tensor: str) -> bool:

@@ -123,8 +123,10 @@ def _try_eltwise(ctx: PlanContext, group: Group, graph: Graph, eltwise_ops: froz
     if ctx.group(add) is None or len(ctx.owner[add].nodes) > 1:
         return
     other = add.inputs[1] if add.inputs[0] == out else add.inputs[0]
-    if other == out or ctx.is_build_constant(other):
-        return  # x + x, or a bias: a scale, not a residual
+    if other == out:
+        return  # x + x: a scale, not a residual
+    if ctx.is_build_constant(other) and not _full_shape(ctx, other, out):
+        return  # a bias (per channel or uniform): a scale, not a residual
     my_index = 0 if add.inputs[0] == out else 1
     if _conv_taking_add(ctx, add, conv_ops, prefer) not in (None, my_index):
         return  # the other operand's convolution takes the Add (preferred input, or the only one free)
@@ -142,6 +144,14 @@ def _try_eltwise(ctx: PlanContext, group: Group, graph: Graph, eltwise_ops: froz
         ctx.near_miss([group.tail, add], Blocked("conv+eltwise", "sole_reader", why))
         return
     ctx.merge(group, ctx.owner[add], "conv+eltwise")
+
+
+def _full_shape(ctx: PlanContext, constant: str, out: str) -> bool:
+    """Whether a constant operand has the convolution output's shape, so it is an element-wise sum
+    with a tensor (a coordinate grid, a position table), no bias that folds as a scale."""
+    shape, out_shape = ctx.graph.shape(constant), ctx.graph.shape(out)
+    return shape is not None and shape == out_shape and all(isinstance(d, int) for d in shape) and \
+        any(d != 1 for d in shape[2:])
 
 
 def _computed_from(ctx: PlanContext, tensor: str, node: Node) -> bool:

@@ -148,8 +148,13 @@ def _tail_index(group: Group) -> int:
 
 
 def _single_input(ctx: PlanContext, group: Group, source: str) -> bool:
+    """The group reads only ``source`` besides single-value constants: a constant of many values (a
+    coordinate grid, a per-position bias) is a second input of the layer, as it keeps an op out of
+    pointwise fusion (REF 'Pointwise Fusion': only constants with a single value)."""
     members = set(group.nodes)
     for node in group.nodes:
+        if _blocking_constant(ctx, node) is not None:
+            return False
         for name in ctx.data_inputs(node):
             producer = ctx.graph.producer(name)
             if name != source and producer not in members:

@@ -539,3 +539,22 @@ def test_ort_static_qdq_of_matmuls_keeps_the_attention_sites_and_doubts_the_quan
     assert [(a.site.num_heads, a.site.head_size, a.site.seq_q, a.site.seq_kv, a.site.qdq, a.site.scores_qdq)
             for a in result.attention] == [(4, 32, 32, 32, True, True)] * 2
     assert all(a.verdict.fused is None and "qdq_on_scores" in a.verdict.conditions for a in result.attention)
+
+
+@pytest.mark.parametrize("path", [REPO / "samples" / "transformers" / "llama_gqa_eager.torchscript.opset17.onnx",
+                                  MISTRAL], ids=["llama", "mistral"])
+def test_fused_gqa_attention_takes_the_layout_ops_after_its_kv_repetition(path) -> None:
+    """HF repeat_kv writes Unsqueeze -> Expand -> Reshape before Kᵀ's Transpose. On TensorRT 8.6 (attention
+    only in Myelin, the site fused on SM90 FP16), the fused layer that takes the Expand takes the Reshape
+    and Transpose after it too: left out, they would be a layer that both reads from the attention and
+    feeds it."""
+    result = audit(path, trt="8.6", sm="90", precision="fp16",
+                   shapes=_mistral_shapes(8, 16) if path == MISTRAL else None)
+    assert _layer_cycle(result) is None
+    for judged in result.attention:
+        assert judged.verdict.fused is True and judged.site.repeated_kv
+        layer = next(layer for layer in result.prediction.layers if judged.site.anchor in layer.nodes)
+        for expand in judged.site.repeat_nodes:  # K's and V's repetition: the reshape right after each
+            reshape = next(n for n in result.model.graph.nodes if expand in
+                           [p.name for p in map(result.model.graph.producer, n.inputs) if p is not None])
+            assert reshape.op == "Reshape" and reshape.name in layer.nodes

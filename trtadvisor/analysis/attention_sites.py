@@ -184,6 +184,15 @@ class _Path:
     qdq_types: set[str] = field(default_factory=set)
     dequantized: bool = False
 
+    def through_repeat(self) -> list[Node]:
+        """The walk's nodes from the operand back to its last head repetition: the reshapes and
+        transposes after HF repeat_kv's Expand lie between it and the product, so a fused attention
+        that takes the repetition takes them too (leaving them out would make them a layer that both
+        feeds the attention and reads from it)."""
+        if not self.repeat_nodes:
+            return []
+        return self.nodes[:self.nodes.index(self.repeat_nodes[-1]) + 1]
+
 
 @dataclass
 class _MaskTerm:
@@ -277,7 +286,7 @@ class _SiteFinder:
         scale = _scale_label(q_path.scaled, k_path.scaled, scaled_scores)
         facts = self._mask_facts(terms, seq_q, seq_kv, batch, rank=len(scores) if scores else 4)
         nodes = {*q_path_scale_nodes(q_path), *q_path_scale_nodes(k_path), bmm1, *chain, softmax, *prob_nodes, bmm2,
-                 *repeat_nodes}
+                 *k_path.through_repeat(), *v_path.through_repeat()}
         qdq_types = q_path.qdq_types | k_path.qdq_types | v_path.qdq_types | prob_qdq
         qdq = q_path.dequantized and k_path.dequantized and v_path.dequantized
         ordered = tuple(sorted(nodes, key=node_index))  # indices are unique: a set loses no order
@@ -552,7 +561,7 @@ class _SiteFinder:
             causal = True
             if label == "none":
                 label = "causal"
-        nodes = [*k_path.repeat_nodes, *v_path.repeat_nodes, node]
+        nodes = [*k_path.through_repeat(), *v_path.through_repeat(), node]
         qdq_types = q_path.qdq_types | k_path.qdq_types | v_path.qdq_types
         ordered = tuple(sorted(dict.fromkeys(nodes), key=node_index))
         site = AttentionSite(
@@ -850,8 +859,11 @@ def _sliding_window(blocked: np.ndarray) -> int | None:
 
 
 def q_path_scale_nodes(path: _Path) -> list[Node]:
-    """The scale nodes on a Q or K operand (they belong to the fused attention)."""
-    return [n for n in path.nodes if n.op in ("Mul", "Div")]
+    """The scale nodes on a Q or K operand (they belong to the fused attention), with the reshapes and
+    transposes between them and the product (OPT scales Q before splitting heads): the fused layer
+    takes the whole stretch, or the layout ops left out would both feed it and read from it."""
+    last = max((i for i, n in enumerate(path.nodes) if n.op in ("Mul", "Div")), default=-1)
+    return path.nodes[:last + 1]
 
 
 def _combined_factor(k_path: _Path, v_path: _Path) -> int | None:

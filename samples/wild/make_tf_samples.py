@@ -100,6 +100,21 @@ def transformer_block_einsum() -> onnx.ModelProto:
     return _transformer_block(keep_einsum=True)
 
 
+@builder("tf2onnx_bilstm_text")
+def bilstm_text() -> onnx.ModelProto:
+    """A Keras text classifier: Embedding(1000, 64) on [1,32] INT32 token ids, Bidirectional(LSTM(64,
+    return_sequences=True)), Bidirectional(LSTM(32)), Dense(5, softmax); tf2onnx opset 17. Keras 3's
+    LSTM converts to four ``Loop`` nodes (one per direction and layer), each handed its kernel, recurrent
+    kernel and bias as loop-carried state that the body returns unchanged."""
+    tf.random.set_seed(0)
+    inp = tf.keras.Input(shape=(32,), batch_size=1, dtype="int32", name="tokens")
+    x = tf.keras.layers.Embedding(1000, 64)(inp)
+    x = tf.keras.layers.Bidirectional(tf.keras.layers.LSTM(64, return_sequences=True))(x)
+    x = tf.keras.layers.Bidirectional(tf.keras.layers.LSTM(32))(x)
+    out = tf.keras.layers.Dense(5, activation="softmax")(x)
+    return convert(tf.keras.Model(inp, out), [tf.TensorSpec((1, 32), tf.int32, name="tokens")], 17)
+
+
 def save_structure_only(model: onnx.ModelProto, name: str) -> Path:
     path = HERE / f"{name}.onnx"
     data = f"{name}.onnx.data"

@@ -558,3 +558,30 @@ def test_fused_gqa_attention_takes_the_layout_ops_after_its_kv_repetition(path) 
             reshape = next(n for n in result.model.graph.nodes if expand in
                            [p.name for p in map(result.model.graph.producer, n.inputs) if p is not None])
             assert reshape.op == "Reshape" and reshape.name in layer.nodes
+
+
+def test_keras_lstm_weights_handed_through_a_loop_are_constants() -> None:
+    """tf2onnx writes each Keras LSTM direction as a Loop whose state carries the cell's kernel, recurrent
+    kernel and bias unchanged from weights: constants in every iteration. On TensorRT 8.6 (Gemm runs as a
+    1x1 convolution) the bias Add after the cell's Gemm is a bias, not a residual sum whose 'broadcast'
+    blocks conv+eltwise: no TRT102 warning."""
+    path = WILD / "tf2onnx_bilstm_text.onnx"
+    result = audit(path, trt="8.6", sm="90", precision="fp16")
+    loops = [n for n in result.model.graph.nodes if n.op == "Loop"]
+    assert len(loops) == 2 * 2  # two Bidirectional layers, two directions each
+    for loop in loops:
+        body = loop.subgraphs[0]
+        state = [vi.name for vi in body.proto.input][2:]
+        assert sum(name in body.constant_names for name in state) == 3  # kernel, recurrent kernel, bias
+    assert not [f for f in result.findings if f.rule == "TRT102"]
+
+
+def test_a_body_reading_an_outer_constant_reads_a_constant() -> None:
+    """torchvision's detection post-processing (SSDlite) branches with If bodies that read Constant
+    outputs of the main graph: fixed at build time inside the body as outside it."""
+    result = audit(WILD / "ssdlite320_detection.onnx", trt="10.16", sm="90")
+    graph = result.model.graph
+    bodies = [sub for sub in list(graph.walk())[1:] if sub.outer_scope_reads()]
+    read = [(sub, name) for sub in bodies for name in sub.outer_scope_reads() if name in graph.constant_names]
+    assert read
+    assert all(name in sub.constant_names for sub, name in read)

@@ -414,6 +414,9 @@ class Graph:
         constants = set(initializers.names() - self.producers.keys())
         constants.update(o for n in self._op_index.get("Constant", ()) for o in n.outputs if o)
         self.constant_names: frozenset[str] = frozenset(constants)
+        if self._control_nodes and parent is None:
+            _adopt_outer_constants(self)
+
 
     # -- construction -------------------------------------------------------------------------
 
@@ -770,6 +773,38 @@ class Graph:
         for n in self._control_nodes:
             for sub in n.subgraphs:
                 yield from sub.walk()
+
+
+def _adopt_outer_constants(graph: Graph) -> None:
+    """A body (If/Loop/Scan) that reads an outer scope's weight or Constant reads a value fixed at build
+    time too: each body's constants take the outer constants it reads (Keras LSTMs converted by tf2onnx
+    read their kernels and biases inside a Loop). Bodies are built before their graph's constants are
+    known, so this runs once from the main graph, outside in."""
+    for node in graph._control_nodes:
+        for sub in node.subgraphs:
+            outer = [name for name in sub.outer_scope_reads() if name in graph.constant_names]
+            if node.op == "Loop":
+                outer += _loop_invariant_constants(node, sub, graph.constant_names)
+            if outer:
+                sub.constant_names = sub.constant_names.union(outer)
+            if sub._control_nodes:
+                _adopt_outer_constants(sub)
+
+
+def _loop_invariant_constants(loop: Node, body: Graph, constants: frozenset[str]) -> list[str]:
+    """A Loop's state variables that start as a constant and that the body hands back unchanged (itself,
+    or through an Identity): constant in every iteration. tf2onnx passes a Keras LSTM's kernels and
+    bias into its Loop this way."""
+    names = [vi.name for vi in body.proto.input]
+    found = []
+    for i, initial in enumerate(loop.inputs[2:]):
+        if initial not in constants or 2 + i >= len(names) or 1 + i >= len(body.outputs):
+            continue
+        state, out = names[2 + i], body.outputs[1 + i]
+        producer = body.producers.get(out)
+        if out == state or (producer is not None and producer.op == "Identity" and producer.inputs[:1] == (state,)):
+            found.append(state)
+    return found
 
 
 def is_static(shape: Shape | None) -> bool:

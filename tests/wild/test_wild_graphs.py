@@ -585,3 +585,13 @@ def test_a_body_reading_an_outer_constant_reads_a_constant() -> None:
     read = [(sub, name) for sub in bodies for name in sub.outer_scope_reads() if name in graph.constant_names]
     assert read
     assert all(name in sub.constant_names for sub, name in read)
+
+
+@pytest.mark.parametrize("name", ["tf2onnx_transformer_block", "tf2onnx_transformer_block_einsum"])
+def test_a_value_read_through_a_removed_reshape_keeps_its_pointwise_producer_apart(name: str) -> None:
+    """tf2onnx's Dense is Reshape -> MatMul (Tensordot); before TensorRT 9 the Reshape folds into the Gemm
+    (a 1x1 convolution) and is removed, but the Gemm still reads the LayerNorm's output through it. The
+    residual Add after the FFN reads that output too: fusing the LayerNorm's last pointwise ops with that
+    Add would make one layer that feeds the FFN and waits on it."""
+    result = audit(WILD / f"{name}.onnx", trt="8.6", sm="90", precision="fp16")
+    assert _layer_cycle(result) is None

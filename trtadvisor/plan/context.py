@@ -153,8 +153,29 @@ class PlanContext:
         return self.owner.get(node)
 
     def live_readers(self, tensor: str) -> list[Node]:
-        """Readers that become engine layers (shape-only readers run on the host and do not count)."""
-        return [n for n in self.graph.consumers(tensor) if n not in self.eliminated]
+        """Readers that become engine layers (shape-only readers run on the host and do not count). A
+        removed reader that hands the data on (a no-op Cast or Identity, a Reshape folded into the Gemm
+        reading it) stands for its own live readers: the value is still read there."""
+        eliminated = self.eliminated
+        readers = self.graph.consumers(tensor)
+        if not any(n in eliminated for n in readers):
+            return list(readers)
+        out: list[Node] = []
+        shape_ops = self.book.op_set("fusions.toml", "platform", "host_shape_ops")
+        seen: set[Node] = set()
+        pending = list(readers)
+        while pending:
+            n = pending.pop(0)
+            if n in seen:
+                continue
+            seen.add(n)
+            if n not in eliminated:
+                out.append(n)
+            elif n.op not in shape_ops:
+                for name in n.outputs:
+                    if name:
+                        pending.extend(self.graph.consumers(name))
+        return out
 
     def sole_reader(self, tensor: str) -> Node | None:
         """The one live reader of ``tensor`` when it has exactly one and is not a graph output."""

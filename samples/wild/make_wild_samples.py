@@ -401,6 +401,34 @@ def ort_qdq_bert_matmul() -> onnx.ModelProto:
         return onnx.load(dst)
 
 
+@builder("beit_relative_bias")
+def beit_relative_bias() -> onnx.ModelProto:
+    """transformers ``BeitModel`` (2 layers, hidden 128, 4 heads x 32, FFN 256, image 64, patch 16: 16
+    patches + CLS = 17 tokens, ``use_relative_position_bias=True``), TorchScript exporter, opset 17,
+    ``pixel_values`` [1,3,64,64]. Each layer resizes its relative-position table (``Resize``, for
+    interpolated position encodings) and gathers the [4, 17, 17] bias from it with an index built by
+    ``ScatterND``: a learned bias computed from weights only, no mask."""
+    import torch
+    from transformers import BeitConfig, BeitModel
+
+    torch.manual_seed(0)
+    cfg = BeitConfig(hidden_size=128, num_hidden_layers=2, num_attention_heads=4, intermediate_size=256,
+                     image_size=64, patch_size=16, use_relative_position_bias=True)
+    cfg._attn_implementation = "eager"
+    net = BeitModel(cfg).eval()
+
+    class Hidden(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+            return self.net(pixel_values=pixel_values).last_hidden_state
+
+    return torchscript_export(Hidden().eval(), (torch.randn(1, 3, 64, 64),), 17, input_names=["pixel_values"],
+                              output_names=["last_hidden_state"])
+
+
 # --------------------------------------------------------------------------------------------
 # (g) torchvision Swin-T
 # --------------------------------------------------------------------------------------------

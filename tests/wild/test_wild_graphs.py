@@ -595,3 +595,16 @@ def test_a_value_read_through_a_removed_reshape_keeps_its_pointwise_producer_apa
     Add would make one layer that feeds the FFN and waits on it."""
     result = audit(WILD / f"{name}.onnx", trt="8.6", sm="90", precision="fp16")
     assert _layer_cycle(result) is None
+
+
+def test_relative_position_bias_from_a_resized_table_is_a_bias_not_an_unknown_mask() -> None:
+    """BeitConfig(4 heads, 64x64 image, patch 16: 17 tokens, relative position bias): each site adds a
+    [1, 4, 17, 17] bias gathered from a table that is itself computed from weights (Resize). It is a learned
+    bias, not a mask (BEiT masks nothing): causality is known (none), and where 2-D masks do not fuse (SM100)
+    the fix neither drops it nor asks for a key-padding vector."""
+    result = audit(WILD / "beit_relative_bias.onnx", trt="10.8", sm="100", precision="fp16")
+    assert [(a.site.num_heads, a.site.head_size, a.site.seq_q, a.site.bias, a.site.causal, a.site.mask_shape)
+            for a in result.attention] == [(4, 32, 17, True, False, (1, 4, 17, 17))] * 2
+    assert all(a.verdict.conditions == ("mask_2d_bias",) for a in result.attention)
+    hints = [f.hint for f in result.findings if f.rule == "TRT301"]
+    assert len(hints) == 2 and not any("export without it" in h or "key-padding" in h for h in hints)

@@ -792,8 +792,12 @@ class _Cone:
                 elif node.op in ("Less", "LessOrEqual", "Greater", "GreaterOrEqual") and _crossed(graph, node):
                     self.range_compare = True
                     self.crossed_compares += 1
-                elif node.op == "Gather" and graph.is_constant(node.inputs[0]) and \
-                        graph.dtype(node.inputs[0]) in (TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.BFLOAT16):
+                elif node.op == "Gather" and graph.dtype(node.inputs[0]) in (
+                        TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.BFLOAT16) and (
+                        graph.is_constant(node.inputs[0]) or (through_shape is False and
+                                                              not _Cone(graph, node.inputs[0]).inputs)):
+                    # a learned table: a weight, or one computed from weights only (BEiT resizes its
+                    # relative-position table before gathering from it)
                     self.weight_gather = True
                 if not through_shape and node.op in ("Shape", "Size"):
                     continue

@@ -241,7 +241,10 @@ def _check_mask(site: AttentionSite, column: MhaColumn, where: str, failing: lis
         what = "relative position bias / mask" if site.bias else "mask"
         # one message, the fix by what the mask does
         # a band keeps no causal or 1-D form; a mask of unknown kind gets no guessed fix
-        band, known = site.mask == "sliding_window", site.mask is not None
-        failing.append(Failed.of("mask_2d_allows_all" if site.mask == "none" else "mask_2d_window" if band else
-                                 "mask_2d_causal" if site.causal else "mask_2d" if known else "mask_2d_unknown_kind",
+        # a learned bias (relative position, ALiBi) cannot be dropped or replaced by a padding vector
+        band, known, bias, allows_all = site.mask == "sliding_window", site.mask is not None, site.bias, \
+            site.mask == "none"
+        failing.append(Failed.of("mask_2d_bias" if bias else "mask_2d_allows_all" if allows_all else
+                                 "mask_2d_window" if band else "mask_2d_causal" if site.causal else
+                                 "mask_2d" if known else "mask_2d_unknown_kind",
                                  what=what, shape=shape, where=where, window=site.mask_window))

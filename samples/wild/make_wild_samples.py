@@ -417,16 +417,7 @@ def beit_relative_bias() -> onnx.ModelProto:
     cfg._attn_implementation = "eager"
     net = BeitModel(cfg).eval()
 
-    class Hidden(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = net
-
-        def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-            return self.net(pixel_values=pixel_values).last_hidden_state
-
-    return torchscript_export(Hidden().eval(), (torch.randn(1, 3, 64, 64),), 17, input_names=["pixel_values"],
-                              output_names=["last_hidden_state"])
+    return _image_hidden_states_export(net)
 
 
 # --------------------------------------------------------------------------------------------
@@ -557,6 +548,23 @@ def _text_hidden_states(net: Any) -> Any:
             return self.net(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
     return Hidden().eval()
+
+
+def _image_hidden_states_export(net: Any) -> onnx.ModelProto:
+    """A transformers vision model as a module of ``pixel_values`` [1,3,64,64] that returns only its
+    ``last_hidden_state``, exported by TorchScript at opset 17."""
+    import torch
+
+    class Hidden(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+            return self.net(pixel_values=pixel_values).last_hidden_state
+
+    return torchscript_export(Hidden().eval(), (torch.randn(1, 3, 64, 64),), 17, input_names=["pixel_values"],
+                              output_names=["last_hidden_state"])
 
 
 @builder("ssdlite320_detection")
@@ -698,16 +706,7 @@ def vitmae_random_masking() -> onnx.ModelProto:
                                        intermediate_size=256, image_size=64, patch_size=16)
     net = transformers.ViTMAEModel(config).eval()
 
-    class Hidden(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = net
-
-        def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-            return self.net(pixel_values=pixel_values).last_hidden_state
-
-    return torchscript_export(Hidden().eval(), (torch.randn(1, 3, 64, 64),), 17, input_names=["pixel_values"],
-                              output_names=["last_hidden_state"])
+    return _image_hidden_states_export(net)
 
 
 @builder("fasterrcnn_mbv3_320")

@@ -409,10 +409,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
         # (onnx, imported here once, serves both processes), with the input shapes asked for.
         from functools import partial
 
-        from trtadvisor.ir.load import inferred_types_payload, parse_shape_overrides
+        from trtadvisor.ir.load import inferred_types_payload
 
-        with contextlib.suppress(UserError):  # a malformed spec is reported by the audit itself
-            shapes = parse_shape_overrides(args.opt_shapes or args.shapes)
+        with contextlib.suppress(UserError):  # a malformed spec or flag mix is reported by the audit itself
+            shapes = _target_kwargs(args)["shapes"]  # the shapes the audit will ask for, read the same way
             shape_child.start_early(args.model[0], partial(inferred_types_payload, overrides=shapes), shapes)
     try:
         if args.batch_row:

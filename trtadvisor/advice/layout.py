@@ -33,7 +33,7 @@ def layout_findings(model: LoadedModel, target: Target, book: RuleBook, predicti
         if name in graph.initializers:
             continue  # an old-style graph lists its weights as inputs
         readers = graph.consumers(name)
-        if not readers or not all(_moves(graph, r, to_channels_first=True) for r in readers):
+        if not readers or not all(_moves(r, to_channels_first=True) for r in readers):
             continue
         kept = [r for r in readers if r.name in shuffles]
         if kept:
@@ -44,7 +44,7 @@ def layout_findings(model: LoadedModel, target: Target, book: RuleBook, predicti
                 hint=f"feed NCHW data and drop the Transpose (tf2onnx: --inputs-as-nchw {shown(name, 80)})"))
     for name in graph.outputs:
         producer = graph.producer(name)
-        if producer is None or producer.name not in shuffles or not _moves(graph, producer, to_channels_first=False):
+        if producer is None or producer.name not in shuffles or not _moves(producer, to_channels_first=False):
             continue
         findings.append(finding_for(
             book, "TRT207", f"output '{shown(name, 80)}' {_dims(graph, name)} is channels-last: its Transpose "
@@ -54,7 +54,7 @@ def layout_findings(model: LoadedModel, target: Target, book: RuleBook, predicti
     return findings
 
 
-def _moves(graph: Graph, node: Node, to_channels_first: bool) -> bool:
+def _moves(node: Node, to_channels_first: bool) -> bool:
     """Whether ``node`` is a Transpose moving the channel axis of a 4-D or 5-D image between last and
     second (NHWC -> NCHW when ``to_channels_first``, else back) and nothing else."""
     if node.op != "Transpose" or not node.inputs:

@@ -121,8 +121,8 @@ def load_model(path: str | os.PathLike[str], shapes: dict[str, Shape] | None = N
             unsorted = bool(graph.reads_before_producer())
             if graph.has_bodies() or unsorted:
                 graph = None  # If/Loop/Scan bodies take their shapes from the inferred model: below
-            elif early is None:  # a small model: inferred right here, with any --shapes applied
-                early = _start_shape_inference(file, data, parallel=False, overrides=overrides)
+            elif early is None:  # a small model: inferred right here, from this copy (--shapes applied)
+                early = _start_shape_inference(file, proto.SerializeToString() if overrides else data, parallel=False)
         if graph is None:
             # TensorRT's parser expands local functions; so do we, so patterns inside them are seen.
             # Bodies of If/Loop get their shapes from the inferred model itself: infer, then build.

@@ -55,6 +55,7 @@ class RuleDoc:
     bad: str
     good: str
     source: str
+    priced: bool = False  # the finding names the layer its fix removes: the report gives that layer's time
 
 
 @dataclass(frozen=True)
@@ -189,7 +190,7 @@ def load_rulebook(directory: Path | None = None) -> RuleBook:
         for code, table in data.get("rule", {}).items():
             if code in rules:
                 raise RuleDataError(f"rules/{file}: rule code {code} is defined twice", "give each rule its own code")
-            rules[code] = RuleDoc(code=code, **{key: table[key] for key in RULE_KEYS})
+            rules[code] = RuleDoc(code=code, priced=table["priced"], **{key: table[key] for key in RULE_KEYS})
     for spec in fusions.values():
         first = next(f for f in fusions.values() if f.code == spec.code)
         if spec.severity != first.severity:

@@ -739,8 +739,7 @@ def cost_missed_fusions(findings: list[Finding], graph: Graph, prediction: Predi
     """Each missed-fusion finding (a fusion rule's code, or a rule marked ``priced``) with known shapes, with
     what the miss costs on the target: the extra write and read of the tensors between the layers left
     apart, or, when the finding names a single layer, that layer's own predicted time."""
-    removable = {code for data in book.tables.values() for code, rule in data.get("rule", {}).items()
-                 if rule.get("priced")}  # the finding's layer is one its fix removes
+    removable = {code for code, rule in book.rules.items() if rule.priced}  # the fix removes the finding's layer
     codes = {spec.code for spec in book.fusions.values()} | removable
     missed = [f for f in findings if f.rule in codes and f.nodes]
     gpu = estimate.gpu

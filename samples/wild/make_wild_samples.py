@@ -842,6 +842,43 @@ def poolformer_s12() -> onnx.ModelProto:
                               output_names=["logits"])
 
 
+@builder("repvgg_a0")
+def repvgg_a0() -> onnx.ModelProto:
+    """timm ``repvgg_a0`` as trained (random weights, not re-parameterized), [1,3,64,64], TorchScript
+    exporter, opset 17: 22 blocks (a stem and stages of 2-4-14-1), each a 3x3 and a 1x1 convolution of one
+    input, added, with a BatchNorm "identity" branch in the 17 stride-1 blocks. The exporter folds each
+    convolution's BatchNorm into it and reads the equal running statistics of fresh BatchNorms through
+    deduplicating Identity nodes."""
+    import timm
+    import torch
+
+    torch.manual_seed(0)
+    net = timm.create_model("repvgg_a0").eval()
+    return torchscript_export(net, (torch.randn(1, 3, 64, 64),), 17, input_names=["input"],
+                              output_names=["logits"])
+
+
+@builder("mobileone_s0.dynamo")
+def mobileone_s0_dynamo() -> onnx.ModelProto:
+    """timm ``mobileone_s0`` as trained (random weights, not re-parameterized), [1,3,64,64], dynamo exporter,
+    opset 18: a stem and 21 blocks (stages of 2-8-10-1), each a depthwise MobileOneBlock (four 3x3
+    branches and a 1x1 scale branch, plus a BatchNorm identity when its stride is 1) and a pointwise one
+    (four 1x1 branches, plus the identity when the width stays): 43 summed branch sets."""
+    import tempfile
+
+    import timm
+    import torch
+
+    torch.manual_seed(0)
+    net = timm.create_model("mobileone_s0").eval()
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        path = Path(tmp) / "mobileone.onnx"
+        torch.onnx.export(net, (torch.randn(1, 3, 64, 64),), path, dynamo=True, opset_version=18,
+                          external_data=True, input_names=["input"], output_names=["logits"])
+        return onnx.load(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--only", nargs="*", default=None)

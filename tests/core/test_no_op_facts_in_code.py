@@ -49,6 +49,9 @@ ONNX_SEMANTICS: dict[tuple[str, str], str] = {
     ('analysis/attention_sites.py', 'Gather Slice Split'): _MATCH + " (Q, K, V cut from one fused projection)",
     ('analysis/attention_sites.py', 'Greater GreaterOrEqual Less LessOrEqual'): "the ONNX comparisons (a mask)",
     ('analysis/attention_sites.py', 'Shape Size'): "the ONNX ops that read a shape, not data",
+    ('analysis/branches.py', 'BatchNormalization Conv'): _MATCH + " (the linear branches a re-parameterizable "
+                                                                  "sum adds)",
+    ('analysis/branches.py', 'Add Sum'): "the ONNX ops that compute a sum (the branches' total)",
     ('analysis/dtypes.py', 'And Equal Greater GreaterOrEqual IsInf IsNaN Less LessOrEqual Not Or Xor'):
         "the ONNX ops whose output is bool (operator specs)",
     ('analysis/dtypes.py', 'ArgMax ArgMin NonMaxSuppression NonZero Shape Size'):

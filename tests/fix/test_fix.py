@@ -250,3 +250,65 @@ def test_bad_input_is_one_line_exit_2_inputs_untouched(case: str, tmp_path: Path
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Hint:" in err and "Traceback" not in err
     assert _digest(src) == before
+
+
+REPVGG = SAMPLES / "wild" / "repvgg_a0.onnx"
+MOBILEONE = SAMPLES / "wild" / "mobileone_s0.dynamo.onnx"
+
+
+def test_repvgg_blocks_become_one_convolution_each(tmp_path: Path) -> None:
+    # RepVGG-A0 deployed: 22 blocks, each one 3x3 convolution and its ReLU (the paper's inference form).
+    out, report = _fixed(REPVGG, tmp_path)
+    ops = _ops(out)
+    assert ops["Conv"] == 22 and ops["Add"] == 0 and ops["BatchNormalization"] == 0
+    assert len([c for c in report.changes if c.rewrite == "reparam"]) == 22
+    after = audit(out, trt="10.8", sm="90", precision="fp16")
+    assert not [f for f in after.findings if f.rule == "TRT208"]
+    convs = [layer for layer in after.prediction.layers if "Conv" in layer.ops]
+    assert len(convs) == 22 and all(layer.ops == ("Conv", "Relu") for layer in convs)
+    proto = onnx.load(str(out), load_external_data=False)
+    assert all(onnx.helper.get_attribute_value(a) == [3, 3] for n in proto.graph.node if n.op_type == "Conv"
+               for a in n.attribute if a.name == "kernel_shape")
+
+
+def test_mobileone_units_become_one_convolution_each(tmp_path: Path) -> None:
+    # MobileOne-S0 deployed: the stem and 21 depthwise + 21 pointwise units, one convolution each.
+    out, _ = _fixed(MOBILEONE, tmp_path)
+    ops = _ops(out)
+    assert ops["Conv"] == 1 + 2 * 21 and ops["Add"] == 0 and ops["BatchNormalization"] == 0
+
+
+def test_branch_merge_matches_onnxruntime_on_asymmetric_kernels(tmp_path: Path) -> None:
+    """An ACNet block (3x3, 1x3, 3x1, BatchNorm identity, a per-channel constant), grouped, run in onnxruntime
+    before and after: the merged convolution gives the same outputs."""
+    import numpy as np
+    import onnxruntime as ort
+    from onnx import numpy_helper
+
+    text = '''<ir_version: 8, opset_import: ["" : 17]>
+g (float[2,8,12,12] x) => (float[2,8,12,12] y) {
+  a = Conv<pads=[1,1,1,1], group=2>(x, w33, b33)
+  b = Conv<pads=[0,1,0,1], group=2>(x, w13)
+  c = Conv<pads=[1,0,1,0], group=2>(x, w31, b31)
+  n = BatchNormalization<epsilon=0.001>(x, g, be, m, v)
+  s1 = Add(a, b)
+  s2 = Add(c, n)
+  s3 = Add(s1, s2)
+  y = Add(s3, k)
+}'''
+    model = onnx.parser.parse_model(text)
+    rng = np.random.default_rng(7)
+    values = {"w33": (8, 4, 3, 3), "b33": (8,), "w13": (8, 4, 1, 3), "w31": (8, 4, 3, 1), "b31": (8,),
+              "g": (8,), "be": (8,), "m": (8,), "k": (8, 1, 1)}
+    for name, dims in values.items():
+        model.graph.initializer.append(numpy_helper.from_array(rng.normal(size=dims).astype(np.float32), name))
+    model.graph.initializer.append(numpy_helper.from_array(rng.uniform(0.5, 1.5, 8).astype(np.float32), "v"))
+    src = tmp_path / "acnet.onnx"
+    onnx.save(model, str(src))
+    out = tmp_path / "merged.onnx"
+    report = fix_model(src, out, select=("TRT208",))
+    assert report.written and [c.rewrite for c in report.changes] == ["reparam"]
+    assert _ops(out) == Counter({"Conv": 1})
+    x = rng.normal(size=(2, 8, 12, 12)).astype(np.float32)
+    run = [ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0] for p in (src, out)]
+    np.testing.assert_allclose(run[1], run[0], rtol=1e-4, atol=1e-4)

@@ -22,9 +22,11 @@ def advisors() -> list[Advisor]:
     from trtadvisor.advice.layout import layout_findings
     from trtadvisor.advice.qdq import qdq_findings
     from trtadvisor.advice.reformats import reformat_findings
+    from trtadvisor.advice.reparam import reparam_findings
     from trtadvisor.advice.typing_mode import typing_findings
 
-    return [general_findings, layout_findings, attention_findings, qdq_findings, reformat_findings, typing_findings]
+    return [general_findings, layout_findings, reparam_findings, attention_findings, qdq_findings, reformat_findings,
+            typing_findings]
 
 
 def advise(model: LoadedModel, target: Target, book: RuleBook, prediction: Prediction,

@@ -147,5 +147,15 @@ class Work:
             return None
 
 
+def unique_name(name: str, taken: set[str]) -> str:
+    """``name``, or ``name_2``, ``name_3``, ... when taken; the result is taken from now on."""
+    candidate, i = name, 1
+    while candidate in taken:
+        i += 1
+        candidate = f"{name}_{i}"
+    taken.add(candidate)
+    return candidate
+
+
 def tensor_of(graph: gs.Graph, name: str) -> gs.Tensor | None:
     return graph.tensors().get(name)

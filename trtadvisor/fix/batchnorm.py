@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from trtadvisor.fix.base import Change, Outcome, Skip, Work
+from trtadvisor.fix.base import Change, Outcome, Skip, Work, unique_name
 
 
 class BatchNormRewrite:
@@ -37,8 +37,8 @@ class BatchNormRewrite:
         taken = set(graph.tensors())
         for conv_index, bn_index, weight, bias, conv_name, bn_name in plans:
             conv, bn = graph.nodes[conv_index], graph.nodes[bn_index]
-            w_name = _unique(f"{conv_name}.weight_bn_folded", taken)
-            b_name = _unique(f"{conv_name}.bias_bn_folded", taken)
+            w_name = unique_name(f"{conv_name}.weight_bn_folded", taken)
+            b_name = unique_name(f"{conv_name}.bias_bn_folded", taken)
             conv.inputs = [conv.inputs[0], gs.Constant(w_name, weight), gs.Constant(b_name, bias)]
             out = bn.outputs[0]
             bn.outputs.clear()
@@ -80,12 +80,3 @@ class BatchNormRewrite:
         base = b.astype(np.float64).reshape(-1) if b is not None else np.zeros(channels)
         bias = ((base - mean.astype(np.float64).reshape(-1)) * scale + beta.astype(np.float64).reshape(-1))
         return "", (conv.index, bn.index, weight, bias.astype(w.dtype), conv.name, bn.name)
-
-
-def _unique(name: str, taken: set[str]) -> str:
-    candidate, i = name, 1
-    while candidate in taken:
-        i += 1
-        candidate = f"{name}_{i}"
-    taken.add(candidate)
-    return candidate

@@ -2,7 +2,8 @@
 
 Order matters: sorting first (every matcher reads file order), then folding (BatchNorm folding needs
 initializers), identity removal (it hides LayerNorm weights behind TorchScript's Identity copies),
-BatchNorm folding, the native normalization ops, and un-repeated K/V.
+BatchNorm folding, merging parallel convolution branches (after the folding, so a branch's BatchNorm is
+already in its convolution), the native normalization ops, and un-repeated K/V.
 
 The model is written beside ``OUT`` under a temporary name, checked, compared in onnxruntime, and
 only then renamed to ``OUT``; a failed proof removes everything written. External weights that no
@@ -28,6 +29,7 @@ from trtadvisor.fix.batchnorm import BatchNormRewrite
 from trtadvisor.fix.fold import FoldRewrite
 from trtadvisor.fix.identity import IdentityRewrite
 from trtadvisor.fix.layernorm import LayerNormRewrite
+from trtadvisor.fix.reparam import ReparamRewrite
 from trtadvisor.fix.repeat_kv import RepeatKVRewrite
 from trtadvisor.fix.rmsnorm import RMSNormRewrite
 from trtadvisor.fix.toposort import TopoSortRewrite
@@ -41,8 +43,8 @@ from trtadvisor.fix.verify import (
 
 
 def all_rewrites() -> list[Rewrite]:
-    return [TopoSortRewrite(), FoldRewrite(), IdentityRewrite(), BatchNormRewrite(), LayerNormRewrite(),
-            RMSNormRewrite(), RepeatKVRewrite()]
+    return [TopoSortRewrite(), FoldRewrite(), IdentityRewrite(), BatchNormRewrite(), ReparamRewrite(),
+            LayerNormRewrite(), RMSNormRewrite(), RepeatKVRewrite()]
 
 
 def rewrite_codes() -> set[str]:

@@ -23,7 +23,8 @@ EXAMPLES = {"bad_onnx": Opt(str, ""), "bad_target": Opt(TARGET, {}), "good_onnx"
 # [rule.CODE]: everything `trtadvisor rules` and `trtadvisor explain` print about one finding code.
 RULE_DOC = {"name": str, "severity": OneOf(*SEVERITIES), "summary": str, "rationale": str, "fix": str, "bad": str,
             "good": str, "source": str}
-# priced: the finding names the one layer its fix removes, so the report gives that layer's predicted time.
+# priced: the fix removes the finding's layer (or, for a finding over several, every layer but its first
+# node's), so the report gives their predicted time.
 RULE = Table({**RULE_DOC, **EXAMPLES, "priced": Opt(bool, False)})
 
 # [meta]: where a whole file's facts come from.

@@ -55,7 +55,7 @@ class RuleDoc:
     bad: str
     good: str
     source: str
-    priced: bool = False  # the finding names the layer its fix removes: the report gives that layer's time
+    priced: bool = False  # the fix removes the finding's layer(s) but its first node's: the report prices them
 
 
 @dataclass(frozen=True)

@@ -738,7 +738,8 @@ def cost_missed_fusions(findings: list[Finding], graph: Graph, prediction: Predi
                         target: Target, book: RuleBook) -> list[Finding]:
     """Each missed-fusion finding (a fusion rule's code, or a rule marked ``priced``) with known shapes, with
     what the miss costs on the target: the extra write and read of the tensors between the layers left
-    apart, or, when the finding names a single layer, that layer's own predicted time."""
+    apart, or, when the finding names a single layer, that layer's own predicted time. A priced rule's
+    fix removes layers: one named alone, or every layer of the finding but its first node's."""
     removable = {code for code, rule in book.rules.items() if rule.priced}  # the fix removes the finding's layer
     codes = {spec.code for spec in book.fusions.values()} | removable
     missed = [f for f in findings if f.rule in codes and f.nodes]
@@ -760,6 +761,14 @@ def cost_missed_fusions(findings: list[Finding], graph: Graph, prediction: Predi
                 continue
             what = "the layer the fix removes" if finding.rule in removable else "the layer left apart"
             ms, note = own.ms, f"{what}: {own.ms:.3g} ms predicted on {where}"
+        elif finding.rule in removable:
+            # The fix folds the finding's layers into the one holding its first node: the others go.
+            kept = layer_of.get(nodes[0].name) if nodes else None
+            gone = [estimate.layers[i] for i in sorted(held) if i != kept]
+            if not gone or any(cost is None for cost in gone):
+                continue
+            ms = sum(cost.ms for cost in gone)  # type: ignore[union-attr]
+            note = f"the {len(gone)} layer(s) the fix removes: {ms:.3g} ms predicted on {where}"
         else:
             tensors = _crossing_tensors(held, by_name, layer_of, prediction.layers)
             cost = extra_pass_cost(tensors, nodes[0].graph, target, book) if tensors else None

@@ -226,6 +226,33 @@ def ort_optimized_bert() -> onnx.ModelProto:
         return opt.model
 
 
+@builder("ort_matmul_nbits_mixtral")
+def ort_matmul_nbits_mixtral() -> onnx.ModelProto:
+    """transformers ``MixtralModel`` (2 layers, hidden 64, 4 heads / 2 KV heads x 16, 4 experts, top-2 routing,
+    SDPA attention, the experts' ``batched_mm`` implementation; config built in code, random weights) for
+    ``input_ids`` and a padding ``attention_mask`` [2, 16], TorchScript opset 17, static shapes, then
+    onnxruntime's ``MatMulNBitsQuantizer`` (4 bits, block 16, symmetric): every 2-D weight MatMul becomes a
+    com.microsoft ``MatMulNBits``, whose output ONNX's shape inference does not type (Q/K/V projections,
+    o_proj, the router and the shared expert MatMuls)."""
+    import torch
+    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+    from transformers import MixtralConfig, MixtralModel
+    torch.manual_seed(0)
+    cfg = MixtralConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                        num_key_value_heads=2, vocab_size=100, max_position_embeddings=64, num_local_experts=4,
+                        num_experts_per_tok=2, sliding_window=None)
+    cfg._attn_implementation = "sdpa"
+    cfg._experts_implementation = "batched_mm"
+    ids = torch.randint(0, 100, (2, 16))
+    mask = torch.ones(2, 16, dtype=torch.int64)
+    mask[1, 12:] = 0
+    fp32 = torchscript_export(_text_hidden_states(MixtralModel(cfg)), (ids, mask), 17,
+                              input_names=["input_ids", "attention_mask"], output_names=["last_hidden_state"])
+    quantizer = MatMulNBitsQuantizer(fp32, block_size=16, is_symmetric=True, bits=4)
+    quantizer.process()
+    return quantizer.model.model
+
+
 # --------------------------------------------------------------------------------------------
 # (e) unsorted nodes + duplicate initializers
 # --------------------------------------------------------------------------------------------

@@ -459,6 +459,19 @@ def test_sliding_window_shorter_than_the_sequences_is_the_causal_triangle() -> N
     assert [(a.site.causal, a.site.mask, a.site.mask_window) for a in result.attention] == [(True, "padding", None)] * 2
 
 
+def test_causal_and_padding_mask_keeps_both_parts_in_its_fix() -> None:
+    """The same Mistral step with every query inside the window: the mask is the causal triangle plus the
+    attention_mask's key padding. Where 2-D masks do not fuse (SM100) the message names both parts and the
+    fix keeps both (is_causal for the triangle, a key-padding vector for the padding), not is_causal alone."""
+    result = audit(MISTRAL, trt="10.8", sm="100", precision="fp16", shapes=_mistral_shapes(4, 2))
+    assert [a.verdict.conditions for a in result.attention] == [("mask_2d_causal_padding",)] * 2
+    found = [f for f in result.findings if f.rule == "TRT301"]
+    assert len(found) == 2
+    for f in found:
+        assert "causal + padding mask" in f.message
+        assert "is_causal" in f.hint and "key-padding" in f.hint
+
+
 def test_unevaluated_band_mask_kind_is_unknown_not_padding() -> None:
     """Without shapes the band's values are unknown: two crossed position comparisons bound the keys, so
     neither the mask's kind nor its causality is guessed (not "padding", not a plain causal triangle)."""

@@ -14,6 +14,7 @@ from collections import Counter
 
 from onnx import TensorProto
 
+from trtadvisor.ir.contrib_shapes import CONTRIB_DOMAIN, contrib_output_dtypes
 from trtadvisor.ir.graph import Graph, Node
 
 FLOAT, UINT8, INT8, INT32, INT64, BOOL = (TensorProto.FLOAT, TensorProto.UINT8, TensorProto.INT8,
@@ -70,6 +71,12 @@ def _infer(node: Node, types: dict[str, int], initializers: object) -> None:
     if not outs:
         return
     op = node.op
+    if node.domain == CONTRIB_DOMAIN:  # ONNX Runtime's ops: their documented output types
+        given = [_type_of(i, types, initializers) if i else 0 for i in node.inputs]
+        for out, dtype in zip(outs, contrib_output_dtypes(None, op, given, len(outs)), strict=True):
+            if out:
+                types[out] = dtype
+        return
     if op not in _SPECIAL and not node.subgraphs:  # nearly every node: the type of its first input
         inputs = node.inputs
         first = inputs[0] if inputs else ""

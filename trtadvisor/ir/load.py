@@ -23,7 +23,7 @@ from google.protobuf.message import DecodeError
 from onnx.onnx_cpp2py_export import shape_inference as _cpp_shape_inference
 
 from trtadvisor.errors import ModelLoadError, shown
-from trtadvisor.ir import shape_child
+from trtadvisor.ir import contrib_shapes, shape_child
 from trtadvisor.ir.graph import ExternalData, Graph, Shape, TensorType, ValueInfoIndex, tensor_types_of
 from trtadvisor.ir.nesting import body_depth
 from trtadvisor.safe_io import MODEL_MAX_BYTES, is_regular, read_regular
@@ -140,6 +140,7 @@ def load_model(path: str | os.PathLike[str], shapes: dict[str, Shape] | None = N
             if rewritten:
                 data = proto.SerializeToString()
             proto = _parse(file, _infer_shapes(file, data))
+            _complete_contrib_types(proto)
             graph = _build_graph(file, proto)
         else:
             del data
@@ -307,6 +308,7 @@ def _types_of_inferred(file: Path, inferred: bytes) -> ValueInfoIndex:
     """The inferred model's value infos, inputs and outputs, indexed by name."""
     model = _parse(file, inferred)
     del inferred
+    _complete_contrib_types(model)
     _drop_nodes_and_weights(model.graph)
     return ValueInfoIndex(model.graph)
 
@@ -327,7 +329,15 @@ def _encode_types(file: Path, inferred: bytes) -> bytes:
     """
     model = _parse(file, inferred)
     del inferred
+    _complete_contrib_types(model)
     return marshal.dumps(tensor_types_of(model.graph))
+
+
+def _complete_contrib_types(model: onnx.ModelProto) -> None:
+    """Types of ONNX Runtime contrib ops' outputs and what ONNX left untyped downstream of them: only for a
+    model that imports that domain, so other models pay nothing."""
+    if contrib_shapes.uses_contrib_ops(model):
+        contrib_shapes.complete_types(model)
 
 
 def _decode_types(payload: memoryview) -> dict[str, TensorType] | None:

@@ -59,6 +59,9 @@ ONNX_SEMANTICS: dict[tuple[str, str], str] = {
     ('analysis/dtypes.py', 'Attention Conv ConvTranspose Gemm MatMul'):
         "the ONNX convolutions and matrix products: the model's compute type is their output type",
     ('analysis/evaluate.py', 'Clip Gelu HardSigmoid HardSwish'): _EVAL,
+    ('ir/contrib_shapes.py', 'Cast Concat Gather Identity Shape Slice Squeeze Unsqueeze'):
+        _EVAL + " (shape values carried past an ONNX Runtime contrib op)",
+    ('ir/contrib_shapes.py', 'Squeeze Unsqueeze'): _EVAL + " (the ops that add or drop axes of a shape value)",
     ('analysis/normalization.py', 'Add Mul'): "the commutative ONNX ops (operands in either order)",
     ('analysis/normalization.py', 'Cast Identity'): "the ONNX ops that pass a value through unchanged",
     ('analysis/normalization.py', 'Div Reciprocal'): "the ONNX ops that divide (x / s, 1 / s)",

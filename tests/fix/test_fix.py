@@ -312,3 +312,18 @@ g (float[2,8,12,12] x) => (float[2,8,12,12] y) {
     x = rng.normal(size=(2, 8, 12, 12)).astype(np.float32)
     run = [ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0] for p in (src, out)]
     np.testing.assert_allclose(run[1], run[0], rtol=1e-4, atol=1e-4)
+
+
+def test_diff_of_the_merged_model_is_an_improvement_not_lost_fusions(tmp_path: Path) -> None:
+    """RepVGG as trained against its merge: every residual Add and pointwise Add + ReLU the old engine fused
+    is gone, not split; the diff reports no lost fusion and a lower predicted latency."""
+    from trtadvisor.ci.diff import diff_results
+    from trtadvisor.knowledge.rulebook import default_rulebook
+
+    out, _ = _fixed(REPVGG, tmp_path)
+    target = {"trt": "10.8", "sm": "90", "precision": "fp16"}
+    old, new = audit(tmp_path / "in" / REPVGG.name, **target), audit(out, **target)
+    diff = diff_results(old, new, default_rulebook())
+    assert diff.lost == ()
+    assert diff.predicted_change is not None and diff.predicted_change < -0.5  # 80 layers -> 24
+    assert not [f for f in diff.findings if f.severity == "error"]

@@ -139,9 +139,12 @@ def _fusion_changes(have: Sequence[PredictedLayer], have_ids: Mapping[str, str],
         if not layer.fusions:
             continue
         keys = [have_ids.get(n, n) for n in layer.nodes]
-        partners = sorted({other_owner[k] for k in keys if k in other_owner})
-        if not partners:
-            continue  # the nodes are gone (or new): nothing was lost, something was removed
+        kept = [k for k in keys if k in other_owner]
+        if not kept or (len(keys) > 1 and len(kept) < 2):
+            # The nodes are gone (or new), or all but one: nothing is left for the fusion to join (a merge
+            # that removed the Add a residual fusion joined); the change is a removal, not a lost fusion.
+            continue
+        partners = sorted({other_owner[k] for k in kept})
         if len(layer.nodes) == 1 and len(partners) == 1:
             twin = other[partners[0]]
             if len(twin.nodes) == 1 and twin.kind == layer.kind:

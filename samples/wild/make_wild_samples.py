@@ -253,6 +253,26 @@ def ort_matmul_nbits_mixtral() -> onnx.ModelProto:
     return quantizer.model.model
 
 
+@builder("deberta_v2_disentangled")
+def deberta_v2_disentangled() -> onnx.ModelProto:
+    """transformers ``DebertaV2Model`` (2 layers, hidden 64, 4 heads x 16, relative attention with
+    ``pos_att_type=["p2c", "c2p"]``, 8 position buckets; config built in code, random weights) for
+    ``input_ids`` and a padding ``attention_mask`` [2, 16], TorchScript opset 17. Each layer's scores add
+    the content-to-position term (Q times the projected relative embeddings) and the position-to-content
+    term (K times them), each gathered by relative distance: two more products of Q and K."""
+    import torch
+    from transformers import DebertaV2Config, DebertaV2Model
+    torch.manual_seed(0)
+    cfg = DebertaV2Config(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
+                          vocab_size=100, max_position_embeddings=64, relative_attention=True, position_buckets=8,
+                          pos_att_type=["p2c", "c2p"])
+    ids = torch.randint(0, 100, (2, 16))
+    mask = torch.ones(2, 16, dtype=torch.int64)
+    mask[1, 12:] = 0
+    return torchscript_export(_text_hidden_states(DebertaV2Model(cfg)), (ids, mask), 17,
+                              input_names=["input_ids", "attention_mask"], output_names=["last_hidden_state"])
+
+
 # --------------------------------------------------------------------------------------------
 # (e) unsorted nodes + duplicate initializers
 # --------------------------------------------------------------------------------------------

@@ -621,3 +621,20 @@ def test_relative_position_bias_from_a_resized_table_is_a_bias_not_an_unknown_ma
     assert all(a.verdict.conditions == ("mask_2d_bias",) for a in result.attention)
     hints = [f.hint for f in result.findings if f.rule == "TRT301"]
     assert len(hints) == 2 and not any("export without it" in h or "key-padding" in h for h in hints)
+
+
+DEBERTA = WILD / "deberta_v2_disentangled.onnx"
+# deberta_v2_disentangled: 2 layers, 4 heads x 16, pos_att_type p2c + c2p (one product of Q, one of K per layer)
+DEBERTA_LAYERS, DEBERTA_HEADS, DEBERTA_HEAD, DEBERTA_RELATIVE_PRODUCTS = 2, 4, 16, 2
+
+
+def test_disentangled_attention_is_unknown_not_called_fused() -> None:
+    """DeBERTa's scores add Q x relative-key and K x relative-query products: no documented MHA pattern has a
+    third and fourth product of Q and K, and no engine shows one fused, so where every mask fuses (SM90) the
+    verdict is unknown with that reason, not fused; where 2-D masks do not (SM100) it is not fused."""
+    judged = audit(DEBERTA, trt="10.8", sm="90", precision="fp16").attention
+    assert [(a.site.num_heads, a.site.head_size, len(a.site.score_products)) for a in judged] == \
+        [(DEBERTA_HEADS, DEBERTA_HEAD, DEBERTA_RELATIVE_PRODUCTS)] * DEBERTA_LAYERS
+    assert [(a.verdict.fused, a.verdict.conditions) for a in judged] == [(None, ("score_products",))] * DEBERTA_LAYERS
+    judged = audit(DEBERTA, trt="10.8", sm="100", precision="fp16").attention
+    assert all(a.verdict.fused is False and "score_products" in a.verdict.conditions for a in judged)

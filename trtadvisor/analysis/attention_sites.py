@@ -85,6 +85,9 @@ class AttentionSite:
     window: tuple[int, int] | None = None  # Swin: the window (rows, columns) the partition before Q cuts
     mask_window: int | None = None     # sliding-window mask: the keys each query sees (itself included)
     scores_qdq: bool = False           # Q/DQ between BMM1 and the Softmax (the scores quantized)
+    # products outside BMM1 that read Q or K and add to the scores (DeBERTa's content-to-position and
+    # position-to-content terms): a second score computation, not a mask or a learned bias
+    score_products: tuple[str, ...] = ()
 
     @property
     def kind(self) -> str:
@@ -285,6 +288,7 @@ class _SiteFinder:
         repeat_nodes = k_path.repeat_nodes + v_path.repeat_nodes
         scale = _scale_label(q_path.scaled, k_path.scaled, scaled_scores)
         facts = self._mask_facts(terms, seq_q, seq_kv, batch, rank=len(scores) if scores else 4)
+        score_products = self._products_of_qk(terms, bmm1, q_path, k_path) if facts.bias else ()
         nodes = {*q_path_scale_nodes(q_path), *q_path_scale_nodes(k_path), bmm1, *chain, softmax, *prob_nodes, bmm2,
                  *k_path.through_repeat(), *v_path.through_repeat()}
         qdq_types = q_path.qdq_types | k_path.qdq_types | v_path.qdq_types | prob_qdq
@@ -303,6 +307,7 @@ class _SiteFinder:
             repeat_nodes=tuple(n.name for n in repeat_nodes),
             windowed=windowed, num_windows=num_windows, qdq=qdq, qdq_types=tuple(sorted(qdq_types)),
             mask_inputs=facts.inputs, notes=tuple(facts.notes), window=window, mask_window=facts.window,
+            score_products=score_products,
             scores_qdq=any(n.op in ("QuantizeLinear", "DequantizeLinear") for n in chain))
         return site, ordered
 
@@ -575,6 +580,33 @@ class _SiteFinder:
             qdq_types=tuple(sorted(qdq_types)), mask_inputs=facts.inputs, notes=tuple(notes + facts.notes),
             mask_window=facts.window)
         return site, ordered
+
+    def _products_of_qk(self, terms: list[_MaskTerm], bmm1: Node, q_path: _Path, k_path: _Path) -> tuple[str, ...]:
+        """Matrix products in the cone of an additive score term that read the site's Q or K (the tensors on
+        the operand paths of BMM1): the term is then a second score product computed from the queries or
+        keys (disentangled attention), which no mask or learned bias is."""
+        qk = {*bmm1.inputs, q_path.source, k_path.source}
+        for path in (q_path, k_path):
+            for node in path.nodes:
+                qk.update(i for i in node.inputs if i)
+                qk.update(node.outputs)
+        found: list[str] = []
+        seen: set[str] = set()
+        frontier = [t.tensor for t in terms if t.how in ("add", "attn_add", "sub")]
+        while frontier and len(seen) < _CONE_LIMIT:
+            nxt: list[str] = []
+            for name in frontier:
+                node = self.graph.producer(name)
+                if node is None or node.op in ("Shape", "Size"):
+                    continue
+                if node.op in ("MatMul", "Einsum") and node is not bmm1 and any(i in qk for i in node.inputs):
+                    found.append(node.name)
+                for inp in node.inputs:
+                    if inp and inp not in seen:
+                        seen.add(inp)
+                        nxt.append(inp)
+            frontier = nxt
+        return tuple(sorted(set(found)))
 
     # -- masks ------------------------------------------------------------------------------------
 

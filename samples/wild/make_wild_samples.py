@@ -273,6 +273,29 @@ def deberta_v2_disentangled() -> onnx.ModelProto:
                               input_names=["input_ids", "attention_mask"], output_names=["last_hidden_state"])
 
 
+@builder("modernbert_local_global")
+def modernbert_local_global() -> onnx.ModelProto:
+    """transformers ``ModernBertModel`` (3 layers, hidden 64, 4 heads x 16, ``global_attn_every_n_layers=3``,
+    ``local_attention=8``, SDPA; config built in code, random weights) for ``input_ids`` and a padding
+    ``attention_mask`` [2, 16], TorchScript opset 17: layer 0 attends globally, layers 1 and 2 locally (each
+    token sees the 4 tokens either side of it, a two-sided band). Saved with the float weights external (deleted)
+    and every integer tensor inline, so the band's position distances stay in the file."""
+    import torch
+    from transformers import ModernBertConfig, ModernBertModel
+    torch.manual_seed(0)
+    cfg = ModernBertConfig(hidden_size=64, num_hidden_layers=3, num_attention_heads=4, intermediate_size=128,
+                           vocab_size=100, max_position_embeddings=64, global_attn_every_n_layers=3,
+                           local_attention=8, pad_token_id=0, bos_token_id=1, eos_token_id=2, sep_token_id=2,
+                           cls_token_id=1)
+    cfg._attn_implementation = "sdpa"
+    ids = torch.randint(0, 100, (2, 16))
+    mask = torch.ones(2, 16, dtype=torch.int64)
+    mask[1, 12:] = 0
+    KEEP_INTS["modernbert_local_global"] = set()  # floats external; the band's INT64 distances stay inline
+    return torchscript_export(_text_hidden_states(ModernBertModel(cfg)), (ids, mask), 17,
+                              input_names=["input_ids", "attention_mask"], output_names=["last_hidden_state"])
+
+
 # --------------------------------------------------------------------------------------------
 # (e) unsorted nodes + duplicate initializers
 # --------------------------------------------------------------------------------------------

@@ -638,3 +638,22 @@ def test_disentangled_attention_is_unknown_not_called_fused() -> None:
     assert [(a.verdict.fused, a.verdict.conditions) for a in judged] == [(None, ("score_products",))] * DEBERTA_LAYERS
     judged = audit(DEBERTA, trt="10.8", sm="100", precision="fp16").attention
     assert all(a.verdict.fused is False and "score_products" in a.verdict.conditions for a in judged)
+
+
+MODERNBERT = WILD / "modernbert_local_global.onnx"
+# modernbert_local_global: 3 layers, global every 3rd (layer 0), local_attention 8 = 4 tokens either side
+MODERNBERT_LOCAL, MODERNBERT_GLOBAL_EVERY, MODERNBERT_LAYERS = 8, 3, 3
+
+
+def test_local_attention_band_is_a_window_not_padding() -> None:
+    """ModernBERT's local layers add a two-sided band (|i - j| <= 4) to the padding mask: it is a non-causal
+    sliding window of local_attention + 1 keys, not padding, and where 2-D masks do not fuse (SM100) its fix
+    neither asks for a key-padding vector (which would drop the band) nor for is_causal."""
+    result = audit(MODERNBERT, trt="10.8", sm="100", precision="fp16")
+    expected = [(False, "padding", None) if layer % MODERNBERT_GLOBAL_EVERY == 0 else
+                (False, "sliding_window", MODERNBERT_LOCAL + 1) for layer in range(MODERNBERT_LAYERS)]
+    assert [(a.site.causal, a.site.mask, a.site.mask_window) for a in result.attention] == expected
+    local = [a for a in result.attention if a.site.mask == "sliding_window"]
+    assert all(a.verdict.conditions == ("mask_2d_local_window",) for a in local)
+    hints = [f.hint for f in result.findings if f.rule == "TRT301" and "local-attention" in f.message]
+    assert hints and not any("key-padding" in h or "is_causal" in h for h in hints)

@@ -68,7 +68,8 @@ class AttentionSite:
     seq_q: int | None
     seq_kv: int | None
     causal: bool | None
-    mask: str | None                   # none | causal | sliding_window | padding | bool | additive | constant
+    mask: str | None                   # none | causal | sliding_window (a band: causal, or two-sided when
+    #                                    causal is False) | padding | bool | additive | constant
     #                                    | None (unknown)
     mask_extent: str | None            # none | scalar | 1d | 2d | None (unknown): the mask tensor as TensorRT sees it
     mask_shape: tuple[int | None, ...] | None
@@ -83,7 +84,8 @@ class AttentionSite:
     mask_inputs: tuple[str, ...]       # graph inputs the mask is computed from
     notes: tuple[str, ...] = field(default=())
     window: tuple[int, int] | None = None  # Swin: the window (rows, columns) the partition before Q cuts
-    mask_window: int | None = None     # sliding-window mask: the keys each query sees (itself included)
+    mask_window: int | None = None     # sliding-window mask: the keys each query sees (itself included; a
+    #                                    two-sided band: those of a query away from the sequence's ends)
     scores_qdq: bool = False           # Q/DQ between BMM1 and the Softmax (the scores quantized)
     # products outside BMM1 that read Q or K and add to the scores (DeBERTa's content-to-position and
     # position-to-content terms): a second score computation, not a mask or a learned bias
@@ -701,16 +703,22 @@ class _MaskAnalysis:
                     bias = True
         total = _union(blocked_parts)
         window = _sliding_window(total) if total is not None else None
+        # a two-sided band (local attention: ModernBERT's local layers, Longformer-style windows) is no padding
+        local = _local_band(total) if total is not None and window is None else None
+        keys_seen = window if window is not None else local[0] + local[1] + 1 if local is not None else None
         # Two crossed comparisons bound the key position from both sides (a band, chunks): without
         # the values, whether it is causal and what kind of mask it is stay unknown.
         banded = unknown_blocking and crossed_compares >= 2
         causal = None if banded else self._causal(total, bool(blocked_parts), unknown_blocking, structural_causal,
                                                   window)
-        label = None if banded else self._label(inputs, causal, blocked_parts, unknown_blocking, window)
+        label = None if banded else self._label(inputs, causal, blocked_parts, unknown_blocking, keys_seen)
         extent, shape = self._extent(shapes)
         if window is not None:
             notes.append(f"the mask is a causal band: each query sees the {window} keys up to itself "
                          "(sliding-window attention)")
+        if local is not None:
+            notes.append(f"the mask is a two-sided band: each query sees the keys from {local[0]} before to "
+                         f"{local[1]} after itself (local attention)")
         if banded:
             notes.append(f"the mask compares query and key positions {crossed_compares} times (a sliding window "
                          "or chunks bound it from below): its kind is not guessed")
@@ -718,7 +726,7 @@ class _MaskAnalysis:
             notes.append("part of the mask is a constant whose values are not in the file (external data)"
                          if external else "part of the mask is computed by ops whose values the audit does not "
                          "evaluate (its causality is not guessed)")
-        return _MaskFacts(causal, label, extent, shape, bias, tuple(inputs), notes, window)
+        return _MaskFacts(causal, label, extent, shape, bias, tuple(inputs), notes, keys_seen)
 
     def _blocked(self, how: str, value: np.ndarray) -> np.ndarray | None:
         if how in ("keep_true", "attn_bool"):
@@ -892,6 +900,30 @@ def _sliding_window(blocked: np.ndarray) -> int | None:
     expected = (cols > rows) | (cols <= rows - window)
     flat = blocked.reshape(-1, s_q, s_kv)
     return window if all(np.array_equal(m, expected) for m in flat[:64]) else None
+
+
+def _local_band(blocked: np.ndarray) -> tuple[int, int] | None:
+    """(L, R) where the blocked positions are a two-sided band over a square score matrix: query i sees
+    exactly keys i-L .. i+R (clipped to the sequence), with R >= 1 (not causal) and something blocked;
+    None for any other pattern."""
+    if blocked.ndim < 2:
+        return None
+    s_q, s_kv = blocked.shape[-2], blocked.shape[-1]
+    if s_q != s_kv or s_q < 3:
+        return None
+    flat = blocked.reshape(-1, s_q, s_kv)
+    first, last = np.flatnonzero(~flat[0, 0]), np.flatnonzero(~flat[0, -1])
+    if first.size == 0 or last.size == 0:
+        return None
+    right, left = int(first[-1]), int(s_q - 1 - last[0])  # row 0's reach forward, the last row's back
+    if right < 1 or left < 0:
+        return None
+    rows = np.arange(s_q)[:, None]
+    cols = np.arange(s_kv)[None, :]
+    expected = (cols < rows - left) | (cols > rows + right)
+    if not expected.any():
+        return None
+    return (left, right) if all(np.array_equal(m, expected) for m in flat[:64]) else None
 
 
 def q_path_scale_nodes(path: _Path) -> list[Node]:

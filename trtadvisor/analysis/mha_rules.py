@@ -249,7 +249,9 @@ def _check_mask(site: AttentionSite, column: MhaColumn, where: str, failing: lis
         # a causal mask that also masks padding keeps both parts in its fix (is_causal alone drops the padding)
         causal_padding = bool(site.causal) and site.mask == "padding"
         failing.append(Failed.of("mask_2d_bias" if bias else "mask_2d_allows_all" if allows_all else
-                                 "mask_2d_window" if band else "mask_2d_causal_padding" if causal_padding else
+                                 "mask_2d_window" if band and site.causal else
+                                 "mask_2d_local_window" if band else
+                                 "mask_2d_causal_padding" if causal_padding else
                                  "mask_2d_causal" if site.causal else
                                  "mask_2d" if known else "mask_2d_unknown_kind",
                                  what=what, shape=shape, where=where, window=site.mask_window))

@@ -949,6 +949,28 @@ def mobileone_s0_dynamo() -> onnx.ModelProto:
         return onnx.load(path)
 
 
+@builder("fastvit_t8.dynamo")
+def fastvit_t8_dynamo() -> onnx.ModelProto:
+    """timm ``fastvit_t8`` as trained (random weights, not re-parameterized), [1,3,64,64], dynamo exporter,
+    opset 18: a stem of three MobileOneBlocks (3x3 + 1x1 stride 2, depthwise 3x3 + 1x1 stride 2, 1x1 +
+    BatchNorm identity), then RepMixer stages with large-kernel (7x7 + 3x3) patch embeddings; GELU is
+    exported as erf arithmetic and the exporter's optimizer folds each branch's BatchNorm into its
+    convolution, so the stem's first two blocks are Add(Conv, Conv) followed by GELU."""
+    import tempfile
+
+    import timm
+    import torch
+
+    torch.manual_seed(0)
+    net = timm.create_model("fastvit_t8").eval()
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        path = Path(tmp) / "fastvit.onnx"
+        torch.onnx.export(net, (torch.randn(1, 3, 64, 64),), path, dynamo=True, opset_version=18,
+                          external_data=True, input_names=["input"], output_names=["logits"])
+        return onnx.load(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--only", nargs="*", default=None)

@@ -25,6 +25,7 @@ from conftest import SAMPLES
 WILD = SAMPLES / "wild"
 REPVGG = WILD / "repvgg_a0.onnx"
 MOBILEONE = WILD / "mobileone_s0.dynamo.onnx"
+FASTVIT = WILD / "fastvit_t8.dynamo.onnx"
 
 
 def _graph(text: str) -> Graph:
@@ -72,6 +73,20 @@ def test_mobileone_s0_dynamo_blocks_are_found() -> None:
     # 4 x 1x1 (+ identity where the width stays: all but 3 stage openers)
     assert branches == {2: 1, 6: 21 - 4, 5: 4 + (21 - 3), 4: 3}
     assert sum("(BatchNorm identity" in f.message for f in found) == 17 + 18
+
+
+def test_fastvit_summed_convolutions_before_a_gelu_stay_two_layers() -> None:
+    """FastViT-T8's stem opens with two MobileOneBlocks whose branches (a 3x3 and a 1x1 convolution of one
+    input, stride 2; the dynamo optimizer folds each BatchNorm into its convolution) are added and then
+    go through an erf GELU. The Add and GELU join one convolution's epilogue; the other convolution is a
+    layer of its own (a TensorRT convolution layer runs one convolution), and the pair is a TRT208 site."""
+    result = audit(FASTVIT, trt="10.8", sm="90", precision="fp16")
+    assert [layer.name for layer in result.prediction.layers if layer.ops.count("Conv") > 1] == []
+    model = onnx.load(FASTVIT, load_external_data=False)
+    stem = [n.name for n in model.graph.node if n.op_type == "Conv" and n.input[0] == "input"]
+    assert len(stem) == 2  # the first block's 3x3 and 1x1 branches
+    found = [f for f in result.findings if f.rule == "TRT208"]
+    assert any(set(stem) <= set(f.nodes) and f.message.startswith("2 parallel branches") for f in found)
 
 
 @pytest.mark.parametrize(("case", "body", "kernel"), [

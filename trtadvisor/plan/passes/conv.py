@@ -212,7 +212,9 @@ def _try_activation(ctx: PlanContext, group: Group) -> None:
 def _try_decomposed_gelu(ctx: PlanContext, group: Group, out: str, readers: list[Node]) -> None:
     """A GELU written as Erf/Tanh arithmetic (already grouped by the GELU fusion) after a convolution."""
     gelu = ctx.owner.get(readers[0]) if readers else None
-    if gelu is None or "gelu" not in gelu.fusions or gelu.kind == "myelin":
+    # Only a GELU still a layer of its own: one another convolution already took (Conv + Add + GELU
+    # over a sum of two convolutions, as MobileOne/FastViT branches export) or a Myelin region is not.
+    if gelu is None or "gelu" not in gelu.fusions or gelu.kind != "pointwise":
         return
     tail = group.tail
     outside = [r.name for r in readers if ctx.owner.get(r) is not gelu]

@@ -971,6 +971,33 @@ def fastvit_t8_dynamo() -> onnx.ModelProto:
         return onnx.load(path)
 
 
+@builder("sd_vae_decoder_groupnorm")
+def sd_vae_decoder_groupnorm() -> onnx.ModelProto:
+    """diffusers ``AutoencoderKL`` decoder (random weights; block widths 32-64, one layer per block, GroupNorm
+    of 8 groups, latent 4 channels), ``decode(z).sample`` on a [1,4,16,16] latent, TorchScript, opset 17: each
+    GroupNorm is exported as Reshape, InstanceNormalization, Reshape and the per-channel affine Mul and Add,
+    mostly followed by SiLU (Sigmoid, Mul); the mid block's single-head attention and nearest-neighbour
+    upsampling (Resize) sit between them, as in Stable Diffusion's VAE."""
+    import torch
+    from diffusers import AutoencoderKL
+
+    torch.manual_seed(0)
+    vae = AutoencoderKL(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 2,
+                        up_block_types=("UpDecoderBlock2D",) * 2, block_out_channels=(32, 64), layers_per_block=1,
+                        latent_channels=4, norm_num_groups=8, sample_size=32).eval()
+
+    class Decoder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.vae = vae
+
+        def forward(self, latent: torch.Tensor) -> torch.Tensor:
+            return self.vae.decode(latent).sample
+
+    return torchscript_export(Decoder(), (torch.randn(1, 4, 16, 16),), 17, input_names=["latent"],
+                              output_names=["sample"])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--only", nargs="*", default=None)

@@ -7,6 +7,7 @@ tool that wrote each file is documented to write, never from our own output.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 
 import numpy as np
@@ -489,19 +490,24 @@ POOLFORMER_DEPTHS, POOLFORMER_DIMS = (2, 2, 6, 2), (64, 128, 320, 512)
 
 
 def test_poolformer_group_norm_affine_stays_out_of_pointwise_fusion() -> None:
-    """Each GroupNorm's affine Mul scales by one weight per channel: REF 'Pointwise Fusion' takes only
-    constants of a single value, so the Mul is a layer of its own. The exporter reads all but the first
-    of the equal weights through Identity nodes; a folded Identity is still a constant of many values."""
+    """Each GroupNorm's affine Mul and Add scale and shift by one weight per channel: REF 'Pointwise Fusion'
+    takes only constants of a single value, so they stay out of the PWN layers; together they are one Scale
+    layer, as TensorRT 8.6 built a GroupNorm's affine in the ControlNet engine ('onnx::Mul_4392 + ... +
+    Mul_112 + onnx::Add_4393 + ... + Add_113', LayerType Scale). The exporter reads all but the first of
+    the equal weights through Identity nodes; a folded Identity is still a constant of many values."""
     path = WILD / "poolformer_s12.onnx"
     result = audit(path, trt="10.16", sm="90", precision="fp16")
     layer_of = {name: layer for layer in result.prediction.layers for name in layer.nodes}
     affine = [n for n in _ops(path, "Mul") if re.search(r"/norm[12]/Mul$", n)]
     assert len(affine) == 2 * sum(POOLFORMER_DEPTHS)
-    assert all(layer_of[name].ops == ("Mul",) for name in affine)
+    assert all(layer_of[name].ops == ("Mul", "Add") for name in affine)
     widths = [dim for depth, dim in zip(POOLFORMER_DEPTHS, POOLFORMER_DIMS, strict=True) for _ in range(2 * depth)]
     blocked = {f.nodes[0]: f.message for f in result.findings if f.rule == "TRT109"}
     for name, width in zip(affine, widths, strict=True):
-        assert f"holds {width} values" in blocked[name]
+        if "/norm1/" in name:  # the token mixer's Sub (pointwise) reads it: the constants keep them apart
+            assert f"holds {width} values" in blocked[name]
+        else:  # between a Reshape and the MLP's convolution: no pointwise layer to join, no near miss
+            assert name not in blocked
 
 
 def test_poolformer_residual_computed_from_the_convolution_is_no_near_miss() -> None:
@@ -657,3 +663,44 @@ def test_local_attention_band_is_a_window_not_padding() -> None:
     assert all(a.verdict.conditions == ("mask_2d_local_window",) for a in local)
     hints = [f.hint for f in result.findings if f.rule == "TRT301" and "local-attention" in f.message]
     assert hints and not any("key-padding" in h or "is_causal" in h for h in hints)
+
+
+# diffusers AutoencoderKL decoder (samples/wild/make_wild_samples.py sd_vae_decoder_groupnorm): GroupNorms in
+# the mid block (2 ResNet blocks x 2, the attention's 1), the 2 up blocks (2 ResNet blocks x 2 each) and the
+# output norm; all but the attention's are followed by SiLU.
+VAE_GROUP_NORMS = 2 * 2 + 1 + 2 * 2 * 2 + 1
+
+
+def test_group_norm_affine_is_one_scale_layer_as_in_the_controlnet_engine() -> None:
+    """TensorRT 8.6 built every GroupNorm of the ControlNet UNet (exported as Reshape, InstanceNormalization,
+    Reshape, Mul, Add) with the per-channel Mul and Add as one Scale layer and the SiLU after it as a PWN
+    layer of its own. The VAE decoder's GroupNorms are exported the same way and are predicted so."""
+    layers = json.loads(artifact("trt2023-controlnet/controlnet.b3d06c8.layerinfo.json").read_text())["Layers"]
+    norms = [i for i, layer in enumerate(layers) if layer["Name"].startswith("InstanceNormalization_")]
+    scales = [layer["Name"] for layer in layers if layer["LayerType"] == "Scale"]
+    assert len(norms) == len(scales) == 27
+    # each holds one Mul node and one Add node (beside their constants, 'onnx::Mul_N' / 'onnx::Add_N')
+    assert all(len(re.findall(r"(?<![:\w])Mul_\d+", s)) == 1 and len(re.findall(r"(?<![:\w])Add_\d+", s)) == 1
+               for s in scales)
+    assert all(layers[i + 2]["LayerType"] == "Scale" for i in norms)  # after the NoOp reshape back
+
+    path = WILD / "sd_vae_decoder_groupnorm.onnx"
+    model = onnx.load(path, load_external_data=False)
+    assert len(_ops(path, "InstanceNormalization")) == VAE_GROUP_NORMS
+    result = audit(path, trt="8.6", sm="80", precision="fp16")
+    layer_of = {name: layer for layer in result.prediction.layers for name in layer.nodes}
+    out_of = {n.name: n.output[0] for n in model.graph.node}
+    readers: dict[str, list[onnx.NodeProto]] = {}
+    for node in model.graph.node:
+        for name in node.input:
+            readers.setdefault(name, []).append(node)
+    affines = [n for n in model.graph.node if n.op_type == "Mul" and re.search(r"norm[^/]*/Mul$", n.name)]
+    assert len(affines) == VAE_GROUP_NORMS
+    outside = [m for m in affines if layer_of[m.name].kind != "myelin"]
+    assert len(outside) == VAE_GROUP_NORMS - 1  # the attention's GroupNorm is inside its Myelin region
+    for mul in outside:
+        scale = layer_of[mul.name]
+        assert scale.ops == ("Mul", "Add") and scale.fusions == ("scale+scale",)
+        silu = readers[out_of[scale.nodes[-1]]]
+        assert silu and all(layer_of[r.name] is not scale for r in silu)
+        assert {layer_of[r.name].ops for r in silu} == {("Sigmoid", "Mul")}

@@ -27,7 +27,7 @@ from trtadvisor.plan.passes.myelin import fold_flatten_into_gemm, form_myelin_re
 from trtadvisor.plan.passes.pointwise import fuse_conv_generic_activation, fuse_pointwise
 from trtadvisor.plan.passes.qdq import fuse_qdq, fuse_qdq_epilogues
 from trtadvisor.plan.passes.reduction import fuse_gelu, fuse_reductions, reduce_to_pooling
-from trtadvisor.plan.passes.scale import erase_identity_scales, fold_scales_into_convs
+from trtadvisor.plan.passes.scale import erase_identity_scales, fold_scales_into_convs, fuse_channel_scales
 from trtadvisor.plan.passes.shuffle import fuse_shuffle_reduce, fuse_shuffles
 from trtadvisor.plan.passes.softmax import fuse_softmax
 from trtadvisor.plan.precision import LayerPrecision
@@ -44,6 +44,7 @@ def pipeline(target: Target, book: RuleBook) -> list[Pass]:
         fuse_shuffles,
         fuse_shuffle_reduce,
         fold_scales_into_convs,
+        fuse_channel_scales,
         fuse_pad_into_conv,
         fuse_gelu,
         fuse_conv_epilogues,

@@ -59,7 +59,9 @@ def fuse_pointwise(ctx: PlanContext) -> None:
     for node in graph.nodes_of(*ctx.book.ops.pointwise_ops):  # no other op is ever eligible or noted
         group = owner.get(node)
         if group is None or (len(group.nodes) > 1 and not group.pointwise):
-            continue  # eliminated, or inside a convolution, reduction or Myelin layer
+            if group is not None and group.fusions == ["scale+scale"]:
+                _note_blocked_constant(ctx, node)  # a per-channel Scale layer: pointwise fusion takes none
+            continue  # eliminated, or inside a convolution, reduction, Scale or Myelin layer
         if _blocking_constant(ctx, node) is not None:
             _note_blocked_constant(ctx, node)
             continue
@@ -86,14 +88,18 @@ def fuse_pointwise(ctx: PlanContext) -> None:
 
 
 def _note_blocked_constant(ctx: PlanContext, node: Node) -> None:
-    """A pointwise op between pointwise neighbours that a multi-value constant keeps apart."""
-    if ctx.group(node) is None or not ctx.book.ops.is_pointwise(node.op) or len(ctx.owner[node].nodes) > 1:
+    """A pointwise op between pointwise neighbours that a multi-value constant keeps apart; a Scale layer
+    of several per-channel ops (scale+scale) is noted once, at its first op."""
+    if ctx.group(node) is None or not ctx.book.ops.is_pointwise(node.op):
+        return
+    group = ctx.owner[node]
+    if len(group.nodes) > 1 and (group.fusions != ["scale+scale"] or group.head is not node):
         return
     const = _blocking_constant(ctx, node)
     if const is None:
         return
     neighbours = [p for p in (ctx.live_producer(i) for i in ctx.data_inputs(node)) if p is not None]
-    neighbours += ctx.live_readers(node.outputs[0])
+    neighbours += ctx.live_readers(group.tail.outputs[0])
     if any(ctx.book.ops.is_pointwise(n.op) and ctx.group(n) is not None and len(ctx.owner[n].nodes) == 1
            for n in neighbours):
         size = _constant_size(ctx, const)

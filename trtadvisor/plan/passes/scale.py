@@ -1,6 +1,7 @@
-"""Scale fusions: identity scales erased, Convolution + Scale (BatchNormalization folding).
+"""Scale fusions: identity scales erased, Convolution + Scale (BatchNormalization folding), and
+consecutive per-channel Scales left over merged into one Scale layer.
 
-Source: rules/fusions.toml [fusion."scale-noop"] and [fusion."conv+scale"].
+Source: rules/fusions.toml [fusion."scale-noop"], [fusion."conv+scale"] and [fusion."scale+scale"].
 """
 
 from __future__ import annotations
@@ -131,3 +132,41 @@ def _report_blocked_scale(ctx: PlanContext, group: Group, out: str) -> None:
             why = ctx.why_not_sole(out, reader)
             if why:
                 ctx.near_miss([group.tail, reader], Blocked("conv+scale", "sole_reader", why))
+
+
+def _channel_scale_data(ctx: PlanContext, node: Node) -> str | None:
+    """The data input of ``node`` when it is a per-channel Scale (rules/fusions.toml [fusion."scale+scale"]
+    conditions.per_channel): an unfolded BatchNormalization with constant parameters, or a Mul/Add whose
+    other operand is a constant of one value per channel. A single-value constant is a uniform scale,
+    which pointwise fusion takes instead. None when it is not one."""
+    if node.op == "BatchNormalization":
+        return node.inputs[0] if all(ctx.is_build_constant(i) for i in node.inputs[1:] if i) else None
+    if len(node.inputs) != 2:
+        return None
+    for data, other in (node.inputs, node.inputs[::-1]):
+        if ctx.is_build_constant(data) or not ctx.is_build_constant(other):
+            continue
+        shape = ctx.graph.shape(other)
+        if shape is None or all(d == 1 for d in shape):
+            return None  # unknown, or a uniform scale
+        return data if _is_channel_constant(ctx, other, node.outputs[0]) else None
+    return None
+
+
+def fuse_channel_scales(ctx: PlanContext) -> None:
+    """A per-channel Scale read only by another per-channel Scale joins it (the builder's ScaleScaleFusion):
+    a GroupNorm's affine Mul + Add, exported after InstanceNormalization, is one Scale layer."""
+    graph = ctx.graph
+    ops = ctx.book.fusion("scale+scale").ops
+    for node in graph.nodes_of(*ops):
+        group = ctx.group(node)
+        if group is None or len(group.nodes) != 1 or _channel_scale_data(ctx, node) is None:
+            continue
+        while True:
+            out = group.tail.outputs[0]
+            reader = ctx.sole_reader(out)
+            if reader is None or reader.op not in ops or ctx.group(reader) is None or \
+                    len(ctx.owner[reader].nodes) != 1 or _channel_scale_data(ctx, reader) != out:
+                break
+            ctx.merge(group, ctx.owner[reader], "scale+scale")
+            group.kind = "pointwise"

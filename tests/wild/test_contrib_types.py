@@ -72,3 +72,34 @@ def test_matmul_nbits_outputs_are_typed_so_attention_heads_are_known() -> None:
     expected = ("gqa", MIXTRAL_HEADS, MIXTRAL_KV_HEADS, head, MIXTRAL_TOKENS)
     assert [(a.site.kind, a.site.num_heads, a.site.num_kv_heads, a.site.head_size, a.site.seq_q)
             for a in result.attention] == [expected] * MIXTRAL_LAYERS
+
+
+def test_contrib_ops_with_attributes_not_as_documented_leave_outputs_unknown(tmp_path) -> None:
+    """Built with onnx.helper (no tool writes such a file): a MatMulNBits without N, an Attention with
+    num_heads 0 and a short qkv_hidden_sizes, a GroupQueryAttention without kv_num_heads. The audit
+    neither fails nor guesses: those outputs stay untyped, the documented one (FastGelu) is typed."""
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8, 32])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    w = helper.make_tensor("w", TensorProto.FLOAT, [32, 96], [0.0] * (32 * 96))
+    nodes = [
+        helper.make_node("FastGelu", ["x"], ["g"], domain="com.microsoft"),
+        helper.make_node("MatMulNBits", ["g", "b", "s"], ["m"], domain="com.microsoft", K=32, bits=4,
+                         block_size=16),
+        helper.make_node("Attention", ["x", "w"], ["a"], domain="com.microsoft", num_heads=0,
+                         qkv_hidden_sizes=[32]),
+        helper.make_node("GroupQueryAttention", ["x"], ["q"], domain="com.microsoft", num_heads=4),
+        helper.make_node("Sum", ["m", "a", "q"], ["y"]),
+    ]
+    b = helper.make_tensor("b", TensorProto.UINT8, [32, 2, 8], [0] * 512)
+    s = helper.make_tensor("s", TensorProto.FLOAT, [64], [1.0] * 64)
+    graph = helper.make_graph(nodes, "g", [x], [y], [w, b, s])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                    helper.make_opsetid("com.microsoft", 1)])
+    path = tmp_path / "odd_contrib.onnx"
+    onnx.save(model, path)
+    types = load_model(path).graph.tensor_types
+    assert types.get("g") == (TensorProto.FLOAT, (1, 8, 32))
+    assert all(types.get(name) is None for name in ("m", "a", "q"))
+    assert audit(path, trt="10.8", sm="90").findings  # audited, TRT008 among them

@@ -61,6 +61,7 @@ ONNX_SEMANTICS: dict[tuple[str, str], str] = {
     ('analysis/evaluate.py', 'Clip Gelu HardSigmoid HardSwish'): _EVAL,
     ('ir/contrib_shapes.py', 'Cast Concat Gather Identity Shape Slice Squeeze Unsqueeze'):
         _EVAL + " (shape values carried past an ONNX Runtime contrib op)",
+    ('plan/passes/conv.py', 'Add Sum'): "the ONNX ops that compute a sum (the join of a residual block)",
     ('ir/contrib_shapes.py', 'Squeeze Unsqueeze'): _EVAL + " (the ops that add or drop axes of a shape value)",
     ('analysis/normalization.py', 'Add Mul'): "the commutative ONNX ops (operands in either order)",
     ('analysis/normalization.py', 'Cast Identity'): "the ONNX ops that pass a value through unchanged",

@@ -179,6 +179,42 @@ def _residual_stream(ctx: PlanContext, group: Group, out: str) -> bool:
     return "conv+eltwise" in group.fusions and not ctx.graph.is_graph_output(out)
 
 
+_BLOCK_NODES = 256  # how far past an activation a residual block's join is looked for
+
+
+def skip_around_activation(ctx: PlanContext, out: str, act: Node) -> bool:
+    """Whether every other reader of the convolution's output ``out`` is the skip path of a residual block
+    whose branch starts with ``act``: y = skip(out) + branch(act(out)) (a pre-activation block after a plain
+    convolution: Encodec's SEANet blocks, pre-activation ResNets). The skip needs the value before the
+    activation, so its reading ``out`` is the architecture, and no fix can give the activation the sole read."""
+    others = [r for r in ctx.live_readers(out) if r is not act]
+    if not others or ctx.graph.is_graph_output(out):
+        return False
+    joins: list[Node] = []
+    seen: set[str] = set(act.outputs)
+    frontier = list(act.outputs)
+    while frontier and len(seen) < _BLOCK_NODES:
+        nxt: list[str] = []
+        for name in frontier:
+            for reader in ctx.graph.consumers(name):
+                if reader.op in ("Add", "Sum"):
+                    joins.append(reader)
+                for o in reader.outputs:
+                    if o and o not in seen:
+                        seen.add(o)
+                        nxt.append(o)
+        frontier = nxt
+    return all(any(_joins_skip(ctx, join, act, other) for join in joins) for other in others)
+
+
+def _joins_skip(ctx: PlanContext, join: Node, act: Node, skip: Node) -> bool:
+    """Whether ``join`` sums an operand computed from ``act`` with another computed from ``skip`` but not
+    from ``act`` (the skip path does not pass through the activation)."""
+    operands = [i for i in join.inputs if i]
+    branch = [i for i in operands if _computed_from(ctx, i, act)]
+    return bool(branch) and any(i not in branch and _computed_from(ctx, i, skip) for i in operands)
+
+
 def _try_activation(ctx: PlanContext, group: Group) -> None:
     out = group.tail.outputs[0]
     readers = ctx.live_readers(out)
@@ -193,7 +229,7 @@ def _try_activation(ctx: PlanContext, group: Group) -> None:
     fusion = {"Relu": "conv+relu", "Clip": "conv+clip", "Gelu": "conv+gelu"}[act.op]
     why = ctx.why_not_sole(out, act)
     if why is not None:
-        if not _residual_stream(ctx, group, out):
+        if not _residual_stream(ctx, group, out) and not skip_around_activation(ctx, out, act):
             ctx.near_miss([group.tail, act], Blocked(fusion, "sole_reader", why))
         return
     dynamic = [i for i in act.inputs[1:] if i and not ctx.is_build_constant(i)] if act.op == "Clip" else []

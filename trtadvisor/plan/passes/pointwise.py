@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from trtadvisor.ir.graph import Node
 from trtadvisor.plan.context import Blocked, Group, PlanContext
-from trtadvisor.plan.passes.conv import gelu_blocker
+from trtadvisor.plan.passes.conv import gelu_blocker, skip_around_activation
 
 
 def _wrapped(group: Group) -> str:
@@ -127,7 +127,8 @@ def fuse_conv_generic_activation(ctx: PlanContext) -> None:
             # second reader is the architecture, not a near miss.
             why = ctx.why_not_sole(out, readers[0])
             ends_in_conv = ctx.book.ops.kind_of(node.op) in ("convolution", "deconvolution")
-            if why and ends_in_conv and _single_input(ctx, act, out) and not any(r.op in own for r in readers):
+            if why and ends_in_conv and _single_input(ctx, act, out) and not any(r.op in own for r in readers) \
+                    and not skip_around_activation(ctx, out, readers[0]):
                 ctx.near_miss([node, readers[0]], Blocked("conv+act", "sole_reader", why))
             continue
         if not _single_input(ctx, act, out) or not _single_output(ctx, act):

@@ -998,6 +998,27 @@ def sd_vae_decoder_groupnorm() -> onnx.ModelProto:
                               output_names=["sample"])
 
 
+@builder("xcit_nano_xca.dynamo")
+def xcit_nano_xca_dynamo() -> onnx.ModelProto:
+    """timm ``xcit_nano_12_p16_224`` shrunk to 2 blocks on a [1,3,64,64] image (random weights; embed 128,
+    4 heads, patch 16: 16 tokens), dynamo exporter, opset 18: cross-covariance attention attends over
+    channels (softmax(q̂ᵀk̂ · temperature) with a learned temperature of shape [4,1,1], one per head), then 2
+    class-attention blocks over the 16 tokens and the class token."""
+    import tempfile
+
+    import timm
+    import torch
+
+    torch.manual_seed(0)
+    net = timm.create_model("xcit_nano_12_p16_224", img_size=64, depth=2).eval()
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        path = Path(tmp) / "xcit.onnx"
+        torch.onnx.export(net, (torch.randn(1, 3, 64, 64),), path, dynamo=True, opset_version=18,
+                          external_data=True, input_names=["input"], output_names=["logits"])
+        return onnx.load(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--only", nargs="*", default=None)

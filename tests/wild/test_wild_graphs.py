@@ -704,3 +704,23 @@ def test_group_norm_affine_is_one_scale_layer_as_in_the_controlnet_engine() -> N
         silu = readers[out_of[scale.nodes[-1]]]
         assert silu and all(layer_of[r.name] is not scale for r in silu)
         assert {layer_of[r.name].ops for r in silu} == {("Sigmoid", "Mul")}
+
+
+# timm xcit_nano_12_p16_224 (make_wild_samples.py xcit_nano_xca.dynamo): embed 128, 4 heads, 2 XCA blocks on a
+# 64x64 image with patch 16 (16 tokens), then 2 class-attention blocks over the tokens and the class token.
+XCIT_DIM, XCIT_HEADS, XCIT_TOKENS, XCIT_BLOCKS, XCIT_CLASS_BLOCKS = 128, 4, (64 // 16) ** 2, 2, 2
+
+
+def test_cross_covariance_attention_scaled_per_head_is_no_mask() -> None:
+    """XCA attends over channels: its scores are [1, heads, C/heads, C/heads] (S = 32 channels, H = 16 tokens)
+    and are multiplied by a learned temperature of shape [heads, 1, 1], one value per head. That factor is
+    the same for every query and key of a head: a scale among the pointwise ops MHA fusion takes, not a 2-D
+    mask, so SM100's rule that only 1-D or scalar masks fuse does not apply to it."""
+    result = audit(WILD / "xcit_nano_xca.dynamo.onnx", trt="10.8", sm="100", precision="fp16")
+    sites = [(a.site.num_heads, a.site.head_size, a.site.seq_q, a.site.seq_kv) for a in result.attention]
+    xca = (XCIT_HEADS, XCIT_TOKENS, XCIT_DIM // XCIT_HEADS, XCIT_DIM // XCIT_HEADS)
+    class_attention = (XCIT_HEADS, XCIT_DIM // XCIT_HEADS, 1, XCIT_TOKENS + 1)
+    assert sites == [xca] * XCIT_BLOCKS + [class_attention] * XCIT_CLASS_BLOCKS
+    for judged in result.attention[:XCIT_BLOCKS]:
+        assert judged.site.mask == "none" and judged.site.scale == "scores"
+        assert not [c for c in judged.verdict.conditions if c.startswith("mask")]

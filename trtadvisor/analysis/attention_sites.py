@@ -239,6 +239,19 @@ class _SiteFinder:
         value = self.values.value(tensor)
         return value is not None and value.size == 1 and not self._reads_inputs(tensor)
 
+    def _per_head_factor(self, tensor: str, scores: str) -> bool:
+        """A factor computed from weights only that is constant over S_q and S_kv (shape [.., N, 1, 1]
+        against the [.., N, S_q, S_kv] scores): the same value for every query and key of a head, so it
+        scales the head's scores and masks nothing. REF 'Multi-Head Attention Fusion' lists Elementwise,
+        Constant and Scale among the pointwise ops the fusion takes between BMM1 and the Softmax."""
+        dims, full = self.values.dims(tensor), self.values.dims(scores)
+        if dims is None or full is None or len(dims) > len(full) or len(full) < 2:
+            return False
+        aligned = (1,) * (len(full) - len(dims)) + tuple(dims)
+        if aligned[-2:] != (1, 1) or any(not isinstance(d, int) for d in aligned):
+            return False
+        return not self._reads_inputs(tensor)
+
     def _reads_inputs(self, tensor: str) -> bool:
         cone = _Cone(self.graph, tensor, through_shape=False)
         return bool(cone.inputs)
@@ -420,6 +433,9 @@ class _SiteFinder:
             if node.op in ("Mul", "Div"):
                 if others and self._scalar_const(others[0]):
                     scaled = True
+                elif others and (node.op == "Mul" or node.inputs[0] == tensor) and \
+                        self._per_head_factor(others[0], out):
+                    scaled = True  # a learned factor per head (XCA's temperature): a scale, no mask
                 elif others:
                     terms.append(_MaskTerm(others[0], "mul", node))
             elif node.op == "Add":

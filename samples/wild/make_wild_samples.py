@@ -1019,6 +1019,22 @@ def xcit_nano_xca_dynamo() -> onnx.ModelProto:
         return onnx.load(path)
 
 
+@builder("fastvit_t8")
+def fastvit_t8() -> onnx.ModelProto:
+    """timm ``fastvit_t8`` as trained (random weights, not re-parameterized), [1,3,64,64], TorchScript
+    exporter, opset 17: MobileOne-style stem and patch embeddings, RepMixer token mixers
+    (``x + layer_scale * (BN(depthwise conv(x)) - BN(x))``, a Sub and a per-channel Mul over one input) and
+    conditional position encodings (``x + depthwise conv(x)``). timm's own ``reparameterize_model`` turns it
+    into 52 Conv, 27 Add and 45 Mul nodes (no BatchNormalization, no Sub)."""
+    import timm
+    import torch
+
+    torch.manual_seed(0)
+    net = timm.create_model("fastvit_t8").eval()
+    return torchscript_export(net, (torch.randn(1, 3, 64, 64),), 17, input_names=["input"],
+                              output_names=["logits"])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--only", nargs="*", default=None)

@@ -327,3 +327,56 @@ def test_diff_of_the_merged_model_is_an_improvement_not_lost_fusions(tmp_path: P
     assert diff.lost == ()
     assert diff.predicted_change is not None and diff.predicted_change < -0.5  # 80 layers -> 24
     assert not [f for f in diff.findings if f.severity == "error"]
+
+
+FASTVIT = SAMPLES / "wild" / "fastvit_t8.onnx"
+
+
+def test_fastvit_merge_matches_timms_own_reparameterization(tmp_path: Path) -> None:
+    # timm's reparameterize_model(fastvit_t8), exported the same way: 52 Conv, 27 Add, 45 Mul, 17 Div and
+    # no BatchNormalization or Sub (RepMixers, large-kernel and MobileOne units all merged).
+    out, _ = _fixed(FASTVIT, tmp_path)
+    ops = _ops(out)
+    assert (ops["Conv"], ops["Add"], ops["Mul"], ops["Div"]) == (52, 27, 45, 17)
+    assert ops["BatchNormalization"] == 0 and ops["Sub"] == 0
+
+
+def test_merge_of_differences_scales_and_a_final_batchnorm_matches_onnxruntime(tmp_path: Path) -> None:
+    """A RepMixer (x + s * (BN(conv(x)) - BN(x))) and a RepViT unit (BN(conv3(x) + conv1(x) + x) / k),
+    depthwise, run in onnxruntime before and after: one convolution each, the same outputs."""
+    import numpy as np
+    import onnxruntime as ort
+    from onnx import numpy_helper
+
+    text = '''<ir_version: 8, opset_import: ["" : 17]>
+g (float[2,8,12,12] x) => (float[2,8,12,12] y) {
+  a = Conv<pads=[1,1,1,1], group=8>(x, w3, b3)
+  an = BatchNormalization(a, g1, be1, m1, v1)
+  n = BatchNormalization(x, g2, be2, m2, v2)
+  d = Sub(an, n)
+  e = Mul(s, d)
+  r = Add(x, e)
+  c3 = Conv<pads=[1,1,1,1], group=8>(r, u3)
+  c1 = Conv<group=8>(r, u1, c1b)
+  t1 = Add(c3, c1)
+  t2 = Add(t1, r)
+  t3 = BatchNormalization(t2, g3, be3, m3, v3)
+  y = Div(t3, k)
+}'''
+    model = onnx.parser.parse_model(text)
+    rng = np.random.default_rng(11)
+    shapes = {"w3": (8, 1, 3, 3), "b3": (8,), "u3": (8, 1, 3, 3), "u1": (8, 1, 1, 1), "c1b": (8,), "s": (8, 1, 1),
+              "k": (1,), **{f"{p}{i}": (8,) for p in ("g", "be", "m") for i in (1, 2, 3)}}
+    for name, dims in shapes.items():
+        model.graph.initializer.append(numpy_helper.from_array(rng.normal(size=dims).astype(np.float32), name))
+    for i in (1, 2, 3):
+        model.graph.initializer.append(numpy_helper.from_array(rng.uniform(0.5, 1.5, 8).astype(np.float32), f"v{i}"))
+    src = tmp_path / "mixer.onnx"
+    onnx.save(model, str(src))
+    out = tmp_path / "merged.onnx"
+    report = fix_model(src, out, select=("TRT208",))
+    assert report.written and [c.rewrite for c in report.changes] == ["reparam", "reparam"]
+    assert _ops(out) == Counter({"Conv": 2})
+    x = rng.normal(size=(2, 8, 12, 12)).astype(np.float32)
+    run = [ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0] for p in (src, out)]
+    np.testing.assert_allclose(run[1], run[0], rtol=1e-4, atol=1e-4)

@@ -25,7 +25,8 @@ from conftest import SAMPLES
 WILD = SAMPLES / "wild"
 REPVGG = WILD / "repvgg_a0.onnx"
 MOBILEONE = WILD / "mobileone_s0.dynamo.onnx"
-FASTVIT = WILD / "fastvit_t8.dynamo.onnx"
+FASTVIT_DYNAMO = WILD / "fastvit_t8.dynamo.onnx"
+FASTVIT = WILD / "fastvit_t8.onnx"
 
 
 def _graph(text: str) -> Graph:
@@ -43,7 +44,8 @@ def _graph(text: str) -> Graph:
 def _sites(body: str, inputs: str = "float[1,8,16,16] x") -> list:
     text = f'''<ir_version: 8, opset_import: ["" : 17]>
 g ({inputs}, float[8,8,3,3] const_w3, float[8,8,1,1] const_w1, float[8,8,1,3] const_w13,
-   float[8,8,3,1] const_w31, float[8] const_g, float[8] const_b, float[8] const_m, float[8] const_v)
+   float[8,8,3,1] const_w31, float[8] const_g, float[8] const_b, float[8] const_m, float[8] const_v,
+   float[8,1,1] const_s, float[1,8,16,16] z)
   => (float[1,8,16,16] y) {{
 {body}
 }}'''
@@ -80,13 +82,27 @@ def test_fastvit_summed_convolutions_before_a_gelu_stay_two_layers() -> None:
     input, stride 2; the dynamo optimizer folds each BatchNorm into its convolution) are added and then
     go through an erf GELU. The Add and GELU join one convolution's epilogue; the other convolution is a
     layer of its own (a TensorRT convolution layer runs one convolution), and the pair is a TRT208 site."""
-    result = audit(FASTVIT, trt="10.8", sm="90", precision="fp16")
+    result = audit(FASTVIT_DYNAMO, trt="10.8", sm="90", precision="fp16")
     assert [layer.name for layer in result.prediction.layers if layer.ops.count("Conv") > 1] == []
-    model = onnx.load(FASTVIT, load_external_data=False)
+    model = onnx.load(FASTVIT_DYNAMO, load_external_data=False)
     stem = [n.name for n in model.graph.node if n.op_type == "Conv" and n.input[0] == "input"]
     assert len(stem) == 2  # the first block's 3x3 and 1x1 branches
     found = [f for f in result.findings if f.rule == "TRT208"]
     assert any(set(stem) <= set(f.nodes) and f.message.startswith("2 parallel branches") for f in found)
+
+
+def test_fastvit_rep_mixers_large_kernels_and_mobileone_units_are_found() -> None:
+    # timm fastvit_t8: stages of 2-2-4-2 blocks, every token mixer a RepMixer, x + s * (mixer(x) - BN(x)),
+    # its mixer a MobileOne unit (3x3 depthwise + 1x1 scale + BN identity); three patch embeddings, each a
+    # 7x7 depthwise convolution with a parallel 3x3 (ReparamLargeKernelConv) and a width-keeping 1x1
+    # MobileOne unit with its identity; the stem's three MobileOne units (3x3 + 1x1 scale at stride 2,
+    # twice, then a 1x1 with its identity), and the final 3x3 unit with its 1x1 scale.
+    result = audit(FASTVIT, trt="10.8", sm="90", precision="fp16")
+    sites = Counter(s.describe() for s in summed_branches(result.model.graph))
+    assert sites == {"2 x BatchNorm identity, identity, 1x1 conv, 3x3 conv": 2 + 2 + 4 + 2,
+                     "3x3 conv, 7x7 conv": 3, "BatchNorm identity, 1x1 conv": 1 + 3, "1x1 conv, 3x3 conv": 2 + 1}
+    found = [f for f in result.findings if f.rule == "TRT208"]
+    assert len(found) == 20 and all(f.cost_ms for f in found)
 
 
 @pytest.mark.parametrize(("case", "body", "kernel"), [
@@ -96,6 +112,13 @@ def test_fastvit_summed_convolutions_before_a_gelu_stay_two_layers() -> None:
      " c = Conv<pads=[1,0,1,0]>(x, const_w31)\n s = Add(a, b)\n y = Add(c, s)", (3, 3)),
     ("asymmetric only", "b = Conv<pads=[0,1,0,1]>(x, const_w13)\n c = Conv<pads=[1,0,1,0]>(x, const_w31)\n"
      " y = Sum(b, c)", (3, 3)),
+    ("a RepMixer: x + s * (BN(conv(x)) - BN(x))",
+     "a = Conv<pads=[1,1,1,1]>(x, const_w3)\n an = BatchNormalization(a, const_g, const_b, const_m, const_v)\n"
+     " n = BatchNormalization(x, const_g, const_b, const_m, const_v)\n d = Sub(an, n)\n"
+     " e = Mul(d, const_s)\n y = Add(x, e)", (3, 3)),
+    ("a BatchNorm of the sum (RepViT)",
+     "a = Conv<pads=[1,1,1,1]>(x, const_w3)\n b = Conv(x, const_w1)\n s = Add(a, b)\n t = Add(s, x)\n"
+     " y = BatchNormalization(t, const_g, const_b, const_m, const_v)", (3, 3)),
 ])
 def test_mergeable_sums(case: str, body: str, kernel: tuple[int, int]) -> None:
     sites = _sites(body)
@@ -105,8 +128,6 @@ def test_mergeable_sums(case: str, body: str, kernel: tuple[int, int]) -> None:
 
 
 @pytest.mark.parametrize(("case", "body"), [
-    ("one conv and the input (a conv with a residual: TensorRT fuses it)",
-     "a = Conv<pads=[1,1,1,1]>(x, const_w3)\n y = Add(a, x)"),
     ("another input (a ResNet residual)",
      "r = Relu(x)\n a = Conv<pads=[1,1,1,1]>(r, const_w3)\n b = Conv(x, const_w1)\n y = Add(a, b)"),
     ("off-centre padding", "a = Conv<pads=[1,1,1,1]>(x, const_w3)\n b = Conv<pads=[1,1,0,0]>(x, const_w1)\n"
@@ -117,9 +138,41 @@ def test_mergeable_sums(case: str, body: str, kernel: tuple[int, int]) -> None:
      " s = Add(a, b)\n t = Relu(b)\n y = Add(s, t)"),
     ("a nonlinear branch", "a = Conv<pads=[1,1,1,1]>(x, const_w3)\n b = Conv(x, const_w1)\n r = Relu(b)\n"
      " y = Add(a, r)"),
+    ("a product of two branches", "a = Conv<pads=[1,1,1,1]>(x, const_w3)\n b = Conv(x, const_w1)\n"
+     " y = Mul(a, b)"),
 ])
 def test_sums_that_are_not_one_convolution(case: str, body: str) -> None:
     assert _sites(body) == [], case
+
+
+def test_the_largest_combination_over_one_source_is_taken() -> None:
+    """RepGhost: the branches' sum is added to a shortcut of another tensor; the sum is the site."""
+    body = ("a = Conv<pads=[1,1,1,1]>(x, const_w3)\n n = BatchNormalization(x, const_g, const_b, const_m, const_v)\n"
+            " s = Add(a, n)\n y = Add(s, z)")
+    sites = _sites(body)
+    assert len(sites) == 1 and sites[0].output == "s" and sites[0].describe() == "BatchNorm identity, 3x3 conv"
+    # a product with a tensor that is no per-channel constant is not linear: the site stops below it
+    scaled = _sites("a = Conv<pads=[1,1,1,1]>(x, const_w3)\n b = Conv(x, const_w1)\n s = Add(a, b)\n y = Mul(s, z)")
+    assert len(scaled) == 1 and scaled[0].output == "s"
+
+
+def test_a_convolution_plus_its_input_is_no_finding(tmp_path) -> None:
+    """x + conv(x) is one convolution too, but TensorRT already runs it as one layer (the Add is the
+    convolution's epilogue): not even a candidate."""
+    body = "a = Conv<pads=[1,1,1,1]>(x, const_w3)\n y = Add(a, x)"
+    assert _sites(body) == []
+    text = f'''<ir_version: 8, opset_import: ["" : 17]>
+g (float[1,8,16,16] x, float[8,8,3,3] const_w3) => (float[1,8,16,16] y) {{
+{body}
+}}'''
+    model = onnx.parser.parse_model(text)
+    model.graph.initializer.append(numpy_helper.from_array(np.full((8, 8, 3, 3), 0.5, np.float32), "const_w3"))
+    del model.graph.input[1]
+    path = tmp_path / "residual.onnx"
+    onnx.save(model, str(path))
+    result = audit(path, trt="10.8", sm="90", precision="fp16")
+    assert len(result.prediction.layers) == 1
+    assert not [f for f in result.findings if f.rule == "TRT208"]
 
 
 def test_identity_branch_needs_stride_one() -> None:
@@ -128,4 +181,5 @@ def test_identity_branch_needs_stride_one() -> None:
     assert len(_sites(body)) == 1
     with_identity = ("a = Conv<pads=[1,1,1,1], strides=[2,2]>(x, const_w3)\n b = Conv<strides=[2,2]>(x, const_w1)\n"
                      " n = BatchNormalization(x, const_g, const_b, const_m, const_v)\n s = Add(a, b)\n y = Add(s, n)")
-    assert _sites(with_identity) == []
+    # the identity cannot join a strided convolution: only the two convolutions merge
+    assert [(site.output, len(site.branches)) for site in _sites(with_identity)] == [("s", 2)]

@@ -33,7 +33,7 @@ def reparam_findings(model: LoadedModel, target: Target, book: RuleBook, predict
         findings.append(finding_for(
             book, "TRT208",
             f"{len(site.branches)} parallel branches over '{shown(site.source, 80)}' ({site.describe()}) are summed "
-            f"by '{shown(site.sums[-1].name, 80)}': TensorRT builds them as {len(layers)} layers; their sum is one "
+            f"by '{shown(site.root.name, 80)}': TensorRT builds them as {len(layers)} layers; their sum is one "
             f"{kernel} convolution",
             nodes=names))
     return findings

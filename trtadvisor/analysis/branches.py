@@ -1,72 +1,111 @@
-"""Parallel linear branches over one tensor, summed: the blocks structural re-parameterization merges.
+"""Linear branches over one tensor, combined: the blocks structural re-parameterization merges into one conv.
 
-RepVGG, MobileOne, ACNet and YOLO's RepConv train a block as several convolutions (and a BatchNorm
-"identity" branch) that all read the same tensor and are added. Every branch is linear in that tensor,
-so the sum is one convolution whose kernel is the sum of the branch kernels, each zero-padded to the
-largest and centred, a BatchNorm branch being the identity kernel scaled per channel (RepVGG, arXiv
-2101.03697, section 3.3). TensorRT does not merge parallel convolutions: it builds each branch as a
-layer of its own and adds the results in an epilogue or a layer of its own (rules/advice.toml
-[rule.TRT208]). This module finds such sums and checks that the merge is exact (same stride and groups,
-centred padding); the advice reports them and ``trtadvisor fix`` merges them.
+RepVGG, MobileOne, ACNet, RepGhost, RepViT and FastViT train a block as several convolutions (and BatchNorm
+"identity" branches) that all read the same tensor and are added, subtracted or scaled per channel. Every
+branch is linear in that tensor, so the whole expression is one convolution: its kernel is the combination
+of the branch kernels, each zero-padded to the largest and centred, the tensor itself being the identity
+kernel, a BatchNormalization or a per-channel scale multiplying a term's kernel and bias, a per-channel
+constant joining the bias (RepVGG, arXiv 2101.03697, section 3.3). TensorRT does not merge parallel
+convolutions: it builds each branch as a layer of its own and combines the results in an epilogue or a
+layer of its own (rules/advice.toml [rule.TRT208]). This module finds such expressions and checks that the
+merge is exact (same stride and groups, centred padding); the advice reports them and ``trtadvisor fix``
+merges them.
 
-A branch is a Conv (optionally followed by a BatchNormalization of its output alone), a
-BatchNormalization of the input, the input itself, or a per-channel constant (it joins the bias). The
-sum is any tree of two-input Adds (or one Sum) whose inner results feed only the tree.
+The expression is a tree: Add/Sum/Sub of terms, Mul or Div of a term by a per-channel constant, an
+inference BatchNormalization of a term; its leaves are Convs of the source, the source itself, and
+per-channel constants. Every inner result feeds only the tree.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 from trtadvisor.analysis.cache import memoized
 from trtadvisor.ir.graph import Graph, Node
 
 _SUMS = ("Add", "Sum")
-_MAX_LEAVES = 64  # a wider tree is not a re-parameterizable block (and bounds a hostile graph)
+_LINEAR = ("Add", "Sum", "Sub", "Mul", "Div", "BatchNormalization")  # the ops an expression is made of
+_MAX_TERMS = 64  # a larger expression is not a re-parameterizable block (and bounds a hostile graph)
 
 
 @dataclass(frozen=True)
-class Branch:
-    kind: str                  # "conv" | "batchnorm" | "identity" | "constant"
-    nodes: tuple[Node, ...]    # conv: the Conv [and its BatchNormalization]; batchnorm: the BN; else ()
-    tensor: str                # what the branch adds to the sum
+class Term:
+    """One node of the expression: a combination ("sum", "difference", "scale", "divide", "batchnorm") of
+    ``operands``, or a leaf ("conv", "identity", "constant") with no operands."""
+
+    kind: str
+    node: Node | None      # the node computing it (None for the source and for an initializer)
+    tensor: str            # what it computes
+    operands: tuple[Term, ...] = ()
+
+    def leaves(self) -> list[Term]:
+        if not self.operands:
+            return [self]
+        return [leaf for operand in self.operands for leaf in operand.leaves()]
+
+    def inner(self) -> list[Node]:
+        """The nodes of the combinations (not the leaves), inputs before readers."""
+        if not self.operands:
+            return []
+        nodes = [n for operand in self.operands for n in operand.inner()]
+        return [*nodes, self.node] if self.node is not None else nodes
 
 
 @dataclass(frozen=True)
 class BranchSum:
     source: str                       # the tensor every branch reads
-    sums: tuple[Node, ...]            # the Add/Sum nodes, the one writing the result last
-    branches: tuple[Branch, ...]
+    expression: Term                  # the whole combination, its root writing the result
     kept: Node                        # the convolution whose kernel (the largest) holds the others
     kernel: tuple[int, ...]           # the merged kernel's spatial size
     pads: tuple[int, ...]             # the merged convolution's pads (ONNX order: begins, then ends)
 
     @property
+    def root(self) -> Node:
+        return self.expression.node  # type: ignore[return-value]
+
+    @property
     def output(self) -> str:
-        return self.sums[-1].outputs[0]
+        return self.expression.tensor
+
+    @property
+    def branches(self) -> list[Term]:
+        """The convolutions and the source itself (each a branch), constants left out."""
+        return [leaf for leaf in self.expression.leaves() if leaf.kind != "constant"]
 
     @property
     def nodes(self) -> tuple[Node, ...]:
         """Every node the merge replaces, the kept convolution first."""
-        rest = [n for b in self.branches for n in b.nodes if n is not self.kept]
-        return (self.kept, *rest, *self.sums)
+        convs = [leaf.node for leaf in self.expression.leaves() if leaf.kind == "conv" and leaf.node is not self.kept]
+        return (self.kept, *convs, *self.expression.inner())  # type: ignore[misc]
 
     def describe(self) -> str:
-        """The branches in words: '3x3 conv, 1x1 conv, BatchNorm identity'."""
-        words = []
-        for b in self.branches:
-            if b.kind == "conv":
-                shape = _kernel_of(b.nodes[0])
-                words.append("x".join(map(str, shape or ())) + " conv" + (" + BatchNorm" if len(b.nodes) > 1 else ""))
-            elif b.kind == "batchnorm":
-                words.append("BatchNorm identity")
-            else:
-                words.append(b.kind)
-        return ", ".join(words)
+        """The branches in words: 'BatchNorm identity, 1x1 conv, 4 x 3x3 conv'."""
+        words: list[str] = []
+        _describe(self.expression, False, words)
+        order = {"identity": 0, "BatchNorm identity": 0}
+        counted = Counter(words)
+        ranked = sorted(counted, key=lambda w: (order.get(w, 1), _kernel_rank(w), w))
+        return ", ".join(w if counted[w] == 1 else f"{counted[w]} x {w}" for w in ranked)
+
+
+def _describe(term: Term, normed: bool, words: list[str]) -> None:
+    if term.kind == "conv":
+        shape = _kernel_of(term.node)  # type: ignore[arg-type]
+        words.append("x".join(map(str, shape or ())) + " conv" + (" + BatchNorm" if normed else ""))
+    elif term.kind == "identity":
+        words.append("BatchNorm identity" if normed else "identity")
+    for operand in term.operands:
+        _describe(operand, term.kind == "batchnorm", words)
+
+
+def _kernel_rank(word: str) -> int:
+    head = word.split(" ")[0]
+    return sum(int(d) for d in head.split("x")) if all(d.isdigit() for d in head.split("x")) else 0
 
 
 def summed_branches(graph: Graph) -> list[BranchSum]:
-    """Every exactly mergeable sum of two or more convolution or BatchNorm branches over one tensor."""
+    """Every exactly mergeable combination of two or more branches (one a convolution) over one tensor."""
     return list(memoized(graph, "summed_branches", lambda: tuple(_find(graph))))
 
 
@@ -74,7 +113,7 @@ def _find(graph: Graph) -> list[BranchSum]:
     # A site has two convolution or BatchNorm branches over one tensor: start from tensors that two such
     # nodes read (a handful in any graph, found in one pass over the convolutions), not from every Add.
     found: list[BranchSum] = []
-    roots: dict[Node, None] = {}
+    paths: dict[Node, list[Node]] = {}  # keyed by the top of each path, so each tree is tried once
     seen: set[str] = set()
     for conv in graph.nodes_of("Conv"):
         source = conv.inputs[0] if conv.inputs else ""
@@ -83,124 +122,114 @@ def _find(graph: Graph) -> list[BranchSum]:
         seen.add(source)
         readers = [r for r in graph.consumers(source) if r.op in ("Conv", "BatchNormalization")]
         if len(readers) < 2:
-            continue
+            continue  # one convolution plus its input is already one layer (the Add is its epilogue)
         for reader in readers:
-            root = _root_sum(graph, reader)
-            if root is not None:
-                roots[root] = None
-    for root in sorted(roots, key=lambda n: n.index):
-        site = _site(graph, root)
-        if site is not None:
-            found.append(site)
-    return found
+            path = _combinations_above(graph, reader)
+            if path:
+                paths.setdefault(path[-1], path)
+    taken: set[Node] = set()
+    for top in sorted(paths, key=lambda n: n.index):
+        # The largest combination over one source: a block's residual Add may add it to a shortcut of
+        # another tensor (RepGhost), so the nodes below the top are tried when the top's tree is mixed.
+        for root in reversed(paths[top]):
+            if root in taken:
+                break
+            site = _site(graph, root)
+            if site is not None:
+                found.append(site)
+                taken.update(site.expression.inner())
+                break
+    return sorted(found, key=lambda site: site.root.index)
 
 
-def _root_sum(graph: Graph, node: Node) -> Node | None:
-    """The sum a branch starting at ``node`` (a Conv, a BatchNorm, or a Conv and its BatchNorm) ends in:
-    the root of the tree of sums it feeds; None when its result goes elsewhere."""
-    for _ in range(2):
-        if not node.outputs:
-            return None
-        readers = graph.consumers(node.outputs[0])
-        if len(readers) != 1:
-            return None
+def _combinations_above(graph: Graph, node: Node) -> list[Node]:
+    """The combining nodes above a branch that starts at ``node`` (a Conv or a BatchNormalization of the
+    source), from the first up to the last that is read by the tree alone; empty when there is none."""
+    path = [node] if node.op in _LINEAR else []
+    while node.outputs:
+        out = node.outputs[0]
+        readers = graph.consumers(out)
+        if len(readers) != 1 or graph.is_graph_output(out) or readers[0].op not in _LINEAR:
+            break
         node = readers[0]
-        if node.op in _SUMS:
-            while _inner(graph, node):
-                node = graph.consumers(node.outputs[0])[0]
-            return node
-        if node.op != "BatchNormalization":
-            return None
-    return None
-
-
-def _inner(graph: Graph, node: Node) -> bool:
-    """Whether ``node``'s result only feeds another sum (so it is not the root of its tree)."""
-    out = node.outputs[0]
-    readers = graph.consumers(out)
-    return len(readers) == 1 and readers[0].op in _SUMS and not graph.is_graph_output(out)
+        path.append(node)
+        if len(path) > _MAX_TERMS:
+            break
+    return path if any(n.op in _SUMS or n.op == "Sub" for n in path) else []
 
 
 def _site(graph: Graph, root: Node) -> BranchSum | None:
-    sums, leaves = _tree(graph, root)
-    if leaves is None or len(leaves) < 2:
+    if not root.outputs:
         return None
-    branches = [_branch(graph, leaf) for leaf in leaves]
-    if any(b is None for b in branches):
+    budget = [_MAX_TERMS]
+    expression = _term(graph, root.outputs[0], True, budget)
+    if expression is None or expression.node is not root:
         return None
-    typed: list[Branch] = branches  # type: ignore[assignment]
-    sources = {_source(b) for b in typed if b.kind != "constant"}
-    sources.discard(None)  # type: ignore[arg-type]
-    identity_reads = {b.tensor for b in typed if b.kind == "identity"}
-    convs = [b.nodes[0] for b in typed if b.kind == "conv"]
-    if len(sources) != 1 or not convs or sum(b.kind in ("conv", "batchnorm") for b in typed) < 2:
+    leaves = expression.leaves()
+    convs = [leaf.node for leaf in leaves if leaf.kind == "conv"]
+    branches = [leaf for leaf in leaves if leaf.kind != "constant"]
+    if not convs or len(branches) < 2:
+        return None
+    sources = {leaf.node.inputs[0] if leaf.kind == "conv" else leaf.tensor for leaf in branches}  # type: ignore[union-attr]
+    if len(sources) != 1:
         return None
     source = next(iter(sources))
-    if any(t != source for t in identity_reads):
-        return None
-    merged = _merged_geometry(graph, convs, identity=any(b.kind in ("batchnorm", "identity") for b in typed))
+    merged = _merged_geometry(graph, convs, identity=any(leaf.kind == "identity" for leaf in branches))  # type: ignore[arg-type]
     if merged is None:
         return None
-    channels, rank = graph.shape(convs[0].inputs[1])[0], len(merged[1])  # type: ignore[index]
-    if any(b.kind == "constant" and not _per_channel(graph, b.tensor, channels, rank) for b in typed):
+    channels, rank = graph.shape(convs[0].inputs[1])[0], len(merged[1])  # type: ignore[index, union-attr]
+    scales = [t for t in _all_terms(expression) if t.kind in ("scale", "divide")]
+    constants = [leaf.tensor for leaf in leaves if leaf.kind == "constant"] + \
+        [t.operands[1].tensor for t in scales]
+    if any(not _per_channel(graph, t, channels, rank) for t in constants):
         return None
     kept, kernel, pads = merged
-    return BranchSum(source, tuple(sums), tuple(typed), kept, kernel, pads)
+    return BranchSum(source, expression, kept, kernel, pads)
 
 
-def _tree(graph: Graph, root: Node) -> tuple[list[Node], list[str] | None]:
-    """The sum nodes of the tree under ``root`` (root last) and the tensors they add (None: not a tree
-    this module merges, e.g. too wide)."""
-    sums: list[Node] = []
-    leaves: list[str] = []
-    pending = [root]
-    while pending:
-        node = pending.pop()
-        sums.append(node)
-        if node.op == "Add" and len(node.inputs) != 2:
-            return sums, None
-        for tensor in node.inputs:
-            if not tensor:
-                return sums, None
-            producer = graph.producer(tensor)
-            if producer is not None and producer.op in _SUMS and producer is not root and _inner(graph, producer):
-                pending.append(producer)
-            else:
-                leaves.append(tensor)
-            if len(leaves) + len(pending) > _MAX_LEAVES:
-                return sums, None
-    sums.sort(key=lambda n: n.index)  # producers before readers, the root last
-    return sums, leaves
+def _all_terms(term: Term) -> list[Term]:
+    return [term, *(t for operand in term.operands for t in _all_terms(operand))]
 
 
-def _only_read_by_sum(graph: Graph, tensor: str) -> bool:
-    readers = graph.consumers(tensor)
-    return len(readers) == 1 and readers[0].op in _SUMS and not graph.is_graph_output(tensor)
-
-
-def _branch(graph: Graph, tensor: str) -> Branch | None:
+def _term(graph: Graph, tensor: str, root: bool, budget: list[int]) -> Term | None:
+    """The expression computing ``tensor``; None when it is not linear (then no site holds it)."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        return None
     producer = graph.producer(tensor)
     if _constant(graph, tensor):
-        return Branch("constant", (), tensor)  # its Constant node may have other readers: left in place
-    if producer is None or not _only_read_by_sum(graph, tensor):
-        return Branch("identity", (), tensor)
-    if producer.op == "Conv":
-        return Branch("conv", (producer,), tensor) if _linear_conv(graph, producer) else None
-    if producer.op == "BatchNormalization" and _inference_bn(graph, producer):
-        before = graph.producer(producer.inputs[0])
-        if before is not None and before.op == "Conv" and _linear_conv(graph, before) and \
-                len(graph.consumers(before.outputs[0])) == 1 and not graph.is_graph_output(before.outputs[0]):
-            return Branch("conv", (before, producer), tensor)
-        return Branch("batchnorm", (producer,), tensor)
-    return Branch("identity", (), tensor)
+        return Term("constant", None, tensor)
+    if producer is None or (not root and not _only_read_once(graph, tensor)):
+        return Term("identity", None, tensor)  # the source (or a shared tensor: another source)
+    op = producer.op
+    if op == "Conv":
+        return Term("conv", producer, tensor) if _linear_conv(graph, producer) else Term("identity", None, tensor)
+    if op in _SUMS or op == "Sub":
+        if (op != "Sum" and len(producer.inputs) != 2) or not producer.inputs or not all(producer.inputs):
+            return None
+        operands = [_term(graph, t, False, budget) for t in producer.inputs]
+        if any(o is None for o in operands):
+            return None
+        kind = "difference" if op == "Sub" else "sum"
+        return Term(kind, producer, tensor, tuple(operands))  # type: ignore[arg-type]
+    if op in ("Mul", "Div") and len(producer.inputs) == 2:
+        a, b = producer.inputs
+        if op == "Mul" and _constant(graph, a) and not _constant(graph, b):
+            a, b = b, a
+        if not _constant(graph, b) or _constant(graph, a):
+            return Term("identity", None, tensor)
+        operand = _term(graph, a, False, budget)
+        if operand is None:
+            return None
+        return Term("scale" if op == "Mul" else "divide", producer, tensor, (operand, Term("constant", None, b)))
+    if op == "BatchNormalization" and _inference_bn(graph, producer):
+        operand = _term(graph, producer.inputs[0], False, budget)
+        return Term("batchnorm", producer, tensor, (operand,)) if operand is not None else None
+    return Term("identity", None, tensor)
 
 
-def _source(branch: Branch) -> str | None:
-    if branch.kind == "identity":
-        return branch.tensor
-    if branch.kind in ("conv", "batchnorm"):
-        return branch.nodes[0].inputs[0]
-    return None
+def _only_read_once(graph: Graph, tensor: str) -> bool:
+    return len(graph.consumers(tensor)) == 1 and not graph.is_graph_output(tensor)
 
 
 def _per_channel(graph: Graph, tensor: str, channels: object, spatial_rank: int) -> bool:

@@ -1,20 +1,20 @@
-"""Parallel convolution branches summed over one input merged into one convolution (TRT208).
+"""Linear branches over one input merged into one convolution (TRT208).
 
 Structural re-parameterization (RepVGG, arXiv 2101.03697, section 3.3): every branch is linear in the
-input, so the sum is one convolution. Its kernel is the sum of the branch kernels, each zero-padded to
-the merged size around the same centre; a convolution followed by a BatchNormalization contributes
-``W * s`` and ``(b - mean) * s + beta`` with ``s = gamma / sqrt(var + eps)`` per output channel; a
-BatchNormalization of the input contributes the identity kernel (1 at the centre, from each channel to
-itself) scaled the same way; the input itself the identity kernel; a per-channel constant joins the
-bias. Computed in float64 and written in the kept convolution's type. Where the sites are and why each
-merge is exact: analysis/branches.py.
+input, so the expression is one convolution, evaluated term by term as a (kernel, bias) pair: a branch
+convolution gives its kernel zero-padded to the merged size around the same centre and its bias; the
+input itself the identity kernel (1 at the centre, from each channel to itself); a per-channel constant
+a bias; sums and differences combine pairs; a BatchNormalization multiplies kernel and bias by
+``s = gamma / sqrt(var + eps)`` per output channel and adds ``beta - mean * s``; a per-channel Mul or Div
+scales both. Computed in float64 and written in the kept convolution's type. Where the sites are and why
+each merge is exact: analysis/branches.py.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from trtadvisor.analysis.branches import BranchSum, summed_branches
+from trtadvisor.analysis.branches import BranchSum, Term, summed_branches
 from trtadvisor.fix.base import Change, Outcome, Skip, Work, unique_name
 from trtadvisor.ir.graph import Graph, Node
 
@@ -44,7 +44,7 @@ class ReparamRewrite:
         taken = set(graph.tensors())
         for site, weight, bias in plans:
             kept = graph.nodes[site.kept.index]
-            root = graph.nodes[site.sums[-1].index]
+            root = graph.nodes[site.root.index]
             out = root.outputs[0]
             for node in site.nodes:
                 if node is not site.kept:
@@ -89,23 +89,33 @@ def _value(work: Work, ir: Graph, name: str) -> np.ndarray:
 def _merged_weights(work: Work, ir: Graph, site: BranchSum) -> tuple[np.ndarray, np.ndarray]:
     kept_weight = _value(work, ir, site.kept.inputs[1])
     out_channels, per_group = kept_weight.shape[:2]
-    weight = np.zeros((out_channels, per_group, *site.kernel))
-    bias = np.zeros(out_channels)
-    for branch in site.branches:
-        if branch.kind == "constant":
-            bias += _per_channel(_value(work, ir, branch.tensor), out_channels)
-            continue
-        if branch.kind == "conv":
-            w, b = _conv_terms(work, ir, branch.nodes[0], site.kernel)
-        else:  # the input itself, or a BatchNormalization of it: the identity kernel
-            w, b = _identity_kernel(out_channels, per_group, site.kernel), np.zeros(out_channels)
-        norm = branch.nodes[-1] if branch.nodes and branch.nodes[-1].op == "BatchNormalization" else None
-        if norm is not None:
-            scale, shift = _batchnorm_terms(work, ir, norm, out_channels)
-            w, b = w * scale.reshape(-1, *([1] * (w.ndim - 1))), b * scale + shift
-        weight += w
-        bias += b
+    weight, bias = _evaluate(work, ir, site.expression, site.kernel, out_channels, per_group)
     return weight.astype(kept_weight.dtype), bias.astype(kept_weight.dtype)
+
+
+def _evaluate(work: Work, ir: Graph, term: Term, kernel: tuple[int, ...], channels: int,
+              per_group: int) -> tuple[np.ndarray, np.ndarray]:
+    """The (kernel, bias) of one term of the expression, in float64."""
+    if term.kind == "conv":
+        return _conv_terms(work, ir, term.node, kernel)  # type: ignore[arg-type]
+    if term.kind == "identity":
+        return _identity_kernel(channels, per_group, kernel), np.zeros(channels)
+    if term.kind == "constant":
+        return np.zeros((channels, per_group, *kernel)), _per_channel(_value(work, ir, term.tensor), channels)
+    parts = [_evaluate(work, ir, t, kernel, channels, per_group) for t in term.operands if t.kind != "constant"
+             or term.kind in ("sum", "difference")]
+    if term.kind == "sum":
+        return sum(w for w, _ in parts), sum(b for _, b in parts)  # type: ignore[return-value]
+    if term.kind == "difference":
+        (w1, b1), (w2, b2) = parts
+        return w1 - w2, b1 - b2
+    (w, b), = parts
+    if term.kind == "batchnorm":
+        scale, shift = _batchnorm_terms(work, ir, term.node, channels)  # type: ignore[arg-type]
+    else:  # scale or divide by a per-channel constant
+        factor = _per_channel(_value(work, ir, term.operands[1].tensor), channels)
+        scale, shift = (factor if term.kind == "scale" else 1.0 / factor), np.zeros(channels)
+    return w * scale.reshape(-1, *([1] * (w.ndim - 1))), b * scale + shift
 
 
 def _conv_terms(work: Work, ir: Graph, conv: Node, kernel: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:

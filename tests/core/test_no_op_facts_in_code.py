@@ -52,6 +52,9 @@ ONNX_SEMANTICS: dict[tuple[str, str], str] = {
     ('analysis/branches.py', 'BatchNormalization Conv'): _MATCH + " (the linear branches a re-parameterizable "
                                                                   "sum adds)",
     ('analysis/branches.py', 'Add Sum'): "the ONNX ops that compute a sum (the branches' total)",
+    ('analysis/branches.py', 'Add BatchNormalization Div Mul Sub Sum'):
+        "the ONNX ops linear in their one non-constant operand (the expression a re-parameterization merges)",
+    ('analysis/branches.py', 'Div Mul'): "the ONNX ops that scale by a constant",
     ('analysis/dtypes.py', 'And Equal Greater GreaterOrEqual IsInf IsNaN Less LessOrEqual Not Or Xor'):
         "the ONNX ops whose output is bool (operator specs)",
     ('analysis/dtypes.py', 'ArgMax ArgMin NonMaxSuppression NonZero Shape Size'):

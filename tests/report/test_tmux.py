@@ -32,7 +32,8 @@ def _in_tmux(columns: int, *args: str) -> tuple[list[str], list[str]]:
     if TMUX is None:
         pytest.fail("tmux is not installed (apt-get install -y tmux)")
     name = f"trtadvisor-{uuid.uuid4().hex[:8]}"
-    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "NO_COLOR", "TMUX")}
+    # A fixed prompt: an activated virtualenv exports its own PS1, which the filters below would not know.
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "NO_COLOR", "TMUX", "PS1")} | {"PS1": "$ "}
     command = (f"cd {shlex.quote(str(REPO))} && {shlex.quote(sys.executable)} -m trtadvisor "
                + " ".join(shlex.quote(a) for a in args) + f"; tmux wait-for -S {name}")
     base = [TMUX, "-L", name, "-f", "/dev/null"]
@@ -49,7 +50,14 @@ def _in_tmux(columns: int, *args: str) -> tuple[list[str], list[str]]:
                                 timeout=30, capture_output=True, text=True).stdout
     finally:
         subprocess.run([*base, "kill-server"], timeout=30, check=False)
-    return shown.rstrip("\n").splitlines(), joined.rstrip("\n").splitlines()
+    # The prompt comes back after the wait-for signal, so one capture may hold it and the other not.
+    return _without_prompt(shown.rstrip("\n").splitlines()), _without_prompt(joined.rstrip("\n").splitlines())
+
+
+def _without_prompt(lines: list[str]) -> list[str]:
+    while lines and lines[-1].strip() in ("", "$"):
+        lines.pop()
+    return lines
 
 
 def _report(lines: list[str]) -> list[str]:

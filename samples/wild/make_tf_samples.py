@@ -69,6 +69,17 @@ def resnet50_nchw() -> onnx.ModelProto:
                    inputs_as_nchw=["input_1"])
 
 
+@builder("tf2onnx_resnet50v2")
+def resnet50v2() -> onnx.ModelProto:
+    """Keras ``ResNet50V2(weights=None)`` on an NHWC [1,64,64,3] input named ``input``, tf2onnx opset 17: 16
+    pre-activation bottlenecks (3-4-6-3) and the final BatchNorm + ReLU. tf2onnx writes each BatchNorm that is
+    not folded into a convolution as a per-channel Mul (the shift, zero in a fresh model, is optimized away)
+    followed by the ReLU."""
+    tf.random.set_seed(0)
+    net = tf.keras.applications.ResNet50V2(weights=None, input_shape=(64, 64, 3))
+    return convert(net, [tf.TensorSpec((1, 64, 64, 3), tf.float32, name="input")], 17)
+
+
 def _transformer_block(keep_einsum: bool) -> onnx.ModelProto:
     """A Keras encoder block: ``MultiHeadAttention(num_heads=4, key_dim=64)`` (Keras computes the
     projections and both attention products with ``tf.einsum``, which tf2onnx writes as ``Einsum``),

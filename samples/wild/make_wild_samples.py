@@ -1035,6 +1035,19 @@ def fastvit_t8() -> onnx.ModelProto:
                               output_names=["logits"])
 
 
+@builder("cspdarknet53")
+def cspdarknet53() -> onnx.ModelProto:
+    """timm ``cspdarknet53`` (random weights), [1,3,64,64], TorchScript exporter, opset 17: a stem and 5 CSP
+    stages of 1-2-8-8-4 DarkBlocks; each block is a 1x1 and a 3x3 convolution (BatchNorm folded), each followed
+    by LeakyReLU, and the residual Add after the second activation (conv -> act -> add, the YOLO ordering)."""
+    import timm
+    import torch
+
+    torch.manual_seed(0)
+    net = timm.create_model("cspdarknet53").eval()
+    return torchscript_export(net, (torch.randn(1, 3, 64, 64),), 17, input_names=["input"], output_names=["logits"])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--only", nargs="*", default=None)

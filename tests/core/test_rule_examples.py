@@ -35,6 +35,8 @@ NOT_YET: dict[str, str] = {
     # (`explain`), the prediction shows it (eliminated nodes), and no finding ever carries it.
     "TRT116": "never raised: an identity scale is always erased (tests/cases/pointwise.toml shows it eliminated)",
     "TRT119": "never raised: Identity, Dropout and constant folding always apply (tests/cases/pointwise.toml)",
+    "TRT124": "never raised: an element-wise op's ReLU always joins it when it alone reads it (tests/wild: "
+              "ResNet50V2's pre-activations, tf2onnx)",
     "TRT123": "never raised: consecutive per-channel scales always merge (tests/wild/test_wild_graphs.py, GroupNorm "
               "affines as in the ControlNet engine)",
     **{code: "raised by `trtadvisor diff` from two audits: tests/ci/test_diff.py" for code in

@@ -724,3 +724,44 @@ def test_cross_covariance_attention_scaled_per_head_is_no_mask() -> None:
     for judged in result.attention[:XCIT_BLOCKS]:
         assert judged.site.mask == "none" and judged.site.scale == "scores"
         assert not [c for c in judged.verdict.conditions if c.startswith("mask")]
+
+
+# timm cspdarknet53: CSP stages of 1, 2, 8, 8 and 4 DarkBlocks, each conv1 (1x1) -> act -> conv2 (3x3) -> act,
+# then + shortcut.
+CSPDARKNET_BLOCKS = 1 + 2 + 8 + 8 + 4
+
+
+@pytest.mark.parametrize(("trt", "listed"), [("8.6", 0), ("10.8", CSPDARKNET_BLOCKS)])
+def test_conv_then_activation_then_residual_add_lists_the_fused_layer_seen_on_10x(trt: str, listed: int) -> None:
+    """Each DarkBlock's second convolution is read only by its LeakyReLU, and the residual Add after it makes the
+    pointwise layer read two tensors: no generic activation (REF: one input, one output), so the convolution and
+    PWN(LeakyRelu, Add) stay two layers. A TensorRT 10.0 engine fused such a layer into the convolution
+    (NVIDIA/TensorRT#4048) and another kept it apart, so from 10.0 the fused layer is listed as an alternative."""
+    result = audit(WILD / "cspdarknet53.onnx", trt=trt, sm="90", precision="fp16")
+    pwn = [layer for layer in result.prediction.layers if layer.ops == ("LeakyRelu", "Add")]
+    assert len(pwn) == CSPDARKNET_BLOCKS
+    with_alternative = [layer for layer in result.prediction.layers if layer.kind == "convolution" and any(
+        "Add" in [n.rsplit("/", 1)[-1].split("_")[0] for n in alt["nodes"]] for alt in layer.alternatives)]
+    assert len(with_alternative) == listed
+    for layer in with_alternative:
+        fused = next(alt for alt in layer.alternatives if alt["kind"] == "convolution")
+        assert fused["nodes"] == [*layer.nodes, *next(p.nodes for p in pwn if p.nodes[0] in fused["nodes"])]
+        assert any("4048" in e for e in fused["evidence"])
+
+
+# Keras ResNet50V2: 3 + 4 + 6 + 3 pre-activation bottlenecks, each opening with BatchNorm + ReLU, and the final
+# post_bn + post_relu.
+RESNET50V2_PREACTIVATIONS = 3 + 4 + 6 + 3 + 1
+
+
+def test_per_channel_scale_then_relu_is_one_layer_as_elt_relu_fusion_builds_it() -> None:
+    """tf2onnx writes each pre-activation BatchNorm of ResNet50V2 as a Mul by a per-channel constant, read only by
+    the ReLU. TensorRT's EltReluFusion takes an ElementWise layer whatever its constant holds (10.14 fused the
+    Gemm's 1024-value bias add with the ReLU after it): one pointwise layer, not a Mul kept apart by its constant."""
+    path = WILD / "tf2onnx_resnet50v2.onnx"
+    result = audit(path, trt="10.8", sm="90", precision="fp16")
+    pairs = [layer for layer in result.prediction.layers if layer.ops == ("Mul", "Relu")]
+    assert len(pairs) == RESNET50V2_PREACTIVATIONS
+    assert all(layer.fusions == ("eltwise+relu",) and layer.kind == "pointwise" for layer in pairs)
+    muls = {layer.nodes[0] for layer in pairs}
+    assert not [f for f in result.findings if f.rule == "TRT109" and f.nodes[0] in muls]

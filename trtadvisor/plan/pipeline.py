@@ -24,7 +24,7 @@ from trtadvisor.plan.passes.conv import (
 )
 from trtadvisor.plan.passes.eliminate import eliminate
 from trtadvisor.plan.passes.myelin import fold_flatten_into_gemm, form_myelin_regions
-from trtadvisor.plan.passes.pointwise import fuse_conv_generic_activation, fuse_pointwise
+from trtadvisor.plan.passes.pointwise import fuse_conv_generic_activation, fuse_eltwise_relu, fuse_pointwise
 from trtadvisor.plan.passes.qdq import fuse_qdq, fuse_qdq_epilogues
 from trtadvisor.plan.passes.reduction import fuse_gelu, fuse_reductions, reduce_to_pooling
 from trtadvisor.plan.passes.scale import erase_identity_scales, fold_scales_into_convs, fuse_channel_scales
@@ -44,6 +44,9 @@ def pipeline(target: Target, book: RuleBook) -> list[Pass]:
         fuse_shuffles,
         fuse_shuffle_reduce,
         fold_scales_into_convs,
+        # The builder's EltReluFusion runs before ConstEltFusion turns constant ops into Scale layers (and
+        # so before ScaleScaleFusion), as the 8.5.2 YOLO build log orders them.
+        fuse_eltwise_relu,
         fuse_channel_scales,
         fuse_pad_into_conv,
         fuse_gelu,

@@ -52,6 +52,36 @@ def _eligible(ctx: PlanContext, node: Node) -> bool:
     return _blocking_constant(ctx, node) is None
 
 
+def fuse_eltwise_relu(ctx: PlanContext) -> None:
+    """An ElementWise op with a constant of many values (a bias, a per-channel scale) followed by the ReLU that
+    alone reads it becomes one pointwise layer: the builder's EltReluFusion, which runs before pointwise fusion
+    and takes any constant (rules/fusions.toml [fusion."eltwise+relu"]). Ops whose constants hold one value
+    fuse with the ReLU by pointwise fusion anyway, and one that reads a convolution's output is left to the
+    convolution's epilogue fusions."""
+    graph = ctx.graph
+    ops = frozenset(ctx.book.fusion("eltwise+relu").ops)
+    conv_ops = ctx.book.op_set("fusions.toml", "platform", "conv_like_ops")
+    for relu in graph.nodes_of("Relu"):
+        if ctx.group(relu) is None or len(ctx.owner[relu].nodes) != 1 or not relu.inputs:
+            continue
+        elt = ctx.live_producer(relu.inputs[0])
+        if elt is None or elt.op not in ops or len(elt.inputs) != 2 or ctx.group(elt) is None or \
+                len(ctx.owner[elt].nodes) != 1 or _blocking_constant(ctx, elt) is None:
+            continue
+        data = ctx.data_inputs(elt)
+        producers = [ctx.live_producer(name) for name in data]
+        if not data or any(p is not None and p.op in conv_ops for p in producers):
+            continue
+        if ctx.sole_reader(elt.outputs[0]) is not relu:
+            why = ctx.why_not_sole(elt.outputs[0], relu)
+            if why:
+                ctx.near_miss([elt, relu], Blocked("eltwise+relu", "sole_reader", why))
+            continue
+        merged = ctx.merge(ctx.owner[elt], ctx.owner[relu], "eltwise+relu", name=f"PWN({elt.name} + {relu.name})")
+        merged.pointwise = True
+        merged.kind = "pointwise"
+
+
 def fuse_pointwise(ctx: PlanContext) -> None:
     graph = ctx.graph
     cap = ctx.book.fusion("pointwise").max_ops
@@ -131,13 +161,34 @@ def fuse_conv_generic_activation(ctx: PlanContext) -> None:
                     and not skip_around_activation(ctx, out, readers[0]):
                 ctx.near_miss([node, readers[0]], Blocked("conv+act", "sole_reader", why))
             continue
-        if not _single_input(ctx, act, out) or not _single_output(ctx, act):
+        if not _single_output(ctx, act):
+            continue
+        if not _single_input(ctx, act, out):
+            _note_multi_input_alternative(ctx, group, act, out)
             continue
         if "gelu" in act.fusions and gelu_blocker(ctx) is not None:
             continue  # Conv + GELU has its own conditions (precision, SM), reported by the epilogue pass
         ctx.merge(group, act, "conv+act", name=f"{group.name} + {_wrapped(act)}")
         if len(act.nodes) > 1:
             group.add_fusion("pointwise")
+
+
+def _note_multi_input_alternative(ctx: PlanContext, group: Group, act: Group, out: str) -> None:
+    """A convolution whose only reader is a PWN layer that also reads another tensor (an activation, then a
+    residual Add): documented as two layers, but a TensorRT 10.0 engine fused such a layer into the
+    convolution (rules/fusions.toml [platform] conv_multi_input_pointwise_*): listed as an alternative."""
+    platform = ctx.book.platform
+    if not act.pointwise or not ctx.target.trt_at_least(str(platform["conv_multi_input_pointwise_seen_since"])):
+        return
+    if any(_blocking_constant(ctx, node) is not None for node in act.nodes):
+        return  # a constant of many values keeps it apart, whatever the version
+    shape = ctx.graph.shape(out)
+    if shape is None or shape != ctx.graph.shape(act.tail.outputs[0]):
+        return  # an epilogue writes the convolution's own shape (a squeeze-excite gate broadcast over x is not)
+    fused = {"kind": "convolution", "nodes": [n.name for n in (*group.nodes, *act.nodes)],
+             "when": str(platform["conv_multi_input_pointwise_when"]),
+             "evidence": [str(platform["conv_multi_input_pointwise_source"])]}
+    ctx.alternatives[id(group)] = (*ctx.alternatives.get(id(group), ()), fused)
 
 
 def _convolution_layers(ctx: PlanContext) -> list[Group]:

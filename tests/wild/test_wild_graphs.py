@@ -765,3 +765,23 @@ def test_per_channel_scale_then_relu_is_one_layer_as_elt_relu_fusion_builds_it()
     assert all(layer.fusions == ("eltwise+relu",) and layer.kind == "pointwise" for layer in pairs)
     muls = {layer.nodes[0] for layer in pairs}
     assert not [f for f in result.findings if f.rule == "TRT109" and f.nodes[0] in muls]
+
+
+def test_reshape_only_shuffles_cost_nothing_as_noop_layers_profile() -> None:
+    """The ControlNet engine (TensorRT 8.6) runs the reshapes around each GroupNorm's InstanceNormalization as
+    NoOp layers, and its profile times every NoOp layer at 0 ms. The VAE decoder's GroupNorms are exported the
+    same way: their reshape-only shuffle layers are priced at nothing, not at a copy plus a launch."""
+    info = json.loads(artifact("trt2023-controlnet/controlnet.b3d06c8.layerinfo.json").read_text())["Layers"]
+    profile = json.loads(artifact("trt2023-controlnet/controlnet.b3d06c8.profile.json").read_text())
+    noop = {layer["Name"] for layer in info if layer["LayerType"] == "NoOp"}
+    assert any(name.startswith("Reshape_") for name in noop)
+    timed = [r for r in profile if isinstance(r, dict) and r.get("name") in noop]
+    assert timed and all(r["averageMs"] == 0 for r in timed)
+
+    result = audit(WILD / "sd_vae_decoder_groupnorm.onnx", trt="8.6", sm="80", precision="fp16")
+    reshapes = [i for i, layer in enumerate(result.prediction.layers)
+                if layer.kind == "shuffle" and set(layer.ops) <= {"Reshape", "Flatten", "Squeeze", "Unsqueeze"}]
+    # a reshape before and after each GroupNorm's InstanceNormalization, but for the two the attention's Myelin
+    # region takes (its own norm's reshape back, the next block's first reshape)
+    assert len(reshapes) == 2 * VAE_GROUP_NORMS - 2
+    assert all(result.cost.layers[i] is not None and result.cost.layers[i].ms == 0 for i in reshapes)

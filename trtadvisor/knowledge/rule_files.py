@@ -145,7 +145,8 @@ FILES: dict[str, Spec] = {
                        never_folded_ops=ListOf(str), never_folded_source=str,
                        concat_strided_writer_kinds=ListOf(str), concat_copied_kinds=ListOf(str),
                        concat_removal_source=str, conv_multi_input_pointwise_seen_since=VERSION,
-                       conv_multi_input_pointwise_when=str, conv_multi_input_pointwise_source=str),
+                       conv_multi_input_pointwise_when=str, conv_multi_input_pointwise_source=str,
+                       noop_shuffle_ops=ListOf(str), noop_shuffle_source=str),
     ),
     "advice.toml": Table(rule=MapOf(RULE, key=CODE)),
     "engine.toml": Table(

@@ -213,7 +213,7 @@ def estimate_costs(graph: Graph, prediction: Prediction, target: Target, book: R
     if gpu is None:
         return CostEstimate([None] * len(prediction.layers), None, target.precision)
     pricer = _Pricer(graph, prediction, target, gpu, perf_book(book), book.ops.shape_inputs, book.op_group("heavy"),
-                     frozenset(book.platform["concat_copied_kinds"]))
+                     frozenset(book.platform["concat_copied_kinds"]), frozenset(book.platform["noop_shuffle_ops"]))
     planned = pricer.planned
     return CostEstimate([pricer.layer_cost(layer, planned[i] if planned else None)
                          for i, layer in enumerate(prediction.layers)], gpu, target.precision)
@@ -260,8 +260,9 @@ class _Pricer:
 
     def __init__(self, graph: Graph, prediction: Prediction, target: Target, gpu: GpuPerf, perf: PerfBook,
                  shape_inputs: dict[str, tuple[int, ...]], matrix_ops: frozenset[str],
-                 copied_kinds: frozenset[str] = frozenset()) -> None:
+                 copied_kinds: frozenset[str] = frozenset(), noop_shuffles: frozenset[str] = frozenset()) -> None:
         self.gpu, self.perf, self.shape_inputs, self.matrix_ops = gpu, perf, shape_inputs, matrix_ops
+        self.noop_shuffles = noop_shuffles
         self.graph, self.prediction, self.copied_kinds = graph, prediction, copied_kinds
         self._kind_of: dict[Node, str] | None = None  # each node's layer kind, for concat-removal copies
         self._by_name: dict[str, Node] | None = None  # only for a prediction without the plan's node lists
@@ -352,6 +353,8 @@ class _Pricer:
             members = self._nodes_of(layer)
         if not members:
             return None
+        if layer.kind == "shuffle" and self.noop_shuffles.issuperset(layer.ops):
+            return _NOOP  # a reshape only: a NoOp layer in the engine, no data moved ([platform] noop_shuffle_ops)
         tail = members[-1]
         facts = self.facts[id(tail.graph)]  # a layer's nodes are all of one graph
         if tail.outputs and tail.outputs[0] and facts.shapes.count(tail.outputs[0]) is None:
@@ -577,6 +580,7 @@ class _Pricer:
 _LARGE = 64  # members from which a layer is summed with set operations
 _PLAIN, _MATRIX, _POOL, _PER_INPUT, _RECURRENT = range(5)
 _NOTHING: frozenset[str] = frozenset()
+_NOOP = LayerCost(0, 0, 0.0, "memory")  # a NoOp layer: TensorRT runs no kernel for it
 _NO_MEMBERS: frozenset[Node] = frozenset()
 _NO_READERS: list[Node] = []
 _op_of = attrgetter("op")

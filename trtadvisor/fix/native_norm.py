@@ -9,7 +9,7 @@ import numpy as np
 from onnx import TensorProto, helper
 
 from trtadvisor.analysis.normalization import NormSite
-from trtadvisor.fix.base import Outcome, Work
+from trtadvisor.fix.base import Outcome, Work, unique_name
 from trtadvisor.ir.graph import Graph, Node
 
 
@@ -161,13 +161,7 @@ def insert_native(ir: Graph, graph, op: str, params: NormParams, name: str) -> N
 
 def native_name(site: NormSite, op: str, taken: set[str]) -> str:
     first = site.nodes[0].name
-    base = (first.rsplit("/", 1)[0] + "/" + op) if "/" in first else f"{first}_{op}"
-    name, i = base, 1
-    while name in taken:
-        i += 1
-        name = f"{base}_{i}"
-    taken.add(name)
-    return name
+    return unique_name((first.rsplit("/", 1)[0] + "/" + op) if "/" in first else f"{first}_{op}", taken)
 
 
 FLOAT_TYPES = (TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.BFLOAT16, TensorProto.DOUBLE)

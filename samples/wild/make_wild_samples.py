@@ -62,6 +62,28 @@ def torchscript_export(model, args: tuple, opset: int, **kw) -> onnx.ModelProto:
     return onnx.load_from_string(buf.getvalue())
 
 
+def timm_export(name: str, size: int, dynamo: bool = False, **config: Any) -> onnx.ModelProto:
+    """timm ``name`` (random weights: seed 0, ``config`` passed to ``create_model``) in eval mode on one
+    [1,3,size,size] image, ``input`` -> ``logits``: the TorchScript exporter at opset 17, or the dynamo
+    exporter at opset 18 (its weights written to a temporary external-data file and loaded back)."""
+    import tempfile
+
+    import timm
+    import torch
+
+    torch.manual_seed(0)
+    net = timm.create_model(name, **config).eval()
+    if not dynamo:
+        return torchscript_export(net, (torch.randn(1, 3, size, size),), 17, input_names=["input"],
+                                  output_names=["logits"])
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        path = Path(tmp) / "model.onnx"
+        torch.onnx.export(net, (torch.randn(1, 3, size, size),), path, dynamo=True, opset_version=18,
+                          external_data=True, input_names=["input"], output_names=["logits"])
+        return onnx.load(path)
+
+
 # --------------------------------------------------------------------------------------------
 # (a) old model-zoo style ResNet-50
 # --------------------------------------------------------------------------------------------
@@ -832,19 +854,7 @@ def coatnet_nano_dynamo() -> onnx.ModelProto:
     writes as an initializer read by an ``Unsqueeze``. Saved structure-only, so that index is external
     data (as it is in any export with ``external_data=True`` once it passes the size threshold).
     """
-    import tempfile
-
-    import timm
-    import torch
-
-    torch.manual_seed(0)
-    net = timm.create_model("coatnet_nano_rw_224").eval()
-    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        path = Path(tmp) / "coatnet.onnx"
-        torch.onnx.export(net, (torch.randn(1, 3, 224, 224),), path, dynamo=True, opset_version=18,
-                          external_data=True, input_names=["input"], output_names=["logits"])
-        return onnx.load(path)
+    return timm_export("coatnet_nano_rw_224", 224, dynamo=True)
 
 
 class _SpeechRecognizer:
@@ -903,13 +913,7 @@ def poolformer_s12() -> onnx.ModelProto:
     exported as Reshape, InstanceNormalization, Reshape, then a per-channel Mul and Add. Freshly
     initialised GroupNorm weights are all equal, so the exporter writes them once and reads the copies
     through Identity nodes."""
-    import timm
-    import torch
-
-    torch.manual_seed(0)
-    net = timm.create_model("poolformer_s12").eval()
-    return torchscript_export(net, (torch.randn(1, 3, 128, 128),), 17, input_names=["input"],
-                              output_names=["logits"])
+    return timm_export("poolformer_s12", 128)
 
 
 @builder("repvgg_a0")
@@ -919,13 +923,7 @@ def repvgg_a0() -> onnx.ModelProto:
     input, added, with a BatchNorm "identity" branch in the 17 stride-1 blocks. The exporter folds each
     convolution's BatchNorm into it and reads the equal running statistics of fresh BatchNorms through
     deduplicating Identity nodes."""
-    import timm
-    import torch
-
-    torch.manual_seed(0)
-    net = timm.create_model("repvgg_a0").eval()
-    return torchscript_export(net, (torch.randn(1, 3, 64, 64),), 17, input_names=["input"],
-                              output_names=["logits"])
+    return timm_export("repvgg_a0", 64)
 
 
 @builder("mobileone_s0.dynamo")
@@ -934,19 +932,7 @@ def mobileone_s0_dynamo() -> onnx.ModelProto:
     opset 18: a stem and 21 blocks (stages of 2-8-10-1), each a depthwise MobileOneBlock (four 3x3
     branches and a 1x1 scale branch, plus a BatchNorm identity when its stride is 1) and a pointwise one
     (four 1x1 branches, plus the identity when the width stays): 43 summed branch sets."""
-    import tempfile
-
-    import timm
-    import torch
-
-    torch.manual_seed(0)
-    net = timm.create_model("mobileone_s0").eval()
-    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        path = Path(tmp) / "mobileone.onnx"
-        torch.onnx.export(net, (torch.randn(1, 3, 64, 64),), path, dynamo=True, opset_version=18,
-                          external_data=True, input_names=["input"], output_names=["logits"])
-        return onnx.load(path)
+    return timm_export("mobileone_s0", 64, dynamo=True)
 
 
 @builder("fastvit_t8.dynamo")
@@ -956,19 +942,7 @@ def fastvit_t8_dynamo() -> onnx.ModelProto:
     BatchNorm identity), then RepMixer stages with large-kernel (7x7 + 3x3) patch embeddings; GELU is
     exported as erf arithmetic and the exporter's optimizer folds each branch's BatchNorm into its
     convolution, so the stem's first two blocks are Add(Conv, Conv) followed by GELU."""
-    import tempfile
-
-    import timm
-    import torch
-
-    torch.manual_seed(0)
-    net = timm.create_model("fastvit_t8").eval()
-    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        path = Path(tmp) / "fastvit.onnx"
-        torch.onnx.export(net, (torch.randn(1, 3, 64, 64),), path, dynamo=True, opset_version=18,
-                          external_data=True, input_names=["input"], output_names=["logits"])
-        return onnx.load(path)
+    return timm_export("fastvit_t8", 64, dynamo=True)
 
 
 @builder("sd_vae_decoder_groupnorm")
@@ -1004,19 +978,7 @@ def xcit_nano_xca_dynamo() -> onnx.ModelProto:
     4 heads, patch 16: 16 tokens), dynamo exporter, opset 18: cross-covariance attention attends over
     channels (softmax(q̂ᵀk̂ · temperature) with a learned temperature of shape [4,1,1], one per head), then 2
     class-attention blocks over the 16 tokens and the class token."""
-    import tempfile
-
-    import timm
-    import torch
-
-    torch.manual_seed(0)
-    net = timm.create_model("xcit_nano_12_p16_224", img_size=64, depth=2).eval()
-    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        path = Path(tmp) / "xcit.onnx"
-        torch.onnx.export(net, (torch.randn(1, 3, 64, 64),), path, dynamo=True, opset_version=18,
-                          external_data=True, input_names=["input"], output_names=["logits"])
-        return onnx.load(path)
+    return timm_export("xcit_nano_12_p16_224", 64, dynamo=True, img_size=64, depth=2)
 
 
 @builder("fastvit_t8")
@@ -1026,13 +988,7 @@ def fastvit_t8() -> onnx.ModelProto:
     (``x + layer_scale * (BN(depthwise conv(x)) - BN(x))``, a Sub and a per-channel Mul over one input) and
     conditional position encodings (``x + depthwise conv(x)``). timm's own ``reparameterize_model`` turns it
     into 52 Conv, 27 Add and 45 Mul nodes (no BatchNormalization, no Sub)."""
-    import timm
-    import torch
-
-    torch.manual_seed(0)
-    net = timm.create_model("fastvit_t8").eval()
-    return torchscript_export(net, (torch.randn(1, 3, 64, 64),), 17, input_names=["input"],
-                              output_names=["logits"])
+    return timm_export("fastvit_t8", 64)
 
 
 @builder("cspdarknet53")

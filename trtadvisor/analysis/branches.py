@@ -178,17 +178,11 @@ def _site(graph: Graph, root: Node) -> BranchSum | None:
     if merged is None:
         return None
     channels, rank = graph.shape(convs[0].inputs[1])[0], len(merged[1])  # type: ignore[index, union-attr]
-    scales = [t for t in _all_terms(expression) if t.kind in ("scale", "divide")]
-    constants = [leaf.tensor for leaf in leaves if leaf.kind == "constant"] + \
-        [t.operands[1].tensor for t in scales]
-    if any(not _per_channel(graph, t, channels, rank) for t in constants):
+    # constant leaves: added terms and the factors of Mul/Div terms alike
+    if any(leaf.kind == "constant" and not _per_channel(graph, leaf.tensor, channels, rank) for leaf in leaves):
         return None
     kept, kernel, pads = merged
     return BranchSum(source, expression, kept, kernel, pads)
-
-
-def _all_terms(term: Term) -> list[Term]:
-    return [term, *(t for operand in term.operands for t in _all_terms(operand))]
 
 
 def _term(graph: Graph, tensor: str, root: bool, budget: list[int]) -> Term | None:

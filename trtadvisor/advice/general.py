@@ -7,6 +7,7 @@ Each finding's code is documented in rules/advice.toml with its source section.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
+from dataclasses import replace
 from operator import attrgetter
 
 import onnx.defs
@@ -17,6 +18,7 @@ from trtadvisor.errors import shown
 from trtadvisor.ir.graph import Graph, Node
 from trtadvisor.ir.load import LoadedModel
 from trtadvisor.knowledge.findings import Finding, finding_for
+from trtadvisor.knowledge.onnx_opsets import OpsetVerdict, opset_verdict
 from trtadvisor.knowledge.rulebook import RuleBook
 from trtadvisor.knowledge.target import Target
 from trtadvisor.plan.context import Prediction
@@ -39,6 +41,7 @@ def general_findings(model: LoadedModel, target: Target, book: RuleBook, predict
         findings.append(finding_for(book, "TRT002", f"input(s) {', '.join(dynamic)} have dynamic dimensions and "
                                  "no --shapes was given; the command uses 1 for them",
                                  hint=f"pass --shapes {dynamic[0]}:... to the audit and to trtexec"))
+    findings += _opset_findings(model, target, book)
     findings += _op_support_findings(model, book)
     findings += _no_importer_findings(model, target, book)
     findings += _batch_findings(model, target, book)
@@ -59,6 +62,85 @@ _STANDARD_DOMAINS = ("", "ai.onnx", "ai.onnx.ml", "ai.onnx.preview.training")
 _ORT_DOMAIN = "com.microsoft"  # ONNX Runtime's contrib ops: no TensorRT importer (rule TRT008)
 _domain_of = attrgetter("domain")
 _op_of = attrgetter("op")
+
+
+def _opset_findings(model: LoadedModel, target: Target, book: RuleBook) -> list[Finding]:
+    """The model's default-domain opset against the parser range of the target (rules/trt.toml [onnx_opsets]).
+    One lookup; the nodes are only walked when the opset is outside (or may be)."""
+    verdict = opset_verdict(book, target.trt, model.opset)
+    if verdict is None:
+        return []
+    safe = verdict.safe
+    converter = book.trt["onnx_opsets"]["converter"].format(opset=safe)
+    premise = _opset_premise(verdict, model.opset, target.trt)
+    if verdict.side == "below":
+        message = f"{premise}; the parser documents older opsets as not guaranteed to work"
+        hint = f"convert the model up: {converter}, or export it again at opset {safe} or newer"
+        return [_with_confidence(finding_for(book, "TRT005", message, hint=hint), verdict)]
+    newer = _newer_definitions(model, safe)
+    if newer:
+        listed = ", ".join(f"{op} (opset {since}, {len(nodes)} node(s))" for op, (since, nodes) in newer.items())
+        detail = f"op definitions newer than opset {safe}: {listed}"
+        absent = [op for op in newer if not _defined_at(op, safe)]
+        if absent:
+            detail += (f"; {', '.join(absent)} did not exist at opset {safe}: the version converter cannot "
+                       "lower them; export again instead")
+    else:
+        detail = f"no node's op changed after opset {safe}, so converting to it keeps every op as it is"
+    target_fix = f"; or target TensorRT {verdict.newer_trt} or newer" if verdict.newer_trt else ""
+    hint = (f"export at opset {safe} (torch.onnx.export(..., opset_version={safe})) or convert the file: "
+            f"{converter}{target_fix}")
+    nodes = tuple(n for _, group in newer.values() for n in group)
+    return [_with_confidence(finding_for(book, "TRT005", f"{premise}; {detail}", nodes[:20], hint), verdict)]
+
+
+def _opset_premise(verdict: OpsetVerdict, opset: int, trt: str) -> str:
+    """The finding's first clause, as sure as its source: the target's own range, a neighbour's, or neither."""
+    side = verdict.side
+    if verdict.confidence == "documented":
+        return (f"the model's opset {opset} is {side} the range TensorRT {trt}'s ONNX parser documents "
+                f"({verdict.range_text})")
+    if verdict.confidence == "inferred":
+        return (f"the model's opset {opset} is {side} the range of TensorRT {trt}'s ONNX parser: no source read here "
+                f"states it ({verdict.range_text}), and TensorRT {verdict.limit_from}'s bound of opset {verdict.limit} "
+                "already excludes it")
+    return (f"the model's opset {opset} may be {side} the range of TensorRT {trt}'s ONNX parser, which no source "
+            f"read here states ({verdict.range_text})")
+
+
+def _with_confidence(finding: Finding, verdict: OpsetVerdict) -> Finding:
+    """The verdict's confidence on the finding; a premise no source settles is information, not a warning."""
+    severity = "info" if verdict.confidence == "unknown" else finding.severity
+    return replace(finding, confidence=verdict.confidence, severity=severity)
+
+
+def _defined_at(op: str, opset: int) -> bool:
+    try:
+        onnx.defs.get_schema(op, opset, "")
+    except onnx.defs.SchemaError:
+        return False
+    return True
+
+
+def _newer_definitions(model: LoadedModel, limit: int) -> dict[str, tuple[int, list[str]]]:
+    """Default-domain ops whose definition at the model's opset arrived after ``limit`` (their schema's
+    since_version), with their nodes: the nodes that differ from the same graph at opset ``limit``."""
+    since: dict[str, int] = {}
+    found: dict[str, tuple[int, list[str]]] = {}
+    for g in model.graph.walk():
+        for node in g.nodes:
+            if node.domain not in ("", "ai.onnx"):
+                continue
+            version = since.get(node.op)
+            if version is None:
+                try:
+                    version = onnx.defs.get_schema(node.op, model.opset, "").since_version
+                except onnx.defs.SchemaError:
+                    version = 0  # not an ONNX op at this opset: TRT003 names it
+                since[node.op] = version
+            if version > limit:
+                found.setdefault(node.op, (version, []))[1].append(node.name)
+    return dict(sorted(found.items(), key=lambda item: (-item[1][0], item[0])))
 
 
 def _op_support_findings(model: LoadedModel, book: RuleBook) -> list[Finding]:

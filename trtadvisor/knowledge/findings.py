@@ -24,6 +24,9 @@ class Finding:
     # the fusion (rules/fusions.toml [fusion.FUSION] conditions.ID), for a Q/DQ finding its rule's conditions.
     fusion: str | None = None
     condition: str | None = None
+    # How sure the finding's premise is, where a rule's facts can be missing for the target (TRT005's opset
+    # range): "documented" (a source states it), "inferred" (bounded by documented neighbours) or "unknown".
+    confidence: str | None = None
 
     def to_json(self) -> dict[str, object]:
         data: dict[str, object] = {"rule": self.rule, "severity": self.severity, "message": self.message,
@@ -34,6 +37,8 @@ class Finding:
             data["fusion"] = self.fusion
         if self.condition is not None:
             data["condition"] = self.condition
+        if self.confidence is not None:
+            data["confidence"] = self.confidence
         return data
 
 

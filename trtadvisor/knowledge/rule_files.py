@@ -76,6 +76,8 @@ OP_CLASS = Table(ops=ListOf(str), kind=str, pointwise=bool, source=str)
 TRTEXEC_FLAG = Table(value=str, since=Opt(VERSION, None), removed_in=Opt(VERSION, None),
                      deprecated_in=Opt(VERSION, None), value_from=Opt(MapOf(str, key=r"\d+\.\d+"), {}))
 PLATFORM = Table(jetpack=bool, dla=bool, note=str)
+# rules/trt.toml [onnx_opsets.by_version]: one version's documented opset range; an absent bound is unknown.
+OPSET_RANGE = Table(min=Opt(int, None), max=Opt(int, None), source=str)
 
 FILES: dict[str, Spec] = {
     "ops.toml": Table(
@@ -127,6 +129,8 @@ FILES: dict[str, Spec] = {
         batching=Table(source=str, max_batch=int, matrix_multiple=int, matrix_multiple_precisions=ListOf(str)),
         platforms=Table(source=str, unconfirmed=ListOf(VERSION), unconfirmed_note=str,
                         by_version=MapOf(PLATFORM, key=r"\d+\.\d+")),
+        onnx_opsets=Table(source=str, converter=str, converter_source=str,
+                          by_version=MapOf(OPSET_RANGE, key=r"\d+\.\d+")),
         trtexec=Table(source=str, values_source=str, unknown_option_fails_since=VERSION, values=MapOf(str),
                       flags=MapOf(TRTEXEC_FLAG, key=r"--[A-Za-z][A-Za-z0-9]*")),
     ),

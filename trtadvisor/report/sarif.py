@@ -95,6 +95,8 @@ def _result(f: Finding, locator: Locator, rule_index: dict[str, int]) -> dict[st
         "partialFingerprints": {FINGERPRINT_KEY: fingerprint(f, locator.index)},
         "properties": {"nodes": list(f.nodes), "severity": f.severity, "model": where.model},
     }
+    if f.confidence is not None:
+        result["properties"]["confidence"] = f.confidence
     if f.rule in rule_index:
         result["ruleIndex"] = rule_index[f.rule]
     if where.source is not None and where.node:

@@ -1004,6 +1004,44 @@ def cspdarknet53() -> onnx.ModelProto:
     return torchscript_export(net, (torch.randn(1, 3, 64, 64),), 17, input_names=["input"], output_names=["logits"])
 
 
+
+@builder("cait_xxs24")
+def cait_xxs24() -> onnx.ModelProto:
+    """timm ``cait_xxs24_224`` (random weights), [1,3,224,224], TorchScript exporter, opset 17: 24 talking-heads
+    attention blocks (4 heads x 48 over 196 patches; the scores mixed across the heads by ``proj_l``, a Linear
+    over the permuted scores, before the Softmax and by ``proj_w`` after it), then 2 class-attention blocks (the
+    class token alone queries the class token and the 196 patches)."""
+    return timm_export("cait_xxs24_224", 224)
+
+
+@builder("cait_xxs24.dynamo")
+def cait_xxs24_dynamo() -> onnx.ModelProto:
+    """timm ``cait_xxs24_224`` shrunk to 4 talking-heads blocks (``depth=4``; the 2 class-attention blocks kept),
+    [1,3,224,224], dynamo exporter, opset 18. The whole model is 1.5 MB here, 1.3 MB of it the exporter's
+    per-node metadata, hence the shrinking."""
+    return timm_export("cait_xxs24_224", 224, dynamo=True, depth=4)
+
+
+@builder("longformer_sliding_chunks")
+def longformer_sliding_chunks() -> onnx.ModelProto:
+    """transformers ``LongformerModel`` (2 layers, hidden 64, 4 heads x 16, ``attention_window=32``: each token
+    sees the 16 tokens either side; eager; config built in code, random weights) for ``input_ids`` and a
+    padding ``attention_mask`` [1, 128] (no global attention), TorchScript opset 17. Each layer's sliding-chunk
+    attention takes Q·Kᵀ over overlapping chunks of 32 tokens (``Einsum`` bcxd,bcyd->bcxy), pads, reshapes,
+    slices and scatters the chunk scores into a [1, 128, 4, 33] band before the Softmax, and lays the
+    probabilities back out into chunks for the product with V (``Einsum`` bcwd,bcdh->bcwh)."""
+    import torch
+    from transformers import LongformerConfig, LongformerModel
+    torch.manual_seed(0)
+    cfg = LongformerConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
+                           vocab_size=100, max_position_embeddings=160, attention_window=32,
+                           attn_implementation="eager")
+    ids = torch.randint(0, 100, (1, 128))
+    mask = torch.ones(1, 128, dtype=torch.int64)
+    mask[0, 120:] = 0
+    return torchscript_export(_text_hidden_states(LongformerModel(cfg)), (ids, mask), 17,
+                              input_names=["input_ids", "attention_mask"], output_names=["last_hidden_state"])
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--only", nargs="*", default=None)

@@ -46,11 +46,15 @@ class _Builder:
 def attention_model(*, batch: int = 1, heads: int = 4, kv_heads: int | None = None, seq_q: int = 128,
                     seq_kv: int | None = None, head: int = 64, scale: str = "scores", mask: str | None = None,
                     qdq: str | None = None, native: bool = False, causal_attr: bool = False,
-                    repeat: str = "expand") -> onnx.ModelProto:
+                    repeat: str = "expand", mix: str | None = None) -> onnx.ModelProto:
     """q [B,S_q,N*H], kv [B,S_kv,N_kv*H] inputs -> one attention site (decomposed or the Attention op).
 
     mask: None | "padding" (input [B, S_kv], 1-D per batch) | "bool2d" (input [S_q, S_kv]) |
     "causal" (Trilu of a constant, 2-D) | "bias" (a learned [1, N, S_q, S_kv] table).
+    mix, a learned linear map applied to the scores: None | "einsum_heads" (Einsum bhqk,hg->bgqk before the
+    Softmax: talking heads as one Einsum) | "linear_heads_after" (a Linear over the heads of the probabilities,
+    between Transposes, as CaiT's proj_w) | "linear_keys" (a Linear over the key axis before the Softmax: no
+    head mix) | "softmax_over_queries" (the scores transposed so the Softmax normalizes the queries).
     """
     kv_heads = kv_heads or heads
     seq_kv = seq_kv or seq_q
@@ -113,7 +117,17 @@ def attention_model(*, batch: int = 1, heads: int = 4, kv_heads: int | None = No
         scores = b.op("Where", [mask_tensor, scores, b.const(-np.inf)])
     elif mask_tensor is not None:
         scores = b.op("Add", [scores, mask_tensor])
+    if mix == "einsum_heads":
+        scores = b.op("Einsum", [scores, b.const(np.eye(heads) + 0.1)], equation="bhqk,hg->bgqk")
+    elif mix == "linear_keys":
+        scores = b.op("MatMul", [scores, b.const(np.eye(seq_kv) + 0.1)])
+    elif mix == "softmax_over_queries":
+        scores = b.op("Transpose", [scores], perm=[0, 1, 3, 2])
     probs = b.op("Softmax", [scores], axis=-1)
+    if mix == "linear_heads_after":
+        probs = b.op("Transpose", [probs], perm=[0, 2, 3, 1])
+        probs = b.op("Add", [b.op("MatMul", [probs, b.const(np.eye(heads) + 0.1)]), b.const(np.zeros(heads))])
+        probs = b.op("Transpose", [probs], perm=[0, 3, 1, 2])
     if qdq:
         probs = b.qdq(probs, qdq)
     out = b.op("MatMul", [probs, v])

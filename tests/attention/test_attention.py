@@ -218,6 +218,25 @@ def test_branches(tmp_path: Path, knobs: dict[str, Any], target: dict[str, str],
             assert site[key] == value
 
 
+@pytest.mark.parametrize("mix", ["einsum_heads", "linear_heads_after"])
+@pytest.mark.parametrize("sm", ["90", "100", "70"])
+def test_a_mix_across_heads_is_a_site_no_gpu_fuses(tmp_path: Path, mix: str, sm: str) -> None:
+    """Talking heads however written (one Einsum over the head axis, a Linear between Transposes): the site is
+    found with its dimensions, and no target fuses it, not even one outside the tables (the pattern fails)."""
+    site = _audit(tmp_path, attention_model(mix=mix), sm=sm)
+    assert (site["num_heads"], site["head_size"], site["seq_q"], site["seq_kv"]) == (4, 64, 128, 128)
+    assert site["fused"] is False and site["conditions"] == ["head_mixing"]
+
+
+@pytest.mark.parametrize("mix", ["linear_keys", "softmax_over_queries"])
+def test_a_map_over_keys_or_a_softmax_over_queries_is_no_head_mix_site(tmp_path: Path, mix: str) -> None:
+    """A learned map over the key axis, or a Softmax that normalizes the queries, is not the attention the MHA
+    fusion or talking heads compute: the head-mix walk follows the axes and finds no site there."""
+    path = tmp_path / "m.onnx"
+    onnx.save(attention_model(mix=mix), path)
+    assert not audit(path, sm="90").attention
+
+
 def test_swin_style_graph_is_found(tmp_path: Path) -> None:
     # Its time per node is measured in benchmarks/bench_parts.py (timing does not belong in a test).
     blocks, windows, tokens, heads = 180, 64, 49, 3

@@ -49,6 +49,12 @@ ONNX_SEMANTICS: dict[tuple[str, str], str] = {
     ('analysis/attention_sites.py', 'Gather Slice Split'): _MATCH + " (Q, K, V cut from one fused projection)",
     ('analysis/attention_sites.py', 'Greater GreaterOrEqual Less LessOrEqual'): "the ONNX comparisons (a mask)",
     ('analysis/attention_sites.py', 'Shape Size'): "the ONNX ops that read a shape, not data",
+    ('analysis/score_layout.py', 'Concat Expand Gather GatherElements Pad ScatterElements ScatterND Slice Split '
+                                 'Tile'): _MATCH + " (ops that move score entries: a chunked or banded attention)",
+    ('analysis/score_layout.py', 'Flatten Reshape Squeeze Transpose Unsqueeze'):
+        _MATCH + " (ops that only relabel the axes of the scores)",
+    ('analysis/score_layout.py', 'ScatterElements ScatterND'): "the ONNX scatters (data and updates both carry data)",
+    ('analysis/score_layout.py', 'Einsum MatMul'): "the ONNX ops that compute a batched matrix product",
     ('analysis/branches.py', 'BatchNormalization Conv'): _MATCH + " (the linear branches a re-parameterizable "
                                                                   "sum adds)",
     ('analysis/branches.py', 'Add Sum'): "the ONNX ops that compute a sum (the branches' total)",

@@ -785,3 +785,65 @@ def test_reshape_only_shuffles_cost_nothing_as_noop_layers_profile() -> None:
     # region takes (its own norm's reshape back, the next block's first reshape)
     assert len(reshapes) == 2 * VAE_GROUP_NORMS - 2
     assert all(result.cost.layers[i] is not None and result.cost.layers[i].ms == 0 for i in reshapes)
+
+
+# timm cait_xxs24_224: embed 192, 4 heads (x 48), depth 24 talking-heads blocks (depth_token_only) 2 class-attention
+# blocks, patch 16 on 224: 196 patch tokens, + the class token in the class attention. The dynamo sample keeps 4
+# talking-heads blocks (depth=4, make_wild_samples.py). Talking heads: proj_l and proj_w, Linear(4, 4) each.
+CAIT_HEADS, CAIT_HEAD, CAIT_PATCHES, CAIT_CLASS_BLOCKS = 4, 48, 196, 2
+
+
+@pytest.mark.parametrize(("name", "blocks"), [("cait_xxs24.onnx", 24), ("cait_xxs24.dynamo.onnx", 4)])
+def test_talking_heads_attention_is_found_and_not_fused(name: str, blocks: int) -> None:
+    """CaiT mixes each block's scores across the heads before the Softmax (proj_l) and the probabilities after it
+    (proj_w): every block is an attention site, and not fused, because the fused kernel takes one head's
+    softmax(Q·Kᵀ·scale + mask)·V with only pointwise ops between the products. The 2 class-attention blocks (the
+    class token alone queries) are plain attention and fuse on SM90."""
+    path = WILD / name
+    judged = audit(path, trt="10.8", sm="90", precision="fp16").attention
+    talking = [a for a in judged if a.site.head_mix]
+    assert [(a.site.num_heads, a.site.head_size, a.site.seq_q, a.site.seq_kv) for a in talking] == \
+        [(CAIT_HEADS, CAIT_HEAD, CAIT_PATCHES, CAIT_PATCHES)] * blocks
+    assert [(a.verdict.fused, a.verdict.conditions) for a in talking] == [(False, ("head_mixing",))] * blocks
+    # the two maps of each block are Linear(4, 4): a MatMul by a [4, 4] weight before and one after the Softmax
+    model = onnx.load(path, load_external_data=False)
+    weights = {i.name: tuple(i.dims) for i in model.graph.initializer}
+    products = {n.name: n for n in model.graph.node if n.op_type == "MatMul"}
+    for a in talking:
+        mixes = [products[name] for name in a.site.head_mix if name in products]
+        assert len(mixes) == 2 and all(weights.get(n.input[1]) == (CAIT_HEADS, CAIT_HEADS) for n in mixes)
+        assert a.site.nodes.index(mixes[0].name) < a.site.nodes.index(a.site.anchor) < a.site.nodes.index(mixes[1].name)
+    cls = [a for a in judged if not a.site.head_mix]
+    assert [(a.site.num_heads, a.site.head_size, a.site.seq_q, a.site.seq_kv, a.verdict.fused) for a in cls] == \
+        [(CAIT_HEADS, CAIT_HEAD, 1, CAIT_PATCHES + 1, True)] * CAIT_CLASS_BLOCKS
+    # no GPU fuses a head mix, not even one outside the tables, where plain attention is unknown
+    judged = audit(path, trt="10.8", sm="70", precision="fp16").attention
+    assert [a.verdict.fused for a in judged] == [False] * blocks + [None] * CAIT_CLASS_BLOCKS
+
+
+# LongformerModel: 2 layers, attention_window 32 (16 tokens either side: a band of 33 keys), sequence 128
+LONGFORMER_LAYERS, LONGFORMER_BAND = 2, 2 * (32 // 2) + 1
+
+
+def test_longformer_sliding_chunks_are_sites_that_do_not_fuse() -> None:
+    """Longformer multiplies Q and K chunk by chunk (einsum bcxd,bcyd->bcxy), pads and scatters the chunk scores
+    into a band of 33 keys per query before the Softmax and lays the probabilities back into chunks (pad,
+    reshape, slice) for the product with V: each layer is an attention site, and not fused, because its Softmax
+    rows are no rows of one Q·Kᵀ and the documented pattern has only pointwise ops between the products."""
+    path = WILD / "longformer_sliding_chunks.onnx"
+    judged = audit(path, trt="10.8", sm="90", precision="fp16").attention
+    assert [(a.verdict.fused, a.verdict.conditions) for a in judged] == \
+        [(False, ("scores_rearranged",))] * LONGFORMER_LAYERS
+    model = onnx.load(path, load_external_data=False)
+    nodes = {n.name: n for n in model.graph.node}
+    shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
+              for v in onnx.shape_inference.infer_shapes(model).graph.value_info}
+    for a in judged:
+        products = [nodes[name] for name in a.site.nodes if nodes[name].op_type == "Einsum"]
+        assert [onnx.helper.get_attribute_value(n.attribute[0]) for n in products] == [b"bcxd,bcyd->bcxy",
+                                                                                    b"bcwd,bcdh->bcwh"]
+        assert shapes[nodes[a.site.anchor].input[0]][-1] == LONGFORMER_BAND
+        moved = {nodes[name].op_type for name in a.site.rearranged}
+        assert {"Pad", "ScatterND", "Slice"} <= moved
+        # N, S_q and S_kv are not read from the chunked products' axes
+        assert (a.site.num_heads, a.site.seq_q, a.site.seq_kv) == (None, None, None)

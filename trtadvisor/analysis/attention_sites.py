@@ -10,7 +10,9 @@ scale (Mul or Div by a constant), masks and biases (Add, Sub, Where), casts and 
 its shifted-window mask at rank 5); between the Softmax and BMM2 a NaN guard (IsNaN + Where), casts
 and Q/DQ. The scale may also sit on Q (or as sqrt(scale) on both Q and Kᵀ). The native ONNX
 ``Attention`` op (opset 23) is a site by itself. Every walk is bounded by a few steps, so finding
-all sites is linear in the graph.
+all sites is linear in the graph. Where these walks find nothing from a Softmax, wider ones
+(score_layout.py) also pass a learned mix across the heads (talking heads) and ops that move score
+entries (chunked attention): such a site is found, and named, for what keeps it from the MHA pattern.
 
 Masks are judged by their values where the file holds them: masks built from constants and from
 graph inputs (set to "every position attends") are evaluated, and the blocked positions compared
@@ -28,6 +30,16 @@ import numpy as np
 from onnx import TensorProto
 
 from trtadvisor.analysis.cache import memoized, scope_rulebook
+from trtadvisor.analysis.score_layout import (
+    MOVE_OPS,
+    WIDE_STEPS,
+    Track,
+    bmm2_contracts_keys,
+    product_roles,
+    track,
+    weight_product_input,
+    wide_inputs,
+)
 from trtadvisor.analysis.values import Dims, GraphValues
 from trtadvisor.ir.graph import Graph, Node, node_index
 
@@ -90,6 +102,13 @@ class AttentionSite:
     # products outside BMM1 that read Q or K and add to the scores (DeBERTa's content-to-position and
     # position-to-content terms): a second score computation, not a mask or a learned bias
     score_products: tuple[str, ...] = ()
+    # learned linear maps across the heads of the scores or probabilities, with their biases (talking-heads
+    # attention: CaiT's proj_l before the Softmax and proj_w after it); analysis/score_layout.py
+    head_mix: tuple[str, ...] = ()
+    # ops that move score entries between the products and the Softmax or BMM2 (pads, slices, scatters of a
+    # chunked or banded attention such as Longformer's sliding chunks): the Softmax's rows are no rows of
+    # one Q·Kᵀ product, so N, S_q and S_kv are not read from the products
+    rearranged: tuple[str, ...] = ()
 
     @property
     def kind(self) -> str:
@@ -267,12 +286,27 @@ class _SiteFinder:
         if dims_in is not None and axis % max(len(dims_in), 1) != len(dims_in) - 1:
             return None
         bmm2, prob_nodes, prob_qdq = self._forward_to_bmm2(softmax)
-        if bmm2 is None:
-            return None
+        prob_steps: list[tuple[Node, str]] | None = None
+        if bmm2 is None:  # the wide walks (score_layout.py) only where the plain ones find nothing
+            bmm2, prob_steps = self._forward_wide(softmax)
+            if bmm2 is None:
+                return None
+            prob_nodes = [n for n, _ in prob_steps]
+            prob_qdq = {self._qdq_type(n) for n in prob_nodes if n.op in ("QuantizeLinear", "DequantizeLinear")}
         found = self._back_to_bmm1(softmax.inputs[0])
+        wide = found is None
         if found is None:
-            return None
-        bmm1, chain, terms, scaled_scores, windowed, num_windows = found
+            found = self._back_to_bmm1(softmax.inputs[0], wide=True)
+            if found is None:
+                return None
+        bmm1, chain, terms, scaled_scores, windowed, num_windows, steps = found
+        layout: Track | None = None
+        if wide or prob_steps is not None:
+            layout = self._score_layout(bmm1, steps, bmm2, prob_steps)
+            if layout is None:
+                return None
+            mixed = set(layout.mixing)
+            terms = [t for t in terms if t.node not in mixed]  # a head mix's bias is no mask
         q_path = self._operand_path(bmm1.inputs[0])
         k_path = self._operand_path(bmm1.inputs[1])
         v_path = self._operand_path(bmm2.inputs[1])
@@ -296,6 +330,10 @@ class _SiteFinder:
             batch, heads = self._heads_from_scores(chain, softmax, seq_q, seq_kv)
             heads = heads if heads is not None else self._heads_from_projection(q_path, head)
             seen_kv = heads
+        rearranged = tuple(n.name for n in layout.moved) if layout is not None else ()
+        if rearranged:  # chunks or a band: the products' axes are no heads and sequences
+            batch, seq_q, seq_kv = None, None, None
+            heads = seen_kv = self._heads_from_projection(q_path, head)
         if seen_kv is not None and heads is not None and seen_kv == 1 and heads > 1:
             kv_true: int | None = 1      # MQA by broadcasting one K/V head
         else:
@@ -322,7 +360,8 @@ class _SiteFinder:
             repeat_nodes=tuple(n.name for n in repeat_nodes),
             windowed=windowed, num_windows=num_windows, qdq=qdq, qdq_types=tuple(sorted(qdq_types)),
             mask_inputs=facts.inputs, notes=tuple(facts.notes), window=window, mask_window=facts.window,
-            score_products=score_products,
+            score_products=score_products, rearranged=rearranged,
+            head_mix=tuple(n.name for n in layout.mixing) if layout is not None else (),
             scores_qdq=any(n.op in ("QuantizeLinear", "DequantizeLinear") for n in chain))
         return site, ordered
 
@@ -390,28 +429,37 @@ class _SiteFinder:
             tensor = nxt.outputs[0]
         return None, passed, qdq
 
-    def _back_to_bmm1(self, start: str) -> tuple[Node, list[Node], list[_MaskTerm], bool, bool, int | None] | None:
-        """Breadth-first from the Softmax input through score ops to the nearest activation MatMul."""
+    def _back_to_bmm1(self, start: str, wide: bool = False) -> tuple[
+            Node, list[Node], list[_MaskTerm], bool, bool, int | None, list[tuple[Node, str]]] | None:
+        """Breadth-first from the Softmax input through score ops to the nearest activation MatMul; ``wide``
+        also through head mixes and moves (score_layout.py), to a product of two computed operands."""
         producers = self.graph.producers
         is_constant = self.graph.constant_names.__contains__
         parent: dict[str, tuple[Node, str] | None] = {start: None}
         frontier = [start]
         bmm1: Node | None = None
         reached: str | None = None
-        for _ in range(_SCORE_STEPS):
+        for _ in range(WIDE_STEPS if wide else _SCORE_STEPS):
             nxt: list[str] = []
             for tensor in frontier:
                 node = producers.get(tensor)
                 if node is None:
                     continue
                 op = node.op
-                if op in ("MatMul", "Einsum") and self._is_activation_matmul(node):
+                if op in ("MatMul", "Einsum") and self._is_activation_matmul(node) and (
+                        not wide or not any(self._filled(i) for i in node.inputs)):
                     bmm1, reached = node, tensor
                     break
-                if op not in _SCORE_OPS:
-                    continue
                 inputs = node.inputs
-                for inp in inputs[:3] if op == "Where" else inputs[:1] if op in _SCORE_FIRST_ONLY else inputs[:2]:
+                if op in _SCORE_OPS:
+                    # (wide: not a Where's condition, which is a mask's)
+                    follow = inputs[:1] if op in _SCORE_FIRST_ONLY else inputs[:2] if op != "Where" else \
+                        inputs[1:3] if wide else inputs[:3]
+                elif wide:
+                    follow = wide_inputs(self.graph, node)
+                else:
+                    continue
+                for inp in follow:
                     if inp and inp not in parent and not is_constant(inp):
                         parent[inp] = (node, tensor)
                         nxt.append(inp)
@@ -421,6 +469,7 @@ class _SiteFinder:
         if bmm1 is None or reached is None:
             return None
         chain: list[Node] = []
+        steps: list[tuple[Node, str]] = []
         terms: list[_MaskTerm] = []
         scaled = False
         windowed = False
@@ -429,6 +478,7 @@ class _SiteFinder:
         while parent.get(tensor) is not None:
             node, out = parent[tensor]  # type: ignore[misc]
             chain.append(node)
+            steps.append((node, tensor))
             others = [i for i in node.inputs if i and i != tensor]
             if node.op in ("Mul", "Div"):
                 if others and self._scalar_const(others[0]):
@@ -454,7 +504,70 @@ class _SiteFinder:
                     windowed = True
                     num_windows = dims[1]
             tensor = out
-        return bmm1, chain, terms, scaled, windowed, num_windows
+        return bmm1, chain, terms, scaled, windowed, num_windows, steps
+
+    def _filled(self, tensor: str) -> bool:
+        """A constant or a filled tensor moved into place (Longformer builds its band mask with the same
+        chunked product as its scores, of a ConstantOfShape of ones): no query or key operand."""
+        for _ in range(_LAYOUT_STEPS):
+            if self.graph.is_constant(tensor):
+                return True
+            node = self.graph.producer(tensor)
+            if node is None or node.op == "ConstantOfShape":
+                return node is not None
+            if (node.op not in _LAYOUT and node.op not in MOVE_OPS) or not node.inputs:
+                return False
+            tensor = node.inputs[0]
+        return False
+
+    def _forward_wide(self, softmax: Node) -> tuple[Node | None, list[tuple[Node, str]]]:
+        """From the Softmax to BMM2 through the probability ops, head mixes and moves (score_layout.py):
+        the product and the (node, input) steps on the way."""
+        graph = self.graph
+        tensor = softmax.outputs[0]
+        steps: list[tuple[Node, str]] = []
+        for _ in range(WIDE_STEPS // 2):
+            readers = graph.consumers(tensor)
+            for r in readers:
+                if r.op in ("MatMul", "Einsum") and r.inputs[0] == tensor and self._is_activation_matmul(r):
+                    return r, steps
+            nxt = next((r for r in readers if self._passes_probabilities(r, tensor, steps)), None)
+            if nxt is None:
+                return None, steps
+            steps.extend((r, tensor) for r in readers if r.op == "IsNaN")
+            steps.append((nxt, tensor))
+            tensor = nxt.outputs[0]
+        return None, steps
+
+    def _passes_probabilities(self, node: Node, tensor: str, steps: list[tuple[Node, str]]) -> bool:
+        op = node.op
+        if op == "IsNaN" or not node.outputs:
+            return False
+        if op == "Where":
+            return tensor in node.inputs[1:3]
+        if op in _PROB_OPS or op == "Transpose":
+            return node.inputs[0] == tensor
+        if op in MOVE_OPS:
+            return tensor in wide_inputs(self.graph, node)
+        index = weight_product_input(self.graph, node)
+        if index is not None:
+            return node.inputs[index] == tensor
+        # the bias of a head mix just passed
+        return op == "Add" and bool(steps) and weight_product_input(self.graph, steps[-1][0]) is not None
+
+    def _score_layout(self, bmm1: Node, steps: list[tuple[Node, str]], bmm2: Node,
+                      prob_steps: list[tuple[Node, str]] | None) -> Track | None:
+        """The head mixes and moves on a site the wide walks found; None where the path is no attention: the
+        Softmax or BMM2 works over another axis than the keys, or a weight mixes another axis."""
+        found = track(self.graph, self.values, product_roles(bmm1, self.values.dims(bmm1.outputs[0])), steps)
+        if not found.ok or (found.roles is None and not found.moved) or (
+                found.roles is not None and found.roles[-1] != "k"):
+            return None
+        if prob_steps is not None:
+            found = track(self.graph, self.values, found.roles, prob_steps, found)
+            if not found.ok or not bmm2_contracts_keys(bmm2, 0, found):
+                return None
+        return found
 
     def _operand_path(self, tensor: str) -> _Path:
         """Walk back from a BMM operand through layout ops, scales and head repetition."""

@@ -139,7 +139,8 @@ def _judged_facts(site: AttentionSite) -> tuple[object, ...]:
     """Every field of the site that judge() reads: sites equal in these get the same verdict."""
     return (site.native, site.qdq, site.qdq_types, site.head_size, site.seq_q, site.seq_kv, site.num_heads,
             site.num_kv_heads, site.mask, site.mask_extent, site.mask_shape, site.bias, site.causal,
-            site.mask_window, site.scores_qdq, len(site.score_products))
+            site.mask_window, site.scores_qdq, len(site.score_products), site.head_mix,
+            len(site.rearranged))
 
 
 def judge(site: AttentionSite, target: Target, rules: MhaRules) -> Verdict:
@@ -147,6 +148,9 @@ def judge(site: AttentionSite, target: Target, rules: MhaRules) -> Verdict:
     version = _version_check(site, target, rules)
     if version is not None:
         return _verdict(rules, False, [version], site_precision(site, target))
+    pattern = _pattern_check(site)
+    if pattern:  # no GPU, precision or version fuses these: the kernel computes another function
+        return _verdict(rules, False, pattern, site_precision(site, target))
     sm = target.sm
     precision = site_precision(site, target)
     if sm is None or not rules.known_sm(sm):
@@ -170,6 +174,16 @@ def _version_check(site: AttentionSite, target: Target, rules: MhaRules) -> Fail
     if not site.native and not version_at_least(target.trt_version, rules.decomposed_since):
         return Failed.of("decomposed_not_fused", trt=target.trt, since=rules.decomposed_since)
     return None
+
+
+def _pattern_check(site: AttentionSite) -> list[Failed]:
+    """What between the products is no pointwise op of the documented pattern softmax(Q·Kᵀ·scale ⊗ mask)·V."""
+    failed: list[Failed] = []
+    if site.head_mix:
+        failed.append(Failed.of("head_mixing", count=len(site.head_mix), nodes=", ".join(site.head_mix)))
+    if site.rearranged:
+        failed.append(Failed.of("scores_rearranged", count=len(site.rearranged)))
+    return failed
 
 
 def _check_column(site: AttentionSite, sm: int, column: MhaColumn, rules: MhaRules) -> Verdict:

@@ -1,0 +1,188 @@
+"""Attention whose scores are more than Q·Kᵀ and pointwise ops: the wide walks of attention_sites.
+
+Between BMM1 and the Softmax, and between the Softmax and BMM2, TensorRT's MHA fusion takes pointwise ops
+only (REF "Multi-Head Attention Fusion": softmax(Q·Kᵀ/scale ⊗ mask)·V). Two kinds of model put more there:
+
+* talking-heads attention (CaiT): a learned linear map across the heads of the scores before the Softmax
+  and of the probabilities after it, exported as a Linear over a transposed tensor (a MatMul by an [N, N]
+  weight and its bias Add) or as an Einsum with a weight;
+* chunked or banded attention (Longformer's sliding chunks): products over overlapping chunks whose scores
+  are padded, sliced, reshaped and scattered into a band before the Softmax, and whose probabilities are laid
+  back out into chunks before BMM2.
+
+These walks run only from a Softmax the plain walks found no site for, a bounded number of steps each.
+The axes of the scores are followed through transposes and reshapes by role ('k' the keys, 'q' the queries,
+'n' the heads, '?' any other) so that a product over the heads is told from one over the keys, and a
+Softmax or BMM2 that does not work over the keys is no site.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from trtadvisor.analysis.values import Dims, GraphValues
+from trtadvisor.ir.graph import Graph, Node
+
+# Ops that move score entries without computing on them (the scores are the first input, or the updates
+# of a scatter): a chunked attention's band is built with these.
+MOVE_OPS = frozenset({"Pad", "Slice", "ScatterND", "ScatterElements", "Gather", "GatherElements", "Expand",
+                      "Tile", "Concat", "Split"})
+# Ops that relabel the axes only (followed by role; a reshape that cuts the query or key axis moves entries).
+_RELAYOUT = frozenset({"Transpose", "Reshape", "Squeeze", "Unsqueeze", "Flatten"})
+# BFS levels of the wide backward walk (half of them forward): Longformer's band is 14 ops from its product.
+WIDE_STEPS = 24
+
+
+def _is_weight(graph: Graph, tensor: str) -> bool:
+    """A constant, also behind the Identity TorchScript routes a deduplicated weight through."""
+    node = graph.producer(tensor)
+    if node is not None and node.op == "Identity" and node.inputs:
+        tensor = node.inputs[0]
+    return graph.is_constant(tensor)
+
+
+def weight_product_input(graph: Graph, node: Node) -> int | None:
+    """The index of the one activation operand of a MatMul or two-operand Einsum by a weight (a Linear
+    applied to the scores); None for any other node."""
+    if node.op not in ("MatMul", "Einsum") or len(node.inputs) != 2:
+        return None
+    weights = [_is_weight(graph, i) for i in node.inputs]
+    if weights.count(True) != 1:
+        return None
+    return weights.index(False)
+
+
+def wide_inputs(graph: Graph, node: Node) -> list[str]:
+    """The inputs through which scores flow into ``node`` for the wide backward walk (none: it stops)."""
+    op = node.op
+    if op in ("ScatterND", "ScatterElements"):  # the data and the updates scattered into it
+        return [node.inputs[0], node.input(2)] if len(node.inputs) >= 3 else []
+    if op == "Concat":
+        return list(node.inputs)
+    if op in _RELAYOUT or op in MOVE_OPS:
+        return node.inputs[:1]
+    index = weight_product_input(graph, node)
+    return [node.inputs[index]] if index is not None else []
+
+
+def _einsum_letters(node: Node) -> tuple[list[str], str] | None:
+    equation = node.attr("equation")
+    if not isinstance(equation, str) or "->" not in equation or "." in equation:
+        return None
+    lhs, out = equation.replace(" ", "").split("->")
+    return lhs.split(","), out
+
+
+def product_roles(node: Node, dims: Dims | None) -> list[str] | None:
+    """The roles of BMM1's output axes: [.., heads, queries, keys] (an Einsum's by its output letters)."""
+    if node.op == "Einsum":
+        letters = _einsum_letters(node)
+        rank = len(letters[1]) if letters is not None else None
+    else:
+        rank = len(dims) if dims is not None else None
+    if rank is None or rank < 2:
+        return None
+    return (["?"] * rank + ["n", "q", "k"])[-rank:]
+
+
+def _reshaped(roles: list[str], before: Dims | None, after: Dims | None) -> list[str] | None:
+    """Roles after a reshape: the trailing axes it keeps keep theirs, the others become '?'."""
+    if before is None or after is None or len(before) != len(roles):
+        return None
+    out = ["?"] * len(after)
+    for i in range(1, min(len(before), len(after)) + 1):
+        if before[-i] is None or before[-i] != after[-i]:
+            break
+        out[-i] = roles[-i]
+    return out
+
+
+@dataclass
+class Track:
+    """What following the score axes along a path found."""
+
+    roles: list[str] | None
+    mixing: list[Node] = field(default_factory=list)   # linear maps across the heads, with their biases
+    moved: list[Node] = field(default_factory=list)    # ops that move score entries (a band, chunks)
+    ok: bool = True                                    # False: a product over another axis, no site
+
+    def lost_axis(self, role: str) -> bool:
+        return self.roles is not None and role not in self.roles
+
+
+def track(graph: Graph, values: GraphValues, roles: list[str] | None, steps: list[tuple[Node, str]],
+          found: Track | None = None) -> Track:
+    """Follow the roles of the score axes through ``steps`` ((node, the input that carries the scores), in
+    the order the data flows)."""
+    result = found or Track(roles)
+    result.roles = roles
+    previous: Node | None = None
+    for node, tensor in steps:
+        op = node.op
+        index = weight_product_input(graph, node)
+        if index is not None:
+            role = _contracted_role(node, index, result.roles)
+            if role != "n":
+                result.ok = False  # a linear map over the keys or queries: not attention as found here
+                return result
+            result.mixing.append(node)
+            result.roles = _product_out_roles(node, index, result.roles)
+        elif op == "Add" and previous is not None and previous in result.mixing and \
+                any(i != tensor and _is_weight(graph, i) for i in node.inputs):
+            result.mixing.append(node)  # the head mix's bias
+        elif op == "Transpose":
+            perm = node.attr("perm")
+            roles_now = result.roles
+            result.roles = [roles_now[p] for p in perm] if roles_now is not None and perm is not None and \
+                sorted(perm) == list(range(len(roles_now))) else None
+        elif op in _RELAYOUT:
+            before = result.roles
+            result.roles = _reshaped(before, values.dims(tensor), values.dims(node.outputs[0])) \
+                if before is not None else None
+            if result.roles is None or (("k" in before or "q" in before) and  # type: ignore[operator]
+                                        (result.lost_axis("k") or result.lost_axis("q"))):
+                result.moved.append(node)
+                result.roles = None
+        elif op in MOVE_OPS:
+            result.moved.append(node)
+            result.roles = None
+        previous = node
+    return result
+
+
+def _contracted_role(node: Node, index: int, roles: list[str] | None) -> str | None:
+    """The role of the axis of operand ``index`` that ``node`` sums over."""
+    if roles is None:
+        return None
+    if node.op == "MatMul":
+        axis = -1 if index == 0 else -2
+        return roles[axis] if len(roles) >= 2 else None
+    letters = _einsum_letters(node)
+    if letters is None or len(letters[0]) != 2:
+        return None
+    (a, b), out = letters[0], letters[1]
+    mine, other = (a, b) if index == 0 else (b, a)
+    summed = [c for c in mine if c in other and c not in out]
+    if len(summed) != 1 or len(mine) != len(roles):
+        return None
+    return roles[mine.index(summed[0])]
+
+
+def _product_out_roles(node: Node, index: int, roles: list[str] | None) -> list[str] | None:
+    """Roles after a product by a weight over the heads: the mixed axis holds heads again."""
+    if roles is None or node.op == "MatMul":
+        return roles
+    letters = _einsum_letters(node)
+    if letters is None:
+        return None
+    mine, out = letters[0][index], letters[1]
+    by_letter = dict(zip(mine, roles, strict=False))
+    return [by_letter.get(c, "n") for c in out]
+
+
+def bmm2_contracts_keys(node: Node, index: int, result: Track) -> bool:
+    """Whether BMM2 sums the probabilities (operand ``index``) over the keys; where the roles were lost
+    (a band), whether entries were moved on the way (the chunked layout is then what BMM2 reads)."""
+    if result.roles is None:
+        return bool(result.moved)
+    return _contracted_role(node, index, result.roles) == "k"

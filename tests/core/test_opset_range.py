@@ -20,7 +20,7 @@ from trtadvisor.api import audit
 from trtadvisor.cli import main
 from trtadvisor.knowledge.rulebook import default_rulebook
 
-from conftest import REPO, SAMPLES
+from conftest import REPO, SAMPLES, sample_path, samples_where
 
 # Target -> (lowest, highest) opset its parser documents.
 DOCUMENTED = {"8.0": (7, 13), "8.2": (7, 13), "8.6": (7, 17), "10.0": (9, 20), "10.15": (9, 24), "11.4": (9, 24)}
@@ -75,6 +75,16 @@ def test_nodes_named_are_those_whose_op_changed_after_the_range() -> None:
     (finding,) = _trt005(path, "8.6")
     assert finding.nodes == reduce_means
     assert "ReduceMean (opset 18, 1 node(s))" in finding.message
+
+
+def test_llama_rmsnorm_means_are_the_nodes_at_stake() -> None:
+    """Llama's RMSNorm computes its mean square with ReduceMean, which dynamo writes at opset 18 with axes as an
+    input: one node per LlamaRMSNorm module (the registry's count, from the torch model), nothing else newer."""
+    entry = samples_where(name="llama_gqa_sdpa", exporter="dynamo", opset=18)[0]
+    (finding,) = _trt005(sample_path(entry), "8.6")
+    rmsnorms = entry["facts"]["leaf_modules"]["LlamaRMSNorm"]
+    assert rmsnorms == 5 and len(finding.nodes) == rmsnorms
+    assert finding.message.endswith(f"op definitions newer than opset 17: ReduceMean (opset 18, {rmsnorms} node(s))")
 
 
 def test_an_export_whose_ops_all_predate_the_range_converts_down_unchanged(tmp_path: Path) -> None:

@@ -1042,6 +1042,38 @@ def longformer_sliding_chunks() -> onnx.ModelProto:
     return torchscript_export(_text_hidden_states(LongformerModel(cfg)), (ids, mask), 17,
                               input_names=["input_ids", "attention_mask"], output_names=["last_hidden_state"])
 
+
+@builder("hf_swinv2_cpb.dynamo")
+def hf_swinv2_cpb_dynamo() -> onnx.ModelProto:
+    """transformers ``Swinv2Model`` (random weights; [1,3,32,32], patch 2, embed 16, one stage of 2 blocks, 2
+    heads, window 4: 4 windows of 16 tokens), dynamo exporter, opset 18: cosine attention scaled by a learned
+    per-head logit scale, a continuous position bias (an MLP over the relative coordinates, its table read by
+    ``GatherND``: the exporter writes the advanced indexing so) and, in the second block, the shifted-window
+    mask."""
+    import tempfile
+
+    import torch
+    from transformers import Swinv2Config, Swinv2Model
+
+    torch.manual_seed(0)
+    config = Swinv2Config(image_size=32, patch_size=2, embed_dim=16, depths=[2], num_heads=[2], window_size=4)
+    net = Swinv2Model(config).eval()
+
+    class Hidden(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+            return self.net(pixel_values=pixel_values).last_hidden_state
+
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        path = Path(tmp) / "model.onnx"
+        torch.onnx.export(Hidden().eval(), (torch.randn(1, 3, 32, 32),), path, dynamo=True, opset_version=18,
+                          external_data=True, input_names=["pixel_values"], output_names=["hidden"])
+        return onnx.load(path)
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--only", nargs="*", default=None)

@@ -341,6 +341,9 @@ def test_dynamic_quantization_ops_have_no_tensorrt_importer() -> None:
         assert len(found) == 1 and found[0].severity == "error"
         assert "DynamicQuantizeLinear (8), MatMulInteger (12)" in found[0].message
         assert len(found[0].nodes) == 20  # the first 20 of the 20 nodes it names
+        # a quantizer's ops: the remedy is QDQ quantization, and nothing about other ops' remedies
+        assert found[0].hint.startswith("Quantize for TensorRT with QuantizeLinear/DequantizeLinear pairs")
+        assert "ConvTranspose" not in found[0].hint
 
 
 def test_causal_mask_read_from_the_external_data_next_to_the_model(tmp_path) -> None:
@@ -724,6 +727,24 @@ def test_cross_covariance_attention_scaled_per_head_is_no_mask() -> None:
     for judged in result.attention[:XCIT_BLOCKS]:
         assert judged.site.mask == "none" and judged.site.scale == "scores"
         assert not [c for c in judged.verdict.conditions if c.startswith("mask")]
+
+
+# transformers Swinv2Model (make_wild_samples.py hf_swinv2_cpb.dynamo): one stage of 2 blocks, 2 heads of
+# 16 / 2 = 8 channels, window 4 (16 tokens per window, 4 windows); the second block shifts its windows.
+SWINV2_HEADS, SWINV2_HEAD_SIZE, SWINV2_WINDOW_TOKENS = 2, 16 // 2, 4 * 4
+
+
+def test_position_bias_read_from_its_table_by_gathernd_is_a_bias_not_an_unknown_mask() -> None:
+    """Swin V2's continuous position bias is an MLP over the relative coordinates, its [tokens^2, heads] table
+    indexed by the relative-position index: the dynamo exporter writes that advanced indexing as GatherND, not
+    Gather. It is a learned bias (computed from weights only), so the unshifted block has no mask; the shifted
+    block's mask is a constant whose values this structure-only sample does not carry (unknown, said so)."""
+    result = audit(WILD / "hf_swinv2_cpb.dynamo.onnx", trt="10.8", sm="90")
+    sites = [a.site for a in result.attention]
+    assert [(s.num_heads, s.head_size, s.seq_q, s.seq_kv) for s in sites] == \
+        [(SWINV2_HEADS, SWINV2_HEAD_SIZE, SWINV2_WINDOW_TOKENS, SWINV2_WINDOW_TOKENS)] * 2
+    assert [(s.mask, s.causal, s.bias) for s in sites] == [("none", False, True), (None, None, True)]
+    assert any("external data" in note for note in sites[1].notes)
 
 
 # timm cspdarknet53: CSP stages of 1, 2, 8, 8 and 4 DarkBlocks, each conv1 (1x1) -> act -> conv2 (3x3) -> act,

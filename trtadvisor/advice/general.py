@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from dataclasses import replace
 from operator import attrgetter
+from typing import Any
 
 import onnx.defs
 
@@ -191,7 +192,18 @@ def _no_importer_findings(model: LoadedModel, target: Target, book: RuleBook) ->
     names = ", ".join(f"{op} ({len(nodes)})" for op, nodes in sorted(found.items()))
     nodes = tuple(n for _, group in sorted(found.items()) for n in group)
     return [finding_for(book, "TRT011", f"TensorRT {target.trt}'s ONNX parser has no importer for {names}: "
-                        "the parse stops at the first of them and no engine is built", nodes[:20])]
+                        "the parse stops at the first of them and no engine is built", nodes[:20],
+                        hint=_no_importer_remedy(sorted(found), table["remedy"]))]
+
+
+def _no_importer_remedy(ops: list[str], remedies: dict[str, dict[str, Any]]) -> str:
+    """What to do about each op found, once per remedy (a quantizer's ops share one), in the ops' order."""
+    fixes: list[str] = []
+    for op in ops:
+        fix = next((r["fix"] for r in remedies.values() if op in r["ops"]), None)
+        if fix is not None and fix not in fixes:
+            fixes.append(fix)
+    return " ".join(fixes)
 
 
 def _all_standard_default_domain(graph: Graph, opset: int, known_ops: Collection[str]) -> bool:

@@ -931,6 +931,11 @@ class _MaskAnalysis:
         return extent, widest
 
 
+# A row or element read from a table by index: Gather for plain indexing, GatherND for the advanced indexing
+# the dynamo exporter writes (Swin V2's continuous position bias), GatherElements for take_along_dim.
+_TABLE_LOOKUPS = frozenset({"Gather", "GatherND", "GatherElements"})
+
+
 class _Cone:
     """Graph inputs, triangles and learned tables behind a mask tensor (bounded breadth-first walk)."""
 
@@ -961,7 +966,7 @@ class _Cone:
                 elif node.op in ("Less", "LessOrEqual", "Greater", "GreaterOrEqual") and _crossed(graph, node):
                     self.range_compare = True
                     self.crossed_compares += 1
-                elif node.op == "Gather" and graph.dtype(node.inputs[0]) in (
+                elif node.op in _TABLE_LOOKUPS and graph.dtype(node.inputs[0]) in (
                         TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.BFLOAT16) and (
                         graph.is_constant(node.inputs[0]) or (through_shape is False and
                                                               not _Cone(graph, node.inputs[0]).inputs)):

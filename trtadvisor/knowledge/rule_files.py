@@ -85,7 +85,8 @@ FILES: dict[str, Spec] = {
         # "activation" and "other" must exist: the activation set and the class of unlisted ops.
         **{"class": MapOf(OP_CLASS, key=r"[a-z]+")},
         shape_inputs=Table(source=str, inputs=MapOf(ListOf(int))),
-        no_importer=Table(source=str, ops=ListOf(str), since=MapOf(VERSION)),
+        no_importer=Table(source=str, ops=ListOf(str), since=MapOf(VERSION),
+                          remedy=MapOf(Table(ops=ListOf(str), fix=str, source=str), key=r"[a-z_]+")),
         group=MapOf(Table(ops=ListOf(str), source=str), key=r"[a-z_]+"),
     ),
     "gpu_perf.toml": Table(

@@ -1024,12 +1024,18 @@ def cait_xxs24_dynamo() -> onnx.ModelProto:
 
 @builder("longformer_sliding_chunks")
 def longformer_sliding_chunks() -> onnx.ModelProto:
+    """Longformer's local attention alone (see ``_longformer``)."""
+    return _longformer(1)
+
+
+def _longformer(global_tokens: int) -> onnx.ModelProto:
     """transformers ``LongformerModel`` (2 layers, hidden 64, 4 heads x 16, ``attention_window=32``: each token
     sees the 16 tokens either side; eager; config built in code, random weights) for ``input_ids`` and a
-    padding ``attention_mask`` [1, 128] (no global attention), TorchScript opset 17. Each layer's sliding-chunk
-    attention takes Q·Kᵀ over overlapping chunks of 32 tokens (``Einsum`` bcxd,bcyd->bcxy), pads, reshapes,
-    slices and scatters the chunk scores into a [1, 128, 4, 33] band before the Softmax, and lays the
-    probabilities back out into chunks for the product with V (``Einsum`` bcwd,bcdh->bcwh)."""
+    padding ``attention_mask`` [1, 128] (the first token's value ``global_tokens``: 1 local, 2 global),
+    TorchScript opset 17. Each layer's sliding-chunk attention takes Q·Kᵀ over overlapping chunks of 32 tokens
+    (``Einsum`` bcxd,bcyd->bcxy), pads, reshapes, slices and scatters the chunk scores into a [1, 128, 4, 33]
+    band before the Softmax, and lays the probabilities back out into chunks for the product with V (``Einsum``
+    bcwd,bcdh->bcwh)."""
     import torch
     from transformers import LongformerConfig, LongformerModel
     torch.manual_seed(0)
@@ -1039,6 +1045,7 @@ def longformer_sliding_chunks() -> onnx.ModelProto:
     ids = torch.randint(0, 100, (1, 128))
     mask = torch.ones(1, 128, dtype=torch.int64)
     mask[0, 120:] = 0
+    mask[0, 0] = global_tokens  # 2: the first token attends globally (the tracer keeps the global branch)
     return torchscript_export(_text_hidden_states(LongformerModel(cfg)), (ids, mask), 17,
                               input_names=["input_ids", "attention_mask"], output_names=["last_hidden_state"])
 
@@ -1073,6 +1080,17 @@ def hf_swinv2_cpb_dynamo() -> onnx.ModelProto:
         torch.onnx.export(Hidden().eval(), (torch.randn(1, 3, 32, 32),), path, dynamo=True, opset_version=18,
                           external_data=True, input_names=["pixel_values"], output_names=["hidden"])
         return onnx.load(path)
+
+
+@builder("longformer_global_token")
+def longformer_global_token() -> onnx.ModelProto:
+    """The same ``LongformerModel`` with the first token global (``attention_mask`` value 2, as for a classifier's
+    CLS token): each layer's band is concatenated with the scores against the global keys (``Einsum``
+    blhd,bshd->blhs) before the Softmax, and the global token attends to every token in a second attention
+    (``MatMul``, Softmax, ``MatMul`` over [B*N, G, S]) whose padded global rows are set to the dtype's minimum
+    by an indexed assignment (``ScatterND`` of a constant)."""
+    return _longformer(2)
+
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])

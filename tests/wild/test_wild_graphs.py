@@ -842,8 +842,9 @@ def test_talking_heads_attention_is_found_and_not_fused(name: str, blocks: int) 
     assert [a.verdict.fused for a in judged] == [False] * blocks + [None] * CAIT_CLASS_BLOCKS
 
 
-# LongformerModel: 2 layers, attention_window 32 (16 tokens either side: a band of 33 keys), sequence 128
-LONGFORMER_LAYERS, LONGFORMER_BAND = 2, 2 * (32 // 2) + 1
+# LongformerModel: 2 layers, 4 heads x 16, attention_window 32 (16 tokens either side: a band of 33 keys),
+# sequence 128
+LONGFORMER_LAYERS, LONGFORMER_HEADS, LONGFORMER_HEAD, LONGFORMER_BAND = 2, 4, 16, 2 * (32 // 2) + 1
 
 
 def test_longformer_sliding_chunks_are_sites_that_do_not_fuse() -> None:
@@ -866,5 +867,21 @@ def test_longformer_sliding_chunks_are_sites_that_do_not_fuse() -> None:
         assert shapes[nodes[a.site.anchor].input[0]][-1] == LONGFORMER_BAND
         moved = {nodes[name].op_type for name in a.site.rearranged}
         assert {"Pad", "ScatterND", "Slice"} <= moved
-        # N, S_q and S_kv are not read from the chunked products' axes
-        assert (a.site.num_heads, a.site.seq_q, a.site.seq_kv) == (None, None, None)
+        # N and H from the projection's head split; S_q and S_kv are not read from the chunked products' axes
+        assert (a.site.num_heads, a.site.num_kv_heads, a.site.head_size) == \
+            (LONGFORMER_HEADS, LONGFORMER_HEADS, LONGFORMER_HEAD)
+        assert (a.site.seq_q, a.site.seq_kv) == (None, None)
+
+
+def test_longformer_global_token_adds_a_global_attention_whose_scattered_mask_is_unknown() -> None:
+    """With a global token each layer's band also takes the scores against the global keys (still rearranged, not
+    fused), and the global token attends to all 128 tokens in a second, plain attention whose padded global rows
+    are set by an indexed assignment (ScatterND of a constant): the site is found with its heads and keys, and
+    its verdict is unknown for the scatter (a mask, but no op of the documented pattern), not fused and not
+    rearranged."""
+    judged = audit(WILD / "longformer_global_token.onnx", trt="10.8", sm="90", precision="fp16").attention
+    assert [a.verdict.conditions for a in judged] == [("scores_rearranged",), ("mask_scattered",)] * LONGFORMER_LAYERS
+    assert [a.verdict.fused for a in judged] == [False, None] * LONGFORMER_LAYERS
+    for a in judged[1::2]:
+        assert (a.site.num_heads, a.site.head_size, a.site.seq_kv) == (LONGFORMER_HEADS, LONGFORMER_HEAD, 128)
+        assert len(a.site.scatter_mask) == 1 and not a.site.rearranged

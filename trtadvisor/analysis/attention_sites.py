@@ -109,6 +109,9 @@ class AttentionSite:
     # chunked or banded attention such as Longformer's sliding chunks): the Softmax's rows are no rows of
     # one Q·Kᵀ product, so N, S_q and S_kv are not read from the products
     rearranged: tuple[str, ...] = ()
+    # scatters that write a constant into the scores in place (a mask written as an indexed assignment, as
+    # Longformer's global attention blocks its padded global rows)
+    scatter_mask: tuple[str, ...] = ()
 
     @property
     def kind(self) -> str:
@@ -333,7 +336,8 @@ class _SiteFinder:
         rearranged = tuple(n.name for n in layout.moved) if layout is not None else ()
         if rearranged:  # chunks or a band: the products' axes are no heads and sequences
             batch, seq_q, seq_kv = None, None, None
-            heads = seen_kv = self._heads_from_projection(q_path, head)
+            heads, head = self._head_split(bmm1.inputs[0])
+            seen_kv = self._head_split(bmm1.inputs[1])[0]
         if seen_kv is not None and heads is not None and seen_kv == 1 and heads > 1:
             kv_true: int | None = 1      # MQA by broadcasting one K/V head
         else:
@@ -362,6 +366,7 @@ class _SiteFinder:
             mask_inputs=facts.inputs, notes=tuple(facts.notes), window=window, mask_window=facts.window,
             score_products=score_products, rearranged=rearranged,
             head_mix=tuple(n.name for n in layout.mixing) if layout is not None else (),
+            scatter_mask=tuple(n.name for n in layout.scattered) if layout is not None else (),
             scores_qdq=any(n.op in ("QuantizeLinear", "DequantizeLinear") for n in chain))
         return site, ordered
 
@@ -506,6 +511,21 @@ class _SiteFinder:
             tensor = out
         return bmm1, chain, terms, scaled, windowed, num_windows, steps
 
+    def _head_split(self, tensor: str) -> tuple[int | None, int | None]:
+        """(N, H) of the reshape that splits a projection's [.., N*H] into [.., N, H], found walking back from a
+        product's operand through layout ops and moves (a chunked attention's operands are chunk views)."""
+        for _ in range(_LAYOUT_STEPS):
+            node = self.graph.producer(tensor)
+            if node is None or not node.inputs or (node.op not in _LAYOUT and node.op not in MOVE_OPS):
+                break
+            if node.op == "Reshape":
+                before, after = self.values.dims(node.inputs[0]), self.values.dims(node.outputs[0])
+                if before and after and len(after) == len(before) + 1 and None not in after[-2:] and \
+                        before[-1] == after[-2] * after[-1] and tuple(before[:-1]) == tuple(after[:-2]):  # type: ignore[operator]
+                    return after[-2], after[-1]
+            tensor = node.inputs[0]
+        return None, None
+
     def _filled(self, tensor: str) -> bool:
         """A constant or a filled tensor moved into place (Longformer builds its band mask with the same
         chunked product as its scores, of a ConstantOfShape of ones): no query or key operand."""
@@ -559,12 +579,13 @@ class _SiteFinder:
                       prob_steps: list[tuple[Node, str]] | None) -> Track | None:
         """The head mixes and moves on a site the wide walks found; None where the path is no attention: the
         Softmax or BMM2 works over another axis than the keys, or a weight mixes another axis."""
-        found = track(self.graph, self.values, product_roles(bmm1, self.values.dims(bmm1.outputs[0])), steps)
+        found = track(self.graph, self.values, product_roles(bmm1, self.values.dims(bmm1.outputs[0])), steps,
+                      self._filled)
         if not found.ok or (found.roles is None and not found.moved) or (
                 found.roles is not None and found.roles[-1] != "k"):
             return None
         if prob_steps is not None:
-            found = track(self.graph, self.values, found.roles, prob_steps, found)
+            found = track(self.graph, self.values, found.roles, prob_steps, self._filled, found)
             if not found.ok or not bmm2_contracts_keys(bmm2, 0, found):
                 return None
         return found

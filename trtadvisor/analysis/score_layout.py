@@ -18,6 +18,8 @@ Softmax or BMM2 that does not work over the keys is no site.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from trtadvisor.analysis.values import Dims, GraphValues
@@ -86,9 +88,15 @@ def product_roles(node: Node, dims: Dims | None) -> list[str] | None:
 
 
 def _reshaped(roles: list[str], before: Dims | None, after: Dims | None) -> list[str] | None:
-    """Roles after a reshape: the trailing axes it keeps keep theirs, the others become '?'."""
+    """Roles after a reshape: the trailing axes it keeps keep theirs, the others become '?'. One unknown size on
+    each side with the known sizes multiplying to the same is one size (Longformer's [B*N, G, S] viewed as
+    [B, N, G, S], G the number of global tokens)."""
     if before is None or after is None or len(before) != len(roles):
         return None
+    same: object = object()
+    if before.count(None) == 1 and after.count(None) == 1 and \
+            math.prod(d for d in before if d is not None) == math.prod(d for d in after if d is not None):
+        before, after = tuple(same if d is None else d for d in before), tuple(same if d is None else d for d in after)
     out = ["?"] * len(after)
     for i in range(1, min(len(before), len(after)) + 1):
         if before[-i] is None or before[-i] != after[-i]:
@@ -104,6 +112,7 @@ class Track:
     roles: list[str] | None
     mixing: list[Node] = field(default_factory=list)   # linear maps across the heads, with their biases
     moved: list[Node] = field(default_factory=list)    # ops that move score entries (a band, chunks)
+    scattered: list[Node] = field(default_factory=list)  # scatters of constants into the scores (a mask)
     ok: bool = True                                    # False: a product over another axis, no site
 
     def lost_axis(self, role: str) -> bool:
@@ -111,9 +120,9 @@ class Track:
 
 
 def track(graph: Graph, values: GraphValues, roles: list[str] | None, steps: list[tuple[Node, str]],
-          found: Track | None = None) -> Track:
+          filled: Callable[[str], bool], found: Track | None = None) -> Track:
     """Follow the roles of the score axes through ``steps`` ((node, the input that carries the scores), in
-    the order the data flows)."""
+    the order the data flows). ``filled`` tells a constant or filled tensor (a scatter's masking updates)."""
     result = found or Track(roles)
     result.roles = roles
     previous: Node | None = None
@@ -143,6 +152,9 @@ def track(graph: Graph, values: GraphValues, roles: list[str] | None, steps: lis
                                         (result.lost_axis("k") or result.lost_axis("q"))):
                 result.moved.append(node)
                 result.roles = None
+        elif op in ("ScatterND", "ScatterElements") and node.inputs[0] == tensor and len(node.inputs) >= 3 and \
+                filled(node.inputs[2]):
+            result.scattered.append(node)  # entries set to a constant in place: a mask (Longformer's global rows)
         elif op in MOVE_OPS:
             result.moved.append(node)
             result.roles = None

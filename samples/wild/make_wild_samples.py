@@ -1092,6 +1092,20 @@ def longformer_global_token() -> onnx.ModelProto:
     return _longformer(2)
 
 
+
+@builder("deepvit_reattention")
+def deepvit_reattention() -> onnx.ModelProto:
+    """vit-pytorch ``DeepViT`` (random weights; image 64, patch 16: 16 patches and a class token, dim 64, 2
+    layers, 4 heads x 64, MLP 128), TorchScript exporter, opset 17: re-attention mixes the probabilities across
+    the heads after the Softmax (``einsum('b h i j, h g -> b g i j', attn, reattn_weights)``, an ``Einsum`` by a
+    [4, 4] weight) and normalizes them across the heads (``LayerNorm(heads)`` between two rearranges)."""
+    import torch
+    from vit_pytorch.deepvit import DeepViT
+
+    torch.manual_seed(0)
+    net = DeepViT(image_size=64, patch_size=16, num_classes=10, dim=64, depth=2, heads=4, mlp_dim=128).eval()
+    return torchscript_export(net, (torch.randn(1, 3, 64, 64),), 17, input_names=["input"], output_names=["logits"])
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--only", nargs="*", default=None)

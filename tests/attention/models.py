@@ -53,8 +53,9 @@ def attention_model(*, batch: int = 1, heads: int = 4, kv_heads: int | None = No
     "causal" (Trilu of a constant, 2-D) | "bias" (a learned [1, N, S_q, S_kv] table).
     mix, a learned linear map applied to the scores: None | "einsum_heads" (Einsum bhqk,hg->bgqk before the
     Softmax: talking heads as one Einsum) | "linear_heads_after" (a Linear over the heads of the probabilities,
-    between Transposes, as CaiT's proj_w) | "linear_keys" (a Linear over the key axis before the Softmax: no
-    head mix) | "softmax_over_queries" (the scores transposed so the Softmax normalizes the queries).
+    between Transposes, as CaiT's proj_w) | "conv_heads_after" (a 1x1 Conv over the heads of the probabilities
+    and a BatchNormalization, as DeepViT's re-attention) | "linear_keys" (a Linear over the key axis before the
+    Softmax: no head mix) | "softmax_over_queries" (the scores transposed so the Softmax normalizes the queries).
     """
     kv_heads = kv_heads or heads
     seq_kv = seq_kv or seq_q
@@ -128,6 +129,11 @@ def attention_model(*, batch: int = 1, heads: int = 4, kv_heads: int | None = No
         probs = b.op("Transpose", [probs], perm=[0, 2, 3, 1])
         probs = b.op("Add", [b.op("MatMul", [probs, b.const(np.eye(heads) + 0.1)]), b.const(np.zeros(heads))])
         probs = b.op("Transpose", [probs], perm=[0, 3, 1, 2])
+    elif mix == "conv_heads_after":
+        probs = b.op("Conv", [probs, b.const((np.eye(heads) + 0.1).reshape(heads, heads, 1, 1)),
+                              b.const(np.zeros(heads))])
+        probs = b.op("BatchNormalization", [probs, b.const(np.ones(heads)), b.const(np.zeros(heads)),
+                                            b.const(np.zeros(heads)), b.const(np.ones(heads))])
     if qdq:
         probs = b.qdq(probs, qdq)
     out = b.op("MatMul", [probs, v])

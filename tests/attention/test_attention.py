@@ -218,10 +218,11 @@ def test_branches(tmp_path: Path, knobs: dict[str, Any], target: dict[str, str],
             assert site[key] == value
 
 
-@pytest.mark.parametrize("mix", ["einsum_heads", "linear_heads_after"])
+@pytest.mark.parametrize("mix", ["einsum_heads", "linear_heads_after", "conv_heads_after"])
 @pytest.mark.parametrize("sm", ["90", "100", "70"])
 def test_a_mix_across_heads_is_a_site_no_gpu_fuses(tmp_path: Path, mix: str, sm: str) -> None:
-    """Talking heads however written (one Einsum over the head axis, a Linear between Transposes): the site is
+    """Talking heads however written (one Einsum over the head axis, a Linear between Transposes, a 1x1 Conv over
+    the heads with a BatchNormalization as DeepViT's re-attention; onnx.helper graphs): the site is
     found with its dimensions, and no target fuses it, not even one outside the tables (the pattern fails)."""
     site = _audit(tmp_path, attention_model(mix=mix), sm=sm)
     assert (site["num_heads"], site["head_size"], site["seq_q"], site["seq_kv"]) == (4, 64, 128, 128)

@@ -57,6 +57,12 @@ ONNX_SEMANTICS: dict[tuple[str, str], str] = {
         _MATCH + " (ops that only relabel the axes of the scores)",
     ('analysis/score_layout.py', 'ScatterElements ScatterND'): "the ONNX scatters (data and updates both carry data)",
     ('analysis/score_layout.py', 'Einsum MatMul'): "the ONNX ops that compute a batched matrix product",
+    ('analysis/score_layout.py', 'BatchNormalization LayerNormalization'):
+        "the ONNX normalizations (one across the heads of the scores mixes them)",
+    ('analysis/score_layout.py', 'Conv MatMul'): "the ONNX products by a weight that keep the other axes in place",
+    ('analysis/attention_sites.py', 'Add BatchNormalization'): _MATCH + " (the bias or norm after a head mix)",
+    ('analysis/attention_sites.py', 'LayerNormalization Transpose'):
+        _MATCH + " (a relayout and a norm across the heads after the Softmax)",
     ('analysis/branches.py', 'BatchNormalization Conv'): _MATCH + " (the linear branches a re-parameterizable "
                                                                   "sum adds)",
     ('analysis/branches.py', 'Add Sum'): "the ONNX ops that compute a sum (the branches' total)",

@@ -885,3 +885,21 @@ def test_longformer_global_token_adds_a_global_attention_whose_scattered_mask_is
     for a in judged[1::2]:
         assert (a.site.num_heads, a.site.head_size, a.site.seq_kv) == (LONGFORMER_HEADS, LONGFORMER_HEAD, 128)
         assert len(a.site.scatter_mask) == 1 and not a.site.rearranged
+
+
+# vit-pytorch DeepViT: 2 layers, 4 heads x 64 (dim_head's default), image 64 / patch 16 = 16 patches + class token
+DEEPVIT_LAYERS, DEEPVIT_HEADS, DEEPVIT_HEAD, DEEPVIT_TOKENS = 2, 4, 64, 16 + 1
+
+
+def test_deepvit_reattention_mixes_heads_after_the_softmax_and_is_not_fused() -> None:
+    """DeepViT's re-attention mixes the probabilities across the heads with an Einsum by a learned [4, 4] matrix and
+    a LayerNorm over the heads, between the Softmax and the product with V: each layer is a site, not fused, and
+    both ops are the mix."""
+    path = WILD / "deepvit_reattention.onnx"
+    judged = audit(path, trt="10.8", sm="90", precision="fp16").attention
+    assert [(a.site.num_heads, a.site.head_size, a.site.seq_q, a.site.seq_kv) for a in judged] == \
+        [(DEEPVIT_HEADS, DEEPVIT_HEAD, DEEPVIT_TOKENS, DEEPVIT_TOKENS)] * DEEPVIT_LAYERS
+    assert [(a.verdict.fused, a.verdict.conditions) for a in judged] == [(False, ("head_mixing",))] * DEEPVIT_LAYERS
+    ops = {n.name: n.op_type for n in onnx.load(path, load_external_data=False).graph.node}
+    assert [sorted(ops[name] for name in a.site.head_mix) for a in judged] == \
+        [["Einsum", "LayerNormalization"]] * DEEPVIT_LAYERS

@@ -565,15 +565,16 @@ class _SiteFinder:
             return False
         if op == "Where":
             return tensor in node.inputs[1:3]
-        if op in _PROB_OPS or op == "Transpose":
+        if op in _PROB_OPS or op in ("Transpose", "LayerNormalization"):  # (a norm across heads: score_layout)
             return node.inputs[0] == tensor
         if op in MOVE_OPS:
             return tensor in wide_inputs(self.graph, node)
         index = weight_product_input(self.graph, node)
         if index is not None:
             return node.inputs[index] == tensor
-        # the bias of a head mix just passed
-        return op == "Add" and bool(steps) and weight_product_input(self.graph, steps[-1][0]) is not None
+        # the bias or norm of a head mix just passed
+        return op in ("Add", "BatchNormalization") and bool(steps) and \
+            weight_product_input(self.graph, steps[-1][0]) is not None
 
     def _score_layout(self, bmm1: Node, steps: list[tuple[Node, str]], bmm2: Node,
                       prob_steps: list[tuple[Node, str]] | None) -> Track | None:

@@ -45,7 +45,12 @@ def _is_weight(graph: Graph, tensor: str) -> bool:
 
 def weight_product_input(graph: Graph, node: Node) -> int | None:
     """The index of the one activation operand of a MatMul or two-operand Einsum by a weight (a Linear
-    applied to the scores); None for any other node."""
+    applied to the scores), or of a 1x1 convolution by a weight (a mix over its channel axis, as DeepViT's
+    re-attention mixes the heads); None for any other node."""
+    if node.op == "Conv":
+        shape = graph.shape(node.input(1)) if len(node.inputs) >= 2 else None
+        one_by_one = shape is not None and len(shape) >= 3 and all(d == 1 for d in shape[2:])
+        return 0 if one_by_one and node.attr("group", 1) == 1 and _is_weight(graph, node.inputs[1]) else None
     if node.op not in ("MatMul", "Einsum") or len(node.inputs) != 2:
         return None
     weights = [_is_weight(graph, i) for i in node.inputs]
@@ -61,7 +66,7 @@ def wide_inputs(graph: Graph, node: Node) -> list[str]:
         return [node.inputs[0], node.input(2)] if len(node.inputs) >= 3 else []
     if op == "Concat":
         return list(node.inputs)
-    if op in _RELAYOUT or op in MOVE_OPS:
+    if op in _RELAYOUT or op in MOVE_OPS or op in ("BatchNormalization", "LayerNormalization"):  # (head norms)
         return node.inputs[:1]
     index = weight_product_input(graph, node)
     return [node.inputs[index]] if index is not None else []
@@ -136,9 +141,14 @@ def track(graph: Graph, values: GraphValues, roles: list[str] | None, steps: lis
                 return result
             result.mixing.append(node)
             result.roles = _product_out_roles(node, index, result.roles)
-        elif op == "Add" and previous is not None and previous in result.mixing and \
-                any(i != tensor and _is_weight(graph, i) for i in node.inputs):
-            result.mixing.append(node)  # the head mix's bias
+        elif previous is not None and previous in result.mixing and (op == "BatchNormalization" or (
+                op == "Add" and any(i != tensor and _is_weight(graph, i) for i in node.inputs))):
+            result.mixing.append(node)  # the head mix's bias, or the norm of its mixed heads (DeepViT)
+        elif op == "LayerNormalization" and _normalizes_heads(node, result.roles):
+            result.mixing.append(node)  # a norm across the heads mixes them too (DeepViT's re-attention)
+        elif op in ("BatchNormalization", "LayerNormalization"):
+            result.ok = False  # a norm of the scores over another axis, or after no head mix: not found here
+            return result
         elif op == "Transpose":
             perm = node.attr("perm")
             roles_now = result.roles
@@ -162,6 +172,14 @@ def track(graph: Graph, values: GraphValues, roles: list[str] | None, steps: lis
     return result
 
 
+def _normalizes_heads(node: Node, roles: list[str] | None) -> bool:
+    """A LayerNormalization over the head axis alone."""
+    if roles is None:
+        return False
+    axis = node.attr("axis", -1)
+    return -len(roles) <= axis < len(roles) and roles[axis:] == ["n"]
+
+
 def _contracted_role(node: Node, index: int, roles: list[str] | None) -> str | None:
     """The role of the axis of operand ``index`` that ``node`` sums over."""
     if roles is None:
@@ -169,6 +187,8 @@ def _contracted_role(node: Node, index: int, roles: list[str] | None) -> str | N
     if node.op == "MatMul":
         axis = -1 if index == 0 else -2
         return roles[axis] if len(roles) >= 2 else None
+    if node.op == "Conv":
+        return roles[1] if len(roles) >= 3 else None  # NCHW: the channels
     letters = _einsum_letters(node)
     if letters is None or len(letters[0]) != 2:
         return None
@@ -182,7 +202,7 @@ def _contracted_role(node: Node, index: int, roles: list[str] | None) -> str | N
 
 def _product_out_roles(node: Node, index: int, roles: list[str] | None) -> list[str] | None:
     """Roles after a product by a weight over the heads: the mixed axis holds heads again."""
-    if roles is None or node.op == "MatMul":
+    if roles is None or node.op in ("MatMul", "Conv"):
         return roles
     letters = _einsum_letters(node)
     if letters is None:

@@ -1005,6 +1005,50 @@ def cspdarknet53() -> onnx.ModelProto:
 
 
 
+def ultralytics_export(config: str, imgsz: int = 320, **options: Any) -> onnx.ModelProto:
+    """An Ultralytics YOLO built from its yaml ``config`` (random weights: no hub download) and exported by
+    Ultralytics' own ONNX exporter (``YOLO(config).export(format="onnx", imgsz=imgsz, **options)``) in a temporary
+    folder; the exporter folds each BatchNorm into its convolution first ("summary (fused)")."""
+    import tempfile
+
+    import torch
+
+    os.environ.setdefault("YOLO_OFFLINE", "1")  # no update or hub checks
+    from ultralytics import YOLO
+
+    torch.manual_seed(0)
+    cwd = os.getcwd()
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        os.chdir(tmp)
+        try:
+            path = YOLO(config).export(format="onnx", imgsz=imgsz, **options)
+            return onnx.load(path)
+        finally:
+            os.chdir(cwd)
+
+
+@builder("yolov8n_ultralytics")
+def yolov8n_ultralytics() -> onnx.ModelProto:
+    """Ultralytics ``YOLO("yolov8n.yaml")`` (random weights), [1,3,320,320], Ultralytics' ONNX exporter with its
+    defaults (TorchScript exporter, opset 18, ``simplify=True``: onnxslim). 57 Conv modules (Conv + folded
+    BatchNorm + SiLU, written Sigmoid and Mul), 6 bottlenecks with a shortcut (C2f 2, 4, 6, 8: n = 1, 2, 2, 1),
+    SPPF (3 MaxPools), 2 nearest Resizes, and the Detect head over 3 scales (strides 8, 16, 32: 40x40, 20x20 and
+    10x10 = 2100 anchors): 6 plain output convolutions, DFL (Softmax over reg_max 16 bins, then a fixed 1x1
+    Conv), the anchors/strides decode, and a Sigmoid over the 80 class scores; output [1, 84, 2100]."""
+    return ultralytics_export("yolov8n.yaml")
+
+
+@builder("yolo11n_ultralytics")
+def yolo11n_ultralytics() -> onnx.ModelProto:
+    """Ultralytics ``YOLO("yolo11n.yaml")`` (random weights), [1,3,320,320], exported as ``yolov8n_ultralytics``.
+    Its C2PSA block holds one attention: a 1x1 qkv convolution viewed as [1, 2 heads, 32+32+64, 100 tokens],
+    ``q.transpose(-2, -1) @ k * 32**-0.5``, Softmax over the keys, then ``v @ attn.transpose(-2, -1)``: the
+    probabilities are the second operand of the second product (O transposed), and the value head (64) is
+    twice the query/key head (32)."""
+    return ultralytics_export("yolo11n.yaml")
+
+
 @builder("cait_xxs24")
 def cait_xxs24() -> onnx.ModelProto:
     """timm ``cait_xxs24_224`` (random weights), [1,3,224,224], TorchScript exporter, opset 17: 24 talking-heads

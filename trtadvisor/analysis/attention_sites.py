@@ -112,6 +112,9 @@ class AttentionSite:
     # scatters that write a constant into the scores in place (a mask written as an indexed assignment, as
     # Longformer's global attention blocks its padded global rows)
     scatter_mask: tuple[str, ...] = ()
+    # BMM2 reads the probabilities, transposed to [.., keys, queries], as its second operand: V·Pᵀ, the output
+    # transposed (Ultralytics' YOLO11 Attention: ``v @ attn.transpose(-2, -1)``); the documented pattern is P·V
+    probabilities_second: bool = False
 
     @property
     def kind(self) -> str:
@@ -303,22 +306,25 @@ class _SiteFinder:
             if found is None:
                 return None
         bmm1, chain, terms, scaled_scores, windowed, num_windows, steps = found
+        # the probabilities' operand of BMM2: the first (P·V) unless the wide walk met them as the second (V·Pᵀ)
+        probs = prob_steps[-1][0].outputs[0] if prob_steps else softmax.outputs[0]
+        p_index = 1 if len(bmm2.inputs) == 2 and bmm2.inputs[0] != probs and bmm2.inputs[1] == probs else 0
         layout: Track | None = None
         if wide or prob_steps is not None:
-            layout = self._score_layout(bmm1, steps, bmm2, prob_steps)
+            layout = self._score_layout(bmm1, steps, bmm2, prob_steps, p_index)
             if layout is None:
                 return None
             mixed = set(layout.mixing)
             terms = [t for t in terms if t.node not in mixed]  # a head mix's bias is no mask
         q_path = self._operand_path(bmm1.inputs[0])
         k_path = self._operand_path(bmm1.inputs[1])
-        v_path = self._operand_path(bmm2.inputs[1])
+        v_path = self._operand_path(bmm2.inputs[1 - p_index])
         q = dims(bmm1.inputs[0])
         kt = dims(bmm1.inputs[1])
-        v = dims(bmm2.inputs[1])
+        v = dims(bmm2.inputs[1 - p_index])
         scores = dims(bmm1.outputs[0])
         seq_q = _pick(_at(q, -2), _at(scores, -2))
-        seq_kv = _pick(_at(kt, -1), _at(scores, -1), _at(v, -2))
+        seq_kv = _pick(_at(kt, -1), _at(scores, -1), _at(v, -1 if p_index else -2))
         head = _pick(_at(q, -1), _at(kt, -2))
         rank = len(q) if q is not None else None
         einsum = _einsum_dims(bmm1, q, kt) if bmm1.op == "Einsum" else None
@@ -367,7 +373,8 @@ class _SiteFinder:
             score_products=score_products, rearranged=rearranged,
             head_mix=tuple(n.name for n in layout.mixing) if layout is not None else (),
             scatter_mask=tuple(n.name for n in layout.scattered) if layout is not None else (),
-            scores_qdq=any(n.op in ("QuantizeLinear", "DequantizeLinear") for n in chain))
+            scores_qdq=any(n.op in ("QuantizeLinear", "DequantizeLinear") for n in chain),
+            probabilities_second=bool(p_index))
         return site, ordered
 
     def _weight(self, tensor: str) -> bool:
@@ -551,6 +558,9 @@ class _SiteFinder:
             for r in readers:
                 if r.op in ("MatMul", "Einsum") and r.inputs[0] == tensor and self._is_activation_matmul(r):
                     return r, steps
+            for r in readers:  # V·Pᵀ: whether it sums over the keys is for _score_layout to tell
+                if r.op == "MatMul" and r.inputs[-1] == tensor and self._is_activation_matmul(r):
+                    return r, steps
             nxt = next((r for r in readers if self._passes_probabilities(r, tensor, steps)), None)
             if nxt is None:
                 return None, steps
@@ -577,7 +587,7 @@ class _SiteFinder:
             weight_product_input(self.graph, steps[-1][0]) is not None
 
     def _score_layout(self, bmm1: Node, steps: list[tuple[Node, str]], bmm2: Node,
-                      prob_steps: list[tuple[Node, str]] | None) -> Track | None:
+                      prob_steps: list[tuple[Node, str]] | None, p_index: int = 0) -> Track | None:
         """The head mixes and moves on a site the wide walks found; None where the path is no attention: the
         Softmax or BMM2 works over another axis than the keys, or a weight mixes another axis."""
         found = track(self.graph, self.values, product_roles(bmm1, self.values.dims(bmm1.outputs[0])), steps,
@@ -587,7 +597,7 @@ class _SiteFinder:
             return None
         if prob_steps is not None:
             found = track(self.graph, self.values, found.roles, prob_steps, self._filled, found)
-            if not found.ok or not bmm2_contracts_keys(bmm2, 0, found):
+            if not found.ok or not bmm2_contracts_keys(bmm2, p_index, found):
                 return None
         return found
 

@@ -140,7 +140,7 @@ def _judged_facts(site: AttentionSite) -> tuple[object, ...]:
     return (site.native, site.qdq, site.qdq_types, site.head_size, site.seq_q, site.seq_kv, site.num_heads,
             site.num_kv_heads, site.mask, site.mask_extent, site.mask_shape, site.bias, site.causal,
             site.mask_window, site.scores_qdq, len(site.score_products), site.head_mix,
-            len(site.rearranged), len(site.scatter_mask))
+            len(site.rearranged), len(site.scatter_mask), site.probabilities_second)
 
 
 def judge(site: AttentionSite, target: Target, rules: MhaRules) -> Verdict:
@@ -216,6 +216,8 @@ def _check_column(site: AttentionSite, sm: int, column: MhaColumn, rules: MhaRul
         unknown.append(Failed.of("score_products", count=len(site.score_products)))
     if site.scatter_mask:
         unknown.append(Failed.of("mask_scattered", count=len(site.scatter_mask)))
+    if site.probabilities_second:
+        unknown.append(Failed.of("probabilities_second"))
     if site.num_heads is not None and site.num_kv_heads is not None and site.num_kv_heads != site.num_heads \
             and site.num_kv_heads != 1 and site.num_heads % site.num_kv_heads:
         failing.append(Failed.of("gqa_heads_not_divisible", heads=site.num_heads, kv_heads=site.num_kv_heads))

@@ -826,6 +826,7 @@ def test_talking_heads_attention_is_found_and_not_fused(name: str, blocks: int) 
     assert [(a.site.num_heads, a.site.head_size, a.site.seq_q, a.site.seq_kv) for a in talking] == \
         [(CAIT_HEADS, CAIT_HEAD, CAIT_PATCHES, CAIT_PATCHES)] * blocks
     assert [(a.verdict.fused, a.verdict.conditions) for a in talking] == [(False, ("head_mixing",))] * blocks
+    assert all("before and after the Softmax" in a.verdict.reasons[0] for a in talking)  # proj_l, proj_w
     # the two maps of each block are Linear(4, 4): a MatMul by a [4, 4] weight before and one after the Softmax
     model = onnx.load(path, load_external_data=False)
     weights = {i.name: tuple(i.dims) for i in model.graph.initializer}
@@ -900,6 +901,7 @@ def test_deepvit_reattention_mixes_heads_after_the_softmax_and_is_not_fused() ->
     assert [(a.site.num_heads, a.site.head_size, a.site.seq_q, a.site.seq_kv) for a in judged] == \
         [(DEEPVIT_HEADS, DEEPVIT_HEAD, DEEPVIT_TOKENS, DEEPVIT_TOKENS)] * DEEPVIT_LAYERS
     assert [(a.verdict.fused, a.verdict.conditions) for a in judged] == [(False, ("head_mixing",))] * DEEPVIT_LAYERS
+    assert all("heads after the Softmax" in a.verdict.reasons[0] for a in judged)
     ops = {n.name: n.op_type for n in onnx.load(path, load_external_data=False).graph.node}
     assert [sorted(ops[name] for name in a.site.head_mix) for a in judged] == \
         [["Einsum", "LayerNormalization"]] * DEEPVIT_LAYERS

@@ -139,7 +139,7 @@ def _judged_facts(site: AttentionSite) -> tuple[object, ...]:
     """Every field of the site that judge() reads: sites equal in these get the same verdict."""
     return (site.native, site.qdq, site.qdq_types, site.head_size, site.seq_q, site.seq_kv, site.num_heads,
             site.num_kv_heads, site.mask, site.mask_extent, site.mask_shape, site.bias, site.causal,
-            site.mask_window, site.scores_qdq, len(site.score_products), site.head_mix,
+            site.mask_window, site.scores_qdq, len(site.score_products), _mix_sides(site),
             len(site.rearranged), len(site.scatter_mask), site.probabilities_second)
 
 
@@ -176,11 +176,19 @@ def _version_check(site: AttentionSite, target: Target, rules: MhaRules) -> Fail
     return None
 
 
+def _mix_sides(site: AttentionSite) -> str:
+    """Where a site's head mix lies: 'before', 'after' or 'before and after' (the Softmax); '' for none."""
+    order = {name: i for i, name in enumerate(site.nodes)}
+    softmax = order.get(site.anchor, -1)
+    sides = {"before" if order.get(name, softmax) < softmax else "after" for name in site.head_mix}
+    return " and ".join(sorted(sides, reverse=True))
+
+
 def _pattern_check(site: AttentionSite) -> list[Failed]:
     """What between the products is no pointwise op of the documented pattern softmax(Q·Kᵀ·scale ⊗ mask)·V."""
     failed: list[Failed] = []
     if site.head_mix:
-        failed.append(Failed.of("head_mixing", count=len(site.head_mix), nodes=", ".join(site.head_mix)))
+        failed.append(Failed.of("head_mixing", where=_mix_sides(site)))
     if site.rearranged:
         failed.append(Failed.of("scores_rearranged", count=len(site.rearranged)))
     return failed

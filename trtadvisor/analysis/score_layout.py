@@ -1,14 +1,17 @@
 """Attention whose scores are more than Q·Kᵀ and pointwise ops: the wide walks of attention_sites.
 
 Between BMM1 and the Softmax, and between the Softmax and BMM2, TensorRT's MHA fusion takes pointwise ops
-only (REF "Multi-Head Attention Fusion": softmax(Q·Kᵀ/scale ⊗ mask)·V). Two kinds of model put more there:
+only (REF "Multi-Head Attention Fusion": softmax(Q·Kᵀ/scale ⊗ mask)·V). Models put more there:
 
-* talking-heads attention (CaiT): a learned linear map across the heads of the scores before the Softmax
-  and of the probabilities after it, exported as a Linear over a transposed tensor (a MatMul by an [N, N]
-  weight and its bias Add) or as an Einsum with a weight;
+* a mix across the heads (CaiT's talking heads, DeepViT's re-attention): a learned linear map of the scores
+  before the Softmax or of the probabilities after it, exported as a Linear over a transposed tensor (a MatMul
+  by an [N, N] weight and its bias Add), an Einsum with a weight or a 1x1 Conv over the heads, and a norm
+  across the heads (LayerNormalization over the head axis, a BatchNormalization after the Conv);
 * chunked or banded attention (Longformer's sliding chunks): products over overlapping chunks whose scores
   are padded, sliced, reshaped and scattered into a band before the Softmax, and whose probabilities are laid
-  back out into chunks before BMM2.
+  back out into chunks before BMM2;
+* a mask written as an indexed assignment (Longformer's global attention): a scatter of a constant into the
+  scores in place, which moves nothing.
 
 These walks run only from a Softmax the plain walks found no site for, a bounded number of steps each.
 The axes of the scores are followed through transposes and reshapes by role ('k' the keys, 'q' the queries,
@@ -45,8 +48,8 @@ def _is_weight(graph: Graph, tensor: str) -> bool:
 
 def weight_product_input(graph: Graph, node: Node) -> int | None:
     """The index of the one activation operand of a MatMul or two-operand Einsum by a weight (a Linear
-    applied to the scores), or of a 1x1 convolution by a weight (a mix over its channel axis, as DeepViT's
-    re-attention mixes the heads); None for any other node."""
+    applied to the scores), or of a 1x1 convolution by a weight (a mix over its channel axis, as the DeepViT
+    authors' re-attention mixes the heads with a Conv2d(heads, heads, 1)); None for any other node."""
     if node.op == "Conv":
         shape = graph.shape(node.input(1)) if len(node.inputs) >= 2 else None
         one_by_one = shape is not None and len(shape) >= 3 and all(d == 1 for d in shape[2:])
@@ -115,10 +118,10 @@ class Track:
     """What following the score axes along a path found."""
 
     roles: list[str] | None
-    mixing: list[Node] = field(default_factory=list)   # linear maps across the heads, with their biases
+    mixing: list[Node] = field(default_factory=list)   # maps and norms across the heads, with their biases
     moved: list[Node] = field(default_factory=list)    # ops that move score entries (a band, chunks)
     scattered: list[Node] = field(default_factory=list)  # scatters of constants into the scores (a mask)
-    ok: bool = True                                    # False: a product over another axis, no site
+    ok: bool = True                                    # False: a map or norm over another axis, no site
 
     def lost_axis(self, role: str) -> bool:
         return self.roles is not None and role not in self.roles

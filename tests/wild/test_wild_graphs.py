@@ -752,12 +752,14 @@ def test_position_bias_read_from_its_table_by_gathernd_is_a_bias_not_an_unknown_
 CSPDARKNET_BLOCKS = 1 + 2 + 8 + 8 + 4
 
 
-@pytest.mark.parametrize(("trt", "listed"), [("8.6", 0), ("10.8", CSPDARKNET_BLOCKS)])
-def test_conv_then_activation_then_residual_add_lists_the_fused_layer_seen_on_10x(trt: str, listed: int) -> None:
+@pytest.mark.parametrize(("trt", "listed"), [("8.6", CSPDARKNET_BLOCKS), ("10.8", CSPDARKNET_BLOCKS)])
+def test_conv_then_activation_then_residual_add_lists_the_fused_layer_seen_on_8x_and_10x(trt: str,
+                                                                                        listed: int) -> None:
     """Each DarkBlock's second convolution is read only by its LeakyReLU, and the residual Add after it makes the
     pointwise layer read two tensors: no generic activation (REF: one input, one output), so the convolution and
-    PWN(LeakyRelu, Add) stay two layers. A TensorRT 10.0 engine fused such a layer into the convolution
-    (NVIDIA/TensorRT#4048) and another kept it apart, so from 10.0 the fused layer is listed as an alternative."""
+    PWN(LeakyRelu, Add) stay two layers. A TensorRT 8.x engine of YOLOv8 and a 10.0 engine (NVIDIA/TensorRT#4048)
+    fused such a layer into the convolution, and others kept it apart, so from 8.0 the fused layer is listed as an
+    alternative."""
     result = audit(WILD / "cspdarknet53.onnx", trt=trt, sm="90", precision="fp16")
     pwn = [layer for layer in result.prediction.layers if layer.ops == ("LeakyRelu", "Add")]
     assert len(pwn) == CSPDARKNET_BLOCKS

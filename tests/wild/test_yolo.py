@@ -103,3 +103,19 @@ def test_yolo11_c2psa_attention_is_a_site_with_an_unknown_verdict(trt: str) -> N
     assert [n.rsplit("/", 1)[-1] for n in site.nodes if "MatMul" in n] == ["MatMul", "MatMul_1"]
     assert judged.verdict.fused is None and judged.verdict.conditions == ("probabilities_second",)
     assert any(f.rule == "TRT302" and site.anchor in f.nodes for f in result.findings)
+
+
+def test_residual_bottleneck_lists_the_conv_silu_add_layer_8x_and_10x_engines_built(yolov8n) -> None:
+    """Each residual bottleneck's second conv is read only by its SiLU, whose output the shortcut Add also reads:
+    documented as a convolution and PWN(Sigmoid, Mul, Add). A TensorRT 8.x engine of YOLOv8 fused 5 of its 6 such
+    layers into the convolution ('/model.2/m.0/cv2/conv/Conv + PWN(PWN(PWN(.../Sigmoid), .../Mul), /model.2/m.0/Add)'),
+    so on every target from 8.0 that fused layer is the alternative of each of the 6."""
+    layers = yolov8n.prediction.layers
+    residual = [layer for layer in layers if layer.ops == ("Sigmoid", "Mul", "Add")]
+    listed = {layer.nodes[0]: alt for layer in layers if layer.kind == "convolution"
+              for alt in layer.alternatives if alt["kind"] == "convolution"}
+    assert len(listed) == V8N_RESIDUAL
+    for pwn in residual:
+        conv = pwn.nodes[0].replace("/act/Sigmoid", "/conv/Conv")
+        assert listed[conv]["nodes"] == [conv, *pwn.nodes]
+        assert any("/model.2/m.0/Add)" in e for e in listed[conv]["evidence"])

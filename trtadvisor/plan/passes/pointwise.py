@@ -175,8 +175,8 @@ def fuse_conv_generic_activation(ctx: PlanContext) -> None:
 
 def _note_multi_input_alternative(ctx: PlanContext, group: Group, act: Group, out: str) -> None:
     """A convolution whose only reader is a PWN layer that also reads another tensor (an activation, then a
-    residual Add): documented as two layers, but a TensorRT 10.0 engine fused such a layer into the
-    convolution (rules/fusions.toml [platform] conv_multi_input_pointwise_*): listed as an alternative."""
+    residual Add): documented as two layers, but TensorRT 8.x (YOLOv8) and 10.0 (RT-DETRv2) engines fused such a
+    layer into the convolution (rules/fusions.toml [platform] conv_multi_input_pointwise_*): an alternative."""
     platform = ctx.book.platform
     if not act.pointwise or not ctx.target.trt_at_least(str(platform["conv_multi_input_pointwise_seen_since"])):
         return

@@ -84,6 +84,17 @@ def timm_export(name: str, size: int, dynamo: bool = False, **config: Any) -> on
         return onnx.load(path)
 
 
+@builder("swinv2_cr_meta_mlp")
+def swinv2_cr_meta_mlp() -> onnx.ModelProto:
+    """timm ``swinv2_cr_tiny_ns_224`` shrunk to [1,3,64,64], embed 32, depths 2-2, heads 2-4, window 8 (random
+    weights), TorchScript exporter, opset 17: cosine attention divided by a learned per-head logit scale, and a
+    position bias that is a two-layer MLP (Gemm, ReLU, Gemm) over the log-spaced relative coordinates of every
+    pair of the window's 64 tokens, computed from weights with no table read; odd blocks add the shifted-window
+    mask."""
+    return timm_export("swinv2_cr_tiny_ns_224", 64, img_size=64, window_size=8, embed_dim=32, depths=(2, 2),
+                       num_heads=(2, 4))
+
+
 # --------------------------------------------------------------------------------------------
 # (a) old model-zoo style ResNet-50
 # --------------------------------------------------------------------------------------------

@@ -90,6 +90,24 @@ def test_batch_and_shapes_change_the_estimate() -> None:
     assert static32 == flops32  # the static batch-32 export costs what batch 32 costs
 
 
+def test_a_partial_total_is_reported_as_a_floor() -> None:
+    """torchvision Faster R-CNN (MobileNetV3, 320): the backbone's shapes are static, the detection heads' depend
+    on how many boxes survive. Only the layers of known shapes are priced, so the reports call their sum a floor
+    ("at least"), name how many layers are left out of how many, and say how to price them; a model with every
+    shape known gets a plain total, and one with none known (a symbolic batch) no number at all."""
+    from trtadvisor.report.common import predicted_time_text
+
+    partial = audit(REPO / "samples" / "wild" / "fasterrcnn_mbv3_320.onnx", trt=WEAK_TRT, sm="80")
+    unknown = sum(1 for c in partial.cost.layers if c is None)
+    assert 0 < unknown < len(partial.prediction.layers)
+    text = predicted_time_text(partial)
+    assert text.startswith("at least ") and f"{unknown} of {len(partial.prediction.layers)} layers" in text
+    assert "--shapes" in text
+    full = predicted_time_text(audit(RESNET, trt=WEAK_TRT, sm="80"))
+    assert not full.startswith("at least") and "unknown shapes" not in full
+    assert predicted_time_text(audit(DYNBATCH, trt=WEAK_TRT, sm="80")).startswith("unknown on ")
+
+
 def test_missed_fusion_states_its_extra_memory_pass(tmp_path: Path) -> None:
     """A Conv whose output is also read by a Sigmoid keeps its ReLU apart: the miss costs writing
     and reading back the 1x8x16x16 tensor once more (FP16: 2 bytes), at the A100's bandwidth."""

@@ -46,6 +46,7 @@ ONNX_SEMANTICS: dict[tuple[str, str], str] = {
     ('analysis/attention_sites.py', 'DequantizeLinear QuantizeLinear'): "the ONNX ops that (de)quantize",
     ('analysis/attention_sites.py', 'Div Mul'): "the ONNX ops that scale by a constant",
     ('analysis/attention_sites.py', 'Einsum MatMul'): "the ONNX ops that compute a batched matrix product",
+    ('analysis/attention_sites.py', 'Gemm MatMul'): "the ONNX ops that compute a matrix product (a learned map)",
     ('analysis/attention_sites.py', 'Gather GatherElements GatherND'): "the ONNX ops that read a table by index "
                                                                         "(a learned relative-position bias)",
     ('analysis/attention_sites.py', 'Gather Slice Split'): _MATCH + " (Q, K, V cut from one fused projection)",

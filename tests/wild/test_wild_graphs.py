@@ -747,6 +747,23 @@ def test_position_bias_read_from_its_table_by_gathernd_is_a_bias_not_an_unknown_
     assert any("external data" in note for note in sites[1].notes)
 
 
+# timm swinv2_cr_tiny_ns_224 shrunk (make_wild_samples.py swinv2_cr_meta_mlp): 64x64 image, patch 4 -> 16x16 tokens,
+# window 8 (64 tokens); stage 1: 2 blocks of 2 heads (embed 32), the second shifted; stage 2 at 8x8 tokens (one
+# window, so timm does not shift): 2 blocks of 4 heads (embed 64). Head size 16 everywhere.
+SWINV2_CR_SITES = [(2, 16, 64)] * 2 + [(4, 16, 64)] * 2
+
+
+def test_position_bias_computed_by_an_mlp_from_weights_is_a_bias_not_an_unknown_mask() -> None:
+    """Swin V2-CR's position bias is a meta MLP (Gemm, ReLU, Gemm) over constant relative coordinates: no graph
+    input reaches it and no table is read, so whatever its values (absent in this structure-only sample) it is
+    a learned bias. Only the shifted block has a mask, whose values are external here: unknown, and said so."""
+    result = audit(WILD / "swinv2_cr_meta_mlp.onnx", trt="10.8", sm="90")
+    sites = [a.site for a in result.attention]
+    assert [(s.num_heads, s.head_size, s.seq_q) for s in sites] == SWINV2_CR_SITES
+    assert [(s.mask, s.bias) for s in sites] == [("none", True), (None, True), ("none", True), ("none", True)]
+    assert any("external data" in note for note in sites[1].notes)
+
+
 # timm cspdarknet53: CSP stages of 1, 2, 8, 8 and 4 DarkBlocks, each conv1 (1x1) -> act -> conv2 (3x3) -> act,
 # then + shortcut.
 CSPDARKNET_BLOCKS = 1 + 2 + 8 + 8 + 4

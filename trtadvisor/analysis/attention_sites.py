@@ -845,7 +845,7 @@ class _MaskAnalysis:
             shapes.append(self.values.dims(term.tensor))
             value = self.values.value(term.tensor)
             if value is None:
-                if term.how in ("add", "attn_add", "sub") and cone.weight_gather:
+                if term.how in ("add", "attn_add", "sub") and cone.learned:
                     bias = True          # a learned table: relative position bias
                 elif term.how == "mul":
                     bias = True
@@ -966,6 +966,9 @@ class _MaskAnalysis:
 # A row or element read from a table by index: Gather for plain indexing, GatherND for the advanced indexing
 # the dynamo exporter writes (Swin V2's continuous position bias), GatherElements for take_along_dim.
 _TABLE_LOOKUPS = frozenset({"Gather", "GatherND", "GatherElements"})
+# A learned map over weights: Swin V2's (timm swinv2_cr) position bias is an MLP over the relative coordinates,
+# every pair's bias computed from weights with no table read at all.
+_PRODUCTS = frozenset({"Gemm", "MatMul"})
 
 
 class _Cone:
@@ -977,6 +980,7 @@ class _Cone:
         self.range_compare = False
         self.crossed_compares = 0  # comparisons of a [.., S, 1] position with a [.., 1, S] one
         self.weight_gather = False
+        self.weight_product = False  # a float matrix product inside the cone (a learned map, if no input feeds it)
         self.external = False  # an initializer whose values are in an external file that cannot be read
         seen = {tensor}
         frontier = [tensor]
@@ -1005,6 +1009,9 @@ class _Cone:
                     # a learned table: a weight, or one computed from weights only (BEiT resizes its
                     # relative-position table before gathering from it)
                     self.weight_gather = True
+                elif node.op in _PRODUCTS and graph.dtype(node.outputs[0]) in (
+                        TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.BFLOAT16):
+                    self.weight_product = True
                 if not through_shape and node.op in ("Shape", "Size"):
                     continue
                 for inp in node.inputs:
@@ -1012,6 +1019,13 @@ class _Cone:
                         seen.add(inp)
                         nxt.append(inp)
             frontier = nxt
+        self.complete = not frontier  # the walk reached every source (it stops at _CONE_LIMIT tensors)
+
+    @property
+    def learned(self) -> bool:
+        """Whether the tensor is a learned bias: read from a weight table, or computed by a matrix product from
+        weights alone (no graph input reaches it), whatever ops the audit could not evaluate on the way."""
+        return self.weight_gather or (self.weight_product and self.complete and not self.inputs)
 
 
 def _unreadable_external(graph: Graph, tensor: TensorProto | None) -> bool:

@@ -344,8 +344,12 @@ def predicted_time_text(result: Any) -> str | None:
     gpu = estimate.gpu.name + (f" (assumed for SM {result.target.sm})" if estimate.gpu.assumed else "")
     if total is None:
         return f"unknown on {gpu}: no layer has fully known shapes (give --shapes)"
-    unknown = f"; {estimate.unknown} layers with unknown shapes not counted" if estimate.unknown else ""
     priced = [f["cost"]["ms"] for f in getattr(result, "reformats", None) or () if isinstance(f.get("cost"), dict)]
     boundary = f", plus {sum(priced):.3f} ms of boundary reformats" if priced else ""
+    if estimate.unknown:  # a partial sum is a floor, not an estimate of the whole engine
+        count = len(estimate.layers)
+        return (f"at least {total:.3f} ms on {gpu} {estimate.precision.upper()} (per-layer roofline estimates, "
+                f"before any build){boundary}: {estimate.unknown} of {count} layers have unknown shapes and are "
+                "not counted; give --shapes to price them")
     return (f"{total:.3f} ms on {gpu} {estimate.precision.upper()} (sum of per-layer roofline estimates, "
-            f"before any build{unknown}){boundary}")
+            f"before any build){boundary}")

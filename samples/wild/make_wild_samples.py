@@ -1161,6 +1161,7 @@ def deepvit_reattention() -> onnx.ModelProto:
     net = DeepViT(image_size=64, patch_size=16, num_classes=10, dim=64, depth=2, heads=4, mlp_dim=128).eval()
     return torchscript_export(net, (torch.randn(1, 3, 64, 64),), 17, input_names=["input"], output_names=["logits"])
 
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--only", nargs="*", default=None)

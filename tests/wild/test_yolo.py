@@ -119,3 +119,31 @@ def test_residual_bottleneck_lists_the_conv_silu_add_layer_8x_and_10x_engines_bu
         conv = pwn.nodes[0].replace("/act/Sigmoid", "/conv/Conv")
         assert listed[conv]["nodes"] == [conv, *pwn.nodes]
         assert any("/model.2/m.0/Add)" in e for e in listed[conv]["evidence"])
+
+
+# YOLOv8n's Concats: one per C2f (4 in the backbone, 4 in the head), SPPF's, the 2 FPN (Upsample + backbone) and 2
+# PAN (strided Conv + head C2f) concatenations; the Detect head's own concatenations come after.
+V8N_C2F = 8
+V8N_NECK_CONCATS = 4
+SPPF_C = 256 // 2          # SPPF(256, 256): cv1 halves the channels
+SPPF_HW = IMGSZ // 32      # at stride 32
+
+
+def test_c2f_sppf_and_neck_concats_are_removed_with_copies_where_engines_made_them(yolov8n) -> None:
+    """A TensorRT 8.x YOLOv8 engine has no Concat layer in its C2f, SPPF or neck: the layers making the inputs write
+    into the output, and TensorRT copies the Split halves ('.../cv1/act/Mul_output_0 copy'), a Resize's output, and
+    a tensor another layer reads whole (SPPF: cv1's output and the first two pools', each read by the next pool; the
+    last pool writes in place)."""
+    graph = onnx.load(YOLOV8N, load_external_data=False).graph
+    detect = {n.name for n in graph.node if n.op_type == "Concat" and n.name.startswith("/model.22/")}
+    removed = {n.name for n in graph.node if n.op_type == "Concat"} - detect
+    assert len(removed) == V8N_C2F + 1 + V8N_NECK_CONCATS
+    layers = yolov8n.prediction.layers
+    assert not [layer for layer in layers if layer.kind != "reformat" and removed & set(layer.nodes)]
+    sppf = next(f for f in yolov8n.findings if f.rule == "TRT122" and f.nodes == ("/model.9/Concat",))
+    named = {"/model.9/cv1/act/Mul_output_0", "/model.9/m/MaxPool_output_0", "/model.9/m_1/MaxPool_output_0"}
+    assert all(f"'{t}'" in sppf.message for t in named) and "m_2/MaxPool_output_0'" not in sppf.message
+    index = next(i for i, layer in enumerate(layers) if layer.nodes == ("/model.9/Concat",))
+    cost = yolov8n.cost.layers[index]
+    element = 4 if yolov8n.target.strong else 2  # strongly typed (11.x): the FP32 model runs in FP32
+    assert cost is not None and cost.bytes == 2 * len(named) * SPPF_C * SPPF_HW * SPPF_HW * element  # read + write

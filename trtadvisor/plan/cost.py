@@ -32,6 +32,7 @@ from trtadvisor.knowledge.rulebook import RuleBook
 from trtadvisor.knowledge.target import Target
 from trtadvisor.plan.context import PredictedLayer, Prediction
 from trtadvisor.plan.passes.concat import FUSION as CONCAT_REMOVAL
+from trtadvisor.plan.passes.concat import copied_input
 
 # ONNX's own quantization ops and 8-bit types: a layer holding Q/DQ runs quantized math.
 _QDQ_OPS = frozenset({"QuantizeLinear", "DequantizeLinear"})
@@ -213,7 +214,8 @@ def estimate_costs(graph: Graph, prediction: Prediction, target: Target, book: R
     if gpu is None:
         return CostEstimate([None] * len(prediction.layers), None, target.precision)
     pricer = _Pricer(graph, prediction, target, gpu, perf_book(book), book.ops.shape_inputs, book.op_group("heavy"),
-                     frozenset(book.platform["concat_copied_kinds"]), frozenset(book.platform["noop_shuffle_ops"]))
+                     frozenset(book.platform["concat_copied_kinds"]), frozenset(book.platform["noop_shuffle_ops"]),
+                     frozenset(book.platform["concat_unstrided_reader_kinds"]))
     planned = pricer.planned
     return CostEstimate([pricer.layer_cost(layer, planned[i] if planned else None)
                          for i, layer in enumerate(prediction.layers)], gpu, target.precision)
@@ -260,9 +262,10 @@ class _Pricer:
 
     def __init__(self, graph: Graph, prediction: Prediction, target: Target, gpu: GpuPerf, perf: PerfBook,
                  shape_inputs: dict[str, tuple[int, ...]], matrix_ops: frozenset[str],
-                 copied_kinds: frozenset[str] = frozenset(), noop_shuffles: frozenset[str] = frozenset()) -> None:
+                 copied_kinds: frozenset[str] = frozenset(), noop_shuffles: frozenset[str] = frozenset(),
+                 unstrided_kinds: frozenset[str] = frozenset()) -> None:
         self.gpu, self.perf, self.shape_inputs, self.matrix_ops = gpu, perf, shape_inputs, matrix_ops
-        self.noop_shuffles = noop_shuffles
+        self.noop_shuffles, self.unstrided_kinds = noop_shuffles, unstrided_kinds
         self.graph, self.prediction, self.copied_kinds = graph, prediction, copied_kinds
         self._kind_of: dict[Node, str] | None = None  # each node's layer kind, for concat-removal copies
         self._by_name: dict[str, Node] | None = None  # only for a prediction without the plan's node lists
@@ -471,10 +474,12 @@ class _Pricer:
             layers = self.prediction.layers
             held = zip(layers, self.planned or map(self._nodes_of, layers), strict=True)
             kind_of = self._kind_of = {node: lay.kind for lay, nodes in held for node in nodes}
-        producers, count = facts.graph.producers, facts.shapes.count
+        producers, readers, count = facts.graph.producers, facts.graph.readers, facts.shapes.count
         traffic = 0
         for tensor in concat.inputs:
-            if tensor and kind_of.get(producers.get(tensor)) in self.copied_kinds:  # type: ignore[arg-type]
+            others = (kind_of.get(r) for r in readers.get(tensor, ()) if r is not concat)
+            if tensor and copied_input(kind_of.get(producers.get(tensor)),  # type: ignore[arg-type]
+                                       others, self.copied_kinds, self.unstrided_kinds):
                 n = count(tensor)
                 if n is None:
                     return None

@@ -3,12 +3,17 @@ straight into slices of its output; an input whose layer cannot write a slice is
 Reformat layer named ``<concat>_<input>_clone_<i> copy``.
 
 Claimed only where a real engine showed it (rules/fusions.toml [platform] concat_*): every input made by
-a convolution layer (written in place) or a Resize (copied). A Concat fed by anything else keeps its own
-layer in the prediction: whether TensorRT removes it is not known from the evidence.
+a layer seen writing a slice in place (convolution, pointwise, pooling) or seen copied (Resize, Split). An
+input whose tensor another layer also reads is copied where that reader was seen not to read a slice
+(Resize, pooling: the YOLOv8 SPPF's first two pools' outputs are copied, the last one's is not). A Concat fed
+by anything else keeps its own layer in the prediction: whether TensorRT removes it is not known.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from trtadvisor.ir.graph import Node
 from trtadvisor.plan.context import Blocked, PlanContext
 
 FUSION = "concat-removal"  # the rule id; the cost model prices its copy layers by it
@@ -18,6 +23,7 @@ def remove_concatenations(ctx: PlanContext) -> None:
     platform = ctx.book.platform
     writers = frozenset(platform["concat_strided_writer_kinds"])
     copied = frozenset(platform["concat_copied_kinds"])
+    unstrided = frozenset(platform["concat_unstrided_reader_kinds"])
     for node in ctx.graph.nodes_of("Concat"):
         group = ctx.group(node)
         if group is None or len(group.nodes) != 1 or ctx.graph.is_graph_output(node.outputs[0]):
@@ -26,8 +32,10 @@ def remove_concatenations(ctx: PlanContext) -> None:
         groups = [ctx.group(p) if p is not None else None for p in producers]
         if not groups or any(g is None or g.kind not in writers | copied for g in groups):
             continue  # an input from a network input, a constant or a layer of unknown behaviour
+        others = [[r for r in ctx.live_readers(tensor) if r is not node] for tensor in node.inputs]
         copies = [(i, tensor) for i, (tensor, g) in enumerate(zip(node.inputs, groups, strict=True))
-                  if g is not None and g.kind in copied]
+                  if g is not None and copied_input(g.kind, (ctx.group(r).kind if ctx.group(r) else None  # type: ignore[union-attr]
+                                                             for r in others[i]), copied, unstrided)]
         if not copies:
             ctx.eliminate(node, "concat removal: the convolutions that make its inputs write into its output")
             continue
@@ -37,8 +45,24 @@ def remove_concatenations(ctx: PlanContext) -> None:
         group.kind = "reformat"
         group.name = f"{node.name}_{tensor}_clone_{index} copy"
         group.add_fusion(FUSION)
-        made_by = ", ".join(f"'{t}' ({producers[i].name}, {groups[i].kind})"  # type: ignore[union-attr]
+        made_by = ", ".join(_why(t, producers[i].name, groups[i].kind, others[i], ctx, copied, unstrided)  # type: ignore[union-attr]
                             for i, t in copies)
         ctx.near_miss([node], Blocked("concat-removal", "strided_writers",
-                                      f"{made_by} cannot be written into a slice of '{node.outputs[0]}': "
-                                      f"TensorRT copies {'it' if len(copies) == 1 else 'them'} (a Reformat layer)"))
+                                      f"{made_by}: TensorRT copies {'it' if len(copies) == 1 else 'them'} into "
+                                      f"'{node.outputs[0]}' (a Reformat layer)"))
+
+
+def copied_input(kind: str | None, other_reader_kinds: Iterable[str | None], copied: frozenset[str],
+                 unstrided: frozenset[str]) -> bool:
+    """Whether TensorRT copies a Concat input into the output rather than having its layer (of ``kind``) write
+    it in place: that kind was seen copied, or another layer reading the same tensor does not read a slice."""
+    return kind in copied or any(k in unstrided for k in other_reader_kinds)
+
+
+def _why(tensor: str, producer: str, kind: str, others: list[Node], ctx: PlanContext, copied: frozenset[str],
+         unstrided: frozenset[str]) -> str:
+    if kind in copied:
+        return f"'{tensor}' ({producer}, {kind}) cannot be written into a slice"
+    reader = next(r for r in others if ctx.group(r) is not None and ctx.group(r).kind in unstrided)  # type: ignore[union-attr]
+    return f"'{tensor}' ({producer}, {kind}) is also read by {reader.name} ({ctx.group(reader).kind}), " \
+           f"which does not read a slice"  # type: ignore[union-attr]

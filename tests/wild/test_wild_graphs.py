@@ -346,6 +346,22 @@ def test_dynamic_quantization_ops_have_no_tensorrt_importer() -> None:
         assert "ConvTranspose" not in found[0].hint
 
 
+@pytest.mark.parametrize("trt", ["10.8", "11.4"])
+def test_strongly_typed_dynamic_quantization_judges_attention_in_its_own_float_type(trt: str) -> None:
+    """onnxruntime's dynamic quantization makes the projections MatMulInteger but leaves DistilBERT's attention
+    products (Q·Kᵀ, probabilities·V) float32 MatMuls with no Q/DQ. Strongly typed, the model's INT8 does not
+    decide the attention: each site runs in FP32, which the MHA tables have no column for (unknown, not
+    'INT8 needs Q/DQ')."""
+    result = audit(WILD / "ort_dynamic_quant_distilbert.onnx", trt=trt, sm="90", strongly_typed=True)
+    assert result.target.precision == "int8"  # the model-wide precision of a strongly typed quantized build
+    assert len(result.attention) == 2  # DistilBERT here: 2 layers
+    for judged in result.attention:
+        assert not judged.site.qdq and judged.site.dtype == onnx.TensorProto.FLOAT
+        assert judged.verdict.fused is None
+        assert judged.verdict.conditions == ("precision_not_in_tables",)
+        assert "FP32" in judged.verdict.reasons[0]
+
+
 def test_causal_mask_read_from_the_external_data_next_to_the_model(tmp_path) -> None:
     """transformers Phi (a causal LM) through the dynamo exporter: the folded causal mask (BOOL [1,1,32,32])
     and the padding gather's indices are external data. With the data file beside the model, both

@@ -99,6 +99,9 @@ class AttentionSite:
     mask_window: int | None = None     # sliding-window mask: the keys each query sees (itself included; a
     #                                    two-sided band: those of a query away from the sequence's ends)
     scores_qdq: bool = False           # Q/DQ between BMM1 and the Softmax (the scores quantized)
+    # The element type (TensorProto) of the queries as the products read them (after any DequantizeLinear):
+    # what a strongly typed build runs the site in, whatever the rest of the model is quantized to.
+    dtype: int | None = None
     # products outside BMM1 that read Q or K and add to the scores (DeBERTa's content-to-position and
     # position-to-content terms): a second score computation, not a mask or a learned bias
     score_products: tuple[str, ...] = ()
@@ -374,7 +377,8 @@ class _SiteFinder:
             head_mix=tuple(n.name for n in layout.mixing) if layout is not None else (),
             scatter_mask=tuple(n.name for n in layout.scattered) if layout is not None else (),
             scores_qdq=any(n.op in ("QuantizeLinear", "DequantizeLinear") for n in chain),
-            probabilities_second=bool(p_index))
+            probabilities_second=bool(p_index),
+            dtype=self.graph.dtype(bmm1.inputs[0]) if bmm1.inputs else None)
         return site, ordered
 
     def _weight(self, tensor: str) -> bool:
@@ -741,7 +745,7 @@ class _SiteFinder:
             repeat_nodes=tuple(n.name for n in k_path.repeat_nodes + v_path.repeat_nodes), windowed=False,
             num_windows=None, qdq=q_path.dequantized and k_path.dequantized and v_path.dequantized,
             qdq_types=tuple(sorted(qdq_types)), mask_inputs=facts.inputs, notes=tuple(notes + facts.notes),
-            mask_window=facts.window)
+            mask_window=facts.window, dtype=self.graph.dtype(node.inputs[0]) if node.inputs else None)
         return site, ordered
 
     def _products_of_qk(self, terms: list[_MaskTerm], bmm1: Node, q_path: _Path, k_path: _Path) -> tuple[str, ...]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from onnx import TensorProto
+
 from trtadvisor.analysis.attention_sites import AttentionSite, find_attention_sites
 from trtadvisor.analysis.cache import memoized
 from trtadvisor.ir.graph import Graph
@@ -19,6 +21,9 @@ from trtadvisor.knowledge.rulebook import RuleBook
 from trtadvisor.knowledge.target import Target, version_at_least
 
 PRECISION_NAMES = {"fp16": "FP16", "bf16": "BF16", "int8": "INT8", "fp8": "FP8"}
+# ONNX element types (TensorProto) of the float tensors a strongly typed site can run in, by column name.
+_FLOAT_PRECISIONS = {TensorProto.FLOAT16: "fp16", TensorProto.BFLOAT16: "bf16"}
+_FLOAT_NAMES = {TensorProto.FLOAT: "FP32", TensorProto.DOUBLE: "FP64"}
 
 
 @dataclass(frozen=True)
@@ -101,7 +106,11 @@ def _verdict(rules: MhaRules, fused: bool | None, failed: list[Failed], precisio
 
 
 def site_precision(site: AttentionSite, target: Target) -> str | None:
-    """The precision whose column decides: the target's, or for --best what the site can use."""
+    """The precision whose column decides: the target's, or for --best what the site can use. Strongly typed,
+    a site without Q/DQ on Q, K and V runs in its own float type, whatever the rest of the model is quantized
+    to (an onnxruntime dynamic quantization leaves the attention products in FP32): None for FP32."""
+    if target.strong and not site.qdq and site.dtype:
+        return _FLOAT_PRECISIONS.get(site.dtype)
     if target.precision in PRECISION_NAMES:
         return target.precision
     if target.precision == "best":
@@ -140,7 +149,7 @@ def _judged_facts(site: AttentionSite) -> tuple[object, ...]:
     return (site.native, site.qdq, site.qdq_types, site.head_size, site.seq_q, site.seq_kv, site.num_heads,
             site.num_kv_heads, site.mask, site.mask_extent, site.mask_shape, site.bias, site.causal,
             site.mask_window, site.scores_qdq, len(site.score_products), _mix_sides(site),
-            len(site.rearranged), len(site.scatter_mask), site.probabilities_second)
+            len(site.rearranged), len(site.scatter_mask), site.probabilities_second, site.dtype)
 
 
 def judge(site: AttentionSite, target: Target, rules: MhaRules) -> Verdict:
@@ -158,7 +167,10 @@ def judge(site: AttentionSite, target: Target, rules: MhaRules) -> Verdict:
     if precision is None:
         # strongly typed: no precision switch exists; the model's types decide
         fix = rules.reduced_precision_fix[0 if target.strong else 1]
-        return _verdict(rules, None, [Failed.of("precision_not_in_tables", precision=target.precision.upper(),
+        name = target.precision.upper()
+        if target.precision in PRECISION_NAMES:  # strongly typed: the site's own float type, not the model's
+            name = _FLOAT_NAMES.get(site.dtype or 0, name)
+        return _verdict(rules, None, [Failed.of("precision_not_in_tables", precision=name,
                                                 reduced_precision_fix=fix)], None, unknown_target=True)
     column = rules.column(sm, precision)
     if column is None:

@@ -7,12 +7,14 @@ The expected counts come from the Ultralytics modules (ultralytics.nn.modules), 
 
 from __future__ import annotations
 
+import json
+
 import onnx
 import pytest
 
 from trtadvisor.api import audit
 
-from conftest import REPO
+from conftest import REPO, artifact
 
 WILD = REPO / "samples" / "wild"
 YOLOV8N = WILD / "yolov8n_ultralytics.onnx"
@@ -113,7 +115,7 @@ def test_residual_bottleneck_lists_the_conv_silu_add_layer_8x_and_10x_engines_bu
     layers = yolov8n.prediction.layers
     residual = [layer for layer in layers if layer.ops == ("Sigmoid", "Mul", "Add")]
     listed = {layer.nodes[0]: alt for layer in layers if layer.kind == "convolution"
-              for alt in layer.alternatives if alt["kind"] == "convolution"}
+              for alt in layer.alternatives if alt["kind"] == "convolution" and alt["nodes"][-1].endswith("/Add")}
     assert len(listed) == V8N_RESIDUAL
     for pwn in residual:
         conv = pwn.nodes[0].replace("/act/Sigmoid", "/conv/Conv")
@@ -147,3 +149,29 @@ def test_c2f_sppf_and_neck_concats_are_removed_with_copies_where_engines_made_th
     cost = yolov8n.cost.layers[index]
     element = 4 if yolov8n.target.strong else 2  # strongly typed (11.x): the FP32 model runs in FP32
     assert cost is not None and cost.bytes == 2 * len(named) * SPPF_C * SPPF_HW * SPPF_HW * element  # read + write
+
+
+def test_head_convs_reading_one_input_list_the_horizontal_merge_8x_engines_built(yolov8n) -> None:
+    """At each of the 3 scales the Detect head's box and class branches open with a 3x3 Conv over the same feature
+    map. TensorRT 8.x engines of YOLOv8 built each pair as one layer ('/model.22/cv2.0/cv2.0.0/conv/Conv ||
+    /model.22/cv3.0/cv3.0.0/conv/Conv') with the two SiLUs as PWN layers of their own: listed as an alternative of
+    both on 8.x; no 10.x engine was seen doing it."""
+    listed = {layer.nodes[0]: alt["nodes"] for layer in yolov8n.prediction.layers for alt in layer.alternatives
+              if len(alt["nodes"]) > 1 and all(n.endswith("/conv/Conv") for n in alt["nodes"])}
+    if not yolov8n.target.trt.startswith("8."):
+        assert not listed
+        return
+    pairs = [[f"/model.22/cv2.{i}/cv2.{i}.0/conv/Conv", f"/model.22/cv3.{i}/cv3.{i}.0/conv/Conv"]
+             for i in range(len(STRIDES))]
+    assert sorted(listed.values()) == sorted(pair for pair in pairs for _ in pair)
+    assert set(listed) == {conv for pair in pairs for conv in pair}
+
+
+def test_a_convolution_with_a_residual_add_is_no_horizontal_merge() -> None:
+    """Keras ResNet-50's first block of each stage has two 1x1 convolutions over one input (the shortcut's, fused
+    with the residual Add and ReLU, and the bottleneck's first); the 8.x RTX 3090 engine kept them two layers."""
+    real = json.loads(artifact("trex/examples/tensorflow/resnet/RTX-3090/fp16/resnet.onnx.engine.graph.json")
+                      .read_text())["Layers"]
+    assert not [layer["Name"] for layer in real if "||" in layer["Name"]]
+    result = audit(WILD / "tf2onnx_resnet50.onnx", trt="8.6", sm="86", precision="fp16")
+    assert not [alt for layer in result.prediction.layers for alt in layer.alternatives if "same tensor" in alt["when"]]

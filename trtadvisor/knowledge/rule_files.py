@@ -152,6 +152,8 @@ FILES: dict[str, Spec] = {
                        concat_unstrided_reader_kinds=ListOf(str),
                        concat_removal_source=str, conv_multi_input_pointwise_seen_since=VERSION,
                        conv_multi_input_pointwise_when=str, conv_multi_input_pointwise_source=str,
+                       conv_horizontal_merge_seen_since=VERSION, conv_horizontal_merge_seen_before=VERSION,
+                       conv_horizontal_merge_when=str, conv_horizontal_merge_source=str,
                        noop_shuffle_ops=ListOf(str), noop_shuffle_source=str),
     ),
     "advice.toml": Table(rule=MapOf(RULE, key=CODE)),

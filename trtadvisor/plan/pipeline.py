@@ -23,6 +23,7 @@ from trtadvisor.plan.passes.conv import (
     note_depthwise_separable,
 )
 from trtadvisor.plan.passes.eliminate import eliminate
+from trtadvisor.plan.passes.horizontal import note_horizontal_merges
 from trtadvisor.plan.passes.myelin import fold_flatten_into_gemm, form_myelin_regions
 from trtadvisor.plan.passes.pointwise import fuse_conv_generic_activation, fuse_eltwise_relu, fuse_pointwise
 from trtadvisor.plan.passes.qdq import fuse_qdq, fuse_qdq_epilogues
@@ -64,6 +65,7 @@ def pipeline(target: Target, book: RuleBook) -> list[Pass]:
         fuse_conv_generic_activation,
         fuse_conv_pool,
         note_depthwise_separable,
+        note_horizontal_merges,
         # Output Q into producers, residual DQ into Conv + Add, quantized pooling: after the epilogues.
         fuse_qdq_epilogues,
         # The builder removes concatenations after its fusions ('After concat removal' follows them in

@@ -95,6 +95,34 @@ def swinv2_cr_meta_mlp() -> onnx.ModelProto:
                        num_heads=(2, 4))
 
 
+# ConViT shrunk: 3 blocks, the first 2 gated positional self-attention (GPSA), the last plain self-attention.
+CONVIT_GPSA = {"img_size": 64, "depth": 3, "local_up_to_layer": 2}
+
+
+@builder("convit_gpsa")
+def convit_gpsa() -> onnx.ModelProto:
+    """timm ``convit_tiny`` (random weights) shrunk to 3 blocks (``depth=3``, ``local_up_to_layer=2``) on
+    [batch,3,64,64] (16 patches, embed 192, 4 heads x 48), TorchScript exporter, opset 17, the batch dynamic.
+    Blocks 0 and 1 are GPSA: (1 - sigmoid(gate))·softmax(Q·Kᵀ·scale) + sigmoid(gate)·softmax(pos_proj(rel)),
+    divided by its sum over the keys, then ·V (the positional Softmax reads the relative indices expanded to the
+    batch); block 2 is plain attention over the 16 patches and the class token."""
+    import timm
+    import torch
+
+    torch.manual_seed(0)
+    net = timm.create_model("convit_tiny", **CONVIT_GPSA).eval()
+    return torchscript_export(net, (torch.randn(1, 3, 64, 64),), 17, input_names=["input"],
+                              output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+
+
+@builder("convit_gpsa.dynamo")
+def convit_gpsa_dynamo() -> onnx.ModelProto:
+    """The same model, [1,3,64,64], dynamo exporter, opset 18: its optimizer folds the positional branch (the
+    gate's two factors and sigmoid(gate)·softmax(pos) become initializers), the GPSA blocks keep the Softmax of
+    Q·Kᵀ, the gate's Mul, the Add of the folded map and the renormalization."""
+    return timm_export("convit_tiny", 64, dynamo=True, **CONVIT_GPSA)
+
+
 # --------------------------------------------------------------------------------------------
 # (a) old model-zoo style ResNet-50
 # --------------------------------------------------------------------------------------------

@@ -55,7 +55,10 @@ def attention_model(*, batch: int = 1, heads: int = 4, kv_heads: int | None = No
     Softmax: talking heads as one Einsum) | "linear_heads_after" (a Linear over the heads of the probabilities,
     between Transposes, as CaiT's proj_w) | "conv_heads_after" (a 1x1 Conv over the heads of the probabilities
     and a BatchNormalization, as DeepViT's re-attention) | "linear_keys" (a Linear over the key axis before the
-    Softmax: no head mix) | "softmax_over_queries" (the scores transposed so the Softmax normalizes the queries).
+    Softmax: no head mix) | "softmax_over_queries" (the scores transposed so the Softmax normalizes the queries) |
+    "renormalized_after" (the probabilities divided by their ReduceSum over the keys, keepdims) | "gated_after" (the
+    probabilities multiplied by a per-head gate computed from an input, sigmoid(gate_in) [1, N, 1, 1]) |
+    "scaled_after" (the probabilities multiplied by a constant scalar).
     """
     kv_heads = kv_heads or heads
     seq_kv = seq_kv or seq_q
@@ -134,6 +137,13 @@ def attention_model(*, batch: int = 1, heads: int = 4, kv_heads: int | None = No
                               b.const(np.zeros(heads))])
         probs = b.op("BatchNormalization", [probs, b.const(np.ones(heads)), b.const(np.zeros(heads)),
                                             b.const(np.zeros(heads)), b.const(np.ones(heads))])
+    elif mix == "renormalized_after":
+        probs = b.op("Div", [probs, b.op("ReduceSum", [probs, b.const([-1], np.int64)], keepdims=1)])
+    elif mix == "gated_after":
+        inputs.append(helper.make_tensor_value_info("gate_in", F, [1, heads, 1, 1]))
+        probs = b.op("Mul", [b.op("Sigmoid", ["gate_in"]), probs])
+    elif mix == "scaled_after":
+        probs = b.op("Mul", [probs, b.const(0.5)])
     if qdq:
         probs = b.qdq(probs, qdq)
     out = b.op("MatMul", [probs, v])

@@ -238,6 +238,26 @@ def test_a_map_over_keys_or_a_softmax_over_queries_is_no_head_mix_site(tmp_path:
     assert not audit(path, sm="90").attention
 
 
+@pytest.mark.parametrize(("mix", "said"), [("renormalized_after", "renormalized by their sum over the keys"),
+                                           ("gated_after", "multiplied by a gate")])
+def test_probabilities_combined_after_the_softmax_is_a_site_no_gpu_fuses(tmp_path: Path, mix: str, said: str) -> None:
+    """Probabilities divided by their own sum over the keys, or multiplied by a per-head gate computed from an
+    input (ConViT's GPSA does both, with a second map; onnx.helper graphs, one op each): the site is found with its
+    dimensions and is not fused, for the op between the Softmax and BMM2 the documented pattern does not have."""
+    site = _audit(tmp_path, attention_model(mix=mix), sm="90")
+    assert (site["num_heads"], site["head_size"], site["seq_q"], site["seq_kv"]) == (4, 64, 128, 128)
+    assert site["fused"] is False and site["conditions"] == ["probabilities_combined"]
+    assert said in site["reasons"][0]
+
+
+def test_probabilities_scaled_by_a_constant_alone_stay_no_site(tmp_path: Path) -> None:
+    """A constant factor on the probabilities is no gate, map or renormalization: the wide walk does not make it a
+    site (as before it existed)."""
+    path = tmp_path / "m.onnx"
+    onnx.save(attention_model(mix="scaled_after"), path)
+    assert not audit(path, sm="90").attention
+
+
 def test_swin_style_graph_is_found(tmp_path: Path) -> None:
     # Its time per node is measured in benchmarks/bench_parts.py (timing does not belong in a test).
     blocks, windows, tokens, heads = 180, 64, 49, 3

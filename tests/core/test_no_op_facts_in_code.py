@@ -58,6 +58,12 @@ ONNX_SEMANTICS: dict[tuple[str, str], str] = {
         _MATCH + " (ops that only relabel the axes of the scores)",
     ('analysis/score_layout.py', 'ScatterElements ScatterND'): "the ONNX scatters (data and updates both carry data)",
     ('analysis/score_layout.py', 'Einsum MatMul'): "the ONNX ops that compute a batched matrix product",
+    ('analysis/score_layout.py', 'Add Div Mul Sub'): "the ONNX binary arithmetic ops (probabilities combined "
+                                                     "with a gate, a second map or their own sum)",
+    ('analysis/score_layout.py', 'Add Mul'): "the ONNX binary ops whose operands commute",
+    ('analysis/score_layout.py', 'Div Mul'): "the ONNX ops that scale by a factor",
+    ('analysis/score_layout.py', 'Cast Expand Identity Reshape Unsqueeze'):
+        _MATCH + " (a sum over the keys kept as an axis on its way to the Div that renormalizes)",
     ('analysis/score_layout.py', 'BatchNormalization LayerNormalization'):
         "the ONNX normalizations (one across the heads of the scores mixes them)",
     ('analysis/score_layout.py', 'Conv MatMul'): "the ONNX products by a weight that keep the other axes in place",

@@ -940,3 +940,40 @@ def test_deepvit_reattention_mixes_heads_after_the_softmax_and_is_not_fused() ->
     ops = {n.name: n.op_type for n in onnx.load(path, load_external_data=False).graph.node}
     assert [sorted(ops[name] for name in a.site.head_mix) for a in judged] == \
         [["Einsum", "LayerNormalization"]] * DEEPVIT_LAYERS
+
+
+# timm convit_tiny shrunk (make_wild_samples.CONVIT_GPSA): depth 3, local_up_to_layer 2 (the first 2 blocks gated
+# positional self-attention, the rest plain), embed 192, 4 heads (x 48), image 64 / patch 16 = 16 patches; the class
+# token joins before the first plain block
+CONVIT_DEPTH, CONVIT_GPSA_BLOCKS, CONVIT_HEADS, CONVIT_HEAD, CONVIT_PATCHES = 3, 2, 4, 48, (64 // 16) ** 2
+
+
+@pytest.mark.parametrize(("name", "batch"), [("convit_gpsa.onnx", None), ("convit_gpsa.dynamo.onnx", 1)])
+def test_convit_gated_positional_attention_is_a_site_that_does_not_fuse(name: str, batch: int | None) -> None:
+    """GPSA: (1 - sigmoid(gate))·softmax(Q·Kᵀ·scale) + sigmoid(gate)·softmax(positional map), divided by its sum
+    over the keys, then ·V. Each GPSA block is a site found from the Softmax of Q·Kᵀ (the positional Softmax, of
+    no query or key, is none), not fused on any GPU: between the Softmax and BMM2 the probabilities are gated,
+    added to a second map and renormalized, which the documented pattern does not have. The plain blocks are
+    plain sites and fuse on SM90. TorchScript (batch dynamic, the positional branch computed) and dynamo (batch
+    1, the positional branch folded into initializers) alike."""
+    path = WILD / name
+    judged = audit(path, trt="10.8", sm="90", precision="fp16").attention
+    gpsa, plain = judged[:CONVIT_GPSA_BLOCKS], judged[CONVIT_GPSA_BLOCKS:]
+    assert len(plain) == CONVIT_DEPTH - CONVIT_GPSA_BLOCKS
+    assert [(a.site.batch, a.site.num_heads, a.site.head_size, a.site.seq_q, a.site.seq_kv) for a in gpsa] == \
+        [(batch, CONVIT_HEADS, CONVIT_HEAD, CONVIT_PATCHES, CONVIT_PATCHES)] * CONVIT_GPSA_BLOCKS
+    assert [(a.verdict.fused, a.verdict.conditions) for a in gpsa] == \
+        [(False, ("probabilities_combined",))] * CONVIT_GPSA_BLOCKS
+    assert all("gate" in a.verdict.reasons[0] and "second map" in a.verdict.reasons[0] and
+               "renormalized" in a.verdict.reasons[0] for a in gpsa)
+    # the combining ops are the gate's Mul, the Add of the positional map and the Div by the sum over the keys
+    ops = {n.name: n.op_type for n in onnx.load(path, load_external_data=False).graph.node}
+    assert [[(ops[n], kind) for n, kind in a.site.combined] for a in gpsa] == \
+        [[("Mul", "gate"), ("Add", "map"), ("Div", "renormalized")]] * CONVIT_GPSA_BLOCKS
+    assert [(a.site.num_heads, a.site.head_size, a.site.seq_q, a.site.seq_kv, a.site.combined, a.verdict.fused)
+            for a in plain] == [(CONVIT_HEADS, CONVIT_HEAD, CONVIT_PATCHES + 1, CONVIT_PATCHES + 1, (), True)] * \
+        (CONVIT_DEPTH - CONVIT_GPSA_BLOCKS)
+    # no GPU fuses GPSA, not even one outside the tables, where plain attention is unknown
+    judged = audit(path, trt="10.8", sm="70", precision="fp16").attention
+    assert [a.verdict.fused for a in judged] == \
+        [False] * CONVIT_GPSA_BLOCKS + [None] * (CONVIT_DEPTH - CONVIT_GPSA_BLOCKS)

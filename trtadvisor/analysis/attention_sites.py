@@ -35,6 +35,8 @@ from trtadvisor.analysis.score_layout import (
     WIDE_STEPS,
     Track,
     bmm2_contracts_keys,
+    combination,
+    combines,
     product_roles,
     track,
     weight_product_input,
@@ -112,6 +114,10 @@ class AttentionSite:
     # chunked or banded attention such as Longformer's sliding chunks): the Softmax's rows are no rows of
     # one Q·Kᵀ product, so N, S_q and S_kv are not read from the products
     rearranged: tuple[str, ...] = ()
+    # pointwise ops between the Softmax and BMM2 that combine the probabilities with another tensor (ConViT's
+    # gated positional self-attention): (node, what it does: 'gate', 'map', 'renormalized', 'scale');
+    # score_layout.combination
+    combined: tuple[tuple[str, str], ...] = ()
     # scatters that write a constant into the scores in place (a mask written as an indexed assignment, as
     # Longformer's global attention blocks its padded global rows)
     scatter_mask: tuple[str, ...] = ()
@@ -313,12 +319,17 @@ class _SiteFinder:
         probs = prob_steps[-1][0].outputs[0] if prob_steps else softmax.outputs[0]
         p_index = 1 if len(bmm2.inputs) == 2 and bmm2.inputs[0] != probs and bmm2.inputs[1] == probs else 0
         layout: Track | None = None
+        combined: tuple[tuple[str, str], ...] = ()
         if wide or prob_steps is not None:
             layout = self._score_layout(bmm1, steps, bmm2, prob_steps, p_index)
             if layout is None:
                 return None
             mixed = set(layout.mixing)
-            terms = [t for t in terms if t.node not in mixed]  # a head mix's bias is no mask
+            terms = [t for t in terms if t.node not in mixed]  # a head mix's bias is no mask (nor a second map)
+            combined = tuple((n.name, combination(self.graph, self.values, n, t))
+                             for n, t in prob_steps or () if combines(n, t) and n not in mixed)
+            if combined and all(kind == "scale" for _, kind in combined):
+                return None  # probabilities scaled by a constant alone: not what the wide walk looks for
         q_path = self._operand_path(bmm1.inputs[0])
         k_path = self._operand_path(bmm1.inputs[1])
         v_path = self._operand_path(bmm2.inputs[1 - p_index])
@@ -377,7 +388,7 @@ class _SiteFinder:
             head_mix=tuple(n.name for n in layout.mixing) if layout is not None else (),
             scatter_mask=tuple(n.name for n in layout.scattered) if layout is not None else (),
             scores_qdq=any(n.op in ("QuantizeLinear", "DequantizeLinear") for n in chain),
-            probabilities_second=bool(p_index),
+            probabilities_second=bool(p_index), combined=combined,
             dtype=self.graph.dtype(bmm1.inputs[0]) if bmm1.inputs else None)
         return site, ordered
 
@@ -586,6 +597,8 @@ class _SiteFinder:
         index = weight_product_input(self.graph, node)
         if index is not None:
             return node.inputs[index] == tensor
+        if combines(node, tensor):  # a gate, a second map or their own sum (score_layout.combination)
+            return True
         # the bias or norm of a head mix just passed
         return op in ("Add", "BatchNormalization") and bool(steps) and \
             weight_product_input(self.graph, steps[-1][0]) is not None

@@ -149,7 +149,8 @@ def _judged_facts(site: AttentionSite) -> tuple[object, ...]:
     return (site.native, site.qdq, site.qdq_types, site.head_size, site.seq_q, site.seq_kv, site.num_heads,
             site.num_kv_heads, site.mask, site.mask_extent, site.mask_shape, site.bias, site.causal,
             site.mask_window, site.scores_qdq, len(site.score_products), _mix_sides(site),
-            len(site.rearranged), len(site.scatter_mask), site.probabilities_second, site.dtype)
+            len(site.rearranged), len(site.scatter_mask), site.probabilities_second, site.dtype,
+            _combined_kinds(site))
 
 
 def judge(site: AttentionSite, target: Target, rules: MhaRules) -> Verdict:
@@ -203,7 +204,24 @@ def _pattern_check(site: AttentionSite) -> list[Failed]:
         failed.append(Failed.of("head_mixing", where=_mix_sides(site)))
     if site.rearranged:
         failed.append(Failed.of("scores_rearranged", count=len(site.rearranged)))
+    if site.combined:
+        said = [_COMBINED[kind] for kind in _combined_kinds(site)]
+        what = said[0] if len(said) == 1 else ", ".join(said[:-1]) + " and " + said[-1]
+        failed.append(Failed.of("probabilities_combined", what=what))
     return failed
+
+
+# What each kind of score_layout.combination does to the probabilities, in the reason's words.
+_COMBINED = {"gate": "multiplied by a gate (one factor per head or overall)",
+             "map": "combined with a second map over the queries and keys",
+             "renormalized": "renormalized by their sum over the keys",
+             "scale": "scaled by a constant"}
+
+
+def _combined_kinds(site: AttentionSite) -> tuple[str, ...]:
+    """The kinds of the site's combining ops, each once, in a fixed order (sites alike read alike)."""
+    kinds = {kind for _, kind in site.combined}
+    return tuple(k for k in _COMBINED if k in kinds)
 
 
 def _check_column(site: AttentionSite, sm: int, column: MhaColumn, rules: MhaRules) -> Verdict:

@@ -11,7 +11,10 @@ only (REF "Multi-Head Attention Fusion": softmax(Q·Kᵀ/scale ⊗ mask)·V). Mo
   are padded, sliced, reshaped and scattered into a band before the Softmax, and whose probabilities are laid
   back out into chunks before BMM2;
 * a mask written as an indexed assignment (Longformer's global attention): a scatter of a constant into the
-  scores in place, which moves nothing.
+  scores in place, which moves nothing;
+* probabilities combined with another tensor between the Softmax and BMM2 (ConViT's gated positional
+  self-attention: (1 - g)·softmax(Q·Kᵀ) + g·softmax(positional map), renormalized by its sum over the keys):
+  pointwise ops of the probabilities and a gate, a second map or their own sum (``combination``).
 
 These walks run only from a Softmax the plain walks found no site for, a bounded number of steps each.
 The axes of the scores are followed through transposes and reshapes by role ('k' the keys, 'q' the queries,
@@ -25,6 +28,8 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from trtadvisor.analysis.values import Dims, GraphValues
 from trtadvisor.ir.graph import Graph, Node
 
@@ -34,6 +39,10 @@ MOVE_OPS = frozenset({"Pad", "Slice", "ScatterND", "ScatterElements", "Gather", 
                       "Tile", "Concat", "Split"})
 # Ops that relabel the axes only (followed by role; a reshape that cuts the query or key axis moves entries).
 _RELAYOUT = frozenset({"Transpose", "Reshape", "Squeeze", "Unsqueeze", "Flatten"})
+# Pointwise ops that combine the probabilities with another tensor (a gate, a second map, their own sum).
+COMBINE_OPS = frozenset({"Add", "Sub", "Mul", "Div"})
+# Ops a sum over the keys passes on its way to the Div that renormalizes (keepdim written as an Unsqueeze).
+_SUM_ROUTE = frozenset({"Unsqueeze", "Reshape", "Cast", "Identity", "Expand"})
 # BFS levels of the wide backward walk (half of them forward): Longformer's band is 14 ops from its product.
 WIDE_STEPS = 24
 
@@ -221,3 +230,51 @@ def bmm2_contracts_keys(node: Node, index: int, result: Track) -> bool:
     if result.roles is None:
         return bool(result.moved)
     return _contracted_role(node, index, result.roles) == "k"
+
+
+def combines(node: Node, tensor: str) -> bool:
+    """Whether ``node`` is a pointwise op of the probabilities ``tensor`` with another tensor that the wide
+    forward walk passes: a sum or product with either operand, a difference or quotient of the probabilities."""
+    if node.op not in COMBINE_OPS or len(node.inputs) != 2 or node.inputs[0] == node.inputs[1]:
+        return False
+    return tensor in node.inputs if node.op in ("Add", "Mul") else node.inputs[0] == tensor
+
+
+def combination(graph: Graph, values: GraphValues, node: Node, tensor: str) -> str:
+    """What ``node`` (``combines``) does to the probabilities ``tensor``: 'renormalized' (divided by their own
+    sum over the keys), 'scale' (by a constant scalar), 'gate' (by a factor that is one value over the queries
+    and keys: per head or overall, learned or computed), 'map' (with a tensor over the queries and keys: a
+    second probability map, as ConViT's positional one)."""
+    other = node.inputs[1] if node.inputs[0] == tensor else node.inputs[0]
+    if node.op == "Div" and _sum_of(graph, values, other, tensor):
+        return "renormalized"
+    dims = values.dims(other)
+    if node.op in ("Mul", "Div"):
+        value = values.value(other)
+        if value is not None and value.size == 1:
+            return "scale"
+        if dims is not None and all(d == 1 for d in dims[-2:]):
+            return "gate"
+    return "map"
+
+
+def _sum_of(graph: Graph, values: GraphValues, divisor: str, tensor: str) -> bool:
+    """Whether ``divisor`` is ``tensor`` summed over its last axis (the keys), kept as an axis of 1."""
+    for _ in range(4):
+        node = graph.producer(divisor)
+        if node is None or not node.inputs:
+            return False
+        if node.op == "ReduceSum":
+            break
+        if node.op not in _SUM_ROUTE:
+            return False
+        divisor = node.inputs[0]
+    else:
+        return False
+    if node.inputs[0] != tensor:
+        return False
+    axes = values.value(node.inputs[1]) if len(node.inputs) >= 2 and node.inputs[1] else node.attr("axes")
+    rank = values.dims(tensor)
+    if axes is None or rank is None:
+        return False
+    return [int(a) % len(rank) for a in np.asarray(axes).ravel()] == [len(rank) - 1]

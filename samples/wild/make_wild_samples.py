@@ -681,9 +681,9 @@ def _text_hidden_states(net: Any) -> Any:
     return Hidden().eval()
 
 
-def _image_hidden_states_export(net: Any) -> onnx.ModelProto:
-    """A transformers vision model as a module of ``pixel_values`` [1,3,64,64] that returns only its
-    ``last_hidden_state``, exported by TorchScript at opset 17."""
+def _image_hidden_states(net: Any) -> Any:
+    """A transformers vision model as a module of ``pixel_values`` that returns only its ``last_hidden_state``,
+    in eval mode."""
     import torch
 
     class Hidden(torch.nn.Module):
@@ -694,8 +694,15 @@ def _image_hidden_states_export(net: Any) -> onnx.ModelProto:
         def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
             return self.net(pixel_values=pixel_values).last_hidden_state
 
-    return torchscript_export(Hidden().eval(), (torch.randn(1, 3, 64, 64),), 17, input_names=["pixel_values"],
-                              output_names=["last_hidden_state"])
+    return Hidden().eval()
+
+
+def _image_hidden_states_export(net: Any) -> onnx.ModelProto:
+    """:func:`_image_hidden_states` on [1,3,64,64], exported by TorchScript at opset 17."""
+    import torch
+
+    return torchscript_export(_image_hidden_states(net), (torch.randn(1, 3, 64, 64),), 17,
+                              input_names=["pixel_values"], output_names=["last_hidden_state"])
 
 
 @builder("ssdlite320_detection")
@@ -1148,19 +1155,10 @@ def hf_swinv2_cpb_dynamo() -> onnx.ModelProto:
     torch.manual_seed(0)
     config = Swinv2Config(image_size=32, patch_size=2, embed_dim=16, depths=[2], num_heads=[2], window_size=4)
     net = Swinv2Model(config).eval()
-
-    class Hidden(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = net
-
-        def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-            return self.net(pixel_values=pixel_values).last_hidden_state
-
     with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         path = Path(tmp) / "model.onnx"
-        torch.onnx.export(Hidden().eval(), (torch.randn(1, 3, 32, 32),), path, dynamo=True, opset_version=18,
+        torch.onnx.export(_image_hidden_states(net), (torch.randn(1, 3, 32, 32),), path, dynamo=True, opset_version=18,
                           external_data=True, input_names=["pixel_values"], output_names=["hidden"])
         return onnx.load(path)
 

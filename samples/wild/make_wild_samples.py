@@ -123,6 +123,19 @@ def convit_gpsa_dynamo() -> onnx.ModelProto:
     return timm_export("convit_tiny", 64, dynamo=True, **CONVIT_GPSA)
 
 
+@builder("conv_bn_relu_opset8")
+def conv_bn_relu_opset8() -> onnx.ModelProto:
+    """A small convolutional classifier (Conv 3->8 3x3, BatchNorm, ReLU, global average pool, Flatten, Linear
+    8->4; random weights) on [1,3,16,16], TorchScript exporter at opset 8, the oldest it still writes: below
+    the opset 9 that TensorRT 10.0's parser documents as its minimum (TRT005)."""
+    import torch
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
+                              torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(8, 4)).eval()
+    return torchscript_export(net, (torch.randn(1, 3, 16, 16),), 8, input_names=["input"], output_names=["logits"])
+
+
 # --------------------------------------------------------------------------------------------
 # (a) old model-zoo style ResNet-50
 # --------------------------------------------------------------------------------------------

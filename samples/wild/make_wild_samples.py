@@ -62,10 +62,12 @@ def torchscript_export(model, args: tuple, opset: int, **kw) -> onnx.ModelProto:
     return onnx.load_from_string(buf.getvalue())
 
 
-def timm_export(name: str, size: int, dynamo: bool = False, **config: Any) -> onnx.ModelProto:
-    """timm ``name`` (random weights: seed 0, ``config`` passed to ``create_model``) in eval mode on one
-    [1,3,size,size] image, ``input`` -> ``logits``: the TorchScript exporter at opset 17, or the dynamo
-    exporter at opset 18 (its weights written to a temporary external-data file and loaded back)."""
+def timm_export(name: str, size: int, dynamo: bool = False, prepare: Callable[[Any], None] | None = None,
+                **config: Any) -> onnx.ModelProto:
+    """timm ``name`` (random weights: seed 0, ``config`` passed to ``create_model``, then ``prepare`` applied to
+    the module when given) in eval mode on one [1,3,size,size] image, ``input`` -> ``logits``: the TorchScript
+    exporter at opset 17, or the dynamo exporter at opset 18 (its weights written to a temporary external-data
+    file and loaded back)."""
     import tempfile
 
     import timm
@@ -73,6 +75,8 @@ def timm_export(name: str, size: int, dynamo: bool = False, **config: Any) -> on
 
     torch.manual_seed(0)
     net = timm.create_model(name, **config).eval()
+    if prepare is not None:
+        prepare(net)
     if not dynamo:
         return torchscript_export(net, (torch.randn(1, 3, size, size),), 17, input_names=["input"],
                                   output_names=["logits"])
@@ -121,6 +125,40 @@ def convit_gpsa_dynamo() -> onnx.ModelProto:
     gate's two factors and sigmoid(gate)·softmax(pos) become initializers), the GPSA blocks keep the Softmax of
     Q·Kᵀ, the gate's Mul, the Add of the folded map and the renormalization."""
     return timm_export("convit_tiny", 64, dynamo=True, **CONVIT_GPSA)
+
+
+def _random_grn(net: Any) -> None:
+    """Random GRN gamma and beta: timm starts both at zero, and the dynamo exporter then stores the two equal
+    tensors once; trained ones differ."""
+    import torch
+
+    with torch.no_grad():
+        for name, param in net.named_parameters():
+            if ".grn." in name:
+                param.normal_(0.0, 0.1)
+
+
+@builder("convnextv2_atto_grn")
+def convnextv2_atto_grn() -> onnx.ModelProto:
+    """timm ``convnextv2_atto`` (random weights, GRN gamma and beta drawn at random) on [1,3,64,64], TorchScript
+    exporter, opset 17: stages of 2-2-6-2 blocks (dims 40-80-160-320), each a depthwise 7x7 convolution,
+    LayerNorm2d (Transpose, LayerNormalization, Transpose), 1x1 convolution, GELU (Erf form), global response
+    normalization and 1x1 convolution. The exporter writes GRN's ``addcmul(beta, gamma, x * Nx)`` as
+    Mul(gamma, .), a Mul by addcmul's value 1, then Add(beta, .)."""
+    return timm_export("convnextv2_atto", 64, prepare=_random_grn)
+
+
+@builder("convnextv2_atto_grn.dynamo")
+def convnextv2_atto_grn_dynamo() -> onnx.ModelProto:
+    """The same model, dynamo exporter, opset 18: GRN's affine is Mul(gamma, .) then Add(beta, .), with no Mul
+    by 1. Each node's Python stack trace and FX node text (pkg.torch.onnx.stack_trace, .fx_node; 85% of the
+    file) are dropped; its module namespace and name scopes stay."""
+    model = timm_export("convnextv2_atto", 64, dynamo=True, prepare=_random_grn)
+    for node in model.graph.node:
+        kept = [p for p in node.metadata_props if p.key not in ("pkg.torch.onnx.stack_trace", "pkg.torch.onnx.fx_node")]
+        del node.metadata_props[:]
+        node.metadata_props.extend(kept)
+    return model
 
 
 @builder("conv_bn_relu_opset8")

@@ -125,6 +125,9 @@ class PlanContext:
     book: RuleBook
     owner: dict[Node, Group] = field(default_factory=dict)
     eliminated: dict[Node, str] = field(default_factory=dict)
+    # Outputs of removed nodes that hand their data input on unchanged (Identity, Dropout, a same-type Cast,
+    # an identity scale) -> the tensor whose value they carry: passes see through them (see forward).
+    forwards: dict[str, str] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     # Decisions taken before shape inference answered, each with the check that confirms it once
     # the shapes are in: see plan_graph.
@@ -155,7 +158,8 @@ class PlanContext:
     def live_readers(self, tensor: str) -> list[Node]:
         """Readers that become engine layers (shape-only readers run on the host and do not count). A
         removed reader that hands the data on (a no-op Cast or Identity, a Reshape folded into the Gemm
-        reading it) stands for its own live readers: the value is still read there."""
+        reading it) stands for its own live readers: the value is still read there; and for itself when its
+        output is a graph output, which the engine must write."""
         eliminated = self.eliminated
         readers = self.graph.consumers(tensor)
         if not any(n in eliminated for n in readers):
@@ -175,6 +179,8 @@ class PlanContext:
                 for name in n.outputs:
                     if name:
                         pending.extend(self.graph.consumers(name))
+                        if self.graph.is_graph_output(name):
+                            out.append(n)  # the engine must write the value there: a reader of its own
         return out
 
     def sole_reader(self, tensor: str) -> Node | None:
@@ -188,17 +194,37 @@ class PlanContext:
         """Why ``wanted`` is not the only reader of ``tensor``, in words; None when it is."""
         if self.graph.is_graph_output(tensor):
             return f"tensor '{tensor}' is a graph output"
-        others = [n.name for n in self.live_readers(tensor) if n is not wanted]
+        others = [self._reader_name(n) for n in self.live_readers(tensor) if n is not wanted]
         if others:
             shown = ", ".join(others[:3]) + (" ..." if len(others) > 3 else "")
             return f"tensor '{tensor}' is also read by {shown}"
         return None
 
+    def source(self, tensor: str) -> str:
+        """The tensor whose value ``tensor`` carries: itself, or the input that removed pass-through nodes
+        (Identity, Dropout, a same-type Cast, Mul by 1...) hand on, so a fusion matches across them as the
+        builder does once they are gone."""
+        forwards = self.forwards
+        while tensor in forwards:
+            tensor = forwards[tensor]
+        return tensor
+
+    def _reader_name(self, node: Node) -> str:
+        """A reader as a finding names it: a removed one (see live_readers) by the graph output it writes."""
+        if node not in self.eliminated:
+            return node.name
+        outputs = [o for o in node.outputs if o and self.graph.is_graph_output(o)]
+        return f"{node.name} (graph output '{outputs[0]}')" if outputs else node.name
+
     def data_inputs(self, node: Node) -> list[str]:
-        """Inputs that carry activations: not constants, not eliminated shape values, not empty."""
+        """Inputs that carry activations: not constants, not eliminated shape values, not empty. An input
+        a removed pass-through node writes is named by its source (see source)."""
         constants, producers, eliminated = self.graph.constant_names, self.graph.producers, self.eliminated
+        forwards = self.forwards
         out = []
         for name in node.inputs:
+            if name in forwards:
+                name = self.source(name)
             if not name or name in constants:
                 continue
             producer = producers.get(name)
@@ -214,7 +240,8 @@ class PlanContext:
         return tensor in self.graph.constant_names or tensor in self.folded
 
     def live_producer(self, tensor: str) -> Node | None:
-        node = self.graph.producer(tensor)
+        """The node whose layer makes ``tensor``'s value, seen through removed pass-through nodes."""
+        node = self.graph.producer(self.source(tensor) if tensor in self.forwards else tensor)
         if node is None or node in self.eliminated:
             return None
         return node
@@ -252,6 +279,15 @@ class PlanContext:
     def eliminate(self, node: Node, reason: str) -> None:
         self.eliminated[node] = reason
         self.owner.pop(node, None)
+
+    def forward(self, node: Node, data: str, reason: str) -> None:
+        """Eliminate ``node``, which hands its input ``data`` on unchanged: readers of its output read
+        ``data``'s value. An output that is also a graph output stays a tensor of its own (the engine must
+        write it), so nothing is seen through there."""
+        self.eliminate(node, reason)
+        out = node.outputs[0] if node.outputs else ""
+        if out and data and not self.graph.is_graph_output(out):
+            self.forwards[out] = data
 
     def merge(self, into: Group, other: Group, fusion_id: str | None, name: str | None = None) -> Group:
         """Move ``other``'s nodes into ``into``; the name joins with ' + ' as TensorRT's does."""

@@ -21,7 +21,7 @@ def fuse_pad_into_conv(ctx: PlanContext) -> None:
         reader = ctx.sole_reader(node.outputs[0])
         if reader is None or reader.op not in ctx.book.fusion("pad+conv").ops or ctx.group(reader) is None:
             continue
-        if reader.inputs[0] != node.outputs[0]:
+        if ctx.source(reader.inputs[0]) != node.outputs[0]:
             continue
         blocked = _pad_blocker(graph, node)
         if blocked is not None:
@@ -122,12 +122,13 @@ def _try_eltwise(ctx: PlanContext, group: Group, graph: Graph, eltwise_ops: froz
     add = adds[0]
     if ctx.group(add) is None or len(ctx.owner[add].nodes) > 1:
         return
-    other = add.inputs[1] if add.inputs[0] == out else add.inputs[0]
+    first, second = map(ctx.source, add.inputs)  # seen through removed no-ops (Identity, Mul by 1...)
+    other = second if first == out else first
     if other == out:
         return  # x + x: a scale, not a residual
     if ctx.is_build_constant(other) and not _full_shape(ctx, other, out):
         return  # a bias (per channel or uniform): a scale, not a residual
-    my_index = 0 if add.inputs[0] == out else 1
+    my_index = 0 if first == out else 1
     if _conv_taking_add(ctx, add, conv_ops, prefer) not in (None, my_index):
         return  # the other operand's convolution takes the Add (preferred input, or the only one free)
     if _computed_from(ctx, other, group.tail):
@@ -219,7 +220,7 @@ def _try_activation(ctx: PlanContext, group: Group) -> None:
     out = group.tail.outputs[0]
     readers = ctx.live_readers(out)
     own = ctx.book.op_set("fusions.toml", "platform", "conv_epilogue_ops")
-    acts = [r for r in readers if r.op in own and r.inputs[0] == out]
+    acts = [r for r in readers if r.op in own and ctx.source(r.inputs[0]) == out]
     if not acts:
         _try_decomposed_gelu(ctx, group, out, readers)
         return

@@ -64,7 +64,7 @@ def _fold_constants(ctx: PlanContext, graph: Graph) -> None:
         if op in _NOOPS or op == "Cast":
             reason = _noop_reason(graph, node)
             if reason is not None:
-                ctx.eliminate(node, reason)
+                ctx.forward(node, node.inputs[0] if node.inputs else "", reason)
 
 
 def _has_static_shape(ctx: PlanContext, name: str) -> bool:

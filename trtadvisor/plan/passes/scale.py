@@ -47,7 +47,7 @@ def erase_identity_scales(ctx: PlanContext) -> None:
         # Erasing must not change the data type or shape of the result.
         if graph.shape(data) is not None and graph.shape(data) != graph.shape(out):
             continue
-        ctx.eliminate(node, f"{node.op} by {identity:g} is an identity scale, erased")
+        ctx.forward(node, data, f"{node.op} by {identity:g} is an identity scale, erased")
 
 
 def _is_channel_constant(ctx: PlanContext, name: str, conv_out: str) -> bool:
@@ -90,8 +90,9 @@ def _scale_blocker(ctx: PlanContext, node: Node, conv_out: str) -> Blocked | Non
         return None
     if node.op not in ctx.book.fusion("conv+scale").ops or len(node.inputs) != 2:
         return NOT_A_SCALE
-    other = node.inputs[1] if node.inputs[0] == conv_out else node.inputs[0]
-    if node.inputs[1] != other and node.op in _NOT_COMMUTATIVE:
+    first, second = map(ctx.source, node.inputs)  # seen through removed no-ops between the two
+    other = node.inputs[1] if first == conv_out else node.inputs[0]
+    if first != conv_out and second == conv_out and node.op in _NOT_COMMUTATIVE:
         return NOT_A_SCALE  # c - x or c / x is not an affine scale of x
     if node.op == "Pow":
         if not constant(other):
@@ -166,7 +167,7 @@ def fuse_channel_scales(ctx: PlanContext) -> None:
             out = group.tail.outputs[0]
             reader = ctx.sole_reader(out)
             if reader is None or reader.op not in ops or ctx.group(reader) is None or \
-                    len(ctx.owner[reader].nodes) != 1 or _channel_scale_data(ctx, reader) != out:
+                    len(ctx.owner[reader].nodes) != 1 or ctx.source(_channel_scale_data(ctx, reader) or "") != out:
                 break
             ctx.merge(group, ctx.owner[reader], "scale+scale")
             group.kind = "pointwise"

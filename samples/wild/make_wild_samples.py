@@ -161,6 +161,50 @@ def convnextv2_atto_grn_dynamo() -> onnx.ModelProto:
     return model
 
 
+# transformers SamVisionConfig for the SAM samples: 128x128 image, patch 16 (an 8x8 grid), hidden 64, 2 heads x 32;
+# layer 0 attends in 4x4 windows (4 windows of 16 tokens), layer 1 globally (64 tokens); use_rel_pos (default on)
+# adds the decomposed relative positions q·R_h and q·R_w to the scores of both.
+SAM_RELPOS = {"image_size": 128, "patch_size": 16, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
+              "mlp_dim": 128, "window_size": 4, "global_attn_indexes": [1], "output_channels": 32}
+
+
+def _sam_vision_encoder() -> Any:
+    import torch
+    from transformers import SamVisionConfig, SamVisionModel
+
+    torch.manual_seed(0)
+    return SamVisionModel(SamVisionConfig(**SAM_RELPOS)).eval()
+
+
+@builder("hf_sam_vision_relpos")
+def hf_sam_vision_relpos() -> onnx.ModelProto:
+    """transformers ``SamVisionModel`` (random weights; ``SAM_RELPOS``: a windowed and a global attention layer,
+    both with SAM's decomposed relative positions: einsum of the queries with R_h and with R_w, added to the
+    scores), [1,3,128,128], TorchScript exporter, opset 17 (SAM's attention is written out: MatMul, Softmax, MatMul)."""
+    import torch
+
+    return torchscript_export(_image_hidden_states(_sam_vision_encoder()), (torch.randn(1, 3, 128, 128),), 17,
+                              input_names=["pixel_values"], output_names=["last_hidden_state"])
+
+
+@builder("hf_sam_vision_relpos.dynamo")
+def hf_sam_vision_relpos_dynamo() -> onnx.ModelProto:
+    """The same model, dynamo exporter, opset 18: its optimizer folds the gathered R_h and R_w tables into
+    initializers, so the relative-position terms are einsums of the queries with constants."""
+    import tempfile
+
+    import torch
+
+    # without no_grad the exporter's decomposition fails on SAM's window un-partition (a view of a permuted tensor)
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        path = Path(tmp) / "model.onnx"
+        torch.onnx.export(_image_hidden_states(_sam_vision_encoder()), (torch.randn(1, 3, 128, 128),), path,
+                          dynamo=True, opset_version=18, external_data=True, input_names=["pixel_values"],
+                          output_names=["last_hidden_state"])
+        return onnx.load(path)
+
+
 @builder("conv_bn_relu_opset8")
 def conv_bn_relu_opset8() -> onnx.ModelProto:
     """A small convolutional classifier (Conv 3->8 3x3, BatchNorm, ReLU, global average pool, Flatten, Linear

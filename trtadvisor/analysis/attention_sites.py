@@ -364,8 +364,10 @@ class _SiteFinder:
             kv_true = _divide(seen_kv, _combined_factor(k_path, v_path))
         repeat_nodes = k_path.repeat_nodes + v_path.repeat_nodes
         scale = _scale_label(q_path.scaled, k_path.scaled, scaled_scores)
-        facts = self._mask_facts(terms, seq_q, seq_kv, batch, rank=len(scores) if scores else 4)
-        score_products = self._products_of_qk(terms, bmm1, q_path, k_path) if facts.bias else ()
+        products = self._products_of_qk(terms, bmm1, q_path, k_path)
+        score_products = tuple(sorted({p for found in products.values() for p in found}))
+        facts = self._mask_facts(terms, seq_q, seq_kv, batch, rank=len(scores) if scores else 4,
+                                 computed=frozenset(t for t, found in products.items() if found))
         nodes = {*q_path_scale_nodes(q_path), *q_path_scale_nodes(k_path), bmm1, *chain, softmax, *prob_nodes, bmm2,
                  *k_path.through_repeat(), *v_path.through_repeat()}
         qdq_types = q_path.qdq_types | k_path.qdq_types | v_path.qdq_types | prob_qdq
@@ -761,26 +763,36 @@ class _SiteFinder:
             mask_window=facts.window, dtype=self.graph.dtype(node.inputs[0]) if node.inputs else None)
         return site, ordered
 
-    def _products_of_qk(self, terms: list[_MaskTerm], bmm1: Node, q_path: _Path, k_path: _Path) -> tuple[str, ...]:
-        """Matrix products in the cone of an additive score term that read the site's Q or K (the tensors on
-        the operand paths of BMM1): the term is then a second score product computed from the queries or
-        keys (disentangled attention), which no mask or learned bias is."""
+    def _products_of_qk(self, terms: list[_MaskTerm], bmm1: Node, q_path: _Path,
+                        k_path: _Path) -> dict[str, tuple[str, ...]]:
+        """Per additive score term (sums split part by part) whose values the file does not hold, the matrix
+        products in its cone that read the site's Q or K (the tensors on the operand paths of BMM1, or a
+        reshape of them): the term is then a second score product computed from the queries or keys
+        (DeBERTa's disentangled terms, SAM's decomposed relative positions q·R_h and q·R_w), which no mask or
+        learned bias is, whether or not its other operand is a weight."""
         qk = {*bmm1.inputs, q_path.source, k_path.source}
         for path in (q_path, k_path):
             for node in path.nodes:
                 qk.update(i for i in node.inputs if i)
                 qk.update(node.outputs)
+        return {t.tensor: self._qk_products_in(t.tensor, bmm1, qk)
+                for t in _split_terms(self.graph, self.values, terms)
+                if t.how in ("add", "attn_add", "sub") and not self.values.is_known(t.tensor)}
+
+    def _qk_products_in(self, tensor: str, bmm1: Node, qk: set[str]) -> tuple[str, ...]:
         found: list[str] = []
         seen: set[str] = set()
-        frontier = [t.tensor for t in terms if t.how in ("add", "attn_add", "sub")]
+        frontier = [tensor]
         while frontier and len(seen) < _CONE_LIMIT:
             nxt: list[str] = []
             for name in frontier:
                 node = self.graph.producer(name)
                 if node is None or node.op in ("Shape", "Size"):
                     continue
-                if node.op in ("MatMul", "Einsum") and node is not bmm1 and any(i in qk for i in node.inputs):
+                if node.op in ("MatMul", "Einsum") and node is not bmm1 and \
+                        any(self._relayout_of(i, qk) for i in node.inputs if i):
                     found.append(node.name)
+                    continue  # behind it are Q or K themselves: their products are not this term's
                 for inp in node.inputs:
                     if inp and inp not in seen:
                         seen.add(inp)
@@ -788,18 +800,47 @@ class _SiteFinder:
             frontier = nxt
         return tuple(sorted(set(found)))
 
+    def _relayout_of(self, tensor: str, targets: set[str]) -> bool:
+        """Whether ``tensor`` is one of ``targets`` or comes from one through layout ops only (SAM reshapes
+        the queries to [B*N, h, w, H] before its q·R_h product)."""
+        for _ in range(_LAYOUT_STEPS):
+            if tensor in targets:
+                return True
+            node = self.graph.producer(tensor)
+            if node is None or node.op not in _LAYOUT or not node.inputs:
+                return False
+            tensor = node.inputs[0]
+        return tensor in targets
+
     # -- masks ------------------------------------------------------------------------------------
 
     def _mask_facts(self, terms: list[_MaskTerm], seq_q: int | None, seq_kv: int | None, batch: int | None,
-                    rank: int) -> _MaskFacts:
+                    rank: int, computed: frozenset[str] = frozenset()) -> _MaskFacts:
         # Every layer of a model usually adds the same mask tensor: its analysis depends only on the
-        # terms' tensors and how they apply, so it is done once per distinct mask.
-        # The result is shared by those sites: callers only read it.
-        key = (tuple([(t.tensor, t.how) for t in terms]), seq_q, seq_kv, batch, rank)
+        # terms' tensors, how they apply and which are products of Q or K (``computed``), so it is done
+        # once per distinct mask. The result is shared by those sites: callers only read it.
+        key = (tuple([(t.tensor, t.how) for t in terms]), seq_q, seq_kv, batch, rank, computed)
         cached = self._mask_cache.get(key)
         if cached is None:
-            cached = self._mask_cache[key] = _MaskAnalysis(self, terms, seq_q, seq_kv, batch, rank).facts()
+            cached = self._mask_cache[key] = _MaskAnalysis(self, terms, seq_q, seq_kv, batch, rank,
+                                                           computed).facts()
         return cached
+
+
+def _split_terms(graph: Graph, values: GraphValues, terms: list[_MaskTerm]) -> list[_MaskTerm]:
+    """Additive terms that are sums themselves (T5: position bias + mask) are judged part by part."""
+    out: list[_MaskTerm] = []
+    stack = list(terms)
+    while stack and len(out) < 16:
+        term = stack.pop(0)
+        node = graph.producer(term.tensor)
+        if term.how == "add" and node is not None and node.op == "Add" and not values.is_known(term.tensor):
+            parts = [i for i in node.inputs if i]
+            if len(parts) == 2:
+                stack.extend(_MaskTerm(p, "add", term.node) for p in parts)
+                continue
+        out.append(term)
+    return out
 
 
 @dataclass
@@ -818,27 +859,13 @@ class _MaskAnalysis:
     """Classify the terms a site adds to (or selects on) its scores."""
 
     def __init__(self, finder: _SiteFinder, terms: list[_MaskTerm], seq_q: int | None, seq_kv: int | None,
-                 batch: int | None, rank: int) -> None:
+                 batch: int | None, rank: int, computed: frozenset[str] = frozenset()) -> None:
         self.finder = finder
         self.graph = finder.graph
         self.values = finder.values
-        self.terms = self._split(terms)
+        self.terms = _split_terms(self.graph, self.values, terms)
+        self.computed = computed  # terms that are products of Q or K (_SiteFinder._products_of_qk)
         self.seq_q, self.seq_kv, self.batch, self.rank = seq_q, seq_kv, batch, rank
-
-    def _split(self, terms: list[_MaskTerm]) -> list[_MaskTerm]:
-        """Additive terms that are sums themselves (T5: position bias + mask) are judged part by part."""
-        out: list[_MaskTerm] = []
-        stack = list(terms)
-        while stack and len(out) < 16:
-            term = stack.pop(0)
-            node = self.graph.producer(term.tensor)
-            if term.how == "add" and node is not None and node.op == "Add" and not self.values.is_known(term.tensor):
-                parts = [i for i in node.inputs if i]
-                if len(parts) == 2:
-                    stack.extend(_MaskTerm(p, "add", term.node) for p in parts)
-                    continue
-            out.append(term)
-        return out
 
     def facts(self) -> _MaskFacts:
         if not self.terms:
@@ -854,6 +881,12 @@ class _MaskAnalysis:
         shapes: list[Dims | None] = []
         blocked_below = self.finder.blocked_below
         for term in self.terms:
+            if term.tensor in self.computed:
+                # a score term computed from Q or K (relative positions, disentangled attention): it masks
+                # nothing, varies like the scores, and the graph inputs behind it are the model's, no mask's
+                bias = True
+                shapes.append(self.values.dims(term.tensor))
+                continue
             cone = _Cone(self.graph, term.tensor, through_shape=False)  # a shape is no mask input
             inputs.extend(i for i in cone.inputs if i not in inputs)
             structural_causal = structural_causal or cone.trilu or cone.range_compare

@@ -1,0 +1,47 @@
+"""Vision and speech transformer exports the attention analysis had not met: SAM's decomposed relative positions,
+and TorchScript's SDPA export with a unit scale (T5, Whisper: the model scales Q itself, or not at all).
+
+Expected values come from the model configs (samples/wild/make_wild_samples.py SAM_RELPOS, samples/README.md's T5
+row) and from documented TensorRT behaviour (rules/attention.toml, rules/fusions.toml [platform]).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from trtadvisor.api import audit
+
+from conftest import REPO
+
+WILD = REPO / "samples" / "wild"
+
+# SAM_RELPOS: image 128, patch 16 -> an 8x8 grid; hidden 64 in 2 heads; layer 0 attends in 4x4 windows, layer 1
+# (global_attn_indexes=[1]) over the whole grid; use_rel_pos adds q·R_h and q·R_w (einsums of the queries) to both.
+SAM_GRID, SAM_HIDDEN, SAM_HEADS, SAM_WINDOW = 128 // 16, 64, 2, 4
+SAM_SITES = [  # (windows, S) per layer
+    ((SAM_GRID // SAM_WINDOW) ** 2, SAM_WINDOW * SAM_WINDOW),
+    (None, SAM_GRID * SAM_GRID),
+]
+SAM_RELATIVE_PRODUCTS = 2  # R_h and R_w
+
+
+@pytest.mark.parametrize("sample", ["hf_sam_vision_relpos.onnx", "hf_sam_vision_relpos.dynamo.onnx"])
+def test_sam_decomposed_relative_positions_are_score_products(sample: str) -> None:
+    """SAM adds einsum(q, R_h) and einsum(q, R_w) to the scores: products of the queries (reshaped to the grid),
+    a second score computation as DeBERTa's disentangled terms are, not a mask or a learned bias. The documented
+    pattern (BMM1, pointwise ops with a mask, Softmax, BMM2: rules/attention.toml [verdict.conditions.score_products])
+    has no such product, so where every mask fuses (SM90) the verdict is unknown, not fused; where 2-D masks do not
+    (SM100) it is not fused. TorchScript keeps the gathered R tables behind a Resize and a Gather, dynamo folds them
+    into initializers: the two exports get the same verdict, and the image is no mask input."""
+    path = WILD / sample
+    judged = audit(path, trt="10.16", sm="90", precision="fp16").attention
+    assert judged is not None
+    assert [(a.site.num_heads, a.site.head_size, a.site.seq_q, a.site.seq_kv) for a in judged] == \
+        [(SAM_HEADS, SAM_HIDDEN // SAM_HEADS, s, s) for _, s in SAM_SITES]
+    assert judged[0].site.num_windows == SAM_SITES[0][0]  # 4 windows of 16 tokens
+    assert [len(a.site.score_products) for a in judged] == [SAM_RELATIVE_PRODUCTS] * len(SAM_SITES)
+    assert [(a.verdict.fused, a.verdict.conditions) for a in judged] == [(None, ("score_products",))] * len(SAM_SITES)
+    assert all(a.site.mask == "none" and a.site.causal is False and a.site.mask_inputs == () for a in judged)
+    judged = audit(path, trt="10.16", sm="100", precision="fp16").attention
+    assert judged is not None
+    assert all(a.verdict.fused is False and "score_products" in a.verdict.conditions for a in judged)

@@ -7,6 +7,7 @@ row) and from documented TensorRT behaviour (rules/attention.toml, rules/fusions
 
 from __future__ import annotations
 
+import onnx
 import pytest
 
 from trtadvisor.api import audit
@@ -45,3 +46,21 @@ def test_sam_decomposed_relative_positions_are_score_products(sample: str) -> No
     judged = audit(path, trt="10.16", sm="100", precision="fp16").attention
     assert judged is not None
     assert all(a.verdict.fused is False and "score_products" in a.verdict.conditions for a in judged)
+
+
+# samples/README.md: T5Model, 2 encoder + 2 decoder layers: per layer one self-attention, per decoder layer a cross one.
+T5_SITES = 2 + 2 + 2
+
+
+@pytest.mark.parametrize("sample", ["t5_sdpa.torchscript.opset17.onnx", "t5_eager.torchscript.opset17.onnx"])
+def test_unit_scale_sdpa_attention_goes_to_myelin_on_86(sample: str) -> None:
+    """T5 does not scale its scores: TorchScript's SDPA export still multiplies Q and Kᵀ by sqrt(1.0), Muls the
+    build erases as identity scales. Q·Kᵀ then reads Q and K through removed pass-throughs, still activations:
+    from 8.6 the attention is a Myelin region (rules/fusions.toml [platform] myelin_attention_since, the 8.6
+    ControlNet engine's ForeignNode), in the SDPA export as in the eager one."""
+    path = REPO / "samples" / "transformers" / sample
+    softmaxes = {n.name for n in onnx.load(path, load_external_data=False).graph.node if n.op_type == "Softmax"}
+    assert len(softmaxes) == T5_SITES
+    result = audit(path, trt="8.6", sm="86", precision="fp16")
+    in_myelin = {n for layer in result.prediction.layers if layer.kind == "myelin" for n in layer.nodes}
+    assert softmaxes <= in_myelin

@@ -17,6 +17,7 @@ from trtadvisor.analysis.activations import PatternSite, find_patterns
 from trtadvisor.analysis.attention_sites import AttentionSite, find_attention_sites
 from trtadvisor.analysis.mha_rules import MhaRules, judge_sites
 from trtadvisor.analysis.normalization import find_normalizations
+from trtadvisor.ir.graph import Graph, Node
 from trtadvisor.ir.load import LoadedModel
 from trtadvisor.knowledge.conditions import Failed, condition_finding
 from trtadvisor.knowledge.findings import Finding, finding_for
@@ -39,8 +40,7 @@ def attention_findings(model: LoadedModel, target: Target, book: RuleBook, predi
     for graph in model.graph.walk():
         judged.extend(map(JudgedSite, find_attention_sites(graph), judge_sites(graph, target, rules)))
         findings.extend(_normalization_findings(graph, target, book))
-        gelu_outputs = frozenset(n.outputs[0] for n in graph.nodes_of("Gelu") if n.outputs)
-        patterns.extend(find_patterns(graph, gelu_outputs))
+        patterns.extend(find_patterns(graph, _gelu_outputs(graph, prediction)))
     if judged:  # a model without attention gets no attention section
         notes.attention = tuple(judged)
     findings.extend(_site_findings(judged, target, book, rules))
@@ -50,6 +50,26 @@ def attention_findings(model: LoadedModel, target: Target, book: RuleBook, predi
     if instances:
         notes.patterns = instances
     return findings
+
+
+def _gelu_outputs(graph: Graph, prediction: Prediction) -> frozenset[str]:
+    """Every GELU's output: a Gelu node's, and the last node's of each decomposed GELU the plan fused (the erf
+    or tanh form the TorchScript exporter writes at opset 17, as Gemma's gelu_pytorch_tanh), so that a GELU
+    gate times an up projection is a GeGLU whichever way the exporter wrote the GELU."""
+    found = {n.outputs[0] for n in graph.nodes_of("Gelu") if n.outputs}
+    fused = [nodes for fusion, nodes in prediction.instances if fusion == "gelu" and len(nodes) > 1]
+    if fused:
+        by_name = graph.nodes_by_name()
+        for names in fused:
+            members = [by_name[name] for name in names if name in by_name]
+            last = max(members, key=_index, default=None)
+            if last is not None and last.outputs:
+                found.add(last.outputs[0])
+    return frozenset(found)
+
+
+def _index(node: Node) -> int:
+    return node.index
 
 
 def _site_label(site: AttentionSite) -> str:

@@ -78,11 +78,24 @@ def _gated_by_activation(graph: Graph, tensor: str) -> Node | None:
         if reader.op != "Mul" or len(reader.inputs) != 2:
             continue
         other = reader.inputs[1] if reader.inputs[0] == tensor else reader.inputs[0]
-        if other and not graph.is_constant(other):
-            producer = graph.producer(_skip_casts_back(graph, other))
-            if producer is not None and producer.op in ("MatMul", "Gemm", "Add", "Reshape"):
-                return reader
+        if other and not graph.is_constant(other) and _is_projection(graph, other):
+            return reader
     return None
+
+
+def _is_projection(graph: Graph, tensor: str) -> bool:
+    """A projection's output (the up branch of a GLU), or one part of it cut by Slice/Split: Phi-3 computes the
+    gate and up projections as one MatMul (gate_up_proj) and takes the halves."""
+    for _ in range(2):
+        producer = graph.producer(_skip_casts_back(graph, tensor))
+        if producer is None or not producer.inputs:
+            return False
+        if producer.op in ("MatMul", "Gemm", "Add", "Reshape"):
+            return True
+        if producer.op not in ("Slice", "Split"):
+            return False
+        tensor = producer.inputs[0]
+    return False
 
 
 def _is_rotate_half(graph: Graph, concat: Node) -> bool:

@@ -42,10 +42,12 @@ class _G:
         return path
 
 
-def _rotary_causal_attention(tmp: Path, compare: str) -> Path:
+def _rotary_causal_attention(tmp: Path, compare: str, padding: bool = False) -> Path:
     """One decoder attention whose position ids feed both the rotary factor on Q and K (cos of the positions,
     so the ids reach the products) and the causal mask (key position <= query position, a comparison of the
-    same ids), as transformers' decoders compute both from one ``cache_position`` Range."""
+    same ids), as transformers' decoders compute both from one ``cache_position`` Range. With ``padding``, the
+    key-padding ``attention_mask`` is read at the key positions by GatherND (the dynamo exporter's
+    ``padding_mask[batch_idx, kv_idx]``) and combined with the causal part by And."""
     g = _G()
     # position ids 0..S-1: a Range to the sequence length read from Q's shape (transformers' cache_position)
     seq = g.op("Gather", [g.op("Shape", ["q"], "q_shape"), g.const("seq_axis", 2, np.int64)], "seq_len")
@@ -60,26 +62,35 @@ def _rotary_causal_attention(tmp: Path, compare: str) -> Path:
     scores = g.op("MatMul", [q, kt], "bmm1")
     scaled = g.op("Mul", [scores, g.const("scale", 1 / np.sqrt(HEAD))], "scaled")
     allowed = g.op(compare, [row, col] if compare == "LessOrEqual" else [col, row], "allowed")  # [S,S] bool
+    if padding:
+        keep = g.op("Cast", ["attention_mask"], "keep", to=TensorProto.BOOL)                       # [S]
+        at_keys = g.op("Unsqueeze", [row, g.const("ax2", [2], np.int64)], "kv_idx")             # [1,S,1]
+        padded = g.op("GatherND", [keep, at_keys], "key_padding")                                # [1,S]
+        allowed = g.op("And", [allowed, padded], "allowed_and_kept")
     mask = g.op("Where", [allowed, g.const("zero", 0.0), g.const("neg", np.finfo(np.float32).min)], "mask")
     masked = g.op("Add", [scaled, mask], "masked")
     probs = g.op("Softmax", [masked], "softmax", axis=-1)
     g.op("MatMul", [probs, "v"], "bmm2")
     shape: list[Any] = [1, HEADS, "sequence", HEAD]  # a dynamic sequence: the mask is computed, not folded
     inputs = [helper.make_tensor_value_info(n, F, shape) for n in ("q", "k", "v")]
+    if padding:
+        inputs.append(helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["sequence"]))
     return g.save(tmp, inputs, "bmm2", shape)
 
 
-@pytest.mark.parametrize("compare", ["LessOrEqual", "GreaterOrEqual"])
+@pytest.mark.parametrize(("compare", "padding"), [("LessOrEqual", False), ("GreaterOrEqual", False),
+                                                  ("LessOrEqual", True)])
 @pytest.mark.parametrize(("trt", "sm"), [("10.16", "90"), ("8.6", "86")])
 def test_causal_mask_from_the_rotary_positions_keeps_the_fused_site_in_one_layer(
-        tmp_path: Path, compare: str, trt: str, sm: str) -> None:
+        tmp_path: Path, compare: str, padding: bool, trt: str, sm: str) -> None:
     # A fused MHA site is one kernel (_gemm_mha_v2_mylN_K in 10.x layer lists,
     # ../shared/reference/engine-evidence.md "Attention on TensorRT 10.x"), so BMM1, the Softmax and BMM2 must be
     # in one predicted layer. The comparison that builds the causal mask is an IElementWiseLayer (LESS, EQUAL,
     # OR; rules/ops.toml [class.elementwise]) like the Equal Myelin already takes: before, it was left out of the
     # region, the path positions -> comparison -> mask -> scores left and re-entered the region, and the region
-    # was cut between BMM1 and the Softmax.
-    result = audit(_rotary_causal_attention(tmp_path, compare), trt=trt, sm=sm, precision="fp16")
+    # was cut between BMM1 and the Softmax. GatherND, which reads the padding mask at the key positions, is the
+    # IGatherLayer (kND mode) the importer builds for Gather too (rules/ops.toml [class.gather]).
+    result = audit(_rotary_causal_attention(tmp_path, compare, padding), trt=trt, sm=sm, precision="fp16")
     (site,) = result.contract_fields()["attention"]
     assert (site["num_heads"], site["head_size"], site["causal"], site["fused"]) == (HEADS, HEAD, True, True)
     layer_of = {n: layer.name for layer in result.prediction.layers for n in layer.nodes}

@@ -29,7 +29,8 @@ ONNX_SEMANTICS: dict[tuple[str, str], str] = {
     ('advice/qdq.py', 'Add Sub Where'): "the ops that apply an additive or select mask to attention scores",
     ('advice/qdq.py', 'Add Sum'): "the ONNX ops that compute a sum (the residual of a fused Conv + Add)",
     ('advice/reformats.py', 'Cast CastLike'): "the ONNX ops that convert a tensor's element type",
-    ('analysis/activations.py', 'Add Gemm MatMul Reshape'): _MATCH + " (a projection's output)",
+    ('analysis/activations.py', 'Gemm MatMul'): "the ONNX ops that compute a matrix product (a projection)",
+    ('analysis/activations.py', 'Reshape Slice Split'): _MATCH + " (a projection's output reshaped or cut in halves)",
     ('analysis/activations.py', 'HardSigmoid Sigmoid'): _MATCH + " (the gate of SiLU / HardSwish)",
     ('analysis/activations.py', 'Slice Split'): _MATCH + " (the halves of a SwiGLU)",
     ('analysis/attention_sites.py', 'Add Cast Clip DequantizeLinear Div Dropout Identity Mul QuantizeLinear '

@@ -13,6 +13,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from tests.conftest import sample_path, sample_registry
 from trtadvisor.api import audit
 
 F = TensorProto.FLOAT
@@ -136,3 +137,40 @@ def test_gated_ffn_is_named_by_its_gate(tmp_path: Path, gate: str, kind: str, fu
     assert kind in patterns
     assert "glu" in patterns[kind]
     assert ({"swiglu", "geglu"} - {kind}).isdisjoint(patterns)
+
+
+def test_silu_gate_of_a_computed_tensor_is_no_swiglu(tmp_path: Path) -> None:
+    # Mamba's block (Gu & Dao 2023, https://arxiv.org/abs/2312.00752; transformers MambaMixer) splits in_proj into
+    # x and z and returns out_proj((y + D·x) · SiLU(z)), y the selective scan of x: a SiLU gate, but the gated
+    # tensor is computed, not a projection of the block's input, so it is no SwiGLU (act(x·W) · (x·V)).
+    g = _G()
+    hidden, inner = 64, 128
+    rng = np.random.default_rng(0)
+    both = g.op("MatMul", ["x", g.const("w_in", rng.standard_normal((hidden, 2 * inner)))], "in_proj")
+    g.nodes.append(helper.make_node("Split", [both, g.const("halves", [inner, inner], np.int64)], ["xs", "z"],
+                                    name="split", axis=-1))
+    scan = g.op("Mul", ["xs", g.op("Sigmoid", ["xs"], "scan_gate")], "scan")  # stands in for the selective scan
+    y = g.op("Add", [scan, g.op("Mul", ["xs", g.const("D", rng.standard_normal(inner))], "dx")], "y")
+    act = g.op("Mul", ["z", g.op("Sigmoid", ["z"], "z_sig")], "silu_z")
+    gated = g.op("Mul", [y, act], "gated")
+    g.op("MatMul", [gated, g.const("w_out", rng.standard_normal((inner, hidden)))], "out_proj")
+    path = g.save(tmp_path, [helper.make_tensor_value_info("x", F, [1, SEQ, hidden])], "out_proj", [1, SEQ, hidden])
+    kinds = [p["pattern"] for p in audit(path, trt="10.16", sm="90").contract_fields()["patterns"]]
+    assert kinds.count("silu") == 2  # SiLU(z), and the scan's stand-in x·sigmoid(x)
+    assert "swiglu" not in kinds
+
+
+_FFN_SAMPLES = [s for s in sample_registry() if s.get("facts", {}).get("ffn") in ("swiglu", "geglu", "gelu_mlp")]
+
+
+@pytest.mark.parametrize("entry", _FFN_SAMPLES, ids=lambda s: Path(s["path"]).name)
+def test_registry_samples_name_one_gated_ffn_per_layer(entry: dict[str, Any]) -> None:
+    # samples/registry.toml records each model's FFN from its config (ffn: T5 v1.1 'gated-gelu' is a GeGLU,
+    # Llama's a SwiGLU, BERT/GPT-2/BART a plain GELU MLP) and its layer count (encoder + decoder layers): one
+    # gated FFN per layer, and none in a plain MLP. T5's decomposed GELU gate was not taken as a GeGLU before.
+    facts = entry["facts"]
+    kinds = [p["pattern"] for p in audit(sample_path(entry), trt="10.16", sm="90").contract_fields()["patterns"]]
+    expected = {"swiglu": 0, "geglu": 0}
+    if facts["ffn"] in expected:
+        expected[facts["ffn"]] = facts["num_layers"]
+    assert {kind: kinds.count(kind) for kind in expected} == expected

@@ -84,17 +84,25 @@ def _gated_by_activation(graph: Graph, tensor: str) -> Node | None:
 
 
 def _is_projection(graph: Graph, tensor: str) -> bool:
-    """A projection's output (the up branch of a GLU), or one part of it cut by Slice/Split: Phi-3 computes the
-    gate and up projections as one MatMul (gate_up_proj) and takes the halves."""
-    for _ in range(2):
+    """A learned projection's output (the up branch of a GLU): a matrix product, through its bias Add and the
+    Reshape, Slice or Split that cut one fused gate/up projection in halves (Phi-3's gate_up_proj). A sum of two
+    computed tensors is no projection: Mamba gates its selective scan's output (y + D·x) with SiLU(z), a SiLU
+    gate that is no GLU."""
+    for _ in range(4):
         producer = graph.producer(_skip_casts_back(graph, tensor))
         if producer is None or not producer.inputs:
             return False
-        if producer.op in ("MatMul", "Gemm", "Add", "Reshape"):
+        if producer.op in ("MatMul", "Gemm"):
             return True
-        if producer.op not in ("Slice", "Split"):
+        if producer.op == "Add":
+            computed = [i for i in producer.inputs if i and not graph.is_constant(i)]
+            if len(computed) != 1:
+                return False
+            tensor = computed[0]
+        elif producer.op in ("Reshape", "Slice", "Split"):
+            tensor = producer.inputs[0]
+        else:
             return False
-        tensor = producer.inputs[0]
     return False
 
 

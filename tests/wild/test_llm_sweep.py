@@ -174,3 +174,23 @@ def test_registry_samples_name_one_gated_ffn_per_layer(entry: dict[str, Any]) ->
     if facts["ffn"] in expected:
         expected[facts["ffn"]] = facts["num_layers"]
     assert {kind: kinds.count(kind) for kind in expected} == expected
+
+
+def test_gated_ffn_findings_do_not_depend_on_the_hash_seed() -> None:
+    # Same input -> byte-identical output (the project's rule). The GELU outputs were a set iterated in hash order,
+    # so T5's four GeGLUs were listed in TRT307's nodes in an order that changed with PYTHONHASHSEED.
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    entry = next(s for s in _FFN_SAMPLES if s["facts"]["ffn"] == "geglu")
+    outputs = set()
+    for seed in ("1", "2", "3"):
+        env = dict(os.environ, PYTHONHASHSEED=seed, PYTHONPATH=str(REPO))
+        done = subprocess.run([sys.executable, "-m", "trtadvisor", "audit", str(sample_path(entry)), "--trt", "10.16",
+                               "--sm", "90", "--format", "json", "--exit-zero"],
+                              capture_output=True, text=True, env=env, cwd=REPO, timeout=300, check=True)
+        outputs.add(done.stdout)
+    assert len(outputs) == 1

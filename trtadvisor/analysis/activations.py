@@ -54,11 +54,16 @@ def find_patterns(graph: Graph, gelu_outputs: frozenset[str] = frozenset()) -> l
         gate = _gated_by_activation(graph, out)
         if gate is not None:
             found.append(PatternSite("swiglu", (producer.name, gate.name)))
-    for out in gelu_outputs:
+    for out in sorted(gelu_outputs, key=lambda name: _graph_position(graph, name)):  # a set: graph order
         gate = _gated_by_activation(graph, out)
         if gate is not None:
             found.append(PatternSite("geglu", (gate.name,)))
     return found
+
+
+def _graph_position(graph: Graph, tensor: str) -> tuple[int, str]:
+    producer = graph.producer(tensor)
+    return (-1 if producer is None else producer.index, tensor)
 
 
 def _gate_product(graph: Graph, gate: Node) -> Node | None:

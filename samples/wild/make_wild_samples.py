@@ -161,6 +161,16 @@ def convnextv2_atto_grn_dynamo() -> onnx.ModelProto:
     return model
 
 
+@builder("levit_128s_value_heads")
+def levit_128s_value_heads() -> onnx.ModelProto:
+    """timm ``levit_128s`` (random weights) on [1,3,112,112] (``img_size=112``: 7x7, 4x4 and 2x2 token grids),
+    TorchScript exporter, opset 17: 3 stages of 2, 3 and 4 attention blocks (4, 6, 8 heads; key_dim 16, values
+    attn_ratio 2 x 16 = 32 wide) and 2 subsampling attentions (8 and 16 heads; queries from the subsampled grid,
+    values 4 x 16 = 64 wide), each with its learned attention bias; Hardswish activations, BatchNorm folded
+    into the linear layers' Conv/MatMul."""
+    return timm_export("levit_128s", 112, img_size=112)
+
+
 # transformers SamVisionConfig for the SAM samples: 128x128 image, patch 16 (an 8x8 grid), hidden 64, 2 heads x 32;
 # layer 0 attends in 4x4 windows (4 windows of 16 tokens), layer 1 globally (64 tokens); use_rel_pos (default on)
 # adds the decomposed relative positions q·R_h and q·R_w to the scores of both.

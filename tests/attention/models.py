@@ -46,7 +46,7 @@ class _Builder:
 def attention_model(*, batch: int = 1, heads: int = 4, kv_heads: int | None = None, seq_q: int = 128,
                     seq_kv: int | None = None, head: int = 64, scale: str = "scores", mask: str | None = None,
                     qdq: str | None = None, native: bool = False, causal_attr: bool = False,
-                    repeat: str = "expand", mix: str | None = None) -> onnx.ModelProto:
+                    repeat: str = "expand", mix: str | None = None, head_v: int | None = None) -> onnx.ModelProto:
     """q [B,S_q,N*H], kv [B,S_kv,N_kv*H] inputs -> one attention site (decomposed or the Attention op).
 
     mask: None | "padding" (input [B, S_kv], 1-D per batch) | "bool2d" (input [S_q, S_kv]) |
@@ -59,30 +59,32 @@ def attention_model(*, batch: int = 1, heads: int = 4, kv_heads: int | None = No
     "renormalized_after" (the probabilities divided by their ReduceSum over the keys, keepdims) | "gated_after" (the
     probabilities multiplied by a per-head gate computed from an input, sigmoid(gate_in) [1, N, 1, 1]) |
     "scaled_after" (the probabilities multiplied by a constant scalar).
+    head_v: V's head size where it differs from Q and K's (LeViT: attn_ratio x key_dim).
     """
     kv_heads = kv_heads or heads
+    head_v = head_v or head
     seq_kv = seq_kv or seq_q
     b = _Builder()
     inputs = [helper.make_tensor_value_info("q_in", F, [batch, seq_q, heads * head]),
               helper.make_tensor_value_info("k_in", F, [batch, seq_kv, kv_heads * head]),
-              helper.make_tensor_value_info("v_in", F, [batch, seq_kv, kv_heads * head])]
+              helper.make_tensor_value_info("v_in", F, [batch, seq_kv, kv_heads * head_v])]
     q = b.op("Transpose", [b.op("Reshape", ["q_in", b.const([batch, seq_q, heads, head], np.int64)])],
              perm=[0, 2, 1, 3])
     k = b.op("Transpose", [b.op("Reshape", ["k_in", b.const([batch, seq_kv, kv_heads, head], np.int64)])],
              perm=[0, 2, 1, 3])
-    v = b.op("Transpose", [b.op("Reshape", ["v_in", b.const([batch, seq_kv, kv_heads, head], np.int64)])],
+    v = b.op("Transpose", [b.op("Reshape", ["v_in", b.const([batch, seq_kv, kv_heads, head_v], np.int64)])],
              perm=[0, 2, 1, 3])
     if kv_heads != heads and kv_heads != 1:
         rep = heads // kv_heads
         if repeat == "expand":
-            def repeat_heads(t: str) -> str:
+            def repeat_heads(t: str, size: int) -> str:
                 u = b.op("Unsqueeze", [t, b.const([2], np.int64)])
-                e = b.op("Expand", [u, b.const([batch, kv_heads, rep, seq_kv, head], np.int64)])
-                return b.op("Reshape", [e, b.const([batch, heads, seq_kv, head], np.int64)])
+                e = b.op("Expand", [u, b.const([batch, kv_heads, rep, seq_kv, size], np.int64)])
+                return b.op("Reshape", [e, b.const([batch, heads, seq_kv, size], np.int64)])
         else:
-            def repeat_heads(t: str) -> str:
+            def repeat_heads(t: str, size: int) -> str:
                 return b.op("Tile", [t, b.const([1, rep, 1, 1], np.int64)])
-        k, v = repeat_heads(k), repeat_heads(v)
+        k, v = repeat_heads(k, head), repeat_heads(v, head_v)
     if qdq:
         q, k, v = b.qdq(q, qdq), b.qdq(k, qdq), b.qdq(v, qdq)
     mask_tensor = None

@@ -250,6 +250,27 @@ def test_probabilities_combined_after_the_softmax_is_a_site_no_gpu_fuses(tmp_pat
     assert said in site["reasons"][0]
 
 
+@pytest.mark.parametrize("native", [False, True])
+@pytest.mark.parametrize(("head_v", "sm"), [(32, "90"), (32, "100"), (128, "90")])
+def test_a_value_head_other_than_the_query_head_is_unknown(tmp_path: Path, native: bool, head_v: int,
+                                                           sm: str) -> None:
+    """V 32 or 128 wide against Q and K's 64 (LeViT's attn_ratio; onnx.helper graphs, decomposed and the Attention
+    op): REF 'Multi-Head Attention Fusion' gives Q [B, N_q, S_q, H] and K, V [B, N_kv, S_kv, H], one H for the three,
+    so a kernel for another V width is not documented: unknown where every other condition holds (H = 64 and no
+    mask fuse on SM90 and SM100), with V's width in the reason."""
+    site = _audit(tmp_path, attention_model(head_v=head_v, native=native), sm=sm)
+    assert (site["num_heads"], site["head_size"], site["seq_q"], site["seq_kv"]) == (4, 64, 128, 128)
+    assert site["fused"] is None and site["conditions"] == ["value_head_differs"]
+    assert f"V's head size {head_v} differs from Q and K's 64" in site["reasons"][0]
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_a_value_head_equal_to_the_query_head_is_no_condition(tmp_path: Path, native: bool) -> None:
+    """The control: head_v given equal to the head size is the documented form and fuses on SM90."""
+    site = _audit(tmp_path, attention_model(head=64, head_v=64, native=native), sm="90")
+    assert site["fused"] is True and site["conditions"] == []
+
+
 def test_probabilities_scaled_by_a_constant_alone_stay_no_site(tmp_path: Path) -> None:
     """A constant factor on the probabilities is no gate, map or renormalization: the wide walk does not make it a
     site (as before it existed)."""

@@ -64,3 +64,29 @@ def test_unit_scale_sdpa_attention_goes_to_myelin_on_86(sample: str) -> None:
     result = audit(path, trt="8.6", sm="86", precision="fp16")
     in_myelin = {n for layer in result.prediction.layers if layer.kind == "myelin" for n in layer.nodes}
     assert softmaxes <= in_myelin
+
+
+# timm levit_128s at img_size 112: patch embedding /16 -> a 7x7 grid, each subsampling attention halves it (7, 4, 2);
+# stages of depth (2, 3, 4) with (4, 6, 8) heads, key_dim 16, values attn_ratio 2 x 16 wide; the subsampling attentions
+# have dim // 16 = 128 // 16 and 256 // 16 heads, queries from the subsampled grid, values attn_ratio 4 x 16 wide.
+LEVIT_KEY_DIM = 16
+LEVIT_GRIDS = [7 * 7, 4 * 4, 2 * 2]
+LEVIT_SITES = (  # (heads, S_q, S_kv, V head) in graph order
+    [(4, LEVIT_GRIDS[0], LEVIT_GRIDS[0], 2 * 16)] * 2
+    + [(128 // 16, LEVIT_GRIDS[1], LEVIT_GRIDS[0], 4 * 16)]
+    + [(6, LEVIT_GRIDS[1], LEVIT_GRIDS[1], 2 * 16)] * 3
+    + [(256 // 16, LEVIT_GRIDS[2], LEVIT_GRIDS[1], 4 * 16)]
+    + [(8, LEVIT_GRIDS[2], LEVIT_GRIDS[2], 2 * 16)] * 4
+)
+
+
+def test_levit_values_wider_than_queries_are_unknown_not_fused() -> None:
+    """LeViT's values are attn_ratio x key_dim wide, its queries and keys key_dim: the documented MHA pattern has one
+    head size H for Q, K and V (REF 'Multi-Head Attention Fusion'), so with H = 16 inside every FP16 column the
+    verdict is unknown for V's width (rules/attention.toml [verdict.conditions.value_head_differs]), not fused."""
+    judged = audit(WILD / "levit_128s_value_heads.onnx", trt="10.16", sm="90", precision="fp16").attention
+    assert judged is not None
+    assert [(a.site.num_heads, a.site.seq_q, a.site.seq_kv, a.site.value_head_size) for a in judged] == LEVIT_SITES
+    assert {a.site.head_size for a in judged} == {LEVIT_KEY_DIM}
+    assert [(a.verdict.fused, a.verdict.conditions) for a in judged] == \
+        [(None, ("value_head_differs",))] * len(LEVIT_SITES)

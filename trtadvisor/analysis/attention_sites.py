@@ -124,6 +124,10 @@ class AttentionSite:
     # BMM2 reads the probabilities, transposed to [.., keys, queries], as its second operand: V·Pᵀ, the output
     # transposed (Ultralytics' YOLO11 Attention: ``v @ attn.transpose(-2, -1)``); the documented pattern is P·V
     probabilities_second: bool = False
+    # H_v, the head size of V (BMM2's last axis), where it differs from H: LeViT's values are attn_ratio x key_dim
+    # wide (32 or 64 against Q and K's 16). The documented pattern has one H for Q, K and V. None: the same, or
+    # not known.
+    value_head_size: int | None = None
 
     @property
     def kind(self) -> str:
@@ -340,6 +344,8 @@ class _SiteFinder:
         seq_q = _pick(_at(q, -2), _at(scores, -2))
         seq_kv = _pick(_at(kt, -1), _at(scores, -1), _at(v, -1 if p_index else -2))
         head = _pick(_at(q, -1), _at(kt, -2))
+        # V [.., S_kv, H_v] as P·V reads it, [.., H_v, S_kv] as V·Pᵀ does
+        value_head = _at(v, -2 if p_index else -1) if bmm2.op == "MatMul" else None
         rank = len(q) if q is not None else None
         einsum = _einsum_dims(bmm1, q, kt) if bmm1.op == "Einsum" else None
         if einsum is not None:  # the letters name the axes: Q [b,t,n,h], K [b,s,n,h] -> scores [b,n,t,s]
@@ -391,6 +397,7 @@ class _SiteFinder:
             scatter_mask=tuple(n.name for n in layout.scattered) if layout is not None else (),
             scores_qdq=any(n.op in ("QuantizeLinear", "DequantizeLinear") for n in chain),
             probabilities_second=bool(p_index), combined=combined,
+            value_head_size=_other_head(head, None if rearranged else value_head),
             dtype=self.graph.dtype(bmm1.inputs[0]) if bmm1.inputs else None)
         return site, ordered
 
@@ -712,17 +719,18 @@ class _SiteFinder:
             return None
         q = self.values.dims(node.inputs[0])
         k = self.values.dims(node.inputs[1])
-        self.values.dims(node.inputs[2])
+        v = self.values.dims(node.inputs[2])
         q_heads_attr = node.attr("q_num_heads")
         kv_heads_attr = node.attr("kv_num_heads")
         notes: list[str] = []
         if q is not None and len(q) == 3:
             heads, seen_kv = q_heads_attr, kv_heads_attr
             head = _divide(_at(q, -1), heads)
+            value_head = _divide(_at(v, -1), kv_heads_attr)
             batch, seq_q, seq_kv = _at(q, 0), _at(q, 1), _at(k, 1)
         else:
             heads, seen_kv = _at(q, 1), _at(k, 1)
-            head = _at(q, -1)
+            head, value_head = _at(q, -1), _at(v, -1)
             batch, seq_q, seq_kv = _at(q, 0), _at(q, 2), _at(k, 2)
         past = node.input(4)
         if past:
@@ -760,7 +768,8 @@ class _SiteFinder:
             repeat_nodes=tuple(n.name for n in k_path.repeat_nodes + v_path.repeat_nodes), windowed=False,
             num_windows=None, qdq=q_path.dequantized and k_path.dequantized and v_path.dequantized,
             qdq_types=tuple(sorted(qdq_types)), mask_inputs=facts.inputs, notes=tuple(notes + facts.notes),
-            mask_window=facts.window, dtype=self.graph.dtype(node.inputs[0]) if node.inputs else None)
+            mask_window=facts.window, value_head_size=_other_head(head, value_head),
+            dtype=self.graph.dtype(node.inputs[0]) if node.inputs else None)
         return site, ordered
 
     def _products_of_qk(self, terms: list[_MaskTerm], bmm1: Node, q_path: _Path,
@@ -825,6 +834,11 @@ class _SiteFinder:
             cached = self._mask_cache[key] = _MaskAnalysis(self, terms, seq_q, seq_kv, batch, rank,
                                                            computed).facts()
         return cached
+
+
+def _other_head(head: int | None, value_head: int | None) -> int | None:
+    """V's head size where both are known and it differs from Q and K's; None otherwise."""
+    return value_head if head is not None and value_head is not None and value_head != head else None
 
 
 def _split_terms(graph: Graph, values: GraphValues, terms: list[_MaskTerm]) -> list[_MaskTerm]:

@@ -150,7 +150,7 @@ def _judged_facts(site: AttentionSite) -> tuple[object, ...]:
             site.num_kv_heads, site.mask, site.mask_extent, site.mask_shape, site.bias, site.causal,
             site.mask_window, site.scores_qdq, len(site.score_products), _mix_sides(site),
             len(site.rearranged), len(site.scatter_mask), site.probabilities_second, site.dtype,
-            _combined_kinds(site))
+            _combined_kinds(site), site.value_head_size)
 
 
 def judge(site: AttentionSite, target: Target, rules: MhaRules) -> Verdict:
@@ -256,6 +256,8 @@ def _check_column(site: AttentionSite, sm: int, column: MhaColumn, rules: MhaRul
         unknown.append(Failed.of("mask_scattered", count=len(site.scatter_mask)))
     if site.probabilities_second:
         unknown.append(Failed.of("probabilities_second"))
+    if site.value_head_size is not None:
+        unknown.append(Failed.of("value_head_differs", head=head, value_head=site.value_head_size))
     if site.num_heads is not None and site.num_kv_heads is not None and site.num_kv_heads != site.num_heads \
             and site.num_kv_heads != 1 and site.num_heads % site.num_kv_heads:
         failing.append(Failed.of("gqa_heads_not_divisible", heads=site.num_heads, kv_heads=site.num_kv_heads))

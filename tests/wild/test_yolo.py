@@ -36,6 +36,7 @@ V8N_UPSAMPLES = 2                          # nn.Upsample(scale_factor=2, mode="n
 # YOLO11n's C2PSA: c = 256 * 0.5 = 128 channels, num_heads = c // 64 = 2, key_dim = head_dim * attn_ratio
 # = 64 * 0.5 = 32 (q and k), head_dim 64 (v), over the 10x10 map of stride 32.
 Y11N_HEADS, Y11N_KEY_DIM, Y11N_TOKENS = 2, 32, (IMGSZ // 32) ** 2
+Y11N_HEAD_DIM = 64
 
 
 @pytest.fixture(scope="module", params=["8.6", "10.8", "11.4"])
@@ -94,7 +95,8 @@ def test_yolo11_c2psa_attention_is_a_site_with_an_unknown_verdict(trt: str) -> N
     """YOLO11's Attention computes v @ attn.transpose(-2, -1) on channel-major tensors: the probabilities are
     BMM2's second operand, transposed, which sums over the keys as P·V does. It is one attention site (2 heads
     of 32 over 100 tokens, scaled on q); the documented MHA pattern is P·V, and no engine of the transposed form
-    is known, so the verdict is unknown, not fused and not 'no attention'."""
+    is known, so the verdict is unknown, not fused and not 'no attention'. Its values are head_dim wide against
+    key_dim for q and k, another form the documented pattern (one H for Q, K and V) does not have."""
     result = audit(YOLO11N, trt=trt, sm="90", precision="fp16")
     assert result.attention is not None and len(result.attention) == 1
     judged = result.attention[0]
@@ -103,7 +105,8 @@ def test_yolo11_c2psa_attention_is_a_site_with_an_unknown_verdict(trt: str) -> N
         Y11N_HEADS, Y11N_HEADS, Y11N_KEY_DIM, Y11N_TOKENS, Y11N_TOKENS)
     assert site.mask == "none" and site.probabilities_second
     assert [n.rsplit("/", 1)[-1] for n in site.nodes if "MatMul" in n] == ["MatMul", "MatMul_1"]
-    assert judged.verdict.fused is None and judged.verdict.conditions == ("probabilities_second",)
+    assert site.value_head_size == Y11N_HEAD_DIM
+    assert judged.verdict.fused is None and judged.verdict.conditions == ("probabilities_second", "value_head_differs")
     assert any(f.rule == "TRT302" and site.anchor in f.nodes for f in result.findings)
 
 

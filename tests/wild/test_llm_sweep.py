@@ -194,3 +194,25 @@ def test_gated_ffn_findings_do_not_depend_on_the_hash_seed() -> None:
                               capture_output=True, text=True, env=env, cwd=REPO, timeout=300, check=True)
         outputs.add(done.stdout)
     assert len(outputs) == 1
+
+
+# Decoding steps with past key/values (samples/wild/make_wild_samples.py: 2 decoder layers each, batch, sequence
+# and past length dynamic): the key positions are a Range from the past length, read from the past keys' Shape.
+_PAST_KV = ["gpt2_past_kv_dynamic", "llama_past_kv_dynamic", "mistral_sliding_window_past"]
+
+
+@pytest.mark.parametrize("name", _PAST_KV)
+@pytest.mark.parametrize(("trt", "sm"), [("10.16", "90"), ("8.6", "86")])
+def test_fused_sites_of_past_kv_decoders_are_one_layer(name: str, trt: str, sm: str) -> None:
+    # A fused MHA site runs as one kernel (_gemm_mha_v2_mylN_K, ../shared/reference/engine-evidence.md "Attention
+    # on TensorRT 10.x"), so its nodes are one predicted layer. The causal mask compares key positions computed
+    # from shapes alone (Shape of the past keys -> Gather -> Add -> Range): those values depend on no layer's data,
+    # but a path through them counted as one leaving the Myelin region and coming back, which cut the first
+    # layer's attention between Q·Kᵀ and the Softmax (2 layers on 10.16, 7-8 on 8.6).
+    from tests.conftest import REPO
+
+    result = audit(REPO / "samples" / "wild" / f"{name}.onnx", trt=trt, sm=sm, precision="fp16")
+    assert [j.verdict.fused for j in result.attention] == [True, True]  # 2 decoder layers, FP16 on SM86/SM90
+    layer_of = {n: layer.name for layer in result.prediction.layers for n in layer.nodes}
+    for judged in result.attention:
+        assert len({layer_of[n] for n in judged.site.nodes if n in layer_of}) == 1, judged.site.anchor

@@ -233,6 +233,9 @@ def _convex_levels(ctx: PlanContext, takes: list[bool], comp: list[int], seeded:
     nodes, producers, eliminated = ctx.graph.nodes, ctx.graph.producers, ctx.eliminated
     # A path through an op whose output is a shape carries no data: it cannot bring a region its own output.
     shape_ops = ctx.book.op_set("fusions.toml", "platform", "host_shape_ops")
+    # A value computed from shapes and constants alone depends on no layer's data (its shapes are known before the
+    # layers run): a path through it brings a region nothing, even where a node of it was taken into the region.
+    shape_only = _shape_only(ctx, shape_ops)
     level = [0] * len(nodes)
     # A region node: its component's root; -1 for every other node.
     region = [comp[i] if takes[i] and comp[i] in seeded else -1 for i in range(len(nodes))]
@@ -242,9 +245,9 @@ def _convex_levels(ctx: PlanContext, takes: list[bool], comp: list[int], seeded:
     through: list[_Levels | None] = [None] * len(nodes)
     cut = False
     for node in nodes:
-        if node.op in shape_ops:
-            continue
         i = node.index
+        if shape_only[i]:
+            continue
         mine = region[i]
         here = 0
         direct: _Levels | None = None  # from region nodes with no layer between (other components')
@@ -254,6 +257,8 @@ def _convex_levels(ctx: PlanContext, takes: list[bool], comp: list[int], seeded:
             if producer is None:
                 continue
             j = producer.index
+            if shape_only[j]:
+                continue
             came = left[j]
             if came is not None:
                 exits = _merged(exits, came)
@@ -285,6 +290,31 @@ def _convex_levels(ctx: PlanContext, takes: list[bool], comp: list[int], seeded:
         else:
             left[i] = exits
     return level if cut else None
+
+
+def _shape_only(ctx: PlanContext, shape_ops: frozenset[str]) -> list[bool]:
+    """By node index: whether the node's output is computed from shapes and constants alone (a Shape, and every
+    node whose inputs are all constants or such outputs: transformers' position ids, a Range to the sequence
+    length read from a Shape, and the causal comparisons of them). Nodes are visited in graph order."""
+    nodes, producers, graph = ctx.graph.nodes, ctx.graph.producers, ctx.graph
+    shape_only = [False] * len(nodes)
+    for node in nodes:
+        if node.op in shape_ops:
+            shape_only[node.index] = True
+            continue
+        if node.subgraphs:
+            continue
+        derived = False
+        for name in node.inputs:
+            if not name or graph.is_constant(name):
+                continue
+            producer = producers.get(name)
+            if producer is None or not shape_only[producer.index]:
+                break
+            derived = True
+        else:
+            shape_only[node.index] = derived
+    return shape_only
 
 
 def _make_region(ctx: PlanContext, nodes: list[Node]) -> Group:

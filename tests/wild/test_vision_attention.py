@@ -90,3 +90,17 @@ def test_levit_values_wider_than_queries_are_unknown_not_fused() -> None:
     assert {a.site.head_size for a in judged} == {LEVIT_KEY_DIM}
     assert [(a.verdict.fused, a.verdict.conditions) for a in judged] == \
         [(None, ("value_head_differs",))] * len(LEVIT_SITES)
+
+
+@pytest.mark.parametrize("sample", ["hf_sam_vision_relpos.onnx", "hf_sam_vision_relpos.dynamo.onnx"])
+def test_sam_attention_reads_v_through_erased_shuffles_on_86(sample: str) -> None:
+    """SAM splits the packed QKV and squeezes V, and its global layer reshapes V back to the shape the Squeeze
+    took (Squeeze, then a Reshape that undoes it): shuffles that cancel out, which the build erases. The product
+    with V still reads an activation through them, so from 8.6 both layers' attention cores are Myelin regions
+    (rules/fusions.toml [platform] myelin_attention_since), not the windowed one alone."""
+    path = WILD / sample
+    softmaxes = {n.name for n in onnx.load(path, load_external_data=False).graph.node if n.op_type == "Softmax"}
+    assert len(softmaxes) == len(SAM_SITES)
+    result = audit(path, trt="8.6", sm="86", precision="fp16")
+    in_myelin = {n for layer in result.prediction.layers if layer.kind == "myelin" for n in layer.nodes}
+    assert softmaxes <= in_myelin

@@ -112,8 +112,9 @@ def _erase_if_identity(ctx: PlanContext, group: Group, state: ShuffleState) -> N
         a, b = graph.shape(src), graph.shape(dst)
         if a is None or a != b or not all(isinstance(d, int) for d in a):
             return
+    # each hands its input on (the chain's output is its input's value): readers see through to ``src``
     for node in list(group.nodes):
-        ctx.eliminate(node, "shuffles that cancel out are erased")
+        ctx.forward(node, node.inputs[0] if node.inputs else "", "shuffles that cancel out are erased")
 
 
 def fuse_shuffle_reduce(ctx: PlanContext) -> None:

@@ -149,7 +149,7 @@ FILES: dict[str, Spec] = {
                        gemm_folded_shuffles=ListOf(str), gemm_folded_shuffles_source=str,
                        never_folded_ops=ListOf(str), never_folded_source=str,
                        concat_strided_writer_kinds=ListOf(str), concat_copied_kinds=ListOf(str),
-                       concat_unstrided_reader_kinds=ListOf(str),
+                       concat_unstrided_reader_kinds=ListOf(str), concat_nested_source=str,
                        concat_removal_source=str, conv_multi_input_pointwise_seen_since=VERSION,
                        conv_multi_input_pointwise_when=str, conv_multi_input_pointwise_source=str,
                        conv_horizontal_merge_seen_since=VERSION, conv_horizontal_merge_seen_before=VERSION,

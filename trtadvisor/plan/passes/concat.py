@@ -5,8 +5,11 @@ Reformat layer named ``<concat>_<input>_clone_<i> copy``.
 Claimed only where a real engine showed it (rules/fusions.toml [platform] concat_*): every input made by
 a layer seen writing a slice in place (convolution, pointwise, pooling) or seen copied (Resize, Split). An
 input whose tensor another layer also reads is copied where that reader was seen not to read a slice
-(Resize, pooling: the YOLOv8 SPPF's first two pools' outputs are copied, the last one's is not). A Concat fed
-by anything else keeps its own layer in the prediction: whether TensorRT removes it is not known.
+(Resize, pooling: the YOLOv8 SPPF's first two pools' outputs are copied, the last one's is not). An input that
+is itself a Concat removed here, read by nothing else, is written in place too: its own inputs' layers write
+into the outer output (concat_nested_source), so cat(cat(a, b), c) is predicted as cat(a, b, c), the form the
+TorchScript exporter writes it in. A Concat fed by anything else keeps its own layer in the prediction:
+whether TensorRT removes it is not known.
 """
 
 from __future__ import annotations
@@ -24,13 +27,16 @@ def remove_concatenations(ctx: PlanContext) -> None:
     writers = frozenset(platform["concat_strided_writer_kinds"])
     copied = frozenset(platform["concat_copied_kinds"])
     unstrided = frozenset(platform["concat_unstrided_reader_kinds"])
+    removed: set[str] = set()  # outputs of the Concats removed so far, in graph order (inner ones first)
     for node in ctx.graph.nodes_of("Concat"):
         group = ctx.group(node)
         if group is None or len(group.nodes) != 1 or ctx.graph.is_graph_output(node.outputs[0]):
             continue  # folded (shape arithmetic), inside another layer (Myelin), or a network output
         producers = [ctx.live_producer(tensor) if tensor else None for tensor in node.inputs]
         groups = [ctx.group(p) if p is not None else None for p in producers]
-        if not groups or any(g is None or g.kind not in writers | copied for g in groups):
+        nested = [tensor in removed and ctx.sole_reader(tensor) is node for tensor in node.inputs]
+        if not groups or any(not inner and (g is None or g.kind not in writers | copied)
+                             for g, inner in zip(groups, nested, strict=True)):
             continue  # an input from a network input, a constant or a layer of unknown behaviour
         others = [[r for r in ctx.live_readers(tensor) if r is not node] for tensor in node.inputs]
         copies = [(i, tensor) for i, (tensor, g) in enumerate(zip(node.inputs, groups, strict=True))
@@ -38,6 +44,7 @@ def remove_concatenations(ctx: PlanContext) -> None:
                                                              for r in others[i]), copied, unstrided)]
         if not copies:
             ctx.eliminate(node, "concat removal: the convolutions that make its inputs write into its output")
+            removed.update(node.outputs[:1])
             continue
         # The Concat's own layer becomes the copy of its first copied input (one Reformat layer per
         # copied input in the engine; a second one is named in the finding).

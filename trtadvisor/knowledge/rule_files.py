@@ -150,6 +150,7 @@ FILES: dict[str, Spec] = {
                        never_folded_ops=ListOf(str), never_folded_source=str,
                        concat_strided_writer_kinds=ListOf(str), concat_copied_kinds=ListOf(str),
                        concat_unstrided_reader_kinds=ListOf(str), concat_nested_source=str,
+                       concat_shared_input_source=str,
                        concat_removal_source=str, conv_multi_input_pointwise_seen_since=VERSION,
                        conv_multi_input_pointwise_when=str, conv_multi_input_pointwise_source=str,
                        conv_horizontal_merge_seen_since=VERSION, conv_horizontal_merge_seen_before=VERSION,

@@ -32,7 +32,7 @@ from trtadvisor.knowledge.rulebook import RuleBook
 from trtadvisor.knowledge.target import Target
 from trtadvisor.plan.context import PredictedLayer, Prediction
 from trtadvisor.plan.passes.concat import FUSION as CONCAT_REMOVAL
-from trtadvisor.plan.passes.concat import copied_input
+from trtadvisor.plan.passes.concat import copied_input, later_concat
 
 # ONNX's own quantization ops and 8-bit types: a layer holding Q/DQ runs quantized math.
 _QDQ_OPS = frozenset({"QuantizeLinear", "DequantizeLinear"})
@@ -478,8 +478,8 @@ class _Pricer:
         traffic = 0
         for tensor in concat.inputs:
             others = (kind_of.get(r) for r in readers.get(tensor, ()) if r is not concat)
-            if tensor and copied_input(kind_of.get(producers.get(tensor)),  # type: ignore[arg-type]
-                                       others, self.copied_kinds, self.unstrided_kinds):
+            if tensor and (later_concat(concat, readers.get(tensor, ())) is not None or copied_input(
+                    kind_of.get(producers.get(tensor)), others, self.copied_kinds, self.unstrided_kinds)):  # type: ignore[arg-type]
                 n = count(tensor)
                 if n is None:
                     return None

@@ -7,8 +7,12 @@ row) and from documented TensorRT behaviour (rules/attention.toml, rules/fusions
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import onnx
 import pytest
+from onnx import TensorProto, helper, numpy_helper
 
 from trtadvisor.api import audit
 
@@ -104,3 +108,54 @@ def test_sam_attention_reads_v_through_erased_shuffles_on_86(sample: str) -> Non
     result = audit(path, trt="8.6", sm="86", precision="fp16")
     in_myelin = {n for layer in result.prediction.layers if layer.kind == "myelin" for n in layer.nodes}
     assert softmaxes <= in_myelin
+
+
+def _swiglu_with_shared_bias(tmp_path: Path, fused_projection: bool) -> Path:
+    """x [1,16,64] -> gate and up projections with biases (two MatMuls, or one of twice the width cut by Slice as
+    timm's GluMlp chunks fc1) -> SiLU(gate) * up -> down projection. The biases are equal, so the TorchScript
+    exporter stores one initializer and routes the second reader through an Identity (a freshly initialized
+    model's zero biases: EVA02's and DINOv2's SwiGLU exports in every block but the first)."""
+    rng = np.random.default_rng(0)
+    hidden, inner = 64, 128
+    width = 2 * inner if fused_projection else inner
+    inits = [numpy_helper.from_array(np.zeros(width, np.float32), "bias"),
+             numpy_helper.from_array(rng.standard_normal((inner, hidden)).astype(np.float32), "w_down")]
+    nodes = [helper.make_node("Identity", ["bias"], ["bias_dedup"], name="Identity_0")]
+    if fused_projection:
+        bounds = {"s0": 0, "e0": inner, "s1": inner, "e1": width}
+        inits += [numpy_helper.from_array(rng.standard_normal((hidden, width)).astype(np.float32), "w_fc1"),
+                  numpy_helper.from_array(np.array([-1], np.int64), "axes")]
+        inits += [numpy_helper.from_array(np.array([v], np.int64), k) for k, v in bounds.items()]
+        nodes += [helper.make_node("MatMul", ["x", "w_fc1"], ["fc1"], name="fc1/MatMul"),
+                  helper.make_node("Add", ["bias_dedup", "fc1"], ["fc1_b"], name="fc1/Add"),
+                  helper.make_node("Slice", ["fc1_b", "s0", "e0", "axes"], ["gate"], name="Slice"),
+                  helper.make_node("Slice", ["fc1_b", "s1", "e1", "axes"], ["up"], name="Slice_1")]
+    else:
+        inits += [numpy_helper.from_array(rng.standard_normal((hidden, inner)).astype(np.float32), "w_gate"),
+                  numpy_helper.from_array(rng.standard_normal((hidden, inner)).astype(np.float32), "w_up")]
+        nodes += [helper.make_node("MatMul", ["x", "w_gate"], ["gate_mm"], name="gate/MatMul"),
+                  helper.make_node("Add", ["bias", "gate_mm"], ["gate"], name="gate/Add"),
+                  helper.make_node("MatMul", ["x", "w_up"], ["up_mm"], name="up/MatMul"),
+                  helper.make_node("Add", ["bias_dedup", "up_mm"], ["up"], name="up/Add")]
+    nodes += [helper.make_node("Sigmoid", ["gate"], ["sig"], name="act/Sigmoid"),
+              helper.make_node("Mul", ["gate", "sig"], ["act"], name="act/Mul"),
+              helper.make_node("Mul", ["act", "up"], ["glu"], name="glu"),
+              helper.make_node("MatMul", ["glu", "w_down"], ["y"], name="down/MatMul")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16, hidden])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16, hidden])],
+                              initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model)
+    path = tmp_path / "swiglu.onnx"
+    onnx.save(model, path)
+    return path
+
+
+@pytest.mark.parametrize("fused_projection", [False, True], ids=["two_matmuls", "one_matmul_sliced"])
+def test_swiglu_whose_bias_is_a_deduplicated_initializer(tmp_path: Path, fused_projection: bool) -> None:
+    """A projection's bias read through the Identity TorchScript writes for a deduplicated initializer is still a
+    constant: the up branch is a projection and SiLU(gate) * up a SwiGLU (TensorRT 10.10's 'GEMM+SwiGLU' fusion,
+    rules/attention.toml [rule.TRT307] source), as in the dynamo export, which writes no Identity."""
+    result = audit(_swiglu_with_shared_bias(tmp_path, fused_projection), trt="10.16", sm="90")
+    patterns = {p["pattern"]: p["nodes"] for p in result.contract_fields()["patterns"]}
+    assert "swiglu" in patterns and "glu" in patterns["swiglu"]

@@ -161,7 +161,7 @@ def _gated_by_activation(graph: Graph, tensor: str) -> Node | None:
         if reader.op != "Mul" or len(reader.inputs) != 2:
             continue
         other = reader.inputs[1] if reader.inputs[0] == tensor else reader.inputs[0]
-        if other and not graph.is_constant(other) and _is_projection(graph, other):
+        if other and not graph.is_weight(other) and _is_projection(graph, other):
             return reader
     return None
 
@@ -177,8 +177,8 @@ def _is_projection(graph: Graph, tensor: str) -> bool:
             return False
         if producer.op in ("MatMul", "Gemm"):
             return True
-        if producer.op == "Add":
-            computed = [i for i in producer.inputs if i and not graph.is_constant(i)]
+        if producer.op == "Add":  # the bias may be a deduplicated initializer behind an Identity
+            computed = [i for i in producer.inputs if i and not graph.is_weight(i)]
             if len(computed) != 1:
                 return False
             tensor = computed[0]

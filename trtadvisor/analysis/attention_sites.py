@@ -401,13 +401,6 @@ class _SiteFinder:
             dtype=self.graph.dtype(bmm1.inputs[0]) if bmm1.inputs else None)
         return site, ordered
 
-    def _weight(self, tensor: str) -> bool:
-        """A constant, also behind the Identity TorchScript routes a deduplicated weight through."""
-        node = self.graph.producer(tensor)
-        if node is not None and node.op == "Identity" and node.inputs:
-            tensor = node.inputs[0]
-        return self.graph.is_constant(tensor)
-
     def _window_partition(self, tensor: str) -> tuple[int, tuple[int, int]] | None:
         """Windows per image and the window of a Swin-style partition feeding the Q projection:
         x.view(B, H/wh, wh, W/ww, ww, C).permute(0, 1, 3, 2, 4, 5), a rank-6 Transpose a few layout
@@ -428,7 +421,7 @@ class _SiteFinder:
                     return None
                 return d[1] * d[3], (d[2], d[4])  # type: ignore[operator]
             if op in ("MatMul", "Gemm", "Add"):   # the projection: weights and bias are constants
-                data = [i for i in node.inputs if i and not self._weight(i)]
+                data = [i for i in node.inputs if i and not self.graph.is_weight(i)]
                 if len(data) != 1:
                     return None
                 tensor = data[0]

@@ -47,14 +47,6 @@ _SUM_ROUTE = frozenset({"Unsqueeze", "Reshape", "Cast", "Identity", "Expand"})
 WIDE_STEPS = 24
 
 
-def _is_weight(graph: Graph, tensor: str) -> bool:
-    """A constant, also behind the Identity TorchScript routes a deduplicated weight through."""
-    node = graph.producer(tensor)
-    if node is not None and node.op == "Identity" and node.inputs:
-        tensor = node.inputs[0]
-    return graph.is_constant(tensor)
-
-
 def weight_product_input(graph: Graph, node: Node) -> int | None:
     """The index of the one activation operand of a MatMul or two-operand Einsum by a weight (a Linear
     applied to the scores), or of a 1x1 convolution by a weight (a mix over its channel axis, as the DeepViT
@@ -62,10 +54,10 @@ def weight_product_input(graph: Graph, node: Node) -> int | None:
     if node.op == "Conv":
         shape = graph.shape(node.input(1)) if len(node.inputs) >= 2 else None
         one_by_one = shape is not None and len(shape) >= 3 and all(d == 1 for d in shape[2:])
-        return 0 if one_by_one and node.attr("group", 1) == 1 and _is_weight(graph, node.inputs[1]) else None
+        return 0 if one_by_one and node.attr("group", 1) == 1 and graph.is_weight(node.inputs[1]) else None
     if node.op not in ("MatMul", "Einsum") or len(node.inputs) != 2:
         return None
-    weights = [_is_weight(graph, i) for i in node.inputs]
+    weights = [graph.is_weight(i) for i in node.inputs]
     if weights.count(True) != 1:
         return None
     return weights.index(False)
@@ -154,7 +146,7 @@ def track(graph: Graph, values: GraphValues, roles: list[str] | None, steps: lis
             result.mixing.append(node)
             result.roles = _product_out_roles(node, index, result.roles)
         elif previous is not None and previous in result.mixing and (op == "BatchNormalization" or (
-                op == "Add" and any(i != tensor and _is_weight(graph, i) for i in node.inputs))):
+                op == "Add" and any(i != tensor and graph.is_weight(i) for i in node.inputs))):
             result.mixing.append(node)  # the head mix's bias, or the norm of its mixed heads (DeepViT)
         elif op == "LayerNormalization" and _normalizes_heads(node, result.roles):
             result.mixing.append(node)  # a norm across the heads mixes them too (DeepViT's re-attention)

@@ -671,6 +671,14 @@ class Graph:
         """True for initializers and outputs of Constant nodes (values fixed at build time)."""
         return name in self.constant_names
 
+    def is_weight(self, name: str) -> bool:
+        """A constant, also behind the Identity the TorchScript exporter routes a deduplicated initializer through
+        (equal tensors, as the zero biases of a freshly initialized model, are stored once)."""
+        node = self.producers.get(name)
+        if node is not None and node.op == "Identity" and node.inputs:
+            name = node.inputs[0]
+        return name in self.constant_names
+
     def constant_size(self, name: str) -> int | None:
         if not self.is_constant(name):
             return None

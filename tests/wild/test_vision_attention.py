@@ -159,3 +159,20 @@ def test_swiglu_whose_bias_is_a_deduplicated_initializer(tmp_path: Path, fused_p
     result = audit(_swiglu_with_shared_bias(tmp_path, fused_projection), trt="10.16", sm="90")
     patterns = {p["pattern"]: p["nodes"] for p in result.contract_fields()["patterns"]}
     assert "swiglu" in patterns and "glu" in patterns["swiglu"]
+
+
+def test_sam_relative_position_products_are_found_with_the_batch_dynamic(tmp_path: Path) -> None:
+    """The TorchScript SAM export with its batch dynamic (the exporter's dynamic_axes names the batch of the
+    input and output; the nodes are the same): SDPA's scale sqrt(1/sqrt(H)) comes from the Shape of a tensor
+    whose head axis a reshape to (3, B*N, S, -1) leaves unsized, so it is no known constant. The q·R_h and
+    q·R_w products still read the scaled queries: every site keeps its 2 score products (the head size may stay
+    unknown, which the verdict says as well), and no site is called fused."""
+    model = onnx.load(WILD / "hf_sam_vision_relpos.onnx", load_external_data=False)
+    for value in (*model.graph.input, *model.graph.output):
+        value.type.tensor_type.shape.dim[0].dim_param = "batch"
+    path = tmp_path / "sam_dynamic_batch.onnx"
+    onnx.save(model, path)
+    judged = audit(path, trt="10.16", sm="90", precision="fp16").attention
+    assert judged is not None
+    assert [len(a.site.score_products) for a in judged] == [SAM_RELATIVE_PRODUCTS] * len(SAM_SITES)
+    assert all(a.verdict.fused is None and "score_products" in a.verdict.conditions for a in judged)

@@ -777,9 +777,33 @@ class _SiteFinder:
             for node in path.nodes:
                 qk.update(i for i in node.inputs if i)
                 qk.update(node.outputs)
+        for operand in bmm1.inputs:
+            qk.update(self._scaled_back(operand))
         return {t.tensor: self._qk_products_in(t.tensor, bmm1, qk)
                 for t in _split_terms(self.graph, self.values, terms)
                 if t.how in ("add", "attn_add", "sub") and not self.values.is_known(t.tensor)}
+
+    def _scaled_back(self, tensor: str) -> list[str]:
+        """The tensors behind a product operand through layout ops and a Mul or Div by a factor no graph input
+        feeds, whether or not its value is known: with the batch dynamic, TorchScript's SDPA scale
+        sqrt(1/sqrt(H)) comes from the Shape of a tensor whose last axis the audit cannot size, so the operand
+        path (which takes known scales only) stops at it, and the Q/K it scales are still these tensors."""
+        found: list[str] = []
+        for _ in range(_LAYOUT_STEPS):
+            node = self.graph.producer(tensor)
+            if node is None or not node.inputs:
+                break
+            if node.op in ("Mul", "Div") and len(node.inputs) == 2:
+                data = [i for i in node.inputs if self._reads_inputs(i)]
+                if len(data) != 1 or (node.op == "Div" and data[0] != node.inputs[0]):
+                    break
+                tensor = data[0]
+            elif node.op in _LAYOUT:
+                tensor = node.inputs[0]
+            else:
+                break
+            found.append(tensor)
+        return found
 
     def _qk_products_in(self, tensor: str, bmm1: Node, qk: set[str]) -> tuple[str, ...]:
         found: list[str] = []

@@ -163,10 +163,10 @@ def test_swiglu_whose_bias_is_a_deduplicated_initializer(tmp_path: Path, fused_p
 
 def test_sam_relative_position_products_are_found_with_the_batch_dynamic(tmp_path: Path) -> None:
     """The TorchScript SAM export with its batch dynamic (the exporter's dynamic_axes names the batch of the
-    input and output; the nodes are the same): SDPA's scale sqrt(1/sqrt(H)) comes from the Shape of a tensor
-    whose head axis a reshape to (3, B*N, S, -1) leaves unsized, so it is no known constant. The q·R_h and
-    q·R_w products still read the scaled queries: every site keeps its 2 score products (the head size may stay
-    unknown, which the verdict says as well), and no site is called fused."""
+    input and output; the nodes are the same). The packed QKV is reshaped to (3, batch * heads, S, -1): the -1 is
+    the head size once batch cancels out of the product, and SDPA's scale sqrt(1/sqrt(H)) comes from the Shape of
+    that tensor. Every site keeps its heads, head size and sequences, and its 2 q·R products: the same verdict
+    as the static export."""
     model = onnx.load(WILD / "hf_sam_vision_relpos.onnx", load_external_data=False)
     for value in (*model.graph.input, *model.graph.output):
         value.type.tensor_type.shape.dim[0].dim_param = "batch"
@@ -174,5 +174,7 @@ def test_sam_relative_position_products_are_found_with_the_batch_dynamic(tmp_pat
     onnx.save(model, path)
     judged = audit(path, trt="10.16", sm="90", precision="fp16").attention
     assert judged is not None
+    assert [(a.site.num_heads, a.site.head_size, a.site.seq_q, a.site.seq_kv) for a in judged] == \
+        [(SAM_HEADS, SAM_HIDDEN // SAM_HEADS, s, s) for _, s in SAM_SITES]
     assert [len(a.site.score_products) for a in judged] == [SAM_RELATIVE_PRODUCTS] * len(SAM_SITES)
-    assert all(a.verdict.fused is None and "score_products" in a.verdict.conditions for a in judged)
+    assert [(a.verdict.fused, a.verdict.conditions) for a in judged] == [(None, ("score_products",))] * len(SAM_SITES)

@@ -69,10 +69,13 @@ class Sym:
     ``past_sequence + sequence``): shape arithmetic on it stays exact, so a Reshape target built
     from ``Shape`` keeps its constant parts (heads, head size) and its symbolic ones."""
 
-    __slots__ = ("text",)
+    __slots__ = ("factors", "text")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, factors: tuple[int, Counter[str]] | None = None) -> None:
         self.text = text
+        # a product of a number and atomic symbols (``batch * 2``: 2 and {batch: 1}), kept so that a Reshape's
+        # -1 can cancel the symbols it shares with the source (_reshape_dims); None: not such a product
+        self.factors = factors
 
     def __repr__(self) -> str:
         return self.text
@@ -141,7 +144,19 @@ def sym_op(op: str, a: object, b: object) -> SymInt:
         return 0
     if op == "//" and a == b:
         return 1
+    if op == "*":
+        fa, fb = _sym_factors(a), _sym_factors(b)
+        return Sym(f"({a} {op} {b})", (fa[0] * fb[0], fa[1] + fb[1]))
     return Sym(f"({a} {op} {b})")
+
+
+def _sym_factors(d: SymInt) -> tuple[int, Counter[str]]:
+    """``d`` as a number times atomic symbols: an int, a product sym_op made, or one symbol of its own."""
+    if type(d) is int:
+        return d, Counter()
+    if d.factors is not None:  # type: ignore[union-attr]
+        return d.factors  # type: ignore[union-attr]
+    return 1, Counter({d.text: 1})  # type: ignore[union-attr]
 
 
 _INT_OPS = {"+": int.__add__, "-": int.__sub__, "*": int.__mul__, "//": int.__floordiv__, "%": int.__mod__}
@@ -732,15 +747,15 @@ def _sym_product(dims) -> SymInt | None:
 
 
 def _factors(dims) -> tuple[int, Counter[str]] | None:
-    """A product of dims as (number, symbols with multiplicity); None if one is unknown."""
+    """A product of dims as (number, atomic symbols with multiplicity); None if one is unknown. A dim that is a
+    product itself (SAM's reshape to (3, batch * heads, S, -1)) counts as its factors."""
     number, symbols = 1, Counter()
     for d in dims:
         if d is None:
             return None
-        if type(d) is int:
-            number *= d
-        else:
-            symbols[d.text] += 1
+        n, syms = _sym_factors(d)
+        number *= n
+        symbols.update(syms)
     return number, symbols
 
 

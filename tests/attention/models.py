@@ -100,8 +100,10 @@ def attention_model(*, batch: int = 1, heads: int = 4, kv_heads: int | None = No
         tri = b.op("Trilu", [b.const(np.ones((seq_q, seq_kv))), b.const(1, np.int64)], upper=1)
         mask_tensor = b.op("Mul", [tri, b.const(-1e9)])
     elif mask == "bias":
-        table = b.const(np.full((16, heads), 0.5, dtype=np.float32))
-        idx = b.const(np.zeros((seq_q, seq_kv), dtype=np.int64), np.int64)
+        # a relative-position table read by the distance between query and key (its values differ: a learned
+        # bias is no constant, which a uniform table would be to the softmax)
+        table = b.const(np.linspace(-1.0, 1.0, 16 * heads, dtype=np.float32).reshape(16, heads))
+        idx = b.const(np.subtract.outer(np.arange(seq_q), np.arange(seq_kv)) % 16, np.int64)
         g = b.op("Gather", [table, idx])
         mask_tensor = b.op("Unsqueeze", [b.op("Transpose", [g], perm=[2, 0, 1]), b.const([0], np.int64)])
     if native:

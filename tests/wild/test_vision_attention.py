@@ -178,3 +178,21 @@ def test_sam_relative_position_products_are_found_with_the_batch_dynamic(tmp_pat
         [(SAM_HEADS, SAM_HIDDEN // SAM_HEADS, s, s) for _, s in SAM_SITES]
     assert [len(a.site.score_products) for a in judged] == [SAM_RELATIVE_PRODUCTS] * len(SAM_SITES)
     assert [(a.verdict.fused, a.verdict.conditions) for a in judged] == [(None, ("score_products",))] * len(SAM_SITES)
+
+
+def test_the_dynamo_sdpa_zero_mask_is_unknown_on_sm100_not_unfused() -> None:
+    """transformers ViTModel with SDPA and no mask (samples/registry.toml: 2 sites, mask none). The dynamo exporter's
+    SDPA decomposition adds a [1, 1, 197, 197] tensor of zeros to the scores; the TorchScript export adds nothing.
+    softmax(x + 0) = softmax(x): by its shape the tensor is a 2-D mask, which SM100's FP16 column does not list
+    (REF 'Multi-Head Attention Fusion': 1-D vector / scalar masks), but whether TensorRT drops an Add of one value
+    everywhere is not documented, so the dynamo export is unknown there (rules/attention.toml
+    [verdict.conditions.mask_uniform]), not 'not fused', and both exports fuse on SM90 (any mask)."""
+    dynamo = REPO / "samples" / "transformers" / "vit_sdpa.dynamo.opset18.onnx"
+    torchscript = REPO / "samples" / "transformers" / "vit_sdpa.torchscript.opset17.onnx"
+    judged = audit(dynamo, trt="10.16", sm="100", precision="fp16").attention
+    assert judged is not None and len(judged) == 2
+    assert [(a.site.mask, a.verdict.fused, a.verdict.conditions) for a in judged] == \
+        [("none", None, ("mask_uniform",))] * 2
+    assert all(a.verdict.fused is True for a in audit(torchscript, trt="10.16", sm="100", precision="fp16").attention)
+    for path in (dynamo, torchscript):
+        assert all(a.verdict.fused is True for a in audit(path, trt="10.16", sm="90", precision="fp16").attention)

@@ -124,6 +124,8 @@ class AttentionSite:
     # BMM2 reads the probabilities, transposed to [.., keys, queries], as its second operand: V·Pᵀ, the output
     # transposed (Ultralytics' YOLO11 Attention: ``v @ attn.transpose(-2, -1)``); the documented pattern is P·V
     probabilities_second: bool = False
+    # the mask terms' values are in the file and hold one value everywhere (_MaskFacts.uniform)
+    mask_uniform: bool = False
     # H_v, the head size of V (BMM2's last axis), where it differs from H: LeViT's values are attn_ratio x key_dim
     # wide (32 or 64 against Q and K's 16). The documented pattern has one H for Q, K and V. None: the same, or
     # not known.
@@ -387,7 +389,7 @@ class _SiteFinder:
         site = AttentionSite(
             nodes=tuple(n.name for n in ordered), anchor=softmax.name, native=False, batch=batch,
             num_heads=heads, num_kv_heads=kv_true, kv_heads_seen=seen_kv, head_size=head, seq_q=seq_q,
-            seq_kv=seq_kv, causal=facts.causal, mask=facts.label, mask_extent=facts.extent,
+            seq_kv=seq_kv, causal=facts.causal, mask=facts.label, mask_extent=facts.extent, mask_uniform=facts.uniform,
             mask_shape=facts.shape, bias=facts.bias, scale=scale, repeated_kv=bool(repeat_nodes),
             repeat_nodes=tuple(n.name for n in repeat_nodes),
             windowed=windowed, num_windows=num_windows, qdq=qdq, qdq_types=tuple(sorted(qdq_types)),
@@ -756,6 +758,7 @@ class _SiteFinder:
             nodes=tuple(n.name for n in ordered), anchor=node.name, native=True, batch=batch, num_heads=heads,
             num_kv_heads=kv_true, kv_heads_seen=seen_kv, head_size=head, seq_q=seq_q, seq_kv=seq_kv,
             causal=causal, mask=label, mask_extent=facts.extent, mask_shape=facts.shape, bias=facts.bias,
+            mask_uniform=facts.uniform,
             scale="attribute" if node.has_attr("scale") else "none", repeated_kv=bool(k_path.repeat_nodes or
                                                                                        v_path.repeat_nodes),
             repeat_nodes=tuple(n.name for n in k_path.repeat_nodes + v_path.repeat_nodes), windowed=False,
@@ -884,6 +887,9 @@ class _MaskFacts:
     inputs: tuple[str, ...]
     notes: list[str]
     window: int | None = None
+    # every term's value is in the file and holds one value everywhere (the dynamo exporter's SDPA decomposition
+    # adds a [1, 1, S_q, S_kv] tensor of zeros when there is no mask): softmax is unchanged by it
+    uniform: bool = False
 
 
 class _MaskAnalysis:
@@ -911,11 +917,13 @@ class _MaskAnalysis:
         notes: list[str] = []
         shapes: list[Dims | None] = []
         blocked_below = self.finder.blocked_below
+        uniform = True
         for term in self.terms:
             if term.tensor in self.computed:
                 # a score term computed from Q or K (relative positions, disentangled attention): it masks
                 # nothing, varies like the scores, and the graph inputs behind it are the model's, no mask's
                 bias = True
+                uniform = False
                 shapes.append(self.values.dims(term.tensor))
                 continue
             cone = _Cone(self.graph, term.tensor, through_shape=False)  # a shape is no mask input
@@ -925,6 +933,10 @@ class _MaskAnalysis:
             external = external or cone.external
             shapes.append(self.values.dims(term.tensor))
             value = self.values.value(term.tensor)
+            # from constants only: a mask read from a graph input is evaluated as 'every position attends', which
+            # is an assumption about its values, not its values
+            uniform = uniform and value is not None and not cone.inputs and term.how in ("add", "attn_add", "sub") \
+                and value.size > 0 and bool(np.all(value == value.reshape(-1)[0]))
             if value is None:
                 if term.how in ("add", "attn_add", "sub") and cone.learned:
                     bias = True          # a learned table: relative position bias
@@ -968,7 +980,8 @@ class _MaskAnalysis:
             notes.append("part of the mask is a constant whose values are not in the file (external data)"
                          if external else "part of the mask is computed by ops whose values the audit does not "
                          "evaluate (its causality is not guessed)")
-        return _MaskFacts(causal, label, extent, shape, bias, tuple(inputs), notes, keys_seen)
+        return _MaskFacts(causal, label, extent, shape, bias, tuple(inputs), notes, keys_seen,
+                          uniform=uniform and not blocked_parts)
 
     def _blocked(self, how: str, value: np.ndarray) -> np.ndarray | None:
         if how in ("keep_true", "attn_bool"):

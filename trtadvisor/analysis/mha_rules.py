@@ -150,7 +150,7 @@ def _judged_facts(site: AttentionSite) -> tuple[object, ...]:
             site.num_kv_heads, site.mask, site.mask_extent, site.mask_shape, site.bias, site.causal,
             site.mask_window, site.scores_qdq, len(site.score_products), _mix_sides(site),
             len(site.rearranged), len(site.scatter_mask), site.probabilities_second, site.dtype,
-            _combined_kinds(site), site.value_head_size)
+            _combined_kinds(site), site.value_head_size, site.mask_uniform)
 
 
 def judge(site: AttentionSite, target: Target, rules: MhaRules) -> Verdict:
@@ -298,6 +298,9 @@ def _check_mask(site: AttentionSite, column: MhaColumn, where: str, failing: lis
         unknown.append(Failed.of("mask_unknown"))
     elif site.mask_extent not in column.masks:
         shape = "x".join("?" if d is None else str(d) for d in (site.mask_shape or ()))
+        if site.mask_uniform:  # a 2-D tensor that adds one value everywhere: whether it is dropped is unknown
+            unknown.append(Failed.of("mask_uniform", shape=shape, where=where))
+            return
         what = "relative position bias / mask" if site.bias else "mask"
         # one message, the fix by what the mask does
         # a band keeps no causal or 1-D form; a mask of unknown kind gets no guessed fix

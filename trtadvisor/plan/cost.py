@@ -217,8 +217,26 @@ def estimate_costs(graph: Graph, prediction: Prediction, target: Target, book: R
                      frozenset(book.platform["concat_copied_kinds"]), frozenset(book.platform["noop_shuffle_ops"]),
                      frozenset(book.platform["concat_unstrided_reader_kinds"]))
     planned = pricer.planned
-    return CostEstimate([pricer.layer_cost(layer, planned[i] if planned else None)
-                         for i, layer in enumerate(prediction.layers)], gpu, target.precision)
+    costs = [pricer.layer_cost(layer, planned[i] if planned else None) for i, layer in enumerate(prediction.layers)]
+    return CostEstimate(_share_slices(costs, prediction.layers, book.op_group("per_output_slice"),
+                                      pricer.perf.overhead_ms), gpu, target.precision)
+
+
+def _share_slices(costs: list[LayerCost | None], layers: Sequence[PredictedLayer], ops: frozenset[str],
+                  overhead_ms: float) -> list[LayerCost | None]:
+    """The slice layers of one Split (plan/slices.py) share the node's cost: each moves its own part (the
+    node's traffic and arithmetic split evenly, exact for equal parts) and pays its own launch overhead."""
+    sharing = Counter(layer.nodes for layer in layers if len(layer.ops) == 1 and layer.ops[0] in ops)
+    if not sharing or max(sharing.values()) < 2:
+        return costs
+    shared = list(costs)
+    for i, layer in enumerate(layers):
+        n = sharing.get(layer.nodes, 1) if len(layer.ops) == 1 else 1
+        cost = costs[i]
+        if n > 1 and cost is not None:
+            shared[i] = _new_cost((cost.flops // n, cost.bytes // n, (cost.ms - overhead_ms) / n + overhead_ms,
+                                   cost.bound))
+    return shared
 
 
 class _GraphFacts:

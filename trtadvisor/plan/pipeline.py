@@ -32,6 +32,7 @@ from trtadvisor.plan.passes.scale import erase_identity_scales, fold_scales_into
 from trtadvisor.plan.passes.shuffle import fuse_shuffle_reduce, fuse_shuffles
 from trtadvisor.plan.passes.softmax import fuse_softmax
 from trtadvisor.plan.precision import LayerPrecision
+from trtadvisor.plan.slices import slice_layers, used_outputs
 
 Pass = Callable[[PlanContext], None]
 
@@ -94,6 +95,22 @@ def _outside_myelin_layers(ctx: PlanContext, found: list[Finding]) -> list[Findi
 
 
 
+def _per_output_slices(ctx: PlanContext, planned: list[PredictedLayer], ops: frozenset[str],
+                       by_name: dict[str, Node]) -> list[PredictedLayer]:
+    """A standalone layer of one per-output-slice node (a Split) becomes one slice layer per used output."""
+    if not ops or not any(len(layer.ops) == 1 and layer.ops[0] in ops for layer in planned):
+        return planned  # the common case: no Split outside Myelin, the list as it is
+    names = set(by_name)
+    out: list[PredictedLayer] = []
+    for layer in planned:
+        node = by_name.get(layer.nodes[0]) if len(layer.ops) == 1 and layer.ops[0] in ops else None
+        if node is None or layer.kind == "myelin":
+            out.append(layer)
+        else:
+            out.extend(slice_layers(layer, node, used_outputs(ctx, node), names))
+    return out
+
+
 _name_of = attrgetter("name")
 _op_of = attrgetter("op")
 _make_layer = PredictedLayer._make
@@ -133,10 +150,11 @@ def plan_graph(graph: Graph, target: Target, book: RuleBook, types: dict[str, in
         ctx = _run_pipeline(g, target, book, pipeline(target, book))
         node_count += len(g.nodes)
         known = ctx.alternatives
-        planned = [PredictedLayer(group.name, group.kind, tuple(map(_name_of, group.nodes)),
-                                  tuple(map(_op_of, group.nodes)), tuple(group.fusions),
-                                  alternatives=known.get(id(group), ())) for group in ctx.groups()]
         by_name = g.nodes_by_name()  # calibration may regroup nodes: precision after it
+        planned = _per_output_slices(ctx, [
+            PredictedLayer(group.name, group.kind, tuple(map(_name_of, group.nodes)), tuple(map(_op_of, group.nodes)),
+                           tuple(group.fusions), alternatives=known.get(id(group), ())) for group in ctx.groups()],
+            book.op_group("per_output_slice"), by_name)
         for layer in calibrate(planned, target, book):
             nodes = list(filter(None, map(by_name.get, layer.nodes)))
             layers.append(_make_layer((*layer[:-1], precision_of(nodes, layer.ops))))

@@ -366,3 +366,23 @@ def test_boundary_reformats_cost_one_read_and_one_write() -> None:
     jsonschema.validate(report_dict(weak), json.loads((REPO / "trtadvisor" / "schema" / "report-v1.json").read_text()))
     strong = audit(RESNET, gpu="a100")
     assert all("cost" not in entry for entry in strong.reformats or [])
+
+
+def test_blackwell_figures_scale_a_compute_bound_gemm_by_the_datasheet_peaks(tmp_path: Path) -> None:
+    """One 4096^3 MatMul in FP16 is compute-bound on H100 and B200: its time above the launch overhead scales by the
+    ratio of the FP16 tensor-core peaks NVIDIA states (H100 SXM 989.4 TFLOPS dense, HGX B200 4.5 PFLOPS with
+    sparsity = 2250 dense), and --sm 100 alone stands for the B200."""
+    model = onnx.parser.parse_model("""
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float16[4096, 4096] a, float16[4096, 4096] b) => (float16[4096, 4096] y) { y = MatMul(a, b) }""")
+    path = tmp_path / "gemm.onnx"
+    onnx.save(model, path)
+    overhead = perf_book(default_rulebook()).overhead_ms
+    times = {}
+    for gpu in ("H100", "B200"):
+        layer = audit(path, trt=WEAK_TRT, gpu=gpu, precision="fp16").cost.layers[0]  # type: ignore[union-attr]
+        assert layer is not None and layer.bound == "compute" and layer.flops == 2 * 4096 ** 3
+        times[gpu] = layer.ms - overhead
+    assert times["H100"] / times["B200"] == pytest.approx(2250 / 989.4)
+    basis = audit(path, trt=WEAK_TRT, sm="100", precision="fp16").cost.basis()  # type: ignore[union-attr]
+    assert basis["gpu"] == "B200" and basis["gpu_assumed"] is True

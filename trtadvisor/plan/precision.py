@@ -63,8 +63,8 @@ class LayerPrecision:
             dst = types.get(last.outputs[0], 0) if last.outputs else 0
             return f"{type_name(src) or '?'}->{type_name(dst) or '?'}"
         quantized_in = "DequantizeLinear" in kinds and next(
-            (types.get(n.inputs[0], 0) for n in nodes if n.op == "DequantizeLinear"
-             and n.inputs and types.get(n.inputs[0], 0) in QUANTIZED_TYPES
+            (types.get(n.inputs[0], 0) for n in _input_dqs(nodes, self.heavy if heavy else frozenset())
+             if n.inputs and types.get(n.inputs[0], 0) in QUANTIZED_TYPES
              and (not heavy or not _reads_weight(n, nodes))), 0)
         if kinds <= _QDQ:
             node = nodes[0]
@@ -82,6 +82,37 @@ class LayerPrecision:
         if dtype in FLOAT_TYPES:
             return self._float_name(dtype, False)
         return type_name(dtype) or "?"
+
+
+def _input_dqs(nodes: list[Node], heavy: frozenset[str]) -> list[Node]:
+    """The layer's DQs, then the DQs outside it that its heavy ops read.
+
+    One DQ read by several quantized layers (onnxruntime writes one per tensor, read by a ResNet block's
+    first conv and its downsample conv) sits in the first reader's layer only; TensorRT feeds every
+    reader the INT8 tensor (the A100 QAT engine: 'layer2.0.conv1 ... Conv_72' and 'layer2.0.downsample ...
+    Conv_95' both read the Int8 'onnx::DequantizeLinear_198')."""
+    found = [n for n in nodes if n.op == "DequantizeLinear"]
+    if not heavy:
+        return found
+    members = set(nodes)
+    for node in nodes:
+        if node.op not in heavy or node.graph is None:
+            continue
+        for name in node.inputs:
+            producer = node.graph.producer(name) if name else None
+            if producer is not None and producer.op == "DequantizeLinear" and producer not in members \
+                    and not _dequantizes_weight(producer):
+                found.append(producer)
+    return found
+
+
+def _dequantizes_weight(dq: Node) -> bool:
+    """A DQ of a constant, or of a Q of a constant (weights the builder quantizes)."""
+    graph = dq.graph
+    if graph is None or not dq.inputs or graph.is_constant(dq.inputs[0]):
+        return True
+    q = graph.producer(dq.inputs[0])
+    return q is not None and q.op == "QuantizeLinear" and bool(q.inputs) and graph.is_constant(q.inputs[0])
 
 
 def _reads_weight(dq: Node, nodes: list[Node]) -> bool:

@@ -404,6 +404,8 @@ def layer_precision(graph: Graph, nodes: Iterable[Node], eliminated: frozenset[s
             producer = graph.producer(node.inputs[0])
             if producer not in members:
                 ins = quantized_type(graph, node)
+    if ins == "float":
+        ins = _cloned_input_type(graph, nodes, members) or ins
     outs = "float"
     for node in nodes:
         for out in node.outputs:
@@ -412,6 +414,25 @@ def layer_precision(graph: Graph, nodes: Iterable[Node], eliminated: frozenset[s
             if _escapes(graph, out, members, eliminated):
                 outs = quantized_type(graph, node) if node.op == "QuantizeLinear" else "float"
     return f"{ins}->{outs}"
+
+
+def _cloned_input_type(graph: Graph, nodes: list[Node], members: set[Node]) -> str | None:
+    """The type of an activation DQ outside the layer that its quantized weighted op reads.
+
+    onnxruntime writes one DQ per tensor; read by two quantized convolutions (a ResNet block's conv1 and
+    downsample) it joins the first one's layer, and TensorRT feeds both the INT8 tensor (the A100 QAT engine:
+    'layer2.0.conv1 ... Conv_72' and 'layer2.0.downsample ... Conv_95' both read the Int8
+    'onnx::DequantizeLinear_198')."""
+    for node in nodes:
+        index = weight_input_index(graph, node)
+        chain = weight_chain(graph, node.inputs[index]) if index is not None else None
+        if chain is None or not members.issuperset(chain):
+            continue
+        for i, name in enumerate(node.inputs[:2]):
+            dq = activation_dq(graph, name) if i != index and name else None
+            if dq is not None and dq not in members:
+                return quantized_type(graph, dq)
+    return None
 
 
 def _escapes(graph: Graph, tensor: str, members: set[Node], eliminated: frozenset[str], depth: int = 0) -> bool:

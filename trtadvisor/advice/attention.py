@@ -2,20 +2,22 @@
 
 Contract v1 (``attention``, from AuditResult.attention), one entry per site:
 ``{"nodes", "kind", "num_heads", "num_kv_heads", "head_size", "seq_q", "seq_kv", "causal", "mask",
-"fused", "reasons"}``; ``fused`` is null where the rules do not know the target, ``reasons`` is empty
-when ``fused`` is true. The report builds its tables from them (report/).
+"fused", "reasons"}``; ``fused`` is null where the rules do not know the target or a fact, or where the
+tables let a site fuse but the predicted plan splits it across layers; ``reasons`` is empty when ``fused`` is
+true. The report builds its tables from them (report/).
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from trtadvisor.advice.notes import AdviceNotes, JudgedSite
 from trtadvisor.advice.patterns import pattern_instances
 from trtadvisor.analysis.activations import PatternSite, find_patterns
 from trtadvisor.analysis.attention_sites import AttentionSite, find_attention_sites
-from trtadvisor.analysis.mha_rules import MhaRules, judge_sites
+from trtadvisor.analysis.mha_rules import SPLIT_CONDITION, MhaRules, Verdict, judge_sites, split_verdict
 from trtadvisor.analysis.normalization import find_normalizations
 from trtadvisor.ir.graph import Graph, Node
 from trtadvisor.ir.load import LoadedModel
@@ -38,7 +40,10 @@ def attention_findings(model: LoadedModel, target: Target, book: RuleBook, predi
     findings: list[Finding] = []
     patterns: list[PatternSite] = []
     for graph in model.graph.walk():
-        judged.extend(map(JudgedSite, find_attention_sites(graph), judge_sites(graph, target, rules)))
+        verdicts = judge_sites(graph, target, rules)
+        if prediction.split_sites:
+            verdicts = _checked_against_plan(find_attention_sites(graph), verdicts, prediction, target, rules)
+        judged.extend(map(JudgedSite, find_attention_sites(graph), verdicts))
         findings.extend(_normalization_findings(graph, target, book))
         patterns.extend(find_patterns(graph, _gelu_outputs(graph, prediction)))
     if judged:  # a model without attention gets no attention section
@@ -50,6 +55,15 @@ def attention_findings(model: LoadedModel, target: Target, book: RuleBook, predi
     if instances:
         notes.patterns = instances
     return findings
+
+
+def _checked_against_plan(sites: list[AttentionSite], verdicts: list[Verdict], prediction: Prediction,
+                          target: Target, rules: MhaRules) -> list[Verdict]:
+    """The verdicts, each fused one whose site the plan split across layers made unknown (mha_rules.split_verdict):
+    the audit does not claim one fused kernel where it predicts two layers."""
+    split = prediction.split_sites
+    return [split_verdict(v, split[s.anchor], target.sm, rules) if v.fused is True and s.anchor in split else v
+            for s, v in zip(sites, verdicts, strict=True)]
 
 
 def _gelu_outputs(graph: Graph, prediction: Prediction) -> frozenset[str]:
@@ -103,8 +117,11 @@ def _site_findings(judged: list[JudgedSite], target: Target, book: RuleBook, rul
             out.append(finding_for(book, code, f"{_site_label(site)} will not be fused on {where}: "
                                    + "; ".join(verdict.reasons), site.nodes, "; ".join(verdict.fixes)))
         elif verdict.fused is None and not verdict.unknown_target:
-            out.append(finding_for(book, "TRT302", f"{_site_label(site)}: fusion unknown on {where}: "
-                                   + "; ".join(verdict.reasons), site.nodes, "; ".join(verdict.fixes)))
+            finding = finding_for(book, "TRT302", f"{_site_label(site)}: fusion unknown on {where}: "
+                                  + "; ".join(verdict.reasons), site.nodes, "; ".join(verdict.fixes))
+            if SPLIT_CONDITION in verdict.conditions:  # the audit's own contradiction, named for tools to find
+                finding = replace(finding, condition=SPLIT_CONDITION)
+            out.append(finding)
         if site.repeated_kv and site.num_kv_heads is not None and site.num_kv_heads != site.kv_heads_seen:
             out.append(condition_finding(book, _FILE, "TRT303", Failed.of(
                 "kv_heads_repeated", site=_site_label(site), kv_heads=site.num_kv_heads, seen=site.kv_heads_seen,

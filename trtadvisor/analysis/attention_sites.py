@@ -130,6 +130,9 @@ class AttentionSite:
     # wide (32 or 64 against Q and K's 16). The documented pattern has one H for Q, K and V. None: the same, or
     # not known.
     value_head_size: int | None = None
+    # The nodes a fused MHA kernel must hold in one layer: BMM1, the Softmax and BMM2 (the Attention op for a
+    # native site), as names of ``nodes``; the audit checks the predicted layers against them (plan/passes/attention)
+    core: tuple[str, ...] = ()
 
     @property
     def kind(self) -> str:
@@ -400,7 +403,8 @@ class _SiteFinder:
             scores_qdq=any(n.op in ("QuantizeLinear", "DequantizeLinear") for n in chain),
             probabilities_second=bool(p_index), combined=combined,
             value_head_size=_other_head(head, None if rearranged else value_head),
-            dtype=self.graph.dtype(bmm1.inputs[0]) if bmm1.inputs else None)
+            dtype=self.graph.dtype(bmm1.inputs[0]) if bmm1.inputs else None,
+            core=(bmm1.name, softmax.name, bmm2.name))
         return site, ordered
 
     def _window_partition(self, tensor: str) -> tuple[int, tuple[int, int]] | None:
@@ -765,7 +769,7 @@ class _SiteFinder:
             num_windows=None, qdq=q_path.dequantized and k_path.dequantized and v_path.dequantized,
             qdq_types=tuple(sorted(qdq_types)), mask_inputs=facts.inputs, notes=tuple(notes + facts.notes),
             mask_window=facts.window, value_head_size=_other_head(head, value_head),
-            dtype=self.graph.dtype(node.inputs[0]) if node.inputs else None)
+            dtype=self.graph.dtype(node.inputs[0]) if node.inputs else None, core=(node.name,))
         return site, ordered
 
     def _products_of_qk(self, terms: list[_MaskTerm], bmm1: Node, q_path: _Path,

@@ -181,6 +181,25 @@ def judge(site: AttentionSite, target: Target, rules: MhaRules) -> Verdict:
     return _check_column(site, sm, column, rules)
 
 
+# What each of AttentionSite.core computes, in a reason's words (a native site's core is one node: never split).
+_CORE_WORDS = ("Q·Kᵀ", "the Softmax", "P·V")
+SPLIT_CONDITION = "fused_split_across_layers"
+
+
+def split_verdict(verdict: Verdict, layers: tuple[str, ...], sm: int | None, rules: MhaRules) -> Verdict:
+    """A fused verdict the plan contradicts: the site's BMM1, Softmax and BMM2 are in the predicted ``layers``
+    (one each, '' for a removed node), not in one. A fused MHA is one kernel, so one of the two predictions is
+    wrong, and the audit does not know which: the verdict becomes unknown and names both layers."""
+    held: dict[str, list[str]] = {}
+    for words, layer in zip(_CORE_WORDS, layers, strict=False):
+        held.setdefault(layer, []).append(words)
+    split = "; ".join(" and ".join(what) + (f" in layer '{layer}'" if layer else " removed")
+                      for layer, what in held.items())
+    name = PRECISION_NAMES.get(verdict.precision or "", verdict.precision)
+    failed = Failed.of("fused_split_across_layers", where=f"for {name} on SM{sm}", split=split)
+    return _verdict(rules, None, [failed], verdict.precision)
+
+
 def _version_check(site: AttentionSite, target: Target, rules: MhaRules) -> Failed | None:
     if site.native and not target.trt_at_least(rules.iattention_since):
         return Failed.of("native_needs_iattention", trt=target.trt, since=rules.iattention_since)

@@ -104,6 +104,9 @@ class Prediction:
     # The nodes of each layer, as the plan had them (aligned with ``layers``; empty when a prediction
     # was made elsewhere): later stages need not map names back to nodes. Not part of the report.
     members: list[list[Node]] = field(default_factory=list, repr=False, compare=False)
+    # Attention sites judged fused whose BMM1, Softmax and BMM2 the plan put in different layers (a fused MHA is
+    # one kernel): the site's anchor -> the layer of each (plan/passes/attention.split_fused_sites).
+    split_sites: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def fused_node_count(self) -> int:

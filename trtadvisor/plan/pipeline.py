@@ -13,7 +13,7 @@ from trtadvisor.knowledge.rulebook import RuleBook
 from trtadvisor.knowledge.target import Target
 from trtadvisor.plan.calibrate import calibrate
 from trtadvisor.plan.context import PlanContext, PredictedLayer, Prediction
-from trtadvisor.plan.passes.attention import fuse_normalizations, tag_attention
+from trtadvisor.plan.passes.attention import fuse_normalizations, split_fused_sites, tag_attention
 from trtadvisor.plan.passes.concat import remove_concatenations
 from trtadvisor.plan.passes.conv import (
     fuse_activation_pairs,
@@ -145,9 +145,11 @@ def plan_graph(graph: Graph, target: Target, book: RuleBook, types: dict[str, in
     findings: list[Finding] = []
     instances: list[tuple[str, tuple[str, ...]]] = []
     members: list[list[Node]] = []
+    split: dict[str, tuple[str, ...]] = {}
     node_count = 0
     for g in graph.walk():
         ctx = _run_pipeline(g, target, book, pipeline(target, book))
+        split.update(split_fused_sites(ctx))
         node_count += len(g.nodes)
         known = ctx.alternatives
         by_name = g.nodes_by_name()  # calibration may regroup nodes: precision after it
@@ -165,4 +167,5 @@ def plan_graph(graph: Graph, target: Target, book: RuleBook, types: dict[str, in
             findings.extend(_outside_myelin_layers(ctx, ctx.findings))
         instances.extend((fusion, tuple(map(_name_of, nodes))) for fusion, nodes in ctx.instances)
     return Prediction(layers=layers, eliminated=list(eliminated), eliminated_reasons=eliminated,
-                      findings=findings, node_count=node_count, instances=instances, members=members)
+                      findings=findings, node_count=node_count, instances=instances, members=members,
+                      split_sites=split)

@@ -145,6 +145,7 @@ FILES: dict[str, Spec] = {
                        myelin_not_absorbed_kinds=ListOf(str), myelin_not_absorbed_source=str,
                        host_shape_ops=ListOf(str), host_shape_source=str,
                        conv_epilogue_ops=ListOf(str), conv_epilogue_source=str,
+                       conv_act_chain_ops=ListOf(str), conv_act_chain_when=str, conv_act_chain_source=str,
                        conv_like_ops=ListOf(str), conv_like_source=str,
                        gemm_folded_shuffles=ListOf(str), gemm_folded_shuffles_source=str,
                        never_folded_ops=ListOf(str), never_folded_source=str,

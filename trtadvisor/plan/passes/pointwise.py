@@ -140,9 +140,12 @@ def _note_blocked_constant(ctx: PlanContext, node: Node) -> None:
 def fuse_conv_generic_activation(ctx: PlanContext) -> None:
     """A convolution followed by a pointwise layer with one input and one output."""
     own = ctx.book.op_set("fusions.toml", "platform", "conv_epilogue_ops")
+    chained = ctx.book.op_set("fusions.toml", "platform", "conv_act_chain_ops")
     for group in _convolution_layers(ctx):
         node = group.tail
         if any(f in group.fusions for f in ("conv+relu", "conv+clip", "conv+gelu", "conv+act")):
+            if node.op in chained:
+                _note_act_chain_alternative(ctx, group)
             continue
         out = node.outputs[0]
         readers = ctx.live_readers(out)
@@ -188,6 +191,30 @@ def _note_multi_input_alternative(ctx: PlanContext, group: Group, act: Group, ou
     fused = {"kind": "convolution", "nodes": [n.name for n in (*group.nodes, *act.nodes)],
              "when": str(platform["conv_multi_input_pointwise_when"]),
              "evidence": [str(platform["conv_multi_input_pointwise_source"])]}
+    ctx.alternatives[id(group)] = (*ctx.alternatives.get(id(group), ()), fused)
+
+
+def _note_act_chain_alternative(ctx: PlanContext, group: Group) -> None:
+    """A convolution that took its activation (Conv + Clip) and whose output only a pointwise layer of one input
+    reads (the Div of relu6(x + 3) / 6): TensorRT may have made the activation a PWN node and fused that layer
+    into it before the convolution took the chain. Not seen in an engine for such a chain, so the plan keeps the
+    documented two layers and lists the one layer as an inferred alternative ([platform] conv_act_chain_*)."""
+    out = group.tail.outputs[0]
+    readers = ctx.live_readers(out)
+    if not readers or ctx.graph.is_graph_output(out):
+        return
+    act = ctx.owner.get(readers[0])
+    if act is None or act is group or act.kind != "pointwise" or any(ctx.owner.get(r) is not act for r in readers):
+        return
+    if not _single_output(ctx, act) or not _single_input(ctx, act, out):
+        return
+    shape = ctx.graph.shape(out)
+    if shape is None or shape != ctx.graph.shape(act.tail.outputs[0]):
+        return
+    platform = ctx.book.platform
+    fused = {"kind": "convolution", "nodes": [n.name for n in (*group.nodes, *act.nodes)],
+             "when": str(platform["conv_act_chain_when"]), "confidence": "inferred",
+             "evidence": [str(platform["conv_act_chain_source"])]}
     ctx.alternatives[id(group)] = (*ctx.alternatives.get(id(group), ()), fused)
 
 

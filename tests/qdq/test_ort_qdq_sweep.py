@@ -75,3 +75,51 @@ def test_shared_activation_dq_quantizes_both_readers(tmp_path: Path) -> None:
     items = {item["name"]: item["precision"] for item in result.quantization["layers"]}
     for conv in ("conv_a", "conv_b"):
         assert items[by_conv[conv].name].startswith("int8->"), items
+
+
+# -- residual Add with Q/DQ on both operands ------------------------------------------------------
+# EQ = https://docs.nvidia.com/deeplearning/tensorrt/latest/inference-library/quantized-types-explicit-quantization.html
+# ('An example of quantizing a quantizable-operator. An element-wise addition operator is fused with the input
+# DQ operators and the output Q operator').
+RESNET18_BLOCKS = 8  # 4 stages x 2 basic blocks, one residual Add each
+
+
+def test_resnet18_residual_adds_run_int8() -> None:
+    """onnxruntime quantizes both Add operands and its output: each residual Add is one INT8 layer (EQ)."""
+    result = audit(QDQ / "resnet18_ort_int8_symmetric.onnx", trt="10.16", sm="90")
+    adds = [layer for layer in result.prediction.layers if "Add" in layer.ops]
+    assert sum(layer.ops.count("Add") for layer in adds) == RESNET18_BLOCKS
+    for layer in adds:
+        assert layer.precision == "int8", (layer.name, layer.precision)
+        assert "DequantizeLinear" in layer.ops and "QuantizeLinear" in layer.ops, layer.ops
+
+
+def _add_model(quantize_b: bool) -> onnx.ModelProto:
+    inits = [numpy_helper.from_array(np.float32(0.02), "s"), numpy_helper.from_array(np.int8(0), "z")]
+    nodes = [helper.make_node("QuantizeLinear", ["a", "s", "z"], ["aq"], name="aq"),
+             helper.make_node("DequantizeLinear", ["aq", "s", "z"], ["ad"], name="ad")]
+    b = "b"
+    if quantize_b:
+        nodes += [helper.make_node("QuantizeLinear", ["b", "s", "z"], ["bq"], name="bq"),
+                  helper.make_node("DequantizeLinear", ["bq", "s", "z"], ["bd"], name="bd")]
+        b = "bd"
+    nodes += [helper.make_node("Add", ["ad", b], ["sum"], name="add"),
+              helper.make_node("QuantizeLinear", ["sum", "s", "z"], ["sq"], name="sq"),
+              helper.make_node("DequantizeLinear", ["sq", "s", "z"], ["y"], name="sd")]
+    shape = [1, 32, 8, 8]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info(n, TensorProto.FLOAT, shape) for n in "ab"],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+
+
+@pytest.mark.parametrize("quantize_b", [True, False])
+def test_add_fuses_input_dqs_and_output_q(quantize_b: bool, tmp_path: Path) -> None:
+    path = tmp_path / "add.onnx"
+    onnx.save(_add_model(quantize_b), path)
+    result = audit(path, trt="10.16", sm="90")
+    layer = next(layer for layer in result.prediction.layers if "add" in layer.nodes)
+    if quantize_b:  # EQ: DQ + DQ + Add + Q, one quantized layer
+        assert set(layer.nodes) == {"ad", "bd", "add", "sq"}
+        assert layer.precision == "int8"
+    else:  # a float operand: the Add stays in float, its DQ and Q are layers of their own
+        assert set(layer.nodes) == {"add"}

@@ -189,6 +189,7 @@ FILES: dict[str, Spec] = {
             attention_source=str, pool_ops=ListOf(str), scale_activation_ops=ListOf(str),
             weighted_ops=ListOf(str), weighted_ops_source=str, window_pool_ops=ListOf(str),
             window_pool_source=str, folded_shuffle_ops=ListOf(str), folded_shuffle_source=str,
+            eltwise_ops=ListOf(str), eltwise_source=str,
         ),
         fusion_evidence=Table(weight_qdq=str, input_dq=str, output_q=str, standalone_q=str, duplicate_q=str,
                               residual=str, scale_activation_names=str, generic_activation=str,

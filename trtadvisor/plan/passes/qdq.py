@@ -37,6 +37,10 @@ def weighted_ops(book: RuleBook) -> frozenset[str]:
     return book.op_set("qdq.toml", "qdq", "weighted_ops")
 
 
+def _eltwise_ops(ctx: PlanContext) -> frozenset[str]:
+    return ctx.book.op_set("qdq.toml", "qdq", "eltwise_ops")
+
+
 def _window_pools(ctx: PlanContext) -> frozenset[str]:
     return ctx.book.op_set("qdq.toml", "qdq", "window_pool_ops")
 
@@ -172,6 +176,10 @@ def fuse_qdq_epilogues(ctx: PlanContext) -> None:
     for node in graph.nodes:
         if node.op in _pool_ops(ctx) and ctx.group(node) is not None:
             _quantize_pool_input(ctx, node)
+    eltwise = _eltwise_ops(ctx)
+    for node in graph.nodes:
+        if node.op in eltwise and ctx.group(node) is not None:
+            _quantize_eltwise_inputs(ctx, node)
     for node in graph.nodes:
         if node.op == "QuantizeLinear" and ctx.group(node) is not None and len(ctx.owner[node].nodes) == 1:
             _fuse_output_quantizer(ctx, node)
@@ -200,7 +208,10 @@ def _fuse_requantized_activation(ctx: PlanContext, act: Node) -> None:
         return
     q = ctx.live_producer(dq.inputs[0])
     group = ctx.group(q) if q is not None and q.op == "QuantizeLinear" else None
-    if group is None or group.kind not in _CONV_KINDS or group.tail is not q:
+    if group is None or group.tail is not q:
+        return
+    # A quantized Add writes INT8 like a convolution, so its requantized ReLU follows the same propagation.
+    if group.kind not in _CONV_KINDS and not (group.kind == "pointwise" and _writes_int8(ctx, group, q)):
         return
     if ctx.sole_reader(q.outputs[0]) is not dq or ctx.sole_reader(dq.outputs[0]) is not act:
         return
@@ -210,13 +221,15 @@ def _fuse_requantized_activation(ctx: PlanContext, act: Node) -> None:
     if not requantize or any(ctx.group(r) is None or len(ctx.owner[r].nodes) != 1 for r in requantize):
         return
     conv_nodes = [n.name for n in group.nodes]
+    kind = group.kind
+    fusion = "conv+qdq+act" if kind in _CONV_KINDS else "qdq"
     tail = [dq.name, act.name, *(r.name for r in requantize)]
     for node in (dq, act, *requantize):
-        ctx.merge(group, ctx.owner[node], "conv+qdq+act", name=group.name)
+        ctx.merge(group, ctx.owner[node], fusion, name=group.name)
     source = "https://docs.nvidia.com/deeplearning/tensorrt/latest/inference-library/work-quantized-types.html"
     ctx.alternatives[id(group)] = (
-        {"kind": "convolution", "nodes": conv_nodes,
-         "when": "TensorRT does not move the DequantizeLinear past the activation: the convolution writes the "
+        {"kind": kind, "nodes": conv_nodes,
+         "when": f"TensorRT does not move the DequantizeLinear past the activation: the {kind} layer writes the "
                  "first Q's INT8 and the rest runs as its own layer", "evidence": [source]},
         {"kind": "pointwise", "nodes": tail,
          "when": "the same build: DQ, the activation and the requantizing Q as one INT8 pointwise layer, or as "
@@ -249,6 +262,26 @@ def _starts_at_zero(ctx: PlanContext, act: Node) -> bool:
     if not low:
         return act.attr("min", None) == 0.0
     return ctx.is_build_constant(low) and ctx.graph.scalar(low) == 0.0
+
+
+def _quantized_eltwise(ctx: PlanContext, node: Node) -> bool:
+    """An element-wise op (rules/qdq.toml [qdq] eltwise_ops) whose every activation input is a DQ."""
+    graph = ctx.graph
+    data = [name for name in node.inputs if name and not ctx.is_build_constant(name)]
+    return len(data) >= 2 and all(activation_dq(graph, name) is not None for name in data)
+
+
+def _quantize_eltwise_inputs(ctx: PlanContext, node: Node) -> None:
+    """A pointwise Add reading DQs on both operands runs in INT8 with them (EQ: 'An element-wise addition
+    operator is fused with the input DQ operators and the output Q operator'). A DQ already fused into
+    another layer is cloned by TensorRT, as for convolutions; only the lone ones join here."""
+    group = ctx.owner[node]
+    if group.kind != "pointwise" or not _quantized_eltwise(ctx, node):
+        return
+    for name in node.inputs:
+        dq = activation_dq(ctx.graph, name) if name else None
+        if dq is not None and ctx.group(dq) is not None and len(ctx.owner[dq].nodes) == 1:
+            _absorb(ctx, group, [dq])
 
 
 def _quantize_pool_input(ctx: PlanContext, pool: Node) -> None:
@@ -316,6 +349,9 @@ def _writes_int8(ctx: PlanContext, group: Group, producer: Node) -> bool:
         add = _fused_add(group)
         # A Conv + Add writes the type of its residual operand: INT8 only when that operand is a DQ.
         return add is None or _residual_dq(ctx, group) is not None
+    if group.kind == "pointwise":
+        eltwise = _eltwise_ops(ctx)
+        return any(n.op in eltwise and _quantized_eltwise(ctx, n) for n in group.nodes)
     if group.kind == "pooling" and producer.op in _pool_ops(ctx):
         if any(n.op == "DequantizeLinear" for n in group.nodes):
             return True

@@ -103,6 +103,53 @@ def swinv2_cr_meta_mlp() -> onnx.ModelProto:
 CONVIT_GPSA = {"img_size": 64, "depth": 3, "local_up_to_layer": 2}
 
 
+def _dynamo_text_export(net: Any) -> onnx.ModelProto:
+    """A transformers text model (``input_ids`` and ``attention_mask`` [batch, sequence <= 32], both dynamic, traced at
+    [1, 16]) through the dynamo exporter at opset 18, its weights through a temporary external-data file."""
+    import tempfile
+
+    import torch
+    from torch.export import Dim
+
+    batch, seq = Dim("batch"), Dim("sequence", max=32)
+    args = (torch.randint(0, 128, (1, 16)), torch.ones(1, 16, dtype=torch.long))
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        path = Path(tmp) / "model.onnx"
+        torch.onnx.export(_text_hidden_states(net), args, path, dynamo=True, opset_version=18, external_data=True,
+                          input_names=["input_ids", "attention_mask"], output_names=["last_hidden_state"],
+                          dynamic_shapes={"input_ids": {0: batch, 1: seq}, "attention_mask": {0: batch, 1: seq}})
+        return onnx.load(path)
+
+
+@builder("mpt_alibi_dynamo")
+def mpt_alibi_dynamo() -> onnx.ModelProto:
+    """transformers ``MptModel`` (2 layers, d_model 64, 4 heads x 16, vocabulary 128), dynamo exporter, opset 18,
+    batch and sequence dynamic. MPT adds its ALiBi bias ([1, 4, 1, S_kv]: a slope per head times the key
+    position) to the scores, then masks them with the causal + padding mask ([B, 1, S_q, S_kv]): two terms."""
+    import torch
+    from transformers import MptConfig, MptModel
+
+    torch.manual_seed(0)
+    # max_seq_len 32: the ALiBi table the exporter folds ([4, 1, 32] floats, 512 bytes) stays in the file
+    cfg = MptConfig(d_model=64, n_heads=4, n_layers=2, vocab_size=128, max_seq_len=32)
+    return _dynamo_text_export(MptModel(cfg).eval())
+
+
+@builder("falcon_alibi_dynamo")
+def falcon_alibi_dynamo() -> onnx.ModelProto:
+    """transformers ``FalconModel`` with ``alibi=True`` (2 layers, hidden 64, 4 heads x 16, vocabulary 128,
+    parallel attention, multi-head K/V), dynamo exporter, opset 18, batch and sequence dynamic. Falcon adds its
+    ALiBi bias ([B, 4, 1, S_kv]) into the causal + padding mask before the scores: one [B, 4, S_q, S_kv] term."""
+    import torch
+    from transformers import FalconConfig, FalconModel
+
+    torch.manual_seed(0)
+    cfg = FalconConfig(hidden_size=64, num_attention_heads=4, num_hidden_layers=2, vocab_size=128, alibi=True,
+                       new_decoder_architecture=False, multi_query=False, parallel_attn=True, bias=True)
+    return _dynamo_text_export(FalconModel(cfg).eval())
+
+
 @builder("convit_gpsa")
 def convit_gpsa() -> onnx.ModelProto:
     """timm ``convit_tiny`` (random weights) shrunk to 3 blocks (``depth=3``, ``local_up_to_layer=2``) on

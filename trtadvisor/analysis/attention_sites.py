@@ -126,6 +126,10 @@ class AttentionSite:
     probabilities_second: bool = False
     # the mask terms' values are in the file and hold one value everywhere (_MaskFacts.uniform)
     mask_uniform: bool = False
+    # Every term of the mask as TensorRT sees it, aligned to the scores' rank ([B, N, S_q, S_kv]), in the order the
+    # site adds them: what varies over which axis, term by term (MPT's ALiBi [1, H, 1, S_kv] beside its causal
+    # mask [1, 1, S_q, S_kv]); () where the site has no mask or a term's shape is unknown.
+    mask_terms: tuple[tuple[int | None, ...], ...] = ()
     # H_v, the head size of V (BMM2's last axis), where it differs from H: LeViT's values are attn_ratio x key_dim
     # wide (32 or 64 against Q and K's 16). The documented pattern has one H for Q, K and V. None: the same, or
     # not known.
@@ -393,6 +397,7 @@ class _SiteFinder:
             nodes=tuple(n.name for n in ordered), anchor=softmax.name, native=False, batch=batch,
             num_heads=heads, num_kv_heads=kv_true, kv_heads_seen=seen_kv, head_size=head, seq_q=seq_q,
             seq_kv=seq_kv, causal=facts.causal, mask=facts.label, mask_extent=facts.extent, mask_uniform=facts.uniform,
+            mask_terms=facts.terms,
             mask_shape=facts.shape, bias=facts.bias, scale=scale, repeated_kv=bool(repeat_nodes),
             repeat_nodes=tuple(n.name for n in repeat_nodes),
             windowed=windowed, num_windows=num_windows, qdq=qdq, qdq_types=tuple(sorted(qdq_types)),
@@ -762,7 +767,7 @@ class _SiteFinder:
             nodes=tuple(n.name for n in ordered), anchor=node.name, native=True, batch=batch, num_heads=heads,
             num_kv_heads=kv_true, kv_heads_seen=seen_kv, head_size=head, seq_q=seq_q, seq_kv=seq_kv,
             causal=causal, mask=label, mask_extent=facts.extent, mask_shape=facts.shape, bias=facts.bias,
-            mask_uniform=facts.uniform,
+            mask_uniform=facts.uniform, mask_terms=facts.terms,
             scale="attribute" if node.has_attr("scale") else "none", repeated_kv=bool(k_path.repeat_nodes or
                                                                                        v_path.repeat_nodes),
             repeat_nodes=tuple(n.name for n in k_path.repeat_nodes + v_path.repeat_nodes), windowed=False,
@@ -894,6 +899,7 @@ class _MaskFacts:
     # every term's value is in the file and holds one value everywhere (the dynamo exporter's SDPA decomposition
     # adds a [1, 1, S_q, S_kv] tensor of zeros when there is no mask): softmax is unchanged by it
     uniform: bool = False
+    terms: tuple[tuple[int | None, ...], ...] = ()  # AttentionSite.mask_terms
 
 
 class _MaskAnalysis:
@@ -981,11 +987,15 @@ class _MaskAnalysis:
             notes.append(f"the mask compares query and key positions {crossed_compares} times (a sliding window "
                          "or chunks bound it from below): its kind is not guessed")
         elif unknown_blocking:
+            # causality read from the graph's structure (a Trilu, a comparison of query and key positions) is
+            # known; what the unevaluated part adds (a padding mask, a bias such as ALiBi) is what stays unknown
+            unknown_part = "what it masks or adds besides the causal triangle is not evaluated" if causal else \
+                "its causality is not guessed"
             notes.append("part of the mask is a constant whose values are not in the file (external data)"
                          if external else "part of the mask is computed by ops whose values the audit does not "
-                         "evaluate (its causality is not guessed)")
+                         f"evaluate ({unknown_part})")
         return _MaskFacts(causal, label, extent, shape, bias, tuple(inputs), notes, keys_seen,
-                          uniform=uniform and not blocked_parts)
+                          uniform=uniform and not blocked_parts, terms=self._terms(shapes))
 
     def _blocked(self, how: str, value: np.ndarray) -> np.ndarray | None:
         if how in ("keep_true", "attn_bool"):
@@ -1037,6 +1047,13 @@ class _MaskAnalysis:
         if dims is None or len(dims) not in (1, 2):
             return False
         return dims[-1] == self.seq_kv or dims[-1] is None
+
+    def _terms(self, shapes: list[Dims | None]) -> tuple[tuple[int | None, ...], ...]:
+        """Each term's shape aligned to the scores' rank, each once; () where one is unknown."""
+        if any(dims is None for dims in shapes):
+            return ()
+        aligned = ((1,) * (self.rank - len(dims)) + tuple(dims) for dims in shapes if dims is not None)
+        return tuple(dict.fromkeys(aligned))
 
     def _extent(self, shapes: list[Dims | None]) -> tuple[str | None, Dims | None]:
         """How the mask varies as TensorRT sees it: scalar, along S_kv only (1d), or more (2d)."""

@@ -150,7 +150,7 @@ def _judged_facts(site: AttentionSite) -> tuple[object, ...]:
             site.num_kv_heads, site.mask, site.mask_extent, site.mask_shape, site.bias, site.causal,
             site.mask_window, site.scores_qdq, len(site.score_products), _mix_sides(site),
             len(site.rearranged), len(site.scatter_mask), site.probabilities_second, site.dtype,
-            _combined_kinds(site), site.value_head_size, site.mask_uniform)
+            _combined_kinds(site), site.value_head_size, site.mask_uniform, site.mask_terms)
 
 
 def judge(site: AttentionSite, target: Target, rules: MhaRules) -> Verdict:
@@ -328,10 +328,45 @@ def _check_mask(site: AttentionSite, column: MhaColumn, where: str, failing: lis
             site.mask == "none"
         # a causal mask that also masks padding keeps both parts in its fix (is_causal alone drops the padding)
         causal_padding = bool(site.causal) and site.mask == "padding"
-        failing.append(Failed.of("mask_2d_bias" if bias else "mask_2d_allows_all" if allows_all else
+        terms, axes, n = _mask_terms(site, shape)
+        if bias:
+            failing.append(_bias_failed(site, what, terms, axes, n, where))
+            return
+        failing.append(Failed.of("mask_2d_allows_all" if allows_all else
                                  "mask_2d_window" if band and site.causal else
                                  "mask_2d_local_window" if band else
                                  "mask_2d_causal_padding" if causal_padding else
                                  "mask_2d_causal" if site.causal else
                                  "mask_2d" if known else "mask_2d_unknown_kind",
-                                 what=what, shape=shape, where=where, window=site.mask_window))
+                                 what=what, terms=terms, axes=axes, n=n, where=where, window=site.mask_window))
+
+
+# The axes of the scores a mask term can vary over, by position from the end ([B, N, S_q, S_kv]), in a reason's words.
+_AXES = ((-3, "the heads"), (-2, "S_q"), (-1, "S_kv"))
+
+
+def _dims_text(dims: tuple[int | None, ...]) -> str:
+    return "[" + "x".join("?" if d is None else str(d) for d in dims) + "]"
+
+
+def _mask_terms(site: AttentionSite, shape: str) -> tuple[str, str, int]:
+    """The mask's terms in words ('[1x4x1x16] + [1x1x16x16]'), the axes they vary over ('the heads, S_q and
+    S_kv') and how many: MPT's ALiBi varies over the heads and keys, its causal mask over queries and keys."""
+    terms = site.mask_terms or ((site.mask_shape,) if site.mask_shape else ())
+    varies = [name for axis, name in _AXES if any(len(t) >= -axis and t[axis] != 1 for t in terms)]
+    if len(varies) < 2:  # a shape unknown in part: the extent said 2-D, the axes are not all known
+        return f"[{shape}]", "S_q and S_kv", 2
+    axes = ", ".join(varies[:-1]) + " and " + varies[-1]
+    return " + ".join(map(_dims_text, terms)), axes, len(varies)
+
+
+def _bias_failed(site: AttentionSite, what: str, terms: str, axes: str, n: int, where: str) -> Failed:
+    """A 2-D mask with a bias (relative positions, ALiBi). A term that varies over the heads and the keys only is a
+    key vector per head (ALiBi: a slope per head times the key positions, MPT's and BLOOM's [1, H, 1, S_kv]); the
+    rest of the mask (causal, padding) is then a term of its own."""
+    key_bias = [t for t in site.mask_terms if len(t) >= 3 and t[-2] == 1 and t[-1] != 1 and t[-3] != 1]
+    others_per_head = any(len(t) >= 3 and t[-3] != 1 for t in site.mask_terms if t not in key_bias)
+    if key_bias and not others_per_head:
+        return Failed.of("mask_2d_key_bias", what=what, terms=terms, axes=axes, n=n, where=where,
+                         key_term=_dims_text(key_bias[0]))
+    return Failed.of("mask_2d_bias", what=what, terms=terms, axes=axes, n=n, where=where)

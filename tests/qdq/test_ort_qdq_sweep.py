@@ -123,3 +123,44 @@ def test_add_fuses_input_dqs_and_output_q(quantize_b: bool, tmp_path: Path) -> N
         assert layer.precision == "int8"
     else:  # a float operand: the Add stays in float, its DQ and Q are layers of their own
         assert set(layer.nodes) == {"add"}
+
+
+# -- attention in onnxruntime's QDQ format ---------------------------------------------------------
+# quantize_static(QuantFormat.QDQ) on a BERT encoder puts a Q/DQ pair after every op it quantizes: the scores,
+# the masked scores and the Softmax output, so Softmax(DQ(Q(Add(DQ(Q(MatMul(DQ(Q(q)), DQ(Q(k))))), DQ(Q(mask)))))).
+HEAD, SEQ = 64, 64  # BERT hidden 128 / 2 heads, sequence 64
+
+
+def _ort_attention_model() -> onnx.ModelProto:
+    inits = [numpy_helper.from_array(np.float32(0.02), "s"), numpy_helper.from_array(np.int8(0), "z")]
+    nodes: list[onnx.NodeProto] = []
+
+    def qdq(x: str) -> str:
+        nodes.append(helper.make_node("QuantizeLinear", [x, "s", "z"], [f"{x}_q"], name=f"{x}_q"))
+        nodes.append(helper.make_node("DequantizeLinear", [f"{x}_q", "s", "z"], [f"{x}_d"], name=f"{x}_d"))
+        return f"{x}_d"
+
+    nodes.append(helper.make_node("MatMul", [qdq("q"), qdq("kt")], ["scores"], name="bmm1"))
+    nodes.append(helper.make_node("Add", [qdq("scores"), qdq("mask")], ["masked"], name="mask_add"))
+    nodes.append(helper.make_node("Softmax", [qdq("masked")], ["probs"], name="softmax", axis=-1))
+    nodes.append(helper.make_node("MatMul", [qdq("probs"), qdq("v")], ["y"], name="bmm2"))
+    value = [1, 2, SEQ, HEAD]
+    inputs = [helper.make_tensor_value_info("q", TensorProto.FLOAT, value),
+              helper.make_tensor_value_info("kt", TensorProto.FLOAT, [1, 2, HEAD, SEQ]),
+              helper.make_tensor_value_info("mask", TensorProto.FLOAT, [1, 1, SEQ, SEQ]),
+              helper.make_tensor_value_info("v", TensorProto.FLOAT, value)]
+    graph = helper.make_graph(nodes, "g", inputs, [helper.make_tensor_value_info("y", TensorProto.FLOAT, value)],
+                              inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+
+
+def test_attention_seen_through_qdq_pairs(tmp_path: Path) -> None:
+    path = tmp_path / "attention.onnx"
+    onnx.save(_ort_attention_model(), path)
+    result = audit(path, trt="10.16", sm="90")
+    # rules/qdq.toml [rule.TRT408]: a Q/DQ on the mask Add's operands is not part of the fused MHA pattern.
+    mask = next((f for f in result.findings if f.rule == "TRT408"), None)
+    assert mask is not None and "mask_add" in mask.nodes
+    sites = result.quantization["attention"]
+    assert [site["nodes"] for site in sites] == [["bmm1", "softmax"]]
+    assert (sites[0]["head_size"], sites[0]["seq_q"], sites[0]["seq_kv"]) == (HEAD, SEQ, SEQ)

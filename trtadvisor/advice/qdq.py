@@ -33,6 +33,7 @@ from trtadvisor.plan.passes.qdq import (
 )
 
 _SHOWN = 4  # node names spelled out in one finding's message
+_QDQ_HOPS = 8  # Q/DQ nodes looked through between two ops (a Q/DQ pair, or a few chained ones)
 _MASK_OPS = frozenset({"Add", "Sub", "Where"})  # ONNX semantics: the ops that apply an additive or select mask
 
 
@@ -257,8 +258,19 @@ def _activation_after_qdq(graph: Graph, node: Node, checks: _Checks) -> None:
                             [node, q, dq, acts[0]])
 
 
+def _producer_past_qdq(graph: Graph, tensor: str) -> Node | None:
+    """The op producing ``tensor`` once the Q/DQ pairs in between are looked through: onnxruntime's QDQ format
+    quantizes the scores and the masked scores, Softmax(DQ(Q(Add(DQ(Q(MatMul)), mask))))."""
+    node = graph.producer(tensor)
+    for _ in range(_QDQ_HOPS):
+        if node is None or node.op not in QDQ_OPS or not node.inputs:
+            return node
+        node = graph.producer(node.inputs[0])
+    return node
+
+
 def _mask_add(graph: Graph, softmax: Node, checks: _Checks) -> None:
-    producer = graph.producer(softmax.inputs[0])
+    producer = _producer_past_qdq(graph, softmax.inputs[0])
     if producer is None or producer.op not in _MASK_OPS:
         return
     if any(graph.producer(i) is not None and graph.producer(i).op == "DequantizeLinear"
@@ -321,14 +333,17 @@ def _attention(graph: Graph, table: dict[str, Any], checks: _Checks) -> list[dic
 
 
 def _upstream_matmul(graph: Graph, softmax: Node) -> Node | None:
-    node = graph.producer(softmax.inputs[0])
+    """BMM1: the MatMul within four ops above the Softmax, Q/DQ nodes not counted (they sit between every op
+    in onnxruntime's QDQ format)."""
+    node = _producer_past_qdq(graph, softmax.inputs[0])
     for _ in range(4):
         if node is None:
             return None
         if node.op == "MatMul":
             return node
-        node = next((graph.producer(i) for i in node.inputs if i and graph.producer(i) is not None
-                     and not graph.is_constant(i)), None)
+        source = next((i for i in node.inputs if i and graph.producer(i) is not None and not graph.is_constant(i)),
+                      None)
+        node = _producer_past_qdq(graph, source) if source else None
     return None
 
 

@@ -166,3 +166,21 @@ def test_select_ignore_explain_and_every_format(tmp_path: Path, capsys: pytest.C
     capsys.readouterr()
     assert main(["explain", "TRT005"]) == 0
     assert "model.opset-outside-parser-range" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("opset", [2**40, 2**63 - 1, -(2**63)])
+def test_an_opset_beyond_a_c_int_is_judged_not_an_internal_error(tmp_path: Path, opset: int) -> None:
+    """ONNX's schema lookup takes a C int while the file's opset is an int64: a corrupt or hostile value must not
+    become 'internal error (TypeError ...)' (found by tests/hostile/campaign.py --seed 1202)."""
+    model = onnx.load(SAMPLES / "cnn" / "resnet18.torchscript.opset17.onnx", load_external_data=False)
+    next(o for o in model.opset_import if o.domain in ("", "ai.onnx")).version = opset
+    path = tmp_path / "model.onnx"
+    onnx.save(model, path)
+    out = tmp_path / "report.json"
+    code = main(["audit", str(path), "--format", "json", "-o", str(out)])
+    assert code in (0, 1)  # an audit with findings, never the internal-error exit 2
+    trt005 = [f for f in json.loads(out.read_text())["findings"] if f["rule"] == "TRT005"]
+    if opset > 0:  # past every parser's maximum (rules/trt.toml [onnx_opsets])
+        assert len(trt005) == 1 and "is above the range" in trt005[0]["message"]
+    else:  # no positive default-domain opset: nothing to hold against a range
+        assert not trt005

@@ -16,7 +16,7 @@ import onnx.defs
 from trtadvisor.advice.notes import AdviceNotes
 from trtadvisor.advice.trtexec import dynamic_inputs, input_shapes
 from trtadvisor.errors import shown
-from trtadvisor.ir.graph import Graph, Node
+from trtadvisor.ir.graph import Graph, Node, schema_opset
 from trtadvisor.ir.load import LoadedModel
 from trtadvisor.knowledge.findings import Finding, finding_for
 from trtadvisor.knowledge.onnx_opsets import OpsetVerdict, opset_verdict
@@ -117,7 +117,7 @@ def _with_confidence(finding: Finding, verdict: OpsetVerdict) -> Finding:
 
 def _defined_at(op: str, opset: int) -> bool:
     try:
-        onnx.defs.get_schema(op, opset, "")
+        onnx.defs.get_schema(op, schema_opset(opset), "")
     except onnx.defs.SchemaError:
         return False
     return True
@@ -135,7 +135,7 @@ def _newer_definitions(model: LoadedModel, limit: int) -> dict[str, tuple[int, l
             version = since.get(node.op)
             if version is None:
                 try:
-                    version = onnx.defs.get_schema(node.op, model.opset, "").since_version
+                    version = onnx.defs.get_schema(node.op, schema_opset(model.opset), "").since_version
                 except onnx.defs.SchemaError:
                     version = 0  # not an ONNX op at this opset: TRT003 names it
                 since[node.op] = version
@@ -219,7 +219,7 @@ def _is_standard(op: str, domain: str, opset: int, known_ops: Collection[str]) -
         # registry (several MB), which most models never need.
         return True
     try:
-        onnx.defs.get_schema(op, max(opset, 1), domain)
+        onnx.defs.get_schema(op, schema_opset(max(opset, 1)), domain)
     except onnx.defs.SchemaError:
         return False
     return True

@@ -11,6 +11,8 @@ from __future__ import annotations
 import onnx
 import onnx.defs
 
+from trtadvisor.ir.graph import schema_opset
+
 
 def opset_raise_blocker(proto: onnx.ModelProto, current: int, wanted: int) -> str | None:
     """None when ``current`` can become ``wanted`` without changing any node's schema; else why not."""
@@ -23,7 +25,7 @@ def opset_raise_blocker(proto: onnx.ModelProto, current: int, wanted: int) -> st
         if node.domain not in ("", "ai.onnx"):
             continue
         try:
-            now = onnx.defs.get_schema(node.op_type, current).since_version
+            now = onnx.defs.get_schema(node.op_type, schema_opset(current)).since_version
             then = onnx.defs.get_schema(node.op_type, wanted).since_version
         except onnx.defs.SchemaError:
             return f"op {node.op_type} has no schema at opset {current} or {wanted}"

@@ -19,6 +19,8 @@ import onnx.defs
 from onnx import TensorProto, helper
 from onnx import shape_inference as _onnx_inference
 
+from trtadvisor.ir.graph import schema_opset
+
 CONTRIB_DOMAIN = "com.microsoft"
 DOCS = "https://github.com/microsoft/onnxruntime/blob/main/docs/ContribOperators.md"
 
@@ -497,7 +499,7 @@ def _infer_standard(node: onnx.NodeProto, types: dict[str, onnx.TypeProto], smal
                     opset: int, opset_list: list[onnx.OperatorSetIdProto]) -> dict[str, onnx.TypeProto]:
     """ONNX's inference of one standard node from its inputs' types and small constant inputs' values."""
     try:
-        schema = onnx.defs.get_schema(node.op_type, opset, "")
+        schema = onnx.defs.get_schema(node.op_type, schema_opset(opset), "")
     except onnx.defs.SchemaError:
         return {}
     given = {i: types[i] for i in node.input if i}

@@ -119,6 +119,15 @@ def _raise_for_non_text(proto: onnx.GraphProto) -> None:
 
 _ATTR_TYPE_NAMES = {v: k for k, v in AttributeProto.AttributeType.items()}
 
+_INT32_MAX = 2**31 - 1
+
+
+def schema_opset(opset: int) -> int:
+    """An opset number onnx.defs.get_schema accepts: it takes a C int, and a model may declare any int64 (a
+    hostile or corrupt file). Past the largest, the lookup gives the newest definition, as it would at the
+    newest real opset; below zero there is none at all (SchemaError), as at zero."""
+    return min(max(opset, -1), _INT32_MAX)
+
 
 @functools.lru_cache(maxsize=4096)
 def _schema_attr_type(domain: str, op: str, key: str) -> int | None:

@@ -19,7 +19,7 @@ from trtadvisor.analysis.activations import PatternSite, find_patterns
 from trtadvisor.analysis.attention_sites import AttentionSite, find_attention_sites
 from trtadvisor.analysis.mha_rules import SPLIT_CONDITION, MhaRules, Verdict, judge_sites, split_verdict
 from trtadvisor.analysis.normalization import find_normalizations
-from trtadvisor.ir.graph import Graph, Node
+from trtadvisor.ir.graph import Graph, node_index
 from trtadvisor.ir.load import LoadedModel
 from trtadvisor.knowledge.conditions import Failed, condition_finding
 from trtadvisor.knowledge.findings import Finding, finding_for
@@ -76,14 +76,10 @@ def _gelu_outputs(graph: Graph, prediction: Prediction) -> frozenset[str]:
         by_name = graph.nodes_by_name()
         for names in fused:
             members = [by_name[name] for name in names if name in by_name]
-            last = max(members, key=_index, default=None)
+            last = max(members, key=node_index, default=None)
             if last is not None and last.outputs:
                 found.add(last.outputs[0])
     return frozenset(found)
-
-
-def _index(node: Node) -> int:
-    return node.index
 
 
 def _site_label(site: AttentionSite) -> str:

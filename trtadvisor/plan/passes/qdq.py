@@ -176,9 +176,8 @@ def fuse_qdq_epilogues(ctx: PlanContext) -> None:
     for node in graph.nodes:
         if node.op in _pool_ops(ctx) and ctx.group(node) is not None:
             _quantize_pool_input(ctx, node)
-    eltwise = _eltwise_ops(ctx)
-    for node in graph.nodes:
-        if node.op in eltwise and ctx.group(node) is not None:
+    for node in graph.nodes_of(*_eltwise_ops(ctx)):  # only the op types this step is about, in graph order
+        if ctx.group(node) is not None:
             _quantize_eltwise_inputs(ctx, node)
     for node in graph.nodes:
         if node.op == "QuantizeLinear" and ctx.group(node) is not None and len(ctx.owner[node].nodes) == 1:

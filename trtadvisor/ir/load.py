@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import NamedTuple
 
 import onnx
 import onnx.inliner
@@ -139,8 +140,7 @@ def load_model(path: str | os.PathLike[str], shapes: dict[str, Shape] | None = N
             _apply_shape_overrides(file, proto, overrides)
             if rewritten:
                 data = proto.SerializeToString()
-            proto = _parse(file, _infer_shapes(file, data))
-            _complete_contrib_types(proto)
+            proto = _infer_model(file, data).model
             graph = _build_graph(file, proto)
         else:
             del data
@@ -304,13 +304,10 @@ def _apply_shape_overrides(file: Path, proto: onnx.ModelProto, overrides: dict[s
         del proto.graph.value_info[:]
 
 
-def _types_of_inferred(file: Path, inferred: bytes) -> ValueInfoIndex:
+def _types_of_inferred(inferred: _Inferred) -> ValueInfoIndex:
     """The inferred model's value infos, inputs and outputs, indexed by name."""
-    model = _parse(file, inferred)
-    del inferred
-    _complete_contrib_types(model)
-    _drop_nodes_and_weights(model.graph)
-    return ValueInfoIndex(model.graph)
+    _drop_nodes_and_weights(inferred.model.graph)
+    return ValueInfoIndex(inferred.model.graph)
 
 
 def _drop_nodes_and_weights(graph: onnx.GraphProto) -> None:
@@ -320,17 +317,15 @@ def _drop_nodes_and_weights(graph: onnx.GraphProto) -> None:
     del graph.sparse_initializer[:]
 
 
-def _encode_types(file: Path, inferred: bytes) -> bytes:
+def _encode_types(inferred: _Inferred) -> bytes:
     """The shape-inference child's answer: every tensor's element type and shape, marshalled.
 
     The child decodes them (each distinct type once: see tensor_types_of) while the parent is still
     busy with shape-free passes; the parent then holds shared tuples, far smaller than the value
     infos they come from, and loads them in one C call.
     """
-    model = _parse(file, inferred)
-    del inferred
-    _complete_contrib_types(model)
-    return marshal.dumps(tensor_types_of(model.graph))
+    types = inferred.types if inferred.types is not None else tensor_types_of(inferred.model.graph)
+    return marshal.dumps(types)
 
 
 def _complete_contrib_types(model: onnx.ModelProto) -> None:
@@ -349,7 +344,7 @@ def _decode_types(payload: memoryview) -> dict[str, TensorType] | None:
 def inferred_types_payload(file: Path, data: bytes, overrides: dict[str, Shape] | None = None) -> bytes:
     """What the shape-inference child computes and sends (see trtadvisor.ir.shape_child): the types of the
     model in ``data``, with the input shapes ``overrides`` gives (--shapes) where it gives any."""
-    return _encode_types(file, _run_inference(_with_overrides(file, data, overrides)))
+    return _encode_types(_inferred(file, _with_overrides(file, data, overrides)))
 
 
 def _with_overrides(file: Path, data: bytes, overrides: dict[str, Shape] | None) -> bytes:
@@ -378,6 +373,51 @@ def _run_inference(data: bytes) -> bytes:
         return _cpp_shape_inference.infer_shapes(data, True, True, False)
 
 
+# ONNX's data propagation carries values computed from tensor shapes (it starts at Shape and Size) into the
+# ops that read a shape from a tensor (Reshape, Expand, ...). Without those ops, and without If/Loop/Scan
+# bodies (which the check below does not read), it can only carry constants, and where it carries them
+# somewhere that matters a shape is unknown without it. The op types as they appear in a serialized
+# NodeProto: field 4 (op_type), length, name. A match anywhere (inside a weight's bytes, say) only makes
+# the audit take the slower, always-correct path.
+_SHAPE_DATA_MARKERS = tuple(b'"' + bytes([len(op)]) + op for op in (b"Shape", b"Size", b"If", b"Loop", b"Scan"))
+
+
+class _Inferred(NamedTuple):
+    model: onnx.ModelProto  # the inferred model, contrib ops' types completed
+    types: dict[str, TensorType] | None  # its main graph's tensor types, where already decoded
+
+
+def _inferred(file: Path, data: bytes) -> _Inferred:
+    """Shape inference of the model in ``data``, parsed. Data propagation costs about 15% of the inference
+    on a large graph; a model that cannot need it (no op that computes from shapes, and every shape known
+    without it) is inferred without it, which gives the same result."""
+    if not any(marker in data for marker in _SHAPE_DATA_MARKERS):
+        model = _parse(file, _cpp_shape_inference.infer_shapes(data, True, True, False))
+        _complete_contrib_types(model)
+        types = tensor_types_of(model.graph)
+        if _every_shape_known(types):
+            return _Inferred(model, types)
+        del model, types  # a constant computation feeds a shape: infer again, propagating it
+    model = _parse(file, _run_inference(data))
+    _complete_contrib_types(model)
+    return _Inferred(model, None)
+
+
+def _every_shape_known(types: dict[str, TensorType]) -> bool:
+    """Whether every tensor-typed entry has a shape whose every axis is known: a number or a symbol the
+    model names. ONNX names an axis it could not infer 'unk__N' (onnx 1.23), so such a name counts as
+    unknown (a model that names an axis so itself only takes the slower path)."""
+    distinct = {id(t): t for t in types.values()}  # tensors share their decoded type tuples
+    for elem, shape in distinct.values():
+        if elem and (shape is None or any(d is None or (isinstance(d, str) and d.startswith(_UNNAMED_AXIS))
+                                          for d in shape)):
+            return False
+    return True
+
+
+_UNNAMED_AXIS = "unk__"
+
+
 class _PendingTypes:
     """Shape inference under way: call it for the tensor types (waiting), ask whether they are
     ready (never waiting), or cancel it."""
@@ -402,7 +442,7 @@ def _start_shape_inference(file: Path, data: bytes, parallel: bool,
     if child is None and parallel:
         child = shape_child.start(file, data, partial(inferred_types_payload, overrides=overrides))
     if child is None:
-        result = _types_of_inferred(file, _infer_shapes(file, _with_overrides(file, data, overrides)))
+        result = _types_of_inferred(_infer_model(file, _with_overrides(file, data, overrides)))
         return _PendingTypes(lambda: result)
 
     def wait() -> ValueInfoIndex | dict[str, TensorType]:
@@ -417,7 +457,7 @@ def _start_shape_inference(file: Path, data: bytes, parallel: bool,
                 if types is not None:
                     return types
         # The child died without an answer: infer here.
-        return _types_of_inferred(file, _infer_shapes(file, _with_overrides(file, data, overrides)))
+        return _types_of_inferred(_infer_model(file, _with_overrides(file, data, overrides)))
 
     return _PendingTypes(wait, child.cancel, child.ready)
 
@@ -429,9 +469,11 @@ def _inference_error(file: Path, kind: str, message: str) -> ModelLoadError:
     return ModelLoadError(f"{shown(file)}: shape inference failed ({kind}: {message[:200]})", _REEXPORT_HINT)
 
 
-def _infer_shapes(file: Path, data: bytes) -> bytes:
+def _infer_model(file: Path, data: bytes) -> _Inferred:
     try:
-        return _run_inference(data)
+        return _inferred(file, data)
+    except ModelLoadError:
+        raise
     except Exception as exc:
         raise _inference_error(file, type(exc).__name__, str(exc)) from None
 

@@ -20,6 +20,7 @@ from trtadvisor.knowledge.rulebook import RuleBook
 from trtadvisor.knowledge.target import Target
 
 _NO_FUSIONS: list[str] = []
+_NO_READERS: list[Node] = []  # shared, never modified
 T = TypeVar("T")
 
 
@@ -164,8 +165,8 @@ class PlanContext:
         reading it) stands for its own live readers: the value is still read there; and for itself when its
         output is a graph output, which the engine must write."""
         eliminated = self.eliminated
-        readers = self.graph.consumers(tensor)
-        if not any(n in eliminated for n in readers):
+        readers = self.graph.readers.get(tensor, _NO_READERS)
+        if eliminated.keys().isdisjoint(readers):  # the common case, tested in C: no reader removed
             return list(readers)
         out: list[Node] = []
         shape_ops = self.book.op_set("fusions.toml", "platform", "host_shape_ops")
@@ -188,15 +189,23 @@ class PlanContext:
 
     def sole_reader(self, tensor: str) -> Node | None:
         """The one live reader of ``tensor`` when it has exactly one and is not a graph output."""
-        if self.graph.is_graph_output(tensor):
+        graph = self.graph
+        if graph.is_graph_output(tensor):
             return None
+        readers = graph.readers.get(tensor, _NO_READERS)
+        if len(readers) == 1 and readers[0] not in self.eliminated:
+            return readers[0]  # the common case, without building the list of live readers
         readers = self.live_readers(tensor)
         return readers[0] if len(readers) == 1 else None
 
     def why_not_sole(self, tensor: str, wanted: Node) -> str | None:
         """Why ``wanted`` is not the only reader of ``tensor``, in words; None when it is."""
-        if self.graph.is_graph_output(tensor):
+        graph = self.graph
+        if graph.is_graph_output(tensor):
             return f"tensor '{tensor}' is a graph output"
+        readers = graph.readers.get(tensor, _NO_READERS)
+        if len(readers) == 1 and readers[0] is wanted and wanted not in self.eliminated:
+            return None  # the common case: ``wanted`` is the one reader, and a live one
         others = [self._reader_name(n) for n in self.live_readers(tensor) if n is not wanted]
         if others:
             shown = ", ".join(others[:3]) + (" ..." if len(others) > 3 else "")
@@ -298,15 +307,16 @@ class PlanContext:
             if fusion_id:
                 into.add_fusion(fusion_id)
             return into
-        for node in other.nodes:
-            self.owner[node] = into
-        if other.nodes[0].index > into.nodes[-1].index:
-            into.nodes.extend(other.nodes)  # the common case: appending a successor, already in order
+        owner, moved = self.owner, other.nodes
+        for node in moved:
+            owner[node] = into
+        if moved[0].index > into.nodes[-1].index:
+            into.nodes.extend(moved)  # the common case: appending a successor, already in order
         else:
-            into.nodes = sorted(into.nodes + other.nodes, key=node_index)
-        for f in other.fusions:
+            into.nodes = sorted(into.nodes + moved, key=node_index)
+        for f in other.fusions:  # most layers merged have none
             into.add_fusion(f)
-        if fusion_id:
+        if fusion_id and fusion_id not in into.fusions:
             into.add_fusion(fusion_id)
         into.name = name if name is not None else f"{into.name} + {other.name}"
         return into

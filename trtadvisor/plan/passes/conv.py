@@ -100,26 +100,36 @@ def fuse_conv_epilogues(ctx: PlanContext) -> None:
     conv_ops = conv_like_ops(ctx)
     eltwise_ops = frozenset(ctx.book.fusion("conv+eltwise").ops)
     prefer = ctx.book.fusion("conv+eltwise").prefer_input
+    activations = ctx.book.ops.activations
+    own = ctx.book.op_set("fusions.toml", "platform", "conv_epilogue_ops")
+    group_of = ctx.owner.get
     for node in graph.nodes_of(*conv_ops):
-        if ctx.group(node) is None:
+        group = group_of(node)
+        if group is None:
             continue
-        group = ctx.owner[node]
         if node.op == "Gemm":
             group.kind = "gemm"
-        if not _is_conv_group(group, conv_ops) or group.tail.op in ctx.book.ops.activations:
+        tail = group.nodes[-1]
+        if not _is_conv_group(group, conv_ops) or tail.op in activations:
             continue
-        _try_eltwise(ctx, group, graph, eltwise_ops, conv_ops, prefer)
-        _try_activation(ctx, group)
+        out = tail.outputs[0]
+        readers = ctx.live_readers(out)
+        _try_eltwise(ctx, group, graph, eltwise_ops, conv_ops, prefer, readers)
+        if group.nodes[-1] is not tail:  # it took the sum: the activation reads the sum's output
+            out = group.nodes[-1].outputs[0]
+            readers = ctx.live_readers(out)
+        _try_activation(ctx, group, own, out, readers)
 
 
 def _try_eltwise(ctx: PlanContext, group: Group, graph: Graph, eltwise_ops: frozenset[str],
-                 conv_ops: frozenset[str], prefer: int) -> None:
-    out = group.tail.outputs[0]
-    readers = ctx.live_readers(out)
-    adds = [r for r in readers if r.op in eltwise_ops and len(r.inputs) == 2]
-    if not adds:
+                 conv_ops: frozenset[str], prefer: int, readers: list[Node]) -> None:
+    """``readers``: the live readers of the convolution's output."""
+    for add in readers:
+        if add.op in eltwise_ops and len(add.inputs) == 2:
+            break  # the first sum reading it
+    else:
         return
-    add = adds[0]
+    out = group.tail.outputs[0]
     if ctx.group(add) is None or len(ctx.owner[add].nodes) > 1:
         return
     first, second = map(ctx.source, add.inputs)  # seen through removed no-ops (Identity, Mul by 1...)
@@ -216,18 +226,21 @@ def _joins_skip(ctx: PlanContext, join: Node, act: Node, skip: Node) -> bool:
     return bool(branch) and any(i not in branch and _computed_from(ctx, i, skip) for i in operands)
 
 
-def _try_activation(ctx: PlanContext, group: Group) -> None:
-    out = group.tail.outputs[0]
-    readers = ctx.live_readers(out)
-    own = ctx.book.op_set("fusions.toml", "platform", "conv_epilogue_ops")
-    acts = [r for r in readers if r.op in own and ctx.source(r.inputs[0]) == out]
-    if not acts:
+_ACTIVATION_FUSIONS = {"Relu": "conv+relu", "Clip": "conv+clip", "Gelu": "conv+gelu"}
+
+
+def _try_activation(ctx: PlanContext, group: Group, own: frozenset[str], out: str, readers: list[Node]) -> None:
+    """``own``: the activations a convolution's epilogue takes; ``readers``: the live readers of ``out``,
+    the output of the group's last node."""
+    for act in readers:
+        if act.op in own and ctx.source(act.inputs[0]) == out:
+            break  # the first activation reading it
+    else:
         _try_decomposed_gelu(ctx, group, out, readers)
         return
-    act = acts[0]
     if ctx.group(act) is None or len(ctx.owner[act].nodes) > 1:
         return
-    fusion = {"Relu": "conv+relu", "Clip": "conv+clip", "Gelu": "conv+gelu"}[act.op]
+    fusion = _ACTIVATION_FUSIONS[act.op]
     why = ctx.why_not_sole(out, act)
     if why is not None:
         if not _residual_stream(ctx, group, out) and not skip_around_activation(ctx, out, act):

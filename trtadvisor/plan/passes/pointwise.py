@@ -43,15 +43,6 @@ def _blocking_constant(ctx: PlanContext, node: Node) -> str | None:
     return None
 
 
-def _eligible(ctx: PlanContext, node: Node) -> bool:
-    group = ctx.group(node)
-    if group is None or not ctx.book.ops.is_pointwise(node.op):
-        return False
-    if len(group.nodes) > 1 and not group.pointwise:
-        return False  # already fused into a convolution, a reduction or a Myelin region
-    return _blocking_constant(ctx, node) is None
-
-
 def fuse_eltwise_relu(ctx: PlanContext) -> None:
     """An ElementWise op with a constant of many values (a bias, a per-channel scale) followed by the ReLU that
     alone reads it becomes one pointwise layer: the builder's EltReluFusion, which runs before pointwise fusion
@@ -86,8 +77,10 @@ def fuse_pointwise(ctx: PlanContext) -> None:
     graph = ctx.graph
     cap = ctx.book.fusion("pointwise").max_ops
     owner = ctx.owner
-    for node in graph.nodes_of(*ctx.book.ops.pointwise_ops):  # no other op is ever eligible or noted
-        group = owner.get(node)
+    group_of, is_output = owner.get, graph.is_graph_output
+    pointwise_ops = ctx.book.ops.pointwise_ops  # the ops OpFacts.is_pointwise accepts
+    for node in graph.nodes_of(*pointwise_ops):  # no other op is ever eligible or noted
+        group = group_of(node)
         if group is None or (len(group.nodes) > 1 and not group.pointwise):
             if group is not None and group.fusions == ["scale+scale"]:
                 _note_blocked_constant(ctx, node)  # a per-channel Scale layer: pointwise fusion takes none
@@ -97,14 +90,20 @@ def fuse_pointwise(ctx: PlanContext) -> None:
             continue
         for name in ctx.data_inputs(node):
             producer = ctx.live_producer(name)
-            if producer is None or not _eligible(ctx, producer):
+            if producer is None:
                 continue
-            mine, theirs = ctx.owner[node], ctx.owner[producer]
+            theirs = group_of(producer)
+            # Eligible: a pointwise layer of its own (not fused into a convolution, a reduction or a Myelin
+            # region) whose constants hold one value each.
+            if theirs is None or producer.op not in pointwise_ops or (
+                    len(theirs.nodes) > 1 and not theirs.pointwise) or _blocking_constant(ctx, producer) is not None:
+                continue
+            mine = owner[node]
             if mine is theirs:
                 continue
-            if graph.is_graph_output(name):
+            if is_output(name):
                 continue
-            if any(ctx.owner.get(r) is not mine for r in ctx.live_readers(name)):
+            if any(group_of(r) is not mine for r in ctx.live_readers(name)):
                 continue  # the value is needed outside: it would become a second output
             if len(mine.nodes) + len(theirs.nodes) > cap:
                 ctx.near_miss([producer, node], Blocked(
@@ -237,21 +236,30 @@ def _single_input(ctx: PlanContext, group: Group, source: str) -> bool:
     coordinate grid, a per-position bias) is a second input of the layer, as it keeps an op out of
     pointwise fusion (REF 'Pointwise Fusion': only constants with a single value)."""
     members = set(group.nodes)
+    producers = ctx.graph.producers
     for node in group.nodes:
         if _blocking_constant(ctx, node) is not None:
             return False
         for name in ctx.data_inputs(node):
-            producer = ctx.graph.producer(name)
-            if name != source and producer not in members:
+            if name != source and producers.get(name) not in members:
                 return False
     return True
 
 
 def _single_output(ctx: PlanContext, group: Group) -> bool:
     members = set(group.nodes)
+    graph, eliminated = ctx.graph, ctx.eliminated
+    readers_of, is_output = graph.readers, graph.is_graph_output
     escaping = 0
     for node in group.nodes:
         for out in node.outputs:
-            if ctx.graph.is_graph_output(out) or any(r not in members for r in ctx.live_readers(out)):
-                escaping += 1
-    return escaping <= 1
+            if not is_output(out):
+                readers = readers_of.get(out, ())
+                if members.issuperset(readers) and eliminated.keys().isdisjoint(readers):
+                    continue  # the common case: read only by live members (see live_readers)
+                if not any(r not in members for r in ctx.live_readers(out)):
+                    continue
+            escaping += 1
+            if escaping > 1:
+                return False
+    return True

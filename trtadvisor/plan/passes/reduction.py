@@ -39,58 +39,66 @@ def _backward_tensors(ctx: PlanContext, start: Node) -> list[str]:
     with the graph's lookups bound once: it runs for every Erf and Tanh of the model.
     """
     producers, owner, eliminated = ctx.graph.producers, ctx.owner, ctx.eliminated
-    is_constant = ctx.graph.constant_names.__contains__
+    constants = ctx.graph.constant_names
     seen: list[str] = []
     frontier = [start]
     for _ in range(_SEARCH_DEPTH):
         nxt: list[Node] = []
         for node in frontier:
             for name in node.inputs:
-                if not name or name in seen or is_constant(name):
+                if not name or name in seen or name in constants:
                     continue
                 producer = producers.get(name)
-                if producer is not None and producer in eliminated and not _passes_through(ctx, producer):
+                if producer is None:
+                    seen.append(name)  # a graph input
+                    continue
+                if producer in eliminated and not _passes_through(ctx, producer):
                     continue
                 seen.append(name)
-                if producer is not None and producer.op in EVALUABLE_OPS and (
-                        producer in owner or _passes_through(ctx, producer)):
+                if producer.op in EVALUABLE_OPS and (producer in owner or _passes_through(ctx, producer)):
                     nxt.append(producer)
+        if not nxt:
+            break  # nothing left to walk back through
         frontier = nxt
     return seen
 
 
 def _forward_region(ctx: PlanContext, source: str, max_nodes: int) -> list[Node]:
     """Evaluable nodes computed from ``source`` alone (plus constants), in topological order; the search stops
-    at twice a GELU's largest size (``max_nodes``)."""
+    at twice a GELU's largest size (``max_nodes``). Runs for every Erf and Tanh: lookups are bound once."""
     graph = ctx.graph
     readers_of, owner, eliminated = graph.readers, ctx.owner, ctx.eliminated
-    is_constant = graph.constant_names.__contains__
+    constants = graph.constant_names
+    push, pop = heapq.heappush, heapq.heappop
     available = {source}
     region: list[Node] = []
-    # Nodes waiting to be visited, lowest index first (a topological order); few at a time.
-    def visible(n: Node) -> bool:
-        return n not in eliminated or _passes_through(ctx, n)
-
-    pending = [(n.index, n) for n in readers_of.get(source, ()) if visible(n)]
+    limit = 2 * max_nodes
+    # Nodes waiting to be visited, lowest index first (a topological order); few at a time. A removed
+    # node is visible only when it passes its value on.
+    pending = [(n.index, n) for n in readers_of.get(source, ())
+               if n not in eliminated or _passes_through(ctx, n)]
     heapq.heapify(pending)
     queued = {n for _, n in pending}
-    while pending and len(region) < 2 * max_nodes:
-        _, node = heapq.heappop(pending)
+    while pending and len(region) < limit:
+        node = pop(pending)[1]
         queued.discard(node)  # a node skipped now may be reached again once its other inputs exist
         if node.op not in EVALUABLE_OPS or (node not in owner and not _passes_through(ctx, node)):
             continue
-        if not all(not i or i in available or is_constant(i) for i in node.inputs):
-            continue
-        region.append(node)
-        available.update(node.outputs)
-        for reader in readers_of.get(node.outputs[0], ()):
-            if reader not in queued and visible(reader):
-                queued.add(reader)
-                heapq.heappush(pending, (reader.index, reader))
+        for name in node.inputs:
+            if name and name not in available and name not in constants:
+                break  # an input from outside the region: not computed from ``source`` alone (yet)
+        else:
+            region.append(node)
+            available.update(node.outputs)
+            for reader in readers_of.get(node.outputs[0], ()):
+                if reader not in queued and (reader not in eliminated or _passes_through(ctx, reader)):
+                    queued.add(reader)
+                    push(pending, (reader.index, reader))
     return region
 
 
-def _ancestors_within(end: Node, region: list[Node], graph: Graph) -> list[Node]:
+def _ancestors_within(end: Node, region: list[Node]) -> list[int]:
+    """Positions in ``region`` of ``end`` and the region nodes it is computed from, in region order."""
     members = {n.outputs[0]: n for n in region}
     keep: set[Node] = set()
     stack = [end]
@@ -99,15 +107,17 @@ def _ancestors_within(end: Node, region: list[Node], graph: Graph) -> list[Node]
         if node in keep:
             continue
         keep.add(node)
-        stack.extend(members[i] for i in node.inputs if i in members)
-    return [n for n in region if n in keep]
+        for name in node.inputs:
+            if name in members:
+                stack.append(members[name])
+    return [k for k, n in enumerate(region) if n in keep]
 
 
 def fuse_gelu(ctx: PlanContext) -> None:
     graph = ctx.graph
     spec = ctx.book.fusion("gelu")
     tolerance, max_nodes = spec.tolerance, spec.max_ops  # read once per run, not per candidate
-    verdicts: dict[tuple[object, ...], list[int]] = {}  # see _gelu_ends
+    verdicts: dict[tuple[object, ...], list[_End]] = {}  # regions alike (see _region_key) -> their GELUs
     for core in graph.nodes_of("Gelu", "Erf", "Tanh"):
         if core.op == "Gelu" and ctx.group(core) is not None:
             ctx.fuse_nodes([core], "gelu")
@@ -125,74 +135,105 @@ def fuse_gelu(ctx: PlanContext) -> None:
         ctx.fuse_nodes(nodes, "gelu", kind="pointwise")
 
 
+class _End:
+    """A GELU found in a region: its last node's position there, and the positions of its nodes once known."""
+
+    __slots__ = ("members", "position")
+
+    def __init__(self, position: int) -> None:
+        self.position = position
+        self.members: list[int] | None = None
+
+
 def _match_gelu(ctx: PlanContext, core: Node, tolerance: float, max_nodes: int,
-                verdicts: dict[tuple[object, ...], list[int]]) -> tuple[list[Node], str | None] | None:
+                verdicts: dict[tuple[object, ...], list[_End]]) -> tuple[list[Node], str | None] | None:
     graph = ctx.graph
+    readers_of = graph.readers
     for source in _backward_tensors(ctx, core):
         # GELU reads its input twice (inside erf/tanh and in the final product): a tensor with a
         # single reader cannot be x, which saves evaluating most candidates.
-        if len(graph.readers.get(source, ())) < 2:
+        if len(readers_of.get(source, ())) < 2:
             continue
         region = _forward_region(ctx, source, max_nodes)
         if core not in region:
             continue
-        for position in _gelu_ends(graph, region, source, tolerance, verdicts):
-            end = region[position]
+        key = _region_key(graph, region, source, tolerance)
+        ends = verdicts.get(key)
+        if ends is None:
+            ends = verdicts[key] = [_End(position) for position in _gelu_ends(graph, region, source, tolerance)]
+        for found in ends:
+            end = region[found.position]
             if end.index < core.index:
                 continue
-            nodes = _ancestors_within(end, region, graph)
+            kept = found.members
+            if kept is None:
+                kept = _ancestors_within(end, region)
+                if key[-1]:  # see _region_key: the same positions hold in every region alike
+                    found.members = kept
+            nodes = [region[k] for k in kept]
             if core not in nodes or len(nodes) > max_nodes:
                 continue
             return nodes, _escaping_value(ctx, nodes, end)
     return None
 
 
-def _gelu_ends(graph: Graph, region: list[Node], source: str, tolerance: float,
-               verdicts: dict[tuple[object, ...], list[int]]) -> list[int]:
+def _gelu_ends(graph: Graph, region: list[Node], source: str, tolerance: float) -> list[int]:
     """Positions in ``region``, last first, of the nodes whose output is GELU of ``source``.
 
     What a region computes is fixed by its ops, how they connect, their single-value constants
     and the attributes evaluate() reads: regions alike in all of these (a model repeats its GELU
-    in every block) share one evaluation.
+    in every block) share one evaluation (see _region_key).
     """
-    key = _region_key(graph, region, source, tolerance)
-    ends = verdicts.get(key)
-    if ends is None:
-        values = evaluate(graph, region, source, SAMPLES)
-        ends = []
-        for position in range(len(region) - 1, -1, -1):
-            result = values.get(region[position].outputs[0])
-            if result is not None and (close(result, GELU_ERF_ON_SAMPLES, tolerance)
-                                       or close(result, GELU_TANH_ON_SAMPLES, tolerance)):
-                ends.append(position)
-        verdicts[key] = ends
+    values = evaluate(graph, region, source, SAMPLES)
+    ends = []
+    for position in range(len(region) - 1, -1, -1):
+        result = values.get(region[position].outputs[0])
+        if result is not None and (close(result, GELU_ERF_ON_SAMPLES, tolerance)
+                                   or close(result, GELU_TANH_ON_SAMPLES, tolerance)):
+            ends.append(position)
     return ends
 
 
 def _region_key(graph: Graph, region: list[Node], source: str, tolerance: float) -> tuple[object, ...]:
     """The region as evaluate() sees it: per node its op, where each input comes from (the source,
-    an earlier node of the region, or a constant's single value) and the attributes it reads."""
+    an earlier node of the region, or a constant's single value) and the attributes it reads.
+
+    The last item says whether the key also fixes which region nodes each one is computed from
+    (_ancestors_within), so regions alike can share those too: true unless a node's first output is
+    unnamed or is ``source`` itself, the only ways an input's name could match a node the key does not
+    place before it (the loader rejects a tensor written twice)."""
     position: dict[str, int] = {source: -1}
+    where, scalar = position.get, graph.scalar
     parts: list[object] = [tolerance]
+    clean = True
     for k, node in enumerate(region):
         refs: list[object] = []
         for name in node.inputs:
-            p = position.get(name)
-            refs.append(p if p is not None else (name and ("value", graph.scalar(name))))
+            p = where(name)
+            refs.append(p if p is not None else (name and ("value", scalar(name))))
         attributes = EVALUATED_ATTRIBUTES.get(node.op)
         parts.append((node.op, tuple(refs), tuple(node.attr(a) for a in attributes) if attributes else ()))
-        position[node.outputs[0]] = k
+        out = node.outputs[0]
+        if not out or out == source:
+            clean = False
+        position[out] = k
+    parts.append(clean)
     return tuple(parts)
 
 
 def _escaping_value(ctx: PlanContext, nodes: list[Node], end: Node) -> str | None:
     inside = set(nodes)
+    graph, eliminated = ctx.graph, ctx.eliminated
+    readers_of, is_output = graph.readers, graph.is_graph_output
     for node in nodes:
         if node is end:
             continue
         out = node.outputs[0]
-        if ctx.graph.is_graph_output(out):
+        if is_output(out):
             return f"intermediate '{out}' of the GELU is a graph output"
+        readers = readers_of.get(out, ())
+        if inside.issuperset(readers) and eliminated.keys().isdisjoint(readers):
+            continue  # the common case: every reader is a live node of the GELU (see live_readers)
         outside = [r.name for r in ctx.live_readers(out) if r not in inside]
         if outside:
             return f"intermediate '{out}' of the GELU is also read by {outside[0]}"

@@ -140,18 +140,21 @@ def _channel_scale_data(ctx: PlanContext, node: Node) -> str | None:
     conditions.per_channel): an unfolded BatchNormalization with constant parameters, or a Mul/Add whose
     other operand is a constant of one value per channel. A single-value constant is a uniform scale,
     which pointwise fusion takes instead. None when it is not one."""
+    inputs = node.inputs
     if node.op == "BatchNormalization":
-        return node.inputs[0] if all(ctx.is_build_constant(i) for i in node.inputs[1:] if i) else None
-    if len(node.inputs) != 2:
+        return inputs[0] if all(ctx.is_build_constant(i) for i in inputs[1:] if i) else None
+    if len(inputs) != 2:
         return None
-    for data, other in (node.inputs, node.inputs[::-1]):
-        if ctx.is_build_constant(data) or not ctx.is_build_constant(other):
-            continue
-        shape = ctx.graph.shape(other)
-        if shape is None or all(d == 1 for d in shape):
-            return None  # unknown, or a uniform scale
-        return data if _is_channel_constant(ctx, other, node.outputs[0]) else None
-    return None
+    constants, folded = ctx.graph.constant_names, ctx.folded
+    first, second = inputs
+    first_constant = first in constants or first in folded
+    if first_constant == (second in constants or second in folded):
+        return None  # two activations (the common case) or two constants: no scale of one tensor
+    data, other = (second, first) if first_constant else (first, second)
+    shape = ctx.graph.shape(other)
+    if shape is None or all(d == 1 for d in shape):
+        return None  # unknown, or a uniform scale
+    return data if _is_channel_constant(ctx, other, node.outputs[0]) else None
 
 
 def fuse_channel_scales(ctx: PlanContext) -> None:
@@ -159,8 +162,9 @@ def fuse_channel_scales(ctx: PlanContext) -> None:
     a GroupNorm's affine Mul + Add, exported after InstanceNormalization, is one Scale layer."""
     graph = ctx.graph
     ops = ctx.book.fusion("scale+scale").ops
+    group_of = ctx.owner.get
     for node in graph.nodes_of(*ops):
-        group = ctx.group(node)
+        group = group_of(node)
         if group is None or len(group.nodes) != 1 or _channel_scale_data(ctx, node) is None:
             continue
         while True:

@@ -9,6 +9,8 @@ while a transformer becomes one or a few large ones.
 
 from __future__ import annotations
 
+from itertools import compress
+
 from trtadvisor.ir.graph import Node
 from trtadvisor.plan.context import Group, PlanContext
 
@@ -53,7 +55,8 @@ def _reaches(ctx: PlanContext, start: Node, forward: bool, depth: int = 8) -> bo
 def form_myelin_regions(ctx: PlanContext) -> None:
     platform = ctx.book.platform
     if ctx.target.trt_at_least(platform["myelin_gemm_since"]):
-        seeds = [n for n in ctx.graph.nodes_of("MatMul", "Gemm", "Attention") if ctx.group(n) is not None]
+        owner = ctx.owner  # a node has a layer until it is removed
+        seeds = [n for n in ctx.graph.nodes_of("MatMul", "Gemm", "Attention") if n in owner]
     elif ctx.target.trt_at_least(platform["myelin_attention_since"]):
         seeds = _attention_seeds(ctx)
     else:
@@ -82,10 +85,24 @@ def _absorbable(ctx: PlanContext, node: Node, ops: frozenset[str]) -> bool:
     return all(member.op in ops for member in group.nodes)
 
 
-def _absorbable_by_index(ctx: PlanContext, ops: frozenset[str]) -> list[bool]:
+class _Taken:
+    """What Myelin takes, by node index: ``takes``, and ``previous``, for a node of a layer of several nodes
+    it takes, the index of the layer's member before it (-1 elsewhere): a layer's members join one component
+    whatever their edges."""
+
+    __slots__ = ("previous", "takes")
+
+    def __init__(self, takes: list[bool], previous: list[int]) -> None:
+        self.takes = takes
+        self.previous = previous
+
+
+def _absorbable_by_index(ctx: PlanContext, ops: frozenset[str]) -> _Taken:
     """_absorbable for every node, by node index: decided once per layer, so growing a region of
     tens of thousands of nodes reads a list instead of asking per neighbour."""
-    takes = [False] * len(ctx.graph.nodes)
+    count = len(ctx.graph.nodes)
+    takes = [False] * count
+    previous = [-1] * count
     kept = ctx.book.op_set("fusions.toml", "platform", "myelin_not_absorbed_kinds")
     decided: set[Group] = set()  # layers of several nodes, judged once
     for group in ctx.owner.values():
@@ -96,27 +113,37 @@ def _absorbable_by_index(ctx: PlanContext, ops: frozenset[str]) -> list[bool]:
         elif group not in decided:
             decided.add(group)
             if group.kind not in kept and all(m.op in ops and not m.subgraphs for m in members):
-                for member in members:
+                before = -1
+                for member in members:  # in graph order: each joins the one before it, as an edge would
                     takes[member.index] = True
-    return takes
+                    previous[member.index] = before
+                    before = member.index
+    return _Taken(takes, previous)
 
 
-def _connected_regions(ctx: PlanContext, takes: list[bool], seeds: list[Node]) -> dict[Node, list[Node]]:
+_FEW_REGIONS = 8  # up to this many regions, each is gathered by one C-level scan of the roots
+
+
+def _connected_regions(ctx: PlanContext, taken: _Taken, seeds: list[Node]) -> dict[Node, list[Node]]:
     """The region of each seed: its connected component among the nodes Myelin takes, as its nodes in
     graph order, cut where a path leaves the component through a layer Myelin does not take and comes
     back into it (_convex_levels)."""
-    parent, entries = _components(ctx, takes)
+    takes = taken.takes
+    parent, entries = _components(ctx, taken)
     seeded = {parent[seed.index] for seed in seeds if takes[seed.index]}
     if any(parent[i] in seeded for i in entries):  # a path can come back only where one enters
         level = _convex_levels(ctx, takes, parent, seeded)
         if level is not None:
-            parent = _components(ctx, takes, level)[0]
+            parent = _components(ctx, taken, level)[0]
+            seeded = {parent[seed.index] for seed in seeds if takes[seed.index]}
     nodes = ctx.graph.nodes
     regions: dict[int, list[Node]] = {}
-    for node in nodes:
-        i = node.index
-        if takes[i]:
-            found = parent[i]
+    if len(seeded) <= _FEW_REGIONS:  # a transformer's one region or a few: a scan in C per region
+        for found in seeded:  # parent[i] == found only for the nodes it takes in found's component
+            regions[found] = list(compress(nodes, map(found.__eq__, parent)))
+    else:
+        for node in compress(nodes, takes):
+            found = parent[node.index]
             region = regions.get(found)
             if region is None:
                 regions[found] = [node]
@@ -125,16 +152,17 @@ def _connected_regions(ctx: PlanContext, takes: list[bool], seeds: list[Node]) -
     return {seed: regions[parent[seed.index]] for seed in seeds if takes[seed.index]}
 
 
-def _components(ctx: PlanContext, takes: list[bool],
-                level: list[int] | None = None) -> tuple[list[int], list[int]]:
-    """Each node's component root among the nodes Myelin takes (flat: parent[i] is the root), and the
-    nodes it takes that read a tensor written by a node it does not take (where a component is entered).
+def _components(ctx: PlanContext, taken: _Taken, level: list[int] | None = None) -> tuple[list[int], list[int]]:
+    """Each node's component root among the nodes Myelin takes (flat: parent[i] is the root; which member is
+    the root is arbitrary), and the nodes it takes that read a tensor written by a node it does not take (where
+    a component is entered).
 
     A union-find over each node's producer edges visits every edge once (a search from each seed
     would visit it from both ends); a layer's members join one component whatever their edges. With
     ``level``, an edge joins its two ends only when they are on the same level.
     """
-    producers, nodes = ctx.graph.producers, ctx.graph.nodes
+    get_producer, nodes = ctx.graph.producers.get, ctx.graph.nodes
+    takes = taken.takes
     parent = list(range(len(nodes)))
 
     def root(i: int) -> int:
@@ -143,39 +171,45 @@ def _components(ctx: PlanContext, takes: list[bool],
             i = parent[i]
         return i
 
-    owner = ctx.owner
     eliminated = ctx.eliminated
     entries: list[int] = []
-    for node in nodes:
+    # Nodes in graph order, each hanging its producers' trees under its own: in a topological order a node is
+    # still its own root when its turn comes (only its readers, later, hang it), so that costs no search.
+    previous = taken.previous
+    for node in compress(nodes, takes):
         i = node.index
-        if not takes[i]:
-            continue
-        r = root(i)  # the node's tree: its producers' trees are hung under it, so r stays the root
+        r = i if parent[i] == i else root(i)
         for name in node.inputs:
-            producer = producers.get(name)
-            if producer is not None and producer in eliminated:
-                producer = _behind_removed(ctx, producer)
+            producer = get_producer(name)
             if producer is None:
                 continue
+            if producer in eliminated:
+                producer = _behind_removed(ctx, producer)
+                if producer is None:
+                    continue
             p = producer.index
             if not takes[p]:
                 entries.append(i)
                 continue
             if level is not None and level[p] != level[i]:
                 continue
-            if parent[p] != p:
-                p = root(p)
+            while parent[p] != p:  # root(p), inline: the hottest line of the pass
+                parent[p] = parent[parent[p]]
+                p = parent[p]
             if p != r:
                 parent[p] = r
-        members = owner[node].nodes
-        if len(members) > 1 and members[0] is node:
-            for member in members[1:]:
-                m = root(member.index)
-                if m != r:
-                    parent[m] = r
-    for i in range(len(nodes)):
-        if takes[i]:
-            parent[i] = root(i)
+        p = previous[i]
+        if p >= 0:  # the layer's member before this node: joined whatever the levels
+            p = root(p)
+            if p != r:
+                parent[p] = r
+    # Every pointer goes forward in graph order (a node hangs earlier nodes' roots under its own), so
+    # flattening from the last node back finds each parent's root already in place (root() still walks
+    # any other pointer: a graph out of topological order is flattened all the same).
+    for i in reversed(list(compress(range(len(nodes)), takes))):
+        p = parent[i]
+        if parent[p] != p:
+            parent[i] = root(p)
     return parent, entries
 
 

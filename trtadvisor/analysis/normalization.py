@@ -59,7 +59,8 @@ def find_normalizations(graph: Graph) -> list[NormSite]:
 def _find_normalizations(graph: Graph) -> list[NormSite]:
     sites: list[NormSite] = []
     used: set[Node] = set()
-    for node in graph.nodes:
+    # in graph order, as every node is: an earlier match keeps the ReduceMeans it took
+    for node in graph.nodes_of("LayerNormalization", "RMSNormalization", "SimplifiedLayerNormalization", "ReduceMean"):
         if node in used:
             continue
         if node.op == "LayerNormalization":

@@ -67,7 +67,10 @@ _SCORE_STEPS = 12
 _CONE_LIMIT = 160
 
 
-@dataclass(frozen=True)
+# Not frozen, yet never modified (the sites are shared by the plan and the advice) and hashable as a frozen one:
+# a frozen dataclass sets each of its 38 fields through object.__setattr__, which made building a site cost
+# 2.5 times as much, and a large model has thousands of them.
+@dataclass(unsafe_hash=True)
 class AttentionSite:
     """One attention computation and what the graph says about it."""
 
@@ -268,12 +271,14 @@ class _SiteFinder:
 
     # -- helpers ----------------------------------------------------------------------------------
 
-    def _is_activation(self, tensor: str) -> bool:
-        return bool(tensor) and not self.graph.is_constant(tensor)
-
     def _is_activation_matmul(self, node: Node) -> bool:
         """An activation-by-activation product: MatMul, or a two-operand Einsum (tf2onnx, Keras MHA)."""
-        if len(node.inputs) != 2 or not all(self._is_activation(i) for i in node.inputs):
+        inputs = node.inputs
+        if len(inputs) != 2:
+            return False
+        first, second = inputs
+        constants = self.graph.constant_names
+        if not first or not second or first in constants or second in constants:  # both computed tensors
             return False
         return node.op == "MatMul" or (node.op == "Einsum" and _einsum_terms(node) is not None)
 
@@ -449,11 +454,11 @@ class _SiteFinder:
         qdq: set[str] = set()
         for _ in range(6):
             readers = graph.consumers(tensor)
-            guards = [r for r in readers if r.op == "IsNaN"]
             nxt = None
             for r in readers:
                 if r.op in ("MatMul", "Einsum") and r.inputs[0] == tensor and self._is_activation_matmul(r):
                     return r, passed, qdq
+            guards = [r for r in readers if r.op == "IsNaN"]
             for r in readers:
                 if r.op in _PROB_OPS and r.op != "IsNaN":
                     if r.op == "Where" and tensor not in r.inputs[1:3]:
@@ -784,6 +789,10 @@ class _SiteFinder:
         reshape of them): the term is then a second score product computed from the queries or keys
         (DeBERTa's disentangled terms, SAM's decomposed relative positions q·R_h and q·R_w), which no mask or
         learned bias is, whether or not its other operand is a weight."""
+        unknown = [t.tensor for t in _split_terms(self.graph, self.values, terms)
+                   if t.how in ("add", "attn_add", "sub") and not self.values.is_known(t.tensor)]
+        if not unknown:  # the common case: every term's values are known (a mask input, constants)
+            return {}
         qk = {*bmm1.inputs, q_path.source, k_path.source}
         for path in (q_path, k_path):
             for node in path.nodes:
@@ -791,9 +800,7 @@ class _SiteFinder:
                 qk.update(node.outputs)
         for operand in bmm1.inputs:
             qk.update(self._scaled_back(operand))
-        return {t.tensor: self._qk_products_in(t.tensor, bmm1, qk)
-                for t in _split_terms(self.graph, self.values, terms)
-                if t.how in ("add", "attn_add", "sub") and not self.values.is_known(t.tensor)}
+        return {tensor: self._qk_products_in(tensor, bmm1, qk) for tensor in unknown}
 
     def _scaled_back(self, tensor: str) -> list[str]:
         """The tensors behind a product operand through layout ops and a Mul or Div by a factor no graph input
@@ -1225,6 +1232,8 @@ def q_path_scale_nodes(path: _Path) -> list[Node]:
     """The scale nodes on a Q or K operand (they belong to the fused attention), with the reshapes and
     transposes between them and the product (OPT scales Q before splitting heads): the fused layer
     takes the whole stretch, or the layout ops left out would both feed it and read from it."""
+    if not path.scaled:  # the walk takes a Mul or Div only as a scale
+        return []
     last = max((i for i, n in enumerate(path.nodes) if n.op in ("Mul", "Div")), default=-1)
     return path.nodes[:last + 1]
 

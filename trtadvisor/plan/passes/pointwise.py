@@ -76,27 +76,37 @@ def fuse_eltwise_relu(ctx: PlanContext) -> None:
 def fuse_pointwise(ctx: PlanContext) -> None:
     graph = ctx.graph
     cap = ctx.book.fusion("pointwise").max_ops
-    owner = ctx.owner
+    owner, eliminated, forwards = ctx.owner, ctx.eliminated, ctx.forwards
+    constants, producers = graph.constant_names, graph.producers
     group_of, is_output = owner.get, graph.is_graph_output
     pointwise_ops = ctx.book.ops.pointwise_ops  # the ops OpFacts.is_pointwise accepts
+    blocking: dict[Node, str | None] = {}  # _blocking_constant of the nodes seen: a producer is seen first
     for node in graph.nodes_of(*pointwise_ops):  # no other op is ever eligible or noted
         group = group_of(node)
         if group is None or (len(group.nodes) > 1 and not group.pointwise):
             if group is not None and group.fusions == ["scale+scale"]:
                 _note_blocked_constant(ctx, node)  # a per-channel Scale layer: pointwise fusion takes none
             continue  # eliminated, or inside a convolution, reduction, Scale or Myelin layer
-        if _blocking_constant(ctx, node) is not None:
+        blocked = blocking[node] = _blocking_constant(ctx, node)
+        if blocked is not None:
             _note_blocked_constant(ctx, node)
             continue
-        for name in ctx.data_inputs(node):
-            producer = ctx.live_producer(name)
-            if producer is None:
+        for name in node.inputs:
+            # ctx.data_inputs(node) and ctx.live_producer of each, with one producer lookup per input
+            if name in forwards:
+                name = ctx.source(name)
+            if not name or name in constants:
+                continue
+            producer = producers.get(name)
+            if producer is None or producer in eliminated:
                 continue
             theirs = group_of(producer)
             # Eligible: a pointwise layer of its own (not fused into a convolution, a reduction or a Myelin
             # region) whose constants hold one value each.
-            if theirs is None or producer.op not in pointwise_ops or (
-                    len(theirs.nodes) > 1 and not theirs.pointwise) or _blocking_constant(ctx, producer) is not None:
+            if theirs is None or producer.op not in pointwise_ops or (len(theirs.nodes) > 1 and not theirs.pointwise):
+                continue
+            blocked = blocking[producer] if producer in blocking else _blocking_constant(ctx, producer)
+            if blocked is not None:
                 continue
             mine = owner[node]
             if mine is theirs:
@@ -136,13 +146,19 @@ def _note_blocked_constant(ctx: PlanContext, node: Node) -> None:
                                       f"constant operand '{const}' holds {size if size else 'many'} values"))
 
 
+# A convolution layer that took one of these already ends in its activation.
+_TOOK_ACTIVATION = frozenset({"conv+relu", "conv+clip", "conv+gelu", "conv+act"})
+
+
 def fuse_conv_generic_activation(ctx: PlanContext) -> None:
     """A convolution followed by a pointwise layer with one input and one output."""
     own = ctx.book.op_set("fusions.toml", "platform", "conv_epilogue_ops")
     chained = ctx.book.op_set("fusions.toml", "platform", "conv_act_chain_ops")
+    # Read once per pass, not per convolution (a version comparison parses both strings).
+    multi_input_seen = ctx.target.trt_at_least(str(ctx.book.platform["conv_multi_input_pointwise_seen_since"]))
     for group in _convolution_layers(ctx):
         node = group.tail
-        if any(f in group.fusions for f in ("conv+relu", "conv+clip", "conv+gelu", "conv+act")):
+        if not _TOOK_ACTIVATION.isdisjoint(group.fusions):
             if node.op in chained:
                 _note_act_chain_alternative(ctx, group)
             continue
@@ -166,7 +182,7 @@ def fuse_conv_generic_activation(ctx: PlanContext) -> None:
         if not _single_output(ctx, act):
             continue
         if not _single_input(ctx, act, out):
-            _note_multi_input_alternative(ctx, group, act, out)
+            _note_multi_input_alternative(ctx, group, act, out, multi_input_seen)
             continue
         if "gelu" in act.fusions and gelu_blocker(ctx) is not None:
             continue  # Conv + GELU has its own conditions (precision, SM), reported by the epilogue pass
@@ -175,13 +191,14 @@ def fuse_conv_generic_activation(ctx: PlanContext) -> None:
             group.add_fusion("pointwise")
 
 
-def _note_multi_input_alternative(ctx: PlanContext, group: Group, act: Group, out: str) -> None:
+def _note_multi_input_alternative(ctx: PlanContext, group: Group, act: Group, out: str, seen: bool) -> None:
     """A convolution whose only reader is a PWN layer that also reads another tensor (an activation, then a
     residual Add): documented as two layers, but TensorRT 8.x (YOLOv8) and 10.0 (RT-DETRv2) engines fused such a
-    layer into the convolution (rules/fusions.toml [platform] conv_multi_input_pointwise_*): an alternative."""
-    platform = ctx.book.platform
-    if not act.pointwise or not ctx.target.trt_at_least(str(platform["conv_multi_input_pointwise_seen_since"])):
+    layer into the convolution (rules/fusions.toml [platform] conv_multi_input_pointwise_*): an alternative.
+    ``seen``: whether the target is at least conv_multi_input_pointwise_seen_since."""
+    if not act.pointwise or not seen:
         return
+    platform = ctx.book.platform
     if any(_blocking_constant(ctx, node) is not None for node in act.nodes):
         return  # a constant of many values keeps it apart, whatever the version
     shape = ctx.graph.shape(out)

@@ -74,6 +74,8 @@ def _is_channel_constant(ctx: PlanContext, name: str, conv_out: str) -> bool:
     return padded[1] == channels and all(d == 1 for i, d in enumerate(padded) if i != 1)
 
 
+_NO_READERS: list[Node] = []  # shared, never modified
+
 # The reader is no scale at all (not a near miss): the chain of folds ends there.
 NOT_A_SCALE = Blocked("conv+scale", "per_channel", "not a scale")
 
@@ -162,16 +164,37 @@ def fuse_channel_scales(ctx: PlanContext) -> None:
     a GroupNorm's affine Mul + Add, exported after InstanceNormalization, is one Scale layer."""
     graph = ctx.graph
     ops = ctx.book.fusion("scale+scale").ops
-    group_of = ctx.owner.get
+    owner, eliminated, readers_of = ctx.owner, ctx.eliminated, graph.readers
+    group_of = owner.get
     for node in graph.nodes_of(*ops):
+        # The reader test first: it needs no shape, and most candidates (a bias Add before a reshape,
+        # a residual sum) fail it, so their shapes are neither decoded nor waited for here. Its common
+        # failures, in a few lookups: one live reader that is no Scale, or no or several readers, all live.
+        if node.outputs:
+            readers = readers_of.get(node.outputs[0], _NO_READERS)
+            if len(readers) == 1:
+                if readers[0].op not in ops and readers[0] not in eliminated:
+                    continue
+            elif eliminated.keys().isdisjoint(readers):
+                continue
         group = group_of(node)
-        if group is None or len(group.nodes) != 1 or _channel_scale_data(ctx, node) is None:
+        if group is None or len(group.nodes) != 1 or (node.outputs and _next_scale(ctx, node.outputs[0], ops) is None):
+            continue
+        if _channel_scale_data(ctx, node) is None:
             continue
         while True:
             out = group.tail.outputs[0]
-            reader = ctx.sole_reader(out)
-            if reader is None or reader.op not in ops or ctx.group(reader) is None or \
-                    len(ctx.owner[reader].nodes) != 1 or ctx.source(_channel_scale_data(ctx, reader) or "") != out:
+            reader = _next_scale(ctx, out, ops)
+            if reader is None or ctx.source(_channel_scale_data(ctx, reader) or "") != out:
                 break
-            ctx.merge(group, ctx.owner[reader], "scale+scale")
+            ctx.merge(group, owner[reader], "scale+scale")
             group.kind = "pointwise"
+
+
+def _next_scale(ctx: PlanContext, out: str, ops: tuple[str, ...]) -> Node | None:
+    """The sole live reader of ``out`` when it is one of the Scale ``ops`` and still a layer of its own."""
+    reader = ctx.sole_reader(out)
+    if reader is None or reader.op not in ops:
+        return None
+    group = ctx.owner.get(reader)
+    return reader if group is not None and len(group.nodes) == 1 else None

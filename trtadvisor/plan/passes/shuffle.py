@@ -64,19 +64,18 @@ def _merge_states(a: ShuffleState, b: ShuffleState) -> ShuffleState | None:
 def fuse_shuffles(ctx: PlanContext) -> None:
     graph = ctx.graph
     owner, readers_of, eliminated = ctx.owner, graph.readers, ctx.eliminated
-    states: dict[Group, ShuffleState] = {}
+    is_output = graph.is_graph_output
     shuffle_ops = frozenset(ctx.book.fusion("shuffle+shuffle").ops)
     for node in graph.nodes_of(*shuffle_ops):
         group = owner.get(node)
         if group is None or group.nodes[0] is not node:
-            continue
-        state = states.get(group) or _state_of(node)
-        states[group] = state
+            continue  # removed, or merged into the chain of an earlier shuffle
+        state = _state_of(node)  # the chain starts here: no state of it yet
         while True:
             tail = group.nodes[-1]
             out = tail.outputs[0]
             # The sole live reader of the chain's output (ctx.sole_reader, with lookups bound once).
-            if graph.is_graph_output(out):
+            if is_output(out):
                 break
             live = [r for r in readers_of.get(out, ()) if r not in eliminated]
             if len(live) != 1:
@@ -95,8 +94,8 @@ def fuse_shuffles(ctx: PlanContext) -> None:
                 break
             ctx.merge(group, other, "shuffle+shuffle")
             state = merged
-            states[group] = state
-        _erase_if_identity(ctx, group, state)
+        if _is_identity(state.first) and _is_identity(state.second):  # most chains transpose: nothing to erase
+            _erase_if_identity(ctx, group, state)
 
 
 def _erase_if_identity(ctx: PlanContext, group: Group, state: ShuffleState) -> None:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from itertools import chain, compress, filterfalse, repeat
-from operator import attrgetter, ne, not_
+from operator import attrgetter, itemgetter, ne, not_
 from typing import Any, NamedTuple
 
 from onnx import TensorProto
@@ -175,14 +175,22 @@ def _matrix_work(node: Node, shape: Callable[[str], Shape | None], math_: _Math)
 
 
 def _group(node: Node, x: Shape, w: Shape, out: Shape | None) -> int:
-    """A convolution's group count, read off its channels where the shapes give it (ONNX: input channels =
-    group x weight dim 1 for Conv; output channels = group x weight dim 1 for ConvTranspose), so pricing
-    thousands of convolutions decodes no attributes; the attribute where the channels do not tell."""
-    channels = (x[1] if len(x) > 1 else None) if node.op == "Conv" else (out[1] if out and len(out) > 1 else None)
+    """A convolution's group count, read off its channels where the shapes give it, so pricing thousands
+    of convolutions decodes no attributes; the attribute where the channels do not tell."""
+    group = _group_of_shapes(node.op, x, w, out)
+    return int(node.attr("group", 1) or 1) if group is None else group
+
+
+def _group_of_shapes(op: str, x: Shape | None, w: Shape | None, out: Shape | None) -> int | None:
+    """The group count the channels give (ONNX: input channels = group x weight dim 1 for Conv; output
+    channels = group x weight dim 1 for ConvTranspose), or None where they do not tell."""
+    if x is None or w is None or len(w) < 2:
+        return None
+    channels = (x[1] if len(x) > 1 else None) if op == "Conv" else (out[1] if out and len(out) > 1 else None)
     per_group = w[1]
     if type(channels) is int and type(per_group) is int and per_group > 0 and channels % per_group == 0:
         return channels // per_group
-    return int(node.attr("group", 1) or 1)
+    return None
 
 
 def _on_cores(flops: int, per_group_in: int, per_group_out: int, math_: _Math) -> _NodeWork | None:
@@ -293,7 +301,7 @@ class _Pricer:
         self.facts = {id(g): _GraphFacts(g, self.eliminated) for g in graph.walk()}
         self.maths = (_math_for(target, gpu, perf, False), _math_for(target, gpu, perf, True))
         self.roles: dict[str, int] = {}  # op -> how its FLOPs are counted, memoised
-        self.matmuls: dict[tuple[object, ...], _NodeWork | None] = {}
+        self.matmuls: dict[tuple[object, ...], _NodeWork | None] = {}  # and convolutions: see _matrix
         self.rates: dict[tuple[str, str], tuple[float, float, float]] = {}
 
     def _role(self, op: str) -> int:
@@ -313,11 +321,20 @@ class _Pricer:
         return how
 
     def _matrix(self, node: Node, dims: Callable[[str], Shape | None], quantized: bool) -> _NodeWork | None:
-        """_matrix_work, shared by the MatMuls of equal shapes (a transformer's thousands are a few
-        kinds): a MatMul's work depends only on its first input's and its output's shapes."""
-        if node.op != "MatMul" or not node.inputs or not node.outputs:
+        """_matrix_work, shared by the MatMuls and the convolutions of equal shapes (a transformer's thousands
+        of MatMuls, a CNN's thousands of convolutions are a few kinds): a MatMul's work depends only on its
+        first input's and its output's shapes, a convolution's on its input's, weights' and output's where
+        the channels give its group (else it reads its attribute, and is priced on its own)."""
+        op, inputs = node.op, node.inputs
+        if op == "MatMul" and inputs and node.outputs:
+            key: tuple[object, ...] = (quantized, dims(inputs[0]), dims(node.outputs[0]))
+        elif (op == "Conv" or op == "ConvTranspose") and len(inputs) > 1 and node.outputs:
+            x, w, out = dims(inputs[0]), dims(inputs[1]), dims(node.outputs[0])
+            if _group_of_shapes(op, x, w, out) is None:
+                return _matrix_work(node, dims, self.maths[quantized])
+            key = (quantized, op, x, w, out)
+        else:
             return _matrix_work(node, dims, self.maths[quantized])
-        key = (quantized, dims(node.inputs[0]), dims(node.outputs[0]))
         work = self.matmuls.get(key, _MISSING)
         if work is _MISSING:
             work = self.matmuls[key] = _matrix_work(node, dims, self.maths[quantized])
@@ -403,7 +420,14 @@ class _Pricer:
                 for t in node.inputs:
                     if t in inside:
                         internal_reads[t] = get(t, 0) + 1
-        outside: dict[str, None] = {}  # the layer's reads from memory, each once, in order
+        # The layer's reads from memory, each once: weights (initializers, Constant and folded outputs) at
+        # the weights' width, activations at theirs. An activation of unknown size makes the cost unknown,
+        # decided after the nodes' work as when the reads were summed apart.
+        seen: set[str] = set()
+        weights, eight_bit, weight_count = facts.weights, facts.eight_bit, shapes.weight_counts().get
+        weight_bytes = 1 if quantized else float_bytes
+        read = 0
+        unknown_read = False
         roles = self.roles
         flops = written = steps = 0
         tensor_flops = cuda_flops = 0.0
@@ -412,8 +436,19 @@ class _Pricer:
             op = node.op
             skip = shape_inputs.get(op, ())
             for i, tensor in enumerate(node.inputs):
-                if tensor and tensor not in inside and i not in skip:
-                    outside[tensor] = None
+                if tensor and tensor not in inside and i not in skip and tensor not in seen:
+                    seen.add(tensor)
+                    if tensor in weights:
+                        n = weight_count(tensor)
+                        if n is None:  # a Constant's or folded node's output
+                            n = count(tensor)
+                        read += (n or 0) * weight_bytes
+                        continue
+                    n = count(tensor)
+                    if n is None:
+                        unknown_read = True
+                    else:
+                        read += n * (1 if tensor in eight_bit else float_bytes)
             out = 0
             for k, tensor in enumerate(node.outputs):
                 if not tensor:
@@ -441,8 +476,7 @@ class _Pricer:
             tensor_flops += work.tensor_flops
             cuda_flops += work.cuda_flops
             steps += more_steps
-        read = facts.read_bytes(outside, 1 if quantized else float_bytes, float_bytes)
-        if read is None:
+        if unknown_read:
             return None
         return self._time(layer.kind, flops, tensor_flops, cuda_flops, read + written, math_, steps)
 
@@ -514,7 +548,8 @@ class _Pricer:
         float_bytes = math_.float_bytes
         weight_bytes = 1 if quantized else float_bytes
         producers = graph.producers
-        inside = set(chain.from_iterable(map(_outputs_of, members)))
+        outs = list(map(_outputs_of, members))
+        inside = set(chain.from_iterable(outs))
         member_set = set(members)
         # Which tensors made inside are written out. A region holding most of the graph asks the few nodes
         # outside it what they read; a smaller one compares each tensor's reader count with its reads
@@ -554,50 +589,69 @@ class _Pricer:
                     return None
                 traffic += n * (1 if producers[tensor].op == "QuantizeLinear" else float_bytes)
         # Plain nodes (pointwise, shuffles, ...) count one operation per output element: their
-        # counts are looked up in one C-level map; the few others are summed by kind.
+        # counts are looked up in one C-level map; the others are summed by kind.
         ops = list(map(_op_of, members))
         for op in set(ops) - self.roles.keys():
             self._role(op)
         roles = list(map(self.roles.__getitem__, ops))
-        firsts = [outputs[0] if outputs else "" for outputs in map(_outputs_of, members)]
-        counts = shapes.counts(firsts)
-        plain = list(compress(counts, map(not_, roles)))  # _PLAIN is 0
+        firsts = _first_outputs(outs)
+        plain = shapes.counts(list(compress(firsts, map(not_, roles))))  # _PLAIN is 0
         if None in plain:
             return None
         flops = sum(plain)  # type: ignore[arg-type]
-        cuda_flops = float(flops)
-        tensor_flops = 0.0
-        steps = 0
-        rest = list(compress(range(len(members)), roles))  # the nodes that are not plain
-        matmuls = [i for i in rest if ops[i] == "MatMul" and members[i].inputs and firsts[i]]
-        if matmuls:
-            # A MatMul's work depends only on its first input's and its output's shapes: the region's
-            # thousands are a few kinds (declared types are shared tuples), each priced once and counted.
-            # Those with a shape found elsewhere (a Constant's output) stay in `rest`, priced one by one.
-            kinds = zip(shapes.declared([members[i].inputs[0] for i in matmuls]),
-                        shapes.declared([firsts[i] for i in matmuls]), matmuls, strict=True)
-            grouped = [(a, b, i) for a, b, i in kinds if a is not None and b is not None and a[1] is not None
-                       and b[1] is not None]  # type: ignore[index]
-            first_of = {(a, b): i for a, b, i in reversed(grouped)}
-            for kind, times in Counter((a, b) for a, b, _ in grouped).items():
-                work = self._matrix(members[first_of[kind]], shapes.dims, quantized)
-                if work is None:
-                    return None
-                flops += times * work.flops
-                tensor_flops += times * work.tensor_flops
-                cuda_flops += times * work.cuda_flops
-            if grouped:
-                priced = {i for _, _, i in grouped}
-                rest = [i for i in rest if i not in priced]
-        for i in rest:
-            work, more_steps = self._node_work(members[i], roles[i], counts[i], shapes, quantized, math_)
+        work = self._rest_work(members, ops, roles, firsts, shapes, quantized, math_)
+        if work is None:
+            return None
+        more_flops, tensor_flops, more_cuda_flops, steps = work
+        return self._time(layer.kind, flops + more_flops, tensor_flops, float(flops) + more_cuda_flops, traffic,
+                          math_, steps)
+
+    def _rest_work(self, members: list[Node], ops: list[str], roles: list[int], firsts: list[str], shapes: _Shapes,
+                   quantized: bool, math_: _Math) -> tuple[int, float, float, int] | None:
+        """(FLOPs, tensor-core FLOPs, CUDA-core FLOPs, sequential steps) of a region's nodes that are not plain.
+
+        A MatMul's work depends only on its first input's and its output's shapes, a per-input node's
+        (LayerNorm, Softmax) only on its op and those shapes too: the region's thousands are a few kinds,
+        each priced once and counted. Kinds are counted by the identity of the declared types (shared
+        tuples) in C, then merged by value. The others (a Conv reads its weights' shape, a pool its
+        attributes) and any node without declared shapes are priced one by one."""
+        rest = list(compress(range(len(members)), roles))
+        nodes = list(map(members.__getitem__, rest))
+        heads = [node.inputs[0] if node.inputs else "" for node in nodes]
+        tails = list(map(firsts.__getitem__, rest))
+        head_types, tail_types = shapes.declared(heads), shapes.declared(tails)
+        keys = list(zip(map(_op_of, nodes), map(id, head_types), map(id, tail_types), strict=True))
+        first_of = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))
+        kinds: dict[tuple[object, ...], list[int]] = {}  # (op, types) -> [first position, nodes]
+        alone: set[tuple[str, int, int]] = set()
+        for key, times in Counter(keys).items():
+            k = first_of[key]
+            how, a, b = roles[rest[k]], head_types[k], tail_types[k]
+            if (how == _PER_INPUT or (how == _MATRIX and key[0] == "MatMul")) and heads[k] and tails[k] and \
+                    a is not None and b is not None and a[1] is not None and b[1] is not None:  # type: ignore[index]
+                kind = kinds.setdefault((key[0], a, b), [k, 0])
+                kind[1] += times
+            else:
+                alone.add(key)
+        flops = steps = 0
+        tensor_flops = cuda_flops = 0.0
+        for k, times in kinds.values():
+            work, _ = self._node_work(nodes[k], roles[rest[k]], shapes.count(tails[k]), shapes, quantized, math_)
+            if work is None:
+                return None
+            flops += times * work.flops
+            tensor_flops += times * work.tensor_flops
+            cuda_flops += times * work.cuda_flops
+        for k in (compress(range(len(keys)), map(alone.__contains__, keys)) if alone else ()):
+            work, more_steps = self._node_work(nodes[k], roles[rest[k]], shapes.count(tails[k]), shapes, quantized,
+                                               math_)
             if work is None:
                 return None
             flops += work.flops
             tensor_flops += work.tensor_flops
             cuda_flops += work.cuda_flops
             steps += more_steps
-        return self._time(layer.kind, flops, tensor_flops, cuda_flops, traffic, math_, steps)
+        return flops, tensor_flops, cuda_flops, steps
 
 
 _LARGE = 64  # members from which a layer is summed with set operations
@@ -609,6 +663,14 @@ _NO_READERS: list[Node] = []
 _op_of = attrgetter("op")
 _outputs_of = attrgetter("outputs")
 _inputs_of = attrgetter("inputs")
+_first = itemgetter(0)
+
+
+def _first_outputs(outs: list[tuple[str, ...]]) -> list[str]:
+    """Each node's first output ("" for a node without one), in C when every node has one."""
+    if all(outs):
+        return list(map(_first, outs))
+    return [o[0] if o else "" for o in outs]
 
 
 class _Shapes:

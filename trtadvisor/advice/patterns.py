@@ -9,6 +9,7 @@ predicted layer that runs the pattern's first node (null when that node was elim
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from operator import attrgetter
 
 from trtadvisor.analysis.activations import PatternSite
 from trtadvisor.analysis.normalization import find_normalizations
@@ -16,6 +17,7 @@ from trtadvisor.ir.graph import Graph
 from trtadvisor.plan.context import Prediction
 
 PLAN_PATTERNS = frozenset({"gelu"})  # pattern fusions recorded by the plan (fuse_nodes)
+_name_of = attrgetter("name")
 
 
 def pattern_instances(graphs: Iterable[Graph], prediction: Prediction,
@@ -23,15 +25,15 @@ def pattern_instances(graphs: Iterable[Graph], prediction: Prediction,
     found: list[tuple[str, tuple[str, ...]]] = [
         (fusion, nodes) for fusion, nodes in prediction.instances if fusion in PLAN_PATTERNS]
     for graph in graphs:
-        found.extend((site.kind, site.names) for site in find_normalizations(graph))
+        found.extend((site.kind, tuple(map(_name_of, site.nodes))) for site in find_normalizations(graph))
     found.extend((site.kind, tuple(site.nodes)) for site in activations)
     if not found:
         return []
     wanted = {nodes[0] for _, nodes in found if nodes}
     layer_of: dict[str, str] = {}
+    isdisjoint = wanted.isdisjoint
     for layer in prediction.layers:
-        for node in layer.nodes:
-            if node in wanted:
-                layer_of[node] = layer.name
+        if not isdisjoint(layer.nodes):  # most layers run no pattern's first node: asked in C
+            layer_of.update(dict.fromkeys(wanted.intersection(layer.nodes), layer.name))
     return [{"pattern": kind, "nodes": list(nodes), "layer": layer_of.get(nodes[0]) if nodes else None}
             for kind, nodes in found]

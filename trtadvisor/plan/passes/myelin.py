@@ -199,8 +199,8 @@ def _components(ctx: PlanContext, taken: _Taken, level: list[int] | None = None)
             if p != r:
                 parent[p] = r
         p = previous[i]
-        if p >= 0:  # the layer's member before this node: joined whatever the levels
-            p = root(p)
+        if p >= 0 and parent[p] != r:  # the layer's member before this node (joined whatever the levels),
+            p = root(p)  # unless an edge from it just did
             if p != r:
                 parent[p] = r
     # Every pointer goes forward in graph order (a node hangs earlier nodes' roots under its own), so
@@ -208,8 +208,9 @@ def _components(ctx: PlanContext, taken: _Taken, level: list[int] | None = None)
     # any other pointer: a graph out of topological order is flattened all the same).
     for i in reversed(list(compress(range(len(nodes)), takes))):
         p = parent[i]
-        if parent[p] != p:
-            parent[i] = root(p)
+        up = parent[p]
+        if up != p:  # p is no root: its parent is, unless a pointer went backward
+            parent[i] = up if parent[up] == up else root(up)
     return parent, entries
 
 

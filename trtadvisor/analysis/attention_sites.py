@@ -25,6 +25,7 @@ whose values the audit cannot evaluate.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 import numpy as np
 from onnx import TensorProto
@@ -61,6 +62,8 @@ _PROB_OPS = frozenset({"Where", "Cast", "Identity", "Dropout", "QuantizeLinear",
 _SCORE_FIRST_ONLY = frozenset({"Reshape", "Cast", "Identity", "Tanh", "Clip", "Dropout", "Squeeze", "Unsqueeze",
                                "QuantizeLinear", "DequantizeLinear"})  # Q/DQ: the scores quantized (ORT QDQ)
 
+
+_name_of = attrgetter("name")
 
 _LAYOUT_STEPS = 10
 _SCORE_STEPS = 12
@@ -399,7 +402,7 @@ class _SiteFinder:
             windows, window = partition
             num_windows = num_windows if num_windows is not None else windows
         site = AttentionSite(
-            nodes=tuple(n.name for n in ordered), anchor=softmax.name, native=False, batch=batch,
+            nodes=tuple(map(_name_of, ordered)), anchor=softmax.name, native=False, batch=batch,
             num_heads=heads, num_kv_heads=kv_true, kv_heads_seen=seen_kv, head_size=head, seq_q=seq_q,
             seq_kv=seq_kv, causal=facts.causal, mask=facts.label, mask_extent=facts.extent, mask_uniform=facts.uniform,
             mask_terms=facts.terms,
@@ -479,7 +482,7 @@ class _SiteFinder:
         """Breadth-first from the Softmax input through score ops to the nearest activation MatMul; ``wide``
         also through head mixes and moves (score_layout.py), to a product of two computed operands."""
         producers = self.graph.producers
-        is_constant = self.graph.constant_names.__contains__
+        constants = self.graph.constant_names
         parent: dict[str, tuple[Node, str] | None] = {start: None}
         frontier = [start]
         bmm1: Node | None = None
@@ -505,7 +508,7 @@ class _SiteFinder:
                 else:
                     continue
                 for inp in follow:
-                    if inp and inp not in parent and not is_constant(inp):
+                    if inp and inp not in parent and inp not in constants:
                         parent[inp] = (node, tensor)
                         nxt.append(inp)
             if bmm1 is not None or not nxt or len(parent) > _CONE_LIMIT:
@@ -520,35 +523,38 @@ class _SiteFinder:
         windowed = False
         num_windows: int | None = None
         tensor = reached
-        while parent.get(tensor) is not None:
-            node, out = parent[tensor]  # type: ignore[misc]
+        step = parent[tensor]
+        while step is not None:  # every tensor on the way has its step in ``parent``
+            node, out = step
+            op = node.op
             chain.append(node)
             steps.append((node, tensor))
             others = [i for i in node.inputs if i and i != tensor]
-            if node.op in ("Mul", "Div"):
+            if op == "Mul" or op == "Div":
                 if others and self._scalar_const(others[0]):
                     scaled = True
-                elif others and (node.op == "Mul" or node.inputs[0] == tensor) and \
+                elif others and (op == "Mul" or node.inputs[0] == tensor) and \
                         self._per_head_factor(others[0], out):
                     scaled = True  # a learned factor per head (XCA's temperature): a scale, no mask
                 elif others:
                     terms.append(_MaskTerm(others[0], "mul", node))
-            elif node.op == "Add":
+            elif op == "Add":
                 terms.extend(_MaskTerm(o, "add", node) for o in others)
-            elif node.op == "Sub":
+            elif op == "Sub":
                 if node.inputs[0] == tensor:
                     terms.extend(_MaskTerm(o, "sub", node) for o in others)
-            elif node.op == "Where":
+            elif op == "Where":
                 cond = node.inputs[0]
                 keep = "keep_true" if node.input(1) == tensor else "keep_false"
                 if cond != tensor:
                     terms.append(_MaskTerm(cond, keep, node))
-            elif node.op == "Reshape":
+            elif op == "Reshape":
                 dims = self.values.dims(out)
                 if dims is not None and len(dims) == 5:
                     windowed = True
                     num_windows = dims[1]
             tensor = out
+            step = parent[tensor]
         return bmm1, chain, terms, scaled, windowed, num_windows, steps
 
     def _head_split(self, tensor: str) -> tuple[int | None, int | None]:
@@ -639,24 +645,28 @@ class _SiteFinder:
     def _operand_path(self, tensor: str) -> _Path:
         """Walk back from a BMM operand through layout ops, scales and head repetition."""
         producers = self.graph.producers
-        path = _Path(nodes=[], source=tensor)
+        walked: list[Node] = []
+        path = _Path(nodes=walked, source=tensor)
         for _ in range(_LAYOUT_STEPS):
             node = producers.get(tensor)
-            if node is None or not node.inputs:
+            if node is None:
+                break
+            inputs = node.inputs
+            if not inputs:
                 break
             op = node.op
-            follow = node.inputs[0]
+            follow = inputs[0]
             if op in _LAYOUT:  # first: the common case (no layout op is a Mul or Div)
                 if op == "DequantizeLinear":
                     path.dequantized = True
                     path.qdq_types.add(self._qdq_type(node))
-                if op == "QuantizeLinear":
+                elif op == "QuantizeLinear":
                     path.qdq_types.add(self._qdq_type(node))
-            elif op in ("Mul", "Div") and len(node.inputs) == 2 and self._scalar_const(node.inputs[1]):
+            elif op in ("Mul", "Div") and len(inputs) == 2 and self._scalar_const(inputs[1]):
                 path.scaled = True
-            elif op == "Mul" and len(node.inputs) == 2 and self._scalar_const(node.inputs[0]):
+            elif op == "Mul" and len(inputs) == 2 and self._scalar_const(inputs[0]):
                 path.scaled = True
-                follow = node.inputs[1]
+                follow = inputs[1]
             elif op in _REPEAT:
                 factor = self._repeat_factor(node)
                 if factor is None and node.op == "Concat":
@@ -666,7 +676,7 @@ class _SiteFinder:
                     path.repeat_factor * factor
             else:
                 break
-            path.nodes.append(node)
+            walked.append(node)
             tensor = follow
         path.source = tensor
         return path

@@ -210,6 +210,8 @@ def _version_check(site: AttentionSite, target: Target, rules: MhaRules) -> Fail
 
 def _mix_sides(site: AttentionSite) -> str:
     """Where a site's head mix lies: 'before', 'after' or 'before and after' (the Softmax); '' for none."""
+    if not site.head_mix:  # the common case: no index of the site's nodes to build
+        return ""
     order = {name: i for i, name in enumerate(site.nodes)}
     softmax = order.get(site.anchor, -1)
     sides = {"before" if order.get(name, softmax) < softmax else "after" for name in site.head_mix}
@@ -239,6 +241,8 @@ _COMBINED = {"gate": "multiplied by a gate (one factor per head or overall)",
 
 def _combined_kinds(site: AttentionSite) -> tuple[str, ...]:
     """The kinds of the site's combining ops, each once, in a fixed order (sites alike read alike)."""
+    if not site.combined:
+        return ()
     kinds = {kind for _, kind in site.combined}
     return tuple(k for k in _COMBINED if k in kinds)
 

@@ -754,6 +754,10 @@ class Graph:
             self._op_combinations[key] = found
         return found
 
+    def op_types(self) -> KeysView[str]:
+        """The op types of this graph's nodes, each once (the keys of the index nodes_of reads)."""
+        return self._op_index.keys()
+
     def nodes_by_name(self) -> dict[str, Node]:
         """This graph's nodes by name (a shared dict: do not modify it), built once for the stages
         that map layer names back to nodes (precision, cost, advice)."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from trtadvisor.knowledge.rulebook import RuleBook
 from trtadvisor.knowledge.target import Target, parse_version
@@ -176,6 +177,10 @@ def _alternative(kind: str, nodes: Iterable[str], engines: Iterable[ObservedEngi
             "evidence": sorted({e.artifact for e in engines})}
 
 
+# A PredictedLayer from a tuple of all its fields, built in C (one per layer of a large model).
+_new_layer = partial(tuple.__new__, PredictedLayer)
+
+
 def calibrate(layers: list[PredictedLayer], target: Target, book: RuleBook) -> list[PredictedLayer]:
     """The predicted layers with confidence, evidence and alternatives; some replaced by what the engines
     that match ``target`` built from the same op types (see the module docstring)."""
@@ -189,8 +194,8 @@ def calibrate(layers: list[PredictedLayer], target: Target, book: RuleBook) -> l
         observations = runs.get(layer.ops)
         if observations is None:  # no engine built these op types: the common case, kept cheap
             evidence, documented = sources.of(layer.kind, layer.fusions)
-            out.append(PredictedLayer(layer.name, layer.kind, layer.nodes, layer.ops, layer.fusions,
-                                      "documented" if documented else "inferred", evidence, layer.alternatives))
+            out.append(_new_layer((layer.name, layer.kind, layer.nodes, layer.ops, layer.fusions,
+                                   "documented" if documented else "inferred", evidence, layer.alternatives, None)))
             continue
         matching = [(e, run) for e, run in observations if e.matches(target)]
         agreeing = [e for e, run in matching if _same_build(layer, run)]

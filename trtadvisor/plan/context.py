@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from enum import Enum
+from operator import attrgetter
 from typing import NamedTuple, TypeVar
 
 from trtadvisor.ir.graph import Graph, Node, node_index
@@ -21,6 +22,7 @@ from trtadvisor.knowledge.target import Target
 
 _NO_FUSIONS: list[str] = []
 _NO_READERS: list[Node] = []  # shared, never modified
+_op_of = attrgetter("op")
 T = TypeVar("T")
 
 
@@ -145,13 +147,12 @@ class PlanContext:
     alternatives: dict[int, tuple[dict[str, object], ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        owner = self.owner
-        kinds: dict[str, str] = {}  # one lookup per op type, not per node
-        for node in self.graph.nodes:
-            kind = kinds.get(node.op)
-            if kind is None:
-                kind = kinds[node.op] = self.book.ops.kind_of(node.op)
-            owner[node] = Group(node, kind)
+        # One group per node, made by C-level maps: the kind is looked up once per op type, not per node.
+        graph = self.graph
+        kind_of = self.book.ops.kind_of
+        kinds = {op: kind_of(op) for op in graph.op_types()}
+        nodes = graph.nodes
+        self.owner.update(zip(nodes, map(Group, nodes, map(kinds.__getitem__, map(_op_of, nodes))), strict=True))
 
     # -- node and tensor queries ----------------------------------------------------------------
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from operator import attrgetter
 
 from trtadvisor.analysis.dtypes import tensor_dtypes
@@ -113,7 +114,10 @@ def _per_output_slices(ctx: PlanContext, planned: list[PredictedLayer], ops: fro
 
 _name_of = attrgetter("name")
 _op_of = attrgetter("op")
-_make_layer = PredictedLayer._make
+_nodes_of = attrgetter("nodes")  # a layer's node names, a group's nodes
+_INFERRED = PredictedLayer._field_defaults["confidence"]
+# A PredictedLayer from a tuple of all its fields, built in C (tens of thousands per large model).
+_new_layer = partial(tuple.__new__, PredictedLayer)
 
 
 def _run_pipeline(graph: Graph, target: Target, book: RuleBook,
@@ -153,13 +157,18 @@ def plan_graph(graph: Graph, target: Target, book: RuleBook, types: dict[str, in
         node_count += len(g.nodes)
         known = ctx.alternatives
         by_name = g.nodes_by_name()  # calibration may regroup nodes: precision after it
-        planned = _per_output_slices(ctx, [
-            PredictedLayer(group.name, group.kind, tuple(map(_name_of, group.nodes)), tuple(map(_op_of, group.nodes)),
-                           tuple(group.fusions), alternatives=known.get(id(group), ())) for group in ctx.groups()],
-            book.op_group("per_output_slice"), by_name)
+        groups = ctx.groups()
+        grouped = [_new_layer((group.name, group.kind, tuple(map(_name_of, group.nodes)),
+                               tuple(map(_op_of, group.nodes)), tuple(group.fusions), _INFERRED, (),
+                               known.get(id(group), ()) if known else (), None)) for group in groups]
+        # A layer that keeps a group's node names (the very tuple) keeps its nodes: no lookup by name.
+        # ``grouped`` holds those tuples alive, so no other tuple can have the same id meanwhile.
+        group_nodes = dict(zip(map(id, map(_nodes_of, grouped)), map(_nodes_of, groups), strict=True))
+        planned = _per_output_slices(ctx, grouped, book.op_group("per_output_slice"), by_name)
         for layer in calibrate(planned, target, book):
-            nodes = list(filter(None, map(by_name.get, layer.nodes)))
-            layers.append(_make_layer((*layer[:-1], precision_of(nodes, layer.ops))))
+            nodes = group_nodes.get(id(layer.nodes))
+            nodes = list(nodes) if nodes is not None else list(filter(None, map(by_name.get, layer.nodes)))
+            layers.append(_new_layer((*layer[:-1], precision_of(nodes, layer.ops))))
             members.append(nodes)
         for node in sorted(ctx.eliminated, key=node_index):
             eliminated[node.name] = ctx.eliminated[node]

@@ -33,6 +33,7 @@ class LayerPrecision:
     def __init__(self, target: Target, types: dict[str, int], book: RuleBook) -> None:
         support = book.trt["precision_support"]
         self.types = types
+        self._kinds: dict[tuple[str, ...], frozenset[str]] = {}
         self.heavy = book.op_group("heavy")
         self.strong = target.strong
         self.tf32 = target.precision != "fp32" and (target.sm is None or target.sm >= support["tf32_min_sm"])
@@ -55,8 +56,20 @@ class LayerPrecision:
         if not nodes:
             return None
         types = self.types
-        kinds = frozenset(n.op for n in nodes) if ops is None else frozenset(ops)
+        if ops is None:
+            kinds = frozenset(n.op for n in nodes)
+        else:
+            kinds = self._kinds.get(ops)  # layers repeat their op types: one set per distinct sequence
+            if kinds is None:
+                kinds = self._kinds[ops] = frozenset(ops)
         heavy = not self.heavy.isdisjoint(kinds)
+        if not heavy and "DequantizeLinear" not in kinds and not kinds <= _CASTS and not kinds <= _QDQ:
+            # The common case, answered without the conversion and quantization checks below: a layer of
+            # ordinary ops (what the end of this method gives it).
+            dtype = _compute_dtype(nodes, types, self.heavy)
+            if dtype in FLOAT_TYPES:
+                return self._float_name(dtype, False)
+            return type_name(dtype)
         if kinds <= _CASTS:
             first, last = nodes[0], nodes[-1]
             src = types.get(first.inputs[0], 0) if first.inputs else 0

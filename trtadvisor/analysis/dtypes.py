@@ -43,10 +43,23 @@ def tensor_dtypes(graph: Graph, outer: dict[str, int] | None = None) -> dict[str
     types: dict[str, int] = dict(outer) if outer else {}
     types.update(_declared(graph))
     initializers = graph.initializers
+    known = types.get
+    special = _SPECIAL
     for node in graph.nodes:
-        _infer(node, types, initializers)
-        for sub in node.subgraphs:
-            types.update(tensor_dtypes(sub, types))
+        outs = node.outputs
+        if node.op in special or node.subgraphs or node.domain == CONTRIB_DOMAIN or not outs:
+            _infer(node, types, initializers)
+            for sub in node.subgraphs:
+                types.update(tensor_dtypes(sub, types))
+            continue
+        # Nearly every node, inlined (one per node of a 100k-node graph): the type of its first input.
+        inputs = node.inputs
+        first = inputs[0] if inputs else ""
+        dtype = known(first) if first else 0
+        if dtype is None:
+            dtype = _type_of(first, types, initializers)
+        for out in outs:
+            types[out] = dtype
     return types
 
 
@@ -130,8 +143,8 @@ def model_float_type(graph: Graph, types: dict[str, int]) -> int:
     matrix multiplies (of all float-producing nodes when it has none); FLOAT when it has no floats."""
     counts: Counter[int] = Counter()
     for g in graph.walk():
-        for node in g.nodes:
-            if node.op in _HEAVY and node.outputs:
+        for node in g.nodes_of(*_HEAVY):  # in graph order, as the count's ties are broken
+            if node.outputs:
                 dtype = types.get(node.outputs[0], 0)
                 if dtype in FLOAT_TYPES:
                     counts[dtype] += 1

@@ -145,11 +145,11 @@ def _decode_attribute(attr: AttributeProto) -> Any:
     if kind == AttributeProto.INT:
         return attr.i
     if kind == AttributeProto.INTS:
-        return list(attr.ints)
+        return attr.ints[:]  # a slice: the list in one C call
     if kind == AttributeProto.FLOAT:
         return attr.f
     if kind == AttributeProto.FLOATS:
-        return list(attr.floats)
+        return attr.floats[:]
     if kind == AttributeProto.STRING:
         return attr.s.decode("utf-8", "replace")
     if kind == AttributeProto.STRINGS:
@@ -356,7 +356,8 @@ class _InitializerIndex:
         ``keep=False`` hands the map over and forgets it (it costs megabytes on a large model)."""
         sizes = self._sizes
         if sizes is None:
-            counts = list(map(math.prod, map(_dims_of, self._items)))
+            # prod over a slice (one C copy of the dims) beats iterating the repeated field itself
+            counts = [math.prod(t.dims[:]) for t in self._items]
             sizes = dict(zip(self._where.keys(), map(counts.__getitem__, self._where.values()), strict=True))
         self._sizes = sizes if keep else None
         return sizes
@@ -386,7 +387,8 @@ class Graph:
         self.inputs: list[str] = [vi.name for vi in proto.input]
         self.outputs: list[str] = [vi.name for vi in proto.output]
         self._output_set = frozenset(self.outputs)
-        self._initializers: _InitializerIndex | None = None
+        # Initializers by name: made here, as every graph needs it, so a query reads an attribute and not a property.
+        self.initializers = _InitializerIndex(proto.initializer)
         # Element types and shapes by tensor name: this graph's own value infos, or what a shape
         # inference elsewhere sent back (see adopt_types_later).
         self._types: ValueInfoIndex | dict[str, TensorType] | None = None
@@ -509,7 +511,11 @@ class Graph:
         them), so this looks at the graph's weights and inputs rather than at every tensor.
         """
         producers, initializers, inputs = self.producers, self.initializers.names(), self._input_set
-        return [name for name in self._read_before_written
+        unproduced = self._read_before_written
+        # Set differences in C answer the common case (none at all) without a loop over the weights.
+        if not set(unproduced).difference(producers.keys(), initializers, inputs):
+            return []
+        return [name for name in unproduced
                 if name not in producers and name not in initializers and name not in inputs]
 
     def reads_before_producer(self) -> list[str]:
@@ -519,7 +525,10 @@ class Graph:
         so a sorted graph answers with a few set lookups per weight and input.
         """
         producers = self.producers
-        return [name for name in self._read_before_written if name in producers]
+        unproduced = self._read_before_written
+        if producers.keys().isdisjoint(unproduced):  # a sorted graph: answered in C
+            return []
+        return [name for name in unproduced if name in producers]
 
     def duplicate_initializers(self) -> list[str]:
         """Initializer names listed more than once (the index keeps the last copy, as ONNX Runtime does)."""
@@ -532,12 +541,6 @@ class Graph:
                 twice.append(t.name)
             seen.add(t.name)
         return twice
-
-    @property
-    def initializers(self) -> _InitializerIndex:
-        if self._initializers is None:
-            self._initializers = _InitializerIndex(self.proto.initializer)
-        return self._initializers
 
     @property
     def tensor_types(self) -> ValueInfoIndex | dict[str, TensorType]:
@@ -649,7 +652,7 @@ class Graph:
     def _decode_shape(self, name: str) -> Shape | None:
         init = self.initializers.get(name)
         if init is not None:
-            return tuple(init.dims)  # protobuf's int64 list holds Python ints
+            return tuple(init.dims[:])  # protobuf's int64 list holds Python ints; a slice copies it in C
         declared = self.tensor_types.get(name)
         if declared is not None:
             return declared[1]
@@ -847,7 +850,6 @@ _NO_BODIES: list[Graph] = []  # shared and never appended to: nodes without bodi
 
 node_index = attrgetter("index")  # a sort key for nodes in graph order, evaluated in C
 _node_name = attrgetter("name")
-_dims_of = attrgetter("dims")
 
 
 _MISSING = object()

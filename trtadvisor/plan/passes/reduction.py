@@ -8,6 +8,7 @@ Sources: rules/fusions.toml [fusion.gelu], [fusion.l1norm], [fusion.sumsq], [fus
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterator
 
 from trtadvisor.analysis.evaluate import (
     EVALUABLE_OPS,
@@ -32,15 +33,16 @@ def _passes_through(ctx: PlanContext, node: Node) -> bool:
         node.inputs[0] not in ctx.graph.constant_names and node.inputs[0] not in ctx.folded
 
 
-def _backward_tensors(ctx: PlanContext, start: Node) -> list[str]:
+def _backward_tensors(ctx: PlanContext, start: Node) -> Iterator[str]:
     """Tensors reachable backwards from ``start`` through evaluable nodes, nearest first.
 
     The walk skips what ctx.data_inputs skips (empty names, constants, values of eliminated nodes),
-    with the graph's lookups bound once: it runs for every Erf and Tanh of the model.
+    with the graph's lookups bound once: it runs for every Erf and Tanh of the model. It yields as it
+    goes, so the walk stops at the first tensor the caller takes (a GELU's input is a few steps back).
     """
     producers, owner, eliminated = ctx.graph.producers, ctx.owner, ctx.eliminated
     constants = ctx.graph.constant_names
-    seen: list[str] = []
+    seen: set[str] = set()
     frontier = [start]
     for _ in range(_SEARCH_DEPTH):
         nxt: list[Node] = []
@@ -50,17 +52,18 @@ def _backward_tensors(ctx: PlanContext, start: Node) -> list[str]:
                     continue
                 producer = producers.get(name)
                 if producer is None:
-                    seen.append(name)  # a graph input
+                    seen.add(name)  # a graph input
+                    yield name
                     continue
                 if producer in eliminated and not _passes_through(ctx, producer):
                     continue
-                seen.append(name)
+                seen.add(name)
+                yield name
                 if producer.op in EVALUABLE_OPS and (producer in owner or _passes_through(ctx, producer)):
                     nxt.append(producer)
         if not nxt:
-            break  # nothing left to walk back through
+            return  # nothing left to walk back through
         frontier = nxt
-    return seen
 
 
 def _forward_region(ctx: PlanContext, source: str, max_nodes: int) -> list[Node]:

@@ -27,27 +27,30 @@ def conv_like_ops(ctx: PlanContext) -> frozenset[str]:
 
 def erase_identity_scales(ctx: PlanContext) -> None:
     graph = ctx.graph
-    constants, owner = graph.constant_names, ctx.owner
-    for node in graph.nodes_of(*_IDENTITY_OPERAND):
-        if len(node.inputs) != 2 or node not in owner:
-            continue
-        data, const = node.inputs
-        if const not in constants and (data not in constants or node.op not in ("Add", "Mul")):
-            continue  # no constant operand where one could be: the common case, two set lookups
-        value = graph.scalar(const) if const in constants else None
-        if value is None and node.op in ("Add", "Mul"):  # commutative: the constant may come first
-            data, const = const, data
-            value = graph.scalar(const) if const in constants else None
-        identity = _IDENTITY_OPERAND[node.op]
-        if value is None or value != identity or data in constants:
-            continue
-        out = node.outputs[0]
-        if graph.is_graph_output(out):
-            continue
-        # Erasing must not change the data type or shape of the result.
-        if graph.shape(data) is not None and graph.shape(data) != graph.shape(out):
-            continue
-        ctx.forward(node, data, f"{node.op} by {identity:g} is an identity scale, erased")
+    constants, owner, scalar = graph.constant_names, ctx.owner, graph.scalar
+    # Each node is decided on its own (nothing here depends on another's fate), so the op types are walked
+    # one at a time: no merged, sorted list of all five is built for this pass.
+    for op, identity in _IDENTITY_OPERAND.items():
+        commutative = op in ("Add", "Mul")
+        for node in graph.nodes_of(op):
+            if len(node.inputs) != 2 or node not in owner:
+                continue
+            data, const = node.inputs
+            if const not in constants and (data not in constants or not commutative):
+                continue  # no constant operand where one could be: the common case, two set lookups
+            value = scalar(const) if const in constants else None
+            if value is None and commutative:  # the constant may come first
+                data, const = const, data
+                value = scalar(const) if const in constants else None
+            if value is None or value != identity or data in constants:
+                continue
+            out = node.outputs[0]
+            if graph.is_graph_output(out):
+                continue
+            # Erasing must not change the data type or shape of the result.
+            if graph.shape(data) is not None and graph.shape(data) != graph.shape(out):
+                continue
+            ctx.forward(node, data, f"{op} by {identity:g} is an identity scale, erased")
 
 
 def _is_channel_constant(ctx: PlanContext, name: str, conv_out: str) -> bool:
@@ -80,8 +83,9 @@ _NO_READERS: list[Node] = []  # shared, never modified
 NOT_A_SCALE = Blocked("conv+scale", "per_channel", "not a scale")
 
 
-def _scale_blocker(ctx: PlanContext, node: Node, conv_out: str) -> Blocked | None:
-    """Why ``node`` (reading ``conv_out``) is not a Scale that folds into the convolution; None if it is."""
+def _scale_blocker(ctx: PlanContext, node: Node, conv_out: str, scale_ops: frozenset[str]) -> Blocked | None:
+    """Why ``node`` (reading ``conv_out``) is not a Scale that folds into the convolution; None if it is.
+    ``scale_ops``: the element-wise ops of [fusion."conv+scale"]."""
     constant = ctx.is_build_constant
     if node.op == "BatchNormalization":
         params = [i for i in node.inputs[1:] if i]
@@ -90,7 +94,7 @@ def _scale_blocker(ctx: PlanContext, node: Node, conv_out: str) -> Blocked | Non
             return Blocked("conv+scale", "constant_params",
                            f"BatchNormalization parameter '{dynamic[0]}' is not a constant")
         return None
-    if node.op not in ctx.book.fusion("conv+scale").ops or len(node.inputs) != 2:
+    if node.op not in scale_ops or len(node.inputs) != 2:
         return NOT_A_SCALE
     first, second = map(ctx.source, node.inputs)  # seen through removed no-ops between the two
     other = node.inputs[1] if first == conv_out else node.inputs[0]
@@ -108,23 +112,26 @@ def _scale_blocker(ctx: PlanContext, node: Node, conv_out: str) -> Blocked | Non
 def fold_scales_into_convs(ctx: PlanContext) -> None:
     graph = ctx.graph
     conv_ops = conv_like_ops(ctx) - {"Gemm"}
+    scale_ops = frozenset(ctx.book.fusion("conv+scale").ops)
+    group_of = ctx.owner.get
     for node in graph.nodes_of(*conv_ops):
-        if ctx.group(node) is None:
+        group = group_of(node)
+        if group is None:
             continue
-        group = ctx.owner[node]
         while True:
-            out = group.tail.outputs[0]
+            out = group.nodes[-1].outputs[0]
             reader = ctx.sole_reader(out)
-            if reader is None or ctx.group(reader) is None or len(ctx.owner[reader].nodes) > 1:
+            theirs = group_of(reader) if reader is not None else None
+            if theirs is None or len(theirs.nodes) > 1:
                 _report_blocked_scale(ctx, group, out)
                 break
-            blocked = _scale_blocker(ctx, reader, out)
+            blocked = _scale_blocker(ctx, reader, out, scale_ops)
             if blocked is NOT_A_SCALE:
                 break
             if blocked is not None:
                 ctx.near_miss([group.tail, reader], blocked)
                 break
-            ctx.merge(group, ctx.owner[reader], "conv+scale")
+            ctx.merge(group, theirs, "conv+scale")
         group.kind = "deconvolution" if node.op == "ConvTranspose" else "convolution"
 
 

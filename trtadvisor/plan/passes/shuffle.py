@@ -77,12 +77,20 @@ def fuse_shuffles(ctx: PlanContext) -> None:
             # The sole live reader of the chain's output (ctx.sole_reader, with lookups bound once).
             if is_output(out):
                 break
-            live = [r for r in readers_of.get(out, ()) if r not in eliminated]
-            if len(live) != 1:
+            readers = readers_of.get(out, ())
+            if len(readers) == 1:
+                reader = readers[0]  # the common case: no list of the live ones to build
+                if reader in eliminated:
+                    break
+            else:
+                live = [r for r in readers if r not in eliminated]
+                if len(live) != 1:
+                    break
+                reader = live[0]
+            if reader.op not in shuffle_ops:
                 break
-            reader = live[0]
             other = owner.get(reader)
-            if reader.op not in shuffle_ops or other is None:
+            if other is None:
                 break
             if len(other.nodes) > 1 or reader.inputs[0] != out:
                 break

@@ -317,8 +317,13 @@ class PlanContext:
             into.nodes = sorted(into.nodes + moved, key=node_index)
         for f in other.fusions:  # most layers merged have none
             into.add_fusion(f)
-        if fusion_id and fusion_id not in into.fusions:
-            into.add_fusion(fusion_id)
+        if fusion_id:  # add_fusion, inline: every merge but a few tags one
+            fusions = into.fusions
+            if fusion_id not in fusions:
+                if fusions is _NO_FUSIONS:
+                    into.fusions = [fusion_id]
+                else:
+                    fusions.append(fusion_id)
         into.name = name if name is not None else f"{into.name} + {other.name}"
         return into
 

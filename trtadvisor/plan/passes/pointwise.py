@@ -12,6 +12,8 @@ from trtadvisor.ir.graph import Node
 from trtadvisor.plan.context import Blocked, Group, PlanContext
 from trtadvisor.plan.passes.conv import gelu_blocker, skip_around_activation
 
+_SCALE_LAYER = ["scale+scale"]  # the fusions of a Scale layer of several per-channel ops (compared, never modified)
+
 
 def _wrapped(group: Group) -> str:
     return group.name if group.pointwise else f"PWN({group.name})"
@@ -84,7 +86,7 @@ def fuse_pointwise(ctx: PlanContext) -> None:
     for node in graph.nodes_of(*pointwise_ops):  # no other op is ever eligible or noted
         group = group_of(node)
         if group is None or (len(group.nodes) > 1 and not group.pointwise):
-            if group is not None and group.fusions == ["scale+scale"]:
+            if group is not None and group.fusions == _SCALE_LAYER:
                 _note_blocked_constant(ctx, node)  # a per-channel Scale layer: pointwise fusion takes none
             continue  # eliminated, or inside a convolution, reduction, Scale or Myelin layer
         blocked = blocking[node] = _blocking_constant(ctx, node)
@@ -132,7 +134,7 @@ def _note_blocked_constant(ctx: PlanContext, node: Node) -> None:
     if ctx.group(node) is None or not ctx.book.ops.is_pointwise(node.op):
         return
     group = ctx.owner[node]
-    if len(group.nodes) > 1 and (group.fusions != ["scale+scale"] or group.head is not node):
+    if len(group.nodes) > 1 and (group.fusions != _SCALE_LAYER or group.head is not node):
         return
     const = _blocking_constant(ctx, node)
     if const is None:

@@ -273,6 +273,8 @@ def _is_square(graph: Graph, node: Node) -> bool:
 def fuse_reductions(ctx: PlanContext) -> None:
     graph = ctx.graph
     for node in graph.nodes_of("Exp", "Abs", "Mul", "Pow", "ReduceSum"):
+        if node.op == "Mul" and not _is_square(graph, node):
+            continue  # most products are no square (x * x): told by two names, before the owner lookup
         if ctx.group(node) is None:
             continue
         if node.op == "Exp":

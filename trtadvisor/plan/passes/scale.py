@@ -33,11 +33,13 @@ def erase_identity_scales(ctx: PlanContext) -> None:
     for op, identity in _IDENTITY_OPERAND.items():
         commutative = op in ("Add", "Mul")
         for node in graph.nodes_of(op):
-            if len(node.inputs) != 2 or node not in owner:
+            if len(node.inputs) != 2:
                 continue
             data, const = node.inputs
             if const not in constants and (data not in constants or not commutative):
                 continue  # no constant operand where one could be: the common case, two set lookups
+            if node not in owner:
+                continue  # removed already
             value = scalar(const) if const in constants else None
             if value is None and commutative:  # the constant may come first
                 data, const = const, data

@@ -45,19 +45,20 @@ _RESHAPE_STATE = ShuffleState(first=None, reshapes=True, second=None)
 def _state_of(node: Node) -> ShuffleState:
     if node.op == "Transpose":
         perm = node.attr("perm")
-        return ShuffleState(first=None if perm is None or _is_identity(tuple(perm)) else tuple(perm),
-                            reshapes=False, second=None)
+        first = None if perm is None else tuple(perm)
+        # (positional arguments: a NamedTuple is built faster so, and this runs per shuffle node)
+        return ShuffleState(None if first is None or _is_identity(first) else first, False, None)
     return _RESHAPE_STATE
 
 
 def _merge_states(a: ShuffleState, b: ShuffleState) -> ShuffleState | None:
+    """The shuffle ``a`` then ``b`` as one (first, reshapes, second), or None where the two cannot be one."""
     if not a.reshapes:
-        return ShuffleState(first=_compose(_compose(a.first, a.second), b.first), reshapes=b.reshapes,
-                            second=b.second)
+        return ShuffleState(_compose(_compose(a.first, a.second), b.first), b.reshapes, b.second)
     if not b.reshapes:
-        return ShuffleState(first=a.first, reshapes=True, second=_compose(a.second, _compose(b.first, b.second)))
+        return ShuffleState(a.first, True, _compose(a.second, _compose(b.first, b.second)))
     if _is_identity(_compose(a.second, b.first)):
-        return ShuffleState(first=a.first, reshapes=True, second=b.second)
+        return ShuffleState(a.first, True, b.second)
     return None
 
 

@@ -150,7 +150,7 @@ def _try_eltwise(ctx: PlanContext, group: Group, graph: Graph, eltwise_ops: froz
     if broadcast is not None:
         ctx.near_miss([group.tail, add], Blocked("conv+eltwise", "same_shape", broadcast))
         return
-    why = ctx.why_not_sole(out, add)
+    why = _why_not_sole(ctx, out, add, readers)
     if why is not None:
         ctx.near_miss([group.tail, add], Blocked("conv+eltwise", "sole_reader", why))
         return
@@ -226,6 +226,13 @@ def _joins_skip(ctx: PlanContext, join: Node, act: Node, skip: Node) -> bool:
     return bool(branch) and any(i not in branch and _computed_from(ctx, i, skip) for i in operands)
 
 
+def _why_not_sole(ctx: PlanContext, out: str, reader: Node, readers: list[Node]) -> str | None:
+    """ctx.why_not_sole(out, reader), where ``readers`` are the live readers of ``out`` (holding ``reader``)."""
+    if len(readers) == 1 and not ctx.graph.is_graph_output(out):
+        return None  # the common case: ``reader`` is the one
+    return ctx.why_not_sole(out, reader)
+
+
 _ACTIVATION_FUSIONS = {"Relu": "conv+relu", "Clip": "conv+clip", "Gelu": "conv+gelu"}
 
 
@@ -241,7 +248,7 @@ def _try_activation(ctx: PlanContext, group: Group, own: frozenset[str], out: st
     if ctx.group(act) is None or len(ctx.owner[act].nodes) > 1:
         return
     fusion = _ACTIVATION_FUSIONS[act.op]
-    why = ctx.why_not_sole(out, act)
+    why = _why_not_sole(ctx, out, act, readers)
     if why is not None:
         if not _residual_stream(ctx, group, out) and not skip_around_activation(ctx, out, act):
             ctx.near_miss([group.tail, act], Blocked(fusion, "sole_reader", why))

@@ -187,8 +187,15 @@ def fuse_channel_scales(ctx: PlanContext) -> None:
             elif eliminated.keys().isdisjoint(readers):
                 continue
         group = group_of(node)
-        if group is None or len(group.nodes) != 1 or (node.outputs and _next_scale(ctx, node.outputs[0], ops) is None):
+        if group is None or len(group.nodes) != 1:
             continue
+        if node.outputs:
+            # The loop's first test, before the node's own: a reader that does not scale this output ends the
+            # chain anyway, and it is often told by two activations, with no constant's shape to decode.
+            out = node.outputs[0]
+            reader = _next_scale(ctx, out, ops)
+            if reader is None or ctx.source(_channel_scale_data(ctx, reader) or "") != out:
+                continue
         if _channel_scale_data(ctx, node) is None:
             continue
         while True:

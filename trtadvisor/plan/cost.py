@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from itertools import chain, compress, filterfalse, repeat
-from operator import attrgetter, itemgetter, ne, not_
+from operator import attrgetter, is_, itemgetter, ne, not_
 from typing import Any, NamedTuple
 
 from onnx import TensorProto
@@ -567,9 +567,10 @@ class _Pricer:
         read = facts.read_bytes(outside - weights, weight_bytes, float_bytes)
         if read is None:
             return None
-        sizes = shapes.weight_counts()
-        traffic = read + (sum(map(sizes.get, weights, repeat(0))) +
-                          sum(filter(None, shapes.counts(list(weights - sizes.keys()))))) * weight_bytes
+        held = list(weights)
+        sizes = list(map(shapes.weight_counts().get, held))  # each weight looked up once; None: not an initializer
+        others = list(compress(held, map(is_, sizes, repeat(None))))
+        traffic = read + (sum(filter(None, sizes)) + sum(filter(None, shapes.counts(others)))) * weight_bytes
         rget, graph_outputs = graph.readers.get, graph.outputs
         if complement:
             # Candidates: what any node outside reads (an eliminated one may hand its input on); the

@@ -75,8 +75,7 @@ def _gelu_outputs(graph: Graph, prediction: Prediction) -> frozenset[str]:
     if fused:
         by_name = graph.nodes_by_name()
         for names in fused:
-            members = [by_name[name] for name in names if name in by_name]
-            last = max(members, key=node_index, default=None)
+            last = max(filter(None, map(by_name.get, names)), key=node_index, default=None)
             if last is not None and last.outputs:
                 found.add(last.outputs[0])
     return frozenset(found)

@@ -73,8 +73,8 @@ def _model_decides(model: LoadedModel, target: Target, book: RuleBook, predictio
 
 
 def _overflow_prone(model: LoadedModel, ops: list[str]) -> list[tuple[str, str]]:
-    wanted = set(ops)
-    return [(n.op, n.name) for g in model.graph.walk() for n in g.nodes if n.op in wanted]
+    """The nodes of these ops, in graph order (nodes_of: only those nodes are walked)."""
+    return [(n.op, n.name) for g in model.graph.walk() for n in g.nodes_of(*ops)]
 
 
 def _without_qdq(model: LoadedModel, target: Target, book: RuleBook) -> list[Finding]:

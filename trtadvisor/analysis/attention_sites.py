@@ -308,8 +308,29 @@ class _SiteFinder:
         return not self._reads_inputs(tensor)
 
     def _reads_inputs(self, tensor: str) -> bool:
-        cone = _Cone(self.graph, tensor, through_shape=False)
-        return bool(cone.inputs)
+        """Whether a graph input lies in the tensor's cone, walked as _Cone(through_shape=False) walks it: the same
+        answer as ``bool(_Cone(...).inputs)``, from a walk that looks at nothing else and stops at the first input
+        (a product operand's cone reaches back through the network: _Cone's checks of each node cost more)."""
+        graph = self.graph
+        get_producer = graph.producers.get
+        seen = {tensor}
+        frontier = [tensor]
+        while frontier and len(seen) < _CONE_LIMIT:
+            nxt: list[str] = []
+            for name in frontier:
+                node = get_producer(name)
+                if node is None:
+                    if graph.is_graph_input(name):
+                        return True
+                    continue
+                if node.op in ("Shape", "Size"):
+                    continue
+                for inp in node.inputs:
+                    if inp and inp not in seen:
+                        seen.add(inp)
+                        nxt.append(inp)
+            frontier = nxt
+        return False
 
     # -- decomposed attention ---------------------------------------------------------------------
 

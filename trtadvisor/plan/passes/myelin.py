@@ -331,7 +331,7 @@ def _shape_only(ctx: PlanContext, shape_ops: frozenset[str]) -> list[bool]:
     """By node index: whether the node's output is computed from shapes and constants alone (a Shape, and every
     node whose inputs are all constants or such outputs: transformers' position ids, a Range to the sequence
     length read from a Shape, and the causal comparisons of them). Nodes are visited in graph order."""
-    nodes, producers, graph = ctx.graph.nodes, ctx.graph.producers, ctx.graph
+    nodes, get_producer, constants = ctx.graph.nodes, ctx.graph.producers.get, ctx.graph.constant_names
     shape_only = [False] * len(nodes)
     for node in nodes:
         if node.op in shape_ops:
@@ -341,9 +341,9 @@ def _shape_only(ctx: PlanContext, shape_ops: frozenset[str]) -> list[bool]:
             continue
         derived = False
         for name in node.inputs:
-            if not name or graph.is_constant(name):
+            if not name or name in constants:  # graph.is_constant, without a call per input
                 continue
-            producer = producers.get(name)
+            producer = get_producer(name)
             if producer is None or not shape_only[producer.index]:
                 break
             derived = True

@@ -25,6 +25,7 @@ from trtadvisor.knowledge.target import Target
 
 _CASTS = frozenset({"Cast", "CastLike"})  # ONNX semantics: the ops that convert a tensor's type
 _QDQ = frozenset({"QuantizeLinear", "DequantizeLinear"})  # ONNX semantics: the ops that (de)quantize
+_NO_OPS: frozenset[str] = frozenset()
 
 
 class LayerPrecision:
@@ -33,7 +34,8 @@ class LayerPrecision:
     def __init__(self, target: Target, types: dict[str, int], book: RuleBook) -> None:
         support = book.trt["precision_support"]
         self.types = types
-        self._kinds: dict[tuple[str, ...], frozenset[str]] = {}
+        # op types of a layer -> (their set, whether one is heavy, whether none converts or (de)quantizes)
+        self._facts: dict[tuple[str, ...], tuple[frozenset[str], bool, bool]] = {}
         self.heavy = book.op_group("heavy")
         self.strong = target.strong
         self.tf32 = target.precision != "fp32" and (target.sm is None or target.sm >= support["tf32_min_sm"])
@@ -56,19 +58,22 @@ class LayerPrecision:
         if not nodes:
             return None
         types = self.types
-        if ops is None:
-            kinds = frozenset(n.op for n in nodes)
-        else:
-            kinds = self._kinds.get(ops)  # layers repeat their op types: one set per distinct sequence
-            if kinds is None:
-                kinds = self._kinds[ops] = frozenset(ops)
-        heavy = not self.heavy.isdisjoint(kinds)
-        if not heavy and "DequantizeLinear" not in kinds and not kinds <= _CASTS and not kinds <= _QDQ:
+        cached = type(ops) is tuple  # a layer's ops: hashable, and repeated by many layers
+        facts = self._facts.get(ops) if cached else None  # type: ignore[arg-type]
+        if facts is None:
+            kinds = frozenset(n.op for n in nodes) if ops is None else frozenset(ops)
+            heavy = not self.heavy.isdisjoint(kinds)
+            plain = "DequantizeLinear" not in kinds and not kinds <= _CASTS and not kinds <= _QDQ
+            facts = (kinds, heavy, plain)
+            if cached:
+                self._facts[ops] = facts  # type: ignore[index]
+        kinds, heavy, plain = facts
+        if plain:
             # The common case, answered without the conversion and quantization checks below: a layer of
-            # ordinary ops (what the end of this method gives it).
-            dtype = _compute_dtype(nodes, types, self.heavy)
+            # ordinary ops (what the end of this method gives it); only a heavy layer has a heavy node to find.
+            dtype = _compute_dtype(nodes, types, self.heavy if heavy else _NO_OPS)
             if dtype in FLOAT_TYPES:
-                return self._float_name(dtype, False)
+                return self._float_name(dtype, heavy)
             return type_name(dtype)
         if kinds <= _CASTS:
             first, last = nodes[0], nodes[-1]
@@ -135,9 +140,10 @@ def _reads_weight(dq: Node, nodes: list[Node]) -> bool:
 
 
 def _compute_dtype(nodes: list[Node], types: dict[str, int], heavy: frozenset[str]) -> int:
-    for node in nodes:
-        if node.op in heavy and node.outputs:
-            return types.get(node.outputs[0], 0)
+    if heavy:  # an empty set: the caller knows the layer has no heavy node
+        for node in nodes:
+            if node.op in heavy and node.outputs:
+                return types.get(node.outputs[0], 0)
     last = 0
     for node in reversed(nodes):
         for out in node.outputs:

@@ -224,8 +224,15 @@ def estimate_costs(graph: Graph, prediction: Prediction, target: Target, book: R
     pricer = _Pricer(graph, prediction, target, gpu, perf_book(book), book.ops.shape_inputs, book.op_group("heavy"),
                      frozenset(book.platform["concat_copied_kinds"]), frozenset(book.platform["noop_shuffle_ops"]),
                      frozenset(book.platform["concat_unstrided_reader_kinds"]))
-    planned = pricer.planned
-    costs = [pricer.layer_cost(layer, planned[i] if planned else None) for i, layer in enumerate(prediction.layers)]
+    planned, layers, price = pricer.planned, prediction.layers, pricer.layer_cost
+    unknown = pricer.unknown_tails(planned) if planned else None
+    if unknown is not None:
+        # A layer whose last output has an unknown size (a symbolic batch) has an unknown cost: asked for every
+        # layer at once; layer_cost prices the others (and a shuffle, which may be a NoOp whatever its size).
+        costs = [None if dark and layer.kind != "shuffle" else price(layer, members, not dark)
+                 for layer, members, dark in zip(layers, planned, unknown, strict=True)]  # type: ignore[arg-type]
+    else:
+        costs = [price(layer, planned[i] if planned else None) for i, layer in enumerate(layers)]
     return CostEstimate(_share_slices(costs, prediction.layers, book.op_group("per_output_slice"),
                                       pricer.perf.overhead_ms), gpu, target.precision)
 
@@ -377,16 +384,28 @@ class _Pricer:
         overhead = self.perf.overhead_ms
         return _new_cost((flops, traffic, max(1e3 * max(compute_s, memory_s), steps * overhead) + overhead, bound))
 
+    def unknown_tails(self, planned: list[list[Node]]) -> list[bool] | None:
+        """For each layer, whether its last node's first output has an unknown element count (layer_cost's
+        first test), looked up in C for all layers of a graph without bodies; None (each layer_cost asks)
+        where a layer is empty or the nodes may belong to several graphs."""
+        if len(self.facts) != 1 or not all(planned):
+            return None
+        shapes = next(iter(self.facts.values())).shapes
+        firsts = _first_outputs(list(map(_outputs_of, map(_last, planned))))
+        return list(map(is_, shapes.counts(firsts), repeat(None)))
+
     def _nodes_of(self, layer: PredictedLayer) -> list[Node]:
         """A layer's nodes, for a prediction made without the plan's node lists: its names mapped back."""
         if self._by_name is None:
             self._by_name = self.graph.nodes_by_name_deep()
         return list(filter(None, map(self._by_name.get, layer.nodes)))
 
-    def layer_cost(self, layer: PredictedLayer, members: list[Node] | None = None) -> LayerCost | None:
+    def layer_cost(self, layer: PredictedLayer, members: list[Node] | None = None,
+                   tail_known: bool = False) -> LayerCost | None:
         """Bytes: what the layer reads from outside (weights once) and what is read outside it; nodes
         with no layer were eliminated (their outputs are folded constants, their reads cost nothing).
-        FLOPs: each node's own arithmetic. ``members``: the layer's nodes, when the plan kept them."""
+        FLOPs: each node's own arithmetic. ``members``: the layer's nodes, when the plan kept them;
+        ``tail_known``: the last node's first output is known to have a size (see unknown_tails)."""
         if members is None:
             members = self._nodes_of(layer)
         if not members:
@@ -395,7 +414,7 @@ class _Pricer:
             return _NOOP  # a reshape only: a NoOp layer in the engine, no data moved ([platform] noop_shuffle_ops)
         tail = members[-1]
         facts = self.facts[id(tail.graph)]  # a layer's nodes are all of one graph
-        if tail.outputs and tail.outputs[0] and facts.shapes.count(tail.outputs[0]) is None:
+        if not tail_known and tail.outputs and tail.outputs[0] and facts.shapes.count(tail.outputs[0]) is None:
             return None  # the common unknown case (a symbolic batch), answered at once
         quantized = not _QDQ_OPS.isdisjoint(layer.ops)
         math_ = self.maths[quantized]
@@ -555,19 +574,19 @@ class _Pricer:
         # outside it what they read; a smaller one compares each tensor's reader count with its reads
         # inside (a node with a body also reads what its body reads: those graphs take the second way).
         complement = 2 * len(member_set) > len(graph.nodes) and not graph.has_bodies()
-        if complement:
-            outside = set(chain.from_iterable(map(_inputs_of, members))) - inside
+        if complement:  # the reads not made inside, without a set of every read first
+            outside = set(filterfalse(inside.__contains__, chain.from_iterable(map(_inputs_of, members))))
         else:
             reads = Counter(chain.from_iterable(map(_inputs_of, members)))
             outside = reads.keys() - inside
         outside.discard("")
         # Weights (nearly every outside tensor of a large region) in C-level passes: initializers from the
         # one sweep of their sizes, the few others (Constant and folded outputs) asked for one by one.
-        weights = outside & facts.weights
-        read = facts.read_bytes(outside - weights, weight_bytes, float_bytes)
+        is_weight = facts.weights.__contains__
+        read = facts.read_bytes(filterfalse(is_weight, outside), weight_bytes, float_bytes)
         if read is None:
             return None
-        held = list(weights)
+        held = list(filter(is_weight, outside))
         sizes = list(map(shapes.weight_counts().get, held))  # each weight looked up once; None: not an initializer
         others = list(compress(held, map(is_, sizes, repeat(None))))
         traffic = read + (sum(filter(None, sizes)) + sum(filter(None, shapes.counts(others)))) * weight_bytes
@@ -665,6 +684,7 @@ _op_of = attrgetter("op")
 _outputs_of = attrgetter("outputs")
 _inputs_of = attrgetter("inputs")
 _first = itemgetter(0)
+_last = itemgetter(-1)
 
 
 def _first_outputs(outs: list[tuple[str, ...]]) -> list[str]:

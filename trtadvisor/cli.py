@@ -779,8 +779,11 @@ def run() -> None:
     """The console script: run :func:`main` and leave without tearing the heap down.
 
     An audit of a large model leaves millions of objects behind; freeing them one by one at
-    interpreter exit takes longer than some whole audits. Output is flushed first.
+    interpreter exit takes longer than some whole audits. Output is flushed first. The cyclic GC
+    stays off for the rest of the process: were main() to switch it back on, the next allocation
+    would scan every object the audit made (about 0.2 s after a 100k-node audit) just before exiting.
     """
+    gc.disable()
     code = main()
     try:
         sys.stdout.flush()

@@ -312,21 +312,22 @@ def fuse_activation_pairs(ctx: PlanContext) -> None:
             continue
         if node.op == "Relu":
             out = node.outputs[0]
-            relus = [r for r in ctx.live_readers(out)
-                     if r.op == "Relu" and ctx.group(r) is not None and len(ctx.owner[r].nodes) == 1]
+            readers = ctx.live_readers(out)
+            relus = [r for r in readers if r.op == "Relu" and ctx.group(r) is not None and len(ctx.owner[r].nodes) == 1]
             if not relus:
                 continue
-            why = ctx.why_not_sole(out, relus[0])
+            why = _why_not_sole(ctx, out, relus[0], readers)
             if why is not None:
                 ctx.near_miss([node, relus[0]], Blocked("act+act", "sole_reader", why))
                 continue
             ctx.merge(group, ctx.owner[relus[0]], "act+act")
         elif node.op == "BatchNormalization":
             out = node.outputs[0]
-            acts = [r for r in ctx.live_readers(out) if r.op in ctx.book.ops.activations]
+            readers = ctx.live_readers(out)
+            acts = [r for r in readers if r.op in ctx.book.ops.activations]
             if not acts or ctx.group(acts[0]) is None or len(ctx.owner[acts[0]].nodes) != 1:
                 continue
-            why = ctx.why_not_sole(out, acts[0])
+            why = _why_not_sole(ctx, out, acts[0], readers)
             if why is not None:
                 ctx.near_miss([node, acts[0]], Blocked("scale+act", "sole_reader", why))
                 continue

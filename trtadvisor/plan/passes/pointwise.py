@@ -54,9 +54,11 @@ def fuse_eltwise_relu(ctx: PlanContext) -> None:
     graph = ctx.graph
     ops = frozenset(ctx.book.fusion("eltwise+relu").ops)
     conv_ops = ctx.book.op_set("fusions.toml", "platform", "conv_like_ops")
+    group_of = ctx.owner.get
     for relu in graph.nodes_of("Relu"):
-        if ctx.group(relu) is None or len(ctx.owner[relu].nodes) != 1 or not relu.inputs:
-            continue
+        group = group_of(relu)
+        if group is None or len(group.nodes) != 1 or not relu.inputs:
+            continue  # most ReLUs are a convolution's epilogue by now
         elt = ctx.live_producer(relu.inputs[0])
         if elt is None or elt.op not in ops or len(elt.inputs) != 2 or ctx.group(elt) is None or \
                 len(ctx.owner[elt].nodes) != 1 or _blocking_constant(ctx, elt) is None:
@@ -274,9 +276,10 @@ def _single_output(ctx: PlanContext, group: Group) -> bool:
         for out in node.outputs:
             if not is_output(out):
                 readers = readers_of.get(out, ())
-                if members.issuperset(readers) and eliminated.keys().isdisjoint(readers):
-                    continue  # the common case: read only by live members (see live_readers)
-                if not any(r not in members for r in ctx.live_readers(out)):
+                if eliminated.keys().isdisjoint(readers):  # the common case: these are the live readers
+                    if members.issuperset(readers):
+                        continue
+                elif not any(r not in members for r in ctx.live_readers(out)):
                     continue
             escaping += 1
             if escaping > 1:

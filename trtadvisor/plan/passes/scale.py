@@ -174,27 +174,38 @@ def fuse_channel_scales(ctx: PlanContext) -> None:
     graph = ctx.graph
     ops = ctx.book.fusion("scale+scale").ops
     owner, eliminated, readers_of = ctx.owner, ctx.eliminated, graph.readers
-    group_of = owner.get
+    group_of, is_output = owner.get, graph.is_graph_output
     for node in graph.nodes_of(*ops):
-        # The reader test first: it needs no shape, and most candidates (a bias Add before a reshape,
-        # a residual sum) fail it, so their shapes are neither decoded nor waited for here. Its common
-        # failures, in a few lookups: one live reader that is no Scale, or no or several readers, all live.
+        # The chain loop's first test comes first: the sole live reader is a Scale of its own that scales this
+        # output. It needs no shape, and most candidates (a bias Add before a reshape, a residual sum) fail it,
+        # so their shapes are neither decoded nor waited for here; the reader's scale is often told by its two
+        # activations, with no constant's shape to decode either. Either test failing ends with nothing done.
         if node.outputs:
-            readers = readers_of.get(node.outputs[0], _NO_READERS)
-            if len(readers) == 1:
-                if readers[0].op not in ops and readers[0] not in eliminated:
+            out = node.outputs[0]
+            readers = readers_of.get(out, _NO_READERS)
+            if len(readers) == 1 and readers[0] not in eliminated:
+                # _next_scale(ctx, out, ops) with the one live reader in hand (the common case)
+                reader = readers[0]
+                if reader.op not in ops or is_output(out):
+                    continue
+                theirs = group_of(reader)
+                if theirs is None or len(theirs.nodes) != 1:
                     continue
             elif eliminated.keys().isdisjoint(readers):
+                continue  # no reader, or several live ones
+            else:
+                found = _next_scale(ctx, out, ops)
+                if found is None:
+                    continue
+                reader = found
+            group = group_of(node)
+            if group is None or len(group.nodes) != 1:
                 continue
-        group = group_of(node)
-        if group is None or len(group.nodes) != 1:
-            continue
-        if node.outputs:
-            # The loop's first test, before the node's own: a reader that does not scale this output ends the
-            # chain anyway, and it is often told by two activations, with no constant's shape to decode.
-            out = node.outputs[0]
-            reader = _next_scale(ctx, out, ops)
-            if reader is None or ctx.source(_channel_scale_data(ctx, reader) or "") != out:
+            if ctx.source(_channel_scale_data(ctx, reader) or "") != out:
+                continue
+        else:
+            group = group_of(node)
+            if group is None or len(group.nodes) != 1:
                 continue
         if _channel_scale_data(ctx, node) is None:
             continue

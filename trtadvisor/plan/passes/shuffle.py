@@ -32,11 +32,19 @@ def _compose(p: Perm, q: Perm) -> Perm:
     if len(p) != len(q):
         return q
     composed = tuple(p[i] for i in q)
-    return None if composed == tuple(range(len(composed))) else composed
+    return None if _is_identity(composed) else composed
+
+
+_IDENTITIES: dict[int, tuple[int, ...]] = {}  # rank -> (0, 1, ..., rank - 1), made once per rank
 
 
 def _is_identity(p: Perm) -> bool:
-    return p is None or p == tuple(range(len(p)))
+    if p is None:
+        return True
+    identity = _IDENTITIES.get(len(p))
+    if identity is None:
+        identity = _IDENTITIES[len(p)] = tuple(range(len(p)))
+    return p == identity
 
 
 _RESHAPE_STATE = ShuffleState(first=None, reshapes=True, second=None)

@@ -151,3 +151,33 @@ def test_mistyped_and_missing_values_are_refused(tmp_path: Path) -> None:
     (tmp_path / "extra.toml").write_text("[x]\ny = 1\n")
     with pytest.raises(RuleDataError, match=r"rules/extra.toml: no schema declares this file"):
         load_rulebook(tmp_path)
+
+
+def test_parsed_rules_are_current() -> None:
+    """rules/parsed.json (the TOML parsed ahead of time) holds every rule file as its TOML parses now:
+    regenerate it with `python -m trtadvisor.knowledge.parsed_rules` after editing a rule file."""
+    from trtadvisor.knowledge.parsed_rules import digest, load_parsed
+
+    parsed = load_parsed(RULES)
+    assert set(parsed) == {p.name for p in RULES.glob("*.toml")}
+    for path in RULES.glob("*.toml"):
+        recorded, tables = parsed[path.name]
+        assert recorded == digest(path.read_bytes()), f"rules/parsed.json is out of date for {path.name}"
+        assert tables == tomllib.loads(path.read_text()), path.name
+
+
+def test_an_edited_rule_file_is_read_from_its_toml(tmp_path: Path) -> None:
+    """parsed.json beside a rule file edited since it was made: the edit counts (here a misspelled key is
+    refused), and a parsed.json that is not JSON at all is ignored."""
+    for path in [*RULES.glob("*.toml"), RULES / "parsed.json"]:
+        shutil.copy(path, tmp_path / path.name)
+    assert load_rulebook(tmp_path).tables == load_rulebook(RULES).tables
+    text = (tmp_path / "gpus.toml").read_text()
+    assert "\nsource = " in text
+    (tmp_path / "gpus.toml").write_text(text.replace("\nsource = ", "\nsorce = ", 1))
+    with pytest.raises(RuleDataError) as raised:
+        load_rulebook(tmp_path)
+    assert "rules/gpus.toml" in raised.value.message and "sorce" in raised.value.message
+    (tmp_path / "gpus.toml").write_text(text)
+    (tmp_path / "parsed.json").write_text("{not json")
+    assert load_rulebook(tmp_path).tables == load_rulebook(RULES).tables

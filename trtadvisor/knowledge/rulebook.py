@@ -20,8 +20,6 @@ renames a key in every table of every file and expects the error, so a new table
 
 from __future__ import annotations
 
-import os
-import sys
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -29,14 +27,10 @@ from typing import Any
 
 from trtadvisor.errors import RuleDataError
 from trtadvisor.knowledge.ops import OpFacts
+from trtadvisor.knowledge.parsed_rules import digest, load_parsed, parse_toml, rules_dir
 from trtadvisor.knowledge.rule_files import EXAMPLES, FILES, RULE_DOC
 from trtadvisor.knowledge.rule_files import SEVERITIES as SEVERITIES  # re-exported for readers of codes
 from trtadvisor.knowledge.schema import validate
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
 
 # Keys every [rule.CODE] table must have; `explain` prints them and a meta-test checks them.
 RULE_KEYS = tuple(RULE_DOC)
@@ -139,24 +133,19 @@ class RuleBook:
         return found
 
 
-def rules_dir() -> Path:
-    """The rule data: $TRTADVISOR_RULES_DIR, inside the installed package, or at the top of a source checkout."""
-    override = os.environ.get("TRTADVISOR_RULES_DIR")
-    if override:
-        return Path(override)
-    here = Path(__file__).resolve().parents[1]  # the trtadvisor package
-    for candidate in (here / "rules", here.parent / "rules"):
-        if (candidate / "fusions.toml").is_file():
-            return candidate
-    raise RuleDataError("the rule data (rules/*.toml) was not found next to the package",
-                        "reinstall trtadvisor; a wheel must contain trtadvisor/rules/*.toml")
-
-
-def _load_file(path: Path) -> dict[str, Any]:
+def _load_file(path: Path, parsed: dict[str, tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """The file's tables: from ``parsed`` (rules/parsed.json) when its bytes are the ones parsed there, else
+    parsed from the TOML now."""
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise RuleDataError(f"{path.name}: cannot be read ({exc.strerror})", "reinstall trtadvisor") from None
+    known = parsed.get(path.name)
+    if known is not None and known[0] == digest(data):
+        return known[1]
+    try:
+        return parse_toml(data)
+    except ValueError as exc:
         raise RuleDataError(f"{path.name}: not valid TOML ({exc})", "fix the syntax of the rule file") from None
 
 
@@ -174,12 +163,13 @@ def _fusion_spec(fusion_id: str, table: dict[str, Any]) -> FusionSpec:
 def load_rulebook(directory: Path | None = None) -> RuleBook:
     directory = directory or rules_dir()
     tables: dict[str, dict[str, Any]] = {}
+    parsed = load_parsed(directory)
     for path in sorted(directory.glob("*.toml")):
         spec = FILES.get(path.name)
         if spec is None:
             raise RuleDataError(f"rules/{path.name}: no schema declares this file",
                                 "declare its tables in trtadvisor/knowledge/rule_files.py FILES")
-        tables[path.name] = validate(spec, _load_file(path), path.name)
+        tables[path.name] = validate(spec, _load_file(path, parsed), path.name)
     for required in FILES:
         if required not in tables:
             raise RuleDataError(f"rule file rules/{required} is missing", "reinstall trtadvisor")

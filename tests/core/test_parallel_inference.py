@@ -6,10 +6,12 @@ import sys
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 import onnx
 import pytest
 from onnx import helper
 
+import trtadvisor.ir.graph as graph_module
 import trtadvisor.ir.load as loader
 from trtadvisor.errors import ModelLoadError
 from trtadvisor.ir import shape_child
@@ -39,6 +41,24 @@ def test_forked_and_in_process_inference_agree(large: Path, monkeypatch: pytest.
     # Shapes really were inferred: the attention scores are [1, heads, seq, seq].
     softmax = next(n for n in forked.graph.nodes if n.op == "Softmax")
     assert forked.graph.shape(softmax.outputs[0]) == (1, 4, 128, 128)
+
+
+def test_the_child_sends_every_weights_element_count(large: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cost model reads nearly every weight's size: the forked child, idle once it has inferred, counts
+    them, and the parent takes the counts with the types instead of sweeping the weights itself."""
+    model = loader.load_model(large, wait_for_shapes=False)  # the child is forked by now
+
+    def no_sweep(initializers: object) -> list[int]:
+        raise AssertionError("the parent counted the weights itself")
+
+    monkeypatch.setattr(graph_module, "initializer_counts", no_sweep)
+    monkeypatch.setattr(model.graph, "_types_ready", lambda: True)  # no sweep while waiting either
+    model.graph.settle_types()
+    proto = onnx.load(large, load_external_data=False)
+    expected = {t.name: int(np.prod(t.dims)) for t in proto.graph.initializer}
+    assert model.graph.initializers.sizes() == expected
+    first_conv = next(t for t in proto.graph.initializer if len(t.dims) == 4)
+    assert expected[first_conv.name] == 64 * 64 * 3 * 3  # make_large_graph's 3x3 convolution, 64 channels
 
 
 def test_inference_started_early_is_taken_by_the_loader(large: Path) -> None:

@@ -327,6 +327,12 @@ def _decode_all(lists: Iterable[Any]) -> dict[str, TensorType]:
     return types
 
 
+def initializer_counts(initializers: Iterable[TensorProto]) -> list[int]:
+    """Each initializer's element count, in order."""
+    # prod over a slice (one C copy of the dims) beats iterating the repeated field itself
+    return [math.prod(t.dims[:]) for t in initializers]
+
+
 class _InitializerIndex:
     """Initializers by name, as positions in the GraphProto's list (no retained wrappers)."""
 
@@ -356,11 +362,18 @@ class _InitializerIndex:
         ``keep=False`` hands the map over and forgets it (it costs megabytes on a large model)."""
         sizes = self._sizes
         if sizes is None:
-            # prod over a slice (one C copy of the dims) beats iterating the repeated field itself
-            counts = [math.prod(t.dims[:]) for t in self._items]
-            sizes = dict(zip(self._where.keys(), map(counts.__getitem__, self._where.values()), strict=True))
+            sizes = self._by_name(initializer_counts(self._items))
         self._sizes = sizes if keep else None
         return sizes
+
+    def offer_counts(self, counts: list[int]) -> None:
+        """Every initializer's element count in list order, computed elsewhere from the same list (the
+        shape-inference child, which has time to spare): taken unless known already or of another length."""
+        if self._sizes is None and len(counts) == len(self._items):
+            self._sizes = self._by_name(counts)
+
+    def _by_name(self, counts: list[int]) -> dict[str, int]:
+        return dict(zip(self._where.keys(), map(counts.__getitem__, self._where.values()), strict=True))
 
     def items(self) -> Iterator[tuple[str, TensorProto]]:
         for name, i in self._where.items():

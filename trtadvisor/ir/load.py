@@ -25,7 +25,15 @@ from onnx.onnx_cpp2py_export import shape_inference as _cpp_shape_inference
 
 from trtadvisor.errors import ModelLoadError, shown
 from trtadvisor.ir import contrib_shapes, shape_child
-from trtadvisor.ir.graph import ExternalData, Graph, Shape, TensorType, ValueInfoIndex, tensor_types_of
+from trtadvisor.ir.graph import (
+    ExternalData,
+    Graph,
+    Shape,
+    TensorType,
+    ValueInfoIndex,
+    initializer_counts,
+    tensor_types_of,
+)
 from trtadvisor.ir.nesting import body_depth
 from trtadvisor.safe_io import MODEL_MAX_BYTES, is_regular, read_regular
 
@@ -145,6 +153,7 @@ def load_model(path: str | os.PathLike[str], shapes: dict[str, Shape] | None = N
         else:
             del data
             pending, early = early, None
+            pending.take_weight_counts = graph.initializers.offer_counts
             graph.adopt_types_later(pending, pending.cancel, pending.ready)
             if wait_for_shapes:
                 graph.tensor_types  # noqa: B018  (waits, and raises for an inconsistent model)
@@ -318,14 +327,16 @@ def _drop_nodes_and_weights(graph: onnx.GraphProto) -> None:
 
 
 def _encode_types(inferred: _Inferred) -> bytes:
-    """The shape-inference child's answer: every tensor's element type and shape, marshalled.
+    """The shape-inference child's answer, marshalled: every tensor's element type and shape, and every
+    initializer's element count in list order.
 
-    The child decodes them (each distinct type once: see tensor_types_of) while the parent is still
+    The child decodes the types (each distinct type once: see tensor_types_of) while the parent is still
     busy with shape-free passes; the parent then holds shared tuples, far smaller than the value
-    infos they come from, and loads them in one C call.
+    infos they come from, and loads them in one C call. The counts (the cost model reads nearly all of
+    them) are a sweep over every weight the child has time for and the parent would do on its critical path.
     """
     types = inferred.types if inferred.types is not None else tensor_types_of(inferred.model.graph)
-    return marshal.dumps(types)
+    return marshal.dumps((types, initializer_counts(inferred.model.graph.initializer)))
 
 
 def _complete_contrib_types(model: onnx.ModelProto) -> None:
@@ -335,10 +346,12 @@ def _complete_contrib_types(model: onnx.ModelProto) -> None:
         contrib_shapes.complete_types(model)
 
 
-def _decode_types(payload: memoryview) -> dict[str, TensorType] | None:
+def _decode_types(payload: memoryview) -> tuple[dict[str, TensorType], list[int]] | None:
     """The parent's side of :func:`_encode_types`; None when the answer is not what was sent."""
-    types = marshal.loads(payload)
-    return types if isinstance(types, dict) else None
+    answer = marshal.loads(payload)
+    if isinstance(answer, tuple) and len(answer) == 2 and isinstance(answer[0], dict) and isinstance(answer[1], list):
+        return answer
+    return None
 
 
 def inferred_types_payload(file: Path, data: bytes, overrides: dict[str, Shape] | None = None) -> bytes:
@@ -420,17 +433,28 @@ _UNNAMED_AXIS = "unk__"
 
 class _PendingTypes:
     """Shape inference under way: call it for the tensor types (waiting), ask whether they are
-    ready (never waiting), or cancel it."""
+    ready (never waiting), or cancel it. ``take_weight_counts``, where set, receives the initializers'
+    element counts when the answer carries them (see _encode_types)."""
 
-    def __init__(self, wait: Callable[[], ValueInfoIndex | dict[str, TensorType]],
+    def __init__(self, wait: Callable[[], _Answer],
                  cancel: Callable[[], None] = lambda: None,
                  ready: Callable[[], bool] = lambda: True) -> None:
         self._wait = wait
         self.cancel = cancel
         self.ready = ready
+        self.take_weight_counts: Callable[[list[int]], None] | None = None
 
     def __call__(self) -> ValueInfoIndex | dict[str, TensorType]:
-        return self._wait()
+        answer = self._wait()
+        if isinstance(answer, tuple):  # the child's: the types, and every weight's element count
+            types, counts = answer
+            if self.take_weight_counts is not None:
+                self.take_weight_counts(counts)
+            return types
+        return answer
+
+
+_Answer = ValueInfoIndex | dict[str, TensorType] | tuple[dict[str, TensorType], list[int]]
 
 
 def _start_shape_inference(file: Path, data: bytes, parallel: bool,
@@ -445,7 +469,7 @@ def _start_shape_inference(file: Path, data: bytes, parallel: bool,
         result = _types_of_inferred(_infer_model(file, _with_overrides(file, data, overrides)))
         return _PendingTypes(lambda: result)
 
-    def wait() -> ValueInfoIndex | dict[str, TensorType]:
+    def wait() -> _Answer:
         answer = child.result()
         if answer is not None:
             ok, payload = answer
@@ -453,9 +477,9 @@ def _start_shape_inference(file: Path, data: bytes, parallel: bool,
                 kind, _, message = payload.decode("utf-8", "replace").partition("\x1f")
                 raise _inference_error(file, kind, message)
             with contextlib.suppress(EOFError, ValueError, TypeError):
-                types = _decode_types(memoryview(payload))
-                if types is not None:
-                    return types
+                decoded = _decode_types(memoryview(payload))
+                if decoded is not None:
+                    return decoded
         # The child died without an answer: infer here.
         return _types_of_inferred(_infer_model(file, _with_overrides(file, data, overrides)))
 

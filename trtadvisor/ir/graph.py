@@ -67,9 +67,16 @@ class Node:
         """The attribute's value; a duplicated attribute, or one whose type contradicts the op's ONNX
         schema (an ``axis`` given as a string), is a ModelLoadError rather than a value to compute with."""
         if self._attrs is None:
-            attributes = self.proto.attribute
-            self._attrs = {a.name: a for a in attributes}
-            if len(self._attrs) != len(attributes):
+            attributes = self.graph.proto.node[self.index].attribute  # self.proto, without the property call
+            count = len(attributes)
+            if count == 1:  # the common case (a perm, an axis): one name cannot repeat
+                only = attributes[0]
+                self._attrs = {only.name: only}
+            elif not count:
+                self._attrs = {}
+            else:
+                self._attrs = {a.name: a for a in attributes}
+            if len(self._attrs) != count:
                 seen = [a.name for a in attributes]
                 twice = next(n for n in seen if seen.count(n) > 1)
                 raise ModelLoadError(f"node '{shown(self.name)}' ({shown(self.op)}) has attribute '{shown(twice)}' "
@@ -140,25 +147,32 @@ def _schema_attr_type(domain: str, op: str, key: str) -> int | None:
     return int(attribute.type) if attribute is not None else None
 
 
+# The attribute kinds as plain ints, so a decode compares locals, not enum attributes of the class.
+_A_INT, _A_INTS, _A_FLOAT = AttributeProto.INT, AttributeProto.INTS, AttributeProto.FLOAT
+_A_FLOATS = AttributeProto.FLOATS
+_A_STRING, _A_STRINGS, _A_TENSOR = AttributeProto.STRING, AttributeProto.STRINGS, AttributeProto.TENSOR
+_A_GRAPH, _A_GRAPHS = AttributeProto.GRAPH, AttributeProto.GRAPHS
+
+
 def _decode_attribute(attr: AttributeProto) -> Any:
     kind = attr.type
-    if kind == AttributeProto.INT:
+    if kind == _A_INT:
         return attr.i
-    if kind == AttributeProto.INTS:
+    if kind == _A_INTS:
         return attr.ints[:]  # a slice: the list in one C call
-    if kind == AttributeProto.FLOAT:
+    if kind == _A_FLOAT:
         return attr.f
-    if kind == AttributeProto.FLOATS:
+    if kind == _A_FLOATS:
         return attr.floats[:]
-    if kind == AttributeProto.STRING:
+    if kind == _A_STRING:
         return attr.s.decode("utf-8", "replace")
-    if kind == AttributeProto.STRINGS:
+    if kind == _A_STRINGS:
         return [s.decode("utf-8", "replace") for s in attr.strings]
-    if kind == AttributeProto.TENSOR:
+    if kind == _A_TENSOR:
         return attr.t
-    if kind == AttributeProto.GRAPH:
+    if kind == _A_GRAPH:
         return attr.g
-    if kind == AttributeProto.GRAPHS:
+    if kind == _A_GRAPHS:
         return list(attr.graphs)
     return None
 
@@ -663,10 +677,14 @@ class Graph:
         return all(map(is_static, self.declared_input_shapes().values()))
 
     def _decode_shape(self, name: str) -> Shape | None:
-        init = self.initializers.get(name)
-        if init is not None:
-            return tuple(init.dims[:])  # protobuf's int64 list holds Python ints; a slice copies it in C
-        declared = self.tensor_types.get(name)
+        initializers = self.initializers
+        i = initializers._where.get(name)  # the index read inline: a shape query is one per operand
+        if i is not None:
+            return tuple(initializers._items[i].dims[:])  # a slice copies the dims in C
+        types = self._types
+        if types is None:
+            types = self.tensor_types  # waits for pending inference and adopts its result
+        declared = types.get(name)
         if declared is not None:
             return declared[1]
         node = self.producers.get(name)
@@ -740,10 +758,13 @@ class Graph:
             if node.op != "Constant":
                 return None  # an activation: the common case, answered without decoding anything
         else:
-            init = self.initializers.get(name)
-            if init is None:
+            # The initializer index read inline (most names asked about are weights, not scalars)
+            initializers = self.initializers
+            i = initializers._where.get(name)
+            if i is None:
                 return None
-            if tensor_element_count(init) != 1:
+            init = initializers._items[i]
+            if math.prod(init.dims[:]) != 1:
                 return None  # a weight or a table: do not decode it just to learn it is not a scalar
             if init.data_type == TensorProto.FLOAT and len(init.float_data) == 1:
                 return float(init.float_data[0])  # helper.make_tensor's layout, read without numpy

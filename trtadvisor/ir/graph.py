@@ -745,6 +745,9 @@ class Graph:
 
     def scalar(self, name: str) -> float | None:
         """The single value of a constant holding exactly one element, else None."""
+        node = self.producers.get(name)
+        if node is not None and node.op != "Constant":
+            return None  # an activation: the common case, one lookup and nothing cached
         cached = self._scalar_cache.get(name, _MISSING)
         if cached is not _MISSING:
             return cached  # type: ignore[return-value]

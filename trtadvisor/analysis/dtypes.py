@@ -142,12 +142,12 @@ def model_float_type(graph: Graph, types: dict[str, int]) -> int:
     """The float type the model computes in: the most common output type of its convolutions and
     matrix multiplies (of all float-producing nodes when it has none); FLOAT when it has no floats."""
     counts: Counter[int] = Counter()
+    known = types.get
     for g in graph.walk():
-        for node in g.nodes_of(*_HEAVY):  # in graph order, as the count's ties are broken
-            if node.outputs:
-                dtype = types.get(node.outputs[0], 0)
-                if dtype in FLOAT_TYPES:
-                    counts[dtype] += 1
+        # In graph order, as the count's ties are broken (a Counter keeps the order it first saw each
+        # type); the counting itself is one C-level update per graph.
+        dtypes = [known(node.outputs[0], 0) for node in g.nodes_of(*_HEAVY) if node.outputs]
+        counts.update([d for d in dtypes if d in FLOAT_TYPES])
     if not counts:
         for g in graph.walk():
             for node in g.nodes:

@@ -342,13 +342,20 @@ class PlanContext:
                 return None
             if group not in groups:  # Group has no __eq__: this is an identity test
                 groups.append(group)
-        multi = [g for g in groups if len(g.nodes) > 1]
-        if len(multi) > 1:
-            return None
-        base = multi[0] if multi else groups[0]
-        absorbed = [g for g in groups if g is not base]
-        for g in absorbed:
-            self.merge(base, g, None, name=base.name if base.kind == "myelin" else None)
+        # The base is the one group holding several nodes (two such groups cannot be fused), else the first.
+        base: Group | None = None
+        for g in groups:
+            if len(g.nodes) > 1:
+                if base is not None:
+                    return None
+                base = g
+        if base is None:
+            base = groups[0]
+        if len(groups) > 1:
+            name = base.name if base.kind == "myelin" else None
+            for g in groups:
+                if g is not base:
+                    self.merge(base, g, None, name=name)
         base.add_fusion(fusion_id)
         if kind is not None and base.kind != "myelin":
             base.kind = kind

@@ -582,13 +582,14 @@ class _Pricer:
         outside.discard("")
         # Weights (nearly every outside tensor of a large region) in C-level passes: initializers from the
         # one sweep of their sizes, the few others (Constant and folded outputs) asked for one by one.
-        is_weight = facts.weights.__contains__
-        read = facts.read_bytes(filterfalse(is_weight, outside), weight_bytes, float_bytes)
+        # The activations (a few) are split off in one set difference; what stays are the weights.
+        activations = outside.difference(facts.weights)
+        read = facts.read_bytes(activations, weight_bytes, float_bytes)
         if read is None:
             return None
-        held = list(filter(is_weight, outside))
-        sizes = list(map(shapes.weight_counts().get, held))  # each weight looked up once; None: not an initializer
-        others = list(compress(held, map(is_, sizes, repeat(None))))
+        outside -= activations
+        sizes = list(map(shapes.weight_counts().get, outside))  # each weight looked up once; None: not an initializer
+        others = list(compress(outside, map(is_, sizes, repeat(None)))) if None in sizes else []
         traffic = read + (sum(filter(None, sizes)) + sum(filter(None, shapes.counts(others)))) * weight_bytes
         rget, graph_outputs = graph.readers.get, graph.outputs
         if complement:
@@ -615,10 +616,10 @@ class _Pricer:
             self._role(op)
         roles = list(map(self.roles.__getitem__, ops))
         firsts = _first_outputs(outs)
-        plain = shapes.counts(list(compress(firsts, map(not_, roles))))  # _PLAIN is 0
-        if None in plain:
+        plain = shapes.total(compress(firsts, map(not_, roles)))  # _PLAIN is 0
+        if plain is None:
             return None
-        flops = sum(plain)  # type: ignore[arg-type]
+        flops = plain
         work = self._rest_work(members, ops, roles, firsts, shapes, quantized, math_)
         if work is None:
             return None
@@ -635,18 +636,19 @@ class _Pricer:
         each priced once and counted. Kinds are counted by the identity of the declared types (shared
         tuples) in C, then merged by value. The others (a Conv reads its weights' shape, a pool its
         attributes) and any node without declared shapes are priced one by one."""
-        rest = list(compress(range(len(members)), roles))
-        nodes = list(map(members.__getitem__, rest))
-        heads = [node.inputs[0] if node.inputs else "" for node in nodes]
-        tails = list(map(firsts.__getitem__, rest))
+        # The nodes that are not plain (role 0), each with its role, first input and first output.
+        nodes = list(compress(members, roles))
+        how_of = list(compress(roles, roles))
+        heads = _first_outputs(list(map(_inputs_of, nodes)))
+        tails = list(compress(firsts, roles))
         head_types, tail_types = shapes.declared(heads), shapes.declared(tails)
-        keys = list(zip(map(_op_of, nodes), map(id, head_types), map(id, tail_types), strict=True))
+        keys = list(zip(compress(ops, roles), map(id, head_types), map(id, tail_types), strict=True))
         first_of = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))
         kinds: dict[tuple[object, ...], list[int]] = {}  # (op, types) -> [first position, nodes]
         alone: set[tuple[str, int, int]] = set()
         for key, times in Counter(keys).items():
             k = first_of[key]
-            how, a, b = roles[rest[k]], head_types[k], tail_types[k]
+            how, a, b = how_of[k], head_types[k], tail_types[k]
             if (how == _PER_INPUT or (how == _MATRIX and key[0] == "MatMul")) and heads[k] and tails[k] and \
                     a is not None and b is not None and a[1] is not None and b[1] is not None:  # type: ignore[index]
                 kind = kinds.setdefault((key[0], a, b), [k, 0])
@@ -656,15 +658,14 @@ class _Pricer:
         flops = steps = 0
         tensor_flops = cuda_flops = 0.0
         for k, times in kinds.values():
-            work, _ = self._node_work(nodes[k], roles[rest[k]], shapes.count(tails[k]), shapes, quantized, math_)
+            work, _ = self._node_work(nodes[k], how_of[k], shapes.count(tails[k]), shapes, quantized, math_)
             if work is None:
                 return None
             flops += times * work.flops
             tensor_flops += times * work.tensor_flops
             cuda_flops += times * work.cuda_flops
         for k in (compress(range(len(keys)), map(alone.__contains__, keys)) if alone else ()):
-            work, more_steps = self._node_work(nodes[k], roles[rest[k]], shapes.count(tails[k]), shapes, quantized,
-                                               math_)
+            work, more_steps = self._node_work(nodes[k], how_of[k], shapes.count(tails[k]), shapes, quantized, math_)
             if work is None:
                 return None
             flops += work.flops
@@ -688,7 +689,7 @@ _last = itemgetter(-1)
 
 
 def _first_outputs(outs: list[tuple[str, ...]]) -> list[str]:
-    """Each node's first output ("" for a node without one), in C when every node has one."""
+    """Each node's first output (or input: "" for a node without one), in C when every node has one."""
     if all(outs):
         return list(map(_first, outs))
     return [o[0] if o else "" for o in outs]
@@ -737,6 +738,22 @@ class _Shapes:
         if _MISSING in found:
             found = [self._undeclared(t) if n is _MISSING else n for n, t in zip(found, tensors, strict=True)]
         return found  # type: ignore[return-value]
+
+    def total(self, tensors: Iterable[str]) -> int | None:
+        """The sum of many tensors' counts (None when one is unknown): the tensors are counted by the
+        identity of their declared types in C, each distinct type's count then taken so many times."""
+        tensors = list(tensors)
+        per_type_get = self._per_type_get
+        total = 0
+        for key, times in Counter(map(id, map(self._types_get, tensors))).items():
+            n = per_type_get(key, _MISSING)
+            if n is _MISSING:  # undeclared tensors (Constant outputs): counted one by one
+                found = self.counts(tensors)
+                return None if None in found else sum(found)  # type: ignore[arg-type]
+            if n is None:
+                return None
+            total += n * times
+        return total
 
     def _undeclared(self, tensor: str) -> int | None:
         if not tensor:

@@ -23,6 +23,7 @@ import onnx.defs
 from onnx import AttributeProto, TensorProto, numpy_helper
 
 from trtadvisor.errors import ModelLoadError, shown
+from trtadvisor.ir.schema_attrs import recorded_attr_types
 from trtadvisor.safe_io import read_regular_at
 
 Dim = int | str | None
@@ -136,11 +137,19 @@ def schema_opset(opset: int) -> int:
     return min(max(opset, -1), _INT32_MAX)
 
 
+_NO_OPS: dict[str, dict[str, int]] = {}
+_NO_ATTRS: dict[str, int] = {}
+
+
 @functools.lru_cache(maxsize=4096)
 def _schema_attr_type(domain: str, op: str, key: str) -> int | None:
     """The attribute type the ONNX schema of ``op`` declares for ``key``; None for ops it does not know."""
+    domain = domain if domain != "ai.onnx" else ""
+    table = recorded_attr_types()  # the registry's answers, written ahead: building it costs ~15 ms a run
+    if table is not None:
+        return table.get(domain, _NO_OPS).get(op, _NO_ATTRS).get(key)
     try:
-        schema = onnx.defs.get_schema(op, domain if domain != "ai.onnx" else "")
+        schema = onnx.defs.get_schema(op, domain)
     except Exception:  # a custom domain or an unknown op: no schema to hold it against
         return None
     attribute = schema.attributes.get(key)

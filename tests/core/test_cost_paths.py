@@ -6,10 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from trtadvisor.api import audit
-from trtadvisor.plan.cost import LayerCost
+from trtadvisor.plan.cost import LayerCost, _Pricer
 
 
 def _relu_flatten_softmax(path: Path) -> Path:
@@ -44,3 +45,21 @@ def test_a_symbolic_batch_leaves_costs_unknown_but_a_reshape_is_still_a_noop(tmp
     assert relu is not None and (relu.flops, relu.bytes) == (elements, 2 * 4 * elements)
     assert noop == LayerCost(0, 0, 0.0, "memory")
     assert softmax is not None and softmax.bytes == 2 * 4 * elements
+
+
+def test_without_removed_nodes_the_reader_count_alone_tells_a_tensor_is_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the build removes no node and no body reads a tensor, a tensor with more readers than reads inside
+    its layer is read by another layer: the small-layer path does not look the readers over one by one
+    (_read_outside, which is only needed to look through removed nodes)."""
+    def refuse(*args: object) -> bool:
+        raise AssertionError("readers looked over one by one")
+
+    path = _relu_flatten_softmax(tmp_path / "m.onnx")
+    monkeypatch.setattr(_Pricer, "_read_outside", refuse)
+    fixed = audit(path, gpu="a100", shapes={"x": (2, 4, 8, 8)})
+    assert fixed.prediction.eliminated == []
+    assert fixed.cost is not None
+    relu = fixed.cost.layers[0]
+    elements = 2 * 4 * 8 * 8
+    assert relu is not None and relu.bytes == 2 * 4 * elements  # its output is written for the reshape

@@ -259,7 +259,7 @@ class _GraphFacts:
     (initializers, Constant outputs and the outputs of nodes folded away at build time: read once per
     layer at the weights' width) and which are 8-bit (QuantizeLinear outputs)."""
 
-    __slots__ = ("eight_bit", "graph", "shapes", "weights")
+    __slots__ = ("eight_bit", "graph", "reads_counted", "shapes", "weights")
 
     def __init__(self, graph: Graph, eliminated: frozenset[str]) -> None:
         self.graph = graph
@@ -268,6 +268,8 @@ class _GraphFacts:
         folded = [o for name in eliminated & by_name.keys() for o in by_name[name].outputs]
         self.weights = graph.constant_names.union(folded) if folded else graph.constant_names
         self.eight_bit = frozenset(o for n in graph.nodes_of("QuantizeLinear") for o in n.outputs)
+        # Each reader list holds one entry per read by a node of this graph (a body's reads add entries)
+        self.reads_counted = not graph.has_bodies()
 
     def read_bytes(self, tensors: Iterable[str], weight_bytes: int, float_bytes: int) -> int | None:
         """Bytes of reading ``tensors`` from memory; None when an activation's size is unknown (a weight
@@ -337,14 +339,18 @@ class _Pricer:
             key: tuple[object, ...] = (quantized, dims(inputs[0]), dims(node.outputs[0]))
         elif (op == "Conv" or op == "ConvTranspose") and len(inputs) > 1 and node.outputs:
             x, w, out = dims(inputs[0]), dims(inputs[1]), dims(node.outputs[0])
-            if _group_of_shapes(op, x, w, out) is None:
-                return _matrix_work(node, dims, self.maths[quantized])
             key = (quantized, op, x, w, out)
         else:
             return _matrix_work(node, dims, self.maths[quantized])
         work = self.matmuls.get(key, _MISSING)
         if work is _MISSING:
-            work = self.matmuls[key] = _matrix_work(node, dims, self.maths[quantized])
+            # Whether the channels give a convolution's group depends on the key alone: asked once per key.
+            if op != "MatMul" and _group_of_shapes(op, x, w, out) is None:
+                work = self.matmuls[key] = _UNSHARED
+            else:
+                work = self.matmuls[key] = _matrix_work(node, dims, self.maths[quantized])
+        if work is _UNSHARED:  # the group is not in the shapes: each such convolution reads its attribute
+            return _matrix_work(node, dims, self.maths[quantized])
         return work  # type: ignore[return-value]
 
     def _node_work(self, node: Node, how: int, out: int | None, shapes: _Shapes, quantized: bool,
@@ -451,6 +457,9 @@ class _Pricer:
         flops = written = steps = 0
         tensor_flops = cuda_flops = 0.0
         shape_inputs = self.shape_inputs
+        # With no node removed by the build and no body's reads among the readers, more readers than reads
+        # inside means a node outside reads the tensor: no need to look at who they are.
+        counted = facts.reads_counted and not self.eliminated
         for node in members:
             op = node.op
             skip = shape_inputs.get(op, ())
@@ -478,8 +487,8 @@ class _Pricer:
                         return None
                     out = n
                 here = readers.get(tensor, _NO_READERS)
-                if graph_output(tensor) or (len(here) != internal_reads.get(tensor, 0) and self._read_outside(
-                        here, member_set, graph)):
+                if graph_output(tensor) or (len(here) != internal_reads.get(tensor, 0) and (
+                        counted or self._read_outside(here, member_set, graph))):
                     if n is None:  # an output nobody reads (BatchNormalization's statistics) costs nothing
                         return None
                     written += n * (1 if op == "QuantizeLinear" else float_bytes)
@@ -773,6 +782,7 @@ class _Shapes:
 
 
 _MISSING = object()
+_UNSHARED = _NodeWork(0, 0.0, 0.0)  # a convolution key whose work is not shared (see _Pricer._matrix)
 
 
 def _rates(kind: str, math_: _Math, gpu: GpuPerf, perf: PerfBook) -> tuple[float, float, float]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import math
+import struct
 from collections.abc import Callable, Iterable, Iterator, KeysView
 from operator import attrgetter
 from pathlib import Path
@@ -199,6 +200,15 @@ _RAW_DTYPES = {TensorProto.FLOAT: np.dtype("<f4"), TensorProto.DOUBLE: np.dtype(
                TensorProto.FLOAT16: np.dtype("<f2"), TensorProto.INT64: np.dtype("<i8"),
                TensorProto.INT32: np.dtype("<i4"), TensorProto.INT8: np.dtype("i1"),
                TensorProto.UINT8: np.dtype("u1"), TensorProto.BOOL: np.dtype("?")}
+
+
+_FLOAT = TensorProto.FLOAT
+
+# One element of a raw_data type, unpacked without numpy (Graph.scalar); the layouts of _RAW_DTYPES.
+_SCALAR_UNPACK = {TensorProto.FLOAT: struct.Struct("<f"), TensorProto.DOUBLE: struct.Struct("<d"),
+                  TensorProto.FLOAT16: struct.Struct("<e"), TensorProto.INT64: struct.Struct("<q"),
+                  TensorProto.INT32: struct.Struct("<i"), TensorProto.INT8: struct.Struct("b"),
+                  TensorProto.UINT8: struct.Struct("B")}
 
 
 # Element types held in a typed field whose values numpy takes as they are (FLOAT16 and the small
@@ -757,28 +767,42 @@ class Graph:
         node = self.producers.get(name)
         if node is not None and node.op != "Constant":
             return None  # an activation: the common case, one lookup and nothing cached
-        cached = self._scalar_cache.get(name, _MISSING)
+        cache = self._scalar_cache
+        cached = cache.get(name, _MISSING)
         if cached is not _MISSING:
             return cached  # type: ignore[return-value]
-        value = self._decode_scalar(name)
-        self._scalar_cache[name] = value
-        return value
-
-    def _decode_scalar(self, name: str) -> float | None:
-        node = self.producers.get(name)
-        if node is not None:
-            if node.op != "Constant":
-                return None  # an activation: the common case, answered without decoding anything
-        else:
-            # The initializer index read inline (most names asked about are weights, not scalars)
+        if node is None:
+            # A weight, an input or nothing: the initializer index read inline, and most weights asked
+            # about (biases, scales) answered from their dims without a call or a decode.
             initializers = self.initializers
             i = initializers._where.get(name)
             if i is None:
+                cache[name] = None
                 return None
             init = initializers._items[i]
             if math.prod(init.dims[:]) != 1:
-                return None  # a weight or a table: do not decode it just to learn it is not a scalar
-            if init.data_type == TensorProto.FLOAT and len(init.float_data) == 1:
+                cache[name] = None
+                return None
+            data_type = init.data_type
+            if data_type == _FLOAT and len(init.float_data) == 1:
+                value = cache[name] = float(init.float_data[0])  # helper.make_tensor's layout, without numpy
+                return value
+            # One number in raw_data (how exporters write a scalar): read with struct, not numpy. The value
+            # is the one decode_tensor's array would give (same little-endian layout, float of it).
+            unpack = _SCALAR_UNPACK.get(data_type)
+            if unpack is not None and init.data_location != TensorProto.EXTERNAL:
+                raw = init.raw_data
+                if len(raw) == unpack.size:
+                    value = cache[name] = float(unpack.unpack(raw)[0])
+                    return value
+        value = cache[name] = self._decode_scalar(name, node)
+        return value
+
+    def _decode_scalar(self, name: str, node: Node | None) -> float | None:
+        """The value of a one-element constant: a Constant node's output, or (``node`` None) an initializer."""
+        if node is None:
+            init = self.initializers.get(name)
+            if init is not None and init.data_type == TensorProto.FLOAT and len(init.float_data) == 1:
                 return float(init.float_data[0])  # helper.make_tensor's layout, read without numpy
         value = self.const_value(name)
         if value is None or value.size != 1:

@@ -148,8 +148,11 @@ def load_model(path: str | os.PathLike[str], shapes: dict[str, Shape] | None = N
             _apply_shape_overrides(file, proto, overrides)
             if rewritten:
                 data = proto.SerializeToString()
-            proto = _infer_model(file, data).model
+            inferred = _infer_model(file, data)
+            proto = inferred.model
             graph = _build_graph(file, proto)
+            if inferred.types is not None:  # decoded already: not indexed and decoded again
+                graph.adopt_types(inferred.types)
         else:
             del data
             pending, early = early, None
@@ -313,8 +316,11 @@ def _apply_shape_overrides(file: Path, proto: onnx.ModelProto, overrides: dict[s
         del proto.graph.value_info[:]
 
 
-def _types_of_inferred(inferred: _Inferred) -> ValueInfoIndex:
-    """The inferred model's value infos, inputs and outputs, indexed by name."""
+def _types_of_inferred(inferred: _Inferred) -> ValueInfoIndex | dict[str, TensorType]:
+    """The inferred model's value infos, inputs and outputs by name: as decoded already where the inference
+    decoded them, else indexed for decoding on demand."""
+    if inferred.types is not None:
+        return inferred.types
     _drop_nodes_and_weights(inferred.model.graph)
     return ValueInfoIndex(inferred.model.graph)
 
@@ -375,15 +381,20 @@ def _with_overrides(file: Path, data: bytes, overrides: dict[str, Shape] | None)
 _EXTERNAL_DATA_PROP = "Cannot parse data from external tensors"
 
 
+def _strict_inference(data: bytes, propagate: bool) -> bytes:
+    """ONNX's shape inference, type-checked and strict (an inconsistency is an error, not a gap)."""
+    return _cpp_shape_inference.infer_shapes(data, True, True, propagate)
+
+
 def _run_inference(data: bytes) -> bytes:
     """Strict shape inference with data propagation; without it where propagation hit external data (the
     shapes it carries through values are lost, and analysis/values.py evaluates those itself)."""
     try:
-        return _cpp_shape_inference.infer_shapes(data, True, True, True)
+        return _strict_inference(data, True)
     except Exception as exc:
         if _EXTERNAL_DATA_PROP not in str(exc):
             raise
-        return _cpp_shape_inference.infer_shapes(data, True, True, False)
+        return _strict_inference(data, False)
 
 
 # ONNX's data propagation carries values computed from tensor shapes (it starts at Shape and Size) into the
@@ -405,7 +416,7 @@ def _inferred(file: Path, data: bytes) -> _Inferred:
     on a large graph; a model that cannot need it (no op that computes from shapes, and every shape known
     without it) is inferred without it, which gives the same result."""
     if not any(marker in data for marker in _SHAPE_DATA_MARKERS):
-        model = _parse(file, _cpp_shape_inference.infer_shapes(data, True, True, False))
+        model = _parse(file, _strict_inference(data, False))
         _complete_contrib_types(model)
         types = tensor_types_of(model.graph)
         if _every_shape_known(types):

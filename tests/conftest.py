@@ -71,3 +71,16 @@ def judged_site(nodes: list[str], *, head_size: int, fused: bool, reasons: tuple
         mask_shape=None, bias=False, scale="scores", repeated_kv=False, repeat_nodes=(), windowed=False,
         num_windows=None, qdq=False, qdq_types=(), mask_inputs=())
     return JudgedSite(site, Verdict(fused=fused, reasons=() if fused else reasons, fixes=(), precision="fp16"))
+
+
+def save_checked_model(path: Path, nodes: list[Any], inputs: list[Any], outputs: list[Any],
+                       initializers: list[Any], opset: int = 17) -> Path:
+    """A one-graph model of ``nodes`` (helper.make_node) at ``opset``, checked by ONNX's checker, saved at ``path``."""
+    import onnx
+    from onnx import helper
+
+    graph = helper.make_graph(nodes, "g", inputs, outputs, initializer=initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+    return path

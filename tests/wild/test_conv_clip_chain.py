@@ -13,13 +13,12 @@ from pathlib import Path
 
 import jsonschema
 import numpy as np
-import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from trtadvisor.api import audit
 from trtadvisor.report.json_report import report_dict
 
-from conftest import REPO
+from conftest import REPO, save_checked_model
 
 F = TensorProto.FLOAT
 SCHEMA = json.loads((REPO / "trtadvisor" / "schema" / "report-v1.json").read_text())
@@ -38,13 +37,9 @@ def _model(tmp: Path, ops: list[str], divisor: np.ndarray) -> Path:
     for i, op in enumerate(ops, start=1):
         nodes.append(helper.make_node(op, [f"t{i - 1}", *args[op]], [f"t{i}" if i < len(ops) else "y"],
                                       name=f"{op}_{i + 1}"))
-    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", F, [1, C, HW, HW])],
-                              [helper.make_tensor_value_info("y", F, [1, C, HW, HW])], initializer=inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    onnx.checker.check_model(model)
-    path = tmp / f"{'_'.join(ops)}_{divisor.size}.onnx"
-    onnx.save(model, path)
-    return path
+    return save_checked_model(tmp / f"{'_'.join(ops)}_{divisor.size}.onnx", nodes,
+                              [helper.make_tensor_value_info("x", F, [1, C, HW, HW])],
+                              [helper.make_tensor_value_info("y", F, [1, C, HW, HW])], inits)
 
 
 def _conv_layer(result):

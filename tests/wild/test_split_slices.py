@@ -10,11 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from trtadvisor.api import audit
 from trtadvisor.confirm.mapping import map_name
+
+from conftest import save_checked_model
 
 F = TensorProto.FLOAT
 C, HW = 48, 8          # the Split input: 48 channels of 8x8
@@ -44,13 +45,9 @@ def _model(tmp: Path, *, as_slices: bool, used: int = PARTS) -> Path:
         nodes.append(helper.make_node("Conv", [parts[i], f"w{i + 1}"], [f"c{i}"], name=f"conv{i + 1}"))
         outs.append(f"c{i}")
     nodes.append(helper.make_node("Sum", outs, ["y"], name="sum"))
-    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", F, [1, C, HW, HW])],
-                              [helper.make_tensor_value_info("y", F, [1, PART, HW, HW])], initializer=inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    onnx.checker.check_model(model)
-    path = tmp / f"{'slices' if as_slices else 'split'}_{used}.onnx"
-    onnx.save(model, path)
-    return path
+    return save_checked_model(tmp / f"{'slices' if as_slices else 'split'}_{used}.onnx", nodes,
+                              [helper.make_tensor_value_info("x", F, [1, C, HW, HW])],
+                              [helper.make_tensor_value_info("y", F, [1, PART, HW, HW])], inits)
 
 
 def _split_layers(result) -> list:

@@ -13,6 +13,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import trtadvisor.ir.load as loader
+from trtadvisor.ir.inferred_types import cpp_inference
 from trtadvisor.ir.load import inferred_types_payload
 
 
@@ -64,13 +65,13 @@ def test_without_shape_ops_inference_skips_data_propagation(tmp_path: Path, monk
         [numpy_helper.from_array(np.array([3, 2], np.int64), "t")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     calls: list[bool] = []
-    real = loader._cpp_shape_inference.infer_shapes
+    real = cpp_inference().infer_shapes
 
     def spy(data: bytes, check_type: bool, strict: bool, data_prop: bool) -> bytes:
         calls.append(data_prop)
         return real(data, check_type, strict, data_prop)
 
-    monkeypatch.setattr(loader._cpp_shape_inference, "infer_shapes", spy)
+    monkeypatch.setattr(cpp_inference(), "infer_shapes", spy)
     types, _ = marshal.loads(inferred_types_payload(tmp_path / "m.onnx", model.SerializeToString()))
     assert types["y"][1] == (3, 2)
     assert calls == [False]

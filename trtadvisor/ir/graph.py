@@ -24,11 +24,13 @@ import onnx.defs
 from onnx import AttributeProto, TensorProto, numpy_helper
 
 from trtadvisor.errors import ModelLoadError, shown
+from trtadvisor.ir.inferred_types import Shape, TensorType, initializer_counts
+from trtadvisor.ir.inferred_types import shape_of_type as _shape_of_type
 from trtadvisor.ir.schema_attrs import recorded_attr_types
 from trtadvisor.safe_io import read_regular_at
 
-Dim = int | str | None
-Shape = tuple[Dim, ...]
+# Shape and TensorType (element type, shape) are defined with the decoder the shape-inference child
+# shares (trtadvisor.ir.inferred_types), which must not import this module's onnx and numpy.
 
 REEXPORT_HINT = ("re-export the model, or check it with `python -c \"import onnx; "
                  "onnx.checker.check_model('MODEL')\"`")
@@ -285,28 +287,6 @@ class ExternalData:
         return np.frombuffer(raw, dtype=dtype).reshape(tuple(t.dims))
 
 
-def _shape_of_type(tp: onnx.TypeProto) -> tuple[int, Shape | None]:
-    if not tp.HasField("tensor_type"):
-        return 0, None
-    tt = tp.tensor_type
-    if not tt.HasField("shape"):
-        return tt.elem_type, None
-    dims: list[Dim] = []
-    for d in tt.shape.dim:
-        # dim_value is the common case and reading it is cheaper than asking which field is set
-        value = d.dim_value
-        if value or d.HasField("dim_value"):
-            dims.append(value)
-        elif d.dim_param:
-            dims.append(d.dim_param)
-        else:
-            dims.append(None)
-    return tt.elem_type, tuple(dims)
-
-
-TensorType = tuple[int, Shape | None]  # (ONNX element type, shape)
-
-
 class ValueInfoIndex:
     """Element type and shape by tensor name, read from a GraphProto's value infos on demand.
 
@@ -358,12 +338,6 @@ def _decode_all(lists: Iterable[Any]) -> dict[str, TensorType]:
                 found = decoded[key] = _shape_of_type(tp)
             types[vi.name] = found
     return types
-
-
-def initializer_counts(initializers: Iterable[TensorProto]) -> list[int]:
-    """Each initializer's element count, in order."""
-    # prod over a slice (one C copy of the dims) beats iterating the repeated field itself
-    return [math.prod(t.dims[:]) for t in initializers]
 
 
 class _InitializerIndex:

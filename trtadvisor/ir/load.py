@@ -21,17 +21,15 @@ import onnx
 import onnx.inliner
 import onnx.shape_inference
 from google.protobuf.message import DecodeError
-from onnx.onnx_cpp2py_export import shape_inference as _cpp_shape_inference
 
 from trtadvisor.errors import ModelLoadError, shown
-from trtadvisor.ir import contrib_shapes, shape_child
+from trtadvisor.ir import contrib_shapes, inferred_types, shape_child
 from trtadvisor.ir.graph import (
     ExternalData,
     Graph,
     Shape,
     TensorType,
     ValueInfoIndex,
-    initializer_counts,
     tensor_types_of,
 )
 from trtadvisor.ir.nesting import body_depth
@@ -332,19 +330,6 @@ def _drop_nodes_and_weights(graph: onnx.GraphProto) -> None:
     del graph.sparse_initializer[:]
 
 
-def _encode_types(inferred: _Inferred) -> bytes:
-    """The shape-inference child's answer, marshalled: every tensor's element type and shape, and every
-    initializer's element count in list order.
-
-    The child decodes the types (each distinct type once: see tensor_types_of) while the parent is still
-    busy with shape-free passes; the parent then holds shared tuples, far smaller than the value
-    infos they come from, and loads them in one C call. The counts (the cost model reads nearly all of
-    them) are a sweep over every weight the child has time for and the parent would do on its critical path.
-    """
-    types = inferred.types if inferred.types is not None else tensor_types_of(inferred.model.graph)
-    return marshal.dumps((types, initializer_counts(inferred.model.graph.initializer)))
-
-
 def _complete_contrib_types(model: onnx.ModelProto) -> None:
     """Types of ONNX Runtime contrib ops' outputs and what ONNX left untyped downstream of them: only for a
     model that imports that domain, so other models pay nothing."""
@@ -353,7 +338,7 @@ def _complete_contrib_types(model: onnx.ModelProto) -> None:
 
 
 def _decode_types(payload: memoryview) -> tuple[dict[str, TensorType], list[int]] | None:
-    """The parent's side of :func:`_encode_types`; None when the answer is not what was sent."""
+    """The parent's side of :func:`trtadvisor.ir.inferred_types.encode`; None when the answer is not what was sent."""
     answer = marshal.loads(payload)
     if isinstance(answer, tuple) and len(answer) == 2 and isinstance(answer[0], dict) and isinstance(answer[1], list):
         return answer
@@ -363,7 +348,19 @@ def _decode_types(payload: memoryview) -> tuple[dict[str, TensorType], list[int]
 def inferred_types_payload(file: Path, data: bytes, overrides: dict[str, Shape] | None = None) -> bytes:
     """What the shape-inference child computes and sends (see trtadvisor.ir.shape_child): the types of the
     model in ``data``, with the input shapes ``overrides`` gives (--shapes) where it gives any."""
-    return _encode_types(_inferred(file, _with_overrides(file, data, overrides)))
+    return inferred_types.encode(*inferred_types.inferred_types(_with_overrides(file, data, overrides),
+                                                                partial(_read_inferred, file)))
+
+
+def _read_inferred(file: Path, inferred: bytes) -> tuple[object, dict[str, TensorType]]:
+    """The child's read of the inferred model: lean (see trtadvisor.ir.inferred_types), or parsed in full
+    where contrib ops' types must be completed."""
+    lean = inferred_types.lean_types(inferred)
+    if lean is not None:
+        return lean
+    model = _parse(file, inferred)
+    _complete_contrib_types(model)
+    return model, tensor_types_of(model.graph)
 
 
 def _with_overrides(file: Path, data: bytes, overrides: dict[str, Shape] | None) -> bytes:
@@ -375,37 +372,6 @@ def _with_overrides(file: Path, data: bytes, overrides: dict[str, Shape] | None)
     return proto.SerializeToString()
 
 
-# ONNX's data propagation reads the values of the tensors it propagates, and cannot read external data from
-# the bytes it is given: the dynamo exporter's INT64 index initializers (timm CoAtNet's relative position
-# index, feeding an Unsqueeze) then fail the whole inference of a valid model.
-_EXTERNAL_DATA_PROP = "Cannot parse data from external tensors"
-
-
-def _strict_inference(data: bytes, propagate: bool) -> bytes:
-    """ONNX's shape inference, type-checked and strict (an inconsistency is an error, not a gap)."""
-    return _cpp_shape_inference.infer_shapes(data, True, True, propagate)
-
-
-def _run_inference(data: bytes) -> bytes:
-    """Strict shape inference with data propagation; without it where propagation hit external data (the
-    shapes it carries through values are lost, and analysis/values.py evaluates those itself)."""
-    try:
-        return _strict_inference(data, True)
-    except Exception as exc:
-        if _EXTERNAL_DATA_PROP not in str(exc):
-            raise
-        return _strict_inference(data, False)
-
-
-# ONNX's data propagation carries values computed from tensor shapes (it starts at Shape and Size) into the
-# ops that read a shape from a tensor (Reshape, Expand, ...). Without those ops, and without If/Loop/Scan
-# bodies (which the check below does not read), it can only carry constants, and where it carries them
-# somewhere that matters a shape is unknown without it. The op types as they appear in a serialized
-# NodeProto: field 4 (op_type), length, name. A match anywhere (inside a weight's bytes, say) only makes
-# the audit take the slower, always-correct path.
-_SHAPE_DATA_MARKERS = tuple(b'"' + bytes([len(op)]) + op for op in (b"Shape", b"Size", b"If", b"Loop", b"Scan"))
-
-
 class _Inferred(NamedTuple):
     model: onnx.ModelProto  # the inferred model, contrib ops' types completed
     types: dict[str, TensorType] | None  # its main graph's tensor types, where already decoded
@@ -415,37 +381,22 @@ def _inferred(file: Path, data: bytes) -> _Inferred:
     """Shape inference of the model in ``data``, parsed. Data propagation costs about 15% of the inference
     on a large graph; a model that cannot need it (no op that computes from shapes, and every shape known
     without it) is inferred without it, which gives the same result."""
-    if not any(marker in data for marker in _SHAPE_DATA_MARKERS):
-        model = _parse(file, _strict_inference(data, False))
+    if not inferred_types.may_need_propagation(data):
+        model = _parse(file, inferred_types.strict_inference(data, False))
         _complete_contrib_types(model)
         types = tensor_types_of(model.graph)
-        if _every_shape_known(types):
+        if inferred_types.every_shape_known(types):
             return _Inferred(model, types)
         del model, types  # a constant computation feeds a shape: infer again, propagating it
-    model = _parse(file, _run_inference(data))
+    model = _parse(file, inferred_types.run_inference(data))
     _complete_contrib_types(model)
     return _Inferred(model, None)
-
-
-def _every_shape_known(types: dict[str, TensorType]) -> bool:
-    """Whether every tensor-typed entry has a shape whose every axis is known: a number or a symbol the
-    model names. ONNX names an axis it could not infer 'unk__N' (onnx 1.23), so such a name counts as
-    unknown (a model that names an axis so itself only takes the slower path)."""
-    distinct = {id(t): t for t in types.values()}  # tensors share their decoded type tuples
-    for elem, shape in distinct.values():
-        if elem and (shape is None or any(d is None or (isinstance(d, str) and d.startswith(_UNNAMED_AXIS))
-                                          for d in shape)):
-            return False
-    return True
-
-
-_UNNAMED_AXIS = "unk__"
 
 
 class _PendingTypes:
     """Shape inference under way: call it for the tensor types (waiting), ask whether they are
     ready (never waiting), or cancel it. ``take_weight_counts``, where set, receives the initializers'
-    element counts when the answer carries them (see _encode_types)."""
+    element counts when the answer carries them (see trtadvisor.ir.inferred_types.encode)."""
 
     def __init__(self, wait: Callable[[], _Answer],
                  cancel: Callable[[], None] = lambda: None,

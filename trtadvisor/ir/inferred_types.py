@@ -1,0 +1,217 @@
+"""What the shape-inference child computes (see trtadvisor.ir.shape_child): every tensor's type in the model
+ONNX's C++ inference returns, read without the onnx Python package's message classes.
+
+The inferred model is mostly nodes and weights the parent has parsed already; the child only wants the
+value infos (name and type) and each weight's dims. Lean protobuf message classes declaring only those
+fields parse the rest as unknown bytes (skipped, never turned into Python objects), and declare a value
+info's type as plain bytes: the wire form of a submessage, which is also the key that tells distinct types
+apart, so each distinct type is parsed and decoded once. On a 99k-node graph this reads the types in about
+a third of the time onnx.ModelProto takes.
+"""
+
+from __future__ import annotations
+
+import functools
+import marshal
+import math
+from collections.abc import Callable, Iterable
+from types import ModuleType
+from typing import Any
+
+Dim = int | str | None
+Shape = tuple[Dim, ...]
+TensorType = tuple[int, Shape | None]  # (ONNX element type, shape)
+
+# ONNX Runtime's contrib domain (trtadvisor.ir.contrib_shapes.CONTRIB_DOMAIN; a test keeps them equal): a
+# model importing it has its contrib ops' types completed by the loader's full path.
+CONTRIB_DOMAIN = "com.microsoft"
+
+
+@functools.cache
+def _classes() -> dict[str, Any]:
+    """The lean message classes, by name, built on first use (a few milliseconds)."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+    field = descriptor_pb2.FieldDescriptorProto
+    file = descriptor_pb2.FileDescriptorProto(name="trtadvisor_inferred_types.proto", package="trtadvisor_lean",
+                                              syntax="proto2")  # onnx.proto's syntax: the same string rules
+
+    def message(name: str, fields: Iterable[tuple[str, int, int, str]], *, repeated: Iterable[str] = (),
+                oneof: str | None = None) -> None:
+        """A message of ``fields`` (name, number, type, message type's name), those named in ``repeated``
+        repeated, the others optional and, with ``oneof``, members of that oneof."""
+        proto = file.message_type.add(name=name)
+        if oneof:
+            proto.oneof_decl.add(name=oneof)
+        for fname, number, kind, of in fields:
+            entry = proto.field.add(name=fname, number=number, type=kind,
+                                    label=field.LABEL_REPEATED if fname in repeated else field.LABEL_OPTIONAL)
+            if kind == field.TYPE_MESSAGE:
+                entry.type_name = f".trtadvisor_lean.{of}"
+            if oneof:
+                entry.oneof_index = 0
+
+    msg, text, raw = field.TYPE_MESSAGE, field.TYPE_STRING, field.TYPE_BYTES
+    # Field numbers as in onnx/onnx.proto (ModelProto, GraphProto, ValueInfoProto, TensorProto, TypeProto).
+    message("Dimension", [("dim_value", 1, field.TYPE_INT64, ""), ("dim_param", 2, text, "")], oneof="value")
+    message("Shape", [("dim", 1, msg, "Dimension")], repeated={"dim"})
+    message("Tensor", [("elem_type", 1, field.TYPE_INT32, ""), ("shape", 2, msg, "Shape")])
+    # TypeProto's other kinds are in the same oneof: a value info of another kind is not a tensor here either.
+    message("Type", [("tensor_type", 1, msg, "Tensor"), ("sequence_type", 4, raw, ""), ("map_type", 5, raw, ""),
+                     ("sparse_tensor_type", 8, raw, ""), ("optional_type", 9, raw, "")], oneof="value")
+    message("ValueInfo", [("name", 1, text, ""), ("type", 2, raw, "")])
+    message("Initializer", [("dims", 1, field.TYPE_INT64, "")], repeated={"dims"})
+    lists = {"initializer", "input", "output", "value_info"}
+    message("Graph", [("initializer", 5, msg, "Initializer"), ("input", 11, msg, "ValueInfo"),
+                      ("output", 12, msg, "ValueInfo"), ("value_info", 13, msg, "ValueInfo")], repeated=lists)
+    message("Opset", [("domain", 1, text, "")])
+    message("Model", [("graph", 7, msg, "Graph"), ("opset_import", 8, msg, "Opset")], repeated={"opset_import"})
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(file)
+    return {m.name: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"trtadvisor_lean.{m.name}"))
+            for m in file.message_type}
+
+
+def shape_of_type(tp: Any) -> TensorType:
+    """A TypeProto's element type and shape (an onnx.TypeProto, or the lean ``Type`` of the same fields):
+    (0, None) for a type that is not a tensor."""
+    if not tp.HasField("tensor_type"):
+        return 0, None
+    tt = tp.tensor_type
+    if not tt.HasField("shape"):
+        return tt.elem_type, None
+    dims: list[Dim] = []
+    for d in tt.shape.dim:
+        # dim_value is the common case and reading it is cheaper than asking which field is set
+        value = d.dim_value
+        if value or d.HasField("dim_value"):
+            dims.append(value)
+        elif d.dim_param:
+            dims.append(d.dim_param)
+        else:
+            dims.append(None)
+    return tt.elem_type, tuple(dims)
+
+
+def parse_inferred(data: bytes) -> Any:
+    """The inferred model's value infos and weights' dims (a lean ``Model``)."""
+    model = _classes()["Model"]()
+    model.ParseFromString(data)
+    return model
+
+
+def types_of(graph: Any) -> dict[str, TensorType]:
+    """Every declared tensor's element type and shape in a lean ``Graph`` (value infos, then inputs, then
+    outputs, later ones winning, as trtadvisor.ir.graph.tensor_types_of reads an onnx GraphProto)."""
+    parse_type = _classes()["Type"].FromString
+    types: dict[str, TensorType] = {}
+    decoded: dict[bytes, TensorType] = {}  # by the type's wire bytes: tensors share the decoded tuple
+    for items in (graph.value_info, graph.input, graph.output):
+        for vi in items:
+            key = vi.type
+            found = decoded.get(key)
+            if found is None:
+                found = decoded[key] = shape_of_type(parse_type(key))
+            types[vi.name] = found
+    return types
+
+
+def initializer_counts(initializers: Iterable[Any]) -> list[int]:
+    """Each initializer's element count, in order (onnx TensorProtos or the lean ``Initializer``)."""
+    # prod over a slice (one C copy of the dims) beats iterating the repeated field itself
+    return [math.prod(t.dims[:]) for t in initializers]
+
+
+def encode(model: Any, types: dict[str, TensorType]) -> bytes:
+    """The shape-inference child's answer, marshalled: every tensor's element type and shape, and every
+    initializer's element count in list order (``model``: lean or onnx's).
+
+    The child decodes the types (each distinct type once) while the parent is still busy with shape-free
+    passes; the parent then holds shared tuples, far smaller than the value infos they come from, and loads
+    them in one C call. The counts (the cost model reads nearly all of them) are a sweep over every weight
+    the child has time for and the parent would do on its critical path.
+    """
+    return marshal.dumps((types, initializer_counts(model.graph.initializer)))
+
+
+@functools.cache
+def cpp_inference() -> ModuleType:
+    """ONNX's C++ shape inference (onnx.onnx_cpp2py_export.shape_inference)."""
+    from onnx.onnx_cpp2py_export import shape_inference
+
+    return shape_inference
+
+
+def strict_inference(data: bytes, propagate: bool) -> bytes:
+    """ONNX's shape inference, type-checked and strict (an inconsistency is an error, not a gap)."""
+    return cpp_inference().infer_shapes(data, True, True, propagate)
+
+
+# ONNX's data propagation reads the values of the tensors it propagates, and cannot read external data from
+# the bytes it is given: the dynamo exporter's INT64 index initializers (timm CoAtNet's relative position
+# index, feeding an Unsqueeze) then fail the whole inference of a valid model.
+_EXTERNAL_DATA_PROP = "Cannot parse data from external tensors"
+
+
+def run_inference(data: bytes) -> bytes:
+    """Strict shape inference with data propagation; without it where propagation hit external data (the
+    shapes it carries through values are lost, and analysis/values.py evaluates those itself)."""
+    try:
+        return strict_inference(data, True)
+    except Exception as exc:
+        if _EXTERNAL_DATA_PROP not in str(exc):
+            raise
+        return strict_inference(data, False)
+
+
+# ONNX's data propagation carries values computed from tensor shapes (it starts at Shape and Size) into the
+# ops that read a shape from a tensor (Reshape, Expand, ...). Without those ops, and without If/Loop/Scan
+# bodies (which the check below does not read), it can only carry constants, and where it carries them
+# somewhere that matters a shape is unknown without it. The op types as they appear in a serialized
+# NodeProto: field 4 (op_type), length, name. A match anywhere (inside a weight's bytes, say) only makes
+# the audit take the slower, always-correct path.
+_SHAPE_DATA_MARKERS = tuple(b'"' + bytes([len(op)]) + op for op in (b"Shape", b"Size", b"If", b"Loop", b"Scan"))
+
+
+def may_need_propagation(data: bytes) -> bool:
+    """Whether the serialized model may have shapes only data propagation infers (see above); data
+    propagation costs about 15% of the inference on a large graph."""
+    return any(marker in data for marker in _SHAPE_DATA_MARKERS)
+
+
+def every_shape_known(types: dict[str, TensorType]) -> bool:
+    """Whether every tensor-typed entry has a shape whose every axis is known: a number or a symbol the
+    model names. ONNX names an axis it could not infer 'unk__N' (onnx 1.23), so such a name counts as
+    unknown (a model that names an axis so itself only takes the slower path)."""
+    distinct = {id(t): t for t in types.values()}  # tensors share their decoded type tuples
+    for elem, shape in distinct.values():
+        if elem and (shape is None or any(d is None or (isinstance(d, str) and d.startswith(_UNNAMED_AXIS))
+                                          for d in shape)):
+            return False
+    return True
+
+
+_UNNAMED_AXIS = "unk__"
+
+
+def lean_types(inferred: bytes) -> tuple[Any, dict[str, TensorType]] | None:
+    """The inferred model ``inferred`` read lean, and its types; None for a model that imports ONNX Runtime's
+    contrib domain (the loader completes its contrib ops' types on the full onnx.ModelProto)."""
+    model = parse_inferred(inferred)
+    if any(op.domain == CONTRIB_DOMAIN for op in model.opset_import):
+        return None
+    return model, types_of(model.graph)
+
+
+Reader = Callable[[bytes], tuple[Any, dict[str, TensorType]]]
+
+
+def inferred_types(data: bytes, read: Reader) -> tuple[Any, dict[str, TensorType]]:
+    """Infer the serialized model ``data`` and ``read`` the result (into a model and its types): without
+    data propagation where that gives every shape (see may_need_propagation), else with it."""
+    if not may_need_propagation(data):
+        model, types = read(strict_inference(data, False))
+        if every_shape_known(types):
+            return model, types
+        del model, types  # a constant computation feeds a shape: infer again, propagating it
+    return read(run_inference(data))

@@ -6,6 +6,7 @@ The schema ships as ``trtadvisor/schema/report-v1.json`` and the tests validate 
 from __future__ import annotations
 
 import json
+from json.encoder import encode_basestring  # a str as json.dumps(..., ensure_ascii=False) writes it, in C
 from typing import Any
 
 from trtadvisor.api import AuditResult
@@ -16,12 +17,16 @@ SCHEMA_ID = "trtadvisor.report/v1"
 
 
 def report_dict(result: AuditResult) -> dict[str, Any]:
+    return _report(result, _layers_json(result))
+
+
+def _report(result: AuditResult, layers: list[Any]) -> dict[str, Any]:
     prediction = result.prediction
     data: dict[str, Any] = {
         "schema": SCHEMA_ID,
         "model": {"path": result.model.path, "opset": result.model.opset, "nodes": prediction.node_count},
         "target": target_dict(result.target),
-        "layers": _layers_json(result),
+        "layers": layers,
         "eliminated": list(prediction.eliminated),
         "findings": [f.to_json() for f in result.findings],
         "recommendations": {"trtexec": result.trtexec},
@@ -39,6 +44,49 @@ def _layers_json(result: AuditResult) -> list[dict[str, Any]]:
         for item, cost in zip(layers, result.cost.layers, strict=True):
             item["cost"] = cost.to_json() if cost is not None else None
     return layers
+
+
+class _Encoded(list):  # type: ignore[type-arg]
+    """A report list whose elements are already JSON text: dumps_readable writes them as they are."""
+
+
+def _layer_rows(result: AuditResult) -> list[Any]:
+    """The ``layers`` list for :func:`render_json`: each layer's JSON text, the very bytes
+    ``_compact(item)`` gives for :func:`_layers_json`'s item, written without building the dicts.
+
+    Most of a layer's fields repeat across layers (kind, ops, fusions, evidence: a few distinct tuples shared
+    by thousands of layers, evidence 3 MB of a 100k-node report): each distinct value is encoded once.
+    Only the name and node names are encoded per layer, and costs and alternatives in one encoder call.
+    """
+    layers = result.prediction.layers
+    costs: list[Any] = result.cost.layers if result.cost is not None else [None] * len(layers)
+    known: dict[Any, str] = {None: "null", (): "[]"}  # a field's value -> its JSON text
+    get = known.get
+
+    def encoded(value: Any) -> str:
+        text = known[value] = _compact(value)  # a tuple is written as a list
+        return text
+
+    alternatives = iter(_compact_elements([list(layer.alternatives) for layer in layers if layer.alternatives]))
+    priced = iter(_compact_elements([cost.to_json() for cost in costs if cost is not None]))
+    unpriced = ', "cost": null}' if result.cost is not None else "}"  # no "cost" field without a cost model
+    join = ", ".join
+    rows = _Encoded()
+    append = rows.append
+    try:
+        for (name, kind, nodes, ops, fusions, confidence, evidence, alts, precision), cost in zip(
+                layers, costs, strict=True):
+            append(f'{{"name": {encode_basestring(name)}, "kind": {get(kind) or encoded(kind)}, '
+                   f'"nodes": [{join(map(encode_basestring, nodes))}], "ops": {get(ops) or encoded(ops)}, '
+                   f'"fusions": {get(fusions) or encoded(fusions)}, '
+                   f'"confidence": {get(confidence) or encoded(confidence)}, '
+                   f'"evidence": {get(evidence) or encoded(evidence)}, '
+                   f'"alternatives": {next(alternatives) if alts else "[]"}, '
+                   f'"precision": {get(precision) or encoded(precision)}'
+                   + (unpriced if cost is None else f', "cost": {next(priced)}}}'))
+    except TypeError:  # a name that is not a string: the general encoder writes whatever the layer holds
+        return _layers_json(result)
+    return rows
 
 
 def summary_dict(result: AuditResult) -> dict[str, Any]:
@@ -64,7 +112,7 @@ def _cost_summary(result: AuditResult) -> dict[str, Any]:
 
 
 def render_json(result: AuditResult) -> str:
-    return json_document(dumps_readable(report_dict(result)))
+    return json_document(dumps_readable(_report(result, _layer_rows(result))))
 
 
 def dumps_readable(data: dict[str, Any]) -> str:
@@ -79,12 +127,12 @@ def dumps_readable(data: dict[str, Any]) -> str:
         comma = "," if i < len(items) - 1 else ""
         if isinstance(value, list) and value:
             lines.append(f"  {_compact(key)}: [")
-            lines.append(",\n".join(f"    {element}" for element in _compact_elements(value)))
+            lines.append("    " + ",\n    ".join(value if isinstance(value, _Encoded) else _compact_elements(value)))
             lines.append(f"  ]{comma}")
         else:
             lines.append(f"  {_compact(key)}: {_compact(value)}{comma}")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+    lines.append("}\n")
+    return "\n".join(lines)
 
 
 def _compact(value: Any) -> str:

@@ -8,12 +8,14 @@ handlers run and none of the parent's buffered output is flushed twice.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 
-def fork_writer(compute: Callable[[], bytes]) -> tuple[int, int]:
-    """Fork a child that writes ``compute()`` to a pipe and exits 0 (1, having written nothing, when it
-    raises). Returns the child's pid and the pipe's read end; OSError when no pipe or process can be made."""
+def fork_writer(compute: Callable[[], bytes | Iterable[bytes]]) -> tuple[int, int]:
+    """Fork a child that writes ``compute()`` to a pipe and exits 0 (1 when it raises, having written
+    nothing, or the parts before). ``compute`` may give its bytes in parts: each is written as soon as
+    it is made, so the parent can read the first while the child computes the next. Returns the child's
+    pid and the pipe's read end; OSError when no pipe or process can be made."""
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -22,7 +24,9 @@ def fork_writer(compute: Callable[[], bytes]) -> tuple[int, int]:
             os.close(read_end)
             payload = compute()
             with os.fdopen(write_end, "wb") as pipe:
-                pipe.write(payload)
+                for part in (payload,) if isinstance(payload, bytes) else payload:
+                    pipe.write(part)
+                    pipe.flush()
         except BaseException:
             code = 1
         finally:

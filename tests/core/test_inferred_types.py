@@ -55,7 +55,7 @@ def test_the_child_answer_matches_the_in_process_inference(tmp_path: Path) -> No
     model = _odd_types_model(consistent=True)
     path = tmp_path / "m.onnx"
     path.write_bytes(model.SerializeToString())
-    types, counts = marshal.loads(inferred_types_payload(path, path.read_bytes()))
+    types, counts = map(marshal.loads, inferred_types_payload(path, path.read_bytes()))  # the types, then the counts
     inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True)
     assert list(types.items()) == list(tensor_types_of(inferred.graph).items())
     assert types["y"][0] == TensorProto.FLOAT and types["y"][1][::2] == ("batch", 8)  # Relu keeps x's type

@@ -343,12 +343,14 @@ def _decode_all(lists: Iterable[Any]) -> dict[str, TensorType]:
 class _InitializerIndex:
     """Initializers by name, as positions in the GraphProto's list (no retained wrappers)."""
 
-    __slots__ = ("_items", "_sizes", "_where")
+    __slots__ = ("_drop_offer", "_items", "_offered", "_sizes", "_where")
 
     def __init__(self, items: Any) -> None:
         self._items = items
         self._where = {t.name: i for i, t in enumerate(items)}
         self._sizes: dict[str, int] | None = None
+        self._offered: Callable[[], list[int] | None] | None = None  # see offer_counts
+        self._drop_offer: Callable[[], None] = _nothing
 
     def get(self, name: str) -> TensorProto | None:
         i = self._where.get(name)
@@ -367,17 +369,34 @@ class _InitializerIndex:
         """Every initializer's element count, read in one pass over the list: a stage that needs most
         of them (the cost model) pays one C-level sweep instead of one lookup and wrapper per weight.
         ``keep=False`` hands the map over and forgets it (it costs megabytes on a large model)."""
+        self.settle_counts()
         sizes = self._sizes
         if sizes is None:
             sizes = self._by_name(initializer_counts(self._items))
         self._sizes = sizes if keep else None
         return sizes
 
-    def offer_counts(self, counts: list[int]) -> None:
+    def offer_counts(self, fetch: Callable[[], list[int] | None], drop: Callable[[], None]) -> None:
         """Every initializer's element count in list order, computed elsewhere from the same list (the
-        shape-inference child, which has time to spare): taken unless known already or of another length."""
-        if self._sizes is None and len(counts) == len(self._items):
-            self._sizes = self._by_name(counts)
+        shape-inference child, which has time to spare): ``fetch()`` waits for them (None when they did
+        not come) and is called when they are first needed or settled; ``drop()`` gives them up. Taken
+        unless known already or of another length. Whoever offers ends the offer: settle_counts or
+        drop_counts."""
+        self.drop_counts()
+        self._offered, self._drop_offer = fetch, drop
+
+    def settle_counts(self) -> None:
+        """Take the offered counts now (their sender then ends)."""
+        fetch, self._offered, self._drop_offer = self._offered, None, _nothing
+        if fetch is not None:
+            counts = fetch()
+            if self._sizes is None and counts is not None and len(counts) == len(self._items):
+                self._sizes = self._by_name(counts)
+
+    def drop_counts(self) -> None:
+        """Give the offered counts up (their sender is stopped)."""
+        drop, self._offered, self._drop_offer = self._drop_offer, None, _nothing
+        drop()
 
     def _by_name(self, counts: list[int]) -> dict[str, int]:
         return dict(zip(self._where.keys(), map(counts.__getitem__, self._where.values()), strict=True))
@@ -594,9 +613,11 @@ class Graph:
         self._shape_cache.clear()
 
     def settle_types(self) -> None:
-        """Wait for pending shape inference, if any (its process, if any, is then reaped)."""
+        """Wait for pending shape inference, if any, and the weights' counts it sends after the types (its
+        process, if any, is then reaped)."""
         if self._pending_types is not None:
             self.tensor_types  # noqa: B018  (waits, adopts, and raises for an inconsistent model)
+        self.initializers.settle_counts()
 
     def cancel_types(self) -> None:
         """Stop pending shape inference (an audit that failed): its process ends now."""
@@ -605,6 +626,7 @@ class Graph:
             self._types_ready = _always
             cancel, self._cancel_types = self._cancel_types, _nothing
             cancel()
+        self.initializers.drop_counts()
 
     def decode_all_types(self) -> None:
         """Decode every declared type now, in bulk: cheaper than one by one when a pass (the cost

@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import marshal
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from types import ModuleType
 from typing import Any
 
@@ -122,16 +122,18 @@ def initializer_counts(initializers: Iterable[Any]) -> list[int]:
     return [math.prod(t.dims[:]) for t in initializers]
 
 
-def encode(model: Any, types: dict[str, TensorType]) -> bytes:
-    """The shape-inference child's answer, marshalled: every tensor's element type and shape, and every
-    initializer's element count in list order (``model``: lean or onnx's).
+def encode(model: Any, types: dict[str, TensorType]) -> Iterator[bytes]:
+    """The shape-inference child's answer in two marshalled parts: every tensor's element type and shape,
+    then every initializer's element count in list order (``model``: lean or onnx's).
 
     The child decodes the types (each distinct type once) while the parent is still busy with shape-free
     passes; the parent then holds shared tuples, far smaller than the value infos they come from, and loads
-    them in one C call. The counts (the cost model reads nearly all of them) are a sweep over every weight
-    the child has time for and the parent would do on its critical path.
+    them in one C call. The counts (the cost model reads nearly all of them, much later) are a sweep over
+    every weight the child has time for and the parent would do on its critical path: they follow the
+    types, so the parent waits for the types alone.
     """
-    return marshal.dumps((types, initializer_counts(model.graph.initializer)))
+    yield marshal.dumps(types)
+    yield marshal.dumps(initializer_counts(model.graph.initializer))
 
 
 @functools.cache

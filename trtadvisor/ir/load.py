@@ -11,7 +11,7 @@ import contextlib
 import heapq
 import marshal
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -157,7 +157,7 @@ def load_model(path: str | os.PathLike[str], shapes: dict[str, Shape] | None = N
             pending.take_weight_counts = graph.initializers.offer_counts
             graph.adopt_types_later(pending, pending.cancel, pending.ready)
             if wait_for_shapes:
-                graph.tensor_types  # noqa: B018  (waits, and raises for an inconsistent model)
+                graph.settle_types()  # waits (for the weights' counts too), and raises for an inconsistent model
     finally:
         if early is not None:
             early.cancel()
@@ -337,17 +337,28 @@ def _complete_contrib_types(model: onnx.ModelProto) -> None:
         contrib_shapes.complete_types(model)
 
 
-def _decode_types(payload: memoryview) -> tuple[dict[str, TensorType], list[int]] | None:
-    """The parent's side of :func:`trtadvisor.ir.inferred_types.encode`; None when the answer is not what was sent."""
+def _decode_types(payload: memoryview) -> dict[str, TensorType] | None:
+    """The parent's side of the types :func:`trtadvisor.ir.inferred_types.encode` sends; None when the
+    answer is not what was sent."""
     answer = marshal.loads(payload)
-    if isinstance(answer, tuple) and len(answer) == 2 and isinstance(answer[0], dict) and isinstance(answer[1], list):
-        return answer
+    return answer if isinstance(answer, dict) else None
+
+
+def _decode_counts(child: shape_child.ChildInference) -> list[int] | None:
+    """The weights' element counts the child sends after the types (see inferred_types.encode), once it has
+    ended; None when they did not come whole."""
+    payload = child.rest()
+    with contextlib.suppress(EOFError, ValueError, TypeError):
+        counts = marshal.loads(payload) if payload else None
+        if isinstance(counts, list):
+            return counts
     return None
 
 
-def inferred_types_payload(file: Path, data: bytes, overrides: dict[str, Shape] | None = None) -> bytes:
+def inferred_types_payload(file: Path, data: bytes, overrides: dict[str, Shape] | None = None) -> Iterator[bytes]:
     """What the shape-inference child computes and sends (see trtadvisor.ir.shape_child): the types of the
-    model in ``data``, with the input shapes ``overrides`` gives (--shapes) where it gives any."""
+    model in ``data``, with the input shapes ``overrides`` gives (--shapes) where it gives any, then the
+    weights' element counts."""
     return inferred_types.encode(*inferred_types.inferred_types(_with_overrides(file, data, overrides),
                                                                 partial(_read_inferred, file)))
 
@@ -395,8 +406,9 @@ def _inferred(file: Path, data: bytes) -> _Inferred:
 
 class _PendingTypes:
     """Shape inference under way: call it for the tensor types (waiting), ask whether they are
-    ready (never waiting), or cancel it. ``take_weight_counts``, where set, receives the initializers'
-    element counts when the answer carries them (see trtadvisor.ir.inferred_types.encode)."""
+    ready (never waiting), or cancel it. ``take_weight_counts``, where set, is offered the initializers'
+    element counts when the child sends them after the types (see trtadvisor.ir.inferred_types.encode):
+    a call that waits for them (None when they did not come) and one that gives them up."""
 
     def __init__(self, wait: Callable[[], _Answer],
                  cancel: Callable[[], None] = lambda: None,
@@ -404,19 +416,21 @@ class _PendingTypes:
         self._wait = wait
         self.cancel = cancel
         self.ready = ready
-        self.take_weight_counts: Callable[[list[int]], None] | None = None
+        self.take_weight_counts: Callable[[Callable[[], list[int] | None], Callable[[], None]], None] | None = None
 
     def __call__(self) -> ValueInfoIndex | dict[str, TensorType]:
         answer = self._wait()
-        if isinstance(answer, tuple):  # the child's: the types, and every weight's element count
-            types, counts = answer
+        if isinstance(answer, tuple):  # the child's: the types, and the child still sending the weights' counts
+            types, child = answer
             if self.take_weight_counts is not None:
-                self.take_weight_counts(counts)
+                self.take_weight_counts(partial(_decode_counts, child), child.cancel)
+            else:
+                child.cancel()
             return types
         return answer
 
 
-_Answer = ValueInfoIndex | dict[str, TensorType] | tuple[dict[str, TensorType], list[int]]
+_Answer = ValueInfoIndex | dict[str, TensorType] | tuple[dict[str, TensorType], shape_child.ChildInference]
 
 
 def _start_shape_inference(file: Path, data: bytes, parallel: bool,
@@ -441,7 +455,8 @@ def _start_shape_inference(file: Path, data: bytes, parallel: bool,
             with contextlib.suppress(EOFError, ValueError, TypeError):
                 decoded = _decode_types(memoryview(payload))
                 if decoded is not None:
-                    return decoded
+                    return decoded, child
+            child.cancel()
         # The child died without an answer: infer here.
         return _types_of_inferred(_infer_model(file, _with_overrides(file, data, overrides)))
 

@@ -15,9 +15,9 @@ import os
 import select
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from trtadvisor.errors import UserError
 from trtadvisor.forked import fork_writer
@@ -28,11 +28,13 @@ PARALLEL_MIN_BYTES = 1 << 20
 
 
 class ChildInference:
-    """A child process inferring shapes: :meth:`result` waits for its answer, :meth:`cancel` ends it."""
+    """A child process inferring shapes: :meth:`result` waits for its answer, :meth:`rest` for what it sends
+    after it, :meth:`cancel` ends it."""
 
     def __init__(self, pid: int, read_end: int) -> None:
         self._pid = pid
         self._read_end = read_end
+        self._pipe: BinaryIO | None = None
         self._reaped = False
 
     def ready(self) -> bool:
@@ -41,41 +43,78 @@ class ChildInference:
 
     def result(self) -> tuple[bool, bytes] | None:
         """(True, payload) on success, (False, "kind\\x1fmessage") on an inference error, or None
-        when the child died without answering."""
-        with os.fdopen(self._read_end, "rb") as pipe:
-            payload = pipe.read()
-        self._reap()
-        if payload[:1] == b"\x00":
-            return True, payload[1:]
-        if payload[:1] == b"\x01":
-            return False, payload[1:]
+        when the child died without answering. After a payload the child goes on (see :meth:`rest`)."""
+        self._pipe = pipe = os.fdopen(self._read_end, "rb")
+        tag = pipe.read(1)
+        if tag == _ANSWER:
+            size = int.from_bytes(pipe.read(_SIZE_BYTES), "little")
+            payload = pipe.read(size)
+            if len(payload) == size:
+                return True, payload
+        elif tag == _ERROR:
+            message = pipe.read()
+            self._end()
+            return False, message
+        self._end()
         return None
+
+    def rest(self) -> bytes | None:
+        """What the child sent after its payload, once it has ended (then reaped); None after an error,
+        a cancel or an earlier call."""
+        if self._reaped or self._pipe is None:
+            return None
+        try:
+            return self._pipe.read()
+        except OSError:
+            return None
+        finally:
+            self._end()
 
     def cancel(self) -> None:
         if self._reaped:
             return
         with contextlib.suppress(OSError):
             os.kill(self._pid, signal.SIGKILL)
-            os.close(self._read_end)
-        self._reap()
+        self._end()
 
-    def _reap(self) -> None:
+    def _end(self) -> None:
+        """Close the pipe and reap the child."""
+        with contextlib.suppress(OSError):
+            if self._pipe is not None:
+                self._pipe.close()
+            else:
+                os.close(self._read_end)
         if not self._reaped:
             self._reaped = True
             os.waitpid(self._pid, 0)
 
 
-def start(file: Path, data: bytes, compute: Callable[[Path, bytes], bytes]) -> ChildInference | None:
-    """Fork a child that sends back ``compute(file, data)`` (the loader's shape inference); None where fork
-    is unavailable."""
+# The child's message: _ANSWER, the payload's size (_SIZE_BYTES, little-endian), the payload, then whatever
+# it sends after; or _ERROR and "kind\x1fmessage" of the error that stopped it.
+_ANSWER, _ERROR = b"\x00", b"\x01"
+_SIZE_BYTES = 8
+
+
+Compute = Callable[[Path, bytes], Iterable[bytes]]
+
+
+def start(file: Path, data: bytes, compute: Compute) -> ChildInference | None:
+    """Fork a child that sends back ``compute(file, data)`` (the loader's shape inference): its first part
+    as the answer (:meth:`ChildInference.result`), the others after it (:meth:`ChildInference.rest`); None
+    where fork is unavailable."""
     if sys.platform != "linux" or not hasattr(os, "fork"):
         return None
 
-    def answer() -> bytes:  # in the child: the answer, or the error, which the parent reports to the user
+    def answer() -> Iterator[bytes]:  # in the child: the answer, or the error, which the parent reports
         try:
-            return b"\x00" + compute(file, data)
+            parts = iter(compute(file, data))
+            first = next(parts)
         except Exception as exc:
-            return b"\x01" + f"{type(exc).__name__}\x1f{exc}".encode("utf-8", "replace")
+            yield _ERROR + f"{type(exc).__name__}\x1f{exc}".encode("utf-8", "replace")
+            return
+        yield _ANSWER + len(first).to_bytes(_SIZE_BYTES, "little")
+        yield first
+        yield from parts  # an error here leaves the rest short: the parent does without it
 
     try:
         pid, read_end = fork_writer(answer)
@@ -90,7 +129,7 @@ def start(file: Path, data: bytes, compute: Callable[[Path, bytes], bytes]) -> C
 _started: dict[str, tuple[tuple[int, int], bytes, ChildInference, dict[str, Any]]] = {}
 
 
-def start_early(path: str, compute: Callable[[Path, bytes], bytes], shapes: dict[str, Any] | None = None) -> None:
+def start_early(path: str, compute: Compute, shapes: dict[str, Any] | None = None) -> None:
     """Read a large model and start its inference now (``compute``: with the input shapes ``shapes``);
     :func:`take` hands the bytes, the child and those shapes to the loader.
 

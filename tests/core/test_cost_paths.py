@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+import trtadvisor.plan.cost as cost_model
 from trtadvisor.api import audit
 from trtadvisor.plan.cost import LayerCost, _Pricer
 
@@ -63,3 +65,72 @@ def test_without_removed_nodes_the_reader_count_alone_tells_a_tensor_is_written(
     relu = fixed.cost.layers[0]
     elements = 2 * 4 * 8 * 8
     assert relu is not None and relu.bytes == 2 * 4 * elements  # its output is written for the reshape
+
+
+def _pools_and_pointwise(path: Path, removed: bool) -> Path:
+    """x [1, 8, 16, 16] through five MaxPools (3x3, 3x3, 5x5, 3x3, 3x3, each padded to keep the size), a Relu
+    after each of the first four, one more Relu of the second pool's output that nothing reads, and four
+    x * sigmoid(x) after the last pool. With ``removed``, the second Relu reaches the next pool through an
+    Identity, and the second sigmoid's output also feeds a Shape whose value reshapes the network's output
+    (the build removes both: the Identity passes the data on, the Shape reads only a shape)."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8, 16, 16])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 16, 16])
+    nodes, tensor = [], "x"
+    for i, k in enumerate((3, 3, 5, 3, 3)):
+        nodes.append(helper.make_node("MaxPool", [tensor], [f"p{i}"], name=f"pool{i}", kernel_shape=[k, k],
+                                      pads=[k // 2] * 4))
+        tensor = f"p{i}" if i == 4 else f"r{i}"
+        if i < 4:
+            nodes.append(helper.make_node("Relu", [f"p{i}"], [tensor], name=f"relu{i}"))
+        if i == 1 and removed:
+            nodes.append(helper.make_node("Identity", [tensor], ["same"], name="identity"))
+            tensor = "same"
+    nodes.append(helper.make_node("Relu", ["p1"], ["unread"], name="unread_relu"))
+    for i in range(4):
+        last = i == 3 and not removed
+        nodes += [helper.make_node("Sigmoid", [tensor], [f"s{i}"], name=f"sigmoid{i}"),
+                  helper.make_node("Mul", [tensor, f"s{i}"], ["y" if last else f"m{i}"], name=f"mul{i}")]
+        tensor = f"m{i}"
+    if removed:
+        nodes += [helper.make_node("Shape", ["s1"], ["size"], name="shape"),
+                  helper.make_node("Reshape", [tensor, "size"], ["y"], name="reshape")]
+    graph = helper.make_graph(nodes, "g", [x], [y])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return path
+
+
+@pytest.mark.parametrize("removed", [False, True])
+def test_layers_alike_are_priced_once_each_as_it_would_be_alone(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, removed: bool) -> None:
+    """Layers of one kind, ops and fusions are priced once per signature (_Pricer.known_costs): each gets what
+    pricing it alone gives. What tells them apart must be in the signature: a pool's kernel (a 3x3 MaxPool
+    does 9 operations per output element, a 5x5 one 25, over outputs of the same shape: rules/gpu_perf.toml
+    [work] pool_ops) and whether a layer's output is read outside it (a layer writes only the tensors read
+    outside it: the Relu nothing reads costs one read of its 8 x 16 x 16 FP32 input, the others a read and a
+    write; a fused x * sigmoid(x) reads x and writes the product), also where nodes the build removes read
+    a layer's output: an Identity (the data goes on to a pool) or a Shape (only the shape is read)."""
+    path = _pools_and_pointwise(tmp_path / "m.onnx", removed)
+    calls: list[str] = []
+    price = _Pricer.layer_cost
+
+    def counted(self: _Pricer, layer: Any, *args: Any) -> LayerCost | None:
+        calls.append(layer.name)
+        return price(self, layer, *args)
+
+    monkeypatch.setattr(_Pricer, "layer_cost", counted)
+    shared = audit(path, gpu="a100")
+    assert set(shared.prediction.eliminated) == ({"identity", "shape"} if removed else set())
+    layers = {layer.nodes: cost for layer, cost in zip(shared.prediction.layers, shared.cost.layers, strict=True)}
+    elements = 8 * 16 * 16
+    assert [layers[(f"pool{i}",)].flops for i in range(5)] == [9 * elements, 9 * elements, 25 * elements,
+                                                               9 * elements, 9 * elements]
+    assert [layers[(f"relu{i}",)].bytes for i in range(4)] == [2 * 4 * elements] * 4
+    assert layers[("unread_relu",)].bytes == 4 * elements
+    assert [layers[(f"sigmoid{i}", f"mul{i}")].bytes for i in range(4)] == [2 * 4 * elements] * 4
+    # Two pool signatures, two Relu ones, one or two for x * sigmoid(x) (the last writes a network output).
+    assert len(calls) <= 6 + removed
+    monkeypatch.setattr(cost_model, "_SHARED_FROM", 10**9)  # every layer priced alone
+    calls.clear()
+    alone = audit(path, gpu="a100")
+    assert len(calls) == len(alone.prediction.layers)
+    assert shared.cost.layers == alone.cost.layers

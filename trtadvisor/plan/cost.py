@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from itertools import chain, compress, filterfalse, repeat
-from operator import attrgetter, is_, itemgetter, ne, not_
+from operator import attrgetter, is_, itemgetter, ne, not_, or_
 from typing import Any, NamedTuple
 
 from onnx import TensorProto
@@ -228,9 +228,9 @@ def estimate_costs(graph: Graph, prediction: Prediction, target: Target, book: R
     unknown = pricer.unknown_tails(planned) if planned else None
     if unknown is not None:
         # A layer whose last output has an unknown size (a symbolic batch) has an unknown cost: asked for every
-        # layer at once; layer_cost prices the others (and a shuffle, which may be a NoOp whatever its size).
-        costs = [None if dark and layer.kind != "shuffle" else price(layer, members, not dark)
-                 for layer, members, dark in zip(layers, planned, unknown, strict=True)]  # type: ignore[arg-type]
+        # layer at once; the others are priced once per distinct signature (and a shuffle, which may be a NoOp
+        # whatever its size, on its own).
+        costs = pricer.known_costs(layers, planned, unknown)  # type: ignore[arg-type]
     else:
         costs = [price(layer, planned[i] if planned else None) for i, layer in enumerate(layers)]
     return CostEstimate(_share_slices(costs, prediction.layers, book.op_group("per_output_slice"),
@@ -399,6 +399,171 @@ class _Pricer:
         shapes = next(iter(self.facts.values())).shapes
         firsts = _first_outputs(list(map(_outputs_of, map(_last, planned))))
         return list(map(is_, shapes.counts(firsts), repeat(None)))
+
+    def known_costs(self, layers: Sequence[PredictedLayer], planned: list[list[Node]],
+                    unknown: list[bool]) -> list[LayerCost | None]:
+        """Every layer's cost, for one graph whose layers all have nodes (see unknown_tails), ``unknown``
+        telling which layers' last outputs have an unknown size (their cost is unknown, a shuffle's aside).
+
+        Real models repeat their blocks (a ResNet stage, a transformer's layers), so many layers have the same
+        kind, ops and fusions, are wired alike inside and read and write tensors of the same types. Layers of
+        one kind, ops and fusions are given a signature of everything their price depends on (_signatures),
+        built column by column in C, and each distinct signature is priced once by layer_cost."""
+        costs: list[LayerCost | None] = [None] * len(layers)
+        price = self.layer_cost
+        groups: dict[tuple[object, ...], list[int]] = {}
+        keys = zip(map(_kind_of_layer, layers), map(_ops_of_layer, layers), map(_fusions_of_layer, layers),
+                   map(len, planned), strict=True)
+        for i, (key, dark) in enumerate(zip(keys, unknown, strict=True)):
+            if not dark:
+                groups.setdefault(key, []).append(i)
+            elif key[0] == "shuffle":  # a reshape-only shuffle is a NoOp whatever its size
+                costs[i] = price(layers[i], planned[i], False)
+        for (_, _, fusions, size), where in groups.items():
+            if len(where) < _SHARED_FROM or size >= _LARGE or (size == 1 and CONCAT_REMOVAL in fusions):
+                for i in where:  # a few layers, a region, or a removed Concat (priced by its neighbours)
+                    costs[i] = price(layers[i], planned[i], True)
+            else:
+                self._price_alike(where, layers, planned, costs)
+        return costs
+
+    def _price_alike(self, where: list[int], layers: Sequence[PredictedLayer], planned: list[list[Node]],
+                     costs: list[LayerCost | None]) -> None:
+        """Price the layers ``where`` (of one kind, ops, fusions and size) once per distinct signature."""
+        price = self.layer_cost
+        members = list(map(planned.__getitem__, where))
+        columns = [list(map(itemgetter(j), members)) for j in range(len(members[0]))]
+        inputs = [list(map(_inputs_of, column)) for column in columns]
+        outputs = [list(map(_outputs_of, column)) for column in columns]
+        # Each member's op and its numbers of inputs and outputs, position by position: the signature's columns
+        # are read at fixed positions, so layers whose members differ there are signed apart.
+        forms = list(zip(*(map(_op_of, column) for column in columns),
+                         *(map(len, names) for names in (*inputs, *outputs)), strict=True))
+        if forms.count(forms[0]) != len(forms):
+            split: dict[tuple[object, ...], list[int]] = {}
+            for i, form in zip(where, forms, strict=True):
+                split.setdefault(form, []).append(i)
+            for part in split.values():
+                if len(part) < _SHARED_FROM:
+                    for i in part:
+                        costs[i] = price(layers[i], planned[i], True)
+                else:
+                    self._price_alike(part, layers, planned, costs)
+            return
+        keys: list[tuple[object, ...]] | None
+        try:
+            keys = self._signatures(forms[0], columns, inputs, outputs)
+        except Exception:  # an attribute or a Constant that does not decode: priced one by one, which raises
+            keys = None  # where it did before (or not, where a layer's price stopped at an unknown size first)
+        if keys is None:
+            for i in where:
+                costs[i] = price(layers[i], planned[i], True)
+            return
+        dims = next(iter(self.facts.values())).shapes.dims
+        convolutions = [j for j, column in enumerate(columns) if column[0].op in ("Conv", "ConvTranspose")]
+        priced: dict[tuple[object, ...], object] = {}
+        for key, k in dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True)).items():
+            nodes = members[k]
+            if not all(_group_told(nodes[j], dims) for j in convolutions):
+                priced[key] = _MISSING  # the group comes from the attribute: each such layer priced on its own
+            else:
+                priced[key] = price(layers[where[k]], nodes, True)
+        for i, cost in zip(where, map(priced.__getitem__, keys), strict=True):
+            costs[i] = price(layers[i], planned[i], True) if cost is _MISSING else cost  # type: ignore[assignment]
+
+    def _signatures(self, form: tuple[object, ...], columns: list[list[Node]], inputs: list[list[tuple[str, ...]]],
+                    outputs: list[list[tuple[str, ...]]]) -> list[tuple[object, ...]]:
+        """For each layer of one form (the members' ops, numbers of inputs and outputs), a tuple of everything
+        its price depends on, each column computed for all layers at once: which of its slots name the same
+        tensor (its wiring, repeated reads), each tensor's declared type (by identity: one shared tuple per
+        distinct type, giving its count and dims), whether it is a weight or 8-bit and its initializer's size,
+        the graph's shape where no declared one tells, whether each output is written, and the attributes the
+        work reads (a pool's kernel, a Gemm's transA, a recurrent layout)."""
+        size = len(columns)
+        ops = form[:size]
+        roles = [self.roles[op] if op in self.roles else self._role(op) for op in ops]  # type: ignore[index]
+        writes = [(j, k, list(map(itemgetter(k), outputs[j]))) for j in range(size)
+                  for k in range(form[2 * size + j])]  # type: ignore[call-overload]
+        reads = [(j, i, list(map(itemgetter(i), inputs[j]))) for j in range(size)
+                 for i in range(form[size + j])]  # type: ignore[call-overload]
+        slots = [names for _, _, names in writes] + [names for _, _, names in reads]
+        if not slots:
+            return [()] * len(columns[0])
+        rows = list(zip(*slots, strict=True))
+        # The wiring: each slot's tensor as the first slot naming it (outputs first, so an input read inside
+        # names an output). Equal names have equal columns: a slot needs none of its own where it always names
+        # an output (whose columns tell its shape in full) or, when only its bytes count, an earlier input.
+        wiring = [list(map(tuple.index, rows, names)) for names in slots]
+        signature: list[list[object]] = wiring[1:]
+        earliest = list(map(max, wiring))
+        graph = next(iter(self.facts.values())).graph
+        in_rows = list(zip(*(names for _, _, names in reads), strict=True)) if reads and size > 1 else None
+        members = list(zip(*columns, strict=True)) if size > 1 else None
+        for s, (_, _, names) in enumerate(writes):
+            if earliest[s] == s:
+                signature += self._tensor_columns(names, True, False)
+                signature.append(self._written(names, in_rows, members, graph))
+        for s, (j, i, names) in enumerate(reads, len(writes)):
+            dims = i < _dims_read(ops[j], roles[j])  # type: ignore[arg-type]
+            if earliest[s] >= len(writes) and (dims or earliest[s] == s):
+                signature += self._tensor_columns(names, dims, True)
+        for j, column in enumerate(columns):
+            if roles[j] == _POOL:
+                signature.append([math.prod(node.attr("kernel_shape") or ()) for node in column])
+            elif roles[j] == _RECURRENT:
+                signature.append([node.attr("layout", 0) for node in column])
+            elif ops[j] == "Gemm" and roles[j] == _MATRIX:
+                signature.append([node.attr("transA", 0) for node in column])
+        return list(zip(*signature, strict=True))
+
+    def _tensor_columns(self, names: list[str], dims: bool, read: bool) -> list[list[object]]:
+        """The signature columns of one slot's tensors (``dims``: the work reads their dims; ``read``: an input,
+        whose bytes depend on whether it is a weight or 8-bit): whether each is a weight, its declared type
+        (by identity) and its initializer's size where its price may depend on them, and the graph's shape of
+        a tensor whose declared type tells neither its count nor its dims that are read ("" for an absent one).
+        A column of weights with known sizes is priced by those alone: no type is looked up for it."""
+        facts = next(iter(self.facts.values()))
+        shapes = facts.shapes
+        columns: list[list[object]] = []
+        sizes: list[int | None] | None = None
+        if read:
+            weight = list(map(facts.weights.__contains__, names))
+            columns.append(weight)
+            if facts.eight_bit:
+                columns.append(list(map(facts.eight_bit.__contains__, names)))
+            if True in weight:  # a weight's bytes come from its initializer's size where it has one
+                sizes = list(map(shapes.weight_counts().get, names))
+                columns.append(sizes)
+                if not dims and False not in weight and None not in sizes:
+                    return columns
+        declared = shapes.declared(names)
+        ids = list(map(id, declared))
+        columns.append(ids)
+        if read and sizes is None and None in declared:  # an undeclared activation's count: its initializer's
+            sizes = list(map(shapes.weight_counts().get, names))
+            columns.append(sizes)
+        shapeless = shapes.shapeless
+        if None in declared or (dims and shapeless and not shapeless.isdisjoint(ids)):
+            shape = facts.graph.shape
+            columns.append([(shape(name) if name else "") if (type_ is None and (dims or n is None)) or (
+                dims and key in shapeless) else None for name, type_, key, n in zip(
+                names, declared, ids, sizes or repeat(None, len(names)), strict=True)])
+        return columns
+
+    def _written(self, names: list[str], in_rows: list[tuple[str, ...]] | None, members: list[tuple[Node, ...]] | None,
+                 graph: Graph) -> list[object]:
+        """Whether each layer writes its output ``names`` to memory, decided as layer_cost decides it: a network
+        output, or a tensor with more readers than reads inside the layer (``in_rows``: each layer's input
+        names; None for one-node layers), confirmed one by one (_read_outside) where the build removed nodes."""
+        rget = graph.readers.get
+        inside = map(tuple.count, in_rows, names) if in_rows is not None else repeat(0)
+        more = list(map(ne, map(len, map(rget, names, repeat(_NO_READERS))), inside))
+        network = list(map(frozenset(graph.outputs).__contains__, names))
+        if (next(iter(self.facts.values())).reads_counted and not self.eliminated) or True not in more:
+            return list(map(or_, network, more))
+        return [out or (extra and self._read_outside(rget(name, _NO_READERS),
+                                                     frozenset(members[k]) if members else _NO_MEMBERS, graph))
+                for k, (name, out, extra) in enumerate(zip(names, network, more, strict=True))]
 
     def _nodes_of(self, layer: PredictedLayer) -> list[Node]:
         """A layer's nodes, for a prediction made without the plan's node lists: its names mapped back."""
@@ -685,16 +850,40 @@ class _Pricer:
 
 
 _LARGE = 64  # members from which a layer is summed with set operations
+_SHARED_FROM = 4  # layers of one kind, ops and fusions from which they are priced by signature
 _PLAIN, _MATRIX, _POOL, _PER_INPUT, _RECURRENT = range(5)
 _NOTHING: frozenset[str] = frozenset()
 _NOOP = LayerCost(0, 0, 0.0, "memory")  # a NoOp layer: TensorRT runs no kernel for it
 _NO_MEMBERS: frozenset[Node] = frozenset()
 _NO_READERS: list[Node] = []
+_kind_of_layer = attrgetter("kind")
+_ops_of_layer = attrgetter("ops")
+_fusions_of_layer = attrgetter("fusions")
 _op_of = attrgetter("op")
 _outputs_of = attrgetter("outputs")
 _inputs_of = attrgetter("inputs")
 _first = itemgetter(0)
 _last = itemgetter(-1)
+
+
+def _dims_read(op: str, role: int) -> int:
+    """How many leading inputs' shapes a node's work reads (_node_work): a matrix or recurrent node's dims, a
+    per-input node's first input's count (by its declared type, even for a weight); a plain or pooling node
+    reads only its output's."""
+    if role == _RECURRENT:
+        return 3
+    if role == _MATRIX:
+        return 2 if op == "Attention" or op in ("Conv", "ConvTranspose") else 1  # as _matrix_work reads them
+    return 1 if role == _PER_INPUT else 0
+
+
+def _group_told(node: Node, dims: Callable[[str], Shape | None]) -> bool:
+    """Whether a convolution's work is told by its shapes alone: its group comes from its channels
+    (_group_of_shapes), or its work reads no group at all (no weights, no output)."""
+    inputs = node.inputs
+    if len(inputs) < 2 or not node.outputs:
+        return True
+    return _group_of_shapes(node.op, dims(inputs[0]), dims(inputs[1]), dims(node.outputs[0])) is not None
 
 
 def _first_outputs(outs: list[tuple[str, ...]]) -> list[str]:
@@ -708,7 +897,7 @@ class _Shapes:
     """Shapes and element counts of one graph's tensors for a pass that reads nearly all of them: types
     decoded in bulk, each distinct declared type's count computed once, looked up per tensor in C."""
 
-    __slots__ = ("_graph", "_others", "_per_type", "_per_type_get", "_types", "_types_get", "_weights")
+    __slots__ = ("_graph", "_others", "_per_type", "_per_type_get", "_types", "_types_get", "_weights", "shapeless")
 
     def __init__(self, graph: Graph) -> None:
         graph.decode_all_types()
@@ -722,6 +911,8 @@ class _Shapes:
         self._per_type: dict[int, int | None] = {key: _count(declared[1])  # type: ignore[index]
                                                  for key, declared in distinct.items()}
         self._per_type_get = self._per_type.get
+        # The declared types without a shape (by identity): a tensor of one of them takes its dims from the graph.
+        self.shapeless = frozenset(key for key, declared in distinct.items() if declared[1] is None)  # type: ignore[index]
         self._others: dict[str, int | None] = {}  # undeclared tensors (Constant outputs), asked once
         self._weights: dict[str, int] | None = None  # initializers' counts, read in bulk when first asked
 

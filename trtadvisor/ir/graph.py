@@ -14,6 +14,7 @@ import functools
 import math
 import struct
 from collections.abc import Callable, Iterable, Iterator, KeysView
+from itertools import filterfalse
 from operator import attrgetter
 from pathlib import Path
 from typing import Any
@@ -50,12 +51,12 @@ class Node:
 
     __slots__ = ("_attrs", "domain", "graph", "index", "inputs", "name", "op", "outputs", "subgraphs")
 
-    def __init__(self, index: int, proto: onnx.NodeProto, name: str, op: str, inputs: tuple[str, ...],
+    def __init__(self, index: int, name: str, op: str, domain: str, inputs: tuple[str, ...],
                  outputs: tuple[str, ...], graph: Graph) -> None:
         self.index = index
         self.name = name
         self.op = op
-        self.domain: str = proto.domain
+        self.domain = domain
         self.inputs = inputs
         self.outputs = outputs
         self.graph = graph
@@ -343,11 +344,25 @@ def _decode_all(lists: Iterable[Any]) -> dict[str, TensorType]:
 class _InitializerIndex:
     """Initializers by name, as positions in the GraphProto's list (no retained wrappers)."""
 
-    __slots__ = ("_drop_offer", "_items", "_offered", "_sizes", "_where")
+    __slots__ = ("_drop_offer", "_items", "_offered", "_sizes", "_where", "external_files")
 
     def __init__(self, items: Any) -> None:
         self._items = items
-        self._where = {t.name: i for i, t in enumerate(items)}
+        where: dict[str, int] = {}
+        # The files that initializers stored outside the model name (their "location" entry), noted in the
+        # one pass over the list that indexes the names: reading every initializer a second time costs
+        # as much again on a model with tens of thousands of weights.
+        files: set[str] = set()
+        external = TensorProto.EXTERNAL
+        for i, t in enumerate(items):
+            where[t.name] = i
+            if t.data_location == external:
+                for entry in t.external_data:
+                    if entry.key == "location":
+                        files.add(entry.value)
+                        break
+        self._where = where
+        self.external_files: frozenset[str] = frozenset(files)
         self._sizes: dict[str, int] | None = None
         self._offered: Callable[[], list[int] | None] | None = None  # see offer_counts
         self._drop_offer: Callable[[], None] = _nothing
@@ -447,6 +462,9 @@ class Graph:
         self._by_name: dict[str, Node] | None = None
         self._read_before_written: list[str] = []  # see outer_scope_reads
         self._all_names: set[str] | None = None  # every node's own name, when one repeats (see _free_name)
+        self._names_settled = 0  # nodes before this index have a name of their own (see _settle_names)
+        self._seen_names: set[str] | None = None  # their names, until one repeats
+        self._used_names: set[str] | None = None  # their names without the prefix, once one repeated
         try:
             self._build(proto, name_prefix)
             # protobuf hands back bytes, not str, for a name that is not UTF-8: one C-level join
@@ -461,7 +479,7 @@ class Graph:
         self.inputs = [n for n in self.inputs if n in self._input_set]
         # Names whose value is fixed at build time: initializers no node overwrites, and Constant
         # outputs. Passes ask about nearly every operand, so it is one set lookup (key views in C).
-        constants = set(initializers.names() - self.producers.keys())
+        constants = initializers.names() - self.producers.keys()  # a new set
         constants.update(o for n in self._op_index.get("Constant", ()) for o in n.outputs if o)
         self.constant_names: frozenset[str] = frozenset(constants)
         if self._control_nodes and parent is None:
@@ -474,31 +492,31 @@ class Graph:
         producers = self.producers
         readers = self.readers
         nodes = self.nodes
-        used_names: set[str] = set()
         # Tensor names are not interned: on a 100k-node graph that would save ~4 MB but cost ~80 ms.
         by_op: dict[str, list[Node]] = {}  # the op index nodes_of reads, filled on the way
         unproduced = self._read_before_written
+        get_readers, add_node = readers.get, nodes.append
         for index, node_proto in enumerate(proto.node):
             op = node_proto.op_type
             # Slicing copies a repeated field in one C call, faster than iterating it; tuples are
             # smaller than the lists a slice gives.
             inputs = tuple(node_proto.input[:])
             outputs = tuple(node_proto.output[:])
-            name = node_proto.name or _unnamed_node_name(op, outputs, index)
-            if name in used_names:  # exporters do write duplicates; keep names unique for reports
-                name = self._free_name(proto, name, index, used_names)
-            used_names.add(name)
-            node = Node(index, node_proto, prefix + name, op, inputs, outputs, self)
-            nodes.append(node)
             same_op = by_op.get(op)
+            if same_op is not None:
+                op = same_op[0].op  # one string per op type, however many nodes share it
+            # A repeated name is made unique once the whole graph is read (_settle_names), except
+            # a control-flow node's: its bodies' names start with it (settled before they are built).
+            node = Node(index, prefix + (node_proto.name or _unnamed_node_name(op, outputs, index)), op,
+                        node_proto.domain, inputs, outputs, self)
+            add_node(node)
             if same_op is None:
                 by_op[op] = [node]
             else:
-                op = node.op = same_op[0].op  # one string per op type, however many nodes share it
                 same_op.append(node)
             for inp in inputs:
                 if inp:
-                    lst = readers.get(inp)
+                    lst = get_readers(inp)
                     if lst is None:
                         readers[inp] = [node]
                         if inp not in producers:  # read before written: a weight, an input, or neither
@@ -510,10 +528,43 @@ class Graph:
                     if out in producers:
                         self.duplicate_outputs.append(out)
                     producers[out] = node
-            if op in ("If", "Loop", "Scan"):
+            if op in _CONTROL_OPS:
+                self._settle_names(proto, prefix, index + 1)
                 self._attach_subgraphs(node, prefix)
                 self._control_nodes.append(node)
+        self._settle_names(proto, prefix, len(nodes))
+        self._seen_names = self._used_names = None
         self._op_index = by_op
+
+    def _settle_names(self, proto: onnx.GraphProto, prefix: str, end: int) -> None:
+        """Give every node before ``end`` a name of its own: the second node called ``name`` becomes
+        ``name__index`` (see _free_name), nodes in graph order, as TensorRT's parser names its layers.
+
+        Exporters rarely repeat a name: until one does, each stretch of nodes is checked at once, in C."""
+        start = self._names_settled
+        if start >= end:
+            return
+        self._names_settled = end
+        nodes = self.nodes
+        cut = len(prefix)
+        used = self._used_names
+        if used is None:
+            batch = set(map(_node_name, nodes[start:end]))
+            seen = self._seen_names
+            if len(batch) == end - start and (seen is None or seen.isdisjoint(batch)):
+                if seen is None:
+                    self._seen_names = batch
+                else:
+                    seen.update(batch)
+                return
+            # A name repeats: from here on, each node's name is settled in turn.
+            used = self._used_names = {name[cut:] for name in map(_node_name, nodes[:start])}
+        for node in nodes[start:end]:
+            name = node.name[cut:]
+            if name in used:  # exporters do write duplicates; keep names unique for reports
+                name = self._free_name(proto, name, node.index, used)
+                node.name = prefix + name
+            used.add(name)
 
     def _free_name(self, proto: onnx.GraphProto, name: str, index: int, used: set[str]) -> str:
         """A name for the second node called ``name``: ``name__index``, unless an earlier or later node
@@ -549,13 +600,10 @@ class Graph:
         Only names first read before any node wrote them can be such values (the build lists
         them), so this looks at the graph's weights and inputs rather than at every tensor.
         """
-        producers, initializers, inputs = self.producers, self.initializers.names(), self._input_set
-        unproduced = self._read_before_written
-        # Set differences in C answer the common case (none at all) without a loop over the weights.
-        if not set(unproduced).difference(producers.keys(), initializers, inputs):
-            return []
-        return [name for name in unproduced
-                if name not in producers and name not in initializers and name not in inputs]
+        producers, inputs = self.producers, self._input_set
+        # Nearly all of them are weights: those are filtered out in C, so the loop sees the graph's inputs.
+        return [name for name in filterfalse(self.initializers._where.__contains__, self._read_before_written)
+                if name not in producers and name not in inputs]
 
     def reads_before_producer(self) -> list[str]:
         """Tensors a node reads before the node that writes them (nodes not in topological order).
@@ -911,6 +959,7 @@ def _always() -> bool:
 
 
 _NO_NODES: list[Node] = []
+_CONTROL_OPS = frozenset({"If", "Loop", "Scan"})  # the ops whose nodes hold bodies
 _NO_BODIES: list[Graph] = []  # shared and never appended to: nodes without bodies point here
 
 

@@ -539,12 +539,5 @@ def _check_dangling_inputs(file: Path, graph: Graph) -> None:
 
 
 def _external_files(graph: Graph) -> tuple[str, ...]:
-    files: set[str] = set()
-    external = onnx.TensorProto.EXTERNAL
-    for init in graph.proto.initializer:  # the repeated field itself: iterated in C, no index lookups
-        if init.data_location == external:
-            for entry in init.external_data:
-                if entry.key == "location":
-                    files.add(entry.value)
-                    break
-    return tuple(sorted(files))
+    """The external-data files the main graph's initializers name (noted when the graph indexed them)."""
+    return tuple(sorted(graph.initializers.external_files))

@@ -183,7 +183,8 @@ _new_layer = partial(tuple.__new__, PredictedLayer)
 
 def calibrate(layers: list[PredictedLayer], target: Target, book: RuleBook) -> list[PredictedLayer]:
     """The predicted layers with confidence, evidence and alternatives; some replaced by what the engines
-    that match ``target`` built from the same op types (see the module docstring)."""
+    that match ``target`` built from the same op types (see the module docstring). A layer keeps its precision,
+    and so does one made of all its nodes; one made of some of them has none (the plan names it)."""
     data = _engine_data(book)
     if not data.engines:
         return layers
@@ -195,7 +196,8 @@ def calibrate(layers: list[PredictedLayer], target: Target, book: RuleBook) -> l
         if observations is None:  # no engine built these op types: the common case, kept cheap
             evidence, documented = sources.of(layer.kind, layer.fusions)
             out.append(_new_layer((layer.name, layer.kind, layer.nodes, layer.ops, layer.fusions,
-                                   "documented" if documented else "inferred", evidence, layer.alternatives, None)))
+                                   "documented" if documented else "inferred", evidence, layer.alternatives,
+                                   layer.precision)))
             continue
         matching = [(e, run) for e, run in observations if e.matches(target)]
         agreeing = [e for e, run in matching if _same_build(layer, run)]
@@ -208,8 +210,10 @@ def calibrate(layers: list[PredictedLayer], target: Target, book: RuleBook) -> l
             made = []
             for observed, nodes, ops in _split(layer, run):
                 fusions = layer.fusions if nodes == layer.nodes and not observed.fusions else observed.fusions
-                made.append((PredictedLayer(_layer_name(observed.kind, nodes), observed.kind, nodes, ops, fusions),
-                             "observed", evidence))
+                # A layer of all the nodes keeps their precision; one of some of them gets its own from the plan.
+                precision = layer.precision if nodes == layer.nodes else None
+                made.append((PredictedLayer(_layer_name(observed.kind, nodes), observed.kind, nodes, ops, fusions,
+                                            precision=precision), "observed", evidence))
         else:
             evidence, documented = sources.of(layer.kind, layer.fusions)
             made = [(layer, "documented" if documented else "inferred", evidence)]

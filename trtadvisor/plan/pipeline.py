@@ -13,7 +13,7 @@ from trtadvisor.knowledge.findings import Finding
 from trtadvisor.knowledge.rulebook import RuleBook
 from trtadvisor.knowledge.target import Target
 from trtadvisor.plan.calibrate import calibrate
-from trtadvisor.plan.context import PlanContext, PredictedLayer, Prediction
+from trtadvisor.plan.context import Group, PlanContext, PredictedLayer, Prediction
 from trtadvisor.plan.passes.attention import fuse_normalizations, split_fused_sites, tag_attention
 from trtadvisor.plan.passes.concat import remove_concatenations
 from trtadvisor.plan.passes.conv import (
@@ -96,11 +96,12 @@ def _outside_myelin_layers(ctx: PlanContext, found: list[Finding]) -> list[Findi
 
 
 
-def _per_output_slices(ctx: PlanContext, planned: list[PredictedLayer], ops: frozenset[str],
-                       by_name: dict[str, Node]) -> list[PredictedLayer]:
+def _per_output_slices(ctx: PlanContext, planned: list[PredictedLayer], ops: frozenset[str]) -> list[PredictedLayer]:
     """A standalone layer of one per-output-slice node (a Split) becomes one slice layer per used output."""
-    if not ops or not any(len(layer.ops) == 1 and layer.ops[0] in ops for layer in planned):
+    owner = ctx.owner
+    if not ops or not any(len(owner[node].nodes) == 1 for node in ctx.graph.nodes_of(*ops) if node in owner):
         return planned  # the common case: no Split outside Myelin, the list as it is
+    by_name = ctx.graph.nodes_by_name()
     names = set(by_name)
     out: list[PredictedLayer] = []
     for layer in planned:
@@ -118,6 +119,36 @@ _nodes_of = attrgetter("nodes")  # a layer's node names, a group's nodes
 _INFERRED = PredictedLayer._field_defaults["confidence"]
 # A PredictedLayer from a tuple of all its fields, built in C (tens of thousands per large model).
 _new_layer = partial(tuple.__new__, PredictedLayer)
+
+
+def _group_layers(groups: list[Group], known: dict[int, tuple[dict[str, object], ...]],
+                  precision_of: Callable[[list[Node], tuple[str, ...]], str | None]) -> list[PredictedLayer]:
+    """A layer per group, with its precision: calibration keeps it on every layer it keeps or renames."""
+    layers: list[PredictedLayer] = []
+    append = layers.append
+    for group in groups:
+        nodes = group.nodes
+        ops = tuple(map(_op_of, nodes))
+        append(_new_layer((group.name, group.kind, tuple(map(_name_of, nodes)), ops, tuple(group.fusions),
+                           _INFERRED, (), known.get(id(group), ()) if known else (), precision_of(nodes, ops))))
+    return layers
+
+
+def _regrouped(calibrated: list[PredictedLayer], grouped: list[PredictedLayer], groups: list[Group], graph: Graph,
+               precision_of: Callable[[list[Node], tuple[str, ...]], str | None],
+               layers: list[PredictedLayer], members: list[list[Node]]) -> None:
+    """Add the layers slicing or calibration made (some of a group's nodes each) and every layer's nodes."""
+    # A layer that keeps a group's node names (the very tuple) keeps its nodes and precision: no lookup by
+    # name. ``grouped`` holds those tuples alive, so no other tuple can have the same id meanwhile.
+    group_nodes = dict(zip(map(id, map(_nodes_of, grouped)), map(_nodes_of, groups), strict=True))
+    by_name = graph.nodes_by_name()
+    for layer in calibrated:
+        nodes = group_nodes.get(id(layer.nodes))
+        if nodes is None:
+            nodes = list(filter(None, map(by_name.get, layer.nodes)))
+            layer = _new_layer((*layer[:-1], precision_of(nodes, layer.ops)))
+        layers.append(layer)
+        members.append(nodes)
 
 
 def _run_pipeline(graph: Graph, target: Target, book: RuleBook,
@@ -155,21 +186,16 @@ def plan_graph(graph: Graph, target: Target, book: RuleBook, types: dict[str, in
         ctx = _run_pipeline(g, target, book, pipeline(target, book))
         split.update(split_fused_sites(ctx))
         node_count += len(g.nodes)
-        known = ctx.alternatives
-        by_name = g.nodes_by_name()  # calibration may regroup nodes: precision after it
         groups = ctx.groups()
-        grouped = [_new_layer((group.name, group.kind, tuple(map(_name_of, group.nodes)),
-                               tuple(map(_op_of, group.nodes)), tuple(group.fusions), _INFERRED, (),
-                               known.get(id(group), ()) if known else (), None)) for group in groups]
-        # A layer that keeps a group's node names (the very tuple) keeps its nodes: no lookup by name.
-        # ``grouped`` holds those tuples alive, so no other tuple can have the same id meanwhile.
-        group_nodes = dict(zip(map(id, map(_nodes_of, grouped)), map(_nodes_of, groups), strict=True))
-        planned = _per_output_slices(ctx, grouped, book.op_group("per_output_slice"), by_name)
-        for layer in calibrate(planned, target, book):
-            nodes = group_nodes.get(id(layer.nodes))
-            nodes = list(nodes) if nodes is not None else list(filter(None, map(by_name.get, layer.nodes)))
-            layers.append(_new_layer((*layer[:-1], precision_of(nodes, layer.ops))))
-            members.append(nodes)
+        grouped = _group_layers(groups, ctx.alternatives, precision_of)
+        planned = _per_output_slices(ctx, grouped, book.op_group("per_output_slice"))
+        calibrated = calibrate(planned, target, book)
+        if planned is grouped and len(calibrated) == len(groups):
+            # One layer per group, in order: each has its group's nodes and the precision they were given.
+            layers.extend(calibrated)
+            members.extend(map(_nodes_of, groups))
+        else:
+            _regrouped(calibrated, grouped, groups, g, precision_of, layers, members)
         for node in sorted(ctx.eliminated, key=node_index):
             eliminated[node.name] = ctx.eliminated[node]
         if ctx.findings:

@@ -12,8 +12,11 @@ a third of the time onnx.ModelProto takes.
 from __future__ import annotations
 
 import functools
+import importlib.machinery
+import importlib.util
 import marshal
 import math
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from types import ModuleType
 from typing import Any
@@ -138,10 +141,37 @@ def encode(model: Any, types: dict[str, TensorType]) -> Iterator[bytes]:
 
 @functools.cache
 def cpp_inference() -> ModuleType:
-    """ONNX's C++ shape inference (onnx.onnx_cpp2py_export.shape_inference)."""
+    """ONNX's C++ shape inference (onnx.onnx_cpp2py_export.shape_inference). A shape-inference child forked
+    before its parent imported onnx loads the extension alone: importing the onnx package costs 0.12 s."""
+    if "onnx" not in sys.modules:
+        extension = _load_onnx_extension()
+        if extension is not None:
+            return extension.shape_inference
     from onnx.onnx_cpp2py_export import shape_inference
 
     return shape_inference
+
+
+_ONNX_EXTENSION = "onnx.onnx_cpp2py_export"
+
+
+def _load_onnx_extension() -> ModuleType | None:
+    """onnx's C++ extension module, loaded without running the onnx package's __init__; None where it is not
+    found so. It is registered under its name: a later ``import onnx`` takes it from there (the extension
+    cannot be initialised twice in one process)."""
+    loaded = sys.modules.get(_ONNX_EXTENSION)
+    if loaded is not None:
+        return loaded
+    package = importlib.util.find_spec("onnx")
+    if package is None or not package.submodule_search_locations:
+        return None
+    spec = importlib.machinery.PathFinder.find_spec(_ONNX_EXTENSION, package.submodule_search_locations)
+    if spec is None or spec.loader is None:
+        return None
+    extension = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(extension)
+    sys.modules[_ONNX_EXTENSION] = extension
+    return extension
 
 
 def strict_inference(data: bytes, propagate: bool) -> bytes:
@@ -217,3 +247,14 @@ def inferred_types(data: bytes, read: Reader) -> tuple[Any, dict[str, TensorType
             return model, types
         del model, types  # a constant computation feeds a shape: infer again, propagating it
     return read(run_inference(data))
+
+
+def child_answer(data: bytes, read_in_full: Reader) -> Iterator[bytes]:
+    """What the shape-inference child sends for the serialized model ``data`` (see encode): its inferred model
+    read lean, or with ``read_in_full`` where it imports ONNX Runtime's contrib domain."""
+
+    def read(inferred: bytes) -> tuple[Any, dict[str, TensorType]]:
+        lean = lean_types(inferred)
+        return lean if lean is not None else read_in_full(inferred)
+
+    return encode(*inferred_types(data, read))

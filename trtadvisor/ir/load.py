@@ -359,16 +359,12 @@ def inferred_types_payload(file: Path, data: bytes, overrides: dict[str, Shape] 
     """What the shape-inference child computes and sends (see trtadvisor.ir.shape_child): the types of the
     model in ``data``, with the input shapes ``overrides`` gives (--shapes) where it gives any, then the
     weights' element counts."""
-    return inferred_types.encode(*inferred_types.inferred_types(_with_overrides(file, data, overrides),
-                                                                partial(_read_inferred, file)))
+    return inferred_types.child_answer(_with_overrides(file, data, overrides), partial(read_inferred_in_full, file))
 
 
-def _read_inferred(file: Path, inferred: bytes) -> tuple[object, dict[str, TensorType]]:
-    """The child's read of the inferred model: lean (see trtadvisor.ir.inferred_types), or parsed in full
-    where contrib ops' types must be completed."""
-    lean = inferred_types.lean_types(inferred)
-    if lean is not None:
-        return lean
+def read_inferred_in_full(file: Path, inferred: bytes) -> tuple[onnx.ModelProto, dict[str, TensorType]]:
+    """The shape-inference child's read of an inferred model whose contrib ops' types must be completed (see
+    trtadvisor.ir.inferred_types.child_answer): parsed in full."""
     model = _parse(file, inferred)
     _complete_contrib_types(model)
     return model, tensor_types_of(model.graph)

@@ -66,13 +66,13 @@ class Node:
     @property
     def proto(self) -> onnx.NodeProto:
         """The NodeProto, fetched when asked: holding 100k wrappers would cost more than finding one."""
-        return self.graph.proto.node[self.index]
+        return self.graph.node_protos[self.index]
 
     def attr(self, key: str, default: Any = None) -> Any:
         """The attribute's value; a duplicated attribute, or one whose type contradicts the op's ONNX
         schema (an ``axis`` given as a string), is a ModelLoadError rather than a value to compute with."""
         if self._attrs is None:
-            attributes = self.graph.proto.node[self.index].attribute  # self.proto, without the property call
+            attributes = self.graph.node_protos[self.index].attribute  # self.proto, without the property call
             count = len(attributes)
             if count == 1:  # the common case (a perm, an axis): one name cannot repeat
                 only = attributes[0]
@@ -434,6 +434,9 @@ class Graph:
 
     def __init__(self, proto: onnx.GraphProto, name_prefix: str = "", parent: Graph | None = None) -> None:
         self.proto = proto
+        # The node list's wrapper, made once: protobuf makes a new one each time proto.node is read, and a
+        # node's attributes are read through it (Node.attr) tens of thousands of times on a large graph.
+        self.node_protos = proto.node
         self.parent = parent
         self.nodes: list[Node] = []
         self.producers: dict[str, Node] = {}
@@ -828,9 +831,11 @@ class Graph:
                 cache[name] = None
                 return None
             data_type = init.data_type
-            if data_type == _FLOAT and len(init.float_data) == 1:
-                value = cache[name] = float(init.float_data[0])  # helper.make_tensor's layout, without numpy
-                return value
+            if data_type == _FLOAT:
+                floats = init.float_data  # the field's wrapper made once (each read of it makes a new one)
+                if len(floats) == 1:
+                    value = cache[name] = float(floats[0])  # helper.make_tensor's layout, without numpy
+                    return value
             # One number in raw_data (how exporters write a scalar): read with struct, not numpy. The value
             # is the one decode_tensor's array would give (same little-endian layout, float of it).
             unpack = _SCALAR_UNPACK.get(data_type)

@@ -171,11 +171,13 @@ def check_outputs(outputs: Mapping[str, str | None], inputs: Iterable[tuple[str,
                                   "give each output its own file")
 
 
+_WRITE_CHARS = 1 << 20  # characters encoded and written at a time
+
+
 def write_output(path: str | os.PathLike[str], text: str, *, flag: str = "-o") -> None:
     """Write ``text`` to ``path`` atomically (temporary file + rename); a device or FIFO that already
     exists there (``/dev/null``, ``/dev/stdout``) is written in place instead of being replaced."""
     target = Path(path)
-    data = text.encode("utf-8", "backslashreplace")
     hint = f"choose a writable file for {flag}"
     try:
         info = os.stat(target)
@@ -188,7 +190,7 @@ def write_output(path: str | os.PathLike[str], text: str, *, flag: str = "-o") -
     if info is not None and stat.S_ISDIR(info.st_mode):
         raise OutputError(f"cannot write {shown(target)}: it is a directory", f"give a file name to {flag}")
     if info is not None and not stat.S_ISREG(info.st_mode):
-        _write_in_place(target, data, hint)
+        _write_in_place(target, text.encode("utf-8", "backslashreplace"), hint)
         return
     folder = target.parent
     try:
@@ -197,7 +199,10 @@ def write_output(path: str | os.PathLike[str], text: str, *, flag: str = "-o") -
         raise OutputError(f"cannot write {shown(target)} ({exc.strerror or exc})", hint) from None
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            # A part at a time: a 10 MB report is not copied whole into a second buffer (fresh memory costs
+            # a page fault per 4 KB). UTF-8 encodes each character on its own, so the bytes are the same.
+            for start in range(0, len(text), _WRITE_CHARS):
+                handle.write(text[start:start + _WRITE_CHARS].encode("utf-8", "backslashreplace"))
             handle.flush()
         os.chmod(temp, info.st_mode & 0o7777 if info is not None else 0o666 & ~_umask())
         os.replace(temp, target)

@@ -20,11 +20,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from itertools import chain, compress, filterfalse, repeat
-from operator import attrgetter, is_, itemgetter, ne, not_, or_
+from operator import attrgetter, eq, is_, itemgetter, ne, not_, or_
 from typing import Any, NamedTuple
 
 from onnx import TensorProto
 
+from trtadvisor.errors import UserError
 from trtadvisor.ir.graph import Graph, Node, Shape
 from trtadvisor.knowledge.findings import Finding
 from trtadvisor.knowledge.perf import GpuPerf, PerfBook, gpu_perf, perf_book
@@ -453,8 +454,10 @@ class _Pricer:
         keys: list[tuple[object, ...]] | None
         try:
             keys = self._signatures(forms[0], columns, inputs, outputs)
-        except Exception:  # an attribute or a Constant that does not decode: priced one by one, which raises
-            keys = None  # where it did before (or not, where a layer's price stopped at an unknown size first)
+        except (UserError, TypeError, ValueError):
+            # An attribute or a Constant that does not decode: priced one by one, which raises where it did
+            # before (or not, where a layer's price stopped at an unknown size first).
+            keys = None
         if keys is None:
             for i in where:
                 costs[i] = price(layers[i], planned[i], True)
@@ -491,18 +494,30 @@ class _Pricer:
             return [()] * len(columns[0])
         rows = list(zip(*slots, strict=True))
         # The wiring: each slot's tensor as the first slot naming it (outputs first, so an input read inside
-        # names an output). Equal names have equal columns: a slot needs none of its own where it always names
-        # an output (whose columns tell its shape in full) or, when only its bytes count, an earlier input.
-        wiring = [list(map(tuple.index, rows, names)) for names in slots]
-        signature: list[list[object]] = wiring[1:]
-        earliest = list(map(max, wiring))
+        # names an output). Commonly every layer is wired as the first: it names as many distinct tensors,
+        # and its slots that name one tensor in the first do so too. Else each layer's wiring is signed.
+        first = rows[0]
+        wiring = list(map(first.index, first))
+        signature: list[list[object]] = []
+        if list(map(len, map(set, rows))).count(len(set(first))) == len(rows) and all(
+                False not in map(eq, slots[s], slots[f]) for s, f in enumerate(wiring) if f != s):
+            earliest = wiring
+            inside: list[Iterable[int]] = [repeat(wiring[len(writes):].count(s) if size > 1 else 0)
+                                           for s in range(len(writes))]
+        else:
+            wirings = [list(map(tuple.index, rows, names)) for names in slots]
+            signature += wirings[1:]
+            earliest = list(map(max, wirings))
+            in_rows = list(zip(*(names for _, _, names in reads), strict=True)) if reads and size > 1 else None
+            inside = [repeat(0) if in_rows is None else map(tuple.count, in_rows, names) for _, _, names in writes]
+        # Equal names have equal columns: a slot needs none of its own where it always names an output (whose
+        # columns tell its shape in full) or, when only its bytes count, an earlier input.
         graph = next(iter(self.facts.values())).graph
-        in_rows = list(zip(*(names for _, _, names in reads), strict=True)) if reads and size > 1 else None
         members = list(zip(*columns, strict=True)) if size > 1 else None
         for s, (_, _, names) in enumerate(writes):
             if earliest[s] == s:
                 signature += self._tensor_columns(names, True, False)
-                signature.append(self._written(names, in_rows, members, graph))
+                signature.append(self._written(names, inside[s], members, graph))
         for s, (j, i, names) in enumerate(reads, len(writes)):
             dims = i < _dims_read(ops[j], roles[j])  # type: ignore[arg-type]
             if earliest[s] >= len(writes) and (dims or earliest[s] == s):
@@ -542,21 +557,21 @@ class _Pricer:
         if read and sizes is None and None in declared:  # an undeclared activation's count: its initializer's
             sizes = list(map(shapes.weight_counts().get, names))
             columns.append(sizes)
-        shapeless = shapes.shapeless
-        if None in declared or (dims and shapeless and not shapeless.isdisjoint(ids)):
+        # Declared without a shape: the dims are the graph's (an initializer's, a Constant's).
+        shapeless = dims and None in map(_second, filter(None, declared))
+        if None in declared or shapeless:
             shape = facts.graph.shape
             columns.append([(shape(name) if name else "") if (type_ is None and (dims or n is None)) or (
-                dims and key in shapeless) else None for name, type_, key, n in zip(
-                names, declared, ids, sizes or repeat(None, len(names)), strict=True)])
+                shapeless and type_ is not None and type_[1] is None) else None  # type: ignore[index]
+                for name, type_, n in zip(names, declared, sizes or repeat(None, len(names)), strict=True)])
         return columns
 
-    def _written(self, names: list[str], in_rows: list[tuple[str, ...]] | None, members: list[tuple[Node, ...]] | None,
+    def _written(self, names: list[str], inside: Iterable[int], members: list[tuple[Node, ...]] | None,
                  graph: Graph) -> list[object]:
         """Whether each layer writes its output ``names`` to memory, decided as layer_cost decides it: a network
-        output, or a tensor with more readers than reads inside the layer (``in_rows``: each layer's input
-        names; None for one-node layers), confirmed one by one (_read_outside) where the build removed nodes."""
+        output, or a tensor with more readers than reads inside the layer (``inside``: each layer's count of
+        them), confirmed one by one (_read_outside) where the build removed nodes."""
         rget = graph.readers.get
-        inside = map(tuple.count, in_rows, names) if in_rows is not None else repeat(0)
         more = list(map(ne, map(len, map(rget, names, repeat(_NO_READERS))), inside))
         network = list(map(frozenset(graph.outputs).__contains__, names))
         if (next(iter(self.facts.values())).reads_counted and not self.eliminated) or True not in more:
@@ -790,19 +805,22 @@ class _Pricer:
             self._role(op)
         roles = list(map(self.roles.__getitem__, ops))
         firsts = _first_outputs(outs)
-        plain = shapes.total(compress(firsts, map(not_, roles)))  # _PLAIN is 0
+        first_types = shapes.declared(firsts)  # looked up once for the plain nodes' sum and the others' kinds
+        plain_ones = list(map(not_, roles))  # _PLAIN is 0
+        plain = shapes.total(compress(firsts, plain_ones), list(compress(first_types, plain_ones)))
         if plain is None:
             return None
         flops = plain
-        work = self._rest_work(members, ops, roles, firsts, shapes, quantized, math_)
+        work = self._rest_work(members, ops, roles, firsts, first_types, shapes, quantized, math_)
         if work is None:
             return None
         more_flops, tensor_flops, more_cuda_flops, steps = work
         return self._time(layer.kind, flops + more_flops, tensor_flops, float(flops) + more_cuda_flops, traffic,
                           math_, steps)
 
-    def _rest_work(self, members: list[Node], ops: list[str], roles: list[int], firsts: list[str], shapes: _Shapes,
-                   quantized: bool, math_: _Math) -> tuple[int, float, float, int] | None:
+    def _rest_work(self, members: list[Node], ops: list[str], roles: list[int], firsts: list[str],
+                   first_types: list[object], shapes: _Shapes, quantized: bool,
+                   math_: _Math) -> tuple[int, float, float, int] | None:
         """(FLOPs, tensor-core FLOPs, CUDA-core FLOPs, sequential steps) of a region's nodes that are not plain.
 
         A MatMul's work depends only on its first input's and its output's shapes, a per-input node's
@@ -815,7 +833,7 @@ class _Pricer:
         how_of = list(compress(roles, roles))
         heads = _first_outputs(list(map(_inputs_of, nodes)))
         tails = list(compress(firsts, roles))
-        head_types, tail_types = shapes.declared(heads), shapes.declared(tails)
+        head_types, tail_types = shapes.declared(heads), list(compress(first_types, roles))
         keys = list(zip(compress(ops, roles), map(id, head_types), map(id, tail_types), strict=True))
         first_of = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))
         kinds: dict[tuple[object, ...], list[int]] = {}  # (op, types) -> [first position, nodes]
@@ -863,6 +881,7 @@ _op_of = attrgetter("op")
 _outputs_of = attrgetter("outputs")
 _inputs_of = attrgetter("inputs")
 _first = itemgetter(0)
+_second = itemgetter(1)
 _last = itemgetter(-1)
 
 
@@ -897,22 +916,18 @@ class _Shapes:
     """Shapes and element counts of one graph's tensors for a pass that reads nearly all of them: types
     decoded in bulk, each distinct declared type's count computed once, looked up per tensor in C."""
 
-    __slots__ = ("_graph", "_others", "_per_type", "_per_type_get", "_types", "_types_get", "_weights", "shapeless")
+    __slots__ = ("_graph", "_others", "_per_type", "_per_type_get", "_types", "_types_get", "_weights")
 
     def __init__(self, graph: Graph) -> None:
         graph.decode_all_types()
         self._graph = graph
         types = self._types = graph.tensor_types
         self._types_get = types.get
-        # The decoded types share one tuple per distinct type: count each distinct one once, keyed by the
-        # tuple's identity (the types map holds them for the whole pass), so no lookup hashes a shape.
-        values = types.values()  # type: ignore[union-attr]
-        distinct = dict(zip(map(id, values), values, strict=True))
-        self._per_type: dict[int, int | None] = {key: _count(declared[1])  # type: ignore[index]
-                                                 for key, declared in distinct.items()}
+        # The decoded types share one tuple per distinct type: each distinct one's count is computed once,
+        # when first met, keyed by the tuple's identity (the types map holds them for the whole pass), so no
+        # lookup hashes a shape and no pass goes over every declared type up front.
+        self._per_type: dict[int, int | None] = {}
         self._per_type_get = self._per_type.get
-        # The declared types without a shape (by identity): a tensor of one of them takes its dims from the graph.
-        self.shapeless = frozenset(key for key, declared in distinct.items() if declared[1] is None)  # type: ignore[index]
         self._others: dict[str, int | None] = {}  # undeclared tensors (Constant outputs), asked once
         self._weights: dict[str, int] | None = None  # initializers' counts, read in bulk when first asked
 
@@ -925,7 +940,8 @@ class _Shapes:
     def count(self, tensor: str) -> int | None:
         found = self._per_type_get(id(self._types_get(tensor)), _MISSING)
         if found is _MISSING:
-            return self._undeclared(tensor)
+            declared = self._types_get(tensor)
+            return self._undeclared(tensor) if declared is None else self._learn([declared])
         return found  # type: ignore[return-value]
 
     def declared(self, tensors: Sequence[str]) -> list[object]:
@@ -934,26 +950,47 @@ class _Shapes:
 
     def counts(self, tensors: Sequence[str]) -> list[int | None]:
         """Counts of many tensors, looked up in C; the rare undeclared one is asked for on its own."""
-        found = list(map(self._per_type_get, map(id, map(self._types_get, tensors)), repeat(_MISSING)))
+        declared = list(map(self._types_get, tensors))
+        found = list(map(self._per_type_get, map(id, declared), repeat(_MISSING)))
         if _MISSING in found:
-            found = [self._undeclared(t) if n is _MISSING else n for n, t in zip(found, tensors, strict=True)]
+            self._learn(declared)
+            found = list(map(self._per_type_get, map(id, declared), repeat(_MISSING)))
+            if _MISSING in found:
+                found = [self._undeclared(t) if n is _MISSING else n for n, t in zip(found, tensors, strict=True)]
         return found  # type: ignore[return-value]
 
-    def total(self, tensors: Iterable[str]) -> int | None:
+    def total(self, tensors: Iterable[str], declared: list[object] | None = None) -> int | None:
         """The sum of many tensors' counts (None when one is unknown): the tensors are counted by the
-        identity of their declared types in C, each distinct type's count then taken so many times."""
+        identity of their declared types (``declared``, where looked up already) in C, each distinct type's
+        count then taken so many times."""
         tensors = list(tensors)
+        if declared is None:
+            declared = list(map(self._types_get, tensors))
+        times = Counter(map(id, declared))
+        if not times.keys() <= self._per_type.keys():
+            self._learn(declared)
         per_type_get = self._per_type_get
         total = 0
-        for key, times in Counter(map(id, map(self._types_get, tensors))).items():
+        for key, many in times.items():
             n = per_type_get(key, _MISSING)
             if n is _MISSING:  # undeclared tensors (Constant outputs): counted one by one
                 found = self.counts(tensors)
                 return None if None in found else sum(found)  # type: ignore[arg-type]
             if n is None:
                 return None
-            total += n * times
+            total += n * many
         return total
+
+    def _learn(self, declared: list[object]) -> int | None:
+        """Count the declared types among ``declared`` not met before (the last one's count is returned)."""
+        per_type = self._per_type
+        n = None
+        for key, type_ in dict(zip(map(id, declared), declared, strict=True)).items():
+            if type_ is not None:
+                n = per_type.get(key, _MISSING)
+                if n is _MISSING:
+                    n = per_type[key] = _count(type_[1])  # type: ignore[index]
+        return n  # type: ignore[return-value]
 
     def _undeclared(self, tensor: str) -> int | None:
         if not tensor:

@@ -14,7 +14,7 @@ import functools
 import math
 import struct
 from collections.abc import Callable, Iterable, Iterator, KeysView
-from itertools import filterfalse
+from itertools import chain, filterfalse
 from operator import attrgetter
 from pathlib import Path
 from typing import Any
@@ -871,8 +871,12 @@ class Graph:
         key = frozenset(ops)
         found = self._op_combinations.get(key)
         if found is None:
-            found = [n for op in key for n in index.get(op, ())]
-            found.sort(key=node_index)
+            present = [index[op] for op in key if op in index]
+            if len(present) == 1:  # one of the ops is in the graph (MatMul of MatMul, Gemm, Attention)
+                found = present[0]  # its list, shared like the one-op answer: nothing to merge or sort
+            else:
+                found = list(chain.from_iterable(present))
+                found.sort(key=node_index)
             self._op_combinations[key] = found
         return found
 

@@ -1,11 +1,12 @@
 """Shape inference in a forked child process, so it overlaps the parent's own work.
 
 ONNX's shape inference holds the GIL, so a thread cannot overlap it; a forked child can, on
-platforms where fork is safe (Linux). The command line starts the child as soon as onnx is
-imported (the child inherits it: importing it again there would cost as much CPU as the parent
-spends, on a machine where both processes share the cores), before the rest of the rule engine.
-What the child computes is the loader's business (:func:`trtadvisor.ir.load.inferred_types_payload`);
-this module only runs it and carries bytes.
+platforms where fork is safe (Linux). The command line starts the child right after reading its
+arguments, before it imports onnx or the rule engine: the child loads only ONNX's C++ extension and
+protobuf (see trtadvisor.ir.inferred_types) while the parent imports the rest. With --shapes it starts
+once onnx is imported (the shapes are read with the loader's parser). What the child computes is the
+loader's business (:func:`trtadvisor.ir.load.inferred_types_payload`); this module only runs it and
+carries bytes: the answer (the types) first, then what the child sends after it (the weights' counts).
 """
 
 from __future__ import annotations

@@ -62,7 +62,6 @@ _RECENT_OPS = {"Trilu": 14, "HardSwish": 14, "CastLike": 15, "GridSample": 16, "
 _STANDARD_DOMAINS = ("", "ai.onnx", "ai.onnx.ml", "ai.onnx.preview.training")
 _ORT_DOMAIN = "com.microsoft"  # ONNX Runtime's contrib ops: no TensorRT importer (rule TRT008)
 _domain_of = attrgetter("domain")
-_op_of = attrgetter("op")
 
 
 def _opset_findings(model: LoadedModel, target: Target, book: RuleBook) -> list[Finding]:
@@ -210,7 +209,7 @@ def _all_standard_default_domain(graph: Graph, opset: int, known_ops: Collection
     """Whether every node is a default-domain op the standard defines at ``opset`` (nothing to report)."""
     if set(map(_domain_of, graph.nodes)) != {""}:
         return False
-    return all(_is_standard(op, "", opset, known_ops) for op in set(map(_op_of, graph.nodes)))
+    return all(_is_standard(op, "", opset, known_ops) for op in graph.op_types())  # each op type once, indexed
 
 
 def _is_standard(op: str, domain: str, opset: int, known_ops: Collection[str]) -> bool:

@@ -6,16 +6,20 @@ version (TRT223), GPUs whose support on the version is unconfirmed (TRT224). Fac
 from __future__ import annotations
 
 from collections import Counter
+from operator import attrgetter
 from pathlib import Path
 
 from trtadvisor.advice.notes import AdviceNotes
 from trtadvisor.advice.trtexec import has_qdq
+from trtadvisor.ir.graph import Node
 from trtadvisor.ir.load import LoadedModel
 from trtadvisor.knowledge.findings import Finding, finding_for
 from trtadvisor.knowledge.rulebook import RuleBook
 from trtadvisor.knowledge.target import Target, parse_version
 from trtadvisor.plan.context import Prediction
 
+_op_of = attrgetter("op")
+_precision_of = attrgetter("precision")
 _FLOAT_INTENTS = {"fp16": "fp16", "bf16": "bf16", "best": "fp16"}
 
 
@@ -58,23 +62,26 @@ def _model_decides(model: LoadedModel, target: Target, book: RuleBook, predictio
     rules = book.trt["typing"]
     built = {"tf32": "FP32 (TF32 math in convolutions and matrix multiplies)", "fp32": "FP32"}.get(
         target.precision, target.precision.upper())
-    tf32_layers = sum(1 for layer in prediction.layers if layer.precision == "tf32")
+    tf32_layers = list(map(_precision_of, prediction.layers)).count("tf32")
     islands = _overflow_prone(model, rules["overflow_prone_ops"])
     stem = Path(model.path).with_suffix("").name
     command = rules["autocast"].format(model=model.path, stem=stem, precision=wanted)
-    kept = ", ".join(f"{op} x{n}" for op, n in Counter(op for op, _ in islands).most_common())
+    kept = ", ".join(f"{op} x{n}" for op, n in Counter(map(_op_of, islands)).most_common())
     carried = "FP32" if target.precision in ("tf32", "fp32") else target.precision.upper()
     message = (f"{_mode_words(target, book)}: this model's tensors are {carried}, so the engine is "
                f"{built}, not {wanted.upper()} ({tf32_layers} layers predicted tf32); the model's types decide, "
                "no build flag can")
     hint = (f"convert the model with ModelOpt AutoCast: {command} (it keeps overflow-prone reductions in FP32 "
             f"islands{': here ' + kept if kept else ''}), then audit the converted model")
-    return [finding_for(book, "TRT221", message, tuple(name for _, name in islands[:20]), hint)]
+    return [finding_for(book, "TRT221", message, tuple(n.name for n in islands[:20]), hint)]
 
 
-def _overflow_prone(model: LoadedModel, ops: list[str]) -> list[tuple[str, str]]:
-    """The nodes of these ops, in graph order (nodes_of: only those nodes are walked)."""
-    return [(n.op, n.name) for g in model.graph.walk() for n in g.nodes_of(*ops)]
+def _overflow_prone(model: LoadedModel, ops: list[str]) -> list[Node]:
+    """The nodes of these ops, in graph order (nodes_of: only those nodes are walked, and their list is shared)."""
+    graphs = list(model.graph.walk())
+    if len(graphs) == 1:
+        return graphs[0].nodes_of(*ops)
+    return [n for g in graphs for n in g.nodes_of(*ops)]
 
 
 def _without_qdq(model: LoadedModel, target: Target, book: RuleBook) -> list[Finding]:

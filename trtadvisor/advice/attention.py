@@ -71,12 +71,10 @@ def _gelu_outputs(graph: Graph, prediction: Prediction) -> frozenset[str]:
     or tanh form the TorchScript exporter writes at opset 17, as Gemma's gelu_pytorch_tanh), so that a GELU
     gate times an up projection is a GeGLU whichever way the exporter wrote the GELU."""
     found = {n.outputs[0] for n in graph.nodes_of("Gelu") if n.outputs}
-    fused = [nodes for fusion, nodes in prediction.instances if fusion == "gelu" and len(nodes) > 1]
-    if fused:
-        by_name = graph.nodes_by_name()
-        for names in fused:
-            last = max(filter(None, map(by_name.get, names)), key=node_index, default=None)
-            if last is not None and last.outputs:
+    for fusion, nodes in prediction.instances:  # the plan's instances hold their nodes: no lookup by name
+        if fusion == "gelu" and len(nodes) > 1:
+            last = max(nodes, key=node_index)
+            if last.graph is graph and last.outputs:  # the instances of every graph: this one's
                 found.add(last.outputs[0])
     return frozenset(found)
 

@@ -23,7 +23,7 @@ _name_of = attrgetter("name")
 def pattern_instances(graphs: Iterable[Graph], prediction: Prediction,
                       activations: Sequence[PatternSite]) -> list[dict[str, object]]:
     found: list[tuple[str, tuple[str, ...]]] = [
-        (fusion, nodes) for fusion, nodes in prediction.instances if fusion in PLAN_PATTERNS]
+        (fusion, tuple(map(_name_of, nodes))) for fusion, nodes in prediction.instances if fusion in PLAN_PATTERNS]
     for graph in graphs:
         found.extend((site.kind, tuple(map(_name_of, site.nodes))) for site in find_normalizations(graph))
     found.extend((site.kind, tuple(site.nodes)) for site in activations)

@@ -103,7 +103,7 @@ class Prediction:
     node_count: int
     # Every pattern fusion applied (fuse_nodes): (fusion id, its nodes). A Myelin region holding twelve
     # GELUs is one layer tagged "gelu" once, and twelve instances here.
-    instances: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    instances: list[tuple[str, tuple[Node, ...]]] = field(default_factory=list)
     # The nodes of each layer, as the plan had them (aligned with ``layers``; empty when a prediction
     # was made elsewhere): later stages need not map names back to nodes. Not part of the report.
     members: list[list[Node]] = field(default_factory=list, repr=False, compare=False)

@@ -265,8 +265,10 @@ class _GraphFacts:
     def __init__(self, graph: Graph, eliminated: frozenset[str]) -> None:
         self.graph = graph
         self.shapes = _Shapes(graph)
-        by_name = graph.nodes_by_name()
-        folded = [o for name in eliminated & by_name.keys() for o in by_name[name].outputs]
+        folded: list[str] = []
+        if eliminated:  # the graph's name index (100k names on a large model) only where the plan removed nodes
+            by_name = graph.nodes_by_name()
+            folded = [o for name in eliminated & by_name.keys() for o in by_name[name].outputs]
         self.weights = graph.constant_names.union(folded) if folded else graph.constant_names
         self.eight_bit = frozenset(o for n in graph.nodes_of("QuantizeLinear") for o in n.outputs)
         # Each reader list holds one entry per read by a node of this graph (a body's reads add entries)

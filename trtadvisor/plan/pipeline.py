@@ -178,7 +178,7 @@ def plan_graph(graph: Graph, target: Target, book: RuleBook, types: dict[str, in
     layers: list[PredictedLayer] = []
     eliminated: dict[str, str] = {}
     findings: list[Finding] = []
-    instances: list[tuple[str, tuple[str, ...]]] = []
+    instances: list[tuple[str, tuple[Node, ...]]] = []
     members: list[list[Node]] = []
     split: dict[str, tuple[str, ...]] = {}
     node_count = 0
@@ -200,7 +200,7 @@ def plan_graph(graph: Graph, target: Target, book: RuleBook, types: dict[str, in
             eliminated[node.name] = ctx.eliminated[node]
         if ctx.findings:
             findings.extend(_outside_myelin_layers(ctx, ctx.findings))
-        instances.extend((fusion, tuple(map(_name_of, nodes))) for fusion, nodes in ctx.instances)
+        instances.extend(ctx.instances)  # their nodes: the few consumers take names where they need them
     return Prediction(layers=layers, eliminated=list(eliminated), eliminated_reasons=eliminated,
                       findings=findings, node_count=node_count, instances=instances, members=members,
                       split_sites=split)

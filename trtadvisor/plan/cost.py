@@ -226,12 +226,8 @@ def estimate_costs(graph: Graph, prediction: Prediction, target: Target, book: R
                      frozenset(book.platform["concat_copied_kinds"]), frozenset(book.platform["noop_shuffle_ops"]),
                      frozenset(book.platform["concat_unstrided_reader_kinds"]))
     planned, layers, price = pricer.planned, prediction.layers, pricer.layer_cost
-    unknown = pricer.unknown_tails(planned) if planned else None
-    if unknown is not None:
-        # A layer whose last output has an unknown size (a symbolic batch) has an unknown cost: asked for every
-        # layer at once; the others are priced once per distinct signature (and a shuffle, which may be a NoOp
-        # whatever its size, on its own).
-        costs = pricer.known_costs(layers, planned, unknown)  # type: ignore[arg-type]
+    if planned and len(pricer.facts) == 1 and all(planned):  # one graph, every layer with its nodes
+        costs = pricer.known_costs(layers, planned)
     else:
         costs = [price(layer, planned[i] if planned else None) for i, layer in enumerate(layers)]
     return CostEstimate(_share_slices(costs, prediction.layers, book.op_group("per_output_slice"),
@@ -393,20 +389,8 @@ class _Pricer:
         overhead = self.perf.overhead_ms
         return _new_cost((flops, traffic, max(1e3 * max(compute_s, memory_s), steps * overhead) + overhead, bound))
 
-    def unknown_tails(self, planned: list[list[Node]]) -> list[bool] | None:
-        """For each layer, whether its last node's first output has an unknown element count (layer_cost's
-        first test), looked up in C for all layers of a graph without bodies; None (each layer_cost asks)
-        where a layer is empty or the nodes may belong to several graphs."""
-        if len(self.facts) != 1 or not all(planned):
-            return None
-        shapes = next(iter(self.facts.values())).shapes
-        firsts = _first_outputs(list(map(_outputs_of, map(_last, planned))))
-        return list(map(is_, shapes.counts(firsts), repeat(None)))
-
-    def known_costs(self, layers: Sequence[PredictedLayer], planned: list[list[Node]],
-                    unknown: list[bool]) -> list[LayerCost | None]:
-        """Every layer's cost, for one graph whose layers all have nodes (see unknown_tails), ``unknown``
-        telling which layers' last outputs have an unknown size (their cost is unknown, a shuffle's aside).
+    def known_costs(self, layers: Sequence[PredictedLayer], planned: list[list[Node]]) -> list[LayerCost | None]:
+        """Every layer's cost, for one graph whose layers all have nodes.
 
         Real models repeat their blocks (a ResNet stage, a transformer's layers), so many layers have the same
         kind, ops and fusions, are wired alike inside and read and write tensors of the same types. Layers of
@@ -417,22 +401,42 @@ class _Pricer:
         groups: dict[tuple[object, ...], list[int]] = {}
         keys = zip(map(_kind_of_layer, layers), map(_ops_of_layer, layers), map(_fusions_of_layer, layers),
                    map(len, planned), strict=True)
-        for i, (key, dark) in enumerate(zip(keys, unknown, strict=True)):
-            if not dark:
-                groups.setdefault(key, []).append(i)
-            elif key[0] == "shuffle":  # a reshape-only shuffle is a NoOp whatever its size
-                costs[i] = price(layers[i], planned[i], False)
+        for i, key in enumerate(keys):
+            groups.setdefault(key, []).append(i)
         for (_, _, fusions, size), where in groups.items():
             if len(where) < _SHARED_FROM or size >= _LARGE or (size == 1 and CONCAT_REMOVAL in fusions):
                 for i in where:  # a few layers, a region, or a removed Concat (priced by its neighbours)
-                    costs[i] = price(layers[i], planned[i], True)
+                    costs[i] = price(layers[i], planned[i])
             else:
-                self._price_alike(where, layers, planned, costs)
+                self._price_known(where, layers, planned, costs)
         return costs
 
-    def _price_alike(self, where: list[int], layers: Sequence[PredictedLayer], planned: list[list[Node]],
+    def _price_known(self, where: list[int], layers: Sequence[PredictedLayer], planned: list[list[Node]],
                      costs: list[LayerCost | None]) -> None:
-        """Price the layers ``where`` (of one kind, ops, fusions and size) once per distinct signature."""
+        """Price the layers ``where`` (of one kind, ops, fusions and size): a layer whose last node's first
+        output has an unknown size (a symbolic batch) has an unknown cost (layer_cost's first test, made here
+        for all at once), a reshape-only shuffle's aside (a NoOp whatever its size); the others by signature."""
+        tails = _first_outputs(list(map(_outputs_of, map(_last, map(planned.__getitem__, where)))))
+        tail_types = next(iter(self.facts.values())).shapes.declared(tails)
+        counts = next(iter(self.facts.values())).shapes.counts(tails, tail_types)
+        if None not in counts:
+            self._price_alike(where, layers, planned, costs, tail_types)
+            return
+        known = [i for i, n in zip(where, counts, strict=True) if n is not None]
+        if layers[where[0]].kind == "shuffle":
+            for i, n in zip(where, counts, strict=True):
+                if n is None:
+                    costs[i] = self.layer_cost(layers[i], planned[i])
+        if len(known) >= _SHARED_FROM:
+            self._price_alike(known, layers, planned, costs)
+        else:
+            for i in known:
+                costs[i] = self.layer_cost(layers[i], planned[i], True)
+
+    def _price_alike(self, where: list[int], layers: Sequence[PredictedLayer], planned: list[list[Node]],
+                     costs: list[LayerCost | None], tail_types: list[object] | None = None) -> None:
+        """Price the layers ``where`` (of one kind, ops, fusions and size; ``tail_types``: the declared types
+        of their last nodes' first outputs, where looked up already) once per distinct signature."""
         price = self.layer_cost
         members = list(map(planned.__getitem__, where))
         columns = [list(map(itemgetter(j), members)) for j in range(len(members[0]))]
@@ -455,7 +459,7 @@ class _Pricer:
             return
         keys: list[tuple[object, ...]] | None
         try:
-            keys = self._signatures(forms[0], columns, inputs, outputs)
+            keys = self._signatures(forms[0], columns, inputs, outputs, tail_types)
         except (UserError, TypeError, ValueError):
             # An attribute or a Constant that does not decode: priced one by one, which raises where it did
             # before (or not, where a layer's price stopped at an unknown size first).
@@ -477,7 +481,7 @@ class _Pricer:
             costs[i] = price(layers[i], planned[i], True) if cost is _MISSING else cost  # type: ignore[assignment]
 
     def _signatures(self, form: tuple[object, ...], columns: list[list[Node]], inputs: list[list[tuple[str, ...]]],
-                    outputs: list[list[tuple[str, ...]]]) -> list[tuple[object, ...]]:
+                    outputs: list[list[tuple[str, ...]]], tail_types: list[object] | None) -> list[tuple[object, ...]]:
         """For each layer of one form (the members' ops, numbers of inputs and outputs), a tuple of everything
         its price depends on, each column computed for all layers at once: which of its slots name the same
         tensor (its wiring, repeated reads), each tensor's declared type (by identity: one shared tuple per
@@ -516,9 +520,10 @@ class _Pricer:
         # columns tell its shape in full) or, when only its bytes count, an earlier input.
         graph = next(iter(self.facts.values())).graph
         members = list(zip(*columns, strict=True)) if size > 1 else None
-        for s, (_, _, names) in enumerate(writes):
+        for s, (j, k, names) in enumerate(writes):
             if earliest[s] == s:
-                signature += self._tensor_columns(names, True, False)
+                known = tail_types if j == size - 1 and k == 0 else None
+                signature += self._tensor_columns(names, True, False, known)
                 signature.append(self._written(names, inside[s], members, graph))
         for s, (j, i, names) in enumerate(reads, len(writes)):
             dims = i < _dims_read(ops[j], roles[j])  # type: ignore[arg-type]
@@ -533,12 +538,14 @@ class _Pricer:
                 signature.append([node.attr("transA", 0) for node in column])
         return list(zip(*signature, strict=True))
 
-    def _tensor_columns(self, names: list[str], dims: bool, read: bool) -> list[list[object]]:
+    def _tensor_columns(self, names: list[str], dims: bool, read: bool,
+                        declared: list[object] | None = None) -> list[list[object]]:
         """The signature columns of one slot's tensors (``dims``: the work reads their dims; ``read``: an input,
         whose bytes depend on whether it is a weight or 8-bit): whether each is a weight, its declared type
         (by identity) and its initializer's size where its price may depend on them, and the graph's shape of
         a tensor whose declared type tells neither its count nor its dims that are read ("" for an absent one).
-        A column of weights with known sizes is priced by those alone: no type is looked up for it."""
+        A column of weights with known sizes is priced by those alone: no type is looked up for it. ``declared``:
+        the tensors' declared types, where looked up already."""
         facts = next(iter(self.facts.values()))
         shapes = facts.shapes
         columns: list[list[object]] = []
@@ -553,7 +560,8 @@ class _Pricer:
                 columns.append(sizes)
                 if not dims and False not in weight and None not in sizes:
                     return columns
-        declared = shapes.declared(names)
+        if declared is None:
+            declared = shapes.declared(names)
         ids = list(map(id, declared))
         columns.append(ids)
         if read and sizes is None and None in declared:  # an undeclared activation's count: its initializer's
@@ -943,16 +951,18 @@ class _Shapes:
         found = self._per_type_get(id(self._types_get(tensor)), _MISSING)
         if found is _MISSING:
             declared = self._types_get(tensor)
-            return self._undeclared(tensor) if declared is None else self._learn([declared])
+            return self._undeclared(tensor) if declared is None else self._learn([declared], {id(declared)})
         return found  # type: ignore[return-value]
 
     def declared(self, tensors: Sequence[str]) -> list[object]:
         """The declared types of many tensors (one shared tuple per distinct type; None when undeclared)."""
         return list(map(self._types_get, tensors))
 
-    def counts(self, tensors: Sequence[str]) -> list[int | None]:
-        """Counts of many tensors, looked up in C; the rare undeclared one is asked for on its own."""
-        declared = list(map(self._types_get, tensors))
+    def counts(self, tensors: Sequence[str], declared: list[object] | None = None) -> list[int | None]:
+        """Counts of many tensors (of declared types ``declared``, where looked up already), looked up in C;
+        the rare undeclared one is asked for on its own."""
+        if declared is None:
+            declared = list(map(self._types_get, tensors))
         found = list(map(self._per_type_get, map(id, declared), repeat(_MISSING)))
         if _MISSING in found:
             self._learn(declared)
@@ -970,7 +980,7 @@ class _Shapes:
             declared = list(map(self._types_get, tensors))
         times = Counter(map(id, declared))
         if not times.keys() <= self._per_type.keys():
-            self._learn(declared)
+            self._learn(declared, times.keys() - self._per_type.keys())
         per_type_get = self._per_type_get
         total = 0
         for key, many in times.items():
@@ -983,16 +993,21 @@ class _Shapes:
             total += n * many
         return total
 
-    def _learn(self, declared: list[object]) -> int | None:
-        """Count the declared types among ``declared`` not met before (the last one's count is returned)."""
+    def _learn(self, declared: list[object], missing: set[int] | None = None) -> int | None:
+        """Count the declared types among ``declared`` not met before (``missing``: their identities, where
+        known), scanning only until the last of them is found; the last one counted is returned."""
         per_type = self._per_type
+        if missing is None:
+            missing = set(map(id, declared)) - per_type.keys()
+        missing.discard(id(None))
         n = None
-        for key, type_ in dict(zip(map(id, declared), declared, strict=True)).items():
-            if type_ is not None:
-                n = per_type.get(key, _MISSING)
-                if n is _MISSING:
-                    n = per_type[key] = _count(type_[1])  # type: ignore[index]
-        return n  # type: ignore[return-value]
+        for type_ in declared:
+            if missing and id(type_) in missing:
+                n = per_type[id(type_)] = _count(type_[1])  # type: ignore[index]
+                missing.discard(id(type_))
+                if not missing:
+                    break
+        return n
 
     def _undeclared(self, tensor: str) -> int | None:
         if not tensor:

@@ -64,6 +64,9 @@ _SCORE_FIRST_ONLY = frozenset({"Reshape", "Cast", "Identity", "Tanh", "Clip", "D
 
 
 _name_of = attrgetter("name")
+_op_of = attrgetter("op")
+_QDQ_OPS = frozenset({"QuantizeLinear", "DequantizeLinear"})
+_NOT_COMPUTED: frozenset[str] = frozenset()  # no mask term is a product of Q or K (_products_of_qk)
 
 _LAYOUT_STEPS = 10
 _SCORE_STEPS = 12
@@ -230,17 +233,21 @@ def _einsum_dims(node: Node, a: Dims | None, b: Dims | None) -> tuple[int | None
     return batch, heads, seen_kv, size.get(out[-2]), size.get(out[-1]), size.get(summed[0])
 
 
-@dataclass
 class _Path:
     """What a walk from a MatMul operand back to its projection found."""
 
-    nodes: list[Node]
-    source: str
-    repeat_factor: int | None = 1
-    repeat_nodes: list[Node] = field(default_factory=list)
-    scaled: bool = False
-    qdq_types: set[str] = field(default_factory=set)
-    dequantized: bool = False
+    # A plain slotted class: three are built per site, and a dataclass's default factories made each cost
+    # twice as much.
+    __slots__ = ("dequantized", "nodes", "qdq_types", "repeat_factor", "repeat_nodes", "scaled", "source")
+
+    def __init__(self, nodes: list[Node], source: str) -> None:
+        self.nodes = nodes
+        self.source = source
+        self.repeat_factor: int | None = 1
+        self.repeat_nodes: list[Node] = []
+        self.scaled = False
+        self.qdq_types: set[str] = set()
+        self.dequantized = False
 
     def through_repeat(self) -> list[Node]:
         """The walk's nodes from the operand back to its last head repetition: the reshapes and
@@ -409,9 +416,12 @@ class _SiteFinder:
         repeat_nodes = k_path.repeat_nodes + v_path.repeat_nodes
         scale = _scale_label(q_path.scaled, k_path.scaled, scaled_scores)
         products = self._products_of_qk(terms, bmm1, q_path, k_path)
-        score_products = tuple(sorted({p for found in products.values() for p in found}))
-        facts = self._mask_facts(terms, seq_q, seq_kv, batch, rank=len(scores) if scores else 4,
-                                 computed=frozenset(t for t, found in products.items() if found))
+        score_products: tuple[str, ...] = ()
+        computed = _NOT_COMPUTED
+        if products:  # (the common case has none: every term's values are known)
+            score_products = tuple(sorted({p for found in products.values() for p in found}))
+            computed = frozenset(t for t, found in products.items() if found)
+        facts = self._mask_facts(terms, seq_q, seq_kv, batch, rank=len(scores) if scores else 4, computed=computed)
         nodes = {*q_path_scale_nodes(q_path), *q_path_scale_nodes(k_path), bmm1, *chain, softmax, *prob_nodes, bmm2,
                  *k_path.through_repeat(), *v_path.through_repeat()}
         qdq_types = q_path.qdq_types | k_path.qdq_types | v_path.qdq_types | prob_qdq
@@ -428,13 +438,13 @@ class _SiteFinder:
             seq_kv=seq_kv, causal=facts.causal, mask=facts.label, mask_extent=facts.extent, mask_uniform=facts.uniform,
             mask_terms=facts.terms,
             mask_shape=facts.shape, bias=facts.bias, scale=scale, repeated_kv=bool(repeat_nodes),
-            repeat_nodes=tuple(n.name for n in repeat_nodes),
-            windowed=windowed, num_windows=num_windows, qdq=qdq, qdq_types=tuple(sorted(qdq_types)),
+            repeat_nodes=tuple(map(_name_of, repeat_nodes)), windowed=windowed, num_windows=num_windows, qdq=qdq,
+            qdq_types=tuple(sorted(qdq_types)) if qdq_types else (),
             mask_inputs=facts.inputs, notes=tuple(facts.notes), window=window, mask_window=facts.window,
             score_products=score_products, rearranged=rearranged,
             head_mix=tuple(n.name for n in layout.mixing) if layout is not None else (),
             scatter_mask=tuple(n.name for n in layout.scattered) if layout is not None else (),
-            scores_qdq=any(n.op in ("QuantizeLinear", "DequantizeLinear") for n in chain),
+            scores_qdq=not _QDQ_OPS.isdisjoint(map(_op_of, chain)),  # (the ops compared in C: no generator)
             probabilities_second=bool(p_index), combined=combined,
             value_head_size=_other_head(head, None if rearranged else value_head),
             dtype=self.graph.dtype(bmm1.inputs[0]) if bmm1.inputs else None,
@@ -447,7 +457,7 @@ class _SiteFinder:
         steps before the projection (its sizes usually come from shape arithmetic on padded shapes)."""
         graph = self.graph
         if self._has_partitions is None:  # most graphs have no rank-6 Transpose: no walk at all
-            self._has_partitions = any(len(n.attr("perm") or ()) == 6 for n in graph.nodes_of("Transpose"))
+            self._has_partitions = _has_rank6_transpose(graph)
         if not self._has_partitions:
             return None
         for _ in range(_LAYOUT_STEPS + 4):
@@ -560,7 +570,8 @@ class _SiteFinder:
                 elif others:
                     terms.append(_MaskTerm(others[0], "mul", node))
             elif op == "Add":
-                terms.extend(_MaskTerm(o, "add", node) for o in others)
+                for other in others:  # (a loop: a generator costs more than the usual one term)
+                    terms.append(_MaskTerm(other, "add", node))
             elif op == "Sub":
                 if node.inputs[0] == tensor:
                     terms.extend(_MaskTerm(o, "sub", node) for o in others)
@@ -901,6 +912,15 @@ class _SiteFinder:
             cached = self._mask_cache[key] = _MaskAnalysis(self, terms, seq_q, seq_kv, batch, rank,
                                                            computed).facts()
         return cached
+
+
+def _has_rank6_transpose(graph: Graph) -> bool:
+    # a plain loop: it reads every Transpose's perm once, and a generator's frame per node cost a third more
+    for node in graph.nodes_of("Transpose"):
+        perm = node.attr("perm")
+        if perm is not None and len(perm) == 6:
+            return True
+    return False
 
 
 def _other_head(head: int | None, value_head: int | None) -> int | None:

@@ -134,3 +134,32 @@ def test_layers_alike_are_priced_once_each_as_it_would_be_alone(
     alone = audit(path, gpu="a100")
     assert len(calls) == len(alone.prediction.layers)
     assert shared.cost.layers == alone.cost.layers
+
+
+def _relus_and_reshapes(path: Path) -> Path:
+    """x [N, 8, 4, 4] through four Relus, each followed by a Flatten to [N, 128] and a Reshape back."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 8, 4, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 8, 4, 4])
+    back = numpy_helper.from_array(np.array([-1, 8, 4, 4], np.int64), "back")
+    nodes, tensor = [], "x"
+    for i in range(4):
+        last = "y" if i == 3 else f"t{i}"
+        nodes += [helper.make_node("Relu", [tensor], [f"r{i}"], name=f"relu{i}"),
+                  helper.make_node("Flatten", [f"r{i}"], [f"f{i}"], name=f"flatten{i}"),
+                  helper.make_node("Reshape", [f"f{i}", "back"], [last], name=f"reshape{i}")]
+        tensor = last
+    graph = helper.make_graph(nodes, "g", [x], [y], [back])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return path
+
+
+def test_alike_layers_of_a_symbolic_batch_are_unknown_but_their_reshapes_are_noops(tmp_path: Path) -> None:
+    """Layers alike are found unknown as a group (_Pricer._price_known) where their outputs' size is unknown:
+    the four Relus of a symbolic batch have unknown costs, and the four reshape-only shuffles are NoOp layers
+    whatever their size (rules/fusions.toml [platform] noop_shuffle_ops)."""
+    result = audit(_relus_and_reshapes(tmp_path / "m.onnx"), gpu="a100")
+    assert result.cost is not None
+    costs: dict[tuple[str, ...], list[object]] = {layer.ops: [] for layer in result.prediction.layers}
+    for layer, cost in zip(result.prediction.layers, result.cost.layers, strict=True):
+        costs[layer.ops].append(cost)
+    assert costs == {("Relu",): [None] * 4, ("Flatten", "Reshape"): [LayerCost(0, 0, 0.0, "memory")] * 4}

@@ -168,7 +168,7 @@ def find_attention_sites(graph: Graph, values: GraphValues | None = None) -> lis
 
     Pure in the graph, so the plan and the advice share one result.
     """
-    return [site for site, _ in _sites_with_nodes(graph, values)]
+    return [found[0] for found in _sites_with_nodes(graph, values)]
 
 
 def attention_site_nodes(graph: Graph) -> list[tuple[Node, ...]]:
@@ -176,18 +176,28 @@ def attention_site_nodes(graph: Graph) -> list[tuple[Node, ...]]:
 
     The plan fuses nodes, not names: this spares it a name index of the whole graph.
     """
-    return [nodes for _, nodes in _sites_with_nodes(graph, None)]
+    return [found[1] for found in _sites_with_nodes(graph, None)]
 
 
-def _sites_with_nodes(graph: Graph, values: GraphValues | None) -> tuple[tuple[AttentionSite, tuple[Node, ...]], ...]:
+def attention_site_cores(graph: Graph) -> list[tuple[Node, ...]]:
+    """The nodes of each site's ``core`` (same order as :func:`find_attention_sites`) as Node objects: the plan
+    checks where they landed without a name index of each site's nodes."""
+    return [found[2] for found in _sites_with_nodes(graph, None)]
+
+
+# A site, its nodes and its core's nodes (AttentionSite.core), the last two in the graph's Node objects.
+_Found = tuple[AttentionSite, tuple[Node, ...], tuple[Node, ...]]
+
+
+def _sites_with_nodes(graph: Graph, values: GraphValues | None) -> tuple[_Found, ...]:
     return memoized(graph, "attention_sites", lambda: tuple(_find_sites(graph, values)))
 
 
-def _find_sites(graph: Graph, values: GraphValues | None) -> list[tuple[AttentionSite, tuple[Node, ...]]]:
+def _find_sites(graph: Graph, values: GraphValues | None) -> list[_Found]:
     values = values or graph_values(graph)
     # The sites are memoized per audit and shared by plan and advice: the rules are the audit's book.
     finder = _SiteFinder(graph, values, scope_rulebook().tables["attention.toml"]["mask"]["blocked_below"])
-    sites: list[tuple[AttentionSite, tuple[Node, ...]]] = []
+    sites: list[_Found] = []
     for node in graph.nodes_of("Softmax", "Attention"):
         found = None
         if node.op == "Softmax":
@@ -277,6 +287,8 @@ class _SiteFinder:
         self.values = values
         self.blocked_below = blocked_below  # rules/attention.toml [mask]
         self._mask_cache: dict[tuple[object, ...], _MaskFacts] = {}
+        # the mask terms whose values are unknown, per (tensor, how) of a site's terms (_products_of_qk)
+        self._unknown_terms: dict[tuple[tuple[str, str], ...], list[str]] = {}
         self._has_partitions: bool | None = None  # see _window_partition
 
     # -- helpers ----------------------------------------------------------------------------------
@@ -341,7 +353,7 @@ class _SiteFinder:
 
     # -- decomposed attention ---------------------------------------------------------------------
 
-    def decomposed(self, softmax: Node) -> tuple[AttentionSite, tuple[Node, ...]] | None:
+    def decomposed(self, softmax: Node) -> _Found | None:
         if not softmax.inputs or not softmax.outputs:
             return None
         dims = self.values.dims
@@ -415,13 +427,15 @@ class _SiteFinder:
             kv_true = _divide(seen_kv, _combined_factor(k_path, v_path))
         repeat_nodes = k_path.repeat_nodes + v_path.repeat_nodes
         scale = _scale_label(q_path.scaled, k_path.scaled, scaled_scores)
-        products = self._products_of_qk(terms, bmm1, q_path, k_path)
+        term_key = _term_key(terms)  # one key for both look-ups below
+        products = self._products_of_qk(terms, term_key, bmm1, q_path, k_path)
         score_products: tuple[str, ...] = ()
         computed = _NOT_COMPUTED
         if products:  # (the common case has none: every term's values are known)
             score_products = tuple(sorted({p for found in products.values() for p in found}))
             computed = frozenset(t for t, found in products.items() if found)
-        facts = self._mask_facts(terms, seq_q, seq_kv, batch, rank=len(scores) if scores else 4, computed=computed)
+        facts = self._mask_facts(terms, seq_q, seq_kv, batch, rank=len(scores) if scores else 4, computed=computed,
+                                 term_key=term_key)
         nodes = {*q_path_scale_nodes(q_path), *q_path_scale_nodes(k_path), bmm1, *chain, softmax, *prob_nodes, bmm2,
                  *k_path.through_repeat(), *v_path.through_repeat()}
         qdq_types = q_path.qdq_types | k_path.qdq_types | v_path.qdq_types | prob_qdq
@@ -449,7 +463,7 @@ class _SiteFinder:
             value_head_size=_other_head(head, None if rearranged else value_head),
             dtype=self.graph.dtype(bmm1.inputs[0]) if bmm1.inputs else None,
             core=(bmm1.name, softmax.name, bmm2.name))
-        return site, ordered
+        return site, ordered, (bmm1, softmax, bmm2)
 
     def _window_partition(self, tensor: str) -> tuple[int, tuple[int, int]] | None:
         """Windows per image and the window of a Swin-style partition feeding the Q projection:
@@ -765,7 +779,7 @@ class _SiteFinder:
 
     # -- the native Attention op ------------------------------------------------------------------
 
-    def native(self, node: Node) -> tuple[AttentionSite, tuple[Node, ...]] | None:
+    def native(self, node: Node) -> _Found | None:
         if len(node.inputs) < 3:
             return None
         q = self.values.dims(node.inputs[0])
@@ -822,17 +836,22 @@ class _SiteFinder:
             qdq_types=tuple(sorted(qdq_types)), mask_inputs=facts.inputs, notes=tuple(notes + facts.notes),
             mask_window=facts.window, value_head_size=_other_head(head, value_head),
             dtype=self.graph.dtype(node.inputs[0]) if node.inputs else None, core=(node.name,))
-        return site, ordered
+        return site, ordered, (node,)
 
-    def _products_of_qk(self, terms: list[_MaskTerm], bmm1: Node, q_path: _Path,
-                        k_path: _Path) -> dict[str, tuple[str, ...]]:
+    def _products_of_qk(self, terms: list[_MaskTerm], term_key: tuple[tuple[str, str], ...], bmm1: Node,
+                        q_path: _Path, k_path: _Path) -> dict[str, tuple[str, ...]]:
         """Per additive score term (sums split part by part) whose values the file does not hold, the matrix
         products in its cone that read the site's Q or K (the tensors on the operand paths of BMM1, or a
         reshape of them): the term is then a second score product computed from the queries or keys
         (DeBERTa's disentangled terms, SAM's decomposed relative positions q·R_h and q·R_w), which no mask or
         learned bias is, whether or not its other operand is a weight."""
-        unknown = [t.tensor for t in _split_terms(self.graph, self.values, terms)
-                   if t.how in ("add", "attn_add", "sub") and not self.values.is_known(t.tensor)]
+        # Every layer usually adds the same mask tensor: which terms are unknown depends on the terms alone
+        # (_split_terms reads their tensors and how they apply), so it is found once per distinct mask.
+        unknown = self._unknown_terms.get(term_key)
+        if unknown is None:
+            unknown = self._unknown_terms[term_key] = [
+                t.tensor for t in _split_terms(self.graph, self.values, terms)
+                if t.how in ("add", "attn_add", "sub") and not self.values.is_known(t.tensor)]
         if not unknown:  # the common case: every term's values are known (a mask input, constants)
             return {}
         qk = {*bmm1.inputs, q_path.source, k_path.source}
@@ -902,16 +921,22 @@ class _SiteFinder:
     # -- masks ------------------------------------------------------------------------------------
 
     def _mask_facts(self, terms: list[_MaskTerm], seq_q: int | None, seq_kv: int | None, batch: int | None,
-                    rank: int, computed: frozenset[str] = frozenset()) -> _MaskFacts:
+                    rank: int, computed: frozenset[str] = frozenset(),
+                    term_key: tuple[tuple[str, str], ...] | None = None) -> _MaskFacts:
         # Every layer of a model usually adds the same mask tensor: its analysis depends only on the
         # terms' tensors, how they apply and which are products of Q or K (``computed``), so it is done
         # once per distinct mask. The result is shared by those sites: callers only read it.
-        key = (tuple([(t.tensor, t.how) for t in terms]), seq_q, seq_kv, batch, rank, computed)
+        key = (_term_key(terms) if term_key is None else term_key, seq_q, seq_kv, batch, rank, computed)
         cached = self._mask_cache.get(key)
         if cached is None:
             cached = self._mask_cache[key] = _MaskAnalysis(self, terms, seq_q, seq_kv, batch, rank,
                                                            computed).facts()
         return cached
+
+
+def _term_key(terms: list[_MaskTerm]) -> tuple[tuple[str, str], ...]:
+    """What a site's mask analysis depends on of its terms: each one's tensor and how it applies."""
+    return tuple([(t.tensor, t.how) for t in terms])
 
 
 def _has_rank6_transpose(graph: Graph) -> bool:

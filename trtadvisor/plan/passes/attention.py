@@ -8,7 +8,7 @@ the fusion id ``mha``; a LayerNorm / RMSNorm becomes one ``normalization`` layer
 
 from __future__ import annotations
 
-from trtadvisor.analysis.attention_sites import attention_site_nodes, find_attention_sites
+from trtadvisor.analysis.attention_sites import attention_site_cores, attention_site_nodes, find_attention_sites
 from trtadvisor.analysis.mha_rules import MhaRules, judge_sites
 from trtadvisor.analysis.normalization import find_normalizations
 from trtadvisor.ir.graph import Node
@@ -59,12 +59,12 @@ def split_fused_sites(ctx: PlanContext) -> dict[str, tuple[str, ...]]:
     rules = MhaRules.from_book(ctx.book)
     verdicts = judge_sites(ctx.graph, ctx.target, rules)
     split: dict[str, tuple[str, ...]] = {}
-    sites = zip(find_attention_sites(ctx.graph), attention_site_nodes(ctx.graph), verdicts, strict=True)
-    for site, site_nodes, verdict in sites:
-        if verdict.fused is not True or len(site.core) < 2:
+    # (the core's Node objects, kept by the finder: no name index of each site's nodes to build)
+    sites = zip(find_attention_sites(ctx.graph), attention_site_cores(ctx.graph), verdicts, strict=True)
+    for site, core, verdict in sites:
+        if verdict.fused is not True or len(core) < 2:
             continue
-        by_name = {n.name: n for n in site_nodes}
-        groups = [ctx.group(by_name[name]) if name in by_name else None for name in site.core]
+        groups = [ctx.group(node) for node in core]
         first = groups[0]
         # every node removed: the build folds the whole site (constant operands, DETR's first decoder layer)
         if any(g is not first for g in groups):

@@ -601,7 +601,7 @@ class _Pricer:
         """Bytes: what the layer reads from outside (weights once) and what is read outside it; nodes
         with no layer were eliminated (their outputs are folded constants, their reads cost nothing).
         FLOPs: each node's own arithmetic. ``members``: the layer's nodes, when the plan kept them;
-        ``tail_known``: the last node's first output is known to have a size (see unknown_tails)."""
+        ``tail_known``: the last node's first output is known to have a size (_price_known tested it for its group)."""
         if members is None:
             members = self._nodes_of(layer)
         if not members:

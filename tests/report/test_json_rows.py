@@ -37,3 +37,18 @@ def test_layer_rows_without_a_cost_model_and_with_odd_values() -> None:
         assert render_json(changed) == _general(changed)
     only_first = replace(result, prediction=replace(result.prediction, layers=odd[:1]), cost=None)
     assert render_json(only_first) == _general(only_first)
+
+
+def test_layer_rows_with_shared_and_equal_cost_objects() -> None:
+    """Layers priced alike share one cost object; another object of equal fields but a different ms sign must
+    keep its own text (encoding is per object, not per value)."""
+    result = audit(sample_path(EFFICIENTNET))
+    costs = [c for c in result.cost.layers if c is not None]
+    assert len(costs) >= 3
+    shared = costs[0]
+    negative_zero, positive_zero = shared._replace(ms=-0.0), shared._replace(ms=0.0)
+    layers = [shared, None, shared, negative_zero, positive_zero, *result.cost.layers[5:]]
+    changed = replace(result, cost=replace(result.cost, layers=layers))
+    text = render_json(changed)
+    assert text == _general(changed)
+    assert '"ms": -0.0' in text and '"ms": 0.0' in text

@@ -68,7 +68,10 @@ def _layer_rows(result: AuditResult) -> list[Any]:
         return text
 
     alternatives = iter(_compact_elements([list(layer.alternatives) for layer in layers if layer.alternatives]))
-    priced = iter(_compact_elements([cost.to_json() for cost in costs if cost is not None]))
+    # Layers priced alike share one cost object (plan/cost.py prices each signature once): each object is
+    # encoded once, by identity (equal values could still differ in text, -0.0 against 0.0).
+    distinct = {id(cost): cost for cost in costs if cost is not None}
+    priced = dict(zip(distinct, _compact_elements([cost.to_json() for cost in distinct.values()]), strict=True))
     unpriced = ', "cost": null}' if result.cost is not None else "}"  # no "cost" field without a cost model
     join = ", ".join
     rows = _Encoded()
@@ -83,7 +86,7 @@ def _layer_rows(result: AuditResult) -> list[Any]:
                    f'"evidence": {get(evidence) or encoded(evidence)}, '
                    f'"alternatives": {next(alternatives) if alts else "[]"}, '
                    f'"precision": {get(precision) or encoded(precision)}'
-                   + (unpriced if cost is None else f', "cost": {next(priced)}}}'))
+                   + (unpriced if cost is None else f', "cost": {priced[id(cost)]}}}'))
     except TypeError:  # a name that is not a string: the general encoder writes whatever the layer holds
         return _layers_json(result)
     return rows

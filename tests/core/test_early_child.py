@@ -115,3 +115,28 @@ def test_weights_counts_of_an_early_child(large: Path) -> None:
     proto = onnx.load(large, load_external_data=False)
     assert counts == [int(np.prod(t.dims)) for t in proto.graph.initializer]
     assert counts[0] == 64 * 64 * 3 * 3  # make_large_graph's first weight: a 3x3 convolution, 64 channels
+
+
+def test_an_extension_that_cannot_load_alone_falls_back_to_the_onnx_package() -> None:
+    # An onnx laid out otherwise (the extension not loadable without its package) must not fail the inference:
+    # the child then imports the package as the loader does.
+    code = (
+        "import importlib.machinery, json, sys\n"
+        "class Refusing(importlib.machinery.ExtensionFileLoader):\n"
+        "    def create_module(self, spec):\n"
+        "        raise ImportError('not alone')\n"
+        "real = importlib.machinery.PathFinder.find_spec\n"
+        "refused = []\n"
+        "def find_spec(name, path=None, target=None):  # the first load of the extension alone is refused\n"
+        "    spec = real(name, path, target)\n"
+        "    if name == 'onnx.onnx_cpp2py_export' and spec is not None and not refused:\n"
+        "        refused.append(name)\n"
+        "        spec.loader = Refusing(spec.name, spec.origin)\n"
+        "    return spec\n"
+        "importlib.machinery.PathFinder.find_spec = staticmethod(find_spec)\n"
+        "from trtadvisor.ir.inferred_types import cpp_inference\n"
+        "inference = cpp_inference()\n"
+        "print(json.dumps({'refused': refused == ['onnx.onnx_cpp2py_export'], 'onnx': 'onnx' in sys.modules,\n"
+        "                  'infers': callable(inference.infer_shapes)}))\n"
+    )
+    assert _run(code) == {"refused": True, "onnx": True, "infers": True}

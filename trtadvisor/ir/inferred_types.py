@@ -168,8 +168,11 @@ def _load_onnx_extension() -> ModuleType | None:
     spec = importlib.machinery.PathFinder.find_spec(_ONNX_EXTENSION, package.submodule_search_locations)
     if spec is None or spec.loader is None:
         return None
-    extension = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(extension)
+    try:
+        extension = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(extension)
+    except (ImportError, OSError):  # an onnx laid out otherwise: the caller imports the package instead
+        return None
     sys.modules[_ONNX_EXTENSION] = extension
     return extension
 

@@ -29,7 +29,6 @@ from trtadvisor.ir.graph import (
     Graph,
     Shape,
     TensorType,
-    ValueInfoIndex,
     tensor_types_of,
 )
 from trtadvisor.ir.nesting import body_depth
@@ -149,8 +148,7 @@ def load_model(path: str | os.PathLike[str], shapes: dict[str, Shape] | None = N
             inferred = _infer_model(file, data)
             proto = inferred.model
             graph = _build_graph(file, proto)
-            if inferred.types is not None:  # decoded already: not indexed and decoded again
-                graph.adopt_types(inferred.types)
+            graph.adopt_types(inferred.types)  # decoded already: not indexed and decoded again
         else:
             del data
             pending, early = early, None
@@ -314,22 +312,6 @@ def _apply_shape_overrides(file: Path, proto: onnx.ModelProto, overrides: dict[s
         del proto.graph.value_info[:]
 
 
-def _types_of_inferred(inferred: _Inferred) -> ValueInfoIndex | dict[str, TensorType]:
-    """The inferred model's value infos, inputs and outputs by name: as decoded already where the inference
-    decoded them, else indexed for decoding on demand."""
-    if inferred.types is not None:
-        return inferred.types
-    _drop_nodes_and_weights(inferred.model.graph)
-    return ValueInfoIndex(inferred.model.graph)
-
-
-def _drop_nodes_and_weights(graph: onnx.GraphProto) -> None:
-    """Keep only what carries types (value infos, inputs, outputs): the rest is the parent's own."""
-    del graph.node[:]
-    del graph.initializer[:]
-    del graph.sparse_initializer[:]
-
-
 def _complete_contrib_types(model: onnx.ModelProto) -> None:
     """Types of ONNX Runtime contrib ops' outputs and what ONNX left untyped downstream of them: only for a
     model that imports that domain, so other models pay nothing."""
@@ -381,23 +363,13 @@ def _with_overrides(file: Path, data: bytes, overrides: dict[str, Shape] | None)
 
 class _Inferred(NamedTuple):
     model: onnx.ModelProto  # the inferred model, contrib ops' types completed
-    types: dict[str, TensorType] | None  # its main graph's tensor types, where already decoded
+    types: dict[str, TensorType]  # its main graph's tensor types
 
 
 def _inferred(file: Path, data: bytes) -> _Inferred:
-    """Shape inference of the model in ``data``, parsed. Data propagation costs about 15% of the inference
-    on a large graph; a model that cannot need it (no op that computes from shapes, and every shape known
-    without it) is inferred without it, which gives the same result."""
-    if not inferred_types.may_need_propagation(data):
-        model = _parse(file, inferred_types.strict_inference(data, False))
-        _complete_contrib_types(model)
-        types = tensor_types_of(model.graph)
-        if inferred_types.every_shape_known(types):
-            return _Inferred(model, types)
-        del model, types  # a constant computation feeds a shape: infer again, propagating it
-    model = _parse(file, inferred_types.run_inference(data))
-    _complete_contrib_types(model)
-    return _Inferred(model, None)
+    """Shape inference of the model in ``data``, parsed in full: the child's inference (with or without data
+    propagation, see trtadvisor.ir.inferred_types.inferred_types), read with onnx's message classes."""
+    return _Inferred(*inferred_types.inferred_types(data, partial(read_inferred_in_full, file)))
 
 
 class _PendingTypes:
@@ -414,7 +386,7 @@ class _PendingTypes:
         self.ready = ready
         self.take_weight_counts: Callable[[Callable[[], list[int] | None], Callable[[], None]], None] | None = None
 
-    def __call__(self) -> ValueInfoIndex | dict[str, TensorType]:
+    def __call__(self) -> dict[str, TensorType]:
         answer = self._wait()
         if isinstance(answer, tuple):  # the child's: the types, and the child still sending the weights' counts
             types, child = answer
@@ -426,7 +398,7 @@ class _PendingTypes:
         return answer
 
 
-_Answer = ValueInfoIndex | dict[str, TensorType] | tuple[dict[str, TensorType], shape_child.ChildInference]
+_Answer = dict[str, TensorType] | tuple[dict[str, TensorType], shape_child.ChildInference]
 
 
 def _start_shape_inference(file: Path, data: bytes, parallel: bool,
@@ -438,7 +410,7 @@ def _start_shape_inference(file: Path, data: bytes, parallel: bool,
     if child is None and parallel:
         child = shape_child.start(file, data, partial(inferred_types_payload, overrides=overrides))
     if child is None:
-        result = _types_of_inferred(_infer_model(file, _with_overrides(file, data, overrides)))
+        result = _infer_model(file, _with_overrides(file, data, overrides)).types
         return _PendingTypes(lambda: result)
 
     def wait() -> _Answer:
@@ -454,7 +426,7 @@ def _start_shape_inference(file: Path, data: bytes, parallel: bool,
                     return decoded, child
             child.cancel()
         # The child died without an answer: infer here.
-        return _types_of_inferred(_infer_model(file, _with_overrides(file, data, overrides)))
+        return _infer_model(file, _with_overrides(file, data, overrides)).types
 
     return _PendingTypes(wait, child.cancel, child.ready)
 

@@ -844,15 +844,12 @@ class Graph:
                 if len(raw) == unpack.size:
                     value = cache[name] = float(unpack.unpack(raw)[0])
                     return value
-        value = cache[name] = self._decode_scalar(name, node)
+        value = cache[name] = self._decode_scalar(name)
         return value
 
-    def _decode_scalar(self, name: str, node: Node | None) -> float | None:
-        """The value of a one-element constant: a Constant node's output, or (``node`` None) an initializer."""
-        if node is None:
-            init = self.initializers.get(name)
-            if init is not None and init.data_type == TensorProto.FLOAT and len(init.float_data) == 1:
-                return float(init.float_data[0])  # helper.make_tensor's layout, read without numpy
+    def _decode_scalar(self, name: str) -> float | None:
+        """The value of a one-element constant scalar() does not read directly: a Constant node's output, or an
+        initializer in another layout (int32_data, external data), decoded."""
         value = self.const_value(name)
         if value is None or value.size != 1:
             return None

@@ -389,6 +389,10 @@ class _Pricer:
         overhead = self.perf.overhead_ms
         return _new_cost((flops, traffic, max(1e3 * max(compute_s, memory_s), steps * overhead) + overhead, bound))
 
+    def _one_graph(self) -> _GraphFacts:
+        """The facts of the one graph whose layers known_costs prices (estimate_costs calls it for one graph only)."""
+        return next(iter(self.facts.values()))
+
     def known_costs(self, layers: Sequence[PredictedLayer], planned: list[list[Node]]) -> list[LayerCost | None]:
         """Every layer's cost, for one graph whose layers all have nodes.
 
@@ -417,8 +421,9 @@ class _Pricer:
         output has an unknown size (a symbolic batch) has an unknown cost (layer_cost's first test, made here
         for all at once), a reshape-only shuffle's aside (a NoOp whatever its size); the others by signature."""
         tails = _first_outputs(list(map(_outputs_of, map(_last, map(planned.__getitem__, where)))))
-        tail_types = next(iter(self.facts.values())).shapes.declared(tails)
-        counts = next(iter(self.facts.values())).shapes.counts(tails, tail_types)
+        shapes = self._one_graph().shapes
+        tail_types = shapes.declared(tails)
+        counts = shapes.counts(tails, tail_types)
         if None not in counts:
             self._price_alike(where, layers, planned, costs, tail_types)
             return
@@ -468,7 +473,7 @@ class _Pricer:
             for i in where:
                 costs[i] = price(layers[i], planned[i], True)
             return
-        dims = next(iter(self.facts.values())).shapes.dims
+        dims = self._one_graph().shapes.dims
         convolutions = [j for j, column in enumerate(columns) if column[0].op in ("Conv", "ConvTranspose")]
         priced: dict[tuple[object, ...], object] = {}
         for key, k in dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True)).items():
@@ -518,7 +523,7 @@ class _Pricer:
             inside = [repeat(0) if in_rows is None else map(tuple.count, in_rows, names) for _, _, names in writes]
         # Equal names have equal columns: a slot needs none of its own where it always names an output (whose
         # columns tell its shape in full) or, when only its bytes count, an earlier input.
-        graph = next(iter(self.facts.values())).graph
+        graph = self._one_graph().graph
         members = list(zip(*columns, strict=True)) if size > 1 else None
         for s, (j, k, names) in enumerate(writes):
             if earliest[s] == s:
@@ -546,7 +551,7 @@ class _Pricer:
         a tensor whose declared type tells neither its count nor its dims that are read ("" for an absent one).
         A column of weights with known sizes is priced by those alone: no type is looked up for it. ``declared``:
         the tensors' declared types, where looked up already."""
-        facts = next(iter(self.facts.values()))
+        facts = self._one_graph()
         shapes = facts.shapes
         columns: list[list[object]] = []
         sizes: list[int | None] | None = None
@@ -584,7 +589,7 @@ class _Pricer:
         rget = graph.readers.get
         more = list(map(ne, map(len, map(rget, names, repeat(_NO_READERS))), inside))
         network = list(map(frozenset(graph.outputs).__contains__, names))
-        if (next(iter(self.facts.values())).reads_counted and not self.eliminated) or True not in more:
+        if (self._one_graph().reads_counted and not self.eliminated) or True not in more:
             return list(map(or_, network, more))
         return [out or (extra and self._read_outside(rget(name, _NO_READERS),
                                                      frozenset(members[k]) if members else _NO_MEMBERS, graph))

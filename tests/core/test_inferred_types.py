@@ -12,6 +12,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from trtadvisor.ir import contrib_shapes, inferred_types
 from trtadvisor.ir.graph import initializer_counts, tensor_types_of
+from trtadvisor.ir.inferred_types import initializer_dims
 from trtadvisor.ir.load import inferred_types_payload
 
 
@@ -49,17 +50,18 @@ def test_lean_reading_gives_what_the_full_model_gives() -> None:
     assert got["scalar"] == (TensorProto.INT64, ()) and got["rankless"] == (TensorProto.INT32, None)
     assert inferred_types.initializer_counts(lean.graph.initializer) == initializer_counts(full.graph.initializer)
     assert inferred_types.initializer_counts(lean.graph.initializer) == [3 * 4 * 5, 1]
+    assert inferred_types.initializer_dims(lean.graph.initializer) == initializer_dims(full.graph.initializer)
 
 
 def test_the_child_answer_matches_the_in_process_inference(tmp_path: Path) -> None:
     model = _odd_types_model(consistent=True)
     path = tmp_path / "m.onnx"
     path.write_bytes(model.SerializeToString())
-    types, counts = map(marshal.loads, inferred_types_payload(path, path.read_bytes()))  # the types, then the counts
+    types, dims = map(marshal.loads, inferred_types_payload(path, path.read_bytes()))  # the types, then the dims
     inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True)
     assert list(types.items()) == list(tensor_types_of(inferred.graph).items())
     assert types["y"][0] == TensorProto.FLOAT and types["y"][1][::2] == ("batch", 8)  # Relu keeps x's type
-    assert counts == [60, 1]
+    assert dims == ([(3, 4, 5), ()], [0, 1])  # the distinct dims, each weight's position among them
 
 
 def test_the_contrib_domain_is_the_one_the_loader_completes() -> None:

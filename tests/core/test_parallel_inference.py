@@ -43,7 +43,7 @@ def test_forked_and_in_process_inference_agree(large: Path, monkeypatch: pytest.
     assert forked.graph.shape(softmax.outputs[0]) == (1, 4, 128, 128)
 
 
-def test_the_child_sends_every_weights_element_count(large: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_child_sends_every_weights_dims(large: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The cost model reads nearly every weight's size: the forked child, idle once it has inferred, counts
     them, and the parent takes the counts with the types instead of sweeping the weights itself."""
     model = loader.load_model(large, wait_for_shapes=False)  # the child is forked by now
@@ -59,6 +59,10 @@ def test_the_child_sends_every_weights_element_count(large: Path, monkeypatch: p
     assert model.graph.initializers.sizes() == expected
     first_conv = next(t for t in proto.graph.initializer if len(t.dims) == 4)
     assert expected[first_conv.name] == 64 * 64 * 3 * 3  # make_large_graph's 3x3 convolution, 64 channels
+    # and their dims, which the graph's shapes of weights then give without reading the weights again
+    names = [t.name for t in proto.graph.initializer]
+    assert model.graph.initializers.dims_of(names) == [tuple(t.dims) for t in proto.graph.initializer]
+    assert model.graph.shape(first_conv.name) == (64, 64, 3, 3)
 
 
 def test_inference_started_early_is_taken_by_the_loader(large: Path) -> None:

@@ -1,4 +1,4 @@
-"""The shape-inference child sends its answer (the types) before what follows it (the weights' counts): the
+"""The shape-inference child sends its answer (the types) before what follows it (the weights' dims): the
 parent takes the answer without waiting for the rest, and every way the child can fail mid-way still ends
 with a usable answer or a clean fallback, and no process left behind."""
 
@@ -54,8 +54,10 @@ def test_the_rest_follows_the_answer_and_the_child_is_reaped() -> None:
     child = _start(compute)
     assert child.result() == (True, b"types")
     assert child.rest() == b"counts"
+    child.end()  # the rest did not wait for the child to leave; end does
     assert _gone(child)
     assert child.rest() is None  # read once
+    child.end()  # and again: nothing left to close or reap
 
 
 def test_an_error_before_the_answer_is_reported() -> None:
@@ -86,6 +88,7 @@ def test_a_child_that_dies_after_the_answer_leaves_the_rest_short() -> None:
     child = _start(compute)
     assert child.result() == (True, b"types")
     assert child.rest() == b""
+    child.end()
     assert _gone(child)
 
 
@@ -106,23 +109,31 @@ def _pending(compute: shape_child.Compute) -> tuple[loader._PendingTypes, shape_
     return loader._start_shape_inference(Path("m.onnx"), b"", parallel=True, child=child), child
 
 
-@pytest.mark.parametrize("counts", [marshal.dumps([6]), marshal.dumps([6, 1]), b"\x00garbage", None])
-def test_the_weights_counts_are_taken_when_whole_else_counted_here(counts: bytes | None) -> None:
+_WHOLE = marshal.dumps(([(2, 3)], [0]))  # the distinct dims, and each weight's position among them
+
+
+@pytest.mark.parametrize("dims", [_WHOLE, marshal.dumps(([(2, 3)], [0, 0])), marshal.dumps(([(2, 3)], [1])),
+                                  marshal.dumps(([(2, 3)], [-1])), marshal.dumps(([(2, -3)], [0])),
+                                  marshal.dumps(([6], [0])), marshal.dumps([(2, 3)]), b"\x00garbage", None])
+def test_the_weights_dims_are_taken_when_whole_else_counted_here(dims: bytes | None) -> None:
     types = {"y": (1, (2, 3))}
 
     def compute(file: Path, data: bytes) -> Iterator[bytes]:
         yield marshal.dumps(types)
-        if counts is None:
+        if dims is None:
             os._exit(1)  # died before sending them
-        yield counts
+        yield dims
 
     graph = _graph()
     pending, child = _pending(compute)
-    pending.take_weight_counts = graph.initializers.offer_counts
+    pending.take_weight_dims = graph.initializers.offer_dims
     graph.adopt_types_later(pending, pending.cancel, pending.ready)
     assert graph.shape("y") == (2, 3)
     sizes = graph.initializers.sizes()
-    assert sizes == {"w": 6}  # the child's where it sent one count per weight; else counted here, the same
+    assert sizes == {"w": 6}  # from the child's dims where it sent one plain entry per weight; else counted here
+    assert graph.shape("w") == (2, 3)
+    assert (graph.initializers.dims_of(["w"]) == [(2, 3)]) == (dims is _WHOLE)
+    graph.settle_types()  # the audit's end reaps the child the dims came from
     assert _gone(child)
 
 
@@ -130,11 +141,11 @@ def test_an_audit_that_fails_stops_the_child_still_counting() -> None:
     def compute(file: Path, data: bytes) -> Iterator[bytes]:
         yield marshal.dumps({"y": (1, (2, 3))})
         time.sleep(30)
-        yield marshal.dumps([6])
+        yield marshal.dumps(([(2, 3)], [0]))
 
     graph = _graph()
     pending, child = _pending(compute)
-    pending.take_weight_counts = graph.initializers.offer_counts
+    pending.take_weight_dims = graph.initializers.offer_dims
     graph.adopt_types_later(pending, pending.cancel, pending.ready)
     assert graph.shape("y") == (2, 3)
     began = time.monotonic()
@@ -145,11 +156,11 @@ def test_an_audit_that_fails_stops_the_child_still_counting() -> None:
 def test_a_settled_graph_has_reaped_the_child() -> None:
     def compute(file: Path, data: bytes) -> Iterator[bytes]:
         yield marshal.dumps({"y": (1, (2, 3))})
-        yield marshal.dumps([6])
+        yield marshal.dumps(([(2, 3)], [0]))
 
     graph = _graph()
     pending, child = _pending(compute)
-    pending.take_weight_counts = graph.initializers.offer_counts
+    pending.take_weight_dims = graph.initializers.offer_dims
     graph.adopt_types_later(pending, pending.cancel, pending.ready)
     graph.settle_types()
     assert _gone(child)

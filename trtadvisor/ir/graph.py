@@ -341,10 +341,13 @@ def _decode_all(lists: Iterable[Any]) -> dict[str, TensorType]:
     return types
 
 
+_SentDims = tuple[list[object], list[object]]  # the distinct dims, each initializer's position among them
+
+
 class _InitializerIndex:
     """Initializers by name, as positions in the GraphProto's list (no retained wrappers)."""
 
-    __slots__ = ("_drop_offer", "_items", "_offered", "_sizes", "_where", "external_files")
+    __slots__ = ("_dims", "_dims_at", "_drop_offer", "_items", "_offered", "_sizes", "_where", "external_files")
 
     def __init__(self, items: Any) -> None:
         self._items = items
@@ -364,7 +367,10 @@ class _InitializerIndex:
         self._where = where
         self.external_files: frozenset[str] = frozenset(files)
         self._sizes: dict[str, int] | None = None
-        self._offered: Callable[[], list[int] | None] | None = None  # see offer_counts
+        # Where offered (offer_dims): the distinct dims, and each initializer's position among them in list order.
+        self._dims: list[tuple[int, ...]] = []
+        self._dims_at: list[int] | None = None
+        self._offered: Callable[[], _SentDims | None] | None = None  # see offer_dims
         self._drop_offer: Callable[[], None] = _nothing
 
     def get(self, name: str) -> TensorProto | None:
@@ -384,37 +390,68 @@ class _InitializerIndex:
         """Every initializer's element count, read in one pass over the list: a stage that needs most
         of them (the cost model) pays one C-level sweep instead of one lookup and wrapper per weight.
         ``keep=False`` hands the map over and forgets it (it costs megabytes on a large model)."""
-        self.settle_counts()
+        self._take_dims()
         sizes = self._sizes
         if sizes is None:
-            sizes = self._by_name(initializer_counts(self._items))
+            where = self._where
+            counts = initializer_counts(self._items)
+            sizes = dict(zip(where.keys(), map(counts.__getitem__, where.values()), strict=True))
         self._sizes = sizes if keep else None
         return sizes
 
-    def offer_counts(self, fetch: Callable[[], list[int] | None], drop: Callable[[], None]) -> None:
-        """Every initializer's element count in list order, computed elsewhere from the same list (the
-        shape-inference child, which has time to spare): ``fetch()`` waits for them (None when they did
-        not come) and is called when they are first needed or settled; ``drop()`` gives them up. Taken
-        unless known already or of another length. Whoever offers ends the offer: settle_counts or
-        drop_counts."""
-        self.drop_counts()
+    def dims_of(self, names: Iterable[str]) -> list[tuple[int, ...]] | None:
+        """The dims of initializers ``names`` (every one an initializer), equal dims as one shared tuple; None
+        unless the shape-inference child sent them (offer_dims)."""
+        self._take_dims()
+        at = self._dims_at
+        if at is None:
+            return None
+        return list(map(self._dims.__getitem__, map(at.__getitem__, map(self._where.__getitem__, names))))
+
+    def offer_dims(self, fetch: Callable[[], _SentDims | None], drop: Callable[[], None]) -> None:
+        """Every initializer's dims, read elsewhere from the same list (the shape-inference child, which has
+        time to spare): ``fetch()`` waits for them (the distinct dims and each initializer's position among
+        them in list order, see inferred_types.initializer_dims; None when they did not come) and is called
+        when sizes or dims are first asked for or settled; ``drop()`` gives them up. Taken when whole and of
+        plain dims. Whoever offers ends the
+        offer: settle_dims or drop_dims (taking them, as sizes does, leaves the sender to end later: it
+        may still be leaving)."""
+        self.drop_dims()
         self._offered, self._drop_offer = fetch, drop
 
-    def settle_counts(self) -> None:
-        """Take the offered counts now (their sender then ends)."""
-        fetch, self._offered, self._drop_offer = self._offered, None, _nothing
-        if fetch is not None:
-            counts = fetch()
-            if self._sizes is None and counts is not None and len(counts) == len(self._items):
-                self._sizes = self._by_name(counts)
+    def settle_dims(self) -> None:
+        """Take the offered dims now, if not taken yet, and end their sender."""
+        self._take_dims()
+        end, self._drop_offer = self._drop_offer, _nothing
+        end()
 
-    def drop_counts(self) -> None:
-        """Give the offered counts up (their sender is stopped)."""
+    def drop_dims(self) -> None:
+        """Give the offered dims up (their sender is stopped)."""
         drop, self._offered, self._drop_offer = self._drop_offer, None, _nothing
         drop()
 
-    def _by_name(self, counts: list[int]) -> dict[str, int]:
-        return dict(zip(self._where.keys(), map(counts.__getitem__, self._where.values()), strict=True))
+    def _take_dims(self) -> None:
+        fetch, self._offered = self._offered, None
+        if fetch is None:
+            return
+        sent = fetch()
+        if sent is None:
+            return
+        dims, at = sent
+        if len(at) != len(self._items) or not all(
+                type(shape) is tuple and all(type(d) is int and d >= 0 for d in shape) for shape in dims):
+            return
+        counts = [math.prod(shape) for shape in dims]  # type: ignore[arg-type]
+        try:
+            if at and min(at) < 0:  # type: ignore[type-var]
+                return
+            counts = list(map(counts.__getitem__, at))  # type: ignore[arg-type]
+        except (TypeError, IndexError):  # a position not an int, or past the distinct dims
+            return
+        self._dims, self._dims_at = dims, at  # type: ignore[assignment]  (checked above)
+        if self._sizes is None:  # else counted here while waiting for the types
+            where = self._where
+            self._sizes = dict(zip(where.keys(), map(counts.__getitem__, where.values()), strict=True))
 
     def items(self) -> Iterator[tuple[str, TensorProto]]:
         for name, i in self._where.items():
@@ -664,11 +701,11 @@ class Graph:
         self._shape_cache.clear()
 
     def settle_types(self) -> None:
-        """Wait for pending shape inference, if any, and the weights' counts it sends after the types (its
+        """Wait for pending shape inference, if any, and the weights' dims it sends after the types (its
         process, if any, is then reaped)."""
         if self._pending_types is not None:
             self.tensor_types  # noqa: B018  (waits, adopts, and raises for an inconsistent model)
-        self.initializers.settle_counts()
+        self.initializers.settle_dims()
 
     def cancel_types(self) -> None:
         """Stop pending shape inference (an audit that failed): its process ends now."""
@@ -677,7 +714,7 @@ class Graph:
             self._types_ready = _always
             cancel, self._cancel_types = self._cancel_types, _nothing
             cancel()
-        self.initializers.drop_counts()
+        self.initializers.drop_dims()
 
     def decode_all_types(self) -> None:
         """Decode every declared type now, in bulk: cheaper than one by one when a pass (the cost
@@ -746,6 +783,8 @@ class Graph:
         initializers = self.initializers
         i = initializers._where.get(name)  # the index read inline: a shape query is one per operand
         if i is not None:
+            if initializers._dims_at is not None:  # sent by the shape-inference child
+                return initializers._dims[initializers._dims_at[i]]
             return tuple(initializers._items[i].dims[:])  # a slice copies the dims in C
         types = self._types
         if types is None:

@@ -125,18 +125,28 @@ def initializer_counts(initializers: Iterable[Any]) -> list[int]:
     return [math.prod(t.dims[:]) for t in initializers]
 
 
+def initializer_dims(initializers: Iterable[Any]) -> tuple[list[tuple[int, ...]], list[int]]:
+    """Every initializer's dims (onnx TensorProtos or the lean ``Initializer``) as the distinct dims and, in
+    list order, each one's position among them: a model's tens of thousands of weights have a few hundred
+    distinct shapes, and small positions load and index without a new object each."""
+    position: dict[tuple[int, ...], int] = {}
+    setdefault = position.setdefault
+    where = [setdefault(dims, len(position)) for dims in (tuple(t.dims[:]) for t in initializers)]
+    return list(position), where
+
+
 def encode(model: Any, types: dict[str, TensorType]) -> Iterator[bytes]:
     """The shape-inference child's answer in two marshalled parts: every tensor's element type and shape,
-    then every initializer's element count in list order (``model``: lean or onnx's).
+    then every initializer's dims (``model``: lean or onnx's; see initializer_dims).
 
     The child decodes the types (each distinct type once) while the parent is still busy with shape-free
     passes; the parent then holds shared tuples, far smaller than the value infos they come from, and loads
-    them in one C call. The counts (the cost model reads nearly all of them, much later) are a sweep over
-    every weight the child has time for and the parent would do on its critical path: they follow the
-    types, so the parent waits for the types alone.
+    them in one C call. The dims (the cost model reads nearly every weight's size and the convolutions'
+    shapes, much later) are a sweep over every weight the child has time for and the parent would do on its
+    critical path: they follow the types, so the parent waits for the types alone.
     """
     yield marshal.dumps(types)
-    yield marshal.dumps(initializer_counts(model.graph.initializer))
+    yield marshal.dumps(initializer_dims(model.graph.initializer))
 
 
 @functools.cache

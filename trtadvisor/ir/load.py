@@ -152,10 +152,10 @@ def load_model(path: str | os.PathLike[str], shapes: dict[str, Shape] | None = N
         else:
             del data
             pending, early = early, None
-            pending.take_weight_counts = graph.initializers.offer_counts
+            pending.take_weight_dims = graph.initializers.offer_dims
             graph.adopt_types_later(pending, pending.cancel, pending.ready)
             if wait_for_shapes:
-                graph.settle_types()  # waits (for the weights' counts too), and raises for an inconsistent model
+                graph.settle_types()  # waits (for the weights' dims too), and raises for an inconsistent model
     finally:
         if early is not None:
             early.cancel()
@@ -326,21 +326,22 @@ def _decode_types(payload: memoryview) -> dict[str, TensorType] | None:
     return answer if isinstance(answer, dict) else None
 
 
-def _decode_counts(child: shape_child.ChildInference) -> list[int] | None:
-    """The weights' element counts the child sends after the types (see inferred_types.encode), once it has
-    ended; None when they did not come whole."""
+def _decode_dims(child: shape_child.ChildInference) -> tuple[list[object], list[object]] | None:
+    """The weights' dims the child sends after the types (the distinct dims and each weight's position among
+    them, see inferred_types.initializer_dims), once it has closed the pipe; None when they did not come
+    whole (the initializer index checks each entry)."""
     payload = child.rest()
     with contextlib.suppress(EOFError, ValueError, TypeError):
-        counts = marshal.loads(payload) if payload else None
-        if isinstance(counts, list):
-            return counts
+        dims = marshal.loads(payload) if payload else None
+        if isinstance(dims, tuple) and len(dims) == 2 and isinstance(dims[0], list) and isinstance(dims[1], list):
+            return dims
     return None
 
 
 def inferred_types_payload(file: Path, data: bytes, overrides: dict[str, Shape] | None = None) -> Iterator[bytes]:
     """What the shape-inference child computes and sends (see trtadvisor.ir.shape_child): the types of the
     model in ``data``, with the input shapes ``overrides`` gives (--shapes) where it gives any, then the
-    weights' element counts."""
+    weights' dims."""
     return inferred_types.child_answer(_with_overrides(file, data, overrides), partial(read_inferred_in_full, file))
 
 
@@ -372,10 +373,13 @@ def _inferred(file: Path, data: bytes) -> _Inferred:
     return _Inferred(*inferred_types.inferred_types(data, partial(read_inferred_in_full, file)))
 
 
+_Dims = tuple[list[object], list[object]]  # as sent: the distinct dims, each weight's position among them
+
+
 class _PendingTypes:
     """Shape inference under way: call it for the tensor types (waiting), ask whether they are
-    ready (never waiting), or cancel it. ``take_weight_counts``, where set, is offered the initializers'
-    element counts when the child sends them after the types (see trtadvisor.ir.inferred_types.encode):
+    ready (never waiting), or cancel it. ``take_weight_dims``, where set, is offered the initializers'
+    dims when the child sends them after the types (see trtadvisor.ir.inferred_types.encode):
     a call that waits for them (None when they did not come) and one that gives them up."""
 
     def __init__(self, wait: Callable[[], _Answer],
@@ -384,14 +388,14 @@ class _PendingTypes:
         self._wait = wait
         self.cancel = cancel
         self.ready = ready
-        self.take_weight_counts: Callable[[Callable[[], list[int] | None], Callable[[], None]], None] | None = None
+        self.take_weight_dims: Callable[[Callable[[], _Dims | None], Callable[[], None]], None] | None = None
 
     def __call__(self) -> dict[str, TensorType]:
         answer = self._wait()
-        if isinstance(answer, tuple):  # the child's: the types, and the child still sending the weights' counts
+        if isinstance(answer, tuple):  # the child's: the types, and the child still sending the weights' dims
             types, child = answer
-            if self.take_weight_counts is not None:
-                self.take_weight_counts(partial(_decode_counts, child), child.cancel)
+            if self.take_weight_dims is not None:
+                self.take_weight_dims(partial(_decode_dims, child), child.cancel)
             else:
                 child.cancel()
             return types

@@ -30,12 +30,13 @@ PARALLEL_MIN_BYTES = 1 << 20
 
 class ChildInference:
     """A child process inferring shapes: :meth:`result` waits for its answer, :meth:`rest` for what it sends
-    after it, :meth:`cancel` ends it."""
+    after it, :meth:`end` reaps it after that, :meth:`cancel` ends it at any time."""
 
     def __init__(self, pid: int, read_end: int) -> None:
         self._pid = pid
         self._read_end = read_end
         self._pipe: BinaryIO | None = None
+        self._closed = False
         self._reaped = False
 
     def ready(self) -> bool:
@@ -60,34 +61,44 @@ class ChildInference:
         return None
 
     def rest(self) -> bytes | None:
-        """What the child sent after its payload, once it has ended (then reaped); None after an error,
-        a cancel or an earlier call."""
-        if self._reaped or self._pipe is None:
+        """What the child sent after its payload, once it has closed the pipe; None after an error, a cancel
+        or an earlier call. The child is reaped here only if it has already left: tearing down its memory
+        takes it milliseconds after the pipe closes, which the caller need not wait for (:meth:`end`)."""
+        if self._closed or self._pipe is None:
             return None
         try:
             return self._pipe.read()
         except OSError:
             return None
         finally:
-            self._end()
+            self._end(wait=False)
+
+    def end(self) -> None:
+        """Reap the child once it has left (after :meth:`rest`; waits for it otherwise)."""
+        self._end()
 
     def cancel(self) -> None:
         if self._reaped:
             return
         with contextlib.suppress(OSError):
-            os.kill(self._pid, signal.SIGKILL)
+            os.kill(self._pid, signal.SIGKILL)  # harmless to a child that has sent everything and is leaving
         self._end()
 
-    def _end(self) -> None:
-        """Close the pipe and reap the child."""
-        with contextlib.suppress(OSError):
-            if self._pipe is not None:
-                self._pipe.close()
-            else:
-                os.close(self._read_end)
+    def _end(self, wait: bool = True) -> None:
+        """Close the pipe (once: its descriptor may be reused after) and reap the child (``wait=False``: only
+        if it has left)."""
+        if not self._closed:
+            self._closed = True
+            with contextlib.suppress(OSError):
+                if self._pipe is not None:
+                    self._pipe.close()
+                else:
+                    os.close(self._read_end)
         if not self._reaped:
-            self._reaped = True
-            os.waitpid(self._pid, 0)
+            try:
+                self._reaped = os.waitpid(self._pid, 0 if wait else os.WNOHANG)[0] != 0
+            except ChildProcessError:  # reaped already
+                self._reaped = True
 
 
 # The child's message: _ANSWER, the payload's size (_SIZE_BYTES, little-endian), the payload, then whatever

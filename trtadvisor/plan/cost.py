@@ -574,6 +574,13 @@ class _Pricer:
             columns.append(sizes)
         # Declared without a shape: the dims are the graph's (an initializer's, a Constant's).
         shapeless = dims and None in map(_second, filter(None, declared))
+        if dims and not shapeless and sizes is not None and None not in sizes and declared.count(None) == len(declared):
+            # Undeclared weights, each an initializer (it has a size): their dims, as the graph's shape gives them,
+            # in one lookup each where the shape-inference child sent them.
+            found = facts.graph.initializers.dims_of(names)
+            if found is not None:
+                columns.append(found)  # type: ignore[arg-type]
+                return columns
         if None in declared or shapeless:
             shape = facts.graph.shape
             columns.append([(shape(name) if name else "") if (type_ is None and (dims or n is None)) or (

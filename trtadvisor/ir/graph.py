@@ -14,7 +14,7 @@ import functools
 import math
 import struct
 from collections.abc import Callable, Iterable, Iterator, KeysView
-from itertools import chain, filterfalse
+from itertools import chain, filterfalse, repeat
 from operator import attrgetter
 from pathlib import Path
 from typing import Any
@@ -347,7 +347,7 @@ _SentDims = tuple[list[object], list[object]]  # the distinct dims, each initial
 class _InitializerIndex:
     """Initializers by name, as positions in the GraphProto's list (no retained wrappers)."""
 
-    __slots__ = ("_dims", "_dims_at", "_drop_offer", "_items", "_offered", "_sizes", "_where", "external_files")
+    __slots__ = ("_counts", "_dims", "_dims_at", "_drop_offer", "_items", "_offered", "_where", "external_files")
 
     def __init__(self, items: Any) -> None:
         self._items = items
@@ -366,8 +366,9 @@ class _InitializerIndex:
                         break
         self._where = where
         self.external_files: frozenset[str] = frozenset(files)
-        self._sizes: dict[str, int] | None = None
-        # Where offered (offer_dims): the distinct dims, and each initializer's position among them in list order.
+        self._counts: list[int | None] | None = None  # see count_all
+        # Where offered (offer_dims): the distinct dims, and each initializer's position among them in list order
+        # (then None, the position dims_keys gives a name that is no initializer).
         self._dims: list[tuple[int, ...]] = []
         self._dims_at: list[int] | None = None
         self._offered: Callable[[], _SentDims | None] | None = None  # see offer_dims
@@ -386,18 +387,32 @@ class _InitializerIndex:
     def names(self) -> KeysView[str]:
         return self._where.keys()
 
-    def sizes(self, keep: bool = True) -> dict[str, int]:
-        """Every initializer's element count, read in one pass over the list: a stage that needs most
-        of them (the cost model) pays one C-level sweep instead of one lookup and wrapper per weight.
-        ``keep=False`` hands the map over and forgets it (it costs megabytes on a large model)."""
+    def sizes(self) -> dict[str, int]:
+        """Every initializer's element count by name."""
+        counts = self.count_all()
+        where = self._where
+        return dict(zip(where.keys(), map(counts.__getitem__, where.values()), strict=True))
+
+    def counts_of(self, names: Iterable[str]) -> list[int | None]:
+        """The element counts of ``names`` (None for a name that is no initializer), looked up in C: a stage
+        that needs most of them (the cost model) pays one sweep of the list (count_all) and no map by name."""
+        counts = self.count_all()
+        return list(map(counts.__getitem__, map(self._where.get, names, repeat(len(counts) - 1))))
+
+    def count_of(self, name: str) -> int | None:
+        """The element count of ``name`` (None when it is no initializer)."""
+        i = self._where.get(name)
+        return None if i is None else self.count_all()[i]
+
+    def count_all(self) -> list[int | None]:
+        """Every initializer's element count in list order, then None (the position of a name that is no
+        initializer): from the dims the shape-inference child sent (offer_dims), else counted here in one
+        C-level sweep of the list, once."""
         self._take_dims()
-        sizes = self._sizes
-        if sizes is None:
-            where = self._where
-            counts = initializer_counts(self._items)
-            sizes = dict(zip(where.keys(), map(counts.__getitem__, where.values()), strict=True))
-        self._sizes = sizes if keep else None
-        return sizes
+        counts = self._counts
+        if counts is None:
+            counts = self._counts = [*initializer_counts(self._items), None]
+        return counts
 
     def dims_of(self, names: Iterable[str]) -> list[tuple[int, ...]] | None:
         """The dims of initializers ``names`` (every one an initializer), equal dims as one shared tuple; None
@@ -407,6 +422,15 @@ class _InitializerIndex:
         if at is None:
             return None
         return list(map(self._dims.__getitem__, map(at.__getitem__, map(self._where.__getitem__, names))))
+
+    def dims_keys(self, names: Iterable[str]) -> list[int | None] | None:
+        """For each of ``names``, a key of its dims (equal dims, equal keys; None for a name that is no
+        initializer), in two C-level lookups; None unless the shape-inference child sent the dims (offer_dims)."""
+        self._take_dims()
+        at = self._dims_at
+        if at is None:
+            return None
+        return list(map(at.__getitem__, map(self._where.get, names, repeat(len(at) - 1))))
 
     def offer_dims(self, fetch: Callable[[], _SentDims | None], drop: Callable[[], None]) -> None:
         """Every initializer's dims, read elsewhere from the same list (the shape-inference child, which has
@@ -441,17 +465,17 @@ class _InitializerIndex:
         if len(at) != len(self._items) or not all(
                 type(shape) is tuple and all(type(d) is int and d >= 0 for d in shape) for shape in dims):
             return
-        counts = [math.prod(shape) for shape in dims]  # type: ignore[arg-type]
+        counts: list[int | None] = [math.prod(shape) for shape in dims]  # type: ignore[arg-type]
         try:
             if at and min(at) < 0:  # type: ignore[type-var]
                 return
             counts = list(map(counts.__getitem__, at))  # type: ignore[arg-type]
         except (TypeError, IndexError):  # a position not an int, or past the distinct dims
             return
-        self._dims, self._dims_at = dims, at  # type: ignore[assignment]  (checked above)
-        if self._sizes is None:  # else counted here while waiting for the types
-            where = self._where
-            self._sizes = dict(zip(where.keys(), map(counts.__getitem__, where.values()), strict=True))
+        self._dims, self._dims_at = dims, [*at, None]  # type: ignore[assignment,list-item]  (checked above)
+        if self._counts is None:  # else counted here while waiting for the types
+            counts.append(None)
+            self._counts = counts
 
     def items(self) -> Iterator[tuple[str, TensorProto]]:
         for name, i in self._where.items():
@@ -520,6 +544,7 @@ class Graph:
         # Names whose value is fixed at build time: initializers no node overwrites, and Constant
         # outputs. Passes ask about nearly every operand, so it is one set lookup (key views in C).
         constants = initializers.names() - self.producers.keys()  # a new set
+        self.initializers_constant = len(constants) == len(initializers)  # no node overwrites an initializer
         constants.update(o for n in self._op_index.get("Constant", ()) for o in n.outputs if o)
         self.constant_names: frozenset[str] = frozenset(constants)
         if self._control_nodes and parent is None:
@@ -677,7 +702,7 @@ class Graph:
                 if not self._types_ready():
                     # Waiting for the inference child anyway: read the weights' sizes (the cost model
                     # needs nearly all of them) in time that would otherwise be spent blocked.
-                    self.initializers.sizes()
+                    self.initializers.count_all()
                 pending, self._pending_types = self._pending_types, None
                 self._types_ready, self._cancel_types = _always, _nothing
                 self.adopt_types(pending())

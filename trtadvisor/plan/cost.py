@@ -15,7 +15,7 @@ Unknown shapes (a symbolic batch) leave a layer's cost unknown rather than guess
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
@@ -230,8 +230,10 @@ def estimate_costs(graph: Graph, prediction: Prediction, target: Target, book: R
         costs = pricer.known_costs(layers, planned)
     else:
         costs = [price(layer, planned[i] if planned else None) for i, layer in enumerate(layers)]
-    return CostEstimate(_share_slices(costs, prediction.layers, book.op_group("per_output_slice"),
-                                      pricer.perf.overhead_ms), gpu, target.precision)
+    slicing = book.op_group("per_output_slice")
+    if any(g.nodes_of(op) for g in graph.walk() for op in slicing):  # else no layer slices a node's output
+        costs = _share_slices(costs, prediction.layers, slicing, pricer.perf.overhead_ms)
+    return CostEstimate(costs, gpu, target.precision)
 
 
 def _share_slices(costs: list[LayerCost | None], layers: Sequence[PredictedLayer], ops: frozenset[str],
@@ -274,7 +276,7 @@ class _GraphFacts:
         """Bytes of reading ``tensors`` from memory; None when an activation's size is unknown (a weight
         of unknown size, computed by folded nodes, is left out rather than losing the layer)."""
         count, weights, eight_bit = self.shapes.count, self.weights, self.eight_bit
-        initializer_count = self.shapes.weight_counts().get
+        initializer_count = self.shapes.weight_count
         traffic = 0
         for tensor in tensors:
             if tensor in weights:
@@ -482,7 +484,11 @@ class _Pricer:
                 priced[key] = _MISSING  # the group comes from the attribute: each such layer priced on its own
             else:
                 priced[key] = price(layers[where[k]], nodes, True)
-        for i, cost in zip(where, map(priced.__getitem__, keys), strict=True):
+        found = list(map(priced.__getitem__, keys))
+        if _MISSING not in priced.values():
+            deque(map(costs.__setitem__, where, found), maxlen=0)  # each layer's cost set in C
+            return
+        for i, cost in zip(where, found, strict=True):
             costs[i] = price(layers[i], planned[i], True) if cost is _MISSING else cost  # type: ignore[assignment]
 
     def _signatures(self, form: tuple[object, ...], columns: list[list[Node]], inputs: list[list[tuple[str, ...]]],
@@ -555,13 +561,24 @@ class _Pricer:
         shapes = facts.shapes
         columns: list[list[object]] = []
         sizes: list[int | None] | None = None
+        if read and facts.graph.initializers_constant:
+            keys = facts.graph.initializers.dims_keys(names)
+            if keys is not None and None not in keys:
+                # Every one an initializer, which no node overwrites: a weight, not 8-bit, its bytes and dims told
+                # by its dims (equal dims, equal keys): one column, one lookup each. Layers whose weights
+                # differ in dims but not in size are signed apart, and each priced alike.
+                if not dims:
+                    return [keys]  # type: ignore[list-item]
+                declared = shapes.declared(names)
+                if declared.count(None) == len(declared):
+                    return [keys]  # type: ignore[list-item]
         if read:
             weight = list(map(facts.weights.__contains__, names))
             columns.append(weight)
             if facts.eight_bit:
                 columns.append(list(map(facts.eight_bit.__contains__, names)))
             if True in weight:  # a weight's bytes come from its initializer's size where it has one
-                sizes = list(map(shapes.weight_counts().get, names))
+                sizes = shapes.weight_counts(names)
                 columns.append(sizes)
                 if not dims and False not in weight and None not in sizes:
                     return columns
@@ -570,7 +587,7 @@ class _Pricer:
         ids = list(map(id, declared))
         columns.append(ids)
         if read and sizes is None and None in declared:  # an undeclared activation's count: its initializer's
-            sizes = list(map(shapes.weight_counts().get, names))
+            sizes = shapes.weight_counts(names)
             columns.append(sizes)
         # Declared without a shape: the dims are the graph's (an initializer's, a Constant's).
         shapeless = dims and None in map(_second, filter(None, declared))
@@ -595,7 +612,13 @@ class _Pricer:
         them), confirmed one by one (_read_outside) where the build removed nodes."""
         rget = graph.readers.get
         more = list(map(ne, map(len, map(rget, names, repeat(_NO_READERS))), inside))
-        network = list(map(frozenset(graph.outputs).__contains__, names))
+        outputs = frozenset(graph.outputs)
+        if outputs.isdisjoint(names):  # the common case: no layer writes a network output here
+            if (self._one_graph().reads_counted and not self.eliminated) or True not in more:
+                return more  # type: ignore[return-value]
+            network = [False] * len(names)
+        else:
+            network = list(map(outputs.__contains__, names))
         if (self._one_graph().reads_counted and not self.eliminated) or True not in more:
             return list(map(or_, network, more))
         return [out or (extra and self._read_outside(rget(name, _NO_READERS),
@@ -651,7 +674,7 @@ class _Pricer:
         # the weights' width, activations at theirs. An activation of unknown size makes the cost unknown,
         # decided after the nodes' work as when the reads were summed apart.
         seen: set[str] = set()
-        weights, eight_bit, weight_count = facts.weights, facts.eight_bit, shapes.weight_counts().get
+        weights, eight_bit, weight_count = facts.weights, facts.eight_bit, shapes.weight_count
         weight_bytes = 1 if quantized else float_bytes
         read = 0
         unknown_read = False
@@ -793,14 +816,20 @@ class _Pricer:
         outside.discard("")
         # Weights (nearly every outside tensor of a large region) in C-level passes: initializers from the
         # one sweep of their sizes, the few others (Constant and folded outputs) asked for one by one.
-        # The activations (a few) are split off in one set difference; what stays are the weights.
-        activations = outside.difference(facts.weights)
+        if graph.initializers_constant:  # every initializer is a weight: the one lookup of its size tells
+            tensors = list(outside)
+            sizes = shapes.weight_counts(tensors)  # None: not an initializer
+            rest = list(compress(tensors, map(is_, sizes, repeat(None)))) if None in sizes else []
+            activations = [t for t in rest if t not in facts.weights]  # the few not made inside
+            others = [t for t in rest if t in facts.weights]
+        else:  # the activations split off in one set difference; what stays are the weights
+            activations = outside.difference(facts.weights)  # type: ignore[assignment]
+            outside -= activations  # type: ignore[arg-type]
+            sizes = shapes.weight_counts(outside)
+            others = list(compress(outside, map(is_, sizes, repeat(None)))) if None in sizes else []
         read = facts.read_bytes(activations, weight_bytes, float_bytes)
         if read is None:
             return None
-        outside -= activations
-        sizes = list(map(shapes.weight_counts().get, outside))  # each weight looked up once; None: not an initializer
-        others = list(compress(outside, map(is_, sizes, repeat(None)))) if None in sizes else []
         traffic = read + (sum(filter(None, sizes)) + sum(filter(None, shapes.counts(others)))) * weight_bytes
         rget, graph_outputs = graph.readers.get, graph.outputs
         if complement:
@@ -938,7 +967,7 @@ class _Shapes:
     """Shapes and element counts of one graph's tensors for a pass that reads nearly all of them: types
     decoded in bulk, each distinct declared type's count computed once, looked up per tensor in C."""
 
-    __slots__ = ("_graph", "_others", "_per_type", "_per_type_get", "_types", "_types_get", "_weights")
+    __slots__ = ("_graph", "_others", "_per_type", "_per_type_get", "_types", "_types_get")
 
     def __init__(self, graph: Graph) -> None:
         graph.decode_all_types()
@@ -951,7 +980,6 @@ class _Shapes:
         self._per_type: dict[int, int | None] = {}
         self._per_type_get = self._per_type.get
         self._others: dict[str, int | None] = {}  # undeclared tensors (Constant outputs), asked once
-        self._weights: dict[str, int] | None = None  # initializers' counts, read in bulk when first asked
 
     def dims(self, tensor: str) -> Shape | None:
         declared = self._types_get(tensor)
@@ -1024,18 +1052,21 @@ class _Shapes:
     def _undeclared(self, tensor: str) -> int | None:
         if not tensor:
             return 0  # an absent optional tensor (a node with no output) holds nothing
-        weights = self.weight_counts()
-        if tensor in weights:
-            return weights[tensor]
+        n = self.weight_count(tensor)
+        if n is not None:
+            return n
         found = self._others.get(tensor, _MISSING)
         if found is _MISSING:
             found = self._others[tensor] = _count(self._graph.shape(tensor))
         return found  # type: ignore[return-value]
 
-    def weight_counts(self) -> dict[str, int]:
-        if self._weights is None:
-            self._weights = self._graph.initializers.sizes(keep=False)
-        return self._weights
+    def weight_counts(self, tensors: Iterable[str]) -> list[int | None]:
+        """The element counts of many tensors' initializers (None for a tensor that is no initializer)."""
+        return self._graph.initializers.counts_of(tensors)
+
+    def weight_count(self, tensor: str) -> int | None:
+        """The element count of a tensor's initializer (None when it is no initializer)."""
+        return self._graph.initializers.count_of(tensor)
 
 
 _MISSING = object()

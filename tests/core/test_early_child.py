@@ -110,9 +110,10 @@ def test_a_contrib_model_in_an_early_child_imports_onnx_after_its_extension(tmp_
 
 def test_weights_dims_of_an_early_child(large: Path) -> None:
     answer = _run(_CHILD_ANSWER, str(large))
-    distinct, at = marshal.loads(bytes.fromhex(answer["payload"][1]))  # type: ignore[index]
+    distinct, at, nodes = marshal.loads(bytes.fromhex(answer["payload"][1]))  # type: ignore[index]
     proto = onnx.load(large, load_external_data=False)
     assert [distinct[i] for i in at] == [tuple(t.dims) for t in proto.graph.initializer]
+    assert nodes is not None and len(nodes[1]) == len(proto.graph.node)  # the nodes' facts too, without onnx
     assert len(set(distinct)) == len(distinct)  # each distinct dims sent once
     assert distinct[at[0]] == (64, 64, 3, 3)  # make_large_graph's first weight: a 3x3 convolution, 64 channels
 

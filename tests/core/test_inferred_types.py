@@ -61,7 +61,10 @@ def test_the_child_answer_matches_the_in_process_inference(tmp_path: Path) -> No
     inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True)
     assert list(types.items()) == list(tensor_types_of(inferred.graph).items())
     assert types["y"][0] == TensorProto.FLOAT and types["y"][1][::2] == ("batch", 8)  # Relu keeps x's type
-    assert dims == ([(3, 4, 5), ()], [0, 1])  # the distinct dims, each weight's position among them
+    distinct, at, nodes = dims
+    assert (distinct, at) == ([(3, 4, 5), ()], [0, 1])  # the distinct dims, each weight's position among them
+    # the one node (Relu: x -> y): its first output's type (named by y), its first input's (named by x), y's reads
+    assert nodes == (["", "y", "x"], [1], [2], [0], [(0, "y")])
 
 
 def test_the_contrib_domain_is_the_one_the_loader_completes() -> None:

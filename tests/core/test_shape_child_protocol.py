@@ -109,12 +109,13 @@ def _pending(compute: shape_child.Compute) -> tuple[loader._PendingTypes, shape_
     return loader._start_shape_inference(Path("m.onnx"), b"", parallel=True, child=child), child
 
 
-_WHOLE = marshal.dumps(([(2, 3)], [0]))  # the distinct dims, and each weight's position among them
+_WHOLE = marshal.dumps(([(2, 3)], [0], None))  # the distinct dims, each weight's position, no nodes' facts
 
 
-@pytest.mark.parametrize("dims", [_WHOLE, marshal.dumps(([(2, 3)], [0, 0])), marshal.dumps(([(2, 3)], [1])),
-                                  marshal.dumps(([(2, 3)], [-1])), marshal.dumps(([(2, -3)], [0])),
-                                  marshal.dumps(([6], [0])), marshal.dumps([(2, 3)]), b"\x00garbage", None])
+@pytest.mark.parametrize("dims", [_WHOLE, marshal.dumps(([(2, 3)], [0, 0], None)),
+                                  marshal.dumps(([(2, 3)], [1], None)), marshal.dumps(([(2, 3)], [-1], None)),
+                                  marshal.dumps(([(2, -3)], [0], None)), marshal.dumps(([6], [0], None)),
+                                  marshal.dumps(([(2, 3)], [0])), marshal.dumps([(2, 3)]), b"\x00garbage", None])
 def test_the_weights_dims_are_taken_when_whole_else_counted_here(dims: bytes | None) -> None:
     types = {"y": (1, (2, 3))}
 
@@ -141,7 +142,7 @@ def test_an_audit_that_fails_stops_the_child_still_counting() -> None:
     def compute(file: Path, data: bytes) -> Iterator[bytes]:
         yield marshal.dumps({"y": (1, (2, 3))})
         time.sleep(30)
-        yield marshal.dumps(([(2, 3)], [0]))
+        yield marshal.dumps(([(2, 3)], [0], None))
 
     graph = _graph()
     pending, child = _pending(compute)
@@ -156,7 +157,7 @@ def test_an_audit_that_fails_stops_the_child_still_counting() -> None:
 def test_a_settled_graph_has_reaped_the_child() -> None:
     def compute(file: Path, data: bytes) -> Iterator[bytes]:
         yield marshal.dumps({"y": (1, (2, 3))})
-        yield marshal.dumps(([(2, 3)], [0]))
+        yield marshal.dumps(([(2, 3)], [0], None))
 
     graph = _graph()
     pending, child = _pending(compute)

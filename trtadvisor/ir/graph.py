@@ -27,6 +27,7 @@ from onnx import AttributeProto, TensorProto, numpy_helper
 from trtadvisor.errors import ModelLoadError, shown
 from trtadvisor.ir.inferred_types import Shape, TensorType, initializer_counts
 from trtadvisor.ir.inferred_types import shape_of_type as _shape_of_type
+from trtadvisor.ir.node_facts import NodeFacts, checked_node_facts
 from trtadvisor.ir.schema_attrs import recorded_attr_types
 from trtadvisor.safe_io import read_regular_at
 
@@ -341,13 +342,16 @@ def _decode_all(lists: Iterable[Any]) -> dict[str, TensorType]:
     return types
 
 
-_SentDims = tuple[list[object], list[object]]  # the distinct dims, each initializer's position among them
+# What the shape-inference child sends after the types (inferred_types.encode): the distinct dims, each
+# initializer's position among them, and the nodes' facts (inferred_types.node_facts_of) for the graph to check.
+_SentDims = tuple[list[object], list[object], object]
 
 
 class _InitializerIndex:
     """Initializers by name, as positions in the GraphProto's list (no retained wrappers)."""
 
-    __slots__ = ("_counts", "_dims", "_dims_at", "_drop_offer", "_items", "_offered", "_where", "external_files")
+    __slots__ = ("_counts", "_dims", "_dims_at", "_drop_offer", "_items", "_offered", "_where", "external_files",
+                 "sent_node_facts")
 
     def __init__(self, items: Any) -> None:
         self._items = items
@@ -367,6 +371,7 @@ class _InitializerIndex:
         self._where = where
         self.external_files: frozenset[str] = frozenset(files)
         self._counts: list[int | None] | None = None  # see count_all
+        self.sent_node_facts: object = None  # as sent with the dims, for the graph to check (Graph.node_facts)
         # Where offered (offer_dims): the distinct dims, and each initializer's position among them in list order
         # (then None, the position dims_keys gives a name that is no initializer).
         self._dims: list[tuple[int, ...]] = []
@@ -461,7 +466,7 @@ class _InitializerIndex:
         sent = fetch()
         if sent is None:
             return
-        dims, at = sent
+        dims, at, self.sent_node_facts = sent
         if len(at) != len(self._items) or not all(
                 type(shape) is tuple and all(type(d) is int and d >= 0 for d in shape) for shape in dims):
             return
@@ -521,6 +526,8 @@ class Graph:
         self._control_nodes: list[Node] = []  # nodes with bodies (If/Loop/Scan), so walk() skips the rest
         self._declared_input_shapes: dict[str, Shape | None] | None = None
         self._cancel_types: Callable[[], None] = _nothing
+        self._child_types: object = None  # the types adopted from pending inference (see node_facts)
+        self._node_facts: NodeFacts | bool | None = None  # checked once; False: none sent, or not these nodes'
         self._op_index: dict[str, list[Node]] = {}
         self._op_combinations: dict[frozenset[str], list[Node]] = {}
         self._by_name: dict[str, Node] | None = None
@@ -706,6 +713,7 @@ class Graph:
                 pending, self._pending_types = self._pending_types, None
                 self._types_ready, self._cancel_types = _always, _nothing
                 self.adopt_types(pending())
+                self._child_types = self._types  # what the child sends after them is about these (node_facts)
             else:
                 self._types = ValueInfoIndex(self.proto)
         return self._types
@@ -740,6 +748,17 @@ class Graph:
             cancel, self._cancel_types = self._cancel_types, _nothing
             cancel()
         self.initializers.drop_dims()
+
+    def node_facts(self) -> NodeFacts | None:
+        """What the cost model reads of nearly every node, by node position (see trtadvisor.ir.node_facts); None
+        unless the shape-inference child sent them with the types this graph holds (not types completed since)."""
+        types = self._types
+        if types is None or types is not self._child_types:
+            return None
+        if self._node_facts is None:
+            self.initializers.count_all()  # takes what the child sent after the types
+            self._node_facts = checked_node_facts(self.initializers.sent_node_facts, types, self.nodes) or False
+        return self._node_facts or None
 
     def decode_all_types(self) -> None:
         """Decode every declared type now, in bulk: cheaper than one by one when a pass (the cost

@@ -17,7 +17,9 @@ import importlib.util
 import marshal
 import math
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from itertools import chain
 from types import ModuleType
 from typing import Any
 
@@ -69,6 +71,10 @@ def _classes() -> dict[str, Any]:
                       ("output", 12, msg, "ValueInfo"), ("value_info", 13, msg, "ValueInfo")], repeated=lists)
     message("Opset", [("domain", 1, text, "")])
     message("Model", [("graph", 7, msg, "Graph"), ("opset_import", 8, msg, "Opset")], repeated={"opset_import"})
+    # The nodes' tensor names alone (node_facts_of), read in a second pass once the types are sent.
+    message("NodeNames", [("input", 1, text, ""), ("output", 2, text, "")], repeated={"input", "output"})
+    message("GraphNodes", [("node", 1, msg, "NodeNames")], repeated={"node"})
+    message("ModelNodes", [("graph", 7, msg, "GraphNodes")])
     pool = descriptor_pool.DescriptorPool()
     pool.Add(file)
     return {m.name: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"trtadvisor_lean.{m.name}"))
@@ -135,18 +141,53 @@ def initializer_dims(initializers: Iterable[Any]) -> tuple[list[tuple[int, ...]]
     return list(position), where
 
 
-def encode(model: Any, types: dict[str, TensorType]) -> Iterator[bytes]:
+def node_facts_of(data: bytes, types: dict[str, TensorType]) -> tuple[list[str], list[int], list[int], list[int],
+                                                                       list[tuple[int, str]]]:
+    """For the nodes of the serialized model ``data`` (the model inferred: the same nodes, in the same order),
+    what trtadvisor.ir.node_facts.NodeFacts holds: the distinct declared types among their first outputs and first
+    inputs, each named by a tensor of that type ("" for None: undeclared or absent), and per node the position of
+    its first output's type and first input's type among them and its first output's number of reads; then a few
+    (node position, first output) pairs by which the parent checks that its nodes are these."""
+    nodes = _classes()["ModelNodes"].FromString(data).graph.node
+    # Each repeated field sliced in its own pass: one pass reading both costs more than the two.
+    outputs = [node.output[:] for node in nodes]
+    inputs = [node.input[:] for node in nodes]
+    outs = [names[0] if names else "" for names in outputs]
+    ins = [names[0] if names else "" for names in inputs]
+    reads = Counter(chain.from_iterable(inputs))
+    reads.pop("", None)  # an absent optional input is no read
+    out_types, in_types = list(map(types.get, outs)), list(map(types.get, ins))
+    # The distinct types by identity, each named by a tensor of that type; None (undeclared) first, named "".
+    named_by_type = {id(None): "", **dict(zip(map(id, chain(out_types, in_types)), chain(outs, ins), strict=True))}
+    named_by_type[id(None)] = ""
+    position = {key: i for i, key in enumerate(named_by_type)}
+    out_at = list(map(position.__getitem__, map(id, out_types)))
+    in_at = list(map(position.__getitem__, map(id, in_types)))
+    readers = list(map(reads.__getitem__, outs))
+    step = max(1, len(outs) // 16)
+    return list(named_by_type.values()), out_at, in_at, readers, [(i, outs[i]) for i in range(0, len(outs), step)]
+
+
+def encode(model: Any, types: dict[str, TensorType], data: bytes | None = None) -> Iterator[bytes]:
     """The shape-inference child's answer in two marshalled parts: every tensor's element type and shape,
-    then every initializer's dims (``model``: lean or onnx's; see initializer_dims).
+    then every initializer's dims (``model``: lean or onnx's; see initializer_dims) and, for the nodes of the
+    serialized model ``data`` where given, their facts (node_facts_of; None where they could not be read).
 
     The child decodes the types (each distinct type once) while the parent is still busy with shape-free
     passes; the parent then holds shared tuples, far smaller than the value infos they come from, and loads
-    them in one C call. The dims (the cost model reads nearly every weight's size and the convolutions'
-    shapes, much later) are a sweep over every weight the child has time for and the parent would do on its
-    critical path: they follow the types, so the parent waits for the types alone.
+    them in one C call. The dims and the nodes' facts (the cost model reads nearly every weight's size, the
+    convolutions' shapes and nearly every node's types, much later) are sweeps the child has time for and the
+    parent would do on its critical path: they follow the types, so the parent waits for the types alone.
     """
     yield marshal.dumps(types)
-    yield marshal.dumps(initializer_dims(model.graph.initializer))
+    dims = initializer_dims(model.graph.initializer)
+    facts = None
+    if data is not None:
+        try:
+            facts = node_facts_of(data, types)
+        except Exception:
+            facts = None
+    yield marshal.dumps((*dims, facts))
 
 
 @functools.cache
@@ -270,4 +311,4 @@ def child_answer(data: bytes, read_in_full: Reader) -> Iterator[bytes]:
         lean = lean_types(inferred)
         return lean if lean is not None else read_in_full(inferred)
 
-    return encode(*inferred_types(data, read))
+    return encode(*inferred_types(data, read), data)

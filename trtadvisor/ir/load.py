@@ -326,15 +326,15 @@ def _decode_types(payload: memoryview) -> dict[str, TensorType] | None:
     return answer if isinstance(answer, dict) else None
 
 
-def _decode_dims(child: shape_child.ChildInference) -> tuple[list[object], list[object]] | None:
-    """The weights' dims the child sends after the types (the distinct dims and each weight's position among
-    them, see inferred_types.initializer_dims), once it has closed the pipe; None when they did not come
-    whole (the initializer index checks each entry)."""
+def _decode_dims(child: shape_child.ChildInference) -> tuple[list[object], list[object], object] | None:
+    """What the child sends after the types (see inferred_types.encode), once it has closed the pipe: the
+    weights' dims (the distinct dims and each weight's position among them) and the nodes' facts; None when
+    they did not come whole (the initializer index checks the dims, the graph the nodes' facts)."""
     payload = child.rest()
     with contextlib.suppress(EOFError, ValueError, TypeError):
-        dims = marshal.loads(payload) if payload else None
-        if isinstance(dims, tuple) and len(dims) == 2 and isinstance(dims[0], list) and isinstance(dims[1], list):
-            return dims
+        sent = marshal.loads(payload) if payload else None
+        if isinstance(sent, tuple) and len(sent) == 3 and isinstance(sent[0], list) and isinstance(sent[1], list):
+            return sent
     return None
 
 
@@ -373,7 +373,7 @@ def _inferred(file: Path, data: bytes) -> _Inferred:
     return _Inferred(*inferred_types.inferred_types(data, partial(read_inferred_in_full, file)))
 
 
-_Dims = tuple[list[object], list[object]]  # as sent: the distinct dims, each weight's position among them
+_Dims = tuple[list[object], list[object], object]  # as sent: the distinct dims, each weight's position, node facts
 
 
 class _PendingTypes:

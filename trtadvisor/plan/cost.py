@@ -258,15 +258,19 @@ class _GraphFacts:
     (initializers, Constant outputs and the outputs of nodes folded away at build time: read once per
     layer at the weights' width) and which are 8-bit (QuantizeLinear outputs)."""
 
-    __slots__ = ("eight_bit", "graph", "reads_counted", "shapes", "weights")
+    __slots__ = ("eight_bit", "graph", "nodes", "reads_counted", "removed_reads", "shapes", "weights")
 
     def __init__(self, graph: Graph, eliminated: frozenset[str]) -> None:
         self.graph = graph
         self.shapes = _Shapes(graph)
+        self.nodes = graph.node_facts()  # per node, by position, where the shape-inference child sent them
         folded: list[str] = []
+        self.removed_reads: frozenset[str] = frozenset()  # what nodes the build removed read
         if eliminated:  # the graph's name index (100k names on a large model) only where the plan removed nodes
             by_name = graph.nodes_by_name()
-            folded = [o for name in eliminated & by_name.keys() for o in by_name[name].outputs]
+            removed = [by_name[name] for name in eliminated & by_name.keys()]
+            folded = [o for node in removed for o in node.outputs]
+            self.removed_reads = frozenset(t for node in removed for t in node.inputs)
         self.weights = graph.constant_names.union(folded) if folded else graph.constant_names
         self.eight_bit = frozenset(o for n in graph.nodes_of("QuantizeLinear") for o in n.outputs)
         # Each reader list holds one entry per read by a node of this graph (a body's reads add entries)
@@ -422,9 +426,15 @@ class _Pricer:
         """Price the layers ``where`` (of one kind, ops, fusions and size): a layer whose last node's first
         output has an unknown size (a symbolic batch) has an unknown cost (layer_cost's first test, made here
         for all at once), a reshape-only shuffle's aside (a NoOp whatever its size); the others by signature."""
-        tails = _first_outputs(list(map(_outputs_of, map(_last, map(planned.__getitem__, where)))))
-        shapes = self._one_graph().shapes
-        tail_types = shapes.declared(tails)
+        lasts = list(map(_last, map(planned.__getitem__, where)))
+        facts = self._one_graph()
+        shapes = facts.shapes
+        if facts.nodes is None:
+            tails = _first_outputs(list(map(_outputs_of, lasts)))
+            tail_types = shapes.declared(tails)
+        else:  # the names only where one is undeclared (its count is then its initializer's or Constant's)
+            tail_types = facts.nodes.out_types(lasts)
+            tails = _first_outputs(list(map(_outputs_of, lasts))) if None in tail_types else []
         counts = shapes.counts(tails, tail_types)
         if None not in counts:
             self._price_alike(where, layers, planned, costs, tail_types)
@@ -529,17 +539,22 @@ class _Pricer:
             inside = [repeat(0) if in_rows is None else map(tuple.count, in_rows, names) for _, _, names in writes]
         # Equal names have equal columns: a slot needs none of its own where it always names an output (whose
         # columns tell its shape in full) or, when only its bytes count, an earlier input.
-        graph = self._one_graph().graph
+        facts = self._one_graph()
+        graph, nodes = facts.graph, facts.nodes
         members = list(zip(*columns, strict=True)) if size > 1 else None
         for s, (j, k, names) in enumerate(writes):
             if earliest[s] == s:
                 known = tail_types if j == size - 1 and k == 0 else None
+                if known is None and k == 0 and nodes is not None:
+                    known = nodes.out_types(columns[j])
                 signature += self._tensor_columns(names, True, False, known)
-                signature.append(self._written(names, inside[s], members, graph))
+                readers = nodes.out_readers(columns[j]) if k == 0 and nodes is not None else None
+                signature.append(self._written(names, inside[s], members, graph, readers))
         for s, (j, i, names) in enumerate(reads, len(writes)):
             dims = i < _dims_read(ops[j], roles[j])  # type: ignore[arg-type]
             if earliest[s] >= len(writes) and (dims or earliest[s] == s):
-                signature += self._tensor_columns(names, dims, True)
+                signature += self._tensor_columns(names, dims, True, None if i or nodes is None else nodes.in_types(
+                    columns[j]))
         for j, column in enumerate(columns):
             if roles[j] == _POOL:
                 signature.append([math.prod(node.attr("kernel_shape") or ()) for node in column])
@@ -569,7 +584,8 @@ class _Pricer:
                 # differ in dims but not in size are signed apart, and each priced alike.
                 if not dims:
                     return [keys]  # type: ignore[list-item]
-                declared = shapes.declared(names)
+                if declared is None:
+                    declared = shapes.declared(names)
                 if declared.count(None) == len(declared):
                     return [keys]  # type: ignore[list-item]
         if read:
@@ -606,24 +622,26 @@ class _Pricer:
         return columns
 
     def _written(self, names: list[str], inside: Iterable[int], members: list[tuple[Node, ...]] | None,
-                 graph: Graph) -> list[object]:
+                 graph: Graph, readers: list[int] | None = None) -> list[object]:
         """Whether each layer writes its output ``names`` to memory, decided as layer_cost decides it: a network
         output, or a tensor with more readers than reads inside the layer (``inside``: each layer's count of
-        them), confirmed one by one (_read_outside) where the build removed nodes."""
+        them; ``readers``: each tensor's number of reads, where known already), confirmed one by one
+        (_read_outside) where the build removed nodes."""
         rget = graph.readers.get
-        more = list(map(ne, map(len, map(rget, names, repeat(_NO_READERS))), inside))
+        if readers is None:
+            readers = list(map(len, map(rget, names, repeat(_NO_READERS))))
+        more = list(map(ne, readers, inside))
+        facts = self._one_graph()
         outputs = frozenset(graph.outputs)
-        if outputs.isdisjoint(names):  # the common case: no layer writes a network output here
-            if (self._one_graph().reads_counted and not self.eliminated) or True not in more:
-                return more  # type: ignore[return-value]
-            network = [False] * len(names)
-        else:
-            network = list(map(outputs.__contains__, names))
-        if (self._one_graph().reads_counted and not self.eliminated) or True not in more:
+        network = [False] * len(names) if outputs.isdisjoint(names) else list(map(outputs.__contains__, names))
+        if (facts.reads_counted and not self.eliminated) or True not in more:
             return list(map(or_, network, more))
-        return [out or (extra and self._read_outside(rget(name, _NO_READERS),
-                                                     frozenset(members[k]) if members else _NO_MEMBERS, graph))
-                for k, (name, out, extra) in enumerate(zip(names, network, more, strict=True))]
+        # More readers than reads inside: a reader outside, which makes the layer write the tensor unless it is a
+        # node the build removed. Only a tensor some removed node reads is confirmed one by one.
+        doubtful = list(map(facts.removed_reads.__contains__, names)) if facts.reads_counted else [True] * len(names)
+        return [out or (extra and (not doubt or self._read_outside(
+            rget(name, _NO_READERS), frozenset(members[k]) if members else _NO_MEMBERS, graph)))
+                for k, (name, out, extra, doubt) in enumerate(zip(names, network, more, doubtful, strict=True))]
 
     def _nodes_of(self, layer: PredictedLayer) -> list[Node]:
         """A layer's nodes, for a prediction made without the plan's node lists: its names mapped back."""
@@ -856,13 +874,14 @@ class _Pricer:
             self._role(op)
         roles = list(map(self.roles.__getitem__, ops))
         firsts = _first_outputs(outs)
-        first_types = shapes.declared(firsts)  # looked up once for the plain nodes' sum and the others' kinds
+        # looked up once for the plain nodes' sum and the others' kinds
+        first_types = shapes.declared(firsts) if facts.nodes is None else facts.nodes.out_types(members)
         plain_ones = list(map(not_, roles))  # _PLAIN is 0
         plain = shapes.total(compress(firsts, plain_ones), list(compress(first_types, plain_ones)))
         if plain is None:
             return None
         flops = plain
-        work = self._rest_work(members, ops, roles, firsts, first_types, shapes, quantized, math_)
+        work = self._rest_work(members, ops, roles, firsts, first_types, facts, quantized, math_)
         if work is None:
             return None
         more_flops, tensor_flops, more_cuda_flops, steps = work
@@ -870,7 +889,7 @@ class _Pricer:
                           math_, steps)
 
     def _rest_work(self, members: list[Node], ops: list[str], roles: list[int], firsts: list[str],
-                   first_types: list[object], shapes: _Shapes, quantized: bool,
+                   first_types: list[object], facts: _GraphFacts, quantized: bool,
                    math_: _Math) -> tuple[int, float, float, int] | None:
         """(FLOPs, tensor-core FLOPs, CUDA-core FLOPs, sequential steps) of a region's nodes that are not plain.
 
@@ -882,9 +901,14 @@ class _Pricer:
         # The nodes that are not plain (role 0), each with its role, first input and first output.
         nodes = list(compress(members, roles))
         how_of = list(compress(roles, roles))
-        heads = _first_outputs(list(map(_inputs_of, nodes)))
+        shapes = facts.shapes
+        if facts.nodes is None:
+            heads = _first_outputs(list(map(_inputs_of, nodes)))
+            head_types = shapes.declared(heads)
+        else:  # by node position; a node's first input read only where it stands for its kind
+            heads, head_types = _FirstInputs(nodes), facts.nodes.in_types(nodes)
         tails = list(compress(firsts, roles))
-        head_types, tail_types = shapes.declared(heads), list(compress(first_types, roles))
+        tail_types = list(compress(first_types, roles))
         keys = list(zip(compress(ops, roles), map(id, head_types), map(id, tail_types), strict=True))
         first_of = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))
         kinds: dict[tuple[object, ...], list[int]] = {}  # (op, types) -> [first position, nodes]
@@ -954,6 +978,19 @@ def _group_told(node: Node, dims: Callable[[str], Shape | None]) -> bool:
     if len(inputs) < 2 or not node.outputs:
         return True
     return _group_of_shapes(node.op, dims(inputs[0]), dims(inputs[1]), dims(node.outputs[0])) is not None
+
+
+class _FirstInputs:
+    """Each node's first input ("" for a node without one), read when asked."""
+
+    __slots__ = ("_nodes",)
+
+    def __init__(self, nodes: list[Node]) -> None:
+        self._nodes = nodes
+
+    def __getitem__(self, k: int) -> str:
+        inputs = self._nodes[k].inputs
+        return inputs[0] if inputs else ""
 
 
 def _first_outputs(outs: list[tuple[str, ...]]) -> list[str]:

@@ -13,9 +13,10 @@ from __future__ import annotations
 import functools
 import math
 import struct
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, KeysView
-from itertools import chain, filterfalse, repeat
-from operator import attrgetter
+from itertools import chain, compress, filterfalse, repeat
+from operator import attrgetter, is_
 from pathlib import Path
 from typing import Any
 
@@ -350,8 +351,8 @@ _SentDims = tuple[list[object], list[object], object]
 class _InitializerIndex:
     """Initializers by name, as positions in the GraphProto's list (no retained wrappers)."""
 
-    __slots__ = ("_counts", "_dims", "_dims_at", "_drop_offer", "_items", "_offered", "_where", "external_files",
-                 "sent_node_facts")
+    __slots__ = ("_counts", "_dims", "_dims_at", "_dims_counts", "_drop_offer", "_items", "_offered", "_where",
+                 "external_files", "sent_node_facts")
 
     def __init__(self, items: Any) -> None:
         self._items = items
@@ -376,6 +377,7 @@ class _InitializerIndex:
         # (then None, the position dims_keys gives a name that is no initializer).
         self._dims: list[tuple[int, ...]] = []
         self._dims_at: list[int] | None = None
+        self._dims_counts: list[int] = []  # each distinct dims' element count
         self._offered: Callable[[], _SentDims | None] | None = None  # see offer_dims
         self._drop_offer: Callable[[], None] = _nothing
 
@@ -403,6 +405,20 @@ class _InitializerIndex:
         that needs most of them (the cost model) pays one sweep of the list (count_all) and no map by name."""
         counts = self.count_all()
         return list(map(counts.__getitem__, map(self._where.get, names, repeat(len(counts) - 1))))
+
+    def total_count(self, names: list[str]) -> tuple[int, list[str]]:
+        """The summed element counts of the initializers among ``names``, and the names that are no initializer:
+        where the shape-inference child sent the dims, counted by their distinct dims (small keys, in C)."""
+        self._take_dims()
+        at = self._dims_at
+        if at is None:
+            counts = self.counts_of(names)
+            return sum(filter(None, counts)), list(compress(names, map(is_, counts, repeat(None))))  # type: ignore[arg-type]
+        keys = list(map(at.__getitem__, map(self._where.get, names, repeat(len(at) - 1))))
+        times = Counter(keys)
+        rest = list(compress(names, map(is_, keys, repeat(None)))) if times.pop(None, 0) else []
+        per_dims = self._dims_counts
+        return sum(per_dims[key] * many for key, many in times.items()), rest
 
     def count_of(self, name: str) -> int | None:
         """The element count of ``name`` (None when it is no initializer)."""
@@ -471,6 +487,7 @@ class _InitializerIndex:
                 type(shape) is tuple and all(type(d) is int and d >= 0 for d in shape) for shape in dims):
             return
         counts: list[int | None] = [math.prod(shape) for shape in dims]  # type: ignore[arg-type]
+        per_dims = list(counts)
         try:
             if at and min(at) < 0:  # type: ignore[type-var]
                 return
@@ -478,6 +495,7 @@ class _InitializerIndex:
         except (TypeError, IndexError):  # a position not an int, or past the distinct dims
             return
         self._dims, self._dims_at = dims, [*at, None]  # type: ignore[assignment,list-item]  (checked above)
+        self._dims_counts = per_dims  # type: ignore[assignment]
         if self._counts is None:  # else counted here while waiting for the types
             counts.append(None)
             self._counts = counts

@@ -9,7 +9,7 @@ reads them by node position, from lists in node order.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
@@ -30,6 +30,18 @@ class NodeFacts:
         self._out_at = out_at
         self._in_at = in_at
         self._readers = readers
+
+    def out_keys(self, nodes: Sequence[Node]) -> list[int]:
+        """A key of each node's first output's declared type (equal keys, the same type; 0: undeclared)."""
+        return list(map(self._out_at.__getitem__, map(_index_of, nodes)))
+
+    def in_keys(self, nodes: Sequence[Node]) -> list[int]:
+        """A key of each node's first input's declared type (equal keys, the same type; 0: undeclared)."""
+        return list(map(self._in_at.__getitem__, map(_index_of, nodes)))
+
+    def types_of(self, keys: Iterable[int]) -> list[object]:
+        """The declared types of these keys (out_keys, in_keys)."""
+        return list(map(self._types.__getitem__, keys))
 
     def out_types(self, nodes: Sequence[Node]) -> list[object]:
         """Each node's first output's declared type."""

@@ -835,20 +835,19 @@ class _Pricer:
         # Weights (nearly every outside tensor of a large region) in C-level passes: initializers from the
         # one sweep of their sizes, the few others (Constant and folded outputs) asked for one by one.
         if graph.initializers_constant:  # every initializer is a weight: the one lookup of its size tells
-            tensors = list(outside)
-            sizes = shapes.weight_counts(tensors)  # None: not an initializer
-            rest = list(compress(tensors, map(is_, sizes, repeat(None)))) if None in sizes else []
+            initialized, rest = graph.initializers.total_count(list(outside))
             activations = [t for t in rest if t not in facts.weights]  # the few not made inside
             others = [t for t in rest if t in facts.weights]
         else:  # the activations split off in one set difference; what stays are the weights
             activations = outside.difference(facts.weights)  # type: ignore[assignment]
             outside -= activations  # type: ignore[arg-type]
             sizes = shapes.weight_counts(outside)
+            initialized = sum(filter(None, sizes))  # type: ignore[arg-type]
             others = list(compress(outside, map(is_, sizes, repeat(None)))) if None in sizes else []
         read = facts.read_bytes(activations, weight_bytes, float_bytes)
         if read is None:
             return None
-        traffic = read + (sum(filter(None, sizes)) + sum(filter(None, shapes.counts(others)))) * weight_bytes
+        traffic = read + (initialized + sum(filter(None, shapes.counts(others)))) * weight_bytes
         rget, graph_outputs = graph.readers.get, graph.outputs
         if complement:
             # Candidates: what any node outside reads (an eliminated one may hand its input on); the
@@ -873,23 +872,35 @@ class _Pricer:
         for op in set(ops) - self.roles.keys():
             self._role(op)
         roles = list(map(self.roles.__getitem__, ops))
-        firsts = _first_outputs(outs)
-        # looked up once for the plain nodes' sum and the others' kinds
-        first_types = shapes.declared(firsts) if facts.nodes is None else facts.nodes.out_types(members)
+        # looked up once for the plain nodes' sum and the others' kinds; by node position where the child sent them,
+        # with a small key per distinct type (the names then read only where needed)
         plain_ones = list(map(not_, roles))  # _PLAIN is 0
-        plain = shapes.total(compress(firsts, plain_ones), list(compress(first_types, plain_ones)))
+        firsts: list[str] | None = None
+        if facts.nodes is None:
+            first_keys = None
+            firsts = _first_outputs(outs)
+            first_types = shapes.declared(firsts)
+        else:
+            first_keys = facts.nodes.out_keys(members)
+            first_types = facts.nodes.types_of(first_keys)
+            kinds = Counter(compress(first_keys, plain_ones))
+        if first_keys is None or _UNDECLARED in kinds:  # an undeclared output is counted by its name
+            firsts = firsts or _first_outputs(outs)
+            plain = shapes.total(compress(firsts, plain_ones), list(compress(first_types, plain_ones)))
+        else:
+            plain = shapes.total_of_kinds(facts.nodes.types_of(kinds), kinds.values())  # type: ignore[union-attr]
         if plain is None:
             return None
         flops = plain
-        work = self._rest_work(members, ops, roles, firsts, first_types, facts, quantized, math_)
+        work = self._rest_work(members, ops, roles, firsts, first_types, first_keys, facts, quantized, math_)
         if work is None:
             return None
         more_flops, tensor_flops, more_cuda_flops, steps = work
         return self._time(layer.kind, flops + more_flops, tensor_flops, float(flops) + more_cuda_flops, traffic,
                           math_, steps)
 
-    def _rest_work(self, members: list[Node], ops: list[str], roles: list[int], firsts: list[str],
-                   first_types: list[object], facts: _GraphFacts, quantized: bool,
+    def _rest_work(self, members: list[Node], ops: list[str], roles: list[int], firsts: list[str] | None,
+                   first_types: list[object], first_keys: list[int] | None, facts: _GraphFacts, quantized: bool,
                    math_: _Math) -> tuple[int, float, float, int] | None:
         """(FLOPs, tensor-core FLOPs, CUDA-core FLOPs, sequential steps) of a region's nodes that are not plain.
 
@@ -902,14 +913,17 @@ class _Pricer:
         nodes = list(compress(members, roles))
         how_of = list(compress(roles, roles))
         shapes = facts.shapes
-        if facts.nodes is None:
-            heads = _first_outputs(list(map(_inputs_of, nodes)))
-            head_types = shapes.declared(heads)
-        else:  # by node position; a node's first input read only where it stands for its kind
-            heads, head_types = _FirstInputs(nodes), facts.nodes.in_types(nodes)
-        tails = list(compress(firsts, roles))
+        tails = _FirstNames(nodes, _outputs_of) if firsts is None else list(compress(firsts, roles))
         tail_types = list(compress(first_types, roles))
-        keys = list(zip(compress(ops, roles), map(id, head_types), map(id, tail_types), strict=True))
+        keys: list[tuple[str, int, int]]
+        if facts.nodes is None or first_keys is None:
+            heads: _FirstNames | list[str] = _first_outputs(list(map(_inputs_of, nodes)))
+            head_types = shapes.declared(heads)
+            keys = list(zip(compress(ops, roles), map(id, head_types), map(id, tail_types), strict=True))
+        else:  # by node position, the types' keys small numbers; a first input read only where it stands for its kind
+            head_keys = facts.nodes.in_keys(nodes)
+            heads, head_types = _FirstNames(nodes, _inputs_of), facts.nodes.types_of(head_keys)
+            keys = list(zip(compress(ops, roles), head_keys, compress(first_keys, roles), strict=True))
         first_of = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))
         kinds: dict[tuple[object, ...], list[int]] = {}  # (op, types) -> [first position, nodes]
         alone: set[tuple[str, int, int]] = set()
@@ -946,6 +960,7 @@ _LARGE = 64  # members from which a layer is summed with set operations
 _SHARED_FROM = 4  # layers of one kind, ops and fusions from which they are priced by signature
 _PLAIN, _MATRIX, _POOL, _PER_INPUT, _RECURRENT = range(5)
 _NOTHING: frozenset[str] = frozenset()
+_UNDECLARED = 0  # the key NodeFacts gives a tensor with no declared type
 _NOOP = LayerCost(0, 0, 0.0, "memory")  # a NoOp layer: TensorRT runs no kernel for it
 _NO_MEMBERS: frozenset[Node] = frozenset()
 _NO_READERS: list[Node] = []
@@ -980,17 +995,19 @@ def _group_told(node: Node, dims: Callable[[str], Shape | None]) -> bool:
     return _group_of_shapes(node.op, dims(inputs[0]), dims(inputs[1]), dims(node.outputs[0])) is not None
 
 
-class _FirstInputs:
-    """Each node's first input ("" for a node without one), read when asked."""
+class _FirstNames:
+    """Each node's first input or output (``names_of``: _inputs_of or _outputs_of; "" for a node without one),
+    read when asked."""
 
-    __slots__ = ("_nodes",)
+    __slots__ = ("_names_of", "_nodes")
 
-    def __init__(self, nodes: list[Node]) -> None:
+    def __init__(self, nodes: list[Node], names_of: Callable[[Node], tuple[str, ...]]) -> None:
         self._nodes = nodes
+        self._names_of = names_of
 
     def __getitem__(self, k: int) -> str:
-        inputs = self._nodes[k].inputs
-        return inputs[0] if inputs else ""
+        names = self._names_of(self._nodes[k])
+        return names[0] if names else ""
 
 
 def _first_outputs(outs: list[tuple[str, ...]]) -> list[str]:
@@ -1047,6 +1064,19 @@ class _Shapes:
             if _MISSING in found:
                 found = [self._undeclared(t) if n is _MISSING else n for n, t in zip(found, tensors, strict=True)]
         return found  # type: ignore[return-value]
+
+    def total_of_kinds(self, declared: Iterable[object], times: Iterable[int]) -> int | None:
+        """The sum of the counts of tensors of the declared types ``declared`` (none of them None), ``times`` of
+        each (None when one has an unknown size)."""
+        total = 0
+        for type_, many in zip(declared, times, strict=True):
+            n = self._per_type_get(id(type_), _MISSING)
+            if n is _MISSING:
+                n = self._learn([type_], {id(type_)})
+            if n is None:
+                return None
+            total += n * many  # type: ignore[operator]
+        return total
 
     def total(self, tensors: Iterable[str], declared: list[object] | None = None) -> int | None:
         """The sum of many tensors' counts (None when one is unknown): the tensors are counted by the

@@ -11,10 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from operator import attrgetter
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from trtadvisor.ir.graph import Node
+
+class Node(Protocol):
+    """What these facts read of a node (trtadvisor.ir.graph.Node): its position, and its names for the check."""
+
+    index: int
+    outputs: tuple[str, ...]
+
 
 _index_of = attrgetter("index")
 

@@ -576,8 +576,9 @@ class _Pricer:
         shapes = facts.shapes
         columns: list[list[object]] = []
         sizes: list[int | None] | None = None
-        if read and facts.graph.initializers_constant:
-            keys = facts.graph.initializers.dims_keys(names)
+        initializers = facts.graph.initializers
+        if read and facts.graph.initializers_constant and names[0] in initializers:  # else not a slot of weights
+            keys = initializers.dims_keys(names)
             if keys is not None and None not in keys:
                 # Every one an initializer, which no node overwrites: a weight, not 8-bit, its bytes and dims told
                 # by its dims (equal dims, equal keys): one column, one lookup each. Layers whose weights

@@ -130,8 +130,9 @@ def test_the_weights_dims_are_taken_when_whole_else_counted_here(dims: bytes | N
     pending.take_weight_dims = graph.initializers.offer_dims
     graph.adopt_types_later(pending, pending.cancel, pending.ready)
     assert graph.shape("y") == (2, 3)
-    sizes = graph.initializers.sizes()
-    assert sizes == {"w": 6}  # from the child's dims where it sent one plain entry per weight; else counted here
+    # from the child's dims where it sent one plain entry per weight; else counted here, the same
+    assert graph.initializers.counts_of(["w", "y"]) == [6, None]
+    assert graph.initializers.total_count(["y", "w"]) == (6, ["y"])  # the weights' sum, and what is no weight
     assert graph.shape("w") == (2, 3)
     assert (graph.initializers.dims_of(["w"]) == [(2, 3)]) == (dims is _WHOLE)
     graph.settle_types()  # the audit's end reaps the child the dims came from
@@ -165,7 +166,7 @@ def test_a_settled_graph_has_reaped_the_child() -> None:
     graph.adopt_types_later(pending, pending.cancel, pending.ready)
     graph.settle_types()
     assert _gone(child)
-    assert graph.initializers.sizes() == {"w": 6}
+    assert graph.initializers.counts_of(["w"]) == [6]
 
 
 def test_a_garbage_answer_is_inferred_here_and_the_child_ended(tmp_path: Path) -> None:

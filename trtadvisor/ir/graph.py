@@ -394,12 +394,6 @@ class _InitializerIndex:
     def names(self) -> KeysView[str]:
         return self._where.keys()
 
-    def sizes(self) -> dict[str, int]:
-        """Every initializer's element count by name."""
-        counts = self.count_all()
-        where = self._where
-        return dict(zip(where.keys(), map(counts.__getitem__, where.values()), strict=True))
-
     def counts_of(self, names: Iterable[str]) -> list[int | None]:
         """The element counts of ``names`` (None for a name that is no initializer), looked up in C: a stage
         that needs most of them (the cost model) pays one sweep of the list (count_all) and no map by name."""

@@ -15,7 +15,7 @@ Unknown shapes (a symbolic batch) leave a layer's cost unknown rather than guess
 from __future__ import annotations
 
 import math
-from collections import Counter, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
@@ -408,11 +408,11 @@ class _Pricer:
         built column by column in C, and each distinct signature is priced once by layer_cost."""
         costs: list[LayerCost | None] = [None] * len(layers)
         price = self.layer_cost
-        groups: dict[tuple[object, ...], list[int]] = {}
+        groups: defaultdict[tuple[object, ...], list[int]] = defaultdict(list)
         keys = zip(map(_kind_of_layer, layers), map(_ops_of_layer, layers), map(_fusions_of_layer, layers),
                    map(len, planned), strict=True)
-        for i, key in enumerate(keys):
-            groups.setdefault(key, []).append(i)
+        # each layer's position appended to its group's list in C (groups in the order first met)
+        deque(map(list.append, map(groups.__getitem__, keys), range(len(layers))), maxlen=0)
         for (_, _, fusions, size), where in groups.items():
             if len(where) < _SHARED_FROM or size >= _LARGE or (size == 1 and CONCAT_REMOVAL in fusions):
                 for i in where:  # a few layers, a region, or a removed Concat (priced by its neighbours)

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import onnx
 import pytest
+from onnx import TensorProto, helper, numpy_helper
 
 import trtadvisor.ir.load as loader
 from trtadvisor import api
@@ -14,6 +17,7 @@ from trtadvisor.ir import shape_child
 from trtadvisor.ir.graph import Graph
 from trtadvisor.ir.load import parse_shape_overrides
 from trtadvisor.ir.node_facts import checked_node_facts
+from trtadvisor.report.json_report import render_json
 
 from conftest import REPO
 
@@ -108,3 +112,37 @@ def test_facts_that_do_not_fit_the_graph_are_refused() -> None:
                 _broken(sent, 1, ["0", *out_at[1:]]),  # a position that is no number
                 sent[:4], None):
         assert checked_node_facts(bad, types, nodes) is None
+
+
+def _odd_model(kind: str) -> onnx.ModelProto:
+    """300 nodes of an odd kind before a MatMul with a weight large enough (1.2 MB) for the child's path."""
+    nodes, x = [], "x"
+    for i in range(300):
+        if kind == "repeated_read":  # a node reading one tensor twice: two reads of it
+            nodes.append(helper.make_node("Mul", [x, x], [f"m{i}"]))
+        elif kind == "empty_output":  # an optional output left unnamed
+            nodes.append(helper.make_node("Dropout", [x], [f"m{i}", ""] if i % 2 else [f"m{i}"]))
+        elif kind == "unicode":  # names beyond ASCII
+            nodes.append(helper.make_node("Relu", [x], [f"t\u00e9\u4e2d\U0001f600_{i}"]))
+        else:  # an optional input left unnamed
+            nodes.append(helper.make_node("Clip", [x, "", "hi"], [f"m{i}"]))
+        x = nodes[-1].output[0]
+    nodes.append(helper.make_node("MatMul", [x, "big"], ["y"]))
+    weights = [numpy_helper.from_array(np.zeros((512, 600), np.float32), "big"),
+               numpy_helper.from_array(np.array(6.0, np.float32), "hi")]
+    graph = helper.make_graph(nodes, "odd", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 512])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], weights)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.mark.parametrize("kind", ["repeated_read", "empty_output", "unicode", "empty_input"])
+def test_odd_graphs_report_the_same_through_the_child(kind: str, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / f"{kind}.onnx"
+    onnx.save(_odd_model(kind), path)
+    assert path.stat().st_size >= shape_child.PARALLEL_MIN_BYTES
+    graph = _settled(path)
+    assert graph.node_facts() is not None  # the child's path, its facts taken
+    through_child = render_json(api.audit(path, gpu="a100"))
+    monkeypatch.setattr(shape_child, "PARALLEL_MIN_BYTES", 10**12)
+    assert render_json(api.audit(path, gpu="a100")) == through_child

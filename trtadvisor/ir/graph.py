@@ -345,14 +345,14 @@ def _decode_all(lists: Iterable[Any]) -> dict[str, TensorType]:
 
 # What the shape-inference child sends after the types (inferred_types.encode): the distinct dims, each
 # initializer's position among them, and the nodes' facts (inferred_types.node_facts_of) for the graph to check.
-_SentDims = tuple[list[object], list[object], object]
+SentAfterTypes = tuple[list[object], list[object], object]
 
 
 class _InitializerIndex:
     """Initializers by name, as positions in the GraphProto's list (no retained wrappers)."""
 
-    __slots__ = ("_counts", "_dims", "_dims_at", "_dims_counts", "_drop_offer", "_items", "_offered", "_where",
-                 "external_files", "sent_node_facts")
+    __slots__ = ("_counts", "_dims", "_dims_at", "_dims_counts", "_drop_offer", "_items", "_offered", "_sent_nodes",
+                 "_where", "external_files")
 
     def __init__(self, items: Any) -> None:
         self._items = items
@@ -372,13 +372,13 @@ class _InitializerIndex:
         self._where = where
         self.external_files: frozenset[str] = frozenset(files)
         self._counts: list[int | None] | None = None  # see count_all
-        self.sent_node_facts: object = None  # as sent with the dims, for the graph to check (Graph.node_facts)
+        self._sent_nodes: object = None  # the nodes' facts sent with the dims, for the graph to check (node_facts_sent)
         # Where offered (offer_dims): the distinct dims, and each initializer's position among them in list order
         # (then None, the position dims_keys gives a name that is no initializer).
         self._dims: list[tuple[int, ...]] = []
         self._dims_at: list[int] | None = None
         self._dims_counts: list[int] = []  # each distinct dims' element count
-        self._offered: Callable[[], _SentDims | None] | None = None  # see offer_dims
+        self._offered: Callable[[], SentAfterTypes | None] | None = None  # see offer_dims
         self._drop_offer: Callable[[], None] = _nothing
 
     def get(self, name: str) -> TensorProto | None:
@@ -403,12 +403,10 @@ class _InitializerIndex:
     def total_count(self, names: list[str]) -> tuple[int, list[str]]:
         """The summed element counts of the initializers among ``names``, and the names that are no initializer:
         where the shape-inference child sent the dims, counted by their distinct dims (small keys, in C)."""
-        self._take_dims()
-        at = self._dims_at
-        if at is None:
+        keys = self.dims_keys(names)
+        if keys is None:
             counts = self.counts_of(names)
             return sum(filter(None, counts)), list(compress(names, map(is_, counts, repeat(None))))  # type: ignore[arg-type]
-        keys = list(map(at.__getitem__, map(self._where.get, names, repeat(len(at) - 1))))
         times = Counter(keys)
         rest = list(compress(names, map(is_, keys, repeat(None)))) if times.pop(None, 0) else []
         per_dims = self._dims_counts
@@ -429,15 +427,6 @@ class _InitializerIndex:
             counts = self._counts = [*initializer_counts(self._items), None]
         return counts
 
-    def dims_of(self, names: Iterable[str]) -> list[tuple[int, ...]] | None:
-        """The dims of initializers ``names`` (every one an initializer), equal dims as one shared tuple; None
-        unless the shape-inference child sent them (offer_dims)."""
-        self._take_dims()
-        at = self._dims_at
-        if at is None:
-            return None
-        return list(map(self._dims.__getitem__, map(at.__getitem__, map(self._where.__getitem__, names))))
-
     def dims_keys(self, names: Iterable[str]) -> list[int | None] | None:
         """For each of ``names``, a key of its dims (equal dims, equal keys; None for a name that is no
         initializer), in two C-level lookups; None unless the shape-inference child sent the dims (offer_dims)."""
@@ -447,14 +436,13 @@ class _InitializerIndex:
             return None
         return list(map(at.__getitem__, map(self._where.get, names, repeat(len(at) - 1))))
 
-    def offer_dims(self, fetch: Callable[[], _SentDims | None], drop: Callable[[], None]) -> None:
+    def offer_dims(self, fetch: Callable[[], SentAfterTypes | None], drop: Callable[[], None]) -> None:
         """Every initializer's dims, read elsewhere from the same list (the shape-inference child, which has
         time to spare): ``fetch()`` waits for them (the distinct dims and each initializer's position among
-        them in list order, see inferred_types.initializer_dims; None when they did not come) and is called
-        when sizes or dims are first asked for or settled; ``drop()`` gives them up. Taken when whole and of
-        plain dims. Whoever offers ends the
-        offer: settle_dims or drop_dims (taking them, as sizes does, leaves the sender to end later: it
-        may still be leaving)."""
+        them in list order, see inferred_types.initializer_dims, with the nodes' facts; None when they did not
+        come) and is called when counts, dims or the nodes' facts are first asked for, or settled; ``drop()``
+        gives them up. Taken when whole and of plain dims. Whoever offers ends the offer: settle_dims or
+        drop_dims (taking them on first use leaves the sender to end later: it may still be leaving)."""
         self.drop_dims()
         self._offered, self._drop_offer = fetch, drop
 
@@ -469,6 +457,12 @@ class _InitializerIndex:
         drop, self._offered, self._drop_offer = self._drop_offer, None, _nothing
         drop()
 
+    def node_facts_sent(self) -> object:
+        """The nodes' facts the shape-inference child sent with the dims, unchecked (Graph.node_facts checks
+        them); None where none came."""
+        self._take_dims()
+        return self._sent_nodes
+
     def _take_dims(self) -> None:
         fetch, self._offered = self._offered, None
         if fetch is None:
@@ -476,16 +470,15 @@ class _InitializerIndex:
         sent = fetch()
         if sent is None:
             return
-        dims, at, self.sent_node_facts = sent
+        dims, at, self._sent_nodes = sent
         if len(at) != len(self._items) or not all(
                 type(shape) is tuple and all(type(d) is int and d >= 0 for d in shape) for shape in dims):
             return
-        counts: list[int | None] = [math.prod(shape) for shape in dims]  # type: ignore[arg-type]
-        per_dims = list(counts)
+        per_dims = [math.prod(shape) for shape in dims]  # type: ignore[arg-type]
         try:
             if at and min(at) < 0:  # type: ignore[type-var]
                 return
-            counts = list(map(counts.__getitem__, at))  # type: ignore[arg-type]
+            counts: list[int | None] = list(map(per_dims.__getitem__, at))  # type: ignore[arg-type]
         except (TypeError, IndexError):  # a position not an int, or past the distinct dims
             return
         self._dims, self._dims_at = dims, [*at, None]  # type: ignore[assignment,list-item]  (checked above)
@@ -768,8 +761,7 @@ class Graph:
         if types is None or types is not self._child_types:
             return None
         if self._node_facts is None:
-            self.initializers.count_all()  # takes what the child sent after the types
-            self._node_facts = checked_node_facts(self.initializers.sent_node_facts, types, self.nodes) or False
+            self._node_facts = checked_node_facts(self.initializers.node_facts_sent(), types, self.nodes) or False
         return self._node_facts or None
 
     def decode_all_types(self) -> None:

@@ -158,8 +158,9 @@ def node_facts_of(data: bytes, types: dict[str, TensorType]) -> tuple[list[str],
     reads.pop("", None)  # an absent optional input is no read
     out_types, in_types = list(map(types.get, outs)), list(map(types.get, ins))
     # The distinct types by identity, each named by a tensor of that type; None (undeclared) first, named "".
-    named_by_type = {id(None): "", **dict(zip(map(id, chain(out_types, in_types)), chain(outs, ins), strict=True))}
-    named_by_type[id(None)] = ""
+    named_by_type = {id(None): ""}
+    named_by_type.update(zip(map(id, chain(out_types, in_types)), chain(outs, ins), strict=True))
+    named_by_type[id(None)] = ""  # kept first by the update, named "" again
     position = {key: i for i, key in enumerate(named_by_type)}
     out_at = list(map(position.__getitem__, map(id, out_types)))
     in_at = list(map(position.__getitem__, map(id, in_types)))

@@ -27,6 +27,7 @@ from trtadvisor.ir import contrib_shapes, inferred_types, shape_child
 from trtadvisor.ir.graph import (
     ExternalData,
     Graph,
+    SentAfterTypes,
     Shape,
     TensorType,
     tensor_types_of,
@@ -326,7 +327,7 @@ def _decode_types(payload: memoryview) -> dict[str, TensorType] | None:
     return answer if isinstance(answer, dict) else None
 
 
-def _decode_dims(child: shape_child.ChildInference) -> tuple[list[object], list[object], object] | None:
+def _decode_dims(child: shape_child.ChildInference) -> SentAfterTypes | None:
     """What the child sends after the types (see inferred_types.encode), once it has closed the pipe: the
     weights' dims (the distinct dims and each weight's position among them) and the nodes' facts; None when
     they did not come whole (the initializer index checks the dims, the graph the nodes' facts)."""
@@ -341,7 +342,7 @@ def _decode_dims(child: shape_child.ChildInference) -> tuple[list[object], list[
 def inferred_types_payload(file: Path, data: bytes, overrides: dict[str, Shape] | None = None) -> Iterator[bytes]:
     """What the shape-inference child computes and sends (see trtadvisor.ir.shape_child): the types of the
     model in ``data``, with the input shapes ``overrides`` gives (--shapes) where it gives any, then the
-    weights' dims."""
+    weights' dims and the nodes' facts."""
     return inferred_types.child_answer(_with_overrides(file, data, overrides), partial(read_inferred_in_full, file))
 
 
@@ -373,9 +374,6 @@ def _inferred(file: Path, data: bytes) -> _Inferred:
     return _Inferred(*inferred_types.inferred_types(data, partial(read_inferred_in_full, file)))
 
 
-_Dims = tuple[list[object], list[object], object]  # as sent: the distinct dims, each weight's position, node facts
-
-
 class _PendingTypes:
     """Shape inference under way: call it for the tensor types (waiting), ask whether they are
     ready (never waiting), or cancel it. ``take_weight_dims``, where set, is offered the initializers'
@@ -388,7 +386,7 @@ class _PendingTypes:
         self._wait = wait
         self.cancel = cancel
         self.ready = ready
-        self.take_weight_dims: Callable[[Callable[[], _Dims | None], Callable[[], None]], None] | None = None
+        self.take_weight_dims: Callable[[Callable[[], SentAfterTypes | None], Callable[[], None]], None] | None = None
 
     def __call__(self) -> dict[str, TensorType]:
         answer = self._wait()

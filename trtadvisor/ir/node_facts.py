@@ -50,11 +50,11 @@ class NodeFacts:
 
     def out_types(self, nodes: Sequence[Node]) -> list[object]:
         """Each node's first output's declared type."""
-        return list(map(self._types.__getitem__, map(self._out_at.__getitem__, map(_index_of, nodes))))
+        return self.types_of(self.out_keys(nodes))
 
     def in_types(self, nodes: Sequence[Node]) -> list[object]:
         """Each node's first input's declared type."""
-        return list(map(self._types.__getitem__, map(self._in_at.__getitem__, map(_index_of, nodes))))
+        return self.types_of(self.in_keys(nodes))
 
     def out_readers(self, nodes: Sequence[Node]) -> list[int]:
         """How many reads each node's first output has (one per input of a node naming it)."""

@@ -6,7 +6,8 @@ arguments, before it imports onnx or the rule engine: the child loads only ONNX'
 protobuf (see trtadvisor.ir.inferred_types) while the parent imports the rest. With --shapes it starts
 once onnx is imported (the shapes are read with the loader's parser). What the child computes is the
 loader's business (:func:`trtadvisor.ir.load.inferred_types_payload`); this module only runs it and
-carries bytes: the answer (the types) first, then what the child sends after it (the weights' counts).
+carries bytes: the answer (the types) first, then what the child sends after it (the weights' dims and the
+nodes' facts).
 """
 
 from __future__ import annotations

@@ -608,13 +608,6 @@ class _Pricer:
             columns.append(sizes)
         # Declared without a shape: the dims are the graph's (an initializer's, a Constant's).
         shapeless = dims and None in map(_second, filter(None, declared))
-        if dims and not shapeless and sizes is not None and None not in sizes and declared.count(None) == len(declared):
-            # Undeclared weights, each an initializer (it has a size): their dims, as the graph's shape gives them,
-            # in one lookup each where the shape-inference child sent them.
-            found = facts.graph.initializers.dims_of(names)
-            if found is not None:
-                columns.append(found)  # type: ignore[arg-type]
-                return columns
         if None in declared or shapeless:
             shape = facts.graph.shape
             columns.append([(shape(name) if name else "") if (type_ is None and (dims or n is None)) or (
@@ -917,7 +910,7 @@ class _Pricer:
         tails = _FirstNames(nodes, _outputs_of) if firsts is None else list(compress(firsts, roles))
         tail_types = list(compress(first_types, roles))
         keys: list[tuple[str, int, int]]
-        if facts.nodes is None or first_keys is None:
+        if first_keys is None:  # no facts from the shape-inference child: by name
             heads: _FirstNames | list[str] = _first_outputs(list(map(_inputs_of, nodes)))
             head_types = shapes.declared(heads)
             keys = list(zip(compress(ops, roles), map(id, head_types), map(id, tail_types), strict=True))
@@ -1046,7 +1039,7 @@ class _Shapes:
         found = self._per_type_get(id(self._types_get(tensor)), _MISSING)
         if found is _MISSING:
             declared = self._types_get(tensor)
-            return self._undeclared(tensor) if declared is None else self._learn([declared], {id(declared)})
+            return self._undeclared(tensor) if declared is None else self._type_count(declared)
         return found  # type: ignore[return-value]
 
     def declared(self, tensors: Sequence[str]) -> list[object]:
@@ -1071,9 +1064,7 @@ class _Shapes:
         each (None when one has an unknown size)."""
         total = 0
         for type_, many in zip(declared, times, strict=True):
-            n = self._per_type_get(id(type_), _MISSING)
-            if n is _MISSING:
-                n = self._learn([type_], {id(type_)})
+            n = self._type_count(type_)
             if n is None:
                 return None
             total += n * many  # type: ignore[operator]
@@ -1100,6 +1091,11 @@ class _Shapes:
                 return None
             total += n * many
         return total
+
+    def _type_count(self, declared: object) -> int | None:
+        """The element count of one declared type (not None), computed when first met."""
+        n = self._per_type_get(id(declared), _MISSING)
+        return self._learn([declared], {id(declared)}) if n is _MISSING else n  # type: ignore[return-value]
 
     def _learn(self, declared: list[object], missing: set[int] | None = None) -> int | None:
         """Count the declared types among ``declared`` not met before (``missing``: their identities, where
